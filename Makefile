@@ -1,0 +1,51 @@
+# `make run` and `make test` work on a fresh machine: they create the venv and install first.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: run test install locales lint format console migrate bench extract clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP) locales
+
+# Compiled catalogues are build output, not sources: made here, never committed.
+locales: $(STAMP)
+	$(BIN)/pybabel compile --use-fuzzy -d locales -D messages --statistics 2>&1 | grep -v '^$$' || true
+	@test -f locales/ru/LC_MESSAGES/messages.mo
+
+run: install
+	$(BIN)/python -m bot
+
+console: install
+	$(BIN)/python -m bot console
+
+migrate: install
+	$(BIN)/python -m bot migrate
+
+test: install
+	$(BIN)/python -m pytest -q
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: install
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+# Re-extract user-facing strings after changing texts, then translate the new ones in ru.
+extract: install
+	$(BIN)/pybabel extract -F babel.cfg -k N_ -o locales/messages.pot --no-location --omit-header --sort-output .
+	$(BIN)/pybabel update -i locales/messages.pot -d locales -D messages --no-location --omit-header --no-fuzzy-matching
+
+bench: install
+	$(BIN)/python -m bench.call_throughput
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

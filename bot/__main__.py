@@ -1,0 +1,97 @@
+"""`python -m bot [run|migrate|console]`: migrate, then long polling (or the console without a token)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+
+from bot.config import Settings
+
+log = logging.getLogger("bot")
+
+NO_TOKEN_HELP = """\
+No BOT_TOKEN is set, so this is the local console playground.
+
+To run the real Telegram bot:
+  1. Open Telegram, talk to @BotFather, send /newbot and follow the steps.
+  2. Copy the token it gives you into a file named .env next to this README:
+         BOT_TOKEN=123456789:AA...
+  3. Run `make run` again.
+
+Meanwhile, try the product here: the same bot and database, with a terminal instead of Telegram.
+"""
+
+
+async def _migrate(settings: Settings) -> None:
+    from storage.db import create_engine
+    from storage.migrate import upgrade
+
+    engine = create_engine(settings.database_url, busy_timeout_ms=settings.sqlite_busy_timeout_ms)
+    try:
+        await upgrade(engine)
+    finally:
+        await engine.dispose()
+
+
+async def _polling(settings: Settings) -> None:
+    from bot.app import build_application
+    from bot.telegram.menu import register_commands
+
+    app = build_application(settings)
+    try:
+        await register_commands(app.bot, settings.default_language)
+        await app.dispatcher.start_polling(app.bot, handle_signals=True)
+    finally:
+        await app.close()
+
+
+async def _console(settings: Settings) -> None:
+    from bot.app import build_application
+    from bot.telegram.console import ConsolePrinter, run_console
+    from bot.telegram.local_session import LocalSession
+
+    printer = ConsolePrinter()
+    app = build_application(settings, session=LocalSession(on_request=printer))
+    try:
+        await run_console(app.dispatcher, app.bot, printer, settings.default_language)
+    finally:
+        await app.close()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bot", description="Salesbot")
+    parser.add_argument(
+        "command",
+        nargs="?",
+        default="run",
+        choices=["run", "migrate", "console"],
+        help="run (default): migrate and start; migrate: only migrate; console: local playground",
+    )
+    args = parser.parse_args(argv)
+    try:
+        settings = Settings()
+    except Exception as exc:  # pydantic's message names the bad variable, never the token value
+        print(f"Configuration error: {exc}", file=sys.stderr)
+        return 2
+    from bot.logs import setup_logging
+
+    secret = settings.bot_token.get_secret_value() if settings.bot_token else ""
+    setup_logging(settings.log_level, [secret])
+    if args.command == "migrate" or settings.migrate_on_start:
+        asyncio.run(_migrate(settings))
+    if args.command == "migrate":
+        return 0
+    if args.command == "console" or not settings.has_token:
+        if args.command != "console":
+            print(NO_TOKEN_HELP)
+        logging.getLogger().setLevel(logging.WARNING)
+        asyncio.run(_console(settings))
+        return 0
+    asyncio.run(_polling(settings))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,78 @@
+"""The composition root: the one place that builds settings, engine, Bot and Dispatcher."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from aiogram import Bot, Dispatcher
+from aiogram.client.default import DefaultBotProperties
+from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.client.session.base import BaseSession
+from aiogram.client.telegram import TelegramAPIServer
+from aiogram.enums import ParseMode
+from aiogram.fsm.storage.base import BaseStorage
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from bot.clock import Clock, SystemClock
+from bot.config import Settings
+from bot.telegram.fsm_storage import SqlStorage
+from bot.telegram.middlewares import MembersOnlyMiddleware, UnitOfWorkMiddleware
+from handlers import get_routers
+from storage.db import create_engine, create_session_factory
+from storage.uow import UnitOfWorkFactory
+
+# Any syntactically valid token works offline: the console and tests never reach Telegram.
+OFFLINE_TOKEN = "1000000001:offline-console-token-not-a-real-one"
+
+
+@dataclass
+class Application:
+    settings: Settings
+    engine: AsyncEngine
+    uow_factory: UnitOfWorkFactory
+    clock: Clock
+    dispatcher: Dispatcher
+    bot: Bot
+
+    async def close(self) -> None:
+        await self.bot.session.close()
+        await self.engine.dispose()
+
+
+def build_dispatcher(
+    settings: Settings,
+    uow_factory: UnitOfWorkFactory,
+    clock: Clock,
+    fsm_storage: BaseStorage | None = None,
+) -> Dispatcher:
+    dispatcher = Dispatcher(storage=fsm_storage or SqlStorage(uow_factory, clock))
+    dispatcher.update.outer_middleware(UnitOfWorkMiddleware(uow_factory, clock, settings))
+    members_only = MembersOnlyMiddleware()
+    dispatcher.message.outer_middleware(members_only)
+    dispatcher.callback_query.outer_middleware(members_only)
+    dispatcher.include_routers(*get_routers())
+    return dispatcher
+
+
+def build_bot(settings: Settings, session: BaseSession | None = None) -> Bot:
+    if session is None:
+        session = AiohttpSession(api=TelegramAPIServer.from_base(settings.telegram_api_url))
+    token = settings.bot_token.get_secret_value() if settings.has_token else OFFLINE_TOKEN  # type: ignore[union-attr]
+    return Bot(token, session=session, default=DefaultBotProperties(parse_mode=ParseMode.HTML))
+
+
+def build_application(
+    settings: Settings,
+    *,
+    clock: Clock | None = None,
+    session: BaseSession | None = None,
+    engine: AsyncEngine | None = None,
+) -> Application:
+    clock = clock or SystemClock()
+    engine = engine or create_engine(
+        settings.database_url, busy_timeout_ms=settings.sqlite_busy_timeout_ms
+    )
+    uow_factory = UnitOfWorkFactory(create_session_factory(engine))
+    dispatcher = build_dispatcher(settings, uow_factory, clock)
+    bot = build_bot(settings, session)
+    return Application(settings, engine, uow_factory, clock, dispatcher, bot)

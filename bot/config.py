@@ -1,0 +1,97 @@
+"""Settings read from the environment and `.env`.
+
+Built once in the composition root (`bot.app`) and passed down; never imported as a global instance.
+"""
+
+from __future__ import annotations
+
+from datetime import time
+from decimal import Decimal
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+OFFICIAL_API_URL = "https://api.telegram.org"
+SUPPORTED_LANGUAGES = ("ru", "en")
+
+
+class RuleDefaults(BaseModel):
+    """Team-level periods copied into a new team's row; owners may change them per team later."""
+
+    followup_hot_days: int = Field(3, ge=1, le=365)
+    followup_warm_days: int = Field(14, ge=1, le=365)
+    followup_cold_days: int = Field(30, ge=1, le=365)
+    no_answer_retry_days: int = Field(1, ge=1, le=30)
+
+
+class Limits(BaseModel):
+    """Input limits: one place for every bound the parsers and services enforce."""
+
+    max_amount: Decimal = Decimal("100000000000")  # 100 bn: anything above is a typo, not a deal
+    max_note_chars: int = 4000
+    max_name_chars: int = 200
+    max_tag_chars: int = 32
+    list_page_size: int = 25
+    pick_candidates: int = 6
+    card_last_items: int = 5
+    invite_ttl_hours: int = 72
+    match_min_score: float = 72.0
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_file=".env",
+        env_file_encoding="utf-8",
+        env_nested_delimiter="__",
+        extra="ignore",
+    )
+
+    bot_token: SecretStr | None = None
+    telegram_api_url: str = OFFICIAL_API_URL
+    database_url: str = "sqlite+aiosqlite:///./data/salesbot.sqlite3"
+    default_timezone: str = "Europe/Moscow"
+    default_language: str = "ru"
+    owner_telegram_id: int | None = None
+    open_registration: bool = False
+    log_level: str = "INFO"
+    migrate_on_start: bool = True
+    sqlite_busy_timeout_ms: int = 15000
+    work_start: time = time(9, 0)
+    work_end: time = time(18, 0)
+
+    rules: RuleDefaults = RuleDefaults()
+    limits: Limits = Limits()
+
+    @field_validator("default_timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r}") from exc
+        return value
+
+    @field_validator("default_language")
+    @classmethod
+    def _supported_language(cls, value: str) -> str:
+        if value not in SUPPORTED_LANGUAGES:
+            raise ValueError(f"language must be one of {SUPPORTED_LANGUAGES}")
+        return value
+
+    @field_validator("telegram_api_url")
+    @classmethod
+    def _strip_slash(cls, value: str) -> str:
+        return value.rstrip("/")
+
+    @property
+    def has_token(self) -> bool:
+        return bool(self.bot_token and self.bot_token.get_secret_value().strip())
+
+    def sqlite_path(self) -> Path | None:
+        prefix = "sqlite+aiosqlite:///"
+        if not self.database_url.startswith(prefix):
+            return None
+        raw = self.database_url[len(prefix) :]
+        return None if raw in ("", ":memory:") else Path(raw)

@@ -1,0 +1,132 @@
+"""Gettext for handlers and jobs alike: the locale lives in a context variable, not in aiogram.
+
+Handlers get it set by a middleware from the member's setting; jobs set it explicitly with
+`use_locale` because there is no update to take it from.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from datetime import date, datetime, time
+from decimal import Decimal
+from functools import cache
+from pathlib import Path
+
+from babel import Locale
+from babel import dates as babel_dates
+from babel import numbers as babel_numbers
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
+from babel.support import NullTranslations, Translations
+
+from bot.config import SUPPORTED_LANGUAGES
+
+DOMAIN = "messages"
+LOCALES_DIR = Path(__file__).resolve().parent.parent / "locales"
+
+_locale: ContextVar[str] = ContextVar("salesbot_locale", default=SUPPORTED_LANGUAGES[0])
+log = logging.getLogger(__name__)
+
+
+@cache
+def _translations(language: str) -> NullTranslations:
+    folder = LOCALES_DIR / language / "LC_MESSAGES"
+    mo_path = folder / f"{DOMAIN}.mo"
+    po_path = folder / f"{DOMAIN}.po"
+    if mo_path.exists() and (
+        not po_path.exists() or mo_path.stat().st_mtime >= po_path.stat().st_mtime
+    ):
+        with mo_path.open("rb") as handle:
+            return Translations(handle, domain=DOMAIN)
+    if po_path.exists():
+        # The install step compiles catalogues; compiling in memory keeps a fresh checkout working.
+        log.info("compiling %s in memory (run `make locales` to build .mo files)", po_path)
+        import io
+
+        with po_path.open("rb") as handle:
+            catalog = read_po(handle, locale=language)
+        buffer = io.BytesIO()
+        write_mo(buffer, catalog)
+        buffer.seek(0)
+        return Translations(buffer, domain=DOMAIN)
+    return NullTranslations()
+
+
+def pick_language(*candidates: str | None, default: str) -> str:
+    """First supported language among the candidates (member setting, Telegram's code), else default."""
+    for candidate in candidates:
+        if candidate:
+            code = candidate.split("-")[0].split("_")[0].lower()
+            if code in SUPPORTED_LANGUAGES:
+                return code
+    return default
+
+
+def current_locale() -> str:
+    return _locale.get()
+
+
+def set_locale(language: str) -> None:
+    _locale.set(language)
+
+
+@contextmanager
+def use_locale(language: str) -> Iterator[None]:
+    token = _locale.set(language)
+    try:
+        yield
+    finally:
+        _locale.reset(token)
+
+
+def gettext(message: str) -> str:
+    return _translations(_locale.get()).gettext(message)
+
+
+def ngettext(singular: str, plural: str, n: int) -> str:
+    return _translations(_locale.get()).ngettext(singular, plural, n)
+
+
+_ = gettext
+
+
+def fmt_money(amount: Decimal, currency: str) -> str:
+    """Locale's currency format; whole sums without the ",00" that only clutters a phone screen."""
+    locale = Locale.parse(_locale.get())
+    pattern = locale.currency_formats["standard"].pattern
+    if amount == amount.to_integral_value():
+        pattern = pattern.replace("0.00", "0")
+    text = babel_numbers.format_currency(
+        amount, currency, format=pattern, locale=locale, currency_digits=False
+    )
+    # CLDR spaces a letter code from the digits ("RUB 150,000"); Babel does not.
+    return re.sub(r"^([A-Z]{3})(?=[\d-])", "\\1\xa0", text)
+
+
+def fmt_number(value: Decimal | int) -> str:
+    return babel_numbers.format_decimal(value, locale=_locale.get())
+
+
+def fmt_date(value: date) -> str:
+    return babel_dates.format_date(value, format="EEE d MMM", locale=_locale.get())
+
+
+def fmt_date_full(value: date) -> str:
+    return babel_dates.format_date(value, format="d MMMM y", locale=_locale.get())
+
+
+def fmt_time(value: time) -> str:
+    return value.strftime("%H:%M")
+
+
+def fmt_datetime(value: datetime) -> str:
+    return f"{fmt_date(value.date())} {fmt_time(value.time())}"
+
+
+def N_(message: str) -> str:  # noqa: N802 - the gettext convention extractors look for
+    """Mark a module-level string for extraction; translate it with `_()` where it is used."""
+    return message

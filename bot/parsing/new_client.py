@@ -1,0 +1,148 @@
+"""`/add Ivanov Petr, +7 999 123-45-67, Moscow, #vip, hot` and `key: value` parts."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+
+from bot.parsing.errors import ParseError
+
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_URL = re.compile(r"^(https?://|www\.)\S+$|^[\w-]+(\.[\w-]+)*\.(ru|com|рф|net|org|io|su|by|kz)(/\S*)?$", re.I)
+_PHONE = re.compile(r"^\+?[\d\s()\-.]{7,20}$")
+_TAG = re.compile(r"#([\w-]+)")
+
+TEMPERATURE_WORDS = {
+    "hot": "hot",
+    "горячий": "hot",
+    "горячая": "hot",
+    "горячо": "hot",
+    "warm": "warm",
+    "теплый": "warm",
+    "тёплый": "warm",
+    "теплая": "warm",
+    "тёплая": "warm",
+    "cold": "cold",
+    "холодный": "cold",
+    "холодная": "cold",
+}
+
+_KEYS = {
+    "contact": "contact_person",
+    "контакт": "contact_person",
+    "лпр": "contact_person",
+    "position": "position",
+    "должность": "position",
+    "city": "city",
+    "город": "city",
+    "address": "address",
+    "адрес": "address",
+    "source": "source",
+    "источник": "source",
+    "referrer": "referrer",
+    "рекомендатель": "referrer",
+    "от": "referrer",
+    "segment": "segment",
+    "сегмент": "segment",
+    "site": "website",
+    "сайт": "website",
+    "email": "email",
+    "почта": "email",
+    "phone": "phone",
+    "телефон": "phone",
+    "тел": "phone",
+    "birthday": "birthday",
+    "др": "birthday",
+    "день рождения": "birthday",
+    "potential": "potential",
+    "потенциал": "potential",
+    "note": "note",
+    "заметка": "note",
+    "комментарий": "note",
+}
+
+
+@dataclass
+class NewClientInput:
+    name: str
+    phones: list[str] = field(default_factory=list)
+    email: str | None = None
+    website: str | None = None
+    city: str | None = None
+    fields: dict[str, str] = field(default_factory=dict)
+    birthday: date | None = None
+    potential: Decimal | None = None
+    tags: list[str] = field(default_factory=list)
+    temperature: str | None = None
+    note: str | None = None
+
+
+def _parse_birthday(text: str) -> date:
+    for pattern in ("%d.%m.%Y", "%d.%m.%y", "%Y-%m-%d", "%d/%m/%Y"):
+        try:
+            return datetime.strptime(text.strip(), pattern).date()
+        except ValueError:
+            continue
+    raise ParseError("birthday_invalid", value=text)
+
+
+def parse_new_client(args: str, *, max_amount: Decimal, max_tag_chars: int) -> NewClientInput:
+    parts = [part.strip() for part in re.split(r"[,;\n]", args) if part.strip()]
+    if not parts:
+        raise ParseError("name_missing")
+    tags = [t.casefold()[:max_tag_chars] for t in _TAG.findall(args)]
+    parts = [p for p in (_TAG.sub("", part).strip() for part in parts) if p]
+    if not parts:
+        raise ParseError("name_missing")
+    result = NewClientInput(name=parts[0], tags=tags)
+    unlabelled: list[str] = []
+    for part in parts[1:]:
+        key, sep, value = part.partition(":")
+        target = _KEYS.get(key.strip().casefold()) if sep else None
+        if target:
+            _assign(result, target, value.strip(), max_amount)
+        elif part.casefold() in TEMPERATURE_WORDS:
+            result.temperature = TEMPERATURE_WORDS[part.casefold()]
+        elif _EMAIL.match(part):
+            result.email = part
+        elif _PHONE.match(part) and sum(ch.isdigit() for ch in part) >= 7:
+            result.phones.append(part)
+        elif _URL.match(part):
+            result.website = part
+        else:
+            unlabelled.append(part)
+    # The first bare word after the name is almost always the city; anything else is a note.
+    if unlabelled and result.city is None:
+        result.city = unlabelled.pop(0)
+    if unlabelled:
+        result.note = ", ".join(filter(None, [result.note, *unlabelled]))
+    return result
+
+
+def _assign(result: NewClientInput, target: str, value: str, max_amount: Decimal) -> None:
+    from bot.parsing.amounts import parse_amount
+
+    if not value:
+        return
+    if target == "phone":
+        if sum(ch.isdigit() for ch in value) < 7:
+            raise ParseError("phone_invalid", value=value)
+        result.phones.append(value)
+    elif target == "email":
+        if not _EMAIL.match(value):
+            raise ParseError("email_invalid", value=value)
+        result.email = value
+    elif target == "website":
+        result.website = value
+    elif target == "city":
+        result.city = value
+    elif target == "birthday":
+        result.birthday = _parse_birthday(value)
+    elif target == "potential":
+        result.potential = parse_amount(value, max_amount=max_amount)
+    elif target == "note":
+        result.note = value
+    else:
+        result.fields[target] = value

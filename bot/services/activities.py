@@ -1,0 +1,265 @@
+"""Logging what happened with a client and moving the next contact: the five-second loop."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+
+from bot.parsing.amounts import Margin
+from bot.parsing.commands import CallCommand, Outcome
+from bot.parsing.dates import When
+from bot.services.access import ensure_visible
+from bot.services.context import Actor, ServiceContext
+from bot.services.errors import DomainError
+from bot.services.scheduling import default_when, due_from_when, retry_when
+from storage.dto import ClientDTO, FollowupDTO
+from storage.enums import (
+    OPEN_LEAD_STAGES,
+    ActivityKind,
+    ActivityOutcome,
+    FollowupKind,
+    FollowupState,
+    Stage,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class DealInfo:
+    amount: Decimal
+    margin_percent: Decimal | None
+    profit: Decimal | None
+    currency: str
+
+
+@dataclass(frozen=True, slots=True)
+class Logged:
+    """What was done and where the client's next contact now stands."""
+
+    client: ClientDTO
+    outcome: str | None
+    next_followup: FollowupDTO | None
+    next_is_default: bool = False
+    deal: DealInfo | None = None
+    archived: bool = False
+
+
+class ActivityService:
+    def __init__(self, ctx: ServiceContext) -> None:
+        self._ctx = ctx
+
+    async def _client(self, actor: Actor, client_id: int) -> ClientDTO:
+        return ensure_visible(actor, await self._ctx.uow.clients.get(actor.team.id, client_id))
+
+    def _today(self, actor: Actor) -> date:
+        return self._ctx.local_now(actor).date()
+
+    def _check_future(self, actor: Actor, when: When) -> None:
+        # The parsers refuse the past already; this guards button presses and stale FSM input.
+        if when.day < self._today(actor):
+            raise DomainError("date_past")
+        if when.at is not None and due_from_when(when, actor).at < self._ctx.now():
+            raise DomainError("date_past")
+
+    def _comment(self, text: str | None) -> str | None:
+        text = (text or "").strip()
+        if not text:
+            return None
+        limit = self._ctx.limits.max_note_chars
+        if len(text) > limit:
+            raise DomainError("note_too_long", limit=limit, length=len(text))
+        return text
+
+    async def _log(
+        self, actor: Actor, client: ClientDTO, kind: str, outcome: str | None, text: str | None
+    ) -> int:
+        return await self._ctx.uow.activities.add(
+            team_id=actor.team.id,
+            client_id=client.id,
+            author_id=actor.member.id,
+            kind=kind,
+            outcome=outcome,
+            text=text,
+            occurred_at=self._ctx.now(),
+        )
+
+    async def _touch(self, actor: Actor, client: ClientDTO, *, contact: bool, **extra: object) -> None:
+        now = self._ctx.now()
+        values: dict[str, object] = {"last_activity_at": now, "updated_at": now, **extra}
+        if contact:
+            values["last_contact_at"] = now
+            if client.stage == Stage.NEW and "stage" not in extra:
+                values["stage"] = Stage.CONTACTED
+        if "stage" in values and values["stage"] != client.stage:
+            values["stage_changed_at"] = now
+        await self._ctx.uow.clients.update(actor.team.id, client.id, **values)
+
+    async def _reschedule(
+        self,
+        actor: Actor,
+        client: ClientDTO,
+        when: When | None,
+        *,
+        kind: str = FollowupKind.CALL,
+        reason: str | None = None,
+    ) -> FollowupDTO | None:
+        """Close the client's pending follow-up and, when `when` is given, open the next one."""
+        uow, now = self._ctx.uow, self._ctx.now()
+        await uow.followups.close_pending(client.id, FollowupState.DONE, now)
+        if when is None:
+            return None
+        self._check_future(actor, when)
+        due = due_from_when(when, actor)
+        return await uow.followups.add(
+            team_id=actor.team.id,
+            client_id=client.id,
+            manager_id=client.manager_id,
+            created_by=actor.member.id,
+            kind=kind,
+            due_at=due.at,
+            due_on=due.on,
+            date_only=due.date_only,
+            reason=reason,
+            now=now,
+        )
+
+    async def _reload(self, actor: Actor, client: ClientDTO) -> ClientDTO:
+        fresh = await self._ctx.uow.clients.get(actor.team.id, client.id)
+        assert fresh is not None
+        return fresh
+
+    # -- commands ---------------------------------------------------------------------------
+
+    async def log_call(self, actor: Actor, client_id: int, command: CallCommand) -> Logged:
+        if command.outcome is None:
+            raise DomainError("outcome_missing")
+        client = await self._client(actor, client_id)
+        comment = self._comment(command.comment)
+        today = self._today(actor)
+        outcome = Outcome(command.outcome)
+        if command.when is not None:
+            self._check_future(actor, command.when)
+
+        if outcome is Outcome.NO_ANSWER:
+            await self._log(actor, client, ActivityKind.CALL, ActivityOutcome.NO_ANSWER, comment)
+            # An unanswered call is an attempt, not a contact: the quiet-client clock keeps running.
+            await self._touch(actor, client, contact=False)
+            when = command.when or retry_when(actor, today)
+            followup = await self._reschedule(actor, client, when, reason=comment)
+            return Logged(await self._reload(actor, client), outcome, followup, command.when is None)
+
+        if outcome is Outcome.REFUSED:
+            await self._log(actor, client, ActivityKind.CALL, ActivityOutcome.REFUSED, comment)
+            is_lead = client.stage in OPEN_LEAD_STAGES
+            extra: dict[str, object] = {}
+            if is_lead:
+                extra = {"stage": Stage.LOST, "archived_at": self._ctx.now()}
+            await self._touch(actor, client, contact=True, **extra)
+            await self._ctx.uow.followups.close_pending(
+                client.id, FollowupState.CANCELLED, self._ctx.now()
+            )
+            return Logged(await self._reload(actor, client), outcome, None, archived=is_lead)
+
+        deal: DealInfo | None = None
+        activity_id = await self._log(actor, client, ActivityKind.CALL, outcome.value, comment)
+        extra = {}
+        if outcome is Outcome.DEAL:
+            if command.amount is None:
+                raise DomainError("amount_missing")
+            deal = await self._record_deal(actor, client, command.amount, command.margin, activity_id)
+            extra = self._won_fields(client, today)
+        await self._touch(actor, client, contact=True, **extra)
+        when = command.when
+        reason = comment if outcome is Outcome.CALLBACK else None
+        if when is None:
+            if outcome is Outcome.CALLBACK:
+                raise DomainError("date_missing")
+            when = default_when(actor, client.temperature, today)
+        followup = await self._reschedule(actor, client, when, reason=reason)
+        return Logged(
+            await self._reload(actor, client),
+            outcome,
+            followup,
+            next_is_default=command.when is None,
+            deal=deal,
+        )
+
+    async def add_note(self, actor: Actor, client_id: int, text: str) -> ClientDTO:
+        client = await self._client(actor, client_id)
+        comment = self._comment(text)
+        if comment is None:
+            raise DomainError("note_missing")
+        await self._log(actor, client, ActivityKind.NOTE, None, comment)
+        await self._touch(actor, client, contact=False)
+        return client
+
+    async def schedule(
+        self, actor: Actor, client_id: int, when: When, *, kind: FollowupKind, reason: str | None
+    ) -> Logged:
+        """`/next` and `/meet`: plan the next contact without logging one."""
+        client = await self._client(actor, client_id)
+        followup = await self._reschedule(actor, client, when, kind=kind, reason=self._comment(reason))
+        return Logged(client, None, followup)
+
+    async def log_meeting(self, actor: Actor, client_id: int, comment: str | None) -> Logged:
+        client = await self._client(actor, client_id)
+        text = self._comment(comment)
+        await self._log(actor, client, ActivityKind.MEETING, ActivityOutcome.DONE, text)
+        await self._touch(actor, client, contact=True)
+        when = default_when(actor, client.temperature, self._today(actor))
+        followup = await self._reschedule(actor, client, when)
+        return Logged(await self._reload(actor, client), ActivityOutcome.DONE, followup, True)
+
+    async def add_deal(
+        self, actor: Actor, client_id: int, amount: Decimal, margin: Margin | None, comment: str
+    ) -> Logged:
+        """`/deal`: records the sale; the next contact stays as planned."""
+        client = await self._client(actor, client_id)
+        text = self._comment(comment)
+        activity_id = await self._log(actor, client, ActivityKind.DEAL, ActivityOutcome.DEAL, text)
+        deal = await self._record_deal(actor, client, amount, margin, activity_id)
+        await self._touch(actor, client, contact=False, **self._won_fields(client, self._today(actor)))
+        followup = await self._ctx.uow.followups.pending_for_client(client.id)
+        return Logged(await self._reload(actor, client), ActivityOutcome.DEAL, followup, deal=deal)
+
+    def _won_fields(self, client: ClientDTO, today: date) -> dict[str, object]:
+        values: dict[str, object] = {"stage": Stage.WON, "archived_at": None}
+        if client.first_deal_on is None:
+            values["first_deal_on"] = today
+        return values
+
+    async def _record_deal(
+        self,
+        actor: Actor,
+        client: ClientDTO,
+        amount: Decimal,
+        margin: Margin | None,
+        activity_id: int | None,
+    ) -> DealInfo:
+        limits = self._ctx.limits
+        if amount <= 0:
+            raise DomainError("amount_negative")
+        if amount > limits.max_amount:
+            raise DomainError("amount_too_large", max=limits.max_amount)
+        percent = margin.percent if margin else None
+        profit: Decimal | None = None
+        if margin is not None and margin.percent is not None:
+            profit = (amount * margin.percent / 100).quantize(Decimal("0.01"))
+        elif margin is not None and margin.amount is not None:
+            if abs(margin.amount) > amount:
+                raise DomainError("margin_invalid")
+            profit = margin.amount
+            percent = (margin.amount * 100 / amount).quantize(Decimal("0.01"))
+        await self._ctx.uow.activities.add_deal(
+            team_id=actor.team.id,
+            client_id=client.id,
+            manager_id=client.manager_id,
+            activity_id=activity_id,
+            amount=amount,
+            margin_percent=percent,
+            profit=profit,
+            currency=actor.team.currency,
+            closed_on=self._today(actor),
+            now=self._ctx.now(),
+        )
+        return DealInfo(amount, percent, profit, actor.team.currency)

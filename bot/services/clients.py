@@ -1,0 +1,237 @@
+"""The client base as a member sees it: add, look up, open the card, list, change temperature."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from bot.parsing.new_client import NewClientInput
+from bot.services import matching
+from bot.services.access import ensure_visible, manager_scope
+from bot.services.context import Actor, ServiceContext
+from bot.services.errors import DomainError
+from bot.services.matching import Resolution
+from bot.services.scheduling import due_from_when
+from bot.parsing.dates import When
+from storage.dto import ActivityDTO, ClientDTO, ClientListItem, FollowupDTO, MatchCandidate
+from storage.enums import OPEN_LEAD_STAGES, ActivityKind, Stage, Temperature
+
+
+@dataclass(frozen=True, slots=True)
+class AddedClient:
+    client: ClientDTO
+    followup: FollowupDTO
+
+
+@dataclass(frozen=True, slots=True)
+class ClientCard:
+    client: ClientDTO
+    manager_name: str
+    phones: list[str]
+    contacts: list[tuple[str, str | None]]
+    tags: list[str]
+    next_followup: FollowupDTO | None
+    notes: list[ActivityDTO]
+    contacts_log: list[ActivityDTO]
+
+
+@dataclass(frozen=True, slots=True)
+class ClientFilter:
+    """What `/list` asked for; an empty filter lists every visible active client."""
+
+    temperatures: tuple[str, ...] = ()
+    stages: tuple[str, ...] = ()
+    tag: str | None = None
+    overdue: bool = False
+    archived: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ClientPage:
+    items: list[ClientListItem]
+    total: int
+    offset: int
+    manager_names: dict[int, str]
+
+
+class ClientService:
+    def __init__(self, ctx: ServiceContext) -> None:
+        self._ctx = ctx
+
+    # -- lookup -----------------------------------------------------------------------------
+
+    async def _candidates(self, actor: Actor) -> list[MatchCandidate]:
+        return await self._ctx.uow.clients.candidates(actor.team.id, manager_scope(actor))
+
+    async def resolve(self, actor: Actor, query: str) -> Resolution:
+        limits = self._ctx.limits
+        return matching.resolve(
+            query,
+            await self._candidates(actor),
+            min_score=limits.match_min_score,
+            limit=limits.pick_candidates,
+        )
+
+    async def resolve_leading(self, actor: Actor, words: list[str]) -> tuple[Resolution, int]:
+        limits = self._ctx.limits
+        return matching.resolve_prefix(
+            words,
+            await self._candidates(actor),
+            min_score=limits.match_min_score,
+            limit=limits.pick_candidates,
+        )
+
+    async def get_visible(self, actor: Actor, client_id: int) -> ClientDTO:
+        return ensure_visible(actor, await self._ctx.uow.clients.get(actor.team.id, client_id))
+
+    async def find(self, actor: Actor, query: str) -> list[ClientDTO]:
+        limits = self._ctx.limits
+        matches = matching.rank(
+            query,
+            await self._candidates(actor),
+            min_score=limits.match_min_score,
+            limit=limits.list_page_size,
+        )
+        await self._ctx.uow.audit.add(
+            team_id=actor.team.id,
+            actor_id=actor.member.id,
+            action="search",
+            now=self._ctx.now(),
+            details={"found": len(matches)},
+        )
+        clients = [await self._ctx.uow.clients.get(actor.team.id, m.candidate.id) for m in matches]
+        return [c for c in clients if c is not None]
+
+    # -- changes ----------------------------------------------------------------------------
+
+    async def add(self, actor: Actor, data: NewClientInput) -> AddedClient:
+        uow, now, limits = self._ctx.uow, self._ctx.now(), self._ctx.limits
+        name = data.name.strip()
+        if not name:
+            raise DomainError("name_missing")
+        if len(name) > limits.max_name_chars:
+            raise DomainError("name_too_long", limit=limits.max_name_chars)
+        digits = [matching.phone_digits(raw) for raw in data.phones]
+        # Team-wide, not only the member's own: two managers must not work one client unknowingly.
+        if await uow.clients.ids_with_phone(actor.team.id, digits):
+            raise DomainError("duplicate_phone")
+        if data.email and await uow.clients.ids_with_email(actor.team.id, data.email.casefold()):
+            raise DomainError("duplicate_email")
+        fields = data.fields
+        client_id = await uow.clients.add(
+            team_id=actor.team.id,
+            manager_id=actor.member.id,
+            name=name,
+            contact_person=fields.get("contact_person"),
+            position=fields.get("position"),
+            email=data.email,
+            website=data.website,
+            city=data.city,
+            address=fields.get("address"),
+            birthday=data.birthday,
+            source=fields.get("source"),
+            referrer=fields.get("referrer"),
+            segment=fields.get("segment"),
+            consent="unknown",
+            temperature=data.temperature or Temperature.WARM,
+            stage=Stage.NEW,
+            stage_changed_at=now,
+            potential=data.potential,
+            search_text=matching.search_text([name, fields.get("contact_person")]),
+            phone_digits=" ".join(digits),
+            created_at=now,
+            updated_at=now,
+        )
+        for raw, digit in zip(data.phones, digits, strict=True):
+            await uow.clients.add_phone(actor.team.id, client_id, raw, digit)
+        if data.tags:
+            await uow.clients.set_tags(actor.team.id, client_id, data.tags)
+        if data.note:
+            await uow.activities.add(
+                team_id=actor.team.id,
+                client_id=client_id,
+                author_id=actor.member.id,
+                kind=ActivityKind.NOTE,
+                outcome=None,
+                text=data.note[: limits.max_note_chars],
+                occurred_at=now,
+            )
+        # A new client with no next contact is a forgotten client: the first call is due today.
+        today = self._ctx.local_now(actor).date()
+        due = due_from_when(When(day=today, at=None), actor)
+        followup = await uow.followups.add(
+            team_id=actor.team.id,
+            client_id=client_id,
+            manager_id=actor.member.id,
+            created_by=actor.member.id,
+            kind="call",
+            due_at=due.at,
+            due_on=due.on,
+            date_only=True,
+            reason=None,
+            now=now,
+        )
+        client = await uow.clients.get(actor.team.id, client_id)
+        assert client is not None
+        return AddedClient(client, followup)
+
+    async def set_temperature(self, actor: Actor, client_id: int, temperature: Temperature) -> ClientDTO:
+        client = await self.get_visible(actor, client_id)
+        await self._ctx.uow.clients.update(
+            actor.team.id, client.id, temperature=temperature, updated_at=self._ctx.now()
+        )
+        updated = await self._ctx.uow.clients.get(actor.team.id, client.id)
+        assert updated is not None
+        return updated
+
+    # -- views ------------------------------------------------------------------------------
+
+    async def card(self, actor: Actor, client_id: int) -> ClientCard:
+        uow, limits = self._ctx.uow, self._ctx.limits
+        client = await self.get_visible(actor, client_id)
+        names = await uow.members.names(actor.team.id, {client.manager_id})
+        await uow.audit.add(
+            team_id=actor.team.id,
+            actor_id=actor.member.id,
+            action="card_view",
+            client_id=client.id,
+            now=self._ctx.now(),
+        )
+        return ClientCard(
+            client=client,
+            manager_name=names.get(client.manager_id, "?"),
+            phones=await uow.clients.phones(client.id),
+            contacts=await uow.clients.contacts(client.id),
+            tags=await uow.clients.tags(client.id),
+            next_followup=await uow.followups.pending_for_client(client.id),
+            notes=await uow.activities.recent(client.id, [ActivityKind.NOTE], limits.card_last_items),
+            contacts_log=await uow.activities.recent(
+                client.id,
+                [ActivityKind.CALL, ActivityKind.MEETING, ActivityKind.DEAL, ActivityKind.PROPOSAL],
+                limits.card_last_items,
+            ),
+        )
+
+    async def list_page(self, actor: Actor, flt: ClientFilter, offset: int) -> ClientPage:
+        uow, limits = self._ctx.uow, self._ctx.limits
+        overdue_before: datetime | None = None
+        if flt.overdue:
+            local_today = self._ctx.local_now(actor).date()
+            start_of_today = datetime.combine(local_today, datetime.min.time(), tzinfo=actor.zone)
+            overdue_before = start_of_today
+        items, total = await uow.clients.list_page(
+            actor.team.id,
+            manager_scope(actor),
+            temperatures=flt.temperatures,
+            stages=flt.stages,
+            tag=flt.tag,
+            overdue_before=overdue_before,
+            include_archived=flt.archived,
+            offset=max(offset, 0),
+            limit=limits.list_page_size,
+        )
+        names = await uow.members.names(actor.team.id, {item.manager_id for item in items})
+        return ClientPage(items=items, total=total, offset=max(offset, 0), manager_names=names)
+
+
+LEAD_FILTER = ClientFilter(stages=tuple(OPEN_LEAD_STAGES))

@@ -1,0 +1,38 @@
+"""What every service needs for one update or job, built by the caller (middleware or job)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from bot.clock import Clock
+from bot.config import Limits, RuleDefaults
+from storage.dto import MemberDTO, TeamDTO
+from storage.uow import UnitOfWork
+
+
+@dataclass(frozen=True, slots=True)
+class Actor:
+    """The member acting, with their team: every service call is scoped by it."""
+
+    member: MemberDTO
+    team: TeamDTO
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.member.timezone)
+
+
+@dataclass(slots=True)
+class ServiceContext:
+    uow: UnitOfWork
+    clock: Clock
+    limits: Limits
+    rules: RuleDefaults
+
+    def now(self) -> datetime:
+        return self.clock.now()
+
+    def local_now(self, actor: Actor) -> datetime:
+        return self.clock.now().astimezone(actor.zone)

@@ -1,0 +1,46 @@
+"""All services for one unit of work, built per update by the middleware and per run by jobs."""
+
+from __future__ import annotations
+
+from functools import cached_property
+
+from bot.config import Settings
+from bot.services.activities import ActivityService
+from bot.services.clients import ClientService
+from bot.services.context import ServiceContext
+from bot.services.members import MemberSettingsService
+from bot.services.onboarding import OnboardingService
+from bot.services.worklist import WorklistService
+
+
+class Services:
+    def __init__(self, ctx: ServiceContext, settings: Settings) -> None:
+        self.ctx = ctx
+        self._settings = settings
+
+    @cached_property
+    def clients(self) -> ClientService:
+        return ClientService(self.ctx)
+
+    @cached_property
+    def activities(self) -> ActivityService:
+        return ActivityService(self.ctx)
+
+    @cached_property
+    def worklist(self) -> WorklistService:
+        return WorklistService(self.ctx)
+
+    @cached_property
+    def member_settings(self) -> MemberSettingsService:
+        return MemberSettingsService(self.ctx)
+
+    @cached_property
+    def onboarding(self) -> OnboardingService:
+        s = self._settings
+        return OnboardingService(
+            self.ctx,
+            default_timezone=s.default_timezone,
+            owner_telegram_id=s.owner_telegram_id,
+            open_registration=s.open_registration,
+            work_hours=(s.work_start, s.work_end),
+        )

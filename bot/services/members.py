@@ -1,0 +1,108 @@
+"""A member's own preferences: language, time zone, working hours."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+from datetime import time
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+
+from bot.config import SUPPORTED_LANGUAGES
+from bot.services.context import Actor, ServiceContext
+from bot.services.errors import DomainError
+from storage.dto import MemberDTO
+
+_OFFSET = re.compile(r"^(?:utc|gmt|мск)?\s*([+-])\s*(\d{1,2})$", re.I)
+_HOURS = re.compile(r"^(\d{1,2})(?::(\d{2}))?\s*[-–—]\s*(\d{1,2})(?::(\d{2}))?$")
+_CITY_ALIASES = {
+    "москва": "Europe/Moscow",
+    "moscow": "Europe/Moscow",
+    "мск": "Europe/Moscow",
+    "msk": "Europe/Moscow",
+    "питер": "Europe/Moscow",
+    "санкт-петербург": "Europe/Moscow",
+    "екатеринбург": "Asia/Yekaterinburg",
+    "новосибирск": "Asia/Novosibirsk",
+    "калининград": "Europe/Kaliningrad",
+    "самара": "Europe/Samara",
+    "омск": "Asia/Omsk",
+    "красноярск": "Asia/Krasnoyarsk",
+    "иркутск": "Asia/Irkutsk",
+    "владивосток": "Asia/Vladivostok",
+    "минск": "Europe/Minsk",
+    "алматы": "Asia/Almaty",
+    "ташкент": "Asia/Tashkent",
+    "киев": "Europe/Kyiv",
+    "london": "Europe/London",
+    "berlin": "Europe/Berlin",
+}
+
+
+def parse_timezone(text: str) -> str:
+    """IANA name ("Europe/Berlin"), a known city, or a whole-hour offset ("+3", "UTC+5")."""
+    raw = text.strip()
+    if not raw:
+        raise DomainError("timezone_invalid", value=text)
+    alias = _CITY_ALIASES.get(raw.casefold())
+    if alias:
+        return alias
+    offset = _OFFSET.match(raw)
+    if offset:
+        hours = int(offset.group(2))
+        if hours > 14:
+            raise DomainError("timezone_invalid", value=text)
+        if hours == 0:
+            return "UTC"
+        # IANA's Etc zones invert the sign: Etc/GMT-3 is UTC+3.
+        sign = "-" if offset.group(1) == "+" else "+"
+        return f"Etc/GMT{sign}{hours}"
+    lookup = {name.casefold(): name for name in available_timezones()}
+    name = lookup.get(raw.casefold()) or lookup.get(raw.casefold().replace(" ", "_"))
+    if name is None:
+        suffix = "/" + raw.casefold().replace(" ", "_")
+        matches = [full for folded, full in lookup.items() if folded.endswith(suffix)]
+        name = matches[0] if len(matches) == 1 else None
+    if name is None:
+        raise DomainError("timezone_invalid", value=text)
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise DomainError("timezone_invalid", value=text) from exc
+    return name
+
+
+def parse_hours(text: str) -> tuple[time, time]:
+    match = _HOURS.match(text.strip())
+    if not match:
+        raise DomainError("hours_invalid", value=text)
+    h1, m1, h2, m2 = match.groups()
+    try:
+        start = time(int(h1), int(m1 or 0))
+        end = time(int(h2), int(m2 or 0))
+    except ValueError as exc:
+        raise DomainError("hours_invalid", value=text) from exc
+    if start >= end:
+        raise DomainError("hours_invalid", value=text)
+    return start, end
+
+
+class MemberSettingsService:
+    def __init__(self, ctx: ServiceContext) -> None:
+        self._ctx = ctx
+
+    async def _save(self, actor: Actor, **values: object) -> MemberDTO:
+        await self._ctx.uow.members.update(actor.team.id, actor.member.id, **values)
+        return replace(actor.member, **values)  # type: ignore[arg-type]
+
+    async def set_language(self, actor: Actor, language: str) -> MemberDTO:
+        code = language.strip().casefold()[:2]
+        if code not in SUPPORTED_LANGUAGES:
+            raise DomainError("language_invalid", value=language)
+        return await self._save(actor, language=code)
+
+    async def set_timezone(self, actor: Actor, text: str) -> MemberDTO:
+        return await self._save(actor, timezone=parse_timezone(text))
+
+    async def set_hours(self, actor: Actor, text: str) -> MemberDTO:
+        start, end = parse_hours(text)
+        return await self._save(actor, work_start=start, work_end=end)

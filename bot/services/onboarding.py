@@ -1,0 +1,158 @@
+"""Joining: the first owner of a fresh install, invite links, and polite refusal of strangers."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+from enum import StrEnum
+
+from bot.services.access import require_role
+from bot.services.context import Actor, ServiceContext
+from bot.services.errors import DomainError
+from storage.dto import InviteDTO, MemberDTO, TeamDTO
+from storage.enums import Role
+
+INVITABLE_ROLES = (Role.MANAGER, Role.HEAD)
+
+
+@dataclass(frozen=True, slots=True)
+class NewcomerInfo:
+    """What Telegram tells us about the person pressing /start."""
+
+    telegram_id: int
+    full_name: str
+    username: str | None
+    language: str | None
+
+
+class StartKind(StrEnum):
+    WELCOME_BACK = "welcome_back"
+    OWNER_CREATED = "owner_created"
+    JOINED = "joined"
+    REFUSED = "refused"
+    INVITE_INVALID = "invite_invalid"
+    INVITE_EXPIRED = "invite_expired"
+    INVITE_USED = "invite_used"
+    DEACTIVATED = "deactivated"
+
+
+@dataclass(frozen=True, slots=True)
+class StartOutcome:
+    kind: StartKind
+    member: MemberDTO | None = None
+    team: TeamDTO | None = None
+    inviter: MemberDTO | None = None
+
+
+class OnboardingService:
+    def __init__(
+        self,
+        ctx: ServiceContext,
+        *,
+        default_timezone: str,
+        owner_telegram_id: int | None,
+        open_registration: bool,
+        work_hours: tuple,
+    ) -> None:
+        self._ctx = ctx
+        self._default_timezone = default_timezone
+        self._owner_telegram_id = owner_telegram_id
+        self._open_registration = open_registration
+        self._work_start, self._work_end = work_hours
+
+    async def start(self, person: NewcomerInfo, payload: str | None) -> StartOutcome:
+        uow = self._ctx.uow
+        existing = await uow.members.by_telegram_id(person.telegram_id)
+        if existing is not None:
+            if not existing.is_active:
+                return StartOutcome(StartKind.DEACTIVATED)
+            return StartOutcome(
+                StartKind.WELCOME_BACK, existing, await uow.teams.get(existing.team_id)
+            )
+        if payload:
+            return await self._join_by_invite(person, payload)
+        if await self._may_found_team(person):
+            return await self._found_team(person)
+        return StartOutcome(StartKind.REFUSED)
+
+    async def _may_found_team(self, person: NewcomerInfo) -> bool:
+        if self._owner_telegram_id is not None:
+            return person.telegram_id == self._owner_telegram_id
+        if self._open_registration:
+            return True
+        return await self._ctx.uow.teams.count() == 0
+
+    async def _found_team(self, person: NewcomerInfo) -> StartOutcome:
+        uow, now, rules = self._ctx.uow, self._ctx.now(), self._ctx.rules
+        team = await uow.teams.create(
+            name=person.full_name,
+            timezone=self._default_timezone,
+            followup_hot_days=rules.followup_hot_days,
+            followup_warm_days=rules.followup_warm_days,
+            followup_cold_days=rules.followup_cold_days,
+            no_answer_retry_days=rules.no_answer_retry_days,
+            now=now,
+        )
+        member = await self._create_member(team, person, Role.OWNER)
+        await uow.audit.add(team_id=team.id, actor_id=member.id, action="team_created", now=now)
+        return StartOutcome(StartKind.OWNER_CREATED, member, team)
+
+    async def _join_by_invite(self, person: NewcomerInfo, token: str) -> StartOutcome:
+        uow, now = self._ctx.uow, self._ctx.now()
+        invite = await uow.invites.by_token(token[:64])
+        if invite is None:
+            return StartOutcome(StartKind.INVITE_INVALID)
+        if invite.used_by is not None:
+            return StartOutcome(StartKind.INVITE_USED)
+        if invite.expires_at <= now:
+            return StartOutcome(StartKind.INVITE_EXPIRED)
+        team = await uow.teams.get(invite.team_id)
+        member = await self._create_member(team, person, Role(invite.role))
+        if not await uow.invites.claim(invite.id, member.id, now):
+            raise DomainError("invite_used")
+        await uow.audit.add(
+            team_id=team.id,
+            actor_id=member.id,
+            action="member_joined",
+            now=now,
+            details={"role": invite.role, "invite_id": invite.id},
+        )
+        inviter = await uow.members.get(team.id, invite.created_by)
+        return StartOutcome(StartKind.JOINED, member, team, inviter)
+
+    async def _create_member(self, team: TeamDTO, person: NewcomerInfo, role: Role) -> MemberDTO:
+        return await self._ctx.uow.members.create(
+            team_id=team.id,
+            telegram_id=person.telegram_id,
+            role=role,
+            full_name=person.full_name[:200],
+            username=person.username,
+            language=None,
+            timezone=team.timezone,
+            work_start=self._work_start,
+            work_end=self._work_end,
+            now=self._ctx.now(),
+        )
+
+    async def create_invite(self, actor: Actor, role: Role) -> InviteDTO:
+        require_role(actor, Role.OWNER)
+        if role not in INVITABLE_ROLES:
+            raise DomainError("invite_role_unknown")
+        uow, now = self._ctx.uow, self._ctx.now()
+        invite = await uow.invites.create(
+            team_id=actor.team.id,
+            token=secrets.token_urlsafe(18),
+            role=role,
+            created_by=actor.member.id,
+            now=now,
+            expires_at=now + timedelta(hours=self._ctx.limits.invite_ttl_hours),
+        )
+        await uow.audit.add(
+            team_id=actor.team.id,
+            actor_id=actor.member.id,
+            action="invite_created",
+            now=now,
+            details={"role": role, "invite_id": invite.id},
+        )
+        return invite

@@ -1,0 +1,28 @@
+"""Typed callback data. Every id in here is re-checked by the services: buttons can be forged."""
+
+from __future__ import annotations
+
+from aiogram.filters.callback_data import CallbackData
+
+
+class PickClient(CallbackData, prefix="pk"):
+    """One of several clients matching what the member typed, for the pending command."""
+
+    cmd: str
+    cid: int
+
+
+class CardAction(CallbackData, prefix="ca"):
+    """Quick actions under a client card: done, no_answer, tomorrow, week, hot, warm, cold, open."""
+
+    act: str
+    cid: int
+
+
+class ListPage(CallbackData, prefix="lp"):
+    flt: str
+    off: int
+
+
+class SetLanguage(CallbackData, prefix="lg"):
+    code: str

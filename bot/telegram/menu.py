@@ -1,0 +1,42 @@
+"""The command menu Telegram shows next to the input field, in both languages."""
+
+from __future__ import annotations
+
+from aiogram import Bot
+from aiogram.types import BotCommand, BotCommandScopeAllPrivateChats
+
+from bot.config import SUPPORTED_LANGUAGES
+from bot.i18n import N_, _, use_locale
+
+MENU = (
+    ("today", N_("Due today and overdue")),
+    ("call", N_("Log a call: /call Ivanov done")),
+    ("note", N_("Add a note to a client")),
+    ("meet", N_("Plan or log a meeting")),
+    ("next", N_("Set the next contact date")),
+    ("deal", N_("Record a deal: /deal Ivanov 150000")),
+    ("add", N_("Add a client")),
+    ("client", N_("Open a client card")),
+    ("find", N_("Search clients")),
+    ("list", N_("Lists: hot, overdue, leads, #tag")),
+    ("hot", N_("Mark a client hot")),
+    ("warm", N_("Mark a client warm")),
+    ("cold", N_("Mark a client cold")),
+    ("settings", N_("Time zone, language, working hours")),
+    ("invite", N_("Invite a team member (owner)")),
+    ("help", N_("Help with examples")),
+    ("cancel", N_("Stop the current step-by-step command")),
+)
+
+
+def commands_for(language: str) -> list[BotCommand]:
+    with use_locale(language):
+        return [BotCommand(command=name, description=_(text)) for name, text in MENU]
+
+
+async def register_commands(bot: Bot, default_language: str) -> None:
+    scope = BotCommandScopeAllPrivateChats()
+    for language in SUPPORTED_LANGUAGES:
+        await bot.set_my_commands(commands_for(language), scope=scope, language_code=language)
+    # Users whose Telegram is in a third language see the team's default.
+    await bot.set_my_commands(commands_for(default_language), scope=scope)

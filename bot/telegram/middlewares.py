@@ -1,0 +1,96 @@
+"""Per-update plumbing: one unit of work, the acting member, their language, and polite errors."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiogram import BaseMiddleware
+from aiogram.types import CallbackQuery, Message, TelegramObject, Update
+
+from bot.clock import Clock
+from bot.config import Settings
+from bot.i18n import _, pick_language, set_locale
+from bot.parsing.errors import ParseError
+from bot.services.context import Actor, ServiceContext
+from bot.services.errors import DomainError
+from bot.services.hub import Services
+from bot.telegram.fsm_storage import bound_uow
+from bot.telegram.texts import error_text
+from storage.uow import UnitOfWorkFactory
+
+log = logging.getLogger(__name__)
+Handler = Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]]
+
+
+class UnitOfWorkMiddleware(BaseMiddleware):
+    """Everything one update writes commits together, or not at all."""
+
+    def __init__(self, uow_factory: UnitOfWorkFactory, clock: Clock, settings: Settings) -> None:
+        self._uow_factory = uow_factory
+        self._clock = clock
+        self._settings = settings
+
+    async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
+        assert isinstance(event, Update)
+        async with self._uow_factory() as uow:
+            ctx = ServiceContext(uow, self._clock, self._settings.limits, self._settings.rules)
+            services = Services(ctx, self._settings)
+            data["services"] = services
+            data["settings"] = self._settings
+            user = data.get("event_from_user")
+            actor: Actor | None = None
+            if user is not None:
+                member = await uow.members.by_telegram_id(user.id)
+                if member is not None and member.is_active:
+                    actor = Actor(member, await uow.teams.get(member.team_id))
+            data["actor"] = actor
+            set_locale(
+                pick_language(
+                    actor.member.language if actor else None,
+                    user.language_code if user else None,
+                    default=self._settings.default_language,
+                )
+            )
+            token = bound_uow.set(uow)
+            try:
+                result = await handler(event, data)
+            except (DomainError, ParseError) as exc:
+                await uow.rollback()
+                await _answer(event, error_text(exc.code, exc.params))
+                return None
+            finally:
+                bound_uow.reset(token)
+            await uow.commit()
+            return result
+
+
+class MembersOnlyMiddleware(BaseMiddleware):
+    """Strangers may press /start (to found a team or use an invite) and nothing else."""
+
+    async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
+        if data.get("actor") is not None:
+            return await handler(event, data)
+        if isinstance(event, Message) and event.chat.type != "private":
+            return await handler(event, data)  # the chat_scope router answers those
+        if isinstance(event, Message) and (event.text or "").startswith("/start"):
+            return await handler(event, data)
+        text = _(
+            "This is a private sales assistant of a team. To join, ask the owner "
+            "for an invitation link."
+        )
+        if isinstance(event, CallbackQuery):
+            await event.answer(text, show_alert=True)
+        elif isinstance(event, Message) and event.chat.type == "private":
+            await event.answer(text)
+        return None
+
+
+async def _answer(update: Update, text: str) -> None:
+    if update.message is not None:
+        await update.message.answer(text)
+    elif update.callback_query is not None:
+        # Alerts are plain text: strip the HTML the shared error texts use.
+        plain = text.replace("<code>", "«").replace("</code>", "»").replace("&lt;", "<")
+        await update.callback_query.answer(plain.replace("&gt;", ">")[:200], show_alert=True)

@@ -1,0 +1,279 @@
+"""Turning service results into HTML messages and keyboards in the member's language."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from html import escape
+from zoneinfo import ZoneInfo
+
+from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
+from aiogram.utils.keyboard import InlineKeyboardBuilder
+
+from bot.i18n import _, fmt_date, fmt_datetime, fmt_money, fmt_time
+from bot.services.activities import Logged
+from bot.services.clients import ClientCard, ClientPage
+from bot.services.matching import Resolution
+from bot.services.worklist import Worklist
+from bot.telegram.callbacks import CardAction, ListPage, PickClient
+from storage.dto import ActivityDTO, ClientDTO, FollowupDTO
+
+_SNIPPET = 300
+
+
+def temperature_label(value: str) -> str:
+    return {"hot": _("🔥 hot"), "warm": _("🌤 warm"), "cold": _("❄️ cold")}.get(value, value)
+
+
+def stage_label(value: str) -> str:
+    return {
+        "new": _("new lead"),
+        "contacted": _("contacted"),
+        "proposal": _("proposal sent"),
+        "negotiation": _("negotiation"),
+        "won": _("client (won)"),
+        "lost": _("lost (archived)"),
+    }.get(value, value)
+
+
+def outcome_label(kind: str, outcome: str | None) -> str:
+    if kind == "note":
+        return _("note")
+    if kind == "meeting":
+        return _("meeting")
+    if kind == "deal":
+        return _("deal")
+    return {
+        "done": _("call: talked"),
+        "no_answer": _("call: no answer"),
+        "callback": _("call: asked to call back"),
+        "refused": _("call: refused"),
+        "deal": _("call: deal"),
+    }.get(outcome or "", _("call"))
+
+
+def when_text(followup: FollowupDTO, zone: ZoneInfo) -> str:
+    if followup.date_only:
+        return fmt_date(followup.due_on)
+    return fmt_datetime(followup.due_at.astimezone(zone))
+
+
+def snippet(text: str | None, limit: int = _SNIPPET) -> str:
+    text = (text or "").strip()
+    if len(text) > limit:
+        text = text[: limit - 1].rstrip() + "…"
+    return escape(text)
+
+
+def logged_text(result: Logged, zone: ZoneInfo) -> str:
+    name = f"<b>{escape(result.client.name)}</b>"
+    headline = {
+        "done": _("✅ Call with {name} logged."),
+        "no_answer": _("📵 No answer from {name} logged."),
+        "callback": _("🔁 {name} asked to call back."),
+        "refused": _("🚫 Refusal from {name} logged."),
+        "deal": _("💰 Deal with {name} logged."),
+        None: _("📅 Next contact with {name} planned."),
+    }.get(result.outcome, _("✅ Logged for {name}.")).format(name=name)
+    lines = [headline]
+    if result.deal is not None:
+        deal_line = _("Amount: {amount}").format(
+            amount=fmt_money(result.deal.amount, result.deal.currency)
+        )
+        if result.deal.margin_percent is not None and result.deal.profit is not None:
+            deal_line += _(", margin {percent}% ({profit})").format(
+                percent=result.deal.margin_percent.normalize(),
+                profit=fmt_money(result.deal.profit, result.deal.currency),
+            )
+        lines.append(deal_line)
+    if result.archived:
+        lines.append(_("The lead is marked as lost and archived."))
+    if result.next_followup is not None:
+        key = (
+            _("Next contact: {when} (by default for a {temperature} client).")
+            if result.next_is_default
+            else _("Next contact: {when}.")
+        )
+        lines.append(
+            key.format(
+                when=when_text(result.next_followup, zone),
+                temperature=temperature_label(result.client.temperature),
+            )
+        )
+    elif result.outcome == "refused":
+        lines.append(_("No next contact is planned. Use /next to plan one."))
+    elif result.outcome == "deal":
+        lines.append(_("No next contact is planned. Use /next to plan one."))
+    return "\n".join(lines)
+
+
+def card_text(card: ClientCard, zone: ZoneInfo, currency: str) -> str:
+    c = card.client
+    lines = [f"<b>{escape(c.name)}</b>"]
+    lines.append(f"{temperature_label(c.temperature)} · {stage_label(c.stage)}")
+    if c.contact_person:
+        contact = escape(c.contact_person)
+        if c.position:
+            contact += f", {escape(c.position)}"
+        lines.append(_("Contact: {contact}").format(contact=contact))
+    for name, position in card.contacts:
+        extra = f", {escape(position)}" if position else ""
+        lines.append(_("Contact: {contact}").format(contact=escape(name) + extra))
+    if card.phones:
+        lines.append(_("Phone: {phones}").format(phones=", ".join(escape(p) for p in card.phones)))
+    if c.email:
+        lines.append(_("Email: {email}").format(email=escape(c.email)))
+    if c.website:
+        lines.append(_("Website: {site}").format(site=escape(c.website)))
+    if c.city or c.address:
+        lines.append(
+            _("Address: {address}").format(
+                address=escape(", ".join(filter(None, [c.city, c.address])))
+            )
+        )
+    if c.birthday:
+        lines.append(_("Birthday: {date}").format(date=fmt_date(c.birthday)))
+    if c.source:
+        lines.append(_("Source: {source}").format(source=escape(c.source)))
+    if c.segment:
+        lines.append(_("Segment: {segment}").format(segment=escape(c.segment)))
+    if card.tags:
+        lines.append(_("Tags: {tags}").format(tags=" ".join("#" + escape(t) for t in card.tags)))
+    if c.potential is not None:
+        lines.append(_("Potential: {amount}").format(amount=fmt_money(c.potential, currency)))
+    lines.append(_("Manager: {name}").format(name=escape(card.manager_name)))
+    if card.next_followup is not None:
+        reason = card.next_followup.reason
+        line = _("Next contact: {when}.").format(when=when_text(card.next_followup, zone))
+        if reason:
+            line += " " + snippet(reason, 200)
+        lines.append("📅 " + line)
+    else:
+        lines.append("⚠️ " + _("No next contact is planned. Use /next to plan one."))
+    if card.contacts_log:
+        lines.append("")
+        lines.append(_("<b>Last contacts</b>"))
+        lines.extend(_activity_line(a, zone) for a in card.contacts_log)
+    if card.notes:
+        lines.append("")
+        lines.append(_("<b>Last notes</b>"))
+        lines.extend(_activity_line(a, zone) for a in card.notes)
+    return "\n".join(lines)
+
+
+def _activity_line(activity: ActivityDTO, zone: ZoneInfo) -> str:
+    when = fmt_datetime(activity.occurred_at.astimezone(zone))
+    text = snippet(activity.text)
+    label = outcome_label(activity.kind, activity.outcome)
+    return f"• {when}, {label}" + (f": {text}" if text else "")
+
+
+def card_keyboard(client_id: int) -> InlineKeyboardMarkup:
+    b = InlineKeyboardBuilder()
+    b.button(text=_("✅ Talked"), callback_data=CardAction(act="done", cid=client_id))
+    b.button(text=_("📵 No answer"), callback_data=CardAction(act="no_answer", cid=client_id))
+    b.button(text=_("📅 Tomorrow"), callback_data=CardAction(act="tomorrow", cid=client_id))
+    b.button(text=_("📅 In a week"), callback_data=CardAction(act="week", cid=client_id))
+    b.button(text="🔥", callback_data=CardAction(act="hot", cid=client_id))
+    b.button(text="🌤", callback_data=CardAction(act="warm", cid=client_id))
+    b.button(text="❄️", callback_data=CardAction(act="cold", cid=client_id))
+    b.adjust(2, 2, 3)
+    return b.as_markup()
+
+
+def pick_keyboard(cmd: str, resolution: Resolution) -> InlineKeyboardMarkup:
+    b = InlineKeyboardBuilder()
+    for match in resolution.matches:
+        b.button(
+            text=match.candidate.name[:60], callback_data=PickClient(cmd=cmd, cid=match.candidate.id)
+        )
+    b.adjust(1)
+    return b.as_markup()
+
+
+def client_buttons(clients: list[ClientDTO]) -> InlineKeyboardMarkup:
+    b = InlineKeyboardBuilder()
+    for client in clients:
+        b.button(text=client.name[:60], callback_data=CardAction(act="open", cid=client.id))
+    b.adjust(1)
+    return b.as_markup()
+
+
+def worklist_text(work: Worklist, zone: ZoneInfo) -> str:
+    if not work.overdue and not work.due_today:
+        return _("Nothing is due today. 🎉 Plan contacts with /next or see /list.")
+    lines: list[str] = []
+    if work.overdue:
+        lines.append(_("<b>Overdue ({count})</b>").format(count=len(work.overdue)))
+        for item in work.overdue:
+            lines.append(_due_line(item.client_name, item.followup, item.temperature, zone, True))
+    if work.due_today:
+        if lines:
+            lines.append("")
+        lines.append(_("<b>Today ({count})</b>").format(count=len(work.due_today)))
+        for item in work.due_today:
+            lines.append(_due_line(item.client_name, item.followup, item.temperature, zone, False))
+    lines.append("")
+    lines.append(_("Log a result: <code>/call Name done</code> or open the card: /client Name"))
+    return "\n".join(lines)
+
+
+def _due_line(name: str, f: FollowupDTO, temperature: str, zone: ZoneInfo, overdue: bool) -> str:
+    icon = {"hot": "🔥", "warm": "🌤", "cold": "❄️"}.get(temperature, "•")
+    if overdue:
+        when = fmt_date(f.due_on)
+    else:
+        when = _("any time") if f.date_only else fmt_time(f.due_at.astimezone(zone).time())
+    kind = _("meeting") if f.kind == "meeting" else _("call")
+    reason = f" — {snippet(f.reason, 80)}" if f.reason else ""
+    return f"{icon} {when} · {kind}: <b>{escape(name)}</b>{reason}"
+
+
+def page_text(page: ClientPage, title: str, zone: ZoneInfo, show_manager: bool) -> str:
+    if page.total == 0:
+        return _("No clients match this list.")
+    start, end = page.offset + 1, page.offset + len(page.items)
+    lines = [
+        _("<b>{title}</b>: {start}–{end} of {total}").format(
+            title=escape(title), start=start, end=end, total=page.total
+        )
+    ]
+    today = datetime.now(zone).date()
+    for item in page.items:
+        icon = {"hot": "🔥", "warm": "🌤", "cold": "❄️"}.get(item.temperature, "•")
+        if item.next_due_at is None:
+            nxt = _("no next contact")
+        else:
+            local = item.next_due_at.astimezone(zone)
+            nxt = fmt_date(local.date()) if item.next_date_only else fmt_datetime(local)
+            if local.date() < today:
+                nxt = "⚠️ " + nxt
+        who = f" · {escape(page.manager_names.get(item.manager_id, ''))}" if show_manager else ""
+        lines.append(f"{icon} <b>{escape(item.name)}</b> · {nxt}{who}")
+    return "\n".join(lines)
+
+
+def page_keyboard(flt: str, page: ClientPage, page_size: int) -> InlineKeyboardMarkup | None:
+    buttons: list[InlineKeyboardButton] = []
+    if page.offset > 0:
+        buttons.append(
+            InlineKeyboardButton(
+                text=_("◀ Back"),
+                callback_data=ListPage(flt=flt, off=max(page.offset - page_size, 0)).pack(),
+            )
+        )
+    if page.offset + len(page.items) < page.total:
+        buttons.append(
+            InlineKeyboardButton(
+                text=_("More ▶"),
+                callback_data=ListPage(flt=flt, off=page.offset + page_size).pack(),
+            )
+        )
+    return InlineKeyboardMarkup(inline_keyboard=[buttons]) if buttons else None
+
+
+def date_hint(day: date) -> str:
+    return fmt_date(day)
+
+
+def role_label(role: str) -> str:
+    return {"owner": _("owner"), "head": _("head of sales"), "manager": _("manager")}.get(role, role)

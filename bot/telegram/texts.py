@@ -1,0 +1,126 @@
+"""Message texts that more than one handler uses, and error codes turned into sentences."""
+
+from __future__ import annotations
+
+from html import escape
+
+from bot.i18n import _, fmt_money
+
+# Telegram refuses messages over 4096 characters; leave room for the closing of an HTML tag.
+MESSAGE_LIMIT = 4000
+
+
+def error_text(code: str, params: dict[str, object]) -> str:
+    p = {key: escape(str(value)) for key, value in params.items()}
+    if "max" in params:
+        try:
+            from decimal import Decimal
+
+            p["max"] = fmt_money(Decimal(str(params["max"])), "RUB")
+        except ArithmeticError:
+            pass
+    texts = {
+        "date_invalid": _(
+            "I could not understand the date, or there is no such date. "
+            "Examples: <code>tomorrow</code>, <code>in 2 weeks</code>, <code>friday</code>, "
+            "<code>15.12</code>, <code>15.12 10:00</code>."
+        ),
+        "date_past": _(
+            "That moment has already passed. Give a date in the future, "
+            "for example <code>tomorrow 10:00</code>."
+        ),
+        "date_missing": _(
+            "When should you call back? For example: "
+            "<code>/call Ivanov callback in 2 weeks</code>."
+        ),
+        "amount_missing": _("What is the amount? For example: <code>/deal Ivanov 150000</code>."),
+        "amount_invalid": _(
+            "I could not read the amount. Examples: <code>150000</code>, <code>150 000</code>, "
+            "<code>150k</code>, <code>1.5m</code>, <code>150 тыс</code>."
+        ),
+        "amount_negative": _("The amount must be greater than zero."),
+        "amount_too_large": _("That amount is too large (the limit is {max}). Please check it."),
+        "margin_invalid": _(
+            "The margin must be a percentage between -100% and 100% (<code>margin 30%</code>) "
+            "or a profit amount not larger than the deal."
+        ),
+        "name_missing": _("Which client? Write the name after the command."),
+        "name_too_long": _("The name is too long: at most {limit} characters."),
+        "note_missing": _("The note is empty. Example: <code>/note Ivanov wants a discount</code>."),
+        "note_too_long": _(
+            "The text is too long ({length} characters, the limit is {limit}). "
+            "Please shorten it or split it into several notes."
+        ),
+        "outcome_missing": _(
+            "What was the result of the call? Use: <code>done</code>, <code>no answer</code>, "
+            "<code>callback &lt;date&gt;</code>, <code>refused</code>, "
+            "<code>deal &lt;sum&gt;</code>."
+        ),
+        "outcome_unknown": _(
+            "I don't know the result «{word}». Use: <code>done</code>, <code>no answer</code>, "
+            "<code>callback &lt;date&gt;</code>, <code>refused</code>, <code>deal &lt;sum&gt;</code>. "
+            "Example: <code>/call Ivanov callback tomorrow</code>."
+        ),
+        "client_not_found": _("This client was not found among your clients."),
+        "not_allowed": _("Only the team owner can do this."),
+        "invite_role_unknown": _(
+            "Whom do you invite? <code>/invite manager</code> or <code>/invite head</code>."
+        ),
+        "invite_used": _("This invitation link has already been used."),
+        "duplicate_phone": _(
+            "A client with this phone number is already in the team's base. "
+            "If it should be yours, ask the head of sales to reassign it."
+        ),
+        "duplicate_email": _(
+            "A client with this email is already in the team's base. "
+            "If it should be yours, ask the head of sales to reassign it."
+        ),
+        "phone_invalid": _("«{value}» does not look like a phone number."),
+        "email_invalid": _("«{value}» does not look like an email address."),
+        "birthday_invalid": _("«{value}» is not a date. Example: <code>birthday: 15.03.1980</code>."),
+        "timezone_invalid": _(
+            "I don't know the time zone «{value}». Examples: <code>Europe/Moscow</code>, "
+            "<code>Asia/Yekaterinburg</code>, <code>+3</code>, <code>Новосибирск</code>."
+        ),
+        "hours_invalid": _(
+            "Working hours look like <code>9-18</code> or <code>09:30-18:30</code>; "
+            "the start must be before the end."
+        ),
+        "language_invalid": _("Choose <code>ru</code> or <code>en</code>."),
+        "settings_usage": _(
+            "Use: <code>/settings tz Europe/Moscow</code>, <code>/settings hours 9-18</code> "
+            "or <code>/settings lang en</code>."
+        ),
+        "pick_expired": _("This choice has expired. Please send the command again."),
+    }
+    template = texts.get(code)
+    if template is None:
+        return _("Something went wrong. Nothing was saved; please try again.")
+    return template.format(**p)
+
+
+def split_text(text: str, limit: int = MESSAGE_LIMIT) -> list[str]:
+    """Split on line breaks so that no message exceeds Telegram's limit and no tag is cut."""
+    if len(text) <= limit:
+        return [text]
+    chunks: list[str] = []
+    current = ""
+    for line in text.split("\n"):
+        while len(line) > limit:
+            # A single overlong line (a huge note) is cut at a space where one is near.
+            cut = line.rfind(" ", 0, limit)
+            cut = cut if cut > limit // 2 else limit
+            if current:
+                chunks.append(current)
+                current = ""
+            chunks.append(line[:cut])
+            line = line[cut:].lstrip()
+        candidate = f"{current}\n{line}" if current else line
+        if len(candidate) > limit:
+            chunks.append(current)
+            current = line
+        else:
+            current = candidate
+    if current:
+        chunks.append(current)
+    return chunks

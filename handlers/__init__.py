@@ -1,0 +1,39 @@
+"""Feature routers, assembled in the order they must see updates."""
+
+from __future__ import annotations
+
+from aiogram import Router
+
+from handlers import (
+    cancel,
+    chat_scope,
+    clients,
+    errors,
+    fallback,
+    help,
+    invite,
+    lists,
+    settings,
+    start,
+    steps,
+    today,
+)
+
+
+def get_routers() -> list[Router]:
+    # chat_scope first (groups never reach features), cancel before steps (it must win over an
+    # open question), fallback last.
+    return [
+        errors.build_router(),
+        chat_scope.build_router(),
+        start.build_router(),
+        cancel.build_router(),
+        help.build_router(),
+        invite.build_router(),
+        clients.build_router(),
+        lists.build_router(),
+        today.build_router(),
+        settings.build_router(),
+        steps.build_router(),
+        fallback.build_router(),
+    ]

@@ -1,0 +1,245 @@
+"""The shared path of every client command: split the arguments, find the client (or ask which),
+ask for what is missing step by step, then run it. Used by several routers; not a router itself.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from aiogram import Bot
+from aiogram.fsm.context import FSMContext
+from aiogram.fsm.state import State, StatesGroup
+from aiogram.types import InlineKeyboardMarkup
+from aiogram.utils.keyboard import InlineKeyboardBuilder
+
+from bot.i18n import _
+from bot.parsing.commands import parse_call, parse_deal, parse_schedule, split_meeting_done
+from bot.parsing.errors import ParseError
+from bot.services.context import Actor
+from bot.services.errors import DomainError
+from bot.services.hub import Services
+from bot.services.matching import MatchKind, Resolution
+from bot.telegram.callbacks import CardAction
+from bot.telegram.render import card_keyboard, card_text, logged_text, pick_keyboard
+from bot.telegram.texts import split_text
+from storage.enums import FollowupKind, Temperature
+
+# Stands in for the client's name once the client is known, so the same parsers read the rest.
+PLACEHOLDER = "_client_"
+CLIENT_COMMANDS = ("call", "note", "meet", "next", "deal", "client", "hot", "warm", "cold")
+NEEDS_DETAILS = ("call", "note", "meet", "next", "deal")
+
+
+class Steps(StatesGroup):
+    client = State()
+    details = State()
+    add = State()
+    find = State()
+
+
+@dataclass
+class Flow:
+    bot: Bot
+    chat_id: int
+    actor: Actor
+    services: Services
+    state: FSMContext
+
+    async def send(self, text: str, markup: InlineKeyboardMarkup | None = None) -> None:
+        chunks = split_text(text)
+        for index, chunk in enumerate(chunks):
+            last = index == len(chunks) - 1
+            await self.bot.send_message(self.chat_id, chunk, reply_markup=markup if last else None)
+
+    # -- entry points -----------------------------------------------------------------------
+
+    async def start(self, cmd: str, args: str) -> None:
+        """A command as typed: `/call Ivanov done`, or bare `/call` to go step by step."""
+        args = args.strip()
+        if not args:
+            await self.state.set_state(Steps.client)
+            await self.state.set_data({"cmd": cmd})
+            await self.send(
+                _("Which client? Send a name, part of it, or phone digits. /cancel to stop.")
+            )
+            return
+        if (cmd == "call" and _call_outcome_missing(args, self)) or cmd == "note":
+            resolution, used = await self.services.clients.resolve_leading(self.actor, args.split())
+            rest = " ".join(args.split()[used:])
+            if cmd == "call" and rest and resolution.kind is not MatchKind.NONE:
+                raise DomainError("outcome_unknown", word=rest.split()[0])
+            await self._resolved(
+                cmd, args if resolution.kind is MatchKind.NONE else "", resolution, rest
+            )
+            return
+        name, rest = self._split(cmd, args)
+        resolution = await self.services.clients.resolve(self.actor, name)
+        await self._resolved(cmd, name, resolution, rest)
+
+    async def client_named(self, text: str) -> None:
+        """The answer to "which client?" in the step-by-step mode."""
+        data = await self.state.get_data()
+        cmd = data.get("cmd", "client")
+        resolution = await self.services.clients.resolve(self.actor, text)
+        await self._resolved(cmd, text, resolution, "")
+
+    async def picked(self, cmd: str, client_id: int) -> None:
+        data = await self.state.get_data()
+        rest = data.get("rest", "") if data.get("cmd") == cmd else ""
+        await self.state.clear()
+        await self.execute(cmd, client_id, rest)
+
+    async def details_given(self, text: str) -> None:
+        data = await self.state.get_data()
+        cmd, client_id = data.get("cmd"), data.get("cid")
+        if cmd not in NEEDS_DETAILS or not isinstance(client_id, int):
+            await self.state.clear()
+            raise DomainError("pick_expired")
+        await self.execute(cmd, client_id, text)
+
+    # -- internals --------------------------------------------------------------------------
+
+    def _split(self, cmd: str, args: str) -> tuple[str, str]:
+        words = args.split()
+        if cmd == "call":
+            parsed = parse_call(args, self._now(), max_amount=self._max_amount())
+            name = parsed.name
+        elif cmd in ("meet", "next"):
+            held = split_meeting_done(args) if cmd == "meet" else None
+            name = held[0] if held else parse_schedule(args, self._now()).name
+        elif cmd == "deal":
+            try:
+                name = parse_deal(args, max_amount=self._max_amount()).name
+            except ParseError as exc:
+                if exc.code != "amount_missing":
+                    raise
+                name = args
+        else:
+            return args, ""
+        if not name:
+            raise ParseError("name_missing")
+        used = len(name.split())
+        return name, " ".join(words[used:])
+
+    async def _resolved(self, cmd: str, name: str, resolution: Resolution, rest: str) -> None:
+        if resolution.kind is MatchKind.UNIQUE:
+            await self.state.clear()
+            await self.execute(cmd, resolution.best.id, rest)
+            return
+        if resolution.kind is MatchKind.SEVERAL:
+            await self.state.set_state(None)
+            await self.state.set_data({"cmd": cmd, "rest": rest})
+            await self.send(_("Several clients match. Which one?"), pick_keyboard(cmd, resolution))
+            return
+        await self.state.clear()
+        await self.send(
+            _("No client matches «{name}». To add a new one: <code>/add {name}</code>").format(
+                name=_escape(name)
+            )
+        )
+
+    async def _ask_details(self, cmd: str, client_id: int, client_name: str) -> None:
+        await self.state.set_state(Steps.details)
+        await self.state.set_data({"cmd": cmd, "cid": client_id})
+        prompts = {
+            "call": _(
+                "How did the call with <b>{name}</b> go? Write <code>done</code>, "
+                "<code>no answer</code>, <code>callback in 2 weeks</code>, <code>refused</code> "
+                "or <code>deal 150000</code>."
+            ),
+            "note": _("Send the note about <b>{name}</b>."),
+            "meet": _(
+                "When is the meeting with <b>{name}</b>? For example <code>tomorrow 15:00</code>. "
+                "If it has already happened, write <code>done</code>."
+            ),
+            "next": _(
+                "When is the next contact with <b>{name}</b>? For example <code>friday</code>, "
+                "<code>15.12 10:00</code>, <code>in 2 weeks</code>."
+            ),
+            "deal": _(
+                "What is the deal amount with <b>{name}</b>? For example <code>150000 margin 30%</code>."
+            ),
+        }
+        markup = None
+        if cmd == "call":
+            b = InlineKeyboardBuilder()
+            b.button(text=_("✅ Talked"), callback_data=CardAction(act="done", cid=client_id))
+            b.button(
+                text=_("📵 No answer"), callback_data=CardAction(act="no_answer", cid=client_id)
+            )
+            markup = b.as_markup()
+        await self.send(
+            prompts[cmd].format(name=_escape(client_name)) + "\n" + _("/cancel to stop."), markup
+        )
+
+    async def execute(self, cmd: str, client_id: int, rest: str) -> None:
+        services, actor = self.services, self.actor
+        rest = rest.strip()
+        client = await services.clients.get_visible(actor, client_id)
+        if cmd in NEEDS_DETAILS and not rest:
+            await self._ask_details(cmd, client.id, client.name)
+            return
+        await self.state.clear()
+        zone = actor.zone
+        text = f"{PLACEHOLDER} {rest}"
+        if cmd == "call":
+            parsed = parse_call(text, self._now(), max_amount=self._max_amount())
+            if parsed.outcome is None:
+                raise DomainError("outcome_unknown", word=rest.split()[0])
+            result = await services.activities.log_call(actor, client.id, parsed)
+            await self.send(logged_text(result, zone))
+        elif cmd == "note":
+            await services.activities.add_note(actor, client.id, rest)
+            await self.send(
+                _("📝 Note about <b>{name}</b> saved.").format(name=_escape(client.name))
+            )
+        elif cmd in ("meet", "next"):
+            held = split_meeting_done(text) if cmd == "meet" else None
+            if held is not None:
+                result = await services.activities.log_meeting(actor, client.id, held[1])
+                await self.send(logged_text(result, zone))
+                return
+            schedule = parse_schedule(text, self._now())
+            if schedule.when is None:
+                raise ParseError("date_invalid")
+            kind = FollowupKind.MEETING if cmd == "meet" else FollowupKind.CALL
+            result = await services.activities.schedule(
+                actor, client.id, schedule.when, kind=kind, reason=schedule.comment
+            )
+            await self.send(logged_text(result, zone))
+        elif cmd == "deal":
+            deal = parse_deal(text, max_amount=self._max_amount())
+            result = await services.activities.add_deal(
+                actor, client.id, deal.amount, deal.margin, deal.comment
+            )
+            await self.send(logged_text(result, zone))
+        elif cmd in ("hot", "warm", "cold"):
+            updated = await services.clients.set_temperature(actor, client.id, Temperature(cmd))
+            await self.send(_temperature_changed(updated.name, cmd))
+        else:
+            card = await services.clients.card(actor, client.id)
+            await self.send(card_text(card, zone, actor.team.currency), card_keyboard(client.id))
+
+    def _now(self):  # type: ignore[no-untyped-def]
+        return self.services.ctx.local_now(self.actor)
+
+    def _max_amount(self):  # type: ignore[no-untyped-def]
+        return self.services.ctx.limits.max_amount
+
+
+def _call_outcome_missing(args: str, flow: Flow) -> bool:
+    return parse_call(args, flow._now(), max_amount=flow._max_amount()).outcome is None
+
+
+def _temperature_changed(name: str, temperature: str) -> str:
+    from bot.telegram.render import temperature_label
+
+    return _("<b>{name}</b> is now {temperature}.").format(
+        name=_escape(name), temperature=temperature_label(temperature)
+    )
+
+
+def _escape(text: str) -> str:
+    from html import escape
+
+    return escape(text)

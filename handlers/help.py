@@ -1,0 +1,60 @@
+"""`/help`: what the bot does, with examples that can be copied."""
+
+from __future__ import annotations
+
+from aiogram import Router
+from aiogram.filters import Command
+from aiogram.types import Message
+
+from bot.i18n import _
+from bot.services.access import sees_whole_team
+from bot.services.context import Actor
+
+
+def help_text(actor: Actor) -> str:
+    text = _(
+        "<b>Salesbot</b> keeps your clients and never lets a follow-up slip.\n\n"
+        "<b>Clients</b>\n"
+        "<code>/add Ivanov Petr, +7 999 123-45-67, Moscow, #vip, hot</code> — new client\n"
+        "<code>/client Ivanov</code> — card with the last notes and calls\n"
+        "<code>/find Ivanov</code> — search by name, contact or phone digits\n"
+        "<code>/hot Ivanov</code>, <code>/warm</code>, <code>/cold</code> — temperature\n\n"
+        "<b>Log in one line</b>\n"
+        "<code>/call Ivanov done</code> — talked (next contact by temperature: hot 3 days, "
+        "warm 14, cold 30)\n"
+        "<code>/call Ivanov no answer</code> — try again tomorrow\n"
+        "<code>/call Ivanov callback in 2 weeks</code> — asked to call back\n"
+        "<code>/call Ivanov refused</code> · <code>/call Ivanov deal 150k</code>\n"
+        "<code>/note Ivanov wants a discount for 8 March</code>\n"
+        "<code>/meet Ivanov tomorrow 15:00</code> · <code>/meet Ivanov done</code>\n"
+        "<code>/next Ivanov 15.12 10:00 send the price</code>\n"
+        "<code>/deal Ivanov 150000 margin 30%</code>\n\n"
+        "<b>Your day</b>\n"
+        "/today — due today and overdue\n"
+        "<code>/list hot</code> · <code>warm</code> · <code>cold</code> · <code>overdue</code> · "
+        "<code>leads</code> · <code>won</code> · <code>lost</code> · <code>#tag</code>\n"
+        "/settings — time zone, language, working hours\n"
+        "/cancel — stop a step-by-step command\n\n"
+        "Dates: <code>tomorrow</code>, <code>in 3 days</code>, <code>2w</code>, "
+        "<code>friday</code>, <code>15.12</code>, <code>15.12 10:00</code>, <code>14:30</code>. "
+        "Amounts: <code>150000</code>, <code>150 000</code>, <code>150k</code>, "
+        "<code>1.5m</code>, <code>150 тыс</code>. Names may be typed in Latin or Cyrillic, "
+        "with typos; any command without arguments asks step by step."
+    )
+    if sees_whole_team(actor):
+        text += "\n\n" + _(
+            "<b>Team</b>\n"
+            "<code>/invite manager</code>, <code>/invite head</code> — a single-use link "
+            "for a new member. You see every client of the team in lists and search."
+        )
+    return text
+
+
+async def show_help(message: Message, actor: Actor) -> None:
+    await message.answer(help_text(actor))
+
+
+def build_router() -> Router:
+    router = Router(name="help")
+    router.message.register(show_help, Command("help"))
+    return router

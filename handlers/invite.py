@@ -1,0 +1,51 @@
+"""`/invite manager|head`: a single-use, expiring link for a new team member."""
+
+from __future__ import annotations
+
+from aiogram import Bot, Router
+from aiogram.filters import Command, CommandObject
+from aiogram.types import Message
+
+from bot.i18n import _, fmt_datetime
+from bot.services.context import Actor
+from bot.services.errors import DomainError
+from bot.services.hub import Services
+from bot.telegram.render import role_label
+from storage.enums import Role
+
+
+_ROLE_WORDS = {
+    "manager": Role.MANAGER,
+    "менеджер": Role.MANAGER,
+    "менеджера": Role.MANAGER,
+    "head": Role.HEAD,
+    "руководитель": Role.HEAD,
+    "руководителя": Role.HEAD,
+    "рop": Role.HEAD,
+    "роп": Role.HEAD,
+}
+
+
+async def invite(
+    message: Message, command: CommandObject, actor: Actor, services: Services, bot: Bot
+) -> None:
+    word = (command.args or "manager").strip().casefold()
+    role = _ROLE_WORDS.get(word)
+    if role is None:
+        raise DomainError("invite_role_unknown")
+    created = await services.onboarding.create_invite(actor, role)
+    me = await bot.me()
+    link = f"https://t.me/{me.username}?start={created.token}"
+    expires = fmt_datetime(created.expires_at.astimezone(actor.zone))
+    await message.answer(
+        _(
+            "Invitation for a {role}. Send this link to the person; it works once and "
+            "expires {expires}:\n{link}"
+        ).format(role=role_label(role), expires=expires, link=link)
+    )
+
+
+def build_router() -> Router:
+    router = Router(name="invite")
+    router.message.register(invite, Command("invite"))
+    return router

@@ -1,0 +1,104 @@
+"""`/settings`: the member's time zone, language and working hours."""
+
+from __future__ import annotations
+
+from aiogram import Router
+from aiogram.filters import Command, CommandObject
+from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
+from aiogram.utils.keyboard import InlineKeyboardBuilder
+
+from bot.i18n import _, fmt_time, set_locale
+from bot.services.context import Actor
+from bot.services.errors import DomainError
+from bot.services.hub import Services
+from bot.telegram.callbacks import SetLanguage
+from storage.dto import MemberDTO
+
+
+_KEYS = {
+    "tz": "tz",
+    "timezone": "tz",
+    "зона": "tz",
+    "пояс": "tz",
+    "часовой": "tz",
+    "lang": "lang",
+    "language": "lang",
+    "язык": "lang",
+    "hours": "hours",
+    "часы": "hours",
+    "время": "hours",
+}
+
+
+def settings_text(member: MemberDTO) -> str:
+    return _(
+        "<b>Your settings</b>\n"
+        "Time zone: {tz}\n"
+        "Language: {lang}\n"
+        "Working hours: {start}–{end}\n\n"
+        "Change:\n"
+        "<code>/settings tz Europe/Moscow</code> (or a city, or <code>+3</code>)\n"
+        "<code>/settings hours 9-18</code>\n"
+        "<code>/settings lang en</code> or the buttons below"
+    ).format(
+        tz=member.timezone,
+        lang="Русский"
+        if (member.language or "") == "ru"
+        else "English"
+        if member.language
+        else "—",
+        start=fmt_time(member.work_start),
+        end=fmt_time(member.work_end),
+    )
+
+
+def language_keyboard() -> InlineKeyboardMarkup:
+    b = InlineKeyboardBuilder()
+    b.button(text="Русский", callback_data=SetLanguage(code="ru"))
+    b.button(text="English", callback_data=SetLanguage(code="en"))
+    return b.as_markup()
+
+
+async def settings(
+    message: Message, command: CommandObject, actor: Actor, services: Services
+) -> None:
+    args = (command.args or "").strip()
+    if not args:
+        await message.answer(settings_text(actor.member), reply_markup=language_keyboard())
+        return
+    word, _sep, value = args.partition(" ")
+    key = _KEYS.get(word.casefold())
+    value = value.strip()
+    if key is None or not value:
+        raise DomainError("settings_usage")
+    member_settings = services.member_settings
+    if key == "tz":
+        member = await member_settings.set_timezone(actor, value)
+    elif key == "hours":
+        member = await member_settings.set_hours(actor, value)
+    else:
+        member = await member_settings.set_language(actor, value)
+        set_locale(member.language or "ru")
+    await message.answer(_("Saved.") + "\n\n" + settings_text(member))
+
+
+async def choose_language(
+    query: CallbackQuery, callback_data: SetLanguage, actor: Actor, services: Services
+) -> None:
+    member = await services.member_settings.set_language(actor, callback_data.code)
+    set_locale(member.language or "ru")
+    await query.answer(_("Saved."))
+    if query.message is not None:
+        await query.bot.edit_message_text(  # type: ignore[union-attr]
+            text=settings_text(member),
+            chat_id=query.message.chat.id,
+            message_id=query.message.message_id,
+            reply_markup=language_keyboard(),
+        )
+
+
+def build_router() -> Router:
+    router = Router(name="settings")
+    router.message.register(settings, Command("settings"))
+    router.callback_query.register(choose_language, SetLanguage.filter())
+    return router

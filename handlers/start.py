@@ -1,0 +1,107 @@
+"""`/start`: found a team, join by invite, or be refused politely."""
+
+from __future__ import annotations
+
+import logging
+from html import escape
+
+from aiogram import Bot, Router
+from aiogram.exceptions import TelegramAPIError
+from aiogram.filters import CommandObject, CommandStart
+from aiogram.types import Message
+
+from bot.config import Settings
+from bot.i18n import _, pick_language, set_locale, use_locale
+from bot.services.hub import Services
+from bot.services.onboarding import NewcomerInfo, StartKind
+from bot.telegram.render import role_label
+
+log = logging.getLogger(__name__)
+
+
+async def start(
+    message: Message, command: CommandObject, services: Services, settings: Settings, bot: Bot
+) -> None:
+    user = message.from_user
+    if user is None:
+        return
+    person = NewcomerInfo(
+        telegram_id=user.id,
+        full_name=user.full_name or str(user.id),
+        username=user.username,
+        language=user.language_code,
+    )
+    outcome = await services.onboarding.start(person, (command.args or "").strip() or None)
+    if outcome.member is not None:
+        set_locale(
+            pick_language(
+                outcome.member.language, user.language_code, default=settings.default_language
+            )
+        )
+    name = escape(user.first_name)
+    if outcome.kind is StartKind.OWNER_CREATED:
+        await message.answer(
+            _(
+                "Hello, {name}! You are the owner of a new team. 👋\n\n"
+                "Add your first client: <code>/add Ivanov Petr, +7 999 123-45-67, Moscow</code>\n"
+                "Log a call: <code>/call Ivanov done</code>\n"
+                "Invite your managers: <code>/invite manager</code>\n"
+                "Set your time zone: <code>/settings tz Europe/Moscow</code>\n\n"
+                "All commands: /help"
+            ).format(name=name)
+        )
+    elif outcome.kind is StartKind.JOINED:
+        assert outcome.member is not None
+        await message.answer(
+            _(
+                "Welcome to the team, {name}! Your role: {role}.\n\n"
+                "Add a client: <code>/add Ivanov Petr, +7 999 123-45-67</code>\n"
+                "See today's work: /today\n"
+                "All commands: /help"
+            ).format(name=name, role=role_label(outcome.member.role))
+        )
+        await _tell_inviter(bot, outcome, settings)
+    elif outcome.kind is StartKind.WELCOME_BACK:
+        await message.answer(
+            _("Hello again, {name}! See what is due: /today. All commands: /help").format(name=name)
+        )
+    elif outcome.kind is StartKind.INVITE_EXPIRED:
+        await message.answer(_("This invitation link has expired. Ask the owner for a new one."))
+    elif outcome.kind is StartKind.INVITE_USED:
+        await message.answer(
+            _("This invitation link has already been used. Ask the owner for a new one.")
+        )
+    elif outcome.kind is StartKind.INVITE_INVALID:
+        await message.answer(_("This invitation link is not valid. Ask the owner for a new one."))
+    elif outcome.kind is StartKind.DEACTIVATED:
+        await message.answer(
+            _("Your access to this team has been closed. Ask the owner if this is a mistake.")
+        )
+    else:
+        await message.answer(
+            _(
+                "Hello! This is a private sales assistant of a team. To join, ask the owner "
+                "for an invitation link."
+            )
+        )
+
+
+async def _tell_inviter(bot: Bot, outcome, settings: Settings) -> None:  # type: ignore[no-untyped-def]
+    inviter, member = outcome.inviter, outcome.member
+    if inviter is None or member is None:
+        return
+    with use_locale(pick_language(inviter.language, default=settings.default_language)):
+        text = _("{name} joined the team as {role}.").format(
+            name=escape(member.full_name), role=role_label(member.role)
+        )
+    try:
+        await bot.send_message(inviter.telegram_id, text)
+    except TelegramAPIError:
+        # The join itself must not fail because the owner blocked the bot.
+        log.warning("could not notify inviter member_id=%s", inviter.id)
+
+
+def build_router() -> Router:
+    router = Router(name="start")
+    router.message.register(start, CommandStart())
+    return router

@@ -1,0 +1,49 @@
+"""Answers to the step-by-step questions (which client, what happened, when)."""
+
+from __future__ import annotations
+
+from aiogram import Bot, F, Router
+from aiogram.fsm.context import FSMContext
+from aiogram.types import Message
+
+from bot.services.context import Actor
+from bot.services.hub import Services
+
+from handlers.clients import add_client, show_found
+from handlers.flow import Flow, Steps
+
+# Commands are never answers: `/today` in the middle of a question runs `/today`.
+
+
+async def client_answer(
+    message: Message, bot: Bot, actor: Actor, services: Services, state: FSMContext
+) -> None:
+    await Flow(bot, message.chat.id, actor, services, state).client_named(message.text or "")
+
+
+async def details_answer(
+    message: Message, bot: Bot, actor: Actor, services: Services, state: FSMContext
+) -> None:
+    await Flow(bot, message.chat.id, actor, services, state).details_given(message.text or "")
+
+
+async def add_answer(
+    message: Message, bot: Bot, actor: Actor, services: Services, state: FSMContext
+) -> None:
+    await add_client(Flow(bot, message.chat.id, actor, services, state), message.text or "")
+
+
+async def find_answer(
+    message: Message, actor: Actor, services: Services, state: FSMContext
+) -> None:
+    await show_found(message, message.text or "", actor, services, state)
+
+
+def build_router() -> Router:
+    router = Router(name="steps")
+    router.message.filter(F.text, ~F.text.startswith("/"))
+    router.message.register(client_answer, Steps.client)
+    router.message.register(details_answer, Steps.details)
+    router.message.register(add_answer, Steps.add)
+    router.message.register(find_answer, Steps.find)
+    return router

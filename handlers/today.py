@@ -1,0 +1,24 @@
+"""`/today`: due today and overdue, the manager's first screen of the day."""
+
+from __future__ import annotations
+
+from aiogram import Router
+from aiogram.filters import Command
+from aiogram.types import Message
+
+from bot.services.context import Actor
+from bot.services.hub import Services
+from bot.telegram.render import worklist_text
+from bot.telegram.texts import split_text
+
+
+async def today(message: Message, actor: Actor, services: Services) -> None:
+    work = await services.worklist.today(actor)
+    for chunk in split_text(worklist_text(work, actor.zone)):
+        await message.answer(chunk)
+
+
+def build_router() -> Router:
+    router = Router(name="today")
+    router.message.register(today, Command("today"))
+    return router

@@ -1,0 +1,168 @@
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, delete, func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.dto import ClientDTO, ClientListItem, MatchCandidate, to_dto
+from storage.models import Client, ClientContact, ClientPhone, ClientTag, Followup
+
+
+class ClientRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def add(self, **values: Any) -> int:
+        client = Client(**values)
+        self._session.add(client)
+        await self._session.flush()
+        return client.id
+
+    async def get(self, team_id: int, client_id: int) -> ClientDTO | None:
+        row = await self._session.scalar(
+            select(Client).where(Client.team_id == team_id, Client.id == client_id)
+        )
+        return to_dto(ClientDTO, row) if row else None
+
+    async def update(self, team_id: int, client_id: int, **values: Any) -> None:
+        await self._session.execute(
+            update(Client).where(Client.team_id == team_id, Client.id == client_id).values(**values)
+        )
+
+    async def candidates(self, team_id: int, manager_id: int | None) -> list[MatchCandidate]:
+        """Everything fuzzy lookup needs, for the clients one member may see."""
+        query = select(
+            Client.id, Client.name, Client.search_text, Client.phone_digits, Client.manager_id
+        ).where(Client.team_id == team_id)
+        if manager_id is not None:
+            query = query.where(Client.manager_id == manager_id)
+        rows = await self._session.execute(query)
+        return [
+            MatchCandidate(
+                id=row.id,
+                name=row.name,
+                search_text=row.search_text,
+                phone_digits=row.phone_digits,
+                manager_id=row.manager_id,
+            )
+            for row in rows
+        ]
+
+    async def ids_with_phone(self, team_id: int, digits: Sequence[str]) -> list[int]:
+        if not digits:
+            return []
+        rows = await self._session.scalars(
+            select(ClientPhone.client_id)
+            .where(ClientPhone.team_id == team_id, ClientPhone.digits.in_(list(digits)))
+            .distinct()
+        )
+        return list(rows)
+
+    async def ids_with_email(self, team_id: int, email: str) -> list[int]:
+        rows = await self._session.scalars(
+            select(Client.id).where(Client.team_id == team_id, func.lower(Client.email) == email)
+        )
+        return list(rows)
+
+    async def add_phone(self, team_id: int, client_id: int, raw: str, digits: str) -> None:
+        self._session.add(ClientPhone(team_id=team_id, client_id=client_id, raw=raw, digits=digits))
+        await self._session.flush()
+
+    async def phones(self, client_id: int) -> list[str]:
+        rows = await self._session.scalars(
+            select(ClientPhone.raw)
+            .where(ClientPhone.client_id == client_id)
+            .order_by(ClientPhone.id)
+        )
+        return list(rows)
+
+    async def contacts(self, client_id: int) -> list[tuple[str, str | None]]:
+        rows = await self._session.execute(
+            select(ClientContact.name, ClientContact.position)
+            .where(ClientContact.client_id == client_id)
+            .order_by(ClientContact.id)
+        )
+        return [(row.name, row.position) for row in rows]
+
+    async def set_tags(self, team_id: int, client_id: int, tags: Sequence[str]) -> None:
+        await self._session.execute(delete(ClientTag).where(ClientTag.client_id == client_id))
+        for tag in dict.fromkeys(tags):
+            self._session.add(ClientTag(team_id=team_id, client_id=client_id, tag=tag))
+        await self._session.flush()
+
+    async def tags(self, client_id: int) -> list[str]:
+        rows = await self._session.scalars(
+            select(ClientTag.tag).where(ClientTag.client_id == client_id).order_by(ClientTag.tag)
+        )
+        return list(rows)
+
+    async def list_page(
+        self,
+        team_id: int,
+        manager_id: int | None,
+        *,
+        temperatures: Sequence[str] = (),
+        stages: Sequence[str] = (),
+        tag: str | None = None,
+        overdue_before: datetime | None = None,
+        include_archived: bool = False,
+        offset: int = 0,
+        limit: int = 25,
+    ) -> tuple[list[ClientListItem], int]:
+        """One page of a member's clients with their next contact, soonest first, and the total."""
+        pending = and_(Followup.client_id == Client.id, Followup.state == "pending")
+        conditions = [Client.team_id == team_id]
+        if manager_id is not None:
+            conditions.append(Client.manager_id == manager_id)
+        if temperatures:
+            conditions.append(Client.temperature.in_(list(temperatures)))
+        if stages:
+            conditions.append(Client.stage.in_(list(stages)))
+        if not include_archived:
+            conditions.append(Client.archived_at.is_(None))
+        if tag is not None:
+            conditions.append(
+                Client.id.in_(
+                    select(ClientTag.client_id).where(
+                        ClientTag.team_id == team_id, ClientTag.tag == tag
+                    )
+                )
+            )
+        if overdue_before is not None:
+            conditions.append(Followup.due_at < overdue_before)
+
+        base = select(Client).outerjoin(Followup, pending).where(*conditions)
+        total = await self._session.scalar(select(func.count()).select_from(base.subquery()))
+        rows = await self._session.execute(
+            select(
+                Client.id,
+                Client.name,
+                Client.temperature,
+                Client.stage,
+                Client.manager_id,
+                Followup.due_at,
+                Followup.date_only,
+            )
+            .outerjoin(Followup, pending)
+            .where(*conditions)
+            # Clients without a next contact go last: they need one, but dated work comes first.
+            .order_by(Followup.due_at.is_(None), Followup.due_at, Client.name, Client.id)
+            .offset(offset)
+            .limit(limit)
+        )
+        items = [
+            ClientListItem(
+                id=row.id,
+                name=row.name,
+                temperature=row.temperature,
+                stage=row.stage,
+                manager_id=row.manager_id,
+                next_due_at=row.due_at,
+                next_date_only=row.date_only,
+            )
+            for row in rows
+        ]
+        return items, int(total or 0)

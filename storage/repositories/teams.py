@@ -1,0 +1,46 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.dto import TeamDTO, to_dto
+from storage.models import Team
+
+
+class TeamRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def count(self) -> int:
+        return int(await self._session.scalar(select(func.count()).select_from(Team)) or 0)
+
+    async def create(
+        self,
+        *,
+        name: str,
+        timezone: str,
+        followup_hot_days: int,
+        followup_warm_days: int,
+        followup_cold_days: int,
+        no_answer_retry_days: int,
+        now: datetime,
+    ) -> TeamDTO:
+        team = Team(
+            name=name,
+            timezone=timezone,
+            currency="RUB",
+            followup_hot_days=followup_hot_days,
+            followup_warm_days=followup_warm_days,
+            followup_cold_days=followup_cold_days,
+            no_answer_retry_days=no_answer_retry_days,
+            created_at=now,
+        )
+        self._session.add(team)
+        await self._session.flush()
+        return to_dto(TeamDTO, team)
+
+    async def get(self, team_id: int) -> TeamDTO:
+        team = await self._session.get_one(Team, team_id)
+        return to_dto(TeamDTO, team)

@@ -1,0 +1,68 @@
+"""One unit of work per update or job: repositories share its session and only it commits."""
+
+from __future__ import annotations
+
+from types import TracebackType
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from storage.repositories.activities import ActivityRepository
+from storage.repositories.audit import AuditRepository
+from storage.repositories.clients import ClientRepository
+from storage.repositories.followups import FollowupRepository
+from storage.repositories.fsm import FsmRepository
+from storage.repositories.invites import InviteRepository
+from storage.repositories.members import MemberRepository
+from storage.repositories.teams import TeamRepository
+
+
+class UnitOfWork:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+        self.teams = TeamRepository(session)
+        self.members = MemberRepository(session)
+        self.clients = ClientRepository(session)
+        self.activities = ActivityRepository(session)
+        self.followups = FollowupRepository(session)
+        self.invites = InviteRepository(session)
+        self.audit = AuditRepository(session)
+        self.fsm = FsmRepository(session)
+
+    async def commit(self) -> None:
+        await self.session.commit()
+
+    async def rollback(self) -> None:
+        await self.session.rollback()
+
+
+class UnitOfWorkFactory:
+    """Opens a unit of work; leaving the block without commit() rolls everything back."""
+
+    def __init__(self, session_factory: async_sessionmaker[AsyncSession]) -> None:
+        self._session_factory = session_factory
+
+    def __call__(self) -> _UowContext:
+        return _UowContext(self._session_factory)
+
+
+class _UowContext:
+    def __init__(self, session_factory: async_sessionmaker[AsyncSession]) -> None:
+        self._session_factory = session_factory
+        self._session: AsyncSession | None = None
+
+    async def __aenter__(self) -> UnitOfWork:
+        self._session = self._session_factory()
+        return UnitOfWork(self._session)
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        assert self._session is not None
+        try:
+            if exc_type is not None:
+                await self._session.rollback()
+        finally:
+            await self._session.close()

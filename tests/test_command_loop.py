@@ -1,0 +1,264 @@
+"""The manager's loop through the real Dispatcher: add, call, note, meet, next, deal, today, list.
+
+The clock stands at Wednesday 2026-12-02 10:15 Moscow time.
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from storage.models import Activity, Deal, Followup
+from tests.harness import BotHarness, Person
+
+OWNER = Person(1, "Olga")
+MANAGER = Person(2, "Max")
+OTHER = Person(3, "Nina")
+
+
+@pytest.fixture
+async def team(harness: BotHarness) -> BotHarness:
+    await harness.join_owner(OWNER)
+    await harness.invite_and_join(OWNER, MANAGER)
+    await harness.invite_and_join(OWNER, OTHER)
+    return harness
+
+
+async def _pending(h: BotHarness, name: str) -> Followup | None:
+    async with h.uow_factory() as uow:
+        from storage.models import Client
+
+        return await uow.session.scalar(
+            select(Followup)
+            .join(Client, Client.id == Followup.client_id)
+            .where(Client.name == name, Followup.state == "pending")
+        )
+
+
+async def _count(h: BotHarness, model) -> int:  # type: ignore[no-untyped-def]
+    async with h.uow_factory() as uow:
+        return int(await uow.session.scalar(select(func.count()).select_from(model)) or 0)
+
+
+async def test_add_creates_a_client_due_for_a_first_call_today(team: BotHarness):
+    replies = await team.send(MANAGER, "/add Иванов Пётр, +7 999 123-45-67, Москва, #vip, hot")
+    assert "Иванов Пётр" in replies[0].text and "added" in replies[0].text
+    followup = await _pending(team, "Иванов Пётр")
+    assert followup is not None and followup.due_on == date(2026, 12, 2) and followup.date_only
+
+
+async def test_call_done_without_date_schedules_by_temperature(team: BotHarness):
+    await team.send(MANAGER, "/add Иванов, warm")
+    await team.send(MANAGER, "/add Петров, hot")
+    replies = await team.send(MANAGER, "/call Ivanov done")
+    assert "Call with <b>Иванов</b> logged" in replies[0].text
+    assert "by default" in replies[0].text
+    assert (await _pending(team, "Иванов")).due_on == date(2026, 12, 16)  # type: ignore[union-attr]
+    await team.send(MANAGER, "/call петров сделано")
+    assert (await _pending(team, "Петров")).due_on == date(2026, 12, 5)  # type: ignore[union-attr]
+
+
+async def test_call_callback_in_two_weeks_in_russian(team: BotHarness):
+    await team.send(MANAGER, "/add Иванов")
+    replies = await team.send(MANAGER, "/call Иванов перезвонить через 2 недели обсудить скидку")
+    assert "asked to call back" in replies[0].text
+    followup = await _pending(team, "Иванов")
+    assert followup is not None and followup.due_on == date(2026, 12, 16)
+    assert followup.reason == "обсудить скидку"
+
+
+async def test_call_no_answer_retries_tomorrow_and_keeps_the_quiet_clock(team: BotHarness):
+    await team.send(MANAGER, "/add Иванов")
+    await team.send(MANAGER, "/call Иванов не дозвонился")
+    assert (await _pending(team, "Иванов")).due_on == date(2026, 12, 3)  # type: ignore[union-attr]
+    async with team.uow_factory() as uow:
+        from storage.models import Client
+
+        client = await uow.session.scalar(select(Client).where(Client.name == "Иванов"))
+    assert client is not None and client.last_contact_at is None and client.stage == "new"
+
+
+async def test_call_refused_archives_a_lead_and_plans_nothing(team: BotHarness):
+    await team.send(MANAGER, "/add Иванов")
+    replies = await team.send(MANAGER, "/call Ivanov refused")
+    assert "archived" in replies[0].text
+    assert await _pending(team, "Иванов") is None
+
+
+async def test_call_deal_records_the_sum_and_moves_the_clock(team: BotHarness):
+    await team.send(MANAGER, "/add Иванов")
+    replies = await team.send(MANAGER, "/call Иванов сделка 150 тыс")
+    assert "Deal with" in replies[0].text and "150" in replies[0].text
+    async with team.uow_factory() as uow:
+        amounts = list(await uow.session.scalars(select(Deal.amount)))
+    assert [str(a) for a in amounts] == ["150000.00"]
+    assert (await _pending(team, "Иванов")).due_on == date(2026, 12, 16)  # type: ignore[union-attr]
+
+
+async def test_deal_command_with_margin(team: BotHarness):
+    await team.send(MANAGER, "/add Иванов")
+    replies = await team.send(MANAGER, "/deal Иванов 1,2 млн маржа 25%")
+    assert "margin 25%" in replies[0].text
+    async with team.uow_factory() as uow:
+        deal = (await uow.session.execute(select(Deal.amount, Deal.profit))).one()
+    assert (str(deal.amount), str(deal.profit)) == ("1200000.00", "300000.00")
+
+
+async def test_meet_and_next_set_an_exact_time(team: BotHarness):
+    await team.send(MANAGER, "/add ООО Ромашка")
+    await team.send(MANAGER, "/meet Ромашка завтра в 15:00")
+    followup = await _pending(team, "ООО Ромашка")
+    assert followup is not None and followup.kind == "meeting" and not followup.date_only
+    assert followup.due_at.hour == 12  # 15:00 Moscow is 12:00 UTC
+    await team.send(MANAGER, "/next ООО Ромашка 15.12 10:00 send the price")
+    followup = await _pending(team, "ООО Ромашка")
+    assert followup is not None and followup.due_on == date(2026, 12, 15)
+    assert followup.reason == "send the price"
+
+
+async def test_note_finds_the_name_before_the_text(team: BotHarness):
+    await team.send(MANAGER, "/add Иванов Пётр")
+    replies = await team.send(MANAGER, "/note Ivanov wants a discount for 8 March")
+    assert "Note about" in replies[0].text
+    async with team.uow_factory() as uow:
+        texts = list(await uow.session.scalars(select(Activity.text).where(Activity.kind == "note")))
+    assert texts == ["wants a discount for 8 March"]
+
+
+async def test_today_lists_overdue_and_due(team: BotHarness):
+    await team.send(MANAGER, "/add Иванов")
+    await team.send(MANAGER, "/add Петров")
+    await team.send(MANAGER, "/call Петров перезвонить завтра")
+    team.clock.advance(timedelta(days=2))
+    replies = await team.send(MANAGER, "/today")
+    text = replies[0].text
+    assert "Overdue (2)" in text and "Иванов" in text and "Петров" in text
+
+
+async def test_list_filters_by_temperature_and_tag(team: BotHarness):
+    await team.send(MANAGER, "/add Иванов, hot, #vip")
+    await team.send(MANAGER, "/add Петров, cold")
+    hot = (await team.send(MANAGER, "/list hot"))[0].text
+    assert "Иванов" in hot and "Петров" not in hot
+    tagged = (await team.send(MANAGER, "/list #vip"))[0].text
+    assert "Иванов" in tagged and "Петров" not in tagged
+
+
+async def test_list_pages_with_buttons(team: BotHarness):
+    for n in range(30):
+        await team.send(MANAGER, f"/add Client {n:02d}")
+    first = (await team.send(MANAGER, "/list"))[0]
+    assert "1–25 of 30" in first.text
+    more = [data for text, data in first.buttons if "More" in text]
+    second = (await team.press(MANAGER, more[0]))[0]
+    assert "26–30 of 30" in second.text
+
+
+async def test_hot_warm_cold_change_temperature(team: BotHarness):
+    await team.send(MANAGER, "/add Иванов")
+    assert "hot" in (await team.send(MANAGER, "/hot Ivanov"))[0].text
+    assert "Иванов" in (await team.send(MANAGER, "/list hot"))[0].text
+
+
+async def test_client_card_shows_history_and_buttons(team: BotHarness):
+    await team.send(MANAGER, "/add Иванов, +7 999 123-45-67, ivanov@example.com")
+    await team.send(MANAGER, "/call Иванов done discussed prices")
+    await team.send(MANAGER, "/note Иванов likes tea")
+    card = (await team.send(MANAGER, "/client иванов"))[0]
+    assert "+7 999 123-45-67" in card.text and "discussed prices" in card.text
+    assert "likes tea" in card.text
+    assert any("Talked" in text for text, _ in card.buttons)
+
+
+async def test_card_button_logs_once_and_removes_itself(team: BotHarness):
+    await team.send(MANAGER, "/add Иванов")
+    card = (await team.send(MANAGER, "/client Иванов"))[0]
+    done = next(data for text, data in card.buttons if "Talked" in text)
+    replies = await team.press(MANAGER, done)
+    assert "Call with" in replies[0].text
+    assert team.markup_removed()
+
+
+async def test_several_matches_offer_buttons_and_keep_the_rest_of_the_command(team: BotHarness):
+    await team.send(MANAGER, "/add Иванов Пётр")
+    await team.send(MANAGER, "/add Иванов Сергей")
+    replies = await team.send(MANAGER, "/call Иванов перезвонить завтра")
+    assert "Several clients match" in replies[0].text
+    assert len(replies[0].buttons) == 2
+    sergey = next(data for text, data in replies[0].buttons if "Сергей" in text)
+    replies = await team.press(MANAGER, sergey)
+    assert "Иванов Сергей" in replies[0].text and "asked to call back" in replies[0].text
+    assert (await _pending(team, "Иванов Сергей")).due_on == date(2026, 12, 3)  # type: ignore[union-attr]
+
+
+async def test_no_match_offers_to_add(team: BotHarness):
+    replies = await team.send(MANAGER, "/call Сидоров done")
+    assert "No client matches" in replies[0].text and "/add Сидоров" in replies[0].text
+
+
+async def test_phone_digits_find_the_client(team: BotHarness):
+    await team.send(MANAGER, "/add Иванов, 8 (999) 123-45-67")
+    card = (await team.send(MANAGER, "/client 1234567"))[0]
+    assert "Иванов" in card.text
+
+
+async def test_bare_command_asks_step_by_step(team: BotHarness):
+    await team.send(MANAGER, "/add Иванов")
+    assert "Which client" in (await team.send(MANAGER, "/call"))[0].text
+    assert "How did the call" in (await team.send(MANAGER, "ivanov"))[0].text
+    replies = await team.send(MANAGER, "перезвонить в пятницу")
+    assert "asked to call back" in replies[0].text
+    assert (await _pending(team, "Иванов")).due_on == date(2026, 12, 4)  # type: ignore[union-attr]
+
+
+async def test_cancel_leaves_the_step_by_step_mode(team: BotHarness):
+    await team.send(MANAGER, "/note")
+    assert "Cancelled" in (await team.send(MANAGER, "/cancel"))[0].text
+    assert "nothing to cancel" in (await team.send(MANAGER, "/cancel"))[0].text
+
+
+async def test_step_state_survives_a_restart(team: BotHarness, engine, clock, settings):  # type: ignore[no-untyped-def]
+    await team.send(MANAGER, "/add Иванов")
+    await team.send(MANAGER, "/call")
+    restarted = BotHarness.create(settings, engine, clock)
+    replies = await restarted.send(MANAGER, "Иванов")
+    assert "How did the call" in replies[0].text
+    replies = await restarted.send(MANAGER, "done")
+    assert "Call with" in replies[0].text
+
+
+async def test_settings_change_time_zone_and_hours(team: BotHarness):
+    replies = await team.send(MANAGER, "/settings tz Asia/Yekaterinburg")
+    assert "Asia/Yekaterinburg" in replies[0].text
+    replies = await team.send(MANAGER, "/settings hours 10-19")
+    assert "10:00–19:00" in replies[0].text
+    await team.send(MANAGER, "/add Иванов")
+    # Date-only follow-ups arrive when the member's own working day starts.
+    followup = await _pending(team, "Иванов")
+    assert followup is not None and followup.due_at.hour == 5  # 10:00 in UTC+5
+
+
+async def test_help_explains_with_examples_in_both_languages(team: BotHarness):
+    assert "/call Ivanov done" in (await team.send(MANAGER, "/help"))[0].text
+    await team.send(MANAGER, "/settings lang ru")
+    assert "Клиенты" in (await team.send(MANAGER, "/help"))[0].text
+
+
+async def test_unknown_command_and_stray_text_get_a_hint(team: BotHarness):
+    assert "/help" in (await team.send(MANAGER, "/frobnicate"))[0].text
+    assert "/call Ivanov done" in (await team.send(MANAGER, "hello"))[0].text
+
+
+async def test_records_count_after_a_session(team: BotHarness):
+    await team.send(MANAGER, "/add Иванов")
+    await team.send(MANAGER, "/call Иванов done")
+    await team.send(MANAGER, "/call Иванов перезвонить завтра")
+    assert await _count(team, Activity) == 2
+    # Each logged contact closes the previous follow-up: exactly one is pending.
+    async with team.uow_factory() as uow:
+        pending = await uow.session.scalar(
+            select(func.count()).select_from(Followup).where(Followup.state == "pending")
+        )
+    assert pending == 1

@@ -1,0 +1,181 @@
+"""Storage on both databases: exact money, UTC datetimes, FSM upserts, one pending follow-up,
+and SQLite under concurrent writers."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from storage.db import create_session_factory
+from storage.uow import UnitOfWorkFactory
+
+NOW = datetime(2026, 12, 2, 7, 15, tzinfo=UTC)
+
+
+async def _team_member_client(uow) -> tuple[int, int, int]:  # type: ignore[no-untyped-def]
+    team = await uow.teams.create(
+        name="T",
+        timezone="Europe/Moscow",
+        followup_hot_days=3,
+        followup_warm_days=14,
+        followup_cold_days=30,
+        no_answer_retry_days=1,
+        now=NOW,
+    )
+    member = await uow.members.create(
+        team_id=team.id,
+        telegram_id=42,
+        role="owner",
+        full_name="Owner",
+        username=None,
+        language=None,
+        timezone="Europe/Moscow",
+        work_start=time(9),
+        work_end=time(18),
+        now=NOW,
+    )
+    client_id = await uow.clients.add(
+        team_id=team.id,
+        manager_id=member.id,
+        name="Иванов",
+        temperature="warm",
+        stage="new",
+        stage_changed_at=NOW,
+        created_at=NOW,
+        updated_at=NOW,
+        consent="unknown",
+        search_text="ivanov",
+        phone_digits="",
+    )
+    return team.id, member.id, client_id
+
+
+@pytest.fixture
+def uows(engine: AsyncEngine) -> UnitOfWorkFactory:
+    return UnitOfWorkFactory(create_session_factory(engine))
+
+
+async def test_money_is_exact_and_datetimes_come_back_as_aware_utc(uows: UnitOfWorkFactory):
+    moscow = datetime(2026, 12, 2, 10, 15, tzinfo=ZoneInfo("Europe/Moscow"))
+    async with uows() as uow:
+        team_id, member_id, client_id = await _team_member_client(uow)
+        await uow.activities.add_deal(
+            team_id=team_id,
+            client_id=client_id,
+            manager_id=member_id,
+            activity_id=None,
+            amount=Decimal("99999.50"),
+            margin_percent=Decimal("33.33"),
+            profit=Decimal("33329.83"),
+            currency="RUB",
+            closed_on=date(2026, 12, 2),
+            now=moscow,
+        )
+        await uow.commit()
+    async with uows() as uow:
+        row = (await uow.session.execute(_deal_query())).one()
+    assert row.amount == Decimal("99999.50")
+    assert row.margin_percent == Decimal("33.33")
+    assert row.created_at == NOW and row.created_at.tzinfo is not None
+
+
+def _deal_query():  # type: ignore[no-untyped-def]
+    from sqlalchemy import select
+
+    from storage.models import Deal
+
+    return select(Deal.amount, Deal.margin_percent, Deal.created_at)
+
+
+async def test_naive_datetimes_are_refused(uows: UnitOfWorkFactory):
+    async with uows() as uow:
+        with pytest.raises(Exception, match="naive"):
+            await uow.teams.create(
+                name="T",
+                timezone="UTC",
+                followup_hot_days=3,
+                followup_warm_days=14,
+                followup_cold_days=30,
+                no_answer_retry_days=1,
+                now=datetime(2026, 1, 1),
+            )
+
+
+async def test_fsm_rows_upsert_state_and_data_independently(uows: UnitOfWorkFactory):
+    async with uows() as uow:
+        await uow.fsm.put("k", NOW, state="Steps:client")
+        await uow.fsm.put("k", NOW, data={"cmd": "call"})
+        await uow.commit()
+    async with uows() as uow:
+        assert await uow.fsm.get("k") == ("Steps:client", {"cmd": "call"})
+        await uow.fsm.put("k", NOW, state=None)
+        await uow.commit()
+    async with uows() as uow:
+        assert await uow.fsm.get("k") == (None, {"cmd": "call"})
+
+
+async def test_a_client_has_at_most_one_pending_followup(uows: UnitOfWorkFactory):
+    async with uows() as uow:
+        team_id, member_id, client_id = await _team_member_client(uow)
+        await uow.followups.add(
+            team_id=team_id,
+            client_id=client_id,
+            manager_id=member_id,
+            created_by=member_id,
+            kind="call",
+            due_at=NOW,
+            due_on=NOW.date(),
+            date_only=True,
+            reason=None,
+            now=NOW,
+        )
+        await uow.commit()
+    async with uows() as uow:
+        with pytest.raises(IntegrityError):
+            await uow.followups.add(
+                team_id=team_id,
+                client_id=client_id,
+                manager_id=member_id,
+                created_by=member_id,
+                kind="call",
+                due_at=NOW + timedelta(days=1),
+                due_on=NOW.date(),
+                date_only=True,
+                reason=None,
+                now=NOW,
+            )
+
+
+async def test_concurrent_writers_wait_instead_of_failing(uows: UnitOfWorkFactory, backend: str):
+    async with uows() as uow:
+        team_id, member_id, client_id = await _team_member_client(uow)
+        await uow.commit()
+
+    async def write(n: int) -> None:
+        async with uows() as uow:
+            # Read first, then write: the pattern that fails with "database is locked" when a
+            # SQLite transaction starts deferred.
+            await uow.clients.get(team_id, client_id)
+            await asyncio.sleep(0)
+            await uow.activities.add(
+                team_id=team_id,
+                client_id=client_id,
+                author_id=member_id,
+                kind="note",
+                outcome=None,
+                text=f"note {n}",
+                occurred_at=NOW,
+            )
+            await uow.clients.update(team_id, client_id, last_activity_at=NOW)
+            await uow.commit()
+
+    await asyncio.gather(*(write(n) for n in range(40)))
+    async with uows() as uow:
+        notes = await uow.activities.recent(client_id, ["note"], 100)
+    assert len(notes) == 40
