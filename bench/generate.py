@@ -14,14 +14,67 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from bot.services.matching import phone_digits, search_text
 from storage.models import Activity, Client, ClientPhone, Deal, Followup, Member, Team
 
-SURNAMES = (
-    "Иванов Петров Сидоров Смирнов Кузнецов Попов Васильев Соколов Михайлов Новиков Федоров "
-    "Морозов Волков Алексеев Лебедев Семенов Егоров Павлов Козлов Степанов Николаев Орлов "
-    "Андреев Макаров Никитин Захаров Зайцев Соловьев Борисов Яковлев Григорьев Романов"
-).split()
-FIRST = "Петр Иван Сергей Анна Мария Олег Ольга Дмитрий Елена Никита Татьяна Андрей".split()
-ORG_WORDS = "Ромашка Альфа Вектор Стройсервис Техно Гранит Меридиан Лидер Сфера Прогресс".split()
-CITIES = "Москва Казань Тверь Самара Пермь Омск Уфа Сочи Тула Курск".split()
+SURNAMES = [
+    "Иванов",
+    "Петров",
+    "Сидоров",
+    "Смирнов",
+    "Кузнецов",
+    "Попов",
+    "Васильев",
+    "Соколов",
+    "Михайлов",
+    "Новиков",
+    "Федоров",
+    "Морозов",
+    "Волков",
+    "Алексеев",
+    "Лебедев",
+    "Семенов",
+    "Егоров",
+    "Павлов",
+    "Козлов",
+    "Степанов",
+    "Николаев",
+    "Орлов",
+    "Андреев",
+    "Макаров",
+    "Никитин",
+    "Захаров",
+    "Зайцев",
+    "Соловьев",
+    "Борисов",
+    "Яковлев",
+    "Григорьев",
+    "Романов",
+]
+FIRST = [
+    "Петр",
+    "Иван",
+    "Сергей",
+    "Анна",
+    "Мария",
+    "Олег",
+    "Ольга",
+    "Дмитрий",
+    "Елена",
+    "Никита",
+    "Татьяна",
+    "Андрей",
+]
+ORG_WORDS = [
+    "Ромашка",
+    "Альфа",
+    "Вектор",
+    "Стройсервис",
+    "Техно",
+    "Гранит",
+    "Меридиан",
+    "Лидер",
+    "Сфера",
+    "Прогресс",
+]
+CITIES = ["Москва", "Казань", "Тверь", "Самара", "Пермь", "Омск", "Уфа", "Сочи", "Тула", "Курск"]
 TEMPERATURES = ("hot", "warm", "warm", "cold", "cold", "cold")
 STAGES = ("new", "contacted", "proposal", "negotiation", "won", "won", "won", "lost")
 OUTCOMES = ("done", "done", "no_answer", "callback", "refused")
@@ -86,6 +139,7 @@ async def generate(
                 "full_name": f"{rng.choice(FIRST)} {rng.choice(SURNAMES)}",
                 "username": None,
                 "language": "ru",
+                "telegram_language": "ru",
                 "timezone": "Europe/Moscow",
                 "work_start": time(9),
                 "work_end": time(18),
@@ -129,7 +183,9 @@ async def generate(
 
         rows = (
             await conn.execute(
-                select(Client.id, Client.manager_id).where(Client.team_id == team_id).order_by(Client.id)
+                select(Client.id, Client.manager_id)
+                .where(Client.team_id == team_id)
+                .order_by(Client.id)
             )
         ).all()
     client_ids = [r.id for r in rows]
@@ -139,7 +195,12 @@ async def generate(
         engine,
         ClientPhone,
         [
-            {"team_id": team_id, "client_id": cid, "raw": f"+7 999 {n:07d}", "digits": f"7999{n:07d}"}
+            {
+                "team_id": team_id,
+                "client_id": cid,
+                "raw": f"+7 999 {n:07d}",
+                "digits": f"7999{n:07d}",
+            }
             for n, cid in enumerate(client_ids)
         ],
     )

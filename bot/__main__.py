@@ -1,4 +1,7 @@
-"""`python -m bot [run|migrate|console]`: migrate, then long polling (or the console without a token)."""
+"""`python -m bot [run|migrate|console]`: migrate, then long polling.
+
+Without a token, the console playground starts instead of polling.
+"""
 
 from __future__ import annotations
 

@@ -6,6 +6,7 @@ Handlers get it set by a middleware from the member's setting; jobs set it expli
 
 from __future__ import annotations
 
+import io
 import logging
 import re
 from collections.abc import Iterator
@@ -45,8 +46,6 @@ def _translations(language: str) -> NullTranslations:
     if po_path.exists():
         # The install step compiles catalogues; compiling in memory keeps a fresh checkout working.
         log.info("compiling %s in memory (run `make locales` to build .mo files)", po_path)
-        import io
-
         with po_path.open("rb") as handle:
             catalog = read_po(handle, locale=language)
         buffer = io.BytesIO()
@@ -57,7 +56,7 @@ def _translations(language: str) -> NullTranslations:
 
 
 def pick_language(*candidates: str | None, default: str) -> str:
-    """First supported language among the candidates (member setting, Telegram's code), else default."""
+    """First supported language among the candidates (member's choice, Telegram's), else default."""
     for candidate in candidates:
         if candidate:
             code = candidate.split("-")[0].split("_")[0].lower()

@@ -18,9 +18,8 @@ from bot.services.context import Actor
 from bot.services.hub import Services
 from bot.telegram.callbacks import CardAction, PickClient
 from bot.telegram.render import client_buttons, logged_text, temperature_label, when_text
-from storage.enums import FollowupKind, Temperature
-
 from handlers.flow import CLIENT_COMMANDS, Flow, Steps
+from storage.enums import FollowupKind, Temperature
 
 
 def _flow(bot: Bot, chat_id: int, actor: Actor, services: Services, state: FSMContext) -> Flow:

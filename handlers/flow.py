@@ -5,6 +5,9 @@ ask for what is missing step by step, then run it. Used by several routers; not 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from html import escape
 
 from aiogram import Bot
 from aiogram.fsm.context import FSMContext
@@ -15,12 +18,19 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 from bot.i18n import _
 from bot.parsing.commands import parse_call, parse_deal, parse_schedule, split_meeting_done
 from bot.parsing.errors import ParseError
+from bot.parsing.tokens import scan, tail
 from bot.services.context import Actor
 from bot.services.errors import DomainError
 from bot.services.hub import Services
 from bot.services.matching import MatchKind, Resolution
 from bot.telegram.callbacks import CardAction
-from bot.telegram.render import card_keyboard, card_text, logged_text, pick_keyboard
+from bot.telegram.render import (
+    card_keyboard,
+    card_text,
+    logged_text,
+    pick_keyboard,
+    temperature_label,
+)
 from bot.telegram.texts import split_text
 from storage.enums import FollowupKind, Temperature
 
@@ -63,16 +73,20 @@ class Flow:
                 _("Which client? Send a name, part of it, or phone digits. /cancel to stop.")
             )
             return
-        if (cmd == "call" and _call_outcome_missing(args, self)) or cmd == "note":
-            resolution, used = await self.services.clients.resolve_leading(self.actor, args.split())
-            rest = " ".join(args.split()[used:])
+        split = self._split(cmd, args)
+        if split is None:
+            # No outcome word (/call) or free text after the name (/note): the name is the
+            # longest run of leading words that matches a client.
+            tokens = scan(args)
+            words = [token.text for token in tokens]
+            resolution, used = await self.services.clients.resolve_leading(self.actor, words)
+            rest = tail(args, tokens, used)
             if cmd == "call" and rest and resolution.kind is not MatchKind.NONE:
                 raise DomainError("outcome_unknown", word=rest.split()[0])
-            await self._resolved(
-                cmd, args if resolution.kind is MatchKind.NONE else "", resolution, rest
-            )
+            name = args if resolution.kind is MatchKind.NONE else ""
+            await self._resolved(cmd, name, resolution, rest)
             return
-        name, rest = self._split(cmd, args)
+        name, rest = split
         resolution = await self.services.clients.resolve(self.actor, name)
         await self._resolved(cmd, name, resolution, rest)
 
@@ -99,10 +113,14 @@ class Flow:
 
     # -- internals --------------------------------------------------------------------------
 
-    def _split(self, cmd: str, args: str) -> tuple[str, str]:
-        words = args.split()
+    def _split(self, cmd: str, args: str) -> tuple[str, str] | None:
+        """(name, the rest) of the arguments, or None when only the client base can tell."""
+        if cmd == "note":
+            return None
         if cmd == "call":
             parsed = parse_call(args, self._now(), max_amount=self._max_amount())
+            if parsed.outcome is None:
+                return None
             name = parsed.name
         elif cmd in ("meet", "next"):
             held = split_meeting_done(args) if cmd == "meet" else None
@@ -118,8 +136,7 @@ class Flow:
             return args, ""
         if not name:
             raise ParseError("name_missing")
-        used = len(name.split())
-        return name, " ".join(words[used:])
+        return name, tail(args, scan(args), len(name.split()))
 
     async def _resolved(self, cmd: str, name: str, resolution: Resolution, rest: str) -> None:
         if resolution.kind is MatchKind.UNIQUE:
@@ -134,7 +151,7 @@ class Flow:
         await self.state.clear()
         await self.send(
             _("No client matches «{name}». To add a new one: <code>/add {name}</code>").format(
-                name=_escape(name)
+                name=escape(name)
             )
         )
 
@@ -157,7 +174,8 @@ class Flow:
                 "<code>15.12 10:00</code>, <code>in 2 weeks</code>."
             ),
             "deal": _(
-                "What is the deal amount with <b>{name}</b>? For example <code>150000 margin 30%</code>."
+                "What is the deal amount with <b>{name}</b>? "
+                "For example <code>150000 margin 30%</code>."
             ),
         }
         markup = None
@@ -169,7 +187,7 @@ class Flow:
             )
             markup = b.as_markup()
         await self.send(
-            prompts[cmd].format(name=_escape(client_name)) + "\n" + _("/cancel to stop."), markup
+            prompts[cmd].format(name=escape(client_name)) + "\n" + _("/cancel to stop."), markup
         )
 
     async def execute(self, cmd: str, client_id: int, rest: str) -> None:
@@ -191,7 +209,7 @@ class Flow:
         elif cmd == "note":
             await services.activities.add_note(actor, client.id, rest)
             await self.send(
-                _("📝 Note about <b>{name}</b> saved.").format(name=_escape(client.name))
+                _("📝 Note about <b>{name}</b> saved.").format(name=escape(client.name))
             )
         elif cmd in ("meet", "next"):
             held = split_meeting_done(text) if cmd == "meet" else None
@@ -220,26 +238,14 @@ class Flow:
             card = await services.clients.card(actor, client.id)
             await self.send(card_text(card, zone, actor.team.currency), card_keyboard(client.id))
 
-    def _now(self):  # type: ignore[no-untyped-def]
+    def _now(self) -> datetime:
         return self.services.ctx.local_now(self.actor)
 
-    def _max_amount(self):  # type: ignore[no-untyped-def]
+    def _max_amount(self) -> Decimal:
         return self.services.ctx.limits.max_amount
 
 
-def _call_outcome_missing(args: str, flow: Flow) -> bool:
-    return parse_call(args, flow._now(), max_amount=flow._max_amount()).outcome is None
-
-
 def _temperature_changed(name: str, temperature: str) -> str:
-    from bot.telegram.render import temperature_label
-
     return _("<b>{name}</b> is now {temperature}.").format(
-        name=_escape(name), temperature=temperature_label(temperature)
+        name=escape(name), temperature=temperature_label(temperature)
     )
-
-
-def _escape(text: str) -> str:
-    from html import escape
-
-    return escape(text)

@@ -13,7 +13,6 @@ from bot.services.hub import Services
 from bot.telegram.render import role_label
 from storage.enums import Role
 
-
 _ROLE_WORDS = {
     "manager": Role.MANAGER,
     "менеджер": Role.MANAGER,

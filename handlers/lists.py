@@ -15,7 +15,6 @@ from bot.telegram.callbacks import ListPage
 from bot.telegram.render import page_keyboard, page_text, stage_label, temperature_label
 from storage.enums import Stage, Temperature
 
-
 _WORDS = {
     "hot": "t:hot",
     "горячие": "t:hot",

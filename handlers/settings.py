@@ -14,7 +14,6 @@ from bot.services.hub import Services
 from bot.telegram.callbacks import SetLanguage
 from storage.dto import MemberDTO
 
-
 _KEYS = {
     "tz": "tz",
     "timezone": "tz",

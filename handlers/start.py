@@ -90,7 +90,10 @@ async def _tell_inviter(bot: Bot, outcome, settings: Settings) -> None:  # type:
     inviter, member = outcome.inviter, outcome.member
     if inviter is None or member is None:
         return
-    with use_locale(pick_language(inviter.language, default=settings.default_language)):
+    language = pick_language(
+        inviter.language, inviter.telegram_language, default=settings.default_language
+    )
+    with use_locale(language):
         text = _("{name} joined the team as {role}.").format(
             name=escape(member.full_name), role=role_label(member.role)
         )

@@ -8,7 +8,6 @@ from aiogram.types import Message
 
 from bot.services.context import Actor
 from bot.services.hub import Services
-
 from handlers.clients import add_client, show_found
 from handlers.flow import Flow, Steps
 

@@ -35,6 +35,7 @@ class MemberDTO:
     full_name: str
     username: str | None
     language: str | None
+    telegram_language: str | None
     timezone: str
     work_start: time
     work_end: time

@@ -68,7 +68,10 @@ class Member(Base):
     role: Mapped[str] = mapped_column(String(16))
     full_name: Mapped[str] = mapped_column(String(200))
     username: Mapped[str | None] = mapped_column(String(64))
+    # The member's own choice in /settings; telegram_language is what their app reports, kept
+    # so that messages sent outside their updates (jobs, notices) use the right language too.
     language: Mapped[str | None] = mapped_column(String(8))
+    telegram_language: Mapped[str | None] = mapped_column(String(16))
     timezone: Mapped[str] = mapped_column(String(64))
     work_start: Mapped[time] = mapped_column(Time())
     work_end: Mapped[time] = mapped_column(Time())

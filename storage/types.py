@@ -39,7 +39,7 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 
 class Money(TypeDecorator[Decimal]):
-    """Decimal in Python, integer kopecks/cents in the database: exact sums on SQLite and PostgreSQL."""
+    """Decimal in Python, integer kopecks in the database: exact on SQLite and PostgreSQL."""
 
     impl = BigInteger
     cache_ok = True

@@ -39,9 +39,7 @@ class Reply:
     def buttons(self) -> list[tuple[str, str]]:
         if self.markup is None:
             return []
-        return [
-            (b.text, b.callback_data or "") for row in self.markup.inline_keyboard for b in row
-        ]
+        return [(b.text, b.callback_data or "") for row in self.markup.inline_keyboard for b in row]
 
 
 @dataclass
@@ -109,7 +107,11 @@ class BotHarness:
         out: list[Reply] = []
         for request in self.session.requests:
             if isinstance(request, SendMessage | EditMessageText):
-                markup = request.reply_markup if isinstance(request.reply_markup, InlineKeyboardMarkup) else None
+                markup = (
+                    request.reply_markup
+                    if isinstance(request.reply_markup, InlineKeyboardMarkup)
+                    else None
+                )
                 out.append(Reply(request.text, markup, getattr(request, "message_id", None)))
         return out
 

@@ -90,6 +90,7 @@ async def test_guessed_ids_from_another_team_are_refused(team: BotHarness):
             full_name="Out",
             username=None,
             language="en",
+            telegram_language="en",
             timezone="UTC",
             work_start=time(9),
             work_end=time(18),

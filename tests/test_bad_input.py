@@ -22,7 +22,9 @@ async def _snapshot(h: BotHarness) -> tuple[int, ...]:
     async with h.uow_factory() as uow:
         counts = []
         for model in (Client, Activity, Deal, Followup):
-            counts.append(int(await uow.session.scalar(select(func.count()).select_from(model)) or 0))
+            counts.append(
+                int(await uow.session.scalar(select(func.count()).select_from(model)) or 0)
+            )
         due = await uow.session.scalar(select(Followup.due_at).where(Followup.state == "pending"))
     return (*counts, hash(due))
 

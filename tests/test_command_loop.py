@@ -123,7 +123,9 @@ async def test_note_finds_the_name_before_the_text(team: BotHarness):
     replies = await team.send(MANAGER, "/note Ivanov wants a discount for 8 March")
     assert "Note about" in replies[0].text
     async with team.uow_factory() as uow:
-        texts = list(await uow.session.scalars(select(Activity.text).where(Activity.kind == "note")))
+        texts = list(
+            await uow.session.scalars(select(Activity.text).where(Activity.kind == "note"))
+        )
     assert texts == ["wants a discount for 8 March"]
 
 
@@ -262,3 +264,11 @@ async def test_records_count_after_a_session(team: BotHarness):
             select(func.count()).select_from(Followup).where(Followup.state == "pending")
         )
     assert pending == 1
+
+
+async def test_a_note_keeps_its_line_breaks(team: BotHarness):
+    await team.send(MANAGER, "/add Иванов")
+    await team.send(MANAGER, "/note Иванов first line\nsecond line")
+    async with team.uow_factory() as uow:
+        texts = list(await uow.session.scalars(select(Activity.text).where(Activity.kind == "note")))
+    assert texts == ["first line\nsecond line"]

@@ -5,7 +5,15 @@ from __future__ import annotations
 from datetime import timedelta
 
 from aiogram.methods import AnswerInlineQuery, LeaveChat
-from aiogram.types import Chat, ChatMemberLeft, ChatMemberMember, ChatMemberUpdated, InlineQuery, Update, User
+from aiogram.types import (
+    Chat,
+    ChatMemberLeft,
+    ChatMemberMember,
+    ChatMemberUpdated,
+    InlineQuery,
+    Update,
+    User,
+)
 
 from bot.config import Settings
 from tests.harness import BotHarness, Person
@@ -70,7 +78,9 @@ async def test_only_the_owner_invites(harness: BotHarness):
     assert "/invite manager" in replies[0].text
 
 
-async def test_owner_telegram_id_decides_who_founds_the_team(harness: BotHarness, settings: Settings):
+async def test_owner_telegram_id_decides_who_founds_the_team(
+    harness: BotHarness, settings: Settings
+):
     settings.owner_telegram_id = OWNER.id
     assert "private sales assistant" in (await harness.send(STRANGER, "/start"))[0].text
     assert "owner of a new team" in (await harness.send(OWNER, "/start"))[0].text
@@ -93,18 +103,26 @@ async def test_bot_added_to_a_group_explains_and_leaves(harness: BotHarness):
         new_chat_member=ChatMemberMember(user=bot_user),
     )
     harness.session.clear()
-    await harness.app.dispatcher.feed_update(harness.app.bot, Update(update_id=9000, my_chat_member=event))
+    await harness.app.dispatcher.feed_update(
+        harness.app.bot, Update(update_id=9000, my_chat_member=event)
+    )
     assert harness.session.sent(LeaveChat)
-    assert "private chat" in harness.replies()[0].text
+    # No member language and no Telegram language: the default (ru) applies.
+    assert "личном чате" in harness.replies()[0].text
 
 
 async def test_inline_queries_return_nothing(harness: BotHarness):
     await harness.join_owner(OWNER)
     harness.session.clear()
     query = InlineQuery(
-        id="1", from_user=User(id=OWNER.id, is_bot=False, first_name="Olga"), query="Ivanov", offset=""
+        id="1",
+        from_user=User(id=OWNER.id, is_bot=False, first_name="Olga"),
+        query="Ivanov",
+        offset="",
     )
-    await harness.app.dispatcher.feed_update(harness.app.bot, Update(update_id=9001, inline_query=query))
+    await harness.app.dispatcher.feed_update(
+        harness.app.bot, Update(update_id=9001, inline_query=query)
+    )
     answers = harness.session.sent(AnswerInlineQuery)
     assert answers and answers[0].results == []
 

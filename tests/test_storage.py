@@ -35,6 +35,7 @@ async def _team_member_client(uow) -> tuple[int, int, int]:  # type: ignore[no-u
         full_name="Owner",
         username=None,
         language=None,
+        telegram_language=None,
         timezone="Europe/Moscow",
         work_start=time(9),
         work_end=time(18),

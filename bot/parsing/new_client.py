@@ -7,10 +7,13 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 
+from bot.parsing.amounts import parse_amount
 from bot.parsing.errors import ParseError
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-_URL = re.compile(r"^(https?://|www\.)\S+$|^[\w-]+(\.[\w-]+)*\.(ru|com|рф|net|org|io|su|by|kz)(/\S*)?$", re.I)
+_URL = re.compile(
+    r"^(https?://|www\.)\S+$|^[\w-]+(\.[\w-]+)*\.(ru|com|рф|net|org|io|su|by|kz)(/\S*)?$", re.I
+)
 _PHONE = re.compile(r"^\+?[\d\s()\-.]{7,20}$")
 _TAG = re.compile(r"#([\w-]+)")
 
@@ -122,8 +125,6 @@ def parse_new_client(args: str, *, max_amount: Decimal, max_tag_chars: int) -> N
 
 
 def _assign(result: NewClientInput, target: str, value: str, max_amount: Decimal) -> None:
-    from bot.parsing.amounts import parse_amount
-
     if not value:
         return
     if target == "phone":

@@ -1,4 +1,7 @@
-"""Who may see and change what. Enforced here, so a forged button or a guessed id changes nothing."""
+"""Who may see and change what.
+
+Enforced here, so a forged button or a guessed id changes nothing.
+"""
 
 from __future__ import annotations
 

@@ -83,7 +83,9 @@ class ActivityService:
             occurred_at=self._ctx.now(),
         )
 
-    async def _touch(self, actor: Actor, client: ClientDTO, *, contact: bool, **extra: object) -> None:
+    async def _touch(
+        self, actor: Actor, client: ClientDTO, *, contact: bool, **extra: object
+    ) -> None:
         now = self._ctx.now()
         values: dict[str, object] = {"last_activity_at": now, "updated_at": now, **extra}
         if contact:
@@ -146,7 +148,9 @@ class ActivityService:
             await self._touch(actor, client, contact=False)
             when = command.when or retry_when(actor, today)
             followup = await self._reschedule(actor, client, when, reason=comment)
-            return Logged(await self._reload(actor, client), outcome, followup, command.when is None)
+            return Logged(
+                await self._reload(actor, client), outcome, followup, command.when is None
+            )
 
         if outcome is Outcome.REFUSED:
             await self._log(actor, client, ActivityKind.CALL, ActivityOutcome.REFUSED, comment)
@@ -166,7 +170,9 @@ class ActivityService:
         if outcome is Outcome.DEAL:
             if command.amount is None:
                 raise DomainError("amount_missing")
-            deal = await self._record_deal(actor, client, command.amount, command.margin, activity_id)
+            deal = await self._record_deal(
+                actor, client, command.amount, command.margin, activity_id
+            )
             extra = self._won_fields(client, today)
         await self._touch(actor, client, contact=True, **extra)
         when = command.when
@@ -198,7 +204,9 @@ class ActivityService:
     ) -> Logged:
         """`/next` and `/meet`: plan the next contact without logging one."""
         client = await self._client(actor, client_id)
-        followup = await self._reschedule(actor, client, when, kind=kind, reason=self._comment(reason))
+        followup = await self._reschedule(
+            actor, client, when, kind=kind, reason=self._comment(reason)
+        )
         return Logged(client, None, followup)
 
     async def log_meeting(self, actor: Actor, client_id: int, comment: str | None) -> Logged:
@@ -218,7 +226,9 @@ class ActivityService:
         text = self._comment(comment)
         activity_id = await self._log(actor, client, ActivityKind.DEAL, ActivityOutcome.DEAL, text)
         deal = await self._record_deal(actor, client, amount, margin, activity_id)
-        await self._touch(actor, client, contact=False, **self._won_fields(client, self._today(actor)))
+        await self._touch(
+            actor, client, contact=False, **self._won_fields(client, self._today(actor))
+        )
         followup = await self._ctx.uow.followups.pending_for_client(client.id)
         return Logged(await self._reload(actor, client), ActivityOutcome.DEAL, followup, deal=deal)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from bot.parsing.dates import When
 from bot.parsing.new_client import NewClientInput
 from bot.services import matching
 from bot.services.access import ensure_visible, manager_scope
@@ -12,7 +13,6 @@ from bot.services.context import Actor, ServiceContext
 from bot.services.errors import DomainError
 from bot.services.matching import Resolution
 from bot.services.scheduling import due_from_when
-from bot.parsing.dates import When
 from storage.dto import ActivityDTO, ClientDTO, ClientListItem, FollowupDTO, MatchCandidate
 from storage.enums import OPEN_LEAD_STAGES, ActivityKind, Stage, Temperature
 
@@ -175,7 +175,9 @@ class ClientService:
         assert client is not None
         return AddedClient(client, followup)
 
-    async def set_temperature(self, actor: Actor, client_id: int, temperature: Temperature) -> ClientDTO:
+    async def set_temperature(
+        self, actor: Actor, client_id: int, temperature: Temperature
+    ) -> ClientDTO:
         client = await self.get_visible(actor, client_id)
         await self._ctx.uow.clients.update(
             actor.team.id, client.id, temperature=temperature, updated_at=self._ctx.now()
@@ -204,7 +206,9 @@ class ClientService:
             contacts=await uow.clients.contacts(client.id),
             tags=await uow.clients.tags(client.id),
             next_followup=await uow.followups.pending_for_client(client.id),
-            notes=await uow.activities.recent(client.id, [ActivityKind.NOTE], limits.card_last_items),
+            notes=await uow.activities.recent(
+                client.id, [ActivityKind.NOTE], limits.card_last_items
+            ),
             contacts_log=await uow.activities.recent(
                 client.id,
                 [ActivityKind.CALL, ActivityKind.MEETING, ActivityKind.DEAL, ActivityKind.PROPOSAL],

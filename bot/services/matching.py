@@ -1,4 +1,4 @@
-"""Fuzzy client lookup: case, typos, Cyrillic/Latin spelling, several names per client, phone digits.
+"""Fuzzy client lookup: case, typos, Cyrillic/Latin, several names per client, phone digits.
 
 Names are compared in one script: both sides go through anyascii ("Иванов" -> "ivanov"), so a
 manager may type either alphabet. rapidfuzz does the string distance in C.
@@ -22,6 +22,7 @@ _PREFILTER_LIMIT = 60
 # Scores within this distance of the best are "as good": the member must pick.
 _TIE_MARGIN = 6.0
 _PHONE_MIN_DIGITS = 5
+_PHONE_QUERY = re.compile(rf"\d{{{_PHONE_MIN_DIGITS}}}")
 
 
 def normalize(text: str) -> str:
@@ -35,7 +36,7 @@ def search_text(names: Iterable[str | None]) -> str:
 
 
 def phone_digits(raw: str) -> str:
-    """Digits of a phone, Russian trunk prefix 8 folded into country code 7 so both spellings meet."""
+    """Digits of a phone; the Russian trunk prefix 8 becomes 7 so both spellings meet."""
     digits = re.sub(r"\D", "", raw)
     if len(digits) == 11 and digits.startswith("8"):
         digits = "7" + digits[1:]
@@ -107,7 +108,7 @@ def rank(
     if not normalized:
         return []
     pool: Sequence[MatchCandidate] = candidates
-    if len(candidates) > _PREFILTER_LIMIT and not re.search(r"\d{%d}" % _PHONE_MIN_DIGITS, query):
+    if len(candidates) > _PREFILTER_LIMIT and not _PHONE_QUERY.search(query):
         # Cheap C-level pass first; the word-by-word score runs only on the plausible few.
         hits = process.extract(
             normalized,

@@ -129,6 +129,7 @@ class OnboardingService:
             full_name=person.full_name[:200],
             username=person.username,
             language=None,
+            telegram_language=person.language,
             timezone=team.timezone,
             work_start=self._work_start,
             work_end=self._work_end,

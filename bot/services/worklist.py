@@ -22,7 +22,9 @@ class WorklistService:
 
     async def today(self, actor: Actor) -> Worklist:
         local_today = self._ctx.local_now(actor).date()
-        end_of_today = datetime.combine(local_today + timedelta(days=1), datetime.min.time(), actor.zone)
+        end_of_today = datetime.combine(
+            local_today + timedelta(days=1), datetime.min.time(), actor.zone
+        )
         items = await self._ctx.uow.followups.due_for_manager(
             actor.team.id, actor.member.id, end_of_today
         )

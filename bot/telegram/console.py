@@ -101,7 +101,9 @@ class ConsoleChat:
         await self.dispatcher.feed_update(self.bot, update)
 
 
-async def run_console(dispatcher: Dispatcher, bot: Bot, printer: ConsolePrinter, language: str) -> None:
+async def run_console(
+    dispatcher: Dispatcher, bot: Bot, printer: ConsolePrinter, language: str
+) -> None:
     chat = ConsoleChat(dispatcher, bot, printer, language)
     print("Type /start, then /help. Buttons: !1, !2 ... Exit: Ctrl+D or /quit.", file=printer.out)
     while True:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from typing import Any
 
 from aiogram import BaseMiddleware
@@ -44,12 +45,18 @@ class UnitOfWorkMiddleware(BaseMiddleware):
             if user is not None:
                 member = await uow.members.by_telegram_id(user.id)
                 if member is not None and member.is_active:
+                    if user.language_code and user.language_code != member.telegram_language:
+                        await uow.members.update(
+                            member.team_id, member.id, telegram_language=user.language_code
+                        )
+                        member = replace(member, telegram_language=user.language_code)
                     actor = Actor(member, await uow.teams.get(member.team_id))
             data["actor"] = actor
             set_locale(
                 pick_language(
                     actor.member.language if actor else None,
                     user.language_code if user else None,
+                    actor.member.telegram_language if actor else None,
                     default=self._settings.default_language,
                 )
             )

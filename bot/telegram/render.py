@@ -99,9 +99,7 @@ def logged_text(result: Logged, zone: ZoneInfo) -> str:
                 temperature=temperature_label(result.client.temperature),
             )
         )
-    elif result.outcome == "refused":
-        lines.append(_("No next contact is planned. Use /next to plan one."))
-    elif result.outcome == "deal":
+    elif result.outcome == "refused" or result.outcome == "deal":
         lines.append(_("No next contact is planned. Use /next to plan one."))
     return "\n".join(lines)
 
@@ -184,7 +182,8 @@ def pick_keyboard(cmd: str, resolution: Resolution) -> InlineKeyboardMarkup:
     b = InlineKeyboardBuilder()
     for match in resolution.matches:
         b.button(
-            text=match.candidate.name[:60], callback_data=PickClient(cmd=cmd, cid=match.candidate.id)
+            text=match.candidate.name[:60],
+            callback_data=PickClient(cmd=cmd, cid=match.candidate.id),
         )
     b.adjust(1)
     return b.as_markup()
@@ -276,4 +275,6 @@ def date_hint(day: date) -> str:
 
 
 def role_label(role: str) -> str:
-    return {"owner": _("owner"), "head": _("head of sales"), "manager": _("manager")}.get(role, role)
+    return {"owner": _("owner"), "head": _("head of sales"), "manager": _("manager")}.get(
+        role, role
+    )

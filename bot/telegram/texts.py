@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from html import escape
 
-from bot.i18n import _, fmt_money
+from bot.i18n import _, fmt_number
 
 # Telegram refuses messages over 4096 characters; leave room for the closing of an HTML tag.
 MESSAGE_LIMIT = 4000
@@ -13,12 +14,7 @@ MESSAGE_LIMIT = 4000
 def error_text(code: str, params: dict[str, object]) -> str:
     p = {key: escape(str(value)) for key, value in params.items()}
     if "max" in params:
-        try:
-            from decimal import Decimal
-
-            p["max"] = fmt_money(Decimal(str(params["max"])), "RUB")
-        except ArithmeticError:
-            pass
+        p["max"] = fmt_number(Decimal(str(params["max"])))
     texts = {
         "date_invalid": _(
             "I could not understand the date, or there is no such date. "
@@ -30,8 +26,7 @@ def error_text(code: str, params: dict[str, object]) -> str:
             "for example <code>tomorrow 10:00</code>."
         ),
         "date_missing": _(
-            "When should you call back? For example: "
-            "<code>/call Ivanov callback in 2 weeks</code>."
+            "When should you call back? For example: <code>/call Ivanov callback in 2 weeks</code>."
         ),
         "amount_missing": _("What is the amount? For example: <code>/deal Ivanov 150000</code>."),
         "amount_invalid": _(
@@ -46,7 +41,9 @@ def error_text(code: str, params: dict[str, object]) -> str:
         ),
         "name_missing": _("Which client? Write the name after the command."),
         "name_too_long": _("The name is too long: at most {limit} characters."),
-        "note_missing": _("The note is empty. Example: <code>/note Ivanov wants a discount</code>."),
+        "note_missing": _(
+            "The note is empty. Example: <code>/note Ivanov wants a discount</code>."
+        ),
         "note_too_long": _(
             "The text is too long ({length} characters, the limit is {limit}). "
             "Please shorten it or split it into several notes."
@@ -58,8 +55,8 @@ def error_text(code: str, params: dict[str, object]) -> str:
         ),
         "outcome_unknown": _(
             "I don't know the result «{word}». Use: <code>done</code>, <code>no answer</code>, "
-            "<code>callback &lt;date&gt;</code>, <code>refused</code>, <code>deal &lt;sum&gt;</code>. "
-            "Example: <code>/call Ivanov callback tomorrow</code>."
+            "<code>callback &lt;date&gt;</code>, <code>refused</code>, "
+            "<code>deal &lt;sum&gt;</code>. Example: <code>/call Ivanov callback tomorrow</code>."
         ),
         "client_not_found": _("This client was not found among your clients."),
         "not_allowed": _("Only the team owner can do this."),
@@ -77,7 +74,9 @@ def error_text(code: str, params: dict[str, object]) -> str:
         ),
         "phone_invalid": _("«{value}» does not look like a phone number."),
         "email_invalid": _("«{value}» does not look like an email address."),
-        "birthday_invalid": _("«{value}» is not a date. Example: <code>birthday: 15.03.1980</code>."),
+        "birthday_invalid": _(
+            "«{value}» is not a date. Example: <code>birthday: 15.03.1980</code>."
+        ),
         "timezone_invalid": _(
             "I don't know the time zone «{value}». Examples: <code>Europe/Moscow</code>, "
             "<code>Asia/Yekaterinburg</code>, <code>+3</code>, <code>Новосибирск</code>."

@@ -1,4 +1,4 @@
-"""Alembic environment: runs on a connection handed in by storage.migrate, or builds one from the URL."""
+"""Alembic environment: a connection handed in by storage.migrate, or one built from the URL."""
 
 from __future__ import annotations
 

@@ -49,6 +49,7 @@ def upgrade() -> None:
         sa.Column("full_name", sa.String(length=200), nullable=False),
         sa.Column("username", sa.String(length=64), nullable=True),
         sa.Column("language", sa.String(length=8), nullable=True),
+        sa.Column("telegram_language", sa.String(length=16), nullable=True),
         sa.Column("timezone", sa.String(length=64), nullable=False),
         sa.Column("work_start", sa.Time(), nullable=False),
         sa.Column("work_end", sa.Time(), nullable=False),
