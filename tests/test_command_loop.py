@@ -270,5 +270,7 @@ async def test_a_note_keeps_its_line_breaks(team: BotHarness):
     await team.send(MANAGER, "/add Иванов")
     await team.send(MANAGER, "/note Иванов first line\nsecond line")
     async with team.uow_factory() as uow:
-        texts = list(await uow.session.scalars(select(Activity.text).where(Activity.kind == "note")))
+        texts = list(
+            await uow.session.scalars(select(Activity.text).where(Activity.kind == "note"))
+        )
     assert texts == ["first line\nsecond line"]

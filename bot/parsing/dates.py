@@ -180,6 +180,7 @@ _YEAR_SUFFIX = {"г", "год", "года"}
 _CLOCK = re.compile(r"^(\d{1,2}):(\d{2})$")
 _CLOCK_DOT = re.compile(r"^(\d{1,2})\.(\d{2})$")
 _AMPM = re.compile(r"^(\d{1,2})(?::(\d{2}))?(am|pm|a\.m|p\.m)$")
+# Up to four digits so that "в 2026" after "в" is refused as an hour, not silently dropped.
 _HOUR = re.compile(r"^(\d{1,4})(?:ч|h)?$")
 _AMPM_WORDS = {"am": "am", "a.m": "am", "pm": "pm", "p.m": "pm"}
 _HOUR_WORDS = {"час", "часа", "часов", "ч", "h", "o'clock", "oclock"}
