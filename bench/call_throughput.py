@@ -1,7 +1,8 @@
 """`/call` end to end through the Dispatcher with the in-memory Bot API, on SQLite and PostgreSQL.
 
-Prints updates per second handled serially and p50/p95/p99 latency with 20 managers sending at
-once, plus the number of failed updates (a "database is locked" would show there).
+Prints updates per second handled serially; latency with 20 managers sending back to back
+(saturation: each waits for the other 19) and with 20 managers each sending one command per
+second; and the number of failed updates (a "database is locked" would show there).
 
     python -m bench.call_throughput [--backends sqlite,postgres] [--clients 10000] ...
 """
@@ -51,6 +52,13 @@ class FailureCounter(logging.Handler):
         self.count += 1
         if len(self.samples) < 3:
             self.samples.append(record.getMessage())
+
+
+def _summary(latencies: list[float]) -> str:
+    return (
+        f"p50 {statistics.median(latencies):.1f} ms, p95 {percentile(latencies, 95):.1f} ms, "
+        f"p99 {percentile(latencies, 99):.1f} ms, max {max(latencies):.1f} ms"
+    )
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -140,16 +148,31 @@ async def measure(
     results = await asyncio.gather(*(manager_loop(t, m) for t, m in pairs[: args.concurrent]))
     wall = time.perf_counter() - t0
     latencies = [ms for series in results for ms in series]
+
+    async def paced_loop(index: int, telegram_id: int, manager_id: int) -> list[float]:
+        # Each manager sends one command per `pace` seconds, phases spread over the interval.
+        start = time.perf_counter() + args.pace * index / args.concurrent
+        out = []
+        for k in range(args.per_manager):
+            await asyncio.sleep(max(0.0, start + k * args.pace - time.perf_counter()))
+            out.append(await one(telegram_id, manager_id))
+        return out
+
+    paced = await asyncio.gather(
+        *(paced_loop(i, t, m) for i, (t, m) in enumerate(pairs[: args.concurrent]))
+    )
+    paced_latencies = [ms for series in paced for ms in series]
     sent = sum(1 for r in session.requests if type(r).__name__ == "SendMessage")
     logging.getLogger().removeHandler(failures)
     print(
         f"[{backend}] base: {args.managers} managers, {args.clients} clients, "
         f"{args.activities} activities, {args.deals} deals (filled in {fill_s:.1f} s)\n"
         f"[{backend}] serial: {serial_rate:.1f} updates/s over {args.serial} /call updates\n"
-        f"[{backend}] {args.concurrent} concurrent managers x {args.per_manager}: "
-        f"{len(latencies) / wall:.1f} updates/s, p50 {statistics.median(latencies):.1f} ms, "
-        f"p95 {percentile(latencies, 95):.1f} ms, p99 {percentile(latencies, 99):.1f} ms, "
-        f"max {max(latencies):.1f} ms\n"
+        f"[{backend}] {args.concurrent} managers back to back (saturation), "
+        f"{args.per_manager} each: {len(latencies) / wall:.1f} updates/s, "
+        f"{_summary(latencies)}\n"
+        f"[{backend}] {args.concurrent} managers at one /call per {args.pace:g} s each "
+        f"({args.concurrent / args.pace:g} updates/s offered): {_summary(paced_latencies)}\n"
         f"[{backend}] failed updates: {failures.count} {failures.samples}; replies sent: {sent}"
     )
 
@@ -164,6 +187,9 @@ def main() -> None:
     parser.add_argument("--serial", type=int, default=400)
     parser.add_argument("--concurrent", type=int, default=20)
     parser.add_argument("--per-manager", type=int, default=25)
+    parser.add_argument(
+        "--pace", type=float, default=1.0, help="seconds between one manager's commands"
+    )
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     for backend in args.backends.split(","):

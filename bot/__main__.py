@@ -7,12 +7,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 import sys
 
 from bot.config import Settings
-
-log = logging.getLogger("bot")
 
 NO_TOKEN_HELP = """\
 No BOT_TOKEN is set, so this is the local console playground.
@@ -81,15 +78,16 @@ def main(argv: list[str] | None = None) -> int:
     from bot.logs import setup_logging
 
     secret = settings.bot_token.get_secret_value() if settings.bot_token else ""
-    setup_logging(settings.log_level, [secret])
+    console = args.command == "console" or not settings.has_token
+    # The playground is for reading the bot's replies; keep library chatter out of the way.
+    setup_logging("WARNING" if console else settings.log_level, [secret])
     if args.command == "migrate" or settings.migrate_on_start:
         asyncio.run(_migrate(settings))
     if args.command == "migrate":
         return 0
-    if args.command == "console" or not settings.has_token:
+    if console:
         if args.command != "console":
             print(NO_TOKEN_HELP)
-        logging.getLogger().setLevel(logging.WARNING)
         asyncio.run(_console(settings))
         return 0
     asyncio.run(_polling(settings))

@@ -6,7 +6,6 @@ from dataclasses import dataclass
 
 from aiogram import Bot, Dispatcher
 from aiogram.client.default import DefaultBotProperties
-from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.session.base import BaseSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.enums import ParseMode
@@ -17,6 +16,7 @@ from bot.clock import Clock, SystemClock
 from bot.config import Settings
 from bot.telegram.fsm_storage import SqlStorage
 from bot.telegram.middlewares import MembersOnlyMiddleware, UnitOfWorkMiddleware
+from bot.telegram.sessions import TelegramSession
 from handlers import get_routers
 from storage.db import create_engine, create_session_factory
 from storage.uow import UnitOfWorkFactory
@@ -46,7 +46,12 @@ def build_dispatcher(
     fsm_storage: BaseStorage | None = None,
 ) -> Dispatcher:
     dispatcher = Dispatcher(storage=fsm_storage or SqlStorage(uow_factory, clock))
-    dispatcher.update.outer_middleware(UnitOfWorkMiddleware(uow_factory, clock, settings))
+    # The unit of work must wrap the FSM middleware: its state read then joins the update's
+    # transaction instead of opening a second one.
+    outer = dispatcher.update.outer_middleware
+    outer.unregister(dispatcher.fsm)
+    outer(UnitOfWorkMiddleware(uow_factory, clock, settings))
+    outer(dispatcher.fsm)
     members_only = MembersOnlyMiddleware()
     dispatcher.message.outer_middleware(members_only)
     dispatcher.callback_query.outer_middleware(members_only)
@@ -56,7 +61,7 @@ def build_dispatcher(
 
 def build_bot(settings: Settings, session: BaseSession | None = None) -> Bot:
     if session is None:
-        session = AiohttpSession(api=TelegramAPIServer.from_base(settings.telegram_api_url))
+        session = TelegramSession(api=TelegramAPIServer.from_base(settings.telegram_api_url))
     token = settings.bot_token.get_secret_value() if settings.has_token else OFFLINE_TOKEN  # type: ignore[union-attr]
     return Bot(token, session=session, default=DefaultBotProperties(parse_mode=ParseMode.HTML))
 
@@ -72,7 +77,9 @@ def build_application(
     engine = engine or create_engine(
         settings.database_url, busy_timeout_ms=settings.sqlite_busy_timeout_ms
     )
-    uow_factory = UnitOfWorkFactory(create_session_factory(engine))
+    uow_factory = UnitOfWorkFactory(
+        create_session_factory(engine), serialize=engine.dialect.name == "sqlite"
+    )
     dispatcher = build_dispatcher(settings, uow_factory, clock)
     bot = build_bot(settings, session)
     return Application(settings, engine, uow_factory, clock, dispatcher, bot)

@@ -111,7 +111,8 @@ def fmt_number(value: Decimal | int) -> str:
 
 
 def fmt_date(value: date) -> str:
-    return babel_dates.format_date(value, format="EEE d MMM", locale=_locale.get())
+    # Full month names: no abbreviation dot to collide with the end of a sentence.
+    return babel_dates.format_date(value, format="EEE, d MMMM", locale=_locale.get())
 
 
 def fmt_date_full(value: date) -> str:

@@ -193,8 +193,8 @@ class Flow:
     async def execute(self, cmd: str, client_id: int, rest: str) -> None:
         services, actor = self.services, self.actor
         rest = rest.strip()
-        client = await services.clients.get_visible(actor, client_id)
         if cmd in NEEDS_DETAILS and not rest:
+            client = await services.clients.get_visible(actor, client_id)
             await self._ask_details(cmd, client.id, client.name)
             return
         await self.state.clear()
@@ -204,17 +204,17 @@ class Flow:
             parsed = parse_call(text, self._now(), max_amount=self._max_amount())
             if parsed.outcome is None:
                 raise DomainError("outcome_unknown", word=rest.split()[0])
-            result = await services.activities.log_call(actor, client.id, parsed)
+            result = await services.activities.log_call(actor, client_id, parsed)
             await self.send(logged_text(result, zone))
         elif cmd == "note":
-            await services.activities.add_note(actor, client.id, rest)
+            client = await services.activities.add_note(actor, client_id, rest)
             await self.send(
                 _("📝 Note about <b>{name}</b> saved.").format(name=escape(client.name))
             )
         elif cmd in ("meet", "next"):
             held = split_meeting_done(text) if cmd == "meet" else None
             if held is not None:
-                result = await services.activities.log_meeting(actor, client.id, held[1])
+                result = await services.activities.log_meeting(actor, client_id, held[1])
                 await self.send(logged_text(result, zone))
                 return
             schedule = parse_schedule(text, self._now())
@@ -222,21 +222,21 @@ class Flow:
                 raise ParseError("date_invalid")
             kind = FollowupKind.MEETING if cmd == "meet" else FollowupKind.CALL
             result = await services.activities.schedule(
-                actor, client.id, schedule.when, kind=kind, reason=schedule.comment
+                actor, client_id, schedule.when, kind=kind, reason=schedule.comment
             )
             await self.send(logged_text(result, zone))
         elif cmd == "deal":
             deal = parse_deal(text, max_amount=self._max_amount())
             result = await services.activities.add_deal(
-                actor, client.id, deal.amount, deal.margin, deal.comment
+                actor, client_id, deal.amount, deal.margin, deal.comment
             )
             await self.send(logged_text(result, zone))
         elif cmd in ("hot", "warm", "cold"):
-            updated = await services.clients.set_temperature(actor, client.id, Temperature(cmd))
+            updated = await services.clients.set_temperature(actor, client_id, Temperature(cmd))
             await self.send(_temperature_changed(updated.name, cmd))
         else:
-            card = await services.clients.card(actor, client.id)
-            await self.send(card_text(card, zone, actor.team.currency), card_keyboard(client.id))
+            card = await services.clients.card(actor, client_id)
+            await self.send(card_text(card, zone, actor.team.currency), card_keyboard(client_id))
 
     def _now(self) -> datetime:
         return self.services.ctx.local_now(self.actor)

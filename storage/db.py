@@ -31,8 +31,13 @@ def create_engine(
         database = parsed.database or ""
         if database and database != ":memory:":
             Path(database).parent.mkdir(parents=True, exist_ok=True)
+        if database in ("", ":memory:"):
+            kwargs.setdefault("poolclass", NullPool)
+        else:
+            kwargs.setdefault("pool_size", 5)
+            kwargs.setdefault("max_overflow", 10)
         engine = create_async_engine(
-            url, connect_args={"timeout": busy_timeout_ms / 1000}, poolclass=NullPool, **kwargs
+            url, connect_args={"timeout": busy_timeout_ms / 1000}, **kwargs
         )
         _tune_sqlite(engine, busy_timeout_ms)
         return engine

@@ -24,6 +24,7 @@ class TeamDTO:
     followup_warm_days: int
     followup_cold_days: int
     no_answer_retry_days: int
+    roster_version: int
 
 
 @dataclass(frozen=True, slots=True)

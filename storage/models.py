@@ -50,6 +50,9 @@ class Team(Base):
     followup_warm_days: Mapped[int] = mapped_column(Integer)
     followup_cold_days: Mapped[int] = mapped_column(Integer)
     no_answer_retry_days: Mapped[int] = mapped_column(Integer)
+    # Bumped whenever a client's name, phones or manager changes: lets every instance cache
+    # lookup candidates and notice, from the team row it loads anyway, when they go stale.
+    roster_version: Mapped[int] = mapped_column(Integer, server_default="0")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 

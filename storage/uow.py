@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 from types import TracebackType
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -27,30 +29,44 @@ class UnitOfWork:
         self.invites = InviteRepository(session)
         self.audit = AuditRepository(session)
         self.fsm = FsmRepository(session)
+        # Conversation state already read or written in this unit of work, by storage key.
+        self.fsm_cache: dict[str, tuple[str | None, dict[str, Any]]] = {}
 
     async def commit(self) -> None:
         await self.session.commit()
 
     async def rollback(self) -> None:
         await self.session.rollback()
+        self.fsm_cache.clear()
 
 
 class UnitOfWorkFactory:
     """Opens a unit of work; leaving the block without commit() rolls everything back."""
 
-    def __init__(self, session_factory: async_sessionmaker[AsyncSession]) -> None:
+    def __init__(
+        self, session_factory: async_sessionmaker[AsyncSession], *, serialize: bool = False
+    ) -> None:
         self._session_factory = session_factory
+        # SQLite has one writer at a time. Queueing units of work here, first come first served,
+        # replaces the busy handler's sleep-and-retry (which made waiting updates seconds late).
+        # Do not open a unit of work inside another one when this is on.
+        self._gate: asyncio.Lock | None = asyncio.Lock() if serialize else None
 
     def __call__(self) -> _UowContext:
-        return _UowContext(self._session_factory)
+        return _UowContext(self._session_factory, self._gate)
 
 
 class _UowContext:
-    def __init__(self, session_factory: async_sessionmaker[AsyncSession]) -> None:
+    def __init__(
+        self, session_factory: async_sessionmaker[AsyncSession], gate: asyncio.Lock | None
+    ) -> None:
         self._session_factory = session_factory
+        self._gate = gate
         self._session: AsyncSession | None = None
 
     async def __aenter__(self) -> UnitOfWork:
+        if self._gate is not None:
+            await self._gate.acquire()
         self._session = self._session_factory()
         return UnitOfWork(self._session)
 
@@ -65,4 +81,8 @@ class _UowContext:
             if exc_type is not None:
                 await self._session.rollback()
         finally:
-            await self._session.close()
+            try:
+                await self._session.close()
+            finally:
+                if self._gate is not None:
+                    self._gate.release()

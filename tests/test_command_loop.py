@@ -274,3 +274,9 @@ async def test_a_note_keeps_its_line_breaks(team: BotHarness):
             await uow.session.scalars(select(Activity.text).where(Activity.kind == "note"))
         )
     assert texts == ["first line\nsecond line"]
+
+
+async def test_lookup_sees_a_client_added_after_the_previous_lookup(team: BotHarness):
+    assert "No client matches" in (await team.send(MANAGER, "/client Сидоров"))[0].text
+    await team.send(MANAGER, "/add Сидоров")
+    assert "Сидоров" in (await team.send(MANAGER, "/client Сидоров"))[0].text

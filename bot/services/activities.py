@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, replace
 from datetime import date
 from decimal import Decimal
 
@@ -42,6 +42,9 @@ class Logged:
     next_is_default: bool = False
     deal: DealInfo | None = None
     archived: bool = False
+
+
+_CLIENT_FIELDS = frozenset(field.name for field in fields(ClientDTO))
 
 
 class ActivityService:
@@ -85,7 +88,8 @@ class ActivityService:
 
     async def _touch(
         self, actor: Actor, client: ClientDTO, *, contact: bool, **extra: object
-    ) -> None:
+    ) -> ClientDTO:
+        """Record that something happened; returns the client as it now is."""
         now = self._ctx.now()
         values: dict[str, object] = {"last_activity_at": now, "updated_at": now, **extra}
         if contact:
@@ -95,6 +99,8 @@ class ActivityService:
         if "stage" in values and values["stage"] != client.stage:
             values["stage_changed_at"] = now
         await self._ctx.uow.clients.update(actor.team.id, client.id, **values)
+        known = {key: value for key, value in values.items() if key in _CLIENT_FIELDS}
+        return replace(client, **known)  # type: ignore[arg-type]
 
     async def _reschedule(
         self,
@@ -125,11 +131,6 @@ class ActivityService:
             now=now,
         )
 
-    async def _reload(self, actor: Actor, client: ClientDTO) -> ClientDTO:
-        fresh = await self._ctx.uow.clients.get(actor.team.id, client.id)
-        assert fresh is not None
-        return fresh
-
     # -- commands ---------------------------------------------------------------------------
 
     async def log_call(self, actor: Actor, client_id: int, command: CallCommand) -> Logged:
@@ -145,12 +146,10 @@ class ActivityService:
         if outcome is Outcome.NO_ANSWER:
             await self._log(actor, client, ActivityKind.CALL, ActivityOutcome.NO_ANSWER, comment)
             # An unanswered call is an attempt, not a contact: the quiet-client clock keeps running.
-            await self._touch(actor, client, contact=False)
+            client = await self._touch(actor, client, contact=False)
             when = command.when or retry_when(actor, today)
             followup = await self._reschedule(actor, client, when, reason=comment)
-            return Logged(
-                await self._reload(actor, client), outcome, followup, command.when is None
-            )
+            return Logged(client, outcome, followup, command.when is None)
 
         if outcome is Outcome.REFUSED:
             await self._log(actor, client, ActivityKind.CALL, ActivityOutcome.REFUSED, comment)
@@ -158,11 +157,11 @@ class ActivityService:
             extra: dict[str, object] = {}
             if is_lead:
                 extra = {"stage": Stage.LOST, "archived_at": self._ctx.now()}
-            await self._touch(actor, client, contact=True, **extra)
+            client = await self._touch(actor, client, contact=True, **extra)
             await self._ctx.uow.followups.close_pending(
                 client.id, FollowupState.CANCELLED, self._ctx.now()
             )
-            return Logged(await self._reload(actor, client), outcome, None, archived=is_lead)
+            return Logged(client, outcome, None, archived=is_lead)
 
         deal: DealInfo | None = None
         activity_id = await self._log(actor, client, ActivityKind.CALL, outcome.value, comment)
@@ -174,7 +173,7 @@ class ActivityService:
                 actor, client, command.amount, command.margin, activity_id
             )
             extra = self._won_fields(client, today)
-        await self._touch(actor, client, contact=True, **extra)
+        client = await self._touch(actor, client, contact=True, **extra)
         when = command.when
         reason = comment if outcome is Outcome.CALLBACK else None
         if when is None:
@@ -183,7 +182,7 @@ class ActivityService:
             when = default_when(actor, client.temperature, today)
         followup = await self._reschedule(actor, client, when, reason=reason)
         return Logged(
-            await self._reload(actor, client),
+            client,
             outcome,
             followup,
             next_is_default=command.when is None,
@@ -213,10 +212,10 @@ class ActivityService:
         client = await self._client(actor, client_id)
         text = self._comment(comment)
         await self._log(actor, client, ActivityKind.MEETING, ActivityOutcome.DONE, text)
-        await self._touch(actor, client, contact=True)
+        client = await self._touch(actor, client, contact=True)
         when = default_when(actor, client.temperature, self._today(actor))
         followup = await self._reschedule(actor, client, when)
-        return Logged(await self._reload(actor, client), ActivityOutcome.DONE, followup, True)
+        return Logged(client, ActivityOutcome.DONE, followup, True)
 
     async def add_deal(
         self, actor: Actor, client_id: int, amount: Decimal, margin: Margin | None, comment: str
@@ -226,11 +225,11 @@ class ActivityService:
         text = self._comment(comment)
         activity_id = await self._log(actor, client, ActivityKind.DEAL, ActivityOutcome.DEAL, text)
         deal = await self._record_deal(actor, client, amount, margin, activity_id)
-        await self._touch(
+        client = await self._touch(
             actor, client, contact=False, **self._won_fields(client, self._today(actor))
         )
         followup = await self._ctx.uow.followups.pending_for_client(client.id)
-        return Logged(await self._reload(actor, client), ActivityOutcome.DEAL, followup, deal=deal)
+        return Logged(client, ActivityOutcome.DEAL, followup, deal=deal)
 
     def _won_fields(self, client: ClientDTO, today: date) -> dict[str, object]:
         values: dict[str, object] = {"stage": Stage.WON, "archived_at": None}

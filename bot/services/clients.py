@@ -61,7 +61,13 @@ class ClientService:
     # -- lookup -----------------------------------------------------------------------------
 
     async def _candidates(self, actor: Actor) -> list[MatchCandidate]:
-        return await self._ctx.uow.clients.candidates(actor.team.id, manager_scope(actor))
+        key = (actor.team.id, manager_scope(actor))
+        version = actor.team.roster_version
+        cached = self._ctx.candidates.get(key, version)
+        if cached is None:
+            cached = await self._ctx.uow.clients.candidates(*key)
+            self._ctx.candidates.put(key, version, cached)
+        return cached
 
     async def resolve(self, actor: Actor, query: str) -> Resolution:
         limits = self._ctx.limits

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from bot.clock import Clock
 from bot.config import Limits, RuleDefaults
+from bot.services.candidate_cache import CandidateCache
 from storage.dto import MemberDTO, TeamDTO
 from storage.uow import UnitOfWork
 
@@ -30,6 +31,7 @@ class ServiceContext:
     clock: Clock
     limits: Limits
     rules: RuleDefaults
+    candidates: CandidateCache = field(default_factory=CandidateCache)
 
     def now(self) -> datetime:
         return self.clock.now()

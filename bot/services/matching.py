@@ -22,7 +22,6 @@ _PREFILTER_LIMIT = 60
 # Scores within this distance of the best are "as good": the member must pick.
 _TIE_MARGIN = 6.0
 _PHONE_MIN_DIGITS = 5
-_PHONE_QUERY = re.compile(rf"\d{{{_PHONE_MIN_DIGITS}}}")
 
 
 def normalize(text: str) -> str:
@@ -80,22 +79,36 @@ def _variant_score(query_tokens: Sequence[str], query: str, variant: str) -> flo
     return max(token_score - 0.5, fuzz.ratio(query, variant))
 
 
-def score(query: str, candidate: MatchCandidate) -> float:
-    normalized = normalize(query)
-    digits = re.sub(r"\D", "", query)
-    if len(digits) >= _PHONE_MIN_DIGITS and len(digits) >= len(normalized.replace(" ", "")) - 1:
-        return (
-            100.0
-            if digits in candidate.phone_digits or phone_digits(digits) in candidate.phone_digits
-            else 0.0
+@dataclass(frozen=True, slots=True)
+class Query:
+    """What the member typed, prepared once per lookup rather than once per candidate."""
+
+    text: str
+    normalized: str
+    tokens: tuple[str, ...]
+    digits: str | None  # set when the query is a phone fragment
+
+    @classmethod
+    def of(cls, text: str) -> Query:
+        normalized = normalize(text)
+        digits = re.sub(r"\D", "", text)
+        is_phone = (
+            len(digits) >= _PHONE_MIN_DIGITS and len(digits) >= len(normalized.replace(" ", "")) - 1
         )
-    tokens = normalized.split()
-    if not tokens:
+        return cls(text, normalized, tuple(normalized.split()), digits if is_phone else None)
+
+
+def score(query: Query | str, candidate: MatchCandidate) -> float:
+    q = query if isinstance(query, Query) else Query.of(query)
+    if q.digits is not None:
+        hit = q.digits in candidate.phone_digits or phone_digits(q.digits) in candidate.phone_digits
+        return 100.0 if hit else 0.0
+    if not q.tokens:
         return 0.0
     return max(
         (
-            _variant_score(tokens, normalized, v)
-            for v in candidate.search_text.split(VARIANT_SEPARATOR)
+            _variant_score(q.tokens, q.normalized, variant)
+            for variant in candidate.search_text.split(VARIANT_SEPARATOR)
         ),
         default=0.0,
     )
@@ -104,21 +117,21 @@ def score(query: str, candidate: MatchCandidate) -> float:
 def rank(
     query: str, candidates: Sequence[MatchCandidate], *, min_score: float, limit: int
 ) -> list[Match]:
-    normalized = normalize(query)
-    if not normalized:
+    q = Query.of(query)
+    if not q.normalized:
         return []
     pool: Sequence[MatchCandidate] = candidates
-    if len(candidates) > _PREFILTER_LIMIT and not _PHONE_QUERY.search(query):
+    if len(candidates) > _PREFILTER_LIMIT and q.digits is None:
         # Cheap C-level pass first; the word-by-word score runs only on the plausible few.
         hits = process.extract(
-            normalized,
+            q.normalized,
             [c.search_text for c in candidates],
             scorer=fuzz.token_set_ratio,
             limit=_PREFILTER_LIMIT,
             score_cutoff=min_score - 15,
         )
         pool = [candidates[index] for _, _, index in hits]
-    scored = [Match(c, score(query, c)) for c in pool]
+    scored = [Match(c, score(q, c)) for c in pool]
     good = [m for m in scored if m.score >= min_score]
     good.sort(key=lambda m: (-m.score, m.candidate.name, m.candidate.id))
     return good[:limit]

@@ -28,20 +28,33 @@ class SqlStorage(BaseStorage):
     async def _write(self, key: StorageKey, **values: Any) -> None:
         raw_key = self._keys.build(key)
         uow = bound_uow.get()
-        if uow is not None:
-            await uow.fsm.put(raw_key, self._clock.now(), **values)
+        if uow is None:
+            async with self._uow_factory() as own:
+                await own.fsm.put(raw_key, self._clock.now(), **values)
+                await own.commit()
             return
-        async with self._uow_factory() as own:
-            await own.fsm.put(raw_key, self._clock.now(), **values)
-            await own.commit()
+        current = await self._cached(uow, raw_key)
+        wanted = (values.get("state", current[0]), values.get("data", current[1]))
+        # `state.clear()` after every finished command must not cost two writes.
+        if wanted == current:
+            return
+        await uow.fsm.put(raw_key, self._clock.now(), **values)
+        uow.fsm_cache[raw_key] = wanted
 
     async def _read(self, key: StorageKey) -> tuple[str | None, dict[str, Any]]:
         raw_key = self._keys.build(key)
         uow = bound_uow.get()
         if uow is not None:
-            return await uow.fsm.get(raw_key)
+            state, data = await self._cached(uow, raw_key)
+            return state, dict(data)
         async with self._uow_factory() as own:
             return await own.fsm.get(raw_key)
+
+    @staticmethod
+    async def _cached(uow: UnitOfWork, raw_key: str) -> tuple[str | None, dict[str, Any]]:
+        if raw_key not in uow.fsm_cache:
+            uow.fsm_cache[raw_key] = await uow.fsm.get(raw_key)
+        return uow.fsm_cache[raw_key]
 
     async def set_state(self, key: StorageKey, state: StateType = None) -> None:
         value = state.state if isinstance(state, State) else state

@@ -17,7 +17,9 @@ from typing import Any
 from aiogram import Bot
 from aiogram.client.session.base import BaseSession
 from aiogram.methods import GetMe, TelegramMethod
-from aiogram.methods.base import Response, TelegramType
+from aiogram.methods.base import TelegramType
+
+from bot.telegram.sessions import response_type
 
 
 @dataclass
@@ -70,6 +72,7 @@ class LocalSession(BaseSession):
             self.on_request(method)
         failure = self._take_failure(method)
         if failure is not None:
+            response_type(method.__returning__)
             body: dict[str, Any] = {
                 "ok": False,
                 "error_code": failure.status,
@@ -79,7 +82,7 @@ class LocalSession(BaseSession):
                 body["parameters"] = {"retry_after": failure.retry_after}
             self.check_response(bot, method, failure.status, json.dumps(body))
         result = self._result_for(bot, method)
-        response = Response[method.__returning__].model_validate(  # type: ignore[name-defined]
+        response = response_type(method.__returning__).model_validate(
             {"ok": True, "result": result}, context={"bot": bot}
         )
         return response.result  # type: ignore[return-value]

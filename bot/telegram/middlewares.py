@@ -14,6 +14,7 @@ from bot.clock import Clock
 from bot.config import Settings
 from bot.i18n import _, pick_language, set_locale
 from bot.parsing.errors import ParseError
+from bot.services.candidate_cache import CandidateCache
 from bot.services.context import Actor, ServiceContext
 from bot.services.errors import DomainError
 from bot.services.hub import Services
@@ -32,25 +33,29 @@ class UnitOfWorkMiddleware(BaseMiddleware):
         self._uow_factory = uow_factory
         self._clock = clock
         self._settings = settings
+        self._candidates = CandidateCache()
 
     async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
         assert isinstance(event, Update)
         async with self._uow_factory() as uow:
-            ctx = ServiceContext(uow, self._clock, self._settings.limits, self._settings.rules)
+            ctx = ServiceContext(
+                uow, self._clock, self._settings.limits, self._settings.rules, self._candidates
+            )
             services = Services(ctx, self._settings)
             data["services"] = services
             data["settings"] = self._settings
             user = data.get("event_from_user")
             actor: Actor | None = None
             if user is not None:
-                member = await uow.members.by_telegram_id(user.id)
-                if member is not None and member.is_active:
+                found = await uow.members.with_team(user.id)
+                member, team = found if found is not None else (None, None)
+                if member is not None and team is not None and member.is_active:
                     if user.language_code and user.language_code != member.telegram_language:
                         await uow.members.update(
                             member.team_id, member.id, telegram_language=user.language_code
                         )
                         member = replace(member, telegram_language=user.language_code)
-                    actor = Actor(member, await uow.teams.get(member.team_id))
+                    actor = Actor(member, team)
             data["actor"] = actor
             set_locale(
                 pick_language(

@@ -8,17 +8,26 @@ from sqlalchemy import and_, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.dto import ClientDTO, ClientListItem, MatchCandidate, to_dto
-from storage.models import Client, ClientContact, ClientPhone, ClientTag, Followup
+from storage.models import Client, ClientContact, ClientPhone, ClientTag, Followup, Team
+
+# Changing any of these changes who a lookup may find: the team's roster version moves.
+ROSTER_FIELDS = frozenset({"name", "contact_person", "search_text", "phone_digits", "manager_id"})
 
 
 class ClientRepository:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
 
+    async def _bump_roster(self, team_id: int) -> None:
+        await self._session.execute(
+            update(Team).where(Team.id == team_id).values(roster_version=Team.roster_version + 1)
+        )
+
     async def add(self, **values: Any) -> int:
         client = Client(**values)
         self._session.add(client)
         await self._session.flush()
+        await self._bump_roster(client.team_id)
         return client.id
 
     async def get(self, team_id: int, client_id: int) -> ClientDTO | None:
@@ -31,6 +40,8 @@ class ClientRepository:
         await self._session.execute(
             update(Client).where(Client.team_id == team_id, Client.id == client_id).values(**values)
         )
+        if ROSTER_FIELDS.intersection(values):
+            await self._bump_roster(team_id)
 
     async def candidates(self, team_id: int, manager_id: int | None) -> list[MatchCandidate]:
         """Everything fuzzy lookup needs, for the clients one member may see."""
@@ -39,17 +50,10 @@ class ClientRepository:
         ).where(Client.team_id == team_id)
         if manager_id is not None:
             query = query.where(Client.manager_id == manager_id)
+        # Column order matches MatchCandidate's fields: positional rows are the cheap path
+        # for the few thousand rows a lookup may read.
         rows = await self._session.execute(query)
-        return [
-            MatchCandidate(
-                id=row.id,
-                name=row.name,
-                search_text=row.search_text,
-                phone_digits=row.phone_digits,
-                manager_id=row.manager_id,
-            )
-            for row in rows
-        ]
+        return [MatchCandidate(*row) for row in rows]
 
     async def ids_with_phone(self, team_id: int, digits: Sequence[str]) -> list[int]:
         if not digits:

@@ -6,8 +6,8 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.dto import MemberDTO, to_dto
-from storage.models import Member
+from storage.dto import MemberDTO, TeamDTO, to_dto
+from storage.models import Member, Team
 
 
 class MemberRepository:
@@ -17,6 +17,19 @@ class MemberRepository:
     async def by_telegram_id(self, telegram_id: int) -> MemberDTO | None:
         row = await self._session.scalar(select(Member).where(Member.telegram_id == telegram_id))
         return to_dto(MemberDTO, row) if row else None
+
+    async def with_team(self, telegram_id: int) -> tuple[MemberDTO, TeamDTO] | None:
+        """The account's membership and its team in one round trip: every update starts here."""
+        row = (
+            await self._session.execute(
+                select(Member, Team)
+                .join(Team, Team.id == Member.team_id)
+                .where(Member.telegram_id == telegram_id)
+            )
+        ).first()
+        if row is None:
+            return None
+        return to_dto(MemberDTO, row[0]), to_dto(TeamDTO, row[1])
 
     async def get(self, team_id: int, member_id: int) -> MemberDTO | None:
         row = await self._session.scalar(

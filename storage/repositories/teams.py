@@ -35,6 +35,7 @@ class TeamRepository:
             followup_warm_days=followup_warm_days,
             followup_cold_days=followup_cold_days,
             no_answer_retry_days=no_answer_retry_days,
+            roster_version=0,
             created_at=now,
         )
         self._session.add(team)

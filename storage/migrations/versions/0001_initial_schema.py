@@ -37,6 +37,7 @@ def upgrade() -> None:
         sa.Column("followup_warm_days", sa.Integer(), nullable=False),
         sa.Column("followup_cold_days", sa.Integer(), nullable=False),
         sa.Column("no_answer_retry_days", sa.Integer(), nullable=False),
+        sa.Column("roster_version", sa.Integer(), server_default="0", nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_teams")),
     )
