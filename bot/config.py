@@ -32,7 +32,7 @@ class Limits(BaseModel):
     max_amount: Decimal = Decimal("100000000000")  # 100 bn: anything above is a typo, not a deal
     max_note_chars: int = 4000
     max_name_chars: int = 200
-    max_tag_chars: int = 32
+    max_tag_chars: int = 20  # keeps `/list #tag` page buttons within 64 bytes of callback data
     list_page_size: int = 25
     pick_candidates: int = 6
     card_last_items: int = 5

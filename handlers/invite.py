@@ -20,7 +20,6 @@ _ROLE_WORDS = {
     "head": Role.HEAD,
     "руководитель": Role.HEAD,
     "руководителя": Role.HEAD,
-    "рop": Role.HEAD,
     "роп": Role.HEAD,
 }
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from aiogram import Router
 from aiogram.filters import Command, CommandObject
 from aiogram.types import CallbackQuery, Message
@@ -16,33 +18,33 @@ from bot.telegram.render import page_keyboard, page_text, stage_label, temperatu
 from storage.enums import Stage, Temperature
 
 _WORDS = {
-    "hot": "t:hot",
-    "горячие": "t:hot",
-    "горячий": "t:hot",
-    "warm": "t:warm",
-    "теплые": "t:warm",
-    "тёплые": "t:warm",
-    "cold": "t:cold",
-    "холодные": "t:cold",
+    "hot": "t.hot",
+    "горячие": "t.hot",
+    "горячий": "t.hot",
+    "warm": "t.warm",
+    "теплые": "t.warm",
+    "тёплые": "t.warm",
+    "cold": "t.cold",
+    "холодные": "t.cold",
     "overdue": "o",
     "просроченные": "o",
     "просрочка": "o",
-    "leads": "s:leads",
-    "лиды": "s:leads",
+    "leads": "s.leads",
+    "лиды": "s.leads",
     "all": "a",
     "все": "a",
-    "new": "s:new",
-    "новые": "s:new",
-    "contacted": "s:contacted",
-    "proposal": "s:proposal",
-    "кп": "s:proposal",
-    "negotiation": "s:negotiation",
-    "переговоры": "s:negotiation",
-    "won": "s:won",
-    "клиенты": "s:won",
-    "lost": "s:lost",
-    "архив": "s:lost",
-    "archive": "s:lost",
+    "new": "s.new",
+    "новые": "s.new",
+    "contacted": "s.contacted",
+    "proposal": "s.proposal",
+    "кп": "s.proposal",
+    "negotiation": "s.negotiation",
+    "переговоры": "s.negotiation",
+    "won": "s.won",
+    "клиенты": "s.won",
+    "lost": "s.lost",
+    "архив": "s.lost",
+    "archive": "s.lost",
 }
 
 
@@ -52,11 +54,14 @@ def filter_key(word: str, max_tag_chars: int) -> str:
         return "a"
     if word in _WORDS:
         return _WORDS[word]
-    return "g:" + word.lstrip("#")[:max_tag_chars]
+    # Tags are word characters and dashes, like the #tags /add accepts; "." and ":" separate
+    # parts of the key and of the callback data.
+    tag = re.sub(r"[^\w-]", "", word)[:max_tag_chars]
+    return "g." + tag if tag else "a"
 
 
 def decode(key: str) -> tuple[ClientFilter, str]:
-    kind, _sep, value = key.partition(":")
+    kind, _sep, value = key.partition(".")
     if kind == "t" and value in Temperature.__members__.values():
         return ClientFilter(temperatures=(value,)), temperature_label(value)
     if kind == "o":
@@ -73,7 +78,8 @@ def decode(key: str) -> tuple[ClientFilter, str]:
 async def render(actor: Actor, services: Services, key: str, offset: int):  # type: ignore[no-untyped-def]
     flt, title = decode(key)
     page = await services.clients.list_page(actor, flt, offset)
-    text = page_text(page, title, actor.zone, show_manager=sees_whole_team(actor))
+    today = services.ctx.local_now(actor).date()
+    text = page_text(page, title, actor.zone, today, show_manager=sees_whole_team(actor))
     return text, page_keyboard(key, page, services.ctx.limits.list_page_size)
 
 

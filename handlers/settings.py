@@ -7,7 +7,7 @@ from aiogram.filters import Command, CommandObject
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
-from bot.i18n import _, fmt_time, set_locale
+from bot.i18n import _, current_locale, fmt_time, set_locale
 from bot.services.context import Actor
 from bot.services.errors import DomainError
 from bot.services.hub import Services
@@ -29,6 +29,9 @@ _KEYS = {
 }
 
 
+LANGUAGE_NAMES = {"ru": "Русский", "en": "English"}
+
+
 def settings_text(member: MemberDTO) -> str:
     return _(
         "<b>Your settings</b>\n"
@@ -41,11 +44,7 @@ def settings_text(member: MemberDTO) -> str:
         "<code>/settings lang en</code> or the buttons below"
     ).format(
         tz=member.timezone,
-        lang="Русский"
-        if (member.language or "") == "ru"
-        else "English"
-        if member.language
-        else "—",
+        lang=LANGUAGE_NAMES.get(member.language or current_locale(), "—"),
         start=fmt_time(member.work_start),
         end=fmt_time(member.work_end),
     )
@@ -53,8 +52,8 @@ def settings_text(member: MemberDTO) -> str:
 
 def language_keyboard() -> InlineKeyboardMarkup:
     b = InlineKeyboardBuilder()
-    b.button(text="Русский", callback_data=SetLanguage(code="ru"))
-    b.button(text="English", callback_data=SetLanguage(code="en"))
+    for code, name in LANGUAGE_NAMES.items():
+        b.button(text=name, callback_data=SetLanguage(code=code))
     return b.as_markup()
 
 

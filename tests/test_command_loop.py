@@ -280,3 +280,22 @@ async def test_lookup_sees_a_client_added_after_the_previous_lookup(team: BotHar
     assert "No client matches" in (await team.send(MANAGER, "/client Сидоров"))[0].text
     await team.send(MANAGER, "/add Сидоров")
     assert "Сидоров" in (await team.send(MANAGER, "/client Сидоров"))[0].text
+
+
+async def test_long_cyrillic_tags_still_page(team: BotHarness):
+    tag = "оченьдлинныйтегдлясписка" * 2
+    for n in range(30):
+        await team.send(MANAGER, f"/add Клиент {n:02d}, #{tag}")
+    first = (await team.send(MANAGER, f"/list #{tag}"))[0]
+    assert "1–25 of 30" in first.text
+    assert all(len(data.encode()) <= 64 for _, data in first.buttons)
+    more = next(data for text, data in first.buttons if "More" in text)
+    assert "26–30 of 30" in (await team.press(MANAGER, more))[0].text
+
+
+async def test_filtered_lists_page_too(team: BotHarness):
+    for n in range(27):
+        await team.send(MANAGER, f"/add Client {n:02d}, hot")
+    first = (await team.send(MANAGER, "/list hot"))[0]
+    more = next(data for text, data in first.buttons if "More" in text)
+    assert "26–27 of 27" in (await team.press(MANAGER, more))[0].text

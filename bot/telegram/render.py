@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date
 from html import escape
 from zoneinfo import ZoneInfo
 
@@ -227,7 +227,7 @@ def _due_line(name: str, f: FollowupDTO, temperature: str, zone: ZoneInfo, overd
     return f"{icon} {when} · {kind}: <b>{escape(name)}</b>{reason}"
 
 
-def page_text(page: ClientPage, title: str, zone: ZoneInfo, show_manager: bool) -> str:
+def page_text(page: ClientPage, title: str, zone: ZoneInfo, today: date, show_manager: bool) -> str:
     if page.total == 0:
         return _("No clients match this list.")
     start, end = page.offset + 1, page.offset + len(page.items)
@@ -236,7 +236,6 @@ def page_text(page: ClientPage, title: str, zone: ZoneInfo, show_manager: bool) 
             title=escape(title), start=start, end=end, total=page.total
         )
     ]
-    today = datetime.now(zone).date()
     for item in page.items:
         icon = {"hot": "🔥", "warm": "🌤", "cold": "❄️"}.get(item.temperature, "•")
         if item.next_due_at is None:
@@ -268,10 +267,6 @@ def page_keyboard(flt: str, page: ClientPage, page_size: int) -> InlineKeyboardM
             )
         )
     return InlineKeyboardMarkup(inline_keyboard=[buttons]) if buttons else None
-
-
-def date_hint(day: date) -> str:
-    return fmt_date(day)
 
 
 def role_label(role: str) -> str:
