@@ -135,13 +135,11 @@ async def card_view_action(
     services: Services,
     state: FSMContext,
 ) -> None:
-    if query.message is None:
-        await query.answer()
-        return
-    flow = _flow(bot, query.message.chat.id, actor, services, state)
     if callback_data.act == "open":
+        flow = _button_flow(query, bot, actor, services, state)
         await query.answer()
-        await flow.execute("client", callback_data.cid, "")
+        if flow is not None:
+            await flow.execute("client", callback_data.cid, "")
         return
     updated = await services.clients.set_temperature(
         actor, callback_data.cid, Temperature(callback_data.act)
@@ -153,6 +151,15 @@ async def card_view_action(
     )
 
 
+def _button_flow(
+    query: CallbackQuery, bot: Bot, actor: Actor, services: Services, state: FSMContext
+) -> Flow | None:
+    """The flow answering in the chat of the pressed message (None: Telegram no longer has it)."""
+    if query.message is None:
+        return None
+    return _flow(bot, query.message.chat.id, actor, services, state)
+
+
 async def card_log_action(
     query: CallbackQuery,
     callback_data: CardAction,
@@ -161,10 +168,10 @@ async def card_log_action(
     services: Services,
     state: FSMContext,
 ) -> None:
-    if query.message is None:
+    flow = _button_flow(query, bot, actor, services, state)
+    if flow is None or query.message is None:
         await query.answer()
         return
-    flow = _flow(bot, query.message.chat.id, actor, services, state)
     cid, act = callback_data.cid, callback_data.act
     if act in ("done", "no_answer"):
         outcome = Outcome.DONE if act == "done" else Outcome.NO_ANSWER

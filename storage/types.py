@@ -38,8 +38,8 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.astimezone(UTC)
 
 
-class Money(TypeDecorator[Decimal]):
-    """Decimal in Python, integer kopecks in the database: exact on SQLite and PostgreSQL."""
+class _ScaledDecimal(TypeDecorator[Decimal]):
+    """A Decimal with two places stored as an integer of hundredths: exact on every dialect."""
 
     impl = BigInteger
     cache_ok = True
@@ -55,18 +55,14 @@ class Money(TypeDecorator[Decimal]):
         return (Decimal(value) / 100).quantize(CENTS)
 
 
-class Percent(TypeDecorator[Decimal]):
+class Money(_ScaledDecimal):
+    """Decimal in Python, integer kopecks in the database."""
+
+    cache_ok = True
+
+
+class Percent(_ScaledDecimal):
     """A percentage with two decimals stored as integer basis points (30% -> 3000)."""
 
     impl = Integer
     cache_ok = True
-
-    def process_bind_param(self, value: Decimal | int | None, dialect: Dialect) -> int | None:
-        if value is None:
-            return None
-        return int((Decimal(value) * 100).quantize(Decimal(1), rounding=ROUND_HALF_UP))
-
-    def process_result_value(self, value: int | None, dialect: Dialect) -> Decimal | None:
-        if value is None:
-            return None
-        return (Decimal(value) / 100).quantize(CENTS)

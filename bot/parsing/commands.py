@@ -16,7 +16,7 @@ from enum import StrEnum
 from bot.parsing.amounts import Margin, parse_amount_prefix, parse_margin
 from bot.parsing.dates import When, parse_when_prefix
 from bot.parsing.errors import ParseError
-from bot.parsing.tokens import Token, norm, scan, tail
+from bot.parsing.tokens import Token, longest_phrase_at, norm, scan, tail
 
 
 class Outcome(StrEnum):
@@ -161,22 +161,11 @@ def _join(tokens: Sequence[Token]) -> str:
     return " ".join(token.text for token in tokens)
 
 
-def _phrase_at(
-    words: Sequence[str], i: int, phrases: Sequence[tuple[str, ...]]
-) -> tuple[str, ...] | None:
-    best: tuple[str, ...] | None = None
-    for phrase in phrases:
-        longer = best is None or len(phrase) > len(best)
-        if longer and tuple(words[i : i + len(phrase)]) == phrase:
-            best = phrase
-    return best
-
-
 def _outcome_at(words: Sequence[str], i: int) -> tuple[Outcome, int] | None:
     """The outcome spelled at position i (the longest phrase), and where it ends."""
     best: tuple[Outcome, int] | None = None
     for outcome, phrases in _OUTCOME_PHRASES.items():
-        phrase = _phrase_at(words, i, phrases)
+        phrase = longest_phrase_at(words, i, phrases)
         if phrase and (best is None or i + len(phrase) > best[1]):
             best = (outcome, i + len(phrase))
     return best
@@ -322,7 +311,7 @@ def split_meeting_done(args: str) -> tuple[str, str] | None:
     texts = _texts(tokens)
     words = [norm(text) for text in texts]
     for i in [*range(1, len(tokens)), 0]:
-        phrase = _phrase_at(words, i, _HELD_PHRASES)
+        phrase = longest_phrase_at(words, i, _HELD_PHRASES)
         if phrase is None:
             continue
         if any(_starts_date(texts, j) for j in range(1, i)):

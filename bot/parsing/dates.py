@@ -8,7 +8,7 @@ result is a calendar day plus an optional wall-clock time in that zone.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
@@ -18,7 +18,7 @@ from babel import Locale
 from dateutil.relativedelta import relativedelta
 
 from bot.parsing.errors import ParseError
-from bot.parsing.tokens import norm, tokenize
+from bot.parsing.tokens import longest_phrase_at, norm, tokenize
 
 
 @dataclass(frozen=True)
@@ -192,18 +192,6 @@ _NAMED_TIMES = {"noon": time(12), "полдень": time(12), "midnight": time(0
 # -- small helpers ------------------------------------------------------------------------------
 
 
-def _match_phrase(
-    words: Sequence[str], i: int, phrases: Iterable[tuple[str, ...]]
-) -> tuple[str, ...] | None:
-    """The longest phrase that `words` spell from position i."""
-    best: tuple[str, ...] | None = None
-    for phrase in phrases:
-        longer = best is None or len(phrase) > len(best)
-        if longer and tuple(words[i : i + len(phrase)]) == phrase:
-            best = phrase
-    return best
-
-
 def _checked_time(hour: int, minute: int) -> time:
     if not (0 <= hour <= 23 and 0 <= minute <= 59):
         raise ParseError("date_invalid")
@@ -304,13 +292,13 @@ def _count(words: Sequence[str], i: int) -> tuple[Decimal, int] | None:
     word = _word(words, i)
     if _COUNT.match(word):
         return Decimal(word.replace(",", ".")), i + 1
-    if phrase := _match_phrase(words, i, _NUMBER_WORDS):
+    if phrase := longest_phrase_at(words, i, _NUMBER_WORDS):
         return _NUMBER_WORDS[phrase], i + len(phrase)
     return None
 
 
 def _offset_after_preposition(words: Sequence[str], i: int) -> tuple[_Offset, int] | None:
-    if phrase := _match_phrase(words, i, _WHOLE_OFFSETS):
+    if phrase := longest_phrase_at(words, i, _WHOLE_OFFSETS):
         count, unit = _WHOLE_OFFSETS[phrase]
         return _Offset(count, unit), i + len(phrase)
     if match := _COMPACT.match(_word(words, i)):
@@ -327,7 +315,7 @@ def _offset_after_preposition(words: Sequence[str], i: int) -> tuple[_Offset, in
 def _offset(words: Sequence[str], i: int) -> tuple[_Offset, int] | None:
     if _word(words, i) in _IN:
         return _offset_after_preposition(words, i + 1)
-    if phrase := _match_phrase(words, i, _NEXT_PERIOD):
+    if phrase := longest_phrase_at(words, i, _NEXT_PERIOD):
         return _Offset(Decimal(1), _NEXT_PERIOD[phrase]), i + len(phrase)
     # Only the glued form stands alone: "поговорили 2 часа" is how long, not when.
     if match := _COMPACT.match(_word(words, i)):
@@ -448,9 +436,9 @@ def _weekday(words: Sequence[str], i: int, today: date) -> tuple[date, int] | No
 
 
 def _keyword_day(words: Sequence[str], i: int, today: date) -> tuple[date, int] | None:
-    if _match_phrase(words, i, _PAST_PHRASES):
+    if longest_phrase_at(words, i, _PAST_PHRASES):
         raise ParseError("date_past")
-    if phrase := _match_phrase(words, i, _DAY_PHRASES):
+    if phrase := longest_phrase_at(words, i, _DAY_PHRASES):
         return today + timedelta(days=_DAY_PHRASES[phrase]), i + len(phrase)
     if _word(words, i) in _TODAY_WORDS:
         return today + timedelta(days=_TODAY_WORDS[words[i]]), i + 1

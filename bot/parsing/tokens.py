@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 # Punctuation that only ever decorates a word from outside ("завтра,", "(friday)", "done!").
@@ -51,3 +52,15 @@ def tail(text: str, tokens: list[Token], index: int) -> str:
     if index >= len(tokens):
         return ""
     return text[tokens[index].start :].strip()
+
+
+def longest_phrase_at(
+    words: Sequence[str], i: int, phrases: Iterable[tuple[str, ...]]
+) -> tuple[str, ...] | None:
+    """The longest of `phrases` that `words` spell from position i."""
+    best: tuple[str, ...] | None = None
+    for phrase in phrases:
+        longer = best is None or len(phrase) > len(best)
+        if longer and tuple(words[i : i + len(phrase)]) == phrase:
+            best = phrase
+    return best
