@@ -8,6 +8,7 @@ from sqlalchemy import func, select
 
 from bot.telegram.callbacks import CardAction, PickClient
 from storage.models import Activity, Client, Followup
+from tests.factories import team_with_owner
 from tests.harness import BotHarness, Person
 
 OWNER = Person(1, "Olga")
@@ -67,35 +68,10 @@ async def test_forged_pick_button_is_refused(team: BotHarness):
 
 
 async def test_guessed_ids_from_another_team_are_refused(team: BotHarness):
-    # A second company on the same install.
-    team.app.dispatcher  # noqa: B018 - the same dispatcher serves both teams
+    # A second company on the same install, served by the same dispatcher.
     outsider = Person(50, "Out")
     async with team.uow_factory() as uow:
-        from datetime import UTC, datetime, time
-
-        now = datetime(2026, 12, 2, tzinfo=UTC)
-        other_team = await uow.teams.create(
-            name="Other",
-            timezone="UTC",
-            followup_hot_days=3,
-            followup_warm_days=14,
-            followup_cold_days=30,
-            no_answer_retry_days=1,
-            now=now,
-        )
-        await uow.members.create(
-            team_id=other_team.id,
-            telegram_id=outsider.id,
-            role="owner",
-            full_name="Out",
-            username=None,
-            language="en",
-            telegram_language="en",
-            timezone="UTC",
-            work_start=time(9),
-            work_end=time(18),
-            now=now,
-        )
+        await team_with_owner(uow, telegram_id=outsider.id, timezone="UTC")
         await uow.commit()
     forged = CardAction(act="open", cid=await _sidorov_id(team)).pack()
     await team.press(outsider, forged)

@@ -4,7 +4,7 @@ and SQLite under concurrent writers."""
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
@@ -14,33 +14,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from storage.db import create_session_factory
 from storage.uow import UnitOfWorkFactory
-
-NOW = datetime(2026, 12, 2, 7, 15, tzinfo=UTC)
+from tests.factories import NOW, team_with_owner
 
 
 async def _team_member_client(uow) -> tuple[int, int, int]:  # type: ignore[no-untyped-def]
-    team = await uow.teams.create(
-        name="T",
-        timezone="Europe/Moscow",
-        followup_hot_days=3,
-        followup_warm_days=14,
-        followup_cold_days=30,
-        no_answer_retry_days=1,
-        now=NOW,
-    )
-    member = await uow.members.create(
-        team_id=team.id,
-        telegram_id=42,
-        role="owner",
-        full_name="Owner",
-        username=None,
-        language=None,
-        telegram_language=None,
-        timezone="Europe/Moscow",
-        work_start=time(9),
-        work_end=time(18),
-        now=NOW,
-    )
+    team, member = await team_with_owner(uow, telegram_id=42)
     client_id = await uow.clients.add(
         team_id=team.id,
         manager_id=member.id,

@@ -1,0 +1,38 @@
+"""Rows written straight through the repositories, for tests that start below the handlers."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, time
+
+from storage.dto import MemberDTO, TeamDTO
+from storage.uow import UnitOfWork
+
+NOW = datetime(2026, 12, 2, 7, 15, tzinfo=UTC)
+
+
+async def team_with_owner(
+    uow: UnitOfWork, *, telegram_id: int, timezone: str = "Europe/Moscow", language: str = "en"
+) -> tuple[TeamDTO, MemberDTO]:
+    team = await uow.teams.create(
+        name="Team",
+        timezone=timezone,
+        followup_hot_days=3,
+        followup_warm_days=14,
+        followup_cold_days=30,
+        no_answer_retry_days=1,
+        now=NOW,
+    )
+    owner = await uow.members.create(
+        team_id=team.id,
+        telegram_id=telegram_id,
+        role="owner",
+        full_name="Owner",
+        username=None,
+        language=language,
+        telegram_language=language,
+        timezone=timezone,
+        work_start=time(9),
+        work_end=time(18),
+        now=NOW,
+    )
+    return team, owner
