@@ -16,6 +16,7 @@ from bot.clock import Clock, SystemClock
 from bot.config import Settings
 from bot.telegram.fsm_storage import SqlStorage
 from bot.telegram.middlewares import MembersOnlyMiddleware, UnitOfWorkMiddleware
+from bot.telegram.outgoing import DeferOutgoing
 from bot.telegram.sessions import TelegramSession
 from handlers import get_routers
 from storage.db import create_engine, create_session_factory
@@ -63,6 +64,7 @@ def build_bot(settings: Settings, session: BaseSession | None = None) -> Bot:
     if session is None:
         session = TelegramSession(api=TelegramAPIServer.from_base(settings.telegram_api_url))
     token = settings.bot_token.get_secret_value() if settings.has_token else OFFLINE_TOKEN  # type: ignore[union-attr]
+    session.middleware(DeferOutgoing())
     return Bot(token, session=session, default=DefaultBotProperties(parse_mode=ParseMode.HTML))
 
 

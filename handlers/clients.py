@@ -121,7 +121,7 @@ async def picked(
         return
     await query.answer()
     flow = _flow(bot, query.message.chat.id, actor, services, state)
-    await flow.picked(callback_data.cmd, callback_data.cid)
+    await flow.picked(callback_data.cmd, callback_data.cid, callback_data.pid)
     await bot.edit_message_reply_markup(
         chat_id=query.message.chat.id, message_id=query.message.message_id, reply_markup=None
     )

@@ -4,6 +4,7 @@ ask for what is missing step by step, then run it. Used by several routers; not 
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -97,11 +98,13 @@ class Flow:
         resolution = await self.services.clients.resolve(self.actor, text)
         await self._resolved(cmd, text, resolution, "")
 
-    async def picked(self, cmd: str, client_id: int) -> None:
+    async def picked(self, cmd: str, client_id: int, pick_id: str) -> None:
         data = await self.state.get_data()
-        rest = data.get("rest", "") if data.get("cmd") == cmd else ""
+        offered = data.get("cids") or []
+        if data.get("pick") != pick_id or data.get("cmd") != cmd or client_id not in offered:
+            raise DomainError("pick_expired")
         await self.state.clear()
-        await self.execute(cmd, client_id, rest)
+        await self.execute(cmd, client_id, data.get("rest", ""))
 
     async def details_given(self, text: str) -> None:
         data = await self.state.get_data()
@@ -144,9 +147,19 @@ class Flow:
             await self.execute(cmd, resolution.best.id, rest)
             return
         if resolution.kind is MatchKind.SEVERAL:
+            pick_id = secrets.token_hex(3)
             await self.state.set_state(None)
-            await self.state.set_data({"cmd": cmd, "rest": rest})
-            await self.send(_("Several clients match. Which one?"), pick_keyboard(cmd, resolution))
+            await self.state.set_data(
+                {
+                    "cmd": cmd,
+                    "rest": rest,
+                    "pick": pick_id,
+                    "cids": [m.candidate.id for m in resolution.matches],
+                }
+            )
+            await self.send(
+                _("Several clients match. Which one?"), pick_keyboard(cmd, pick_id, resolution)
+            )
             return
         await self.state.clear()
         await self.send(

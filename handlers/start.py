@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import logging
 from html import escape
 
 from aiogram import Bot, Router
-from aiogram.exceptions import TelegramAPIError
 from aiogram.filters import CommandObject, CommandStart
 from aiogram.types import Message
 
@@ -15,8 +13,6 @@ from bot.i18n import _, pick_language, set_locale, use_locale
 from bot.services.hub import Services
 from bot.services.onboarding import NewcomerInfo, StartKind
 from bot.telegram.render import role_label
-
-log = logging.getLogger(__name__)
 
 
 async def start(
@@ -97,11 +93,8 @@ async def _tell_inviter(bot: Bot, outcome, settings: Settings) -> None:  # type:
         text = _("{name} joined the team as {role}.").format(
             name=escape(member.full_name), role=role_label(member.role)
         )
-    try:
-        await bot.send_message(inviter.telegram_id, text)
-    except TelegramAPIError:
-        # The join itself must not fail because the owner blocked the bot.
-        log.warning("could not notify inviter member_id=%s", inviter.id)
+    # Sent after the commit like every reply; if the owner blocked the bot, the join still stands.
+    await bot.send_message(inviter.telegram_id, text)
 
 
 def build_router() -> Router:

@@ -139,3 +139,6 @@ async def harness(
     h = BotHarness.create(settings, engine, clock)
     yield h
     await h.app.bot.session.close()
+    # Anything Telegram would have refused (too long, broken HTML, a second answer to one
+    # button press) fails the test that caused it.
+    assert h.session.violations == []

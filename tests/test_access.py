@@ -61,9 +61,9 @@ async def test_forged_card_buttons_for_anothers_client_are_refused(team: BotHarn
 
 
 async def test_forged_pick_button_is_refused(team: BotHarness):
-    forged = PickClient(cmd="client", cid=await _sidorov_id(team)).pack()
+    forged = PickClient(cmd="client", cid=await _sidorov_id(team), pid="abc123").pack()
     await team.press(MANAGER, forged)
-    assert any("not found" in alert for alert in team.alerts())
+    assert any("expired" in alert for alert in team.alerts())
     assert not any("Сидоров" in reply.text for reply in team.replies())
 
 

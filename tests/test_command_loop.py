@@ -299,3 +299,36 @@ async def test_filtered_lists_page_too(team: BotHarness):
     first = (await team.send(MANAGER, "/list hot"))[0]
     more = next(data for text, data in first.buttons if "More" in text)
     assert "26–27 of 27" in (await team.press(MANAGER, more))[0].text
+
+
+@pytest.mark.parametrize(
+    ("name", "note"),
+    [
+        ("Иванов Пётр", "просил скидку к 8 марта"),
+        ("ООО Ромашка", "wants a discount"),
+        ("Ivanov Petr", "wants a discount"),
+    ],
+)
+async def test_note_after_a_two_word_name_keeps_every_word_of_the_note(
+    team: BotHarness, name: str, note: str
+):
+    await team.send(MANAGER, "/add Иванов Пётр")
+    await team.send(MANAGER, "/add ООО Ромашка")
+    await team.send(MANAGER, f"/note {name} {note}")
+    async with team.uow_factory() as uow:
+        texts = list(
+            await uow.session.scalars(select(Activity.text).where(Activity.kind == "note"))
+        )
+    assert texts == [note]
+
+
+async def test_a_button_from_an_older_pick_list_does_not_run_a_newer_command(team: BotHarness):
+    for name in ("Петров Иван", "Петров Олег", "Сидоров Иван", "Сидоров Олег"):
+        await team.send(MANAGER, f"/add {name}")
+    first = (await team.send(MANAGER, "/call Петров done"))[0]
+    await team.send(MANAGER, "/call Сидоров refused")
+    ivan = next(data for text, data in first.buttons if "Петров Иван" in text)
+    await team.press(MANAGER, ivan)
+    assert any("expired" in alert for alert in team.alerts())
+    async with team.uow_factory() as uow:
+        assert await uow.session.scalar(select(func.count()).select_from(Activity)) == 0

@@ -22,6 +22,8 @@ _PREFILTER_LIMIT = 60
 # Scores within this distance of the best are "as good": the member must pick.
 _TIE_MARGIN = 6.0
 _PHONE_MIN_DIGITS = 5
+# Below this, a typed word is not a misspelling of any word of the name.
+_WORD_FLOOR = 60.0
 
 
 def normalize(text: str) -> str:
@@ -76,6 +78,9 @@ def _variant_score(query_tokens: Sequence[str], query: str, variant: str) -> flo
     # cost nothing ("Ivanov" finds "Ivanov Petr Sergeevich").
     per_token = [max(fuzz.ratio(word, token) for token in tokens) for word in query_tokens]
     token_score = sum(per_token) / len(per_token)
+    if min(per_token) < _WORD_FLOOR:
+        # A word that matches nothing in the name ("Иванов Пётр просил") is not a typo of it.
+        token_score = min(token_score, _WORD_FLOOR)
     return max(token_score - 0.5, fuzz.ratio(query, variant))
 
 
@@ -167,8 +172,15 @@ def resolve_prefix(
 ) -> tuple[Resolution, int]:
     """For commands whose name is followed by free text (`/note Ivanov wants a discount`):
     the longest leading run of words that names a client, and how many words it took."""
-    for count in range(min(max_words, len(words)), 0, -1):
+    best: tuple[Resolution, int] = (Resolution(MatchKind.NONE, ()), 0)
+    best_score = -1.0
+    for count in range(1, min(max_words, len(words)) + 1):
         resolution = resolve(" ".join(words[:count]), candidates, min_score=min_score, limit=limit)
-        if resolution.kind is not MatchKind.NONE:
-            return resolution, count
-    return Resolution(MatchKind.NONE, ()), 0
+        if resolution.kind is MatchKind.NONE:
+            continue
+        top = resolution.matches[0].score
+        # The best-matching run of words is the name; on a tie the longer one ("Иванов Пётр"
+        # over "Иванов"), so the note does not start with the rest of the name.
+        if top >= best_score:
+            best, best_score = (resolution, count), top
+    return best

@@ -6,10 +6,14 @@ from aiogram.filters.callback_data import CallbackData
 
 
 class PickClient(CallbackData, prefix="pk"):
-    """One of several clients matching what the member typed, for the pending command."""
+    """One of several clients matching what the member typed, for the pending command.
+
+    `pid` names the list the button belongs to: a button from an older list is refused, so it
+    cannot run the arguments of a newer command."""
 
     cmd: str
     cid: int
+    pid: str
 
 
 class CardAction(CallbackData, prefix="ca"):

@@ -1,4 +1,5 @@
-"""A Bot API that lives in memory: records every request and answers like Telegram would.
+"""A Bot API that lives in memory: records every request and answers like Telegram would,
+including its refusals (too long, broken HTML, a second answer to one button press).
 
 Used by the console playground, the tests and the benchmarks, so all three drive the real
 Dispatcher and the real handlers with no network.
@@ -6,20 +7,27 @@ Dispatcher and the real handlers with no network.
 
 from __future__ import annotations
 
-import itertools
+import asyncio
 import json
-import time
 from collections import deque
 from collections.abc import AsyncGenerator, Callable
 from dataclasses import dataclass
+from html.parser import HTMLParser
 from typing import Any
 
 from aiogram import Bot
 from aiogram.client.session.base import BaseSession
-from aiogram.methods import GetMe, TelegramMethod
+from aiogram.methods import AnswerCallbackQuery, EditMessageText, SendMessage, TelegramMethod
 from aiogram.methods.base import TelegramType
 
 from bot.telegram.sessions import response_type
+from bot.telegram.synthetic import raw_result
+
+TEXT_LIMIT = 4096
+ALERT_LIMIT = 200
+ALLOWED_TAGS = frozenset(
+    {"b", "strong", "i", "em", "u", "ins", "s", "strike", "del", "code", "pre", "a", "blockquote"}
+)
 
 
 @dataclass
@@ -30,19 +38,61 @@ class PlannedFailure:
     retry_after: int | None = None
 
 
+class _EntityParser(HTMLParser):
+    """Telegram's HTML rules: known tags only, properly nested; length counts visible text."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.stack: list[str] = []
+        self.visible = 0
+        self.error: str | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag not in ALLOWED_TAGS:
+            self.error = self.error or f"unsupported start tag {tag!r}"
+        self.stack.append(tag)
+
+    def handle_endtag(self, tag: str) -> None:
+        if not self.stack or self.stack.pop() != tag:
+            self.error = self.error or f"unexpected end tag {tag!r}"
+
+    def handle_data(self, data: str) -> None:
+        self.visible += len(data.encode("utf-16-le")) // 2
+
+
+def check_html(text: str) -> str | None:
+    """Telegram's objection to this HTML text, or None."""
+    parser = _EntityParser()
+    parser.feed(text)
+    parser.close()
+    if parser.error is None and parser.stack:
+        parser.error = f"unclosed tag {parser.stack[-1]!r}"
+    if parser.error:
+        return f"Bad Request: can't parse entities: {parser.error}"
+    if parser.visible == 0:
+        return "Bad Request: message text is empty"
+    if parser.visible > TEXT_LIMIT:
+        return "Bad Request: message is too long"
+    return None
+
+
 class LocalSession(BaseSession):
     def __init__(
         self,
         *,
         bot_username: str = "salesbot_local",
         on_request: Callable[[TelegramMethod[Any]], None] | None = None,
+        delay: float = 0.0,
     ) -> None:
         super().__init__()
         self.requests: list[TelegramMethod[Any]] = []
+        # Requests Telegram would have refused: tests assert this stays empty.
+        self.violations: list[str] = []
         self.bot_username = bot_username
         self.on_request = on_request
+        self.delay = delay  # simulated network round trip, for benchmarks
         self._failures: deque[PlannedFailure] = deque()
-        self._message_ids = itertools.count(1000)
+        self._answered_queries: set[str] = set()
 
     def fail_next(
         self,
@@ -67,12 +117,13 @@ class LocalSession(BaseSession):
     async def make_request(
         self, bot: Bot, method: TelegramMethod[TelegramType], timeout: int | None = None
     ) -> TelegramType:
+        if self.delay:
+            await asyncio.sleep(self.delay)
         self.requests.append(method)
         if self.on_request is not None:
             self.on_request(method)
-        failure = self._take_failure(method)
+        failure = self._take_failure(method) or self._refusal(method)
         if failure is not None:
-            response_type(method.__returning__)
             body: dict[str, Any] = {
                 "ok": False,
                 "error_code": failure.status,
@@ -80,12 +131,28 @@ class LocalSession(BaseSession):
             }
             if failure.retry_after is not None:
                 body["parameters"] = {"retry_after": failure.retry_after}
+            response_type(method.__returning__)
             self.check_response(bot, method, failure.status, json.dumps(body))
-        result = self._result_for(bot, method)
+        result = raw_result(bot, method, bot_username=self.bot_username)
         response = response_type(method.__returning__).model_validate(
             {"ok": True, "result": result}, context={"bot": bot}
         )
-        return response.result  # type: ignore[return-value]
+        return response.result  # type: ignore[no-any-return]
+
+    def _refusal(self, method: TelegramMethod[Any]) -> PlannedFailure | None:
+        problem: str | None = None
+        if isinstance(method, SendMessage | EditMessageText) and isinstance(method.text, str):
+            problem = check_html(method.text)
+        elif isinstance(method, AnswerCallbackQuery):
+            if method.callback_query_id in self._answered_queries:
+                problem = "Bad Request: query is too old and response timeout expired"
+            elif method.text and len(method.text) > ALERT_LIMIT:
+                problem = "Bad Request: MESSAGE_TOO_LONG"
+            self._answered_queries.add(method.callback_query_id)
+        if problem is None:
+            return None
+        self.violations.append(f"{type(method).__name__}: {problem}")
+        return PlannedFailure(None, 400, problem)
 
     def _take_failure(self, method: TelegramMethod[Any]) -> PlannedFailure | None:
         for failure in list(self._failures):
@@ -93,41 +160,6 @@ class LocalSession(BaseSession):
                 self._failures.remove(failure)
                 return failure
         return None
-
-    def _result_for(self, bot: Bot, method: TelegramMethod[Any]) -> Any:
-        if isinstance(method, GetMe):
-            return {
-                "id": bot.id,
-                "is_bot": True,
-                "first_name": "Salesbot",
-                "username": self.bot_username,
-            }
-        returning = repr(method.__returning__)
-        if "Message" in returning and "MessageId" not in returning:
-            return self._message_for(method)
-        if "list" in returning.lower():
-            return []
-        if "bool" in returning:
-            return True
-        if "MessageId" in returning:
-            return {"message_id": next(self._message_ids)}
-        return True
-
-    def _message_for(self, method: TelegramMethod[Any]) -> dict[str, Any]:
-        chat_id = getattr(method, "chat_id", None) or 0
-        message_id = getattr(method, "message_id", None) or next(self._message_ids)
-        message: dict[str, Any] = {
-            "message_id": message_id,
-            "date": int(time.time()),
-            "chat": {"id": chat_id if isinstance(chat_id, int) else 0, "type": "private"},
-        }
-        text = getattr(method, "text", None)
-        if isinstance(text, str):
-            message["text"] = text
-        markup = getattr(method, "reply_markup", None)
-        if markup is not None and hasattr(markup, "inline_keyboard"):
-            message["reply_markup"] = markup.model_dump(mode="json", exclude_none=True)
-        return message
 
     async def stream_content(
         self,

@@ -19,8 +19,11 @@ from bot.services.context import Actor, ServiceContext
 from bot.services.errors import DomainError
 from bot.services.hub import Services
 from bot.telegram.fsm_storage import bound_uow
+from bot.telegram.outgoing import OutgoingBuffer
+from bot.telegram.outgoing import bind as outgoing_bind
+from bot.telegram.outgoing import unbind as outgoing_unbind
 from bot.telegram.texts import error_text
-from storage.uow import UnitOfWorkFactory
+from storage.uow import UnitOfWork, UnitOfWorkFactory
 
 log = logging.getLogger(__name__)
 Handler = Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]]
@@ -37,45 +40,60 @@ class UnitOfWorkMiddleware(BaseMiddleware):
 
     async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
         assert isinstance(event, Update)
-        async with self._uow_factory() as uow:
-            ctx = ServiceContext(
-                uow, self._clock, self._settings.limits, self._settings.rules, self._candidates
+        outgoing = OutgoingBuffer()
+        failure: DomainError | ParseError | None = None
+        result: Any = None
+        outgoing_token = outgoing_bind(outgoing)
+        try:
+            async with self._uow_factory() as uow:
+                await self._prepare(uow, data)
+                uow_token = bound_uow.set(uow)
+                try:
+                    result = await handler(event, data)
+                except (DomainError, ParseError) as exc:
+                    await uow.rollback()
+                    outgoing.discard()
+                    failure = exc
+                else:
+                    await uow.commit()
+                finally:
+                    bound_uow.reset(uow_token)
+        finally:
+            outgoing_unbind(outgoing_token)
+        # The transaction is over (and SQLite's write gate released) before Telegram is called.
+        bot = data["bot"]
+        await outgoing.flush(bot)
+        if failure is not None:
+            await _answer(event, error_text(failure.code, failure.params))
+        return result
+
+    async def _prepare(self, uow: UnitOfWork, data: dict[str, Any]) -> None:
+        ctx = ServiceContext(
+            uow, self._clock, self._settings.limits, self._settings.rules, self._candidates
+        )
+        data["services"] = Services(ctx, self._settings)
+        data["settings"] = self._settings
+        user = data.get("event_from_user")
+        actor: Actor | None = None
+        if user is not None:
+            found = await uow.members.with_team(user.id)
+            member, team = found if found is not None else (None, None)
+            if member is not None and team is not None and member.is_active:
+                if user.language_code and user.language_code != member.telegram_language:
+                    await uow.members.update(
+                        member.team_id, member.id, telegram_language=user.language_code
+                    )
+                    member = replace(member, telegram_language=user.language_code)
+                actor = Actor(member, team)
+        data["actor"] = actor
+        set_locale(
+            pick_language(
+                actor.member.language if actor else None,
+                user.language_code if user else None,
+                actor.member.telegram_language if actor else None,
+                default=self._settings.default_language,
             )
-            services = Services(ctx, self._settings)
-            data["services"] = services
-            data["settings"] = self._settings
-            user = data.get("event_from_user")
-            actor: Actor | None = None
-            if user is not None:
-                found = await uow.members.with_team(user.id)
-                member, team = found if found is not None else (None, None)
-                if member is not None and team is not None and member.is_active:
-                    if user.language_code and user.language_code != member.telegram_language:
-                        await uow.members.update(
-                            member.team_id, member.id, telegram_language=user.language_code
-                        )
-                        member = replace(member, telegram_language=user.language_code)
-                    actor = Actor(member, team)
-            data["actor"] = actor
-            set_locale(
-                pick_language(
-                    actor.member.language if actor else None,
-                    user.language_code if user else None,
-                    actor.member.telegram_language if actor else None,
-                    default=self._settings.default_language,
-                )
-            )
-            token = bound_uow.set(uow)
-            try:
-                result = await handler(event, data)
-            except (DomainError, ParseError) as exc:
-                await uow.rollback()
-                await _answer(event, error_text(exc.code, exc.params))
-                return None
-            finally:
-                bound_uow.reset(token)
-            await uow.commit()
-            return result
+        )
 
 
 class MembersOnlyMiddleware(BaseMiddleware):

@@ -178,12 +178,12 @@ def card_keyboard(client_id: int) -> InlineKeyboardMarkup:
     return b.as_markup()
 
 
-def pick_keyboard(cmd: str, resolution: Resolution) -> InlineKeyboardMarkup:
+def pick_keyboard(cmd: str, pick_id: str, resolution: Resolution) -> InlineKeyboardMarkup:
     b = InlineKeyboardBuilder()
     for match in resolution.matches:
         b.button(
             text=match.candidate.name[:60],
-            callback_data=PickClient(cmd=cmd, cid=match.candidate.id),
+            callback_data=PickClient(cmd=cmd, cid=match.candidate.id, pid=pick_id),
         )
     b.adjust(1)
     return b.as_markup()
