@@ -66,6 +66,7 @@ class FakeBotApi:
         self._messages: dict[tuple[int | str, int], _StoredMessage] = {}
         self._message_ids = itertools.count(1)
         self._runner: web.AppRunner | None = None
+        self._base_url: str | None = None
         self._handlers: dict[str, Handler] = {
             "getme": self._get_me,
             "sendmessage": self._send_message,
@@ -89,12 +90,20 @@ class FakeBotApi:
         site = web.SockSite(self._runner, sock)
         await site.start()
         host, port = sock.getsockname()[:2]
-        return f"http://{host}:{port}"
+        self._base_url = f"http://{host}:{port}"
+        return self._base_url
+
+    @property
+    def base_url(self) -> str:
+        if self._base_url is None:
+            raise RuntimeError("FakeBotApi is not started")
+        return self._base_url
 
     async def stop(self) -> None:
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
+            self._base_url = None
 
     def fail_next(
         self, status: int, description: str, count: int = 1, retry_after: int | None = None

@@ -17,7 +17,14 @@ from bot.parsing.new_client import parse_new_client
 from bot.services.context import Actor
 from bot.services.hub import Services
 from bot.telegram.callbacks import CardAction, PickClient
-from bot.telegram.render import client_buttons, logged_text, temperature_label, when_text
+from bot.telegram.render import (
+    ECHO_LIMIT,
+    client_buttons,
+    echo,
+    logged_text,
+    temperature_label,
+    when_text,
+)
 from handlers.flow import CLIENT_COMMANDS, Flow, Steps
 from storage.enums import FollowupKind, Temperature
 
@@ -98,7 +105,7 @@ async def show_found(
     if not clients:
         await message.answer(
             _("Nothing found for «{query}». To add a client: <code>/add {query}</code>").format(
-                query=escape(query)
+                query=echo(query)
             )
         )
         return
@@ -146,7 +153,7 @@ async def card_view_action(
     )
     await query.answer(
         _("{name} is now {temperature}.").format(
-            name=updated.name, temperature=temperature_label(updated.temperature)
+            name=updated.name[:ECHO_LIMIT], temperature=temperature_label(updated.temperature)
         )
     )
 

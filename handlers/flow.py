@@ -28,6 +28,7 @@ from bot.telegram.callbacks import CardAction
 from bot.telegram.render import (
     card_keyboard,
     card_text,
+    echo,
     logged_text,
     pick_keyboard,
     temperature_label,
@@ -164,7 +165,7 @@ class Flow:
         await self.state.clear()
         await self.send(
             _("No client matches «{name}». To add a new one: <code>/add {name}</code>").format(
-                name=escape(name)
+                name=echo(name)
             )
         )
 

@@ -268,3 +268,9 @@ class FsmRecord(Base):
     state: Mapped[str | None] = mapped_column(String(200))
     data: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+def text_limit(model: type[Base], field: str) -> int | None:
+    """The column's declared length: the one place input limits for text fields come from."""
+    length = getattr(model.__table__.c[field].type, "length", None)
+    return int(length) if length else None

@@ -106,3 +106,36 @@ async def test_a_crash_inside_a_handler_rolls_back_and_apologises(owner: BotHarn
     replies = await owner.send(OWNER, "/call Иванов done")
     assert "Something went wrong" in replies[0].text
     assert await _snapshot(owner) == before
+
+
+@pytest.mark.parametrize(
+    ("command", "expected"),
+    [
+        (
+            "/add Ромашка2, phone: +7 999 123 45 67 доб. 123 или +7 999 765 43 21 (секретарь)",
+            "does not look like a phone number",
+        ),
+        ("/add Ромашка3, city: " + "Г" * 130, "City is too long: at most 120"),
+        ("/add Ромашка4, segment: " + "s" * 101, "Segment is too long: at most 100"),
+        ("/add Ромашка5, contact: " + "К" * 201, "Contact is too long: at most 200"),
+    ],
+)
+async def test_overlong_card_fields_are_refused_on_every_database(
+    owner: BotHarness, command: str, expected: str
+):
+    before = await _snapshot(owner)
+    replies = await owner.send(OWNER, command)
+    assert expected in replies[0].text
+    assert await _snapshot(owner) == before
+
+
+async def test_long_unknown_names_are_echoed_short(owner: BotHarness):
+    replies = await owner.send(OWNER, "/note " + "Неизвестный " * 400)
+    assert len(replies) == 1 and len(replies[0].text) < 400
+    replies = await owner.send(OWNER, "/find " + "x" * 4000)
+    assert len(replies) == 1 and len(replies[0].text) < 400
+
+
+async def test_round_margins_print_as_numbers(owner: BotHarness):
+    replies = await owner.send(OWNER, "/deal Иванов 150000 margin 30%")
+    assert "margin 30%" in replies[0].text

@@ -82,6 +82,12 @@ class NewClientInput:
     note: str | None = None
 
 
+def is_phone(text: str) -> bool:
+    """7 to 15 digits (E.164 has at most 15) in the usual phone punctuation."""
+    digits = sum(ch.isdigit() for ch in text)
+    return bool(_PHONE.match(text.strip())) and 7 <= digits <= 15
+
+
 def _parse_birthday(text: str) -> date:
     for pattern in ("%d.%m.%Y", "%d.%m.%y", "%Y-%m-%d", "%d/%m/%Y"):
         try:
@@ -110,7 +116,7 @@ def parse_new_client(args: str, *, max_amount: Decimal, max_tag_chars: int) -> N
             result.temperature = TEMPERATURE_WORDS[part.casefold()]
         elif _EMAIL.match(part):
             result.email = part
-        elif _PHONE.match(part) and sum(ch.isdigit() for ch in part) >= 7:
+        elif is_phone(part):
             result.phones.append(part)
         elif _URL.match(part):
             result.website = part
@@ -128,7 +134,7 @@ def _assign(result: NewClientInput, target: str, value: str, max_amount: Decimal
     if not value:
         return
     if target == "phone":
-        if sum(ch.isdigit() for ch in value) < 7:
+        if not is_phone(value):
             raise ParseError("phone_invalid", value=value)
         result.phones.append(value)
     elif target == "email":

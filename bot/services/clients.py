@@ -15,6 +15,7 @@ from bot.services.matching import Resolution
 from bot.services.scheduling import due_from_when
 from storage.dto import ActivityDTO, ClientDTO, ClientListItem, FollowupDTO, MatchCandidate
 from storage.enums import OPEN_LEAD_STAGES, ActivityKind, Stage, Temperature
+from storage.models import Client, ClientPhone, text_limit
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,6 +118,7 @@ class ClientService:
             raise DomainError("name_missing")
         if len(name) > limits.max_name_chars:
             raise DomainError("name_too_long", limit=limits.max_name_chars)
+        self._check_lengths(data)
         digits = [matching.phone_digits(raw) for raw in data.phones]
         # Team-wide, not only the member's own: two managers must not work one client unknowingly.
         if await uow.clients.ids_with_phone(actor.team.id, digits):
@@ -180,6 +182,23 @@ class ClientService:
         client = await uow.clients.get(actor.team.id, client_id)
         assert client is not None
         return AddedClient(client, followup)
+
+    @staticmethod
+    def _check_lengths(data: NewClientInput) -> None:
+        values: dict[str, str | None] = {
+            "email": data.email,
+            "website": data.website,
+            "city": data.city,
+            **data.fields,
+        }
+        for field, value in values.items():
+            limit = text_limit(Client, field)
+            if value and limit and len(value) > limit:
+                raise DomainError("field_too_long", field=field, limit=limit)
+        phone_limit = text_limit(ClientPhone, "raw") or 64
+        for raw in data.phones:
+            if len(raw) > phone_limit:
+                raise DomainError("phone_invalid", value=raw)
 
     async def set_temperature(
         self, actor: Actor, client_id: int, temperature: Temperature

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
-from bot.i18n import _, fmt_date, fmt_datetime, fmt_money, fmt_time
+from bot.i18n import _, fmt_date, fmt_datetime, fmt_money, fmt_number, fmt_time
 from bot.services.activities import Logged
 from bot.services.clients import ClientCard, ClientPage
 from bot.services.matching import Resolution
@@ -57,6 +57,14 @@ def when_text(followup: FollowupDTO, zone: ZoneInfo) -> str:
     return fmt_datetime(followup.due_at.astimezone(zone))
 
 
+ECHO_LIMIT = 60
+
+
+def echo(text: str) -> str:
+    """User input quoted back in a reply: escaped and short, whatever was typed."""
+    return snippet(" ".join(text.split()), ECHO_LIMIT)
+
+
 def snippet(text: str | None, limit: int = _SNIPPET) -> str:
     text = (text or "").strip()
     if len(text) > limit:
@@ -81,7 +89,7 @@ def logged_text(result: Logged, zone: ZoneInfo) -> str:
         )
         if result.deal.margin_percent is not None and result.deal.profit is not None:
             deal_line += _(", margin {percent}% ({profit})").format(
-                percent=result.deal.margin_percent.normalize(),
+                percent=fmt_number(result.deal.margin_percent),
                 profit=fmt_money(result.deal.profit, result.deal.currency),
             )
         lines.append(deal_line)

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 from html import escape
 
 from bot.i18n import _, fmt_number
 
+_TAG = re.compile(r"</?[a-z]+>")
 # Telegram refuses messages over 4096 characters; leave room for the closing of an HTML tag.
 MESSAGE_LIMIT = 4000
 
 
 def error_text(code: str, params: dict[str, object]) -> str:
-    p = {key: escape(str(value)) for key, value in params.items()}
+    # Values may be user input ("«{word}»"): escaped and kept short.
+    p = {key: escape(str(value)[:60]) for key, value in params.items()}
     if "max" in params:
         p["max"] = fmt_number(Decimal(str(params["max"])))
     texts = {
@@ -72,6 +75,7 @@ def error_text(code: str, params: dict[str, object]) -> str:
             "A client with this email is already in the team's base. "
             "If it should be yours, ask the head of sales to reassign it."
         ),
+        "field_too_long": _("{field} is too long: at most {limit} characters."),
         "phone_invalid": _("«{value}» does not look like a phone number."),
         "email_invalid": _("«{value}» does not look like an email address."),
         "birthday_invalid": _(
@@ -92,6 +96,19 @@ def error_text(code: str, params: dict[str, object]) -> str:
         ),
         "pick_expired": _("This choice has expired. Please send the command again."),
     }
+    if code == "field_too_long":
+        labels = {
+            "email": _("Email"),
+            "website": _("Website"),
+            "city": _("City"),
+            "address": _("Address"),
+            "contact_person": _("Contact"),
+            "position": _("Position"),
+            "source": _("Source"),
+            "referrer": _("Referred by"),
+            "segment": _("Segment"),
+        }
+        p["field"] = labels.get(str(params.get("field")), p.get("field", ""))
     template = texts.get(code)
     if template is None:
         return _("Something went wrong. Nothing was saved; please try again.")
@@ -105,6 +122,9 @@ def split_text(text: str, limit: int = MESSAGE_LIMIT) -> list[str]:
     chunks: list[str] = []
     current = ""
     for line in text.split("\n"):
+        if len(line) > limit:
+            # Only user text makes a line this long; cutting it must not split a tag pair.
+            line = _TAG.sub("", line)
         while len(line) > limit:
             # A single overlong line (a huge note) is cut at a space where one is near.
             cut = line.rfind(" ", 0, limit)
