@@ -110,9 +110,11 @@ def fmt_number(value: Decimal | int) -> str:
     return babel_numbers.format_decimal(value, locale=_locale.get())
 
 
-def fmt_date(value: date) -> str:
+def fmt_date(value: date, today: date | None = None) -> str:
+    """Weekday and day; the year too when it is not the current one ("Fri, 1 December 2027")."""
+    pattern = "EEE, d MMMM" if today is None or value.year == today.year else "EEE, d MMMM y"
     # Full month names: no abbreviation dot to collide with the end of a sentence.
-    return babel_dates.format_date(value, format="EEE, d MMMM", locale=_locale.get())
+    return babel_dates.format_date(value, format=pattern, locale=_locale.get())
 
 
 def fmt_date_full(value: date) -> str:
@@ -123,8 +125,8 @@ def fmt_time(value: time) -> str:
     return value.strftime("%H:%M")
 
 
-def fmt_datetime(value: datetime) -> str:
-    return f"{fmt_date(value.date())} {fmt_time(value.time())}"
+def fmt_datetime(value: datetime, today: date | None = None) -> str:
+    return f"{fmt_date(value.date(), today)} {fmt_time(value.time())}"
 
 
 def N_(message: str) -> str:  # noqa: N802 - the gettext convention extractors look for

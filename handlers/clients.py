@@ -46,7 +46,7 @@ async def add_client(flow: Flow, text: str) -> None:
         ).format(
             name=escape(client.name),
             temperature=temperature_label(client.temperature),
-            when=when_text(added.followup, flow.actor.zone),
+            when=when_text(added.followup, flow.viewer()),
             short=escape(client.name.split()[0]),
         )
     )
@@ -198,7 +198,7 @@ async def card_log_action(
     await bot.edit_message_reply_markup(
         chat_id=query.message.chat.id, message_id=query.message.message_id, reply_markup=None
     )
-    await flow.send(logged_text(result, actor.zone))
+    await flow.send(logged_text(result, flow.viewer()))
 
 
 def build_router() -> Router:

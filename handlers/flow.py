@@ -26,6 +26,7 @@ from bot.services.hub import Services
 from bot.services.matching import MatchKind, Resolution
 from bot.telegram.callbacks import CardAction
 from bot.telegram.render import (
+    Viewer,
     card_keyboard,
     card_text,
     echo,
@@ -212,14 +213,14 @@ class Flow:
             await self._ask_details(cmd, client.id, client.name)
             return
         await self.state.clear()
-        zone = actor.zone
+        viewer = self.viewer()
         text = f"{PLACEHOLDER} {rest}"
         if cmd == "call":
             parsed = parse_call(text, self._now(), max_amount=self._max_amount())
             if parsed.outcome is None:
                 raise DomainError("outcome_unknown", word=rest.split()[0])
             result = await services.activities.log_call(actor, client_id, parsed)
-            await self.send(logged_text(result, zone))
+            await self.send(logged_text(result, viewer))
         elif cmd == "note":
             client = await services.activities.add_note(actor, client_id, rest)
             await self.send(
@@ -229,7 +230,7 @@ class Flow:
             held = split_meeting_done(text) if cmd == "meet" else None
             if held is not None:
                 result = await services.activities.log_meeting(actor, client_id, held[1])
-                await self.send(logged_text(result, zone))
+                await self.send(logged_text(result, viewer))
                 return
             schedule = parse_schedule(text, self._now())
             if schedule.when is None:
@@ -238,19 +239,22 @@ class Flow:
             result = await services.activities.schedule(
                 actor, client_id, schedule.when, kind=kind, reason=schedule.comment
             )
-            await self.send(logged_text(result, zone))
+            await self.send(logged_text(result, viewer))
         elif cmd == "deal":
             deal = parse_deal(text, max_amount=self._max_amount())
             result = await services.activities.add_deal(
                 actor, client_id, deal.amount, deal.margin, deal.comment
             )
-            await self.send(logged_text(result, zone))
+            await self.send(logged_text(result, viewer))
         elif cmd in ("hot", "warm", "cold"):
             updated = await services.clients.set_temperature(actor, client_id, Temperature(cmd))
             await self.send(_temperature_changed(updated.name, cmd))
         else:
             card = await services.clients.card(actor, client_id)
-            await self.send(card_text(card, zone, actor.team.currency), card_keyboard(client_id))
+            await self.send(card_text(card, viewer, actor.team.currency), card_keyboard(client_id))
+
+    def viewer(self) -> Viewer:
+        return Viewer(self.actor.zone, self._now().date())
 
     def _now(self) -> datetime:
         return self.services.ctx.local_now(self.actor)

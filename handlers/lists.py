@@ -14,7 +14,7 @@ from bot.services.clients import LEAD_FILTER, ClientFilter
 from bot.services.context import Actor
 from bot.services.hub import Services
 from bot.telegram.callbacks import ListPage
-from bot.telegram.render import page_keyboard, page_text, stage_label, temperature_label
+from bot.telegram.render import Viewer, page_keyboard, page_text, stage_label, temperature_label
 from storage.enums import Stage, Temperature
 
 _WORDS = {
@@ -78,8 +78,8 @@ def decode(key: str) -> tuple[ClientFilter, str]:
 async def render(actor: Actor, services: Services, key: str, offset: int):  # type: ignore[no-untyped-def]
     flt, title = decode(key)
     page = await services.clients.list_page(actor, flt, offset)
-    today = services.ctx.local_now(actor).date()
-    text = page_text(page, title, actor.zone, today, show_manager=sees_whole_team(actor))
+    viewer = Viewer(actor.zone, services.ctx.local_now(actor).date())
+    text = page_text(page, title, viewer, show_manager=sees_whole_team(actor))
     return text, page_keyboard(key, page, services.ctx.limits.list_page_size)
 
 

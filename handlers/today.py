@@ -8,13 +8,13 @@ from aiogram.types import Message
 
 from bot.services.context import Actor
 from bot.services.hub import Services
-from bot.telegram.render import worklist_text
+from bot.telegram.render import Viewer, worklist_text
 from bot.telegram.texts import split_text
 
 
 async def today(message: Message, actor: Actor, services: Services) -> None:
     work = await services.worklist.today(actor)
-    for chunk in split_text(worklist_text(work, actor.zone)):
+    for chunk in split_text(worklist_text(work, Viewer(actor.zone, work.today))):
         await message.answer(chunk)
 
 

@@ -332,3 +332,23 @@ async def test_a_button_from_an_older_pick_list_does_not_run_a_newer_command(tea
     assert any("expired" in alert for alert in team.alerts())
     async with team.uow_factory() as uow:
         assert await uow.session.scalar(select(func.count()).select_from(Activity)) == 0
+
+
+async def test_owner_planning_for_a_manager_in_another_zone_uses_the_managers_day(
+    team: BotHarness,
+):
+    await team.send(MANAGER, "/settings tz Asia/Yekaterinburg")
+    await team.send(MANAGER, "/settings hours 10-19")
+    await team.send(MANAGER, "/add Иванов")
+    await team.send(OWNER, "/next Иванов завтра")
+    followup = await _pending(team, "Иванов")
+    # 10:00 in Yekaterinburg (UTC+5), not 09:00 in the owner's Moscow.
+    assert followup is not None and followup.due_at.hour == 5
+
+
+async def test_a_date_in_another_year_shows_the_year(team: BotHarness):
+    await team.send(MANAGER, "/add Иванов")
+    replies = await team.send(MANAGER, "/next Иванов 01.12")
+    assert "2027" in replies[0].text
+    replies = await team.send(MANAGER, "/next Иванов 15.12")
+    assert "2026" not in replies[0].text

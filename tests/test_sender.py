@@ -43,17 +43,26 @@ def make_bot(url: str) -> Bot:
 
 
 class SteppingClock:
-    """Time jumps forward by exactly what is slept; for one message in flight at a time."""
+    """Time jumps forward by exactly what is slept; for one message in flight at a time.
+    The Sender's own waits (retry_after, backoff) are kept apart from the limiter's."""
 
     def __init__(self) -> None:
         self.t = 0.0
         self.sleeps: list[float] = []
+        self.limiter_sleeps: list[float] = []
 
     def now(self) -> float:
         return self.t
 
     async def sleep(self, delay: float) -> None:
         self.sleeps.append(delay)
+        await self._advance(delay)
+
+    async def limiter_sleep(self, delay: float) -> None:
+        self.limiter_sleeps.append(delay)
+        await self._advance(delay)
+
+    async def _advance(self, delay: float) -> None:
         self.t += delay
         await asyncio.sleep(0)
 
@@ -116,7 +125,7 @@ def clock() -> SteppingClock:
 
 
 def make_sender(bot: Bot, clock: SteppingClock, **options: float) -> Sender:
-    limiter = RateLimiter(now=clock.now, sleep=clock.sleep)
+    limiter = RateLimiter(now=clock.now, sleep=clock.limiter_sleep)
     return Sender(bot, limiter, sleep=clock.sleep, **options)  # type: ignore[arg-type]
 
 
@@ -180,7 +189,7 @@ async def test_429_beyond_max_retry_after_is_handed_back_as_retry_later(
 async def test_429_pauses_the_limiter_for_other_chats_too(
     api: FakeBotApi, bot: Bot, clock: SteppingClock
 ) -> None:
-    limiter = RateLimiter(now=clock.now, sleep=clock.sleep)
+    limiter = RateLimiter(now=clock.now, sleep=clock.limiter_sleep)
     api.fail_next(429, "Too Many Requests: retry after 5", count=2, retry_after=5)
 
     delivery = await Sender(bot, limiter, sleep=clock.sleep, max_retry_after=5).send(CHAT, "a")

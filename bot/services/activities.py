@@ -117,7 +117,10 @@ class ActivityService:
         if when is None:
             return None
         self._check_future(actor, when)
-        due = due_from_when(when, actor)
+        owner = actor.member
+        if client.manager_id != actor.member.id:
+            owner = await uow.members.get(actor.team.id, client.manager_id) or actor.member
+        due = due_from_when(when, actor, owner)
         return await uow.followups.add(
             team_id=actor.team.id,
             client_id=client.id,

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from bot.parsing.dates import When
 from bot.services.context import Actor
+from storage.dto import MemberDTO
 from storage.enums import Temperature
 
 
@@ -17,10 +19,17 @@ class Due:
     date_only: bool
 
 
-def due_from_when(when: When, actor: Actor) -> Due:
-    """A dated-only follow-up falls due when the member's working day starts."""
-    local_time = when.at if when.at is not None else actor.member.work_start
-    local = datetime.combine(when.day, local_time, tzinfo=actor.zone)
+def due_from_when(when: When, actor: Actor, owner: MemberDTO | None = None) -> Due:
+    """The moment a follow-up falls due.
+
+    An exact time is the actor's: they typed it on their clock. A date-only follow-up falls due
+    when the working day of its owner (the client's manager) starts, in the owner's zone.
+    """
+    owner = owner or actor.member
+    if when.at is not None:
+        local = datetime.combine(when.day, when.at, tzinfo=actor.zone)
+    else:
+        local = datetime.combine(when.day, owner.work_start, tzinfo=ZoneInfo(owner.timezone))
     return Due(at=local.astimezone(UTC), on=when.day, date_only=when.at is None)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date
 from html import escape
 from zoneinfo import ZoneInfo
@@ -9,7 +10,7 @@ from zoneinfo import ZoneInfo
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
-from bot.i18n import _, fmt_date, fmt_datetime, fmt_money, fmt_number, fmt_time
+from bot.i18n import _, fmt_date, fmt_date_full, fmt_datetime, fmt_money, fmt_number, fmt_time
 from bot.services.activities import Logged
 from bot.services.clients import ClientCard, ClientPage
 from bot.services.matching import Resolution
@@ -18,6 +19,15 @@ from bot.telegram.callbacks import CardAction, ListPage, PickClient
 from storage.dto import ActivityDTO, ClientDTO, FollowupDTO
 
 _SNIPPET = 300
+
+
+@dataclass(frozen=True, slots=True)
+class Viewer:
+    """Whose screen a message is for: their zone and their today (dates in other years show
+    the year)."""
+
+    zone: ZoneInfo
+    today: date
 
 
 def temperature_label(value: str) -> str:
@@ -51,10 +61,10 @@ def outcome_label(kind: str, outcome: str | None) -> str:
     }.get(outcome or "", _("call"))
 
 
-def when_text(followup: FollowupDTO, zone: ZoneInfo) -> str:
+def when_text(followup: FollowupDTO, viewer: Viewer) -> str:
     if followup.date_only:
-        return fmt_date(followup.due_on)
-    return fmt_datetime(followup.due_at.astimezone(zone))
+        return fmt_date(followup.due_on, viewer.today)
+    return fmt_datetime(followup.due_at.astimezone(viewer.zone), viewer.today)
 
 
 ECHO_LIMIT = 60
@@ -72,7 +82,7 @@ def snippet(text: str | None, limit: int = _SNIPPET) -> str:
     return escape(text)
 
 
-def logged_text(result: Logged, zone: ZoneInfo) -> str:
+def logged_text(result: Logged, viewer: Viewer) -> str:
     name = f"<b>{escape(result.client.name)}</b>"
     headline = {
         "done": _("✅ Call with {name} logged."),
@@ -103,7 +113,7 @@ def logged_text(result: Logged, zone: ZoneInfo) -> str:
         )
         lines.append(
             key.format(
-                when=when_text(result.next_followup, zone),
+                when=when_text(result.next_followup, viewer),
                 temperature=temperature_label(result.client.temperature),
             )
         )
@@ -112,7 +122,7 @@ def logged_text(result: Logged, zone: ZoneInfo) -> str:
     return "\n".join(lines)
 
 
-def card_text(card: ClientCard, zone: ZoneInfo, currency: str) -> str:
+def card_text(card: ClientCard, viewer: Viewer, currency: str) -> str:
     c = card.client
     lines = [f"<b>{escape(c.name)}</b>"]
     lines.append(f"{temperature_label(c.temperature)} · {stage_label(c.stage)}")
@@ -137,7 +147,7 @@ def card_text(card: ClientCard, zone: ZoneInfo, currency: str) -> str:
             )
         )
     if c.birthday:
-        lines.append(_("Birthday: {date}").format(date=fmt_date(c.birthday)))
+        lines.append(_("Birthday: {date}").format(date=fmt_date_full(c.birthday)))
     if c.source:
         lines.append(_("Source: {source}").format(source=escape(c.source)))
     if c.segment:
@@ -149,7 +159,7 @@ def card_text(card: ClientCard, zone: ZoneInfo, currency: str) -> str:
     lines.append(_("Manager: {name}").format(name=escape(card.manager_name)))
     if card.next_followup is not None:
         reason = card.next_followup.reason
-        line = _("Next contact: {when}.").format(when=when_text(card.next_followup, zone))
+        line = _("Next contact: {when}.").format(when=when_text(card.next_followup, viewer))
         if reason:
             line += " " + snippet(reason, 200)
         lines.append("📅 " + line)
@@ -158,16 +168,16 @@ def card_text(card: ClientCard, zone: ZoneInfo, currency: str) -> str:
     if card.contacts_log:
         lines.append("")
         lines.append(_("<b>Last contacts</b>"))
-        lines.extend(_activity_line(a, zone) for a in card.contacts_log)
+        lines.extend(_activity_line(a, viewer) for a in card.contacts_log)
     if card.notes:
         lines.append("")
         lines.append(_("<b>Last notes</b>"))
-        lines.extend(_activity_line(a, zone) for a in card.notes)
+        lines.extend(_activity_line(a, viewer) for a in card.notes)
     return "\n".join(lines)
 
 
-def _activity_line(activity: ActivityDTO, zone: ZoneInfo) -> str:
-    when = fmt_datetime(activity.occurred_at.astimezone(zone))
+def _activity_line(activity: ActivityDTO, viewer: Viewer) -> str:
+    when = fmt_datetime(activity.occurred_at.astimezone(viewer.zone), viewer.today)
     text = snippet(activity.text)
     label = outcome_label(activity.kind, activity.outcome)
     return f"• {when}, {label}" + (f": {text}" if text else "")
@@ -205,37 +215,39 @@ def client_buttons(clients: list[ClientDTO]) -> InlineKeyboardMarkup:
     return b.as_markup()
 
 
-def worklist_text(work: Worklist, zone: ZoneInfo) -> str:
+def worklist_text(work: Worklist, viewer: Viewer) -> str:
     if not work.overdue and not work.due_today:
         return _("Nothing is due today. 🎉 Plan contacts with /next or see /list.")
     lines: list[str] = []
     if work.overdue:
         lines.append(_("<b>Overdue ({count})</b>").format(count=len(work.overdue)))
         for item in work.overdue:
-            lines.append(_due_line(item.client_name, item.followup, item.temperature, zone, True))
+            lines.append(_due_line(item.client_name, item.followup, item.temperature, viewer, True))
     if work.due_today:
         if lines:
             lines.append("")
         lines.append(_("<b>Today ({count})</b>").format(count=len(work.due_today)))
         for item in work.due_today:
-            lines.append(_due_line(item.client_name, item.followup, item.temperature, zone, False))
+            lines.append(
+                _due_line(item.client_name, item.followup, item.temperature, viewer, False)
+            )
     lines.append("")
     lines.append(_("Log a result: <code>/call Name done</code> or open the card: /client Name"))
     return "\n".join(lines)
 
 
-def _due_line(name: str, f: FollowupDTO, temperature: str, zone: ZoneInfo, overdue: bool) -> str:
+def _due_line(name: str, f: FollowupDTO, temperature: str, viewer: Viewer, overdue: bool) -> str:
     icon = {"hot": "🔥", "warm": "🌤", "cold": "❄️"}.get(temperature, "•")
     if overdue:
-        when = fmt_date(f.due_on)
+        when = fmt_date(f.due_on, viewer.today)
     else:
-        when = _("any time") if f.date_only else fmt_time(f.due_at.astimezone(zone).time())
+        when = _("any time") if f.date_only else fmt_time(f.due_at.astimezone(viewer.zone).time())
     kind = _("meeting") if f.kind == "meeting" else _("call")
     reason = f" — {snippet(f.reason, 80)}" if f.reason else ""
     return f"{icon} {when} · {kind}: <b>{escape(name)}</b>{reason}"
 
 
-def page_text(page: ClientPage, title: str, zone: ZoneInfo, today: date, show_manager: bool) -> str:
+def page_text(page: ClientPage, title: str, viewer: Viewer, show_manager: bool) -> str:
     if page.total == 0:
         return _("No clients match this list.")
     start, end = page.offset + 1, page.offset + len(page.items)
@@ -249,9 +261,13 @@ def page_text(page: ClientPage, title: str, zone: ZoneInfo, today: date, show_ma
         if item.next_due_at is None:
             nxt = _("no next contact")
         else:
-            local = item.next_due_at.astimezone(zone)
-            nxt = fmt_date(local.date()) if item.next_date_only else fmt_datetime(local)
-            if local.date() < today:
+            local = item.next_due_at.astimezone(viewer.zone)
+            nxt = (
+                fmt_date(local.date(), viewer.today)
+                if item.next_date_only
+                else fmt_datetime(local, viewer.today)
+            )
+            if local.date() < viewer.today:
                 nxt = "⚠️ " + nxt
         who = f" · {escape(page.manager_names.get(item.manager_id, ''))}" if show_manager else ""
         lines.append(f"{icon} <b>{escape(item.name)}</b> · {nxt}{who}")
