@@ -46,6 +46,10 @@ class _StoredMessage:
 
 
 class FakeBotApi:
+    """What tests read back: `sent` (every accepted sendMessage: chat_id, text, message_id, at
+    on the loop clock, parse_mode), `rejected_429`, `requests` (method names in arrival order).
+    What they set: `blocked_chats` and `fail_next`."""
+
     def __init__(
         self,
         *,

@@ -35,6 +35,7 @@ class RunResult:
     wall_s: float
     rate: float
     got_429: int
+    peak_per_second: int
     not_delivered: int
     duplicates: int
     outcomes: Counter[str]
@@ -42,13 +43,14 @@ class RunResult:
     def report(self) -> str:
         return (
             f"{self.label}\n"
-            f"  messages sent:        {self.sent}\n"
-            f"  wall time:            {self.wall_s:.2f} s\n"
-            f"  sustained rate:       {self.rate:.2f} msg/s\n"
-            f"  429s received:        {self.got_429}\n"
-            f"  not delivered:        {self.not_delivered}\n"
-            f"  delivered twice:      {self.duplicates}\n"
-            f"  outcomes:             {dict(self.outcomes)}"
+            f"  messages sent:         {self.sent}\n"
+            f"  wall time:             {self.wall_s:.2f} s\n"
+            f"  sustained rate:        {self.rate:.2f} msg/s\n"
+            f"  429s received:         {self.got_429}\n"
+            f"  busiest second at API: {self.peak_per_second} accepted\n"
+            f"  not delivered:         {self.not_delivered}\n"
+            f"  delivered twice:       {self.duplicates}\n"
+            f"  outcomes:              {dict(self.outcomes)}"
         )
 
 
@@ -78,10 +80,22 @@ async def run(label: str, messages: int, chats: int, api: FakeBotApi) -> RunResu
         wall_s=wall,
         rate=sent / wall if wall > 0 else 0.0,
         got_429=api.rejected_429,
+        peak_per_second=busiest_second([m["at"] for m in api.sent]),
         not_delivered=messages - len(texts),
         duplicates=sum(count - 1 for count in texts.values()),
         outcomes=Counter(d.outcome.value for d in deliveries),
     )
+
+
+def busiest_second(times: list[float]) -> int:
+    """Most messages the API accepted in any sliding one-second window."""
+    ordered = sorted(times)
+    best, left = 0, 0
+    for right, t in enumerate(ordered):
+        while ordered[left] <= t - 1.0:
+            left += 1
+        best = max(best, right - left + 1)
+    return best
 
 
 async def main(args: argparse.Namespace) -> None:

@@ -53,6 +53,7 @@ class Settings(BaseSettings):
     database_url: str = "sqlite+aiosqlite:///./data/salesbot.sqlite3"
     default_timezone: str = "Europe/Moscow"
     default_language: str = "ru"
+    default_currency: str = "RUB"
     owner_telegram_id: int | None = None
     open_registration: bool = False
     log_level: str = "INFO"
@@ -79,6 +80,13 @@ class Settings(BaseSettings):
         if value not in SUPPORTED_LANGUAGES:
             raise ValueError(f"language must be one of {SUPPORTED_LANGUAGES}")
         return value
+
+    @field_validator("default_currency")
+    @classmethod
+    def _currency_code(cls, value: str) -> str:
+        if len(value) != 3 or not value.isalpha():
+            raise ValueError("currency must be an ISO 4217 code such as RUB")
+        return value.upper()
 
     @field_validator("telegram_api_url")
     @classmethod

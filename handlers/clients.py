@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
 from html import escape
 
 from aiogram import Bot, F, Router
@@ -11,8 +10,7 @@ from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Message
 
 from bot.i18n import _
-from bot.parsing.commands import CallCommand, Outcome
-from bot.parsing.dates import When
+from bot.parsing.commands import Outcome
 from bot.parsing.new_client import parse_new_client
 from bot.services.context import Actor
 from bot.services.hub import Services
@@ -26,7 +24,10 @@ from bot.telegram.render import (
     when_text,
 )
 from handlers.flow import CLIENT_COMMANDS, Flow, Steps
-from storage.enums import FollowupKind, Temperature
+from storage.enums import Temperature
+
+# What the card's date buttons mean, in days from today.
+POSTPONE_DAYS = {"tomorrow": 1, "week": 7}
 
 
 def _flow(bot: Bot, chat_id: int, actor: Actor, services: Services, state: FSMContext) -> Flow:
@@ -179,19 +180,14 @@ async def card_log_action(
     if flow is None or query.message is None:
         await query.answer()
         return
-    cid, act = callback_data.cid, callback_data.act
+    cid, act, fid = callback_data.cid, callback_data.act, callback_data.fid
+    activities = services.activities
     if act in ("done", "no_answer"):
         outcome = Outcome.DONE if act == "done" else Outcome.NO_ANSWER
-        command = CallCommand(
-            name="", outcome=outcome, when=None, amount=None, margin=None, comment=""
-        )
-        result = await services.activities.log_call(actor, cid, command)
+        result = await activities.quick_call(actor, cid, outcome, expected_followup=fid)
     else:
-        today = services.ctx.local_now(actor).date()
-        day = today + timedelta(days=1 if act == "tomorrow" else 7)
-        result = await services.activities.schedule(
-            actor, cid, When(day=day, at=None), kind=FollowupKind.CALL, reason=None
-        )
+        days = POSTPONE_DAYS[act]
+        result = await activities.postpone(actor, cid, days, expected_followup=fid)
     await state.clear()
     await query.answer()
     # Buttons that log go away once used: a second press must not log the call twice.

@@ -251,7 +251,10 @@ class Flow:
             await self.send(_temperature_changed(updated.name, cmd))
         else:
             card = await services.clients.card(actor, client_id)
-            await self.send(card_text(card, viewer, actor.team.currency), card_keyboard(client_id))
+            await self.send(
+                card_text(card, viewer, actor.team.currency),
+                card_keyboard(client_id, card.next_followup),
+            )
 
     def viewer(self) -> Viewer:
         return Viewer(self.actor.zone, self._now().date())

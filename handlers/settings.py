@@ -7,6 +7,7 @@ from aiogram.filters import Command, CommandObject
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
+from bot.config import Settings
 from bot.i18n import _, current_locale, fmt_time, set_locale
 from bot.services.context import Actor
 from bot.services.errors import DomainError
@@ -57,8 +58,8 @@ def language_keyboard() -> InlineKeyboardMarkup:
     return b.as_markup()
 
 
-async def settings(
-    message: Message, command: CommandObject, actor: Actor, services: Services
+async def change_settings(
+    message: Message, command: CommandObject, actor: Actor, services: Services, settings: Settings
 ) -> None:
     args = (command.args or "").strip()
     if not args:
@@ -76,15 +77,19 @@ async def settings(
         member = await member_settings.set_hours(actor, value)
     else:
         member = await member_settings.set_language(actor, value)
-        set_locale(member.language or "ru")
+        set_locale(member.language or settings.default_language)
     await message.answer(_("Saved.") + "\n\n" + settings_text(member))
 
 
 async def choose_language(
-    query: CallbackQuery, callback_data: SetLanguage, actor: Actor, services: Services
+    query: CallbackQuery,
+    callback_data: SetLanguage,
+    actor: Actor,
+    services: Services,
+    settings: Settings,
 ) -> None:
     member = await services.member_settings.set_language(actor, callback_data.code)
-    set_locale(member.language or "ru")
+    set_locale(member.language or settings.default_language)
     await query.answer(_("Saved."))
     if query.message is not None:
         await query.bot.edit_message_text(  # type: ignore[union-attr]
@@ -97,6 +102,6 @@ async def choose_language(
 
 def build_router() -> Router:
     router = Router(name="settings")
-    router.message.register(settings, Command("settings"))
+    router.message.register(change_settings, Command("settings"))
     router.callback_query.register(choose_language, SetLanguage.filter())
     return router

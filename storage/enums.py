@@ -47,7 +47,8 @@ class ActivityOutcome(StrEnum):
 
 class FollowupState(StrEnum):
     PENDING = "pending"
-    DONE = "done"
+    DONE = "done"  # closed by a contact
+    RESCHEDULED = "rescheduled"  # moved without a contact (/next, no answer, "tomorrow")
     CANCELLED = "cancelled"
 
 

@@ -352,3 +352,36 @@ async def test_a_date_in_another_year_shows_the_year(team: BotHarness):
     assert "2027" in replies[0].text
     replies = await team.send(MANAGER, "/next Иванов 15.12")
     assert "2026" not in replies[0].text
+
+
+async def test_an_unanswered_call_keeps_the_promised_reason(team: BotHarness):
+    await team.send(MANAGER, "/add Иванов")
+    await team.send(MANAGER, "/call Иванов перезвонить через 2 недели обсудить скидку")
+    await team.send(MANAGER, "/call Иванов не дозвонился")
+    followup = await _pending(team, "Иванов")
+    assert followup is not None and followup.reason == "обсудить скидку"
+    async with team.uow_factory() as uow:
+        states = list(await uow.session.scalars(select(Followup.state).order_by(Followup.id)))
+    # First call due today: done by the callback talk; the callback: moved by the no-answer.
+    assert states == ["done", "rescheduled", "pending"]
+
+
+async def test_a_second_tap_on_a_card_button_logs_nothing(team: BotHarness):
+    await team.send(MANAGER, "/add Иванов")
+    card = (await team.send(MANAGER, "/client Иванов"))[0]
+    done = next(data for text, data in card.buttons if "Talked" in text)
+    await team.press(MANAGER, done)
+    await team.press(MANAGER, done)
+    assert any("already handled" in alert for alert in team.alerts())
+    assert await _count(team, Activity) == 1
+
+
+async def test_card_postpone_keeps_the_reason_and_kind(team: BotHarness):
+    await team.send(MANAGER, "/add Иванов")
+    await team.send(MANAGER, "/meet Иванов завтра 15:00 показать образцы")
+    card = (await team.send(MANAGER, "/client Иванов"))[0]
+    week = next(data for text, data in card.buttons if "week" in text)
+    await team.press(MANAGER, week)
+    followup = await _pending(team, "Иванов")
+    assert followup is not None and followup.due_on == date(2026, 12, 9)
+    assert (followup.kind, followup.reason) == ("meeting", "показать образцы")

@@ -131,7 +131,13 @@ async def test_a_client_has_at_most_one_pending_followup(uows: UnitOfWorkFactory
             )
 
 
-async def test_concurrent_writers_wait_instead_of_failing(uows: UnitOfWorkFactory, backend: str):
+@pytest.mark.parametrize("gated", [False, True], ids=["busy-timeout", "fifo-gate"])
+async def test_concurrent_writers_wait_instead_of_failing(engine: AsyncEngine, gated: bool):
+    # Without the gate: several processes on one file (SQLite's busy timeout and BEGIN
+    # IMMEDIATE). With it: one process, as the app runs (the gate queues writers in order).
+    uows = UnitOfWorkFactory(
+        create_session_factory(engine), serialize=gated and engine.dialect.name == "sqlite"
+    )
     async with uows() as uow:
         team_id, member_id, client_id = await _team_member_client(uow)
         await uow.commit()
@@ -156,5 +162,5 @@ async def test_concurrent_writers_wait_instead_of_failing(uows: UnitOfWorkFactor
 
     await asyncio.gather(*(write(n) for n in range(40)))
     async with uows() as uow:
-        notes = await uow.activities.recent(client_id, ["note"], 100)
+        notes = await uow.activities.recent(team_id, client_id, ["note"], 100)
     assert len(notes) == 40

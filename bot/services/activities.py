@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, fields, replace
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 
 from bot.parsing.amounts import Margin
@@ -110,12 +110,21 @@ class ActivityService:
         *,
         kind: str = FollowupKind.CALL,
         reason: str | None = None,
+        contact: bool = True,
     ) -> FollowupDTO | None:
-        """Close the client's pending follow-up and, when `when` is given, open the next one."""
+        """Close the client's pending follow-up and, when `when` is given, open the next one.
+
+        Without a contact (`contact=False`) the promise still stands, only later: the new
+        follow-up keeps the old one's reason unless a new reason is given.
+        """
         uow, now = self._ctx.uow, self._ctx.now()
-        await uow.followups.close_pending(client.id, FollowupState.DONE, now)
+        previous = await uow.followups.pending_for_client(actor.team.id, client.id)
+        state = FollowupState.DONE if contact else FollowupState.RESCHEDULED
+        await uow.followups.close_pending(actor.team.id, client.id, state, now)
         if when is None:
             return None
+        if not contact and reason is None and previous is not None:
+            reason = previous.reason
         self._check_future(actor, when)
         owner = actor.member
         if client.manager_id != actor.member.id:
@@ -151,7 +160,7 @@ class ActivityService:
             # An unanswered call is an attempt, not a contact: the quiet-client clock keeps running.
             client = await self._touch(actor, client, contact=False)
             when = command.when or retry_when(actor, today)
-            followup = await self._reschedule(actor, client, when, reason=comment)
+            followup = await self._reschedule(actor, client, when, reason=comment, contact=False)
             return Logged(client, outcome, followup, command.when is None)
 
         if outcome is Outcome.REFUSED:
@@ -162,7 +171,7 @@ class ActivityService:
                 extra = {"stage": Stage.LOST, "archived_at": self._ctx.now()}
             client = await self._touch(actor, client, contact=True, **extra)
             await self._ctx.uow.followups.close_pending(
-                client.id, FollowupState.CANCELLED, self._ctx.now()
+                actor.team.id, client.id, FollowupState.CANCELLED, self._ctx.now()
             )
             return Logged(client, outcome, None, archived=is_lead)
 
@@ -207,9 +216,41 @@ class ActivityService:
         """`/next` and `/meet`: plan the next contact without logging one."""
         client = await self._client(actor, client_id)
         followup = await self._reschedule(
-            actor, client, when, kind=kind, reason=self._comment(reason)
+            actor, client, when, kind=kind, reason=self._comment(reason), contact=False
         )
         return Logged(client, None, followup)
+
+    async def postpone(
+        self, actor: Actor, client_id: int, days: int, *, expected_followup: int | None
+    ) -> Logged:
+        """A card's "Tomorrow" / "In a week": the same promise, that many days later."""
+        client = await self._client(actor, client_id)
+        previous = await self._expect(actor, client, expected_followup)
+        kind = previous.kind if previous is not None else FollowupKind.CALL
+        when = When(day=self._today(actor) + timedelta(days=days), at=None)
+        followup = await self._reschedule(actor, client, when, kind=kind, contact=False)
+        return Logged(client, None, followup)
+
+    async def quick_call(
+        self, actor: Actor, client_id: int, outcome: Outcome, *, expected_followup: int | None
+    ) -> Logged:
+        """A card's "Talked" / "No answer" button: `/call` with no date or comment."""
+        client = await self._client(actor, client_id)
+        await self._expect(actor, client, expected_followup)
+        command = CallCommand(
+            name="", outcome=outcome, when=None, amount=None, margin=None, comment=""
+        )
+        return await self.log_call(actor, client.id, command)
+
+    async def _expect(
+        self, actor: Actor, client: ClientDTO, expected_followup: int | None
+    ) -> FollowupDTO | None:
+        """The pending follow-up, if it is still the one the button was made for; a second tap,
+        or a button on a card that something else has since moved, is refused."""
+        current = await self._ctx.uow.followups.pending_for_client(actor.team.id, client.id)
+        if expected_followup is not None and (current.id if current else 0) != expected_followup:
+            raise DomainError("already_handled")
+        return current
 
     async def log_meeting(self, actor: Actor, client_id: int, comment: str | None) -> Logged:
         client = await self._client(actor, client_id)
@@ -231,7 +272,7 @@ class ActivityService:
         client = await self._touch(
             actor, client, contact=False, **self._won_fields(client, self._today(actor))
         )
-        followup = await self._ctx.uow.followups.pending_for_client(client.id)
+        followup = await self._ctx.uow.followups.pending_for_client(actor.team.id, client.id)
         return Logged(client, ActivityOutcome.DEAL, followup, deal=deal)
 
     def _won_fields(self, client: ClientDTO, today: date) -> dict[str, object]:

@@ -227,14 +227,15 @@ class ClientService:
         return ClientCard(
             client=client,
             manager_name=names.get(client.manager_id, "?"),
-            phones=await uow.clients.phones(client.id),
-            contacts=await uow.clients.contacts(client.id),
-            tags=await uow.clients.tags(client.id),
-            next_followup=await uow.followups.pending_for_client(client.id),
+            phones=await uow.clients.phones(actor.team.id, client.id),
+            contacts=await uow.clients.contacts(actor.team.id, client.id),
+            tags=await uow.clients.tags(actor.team.id, client.id),
+            next_followup=await uow.followups.pending_for_client(actor.team.id, client.id),
             notes=await uow.activities.recent(
-                client.id, [ActivityKind.NOTE], limits.card_last_items
+                actor.team.id, client.id, [ActivityKind.NOTE], limits.card_last_items
             ),
             contacts_log=await uow.activities.recent(
+                actor.team.id,
                 client.id,
                 [ActivityKind.CALL, ActivityKind.MEETING, ActivityKind.DEAL, ActivityKind.PROPOSAL],
                 limits.card_last_items,

@@ -40,6 +40,7 @@ class Services:
         return OnboardingService(
             self.ctx,
             default_timezone=s.default_timezone,
+            default_currency=s.default_currency,
             owner_telegram_id=s.owner_telegram_id,
             open_registration=s.open_registration,
             work_hours=(s.work_start, s.work_end),

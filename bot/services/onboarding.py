@@ -51,12 +51,14 @@ class OnboardingService:
         ctx: ServiceContext,
         *,
         default_timezone: str,
+        default_currency: str,
         owner_telegram_id: int | None,
         open_registration: bool,
         work_hours: tuple,
     ) -> None:
         self._ctx = ctx
         self._default_timezone = default_timezone
+        self._default_currency = default_currency
         self._owner_telegram_id = owner_telegram_id
         self._open_registration = open_registration
         self._work_start, self._work_end = work_hours
@@ -88,6 +90,7 @@ class OnboardingService:
         team = await uow.teams.create(
             name=person.full_name,
             timezone=self._default_timezone,
+            currency=self._default_currency,
             followup_hot_days=rules.followup_hot_days,
             followup_warm_days=rules.followup_warm_days,
             followup_cold_days=rules.followup_cold_days,

@@ -17,10 +17,14 @@ class PickClient(CallbackData, prefix="pk"):
 
 
 class CardAction(CallbackData, prefix="ca"):
-    """Quick actions under a client card: done, no_answer, tomorrow, week, hot, warm, cold, open."""
+    """Quick actions under a client card: done, no_answer, tomorrow, week, hot, warm, cold, open.
+
+    `fid` is the pending follow-up the card showed (0: none). Logging buttons act only while it
+    is still pending, so a double tap or an old card cannot log the same call twice."""
 
     act: str
     cid: int
+    fid: int = 0
 
 
 class ListPage(CallbackData, prefix="lp"):

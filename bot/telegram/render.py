@@ -183,12 +183,17 @@ def _activity_line(activity: ActivityDTO, viewer: Viewer) -> str:
     return f"• {when}, {label}" + (f": {text}" if text else "")
 
 
-def card_keyboard(client_id: int) -> InlineKeyboardMarkup:
+def card_keyboard(client_id: int, followup: FollowupDTO | None) -> InlineKeyboardMarkup:
+    fid = followup.id if followup is not None else 0
     b = InlineKeyboardBuilder()
-    b.button(text=_("✅ Talked"), callback_data=CardAction(act="done", cid=client_id))
-    b.button(text=_("📵 No answer"), callback_data=CardAction(act="no_answer", cid=client_id))
-    b.button(text=_("📅 Tomorrow"), callback_data=CardAction(act="tomorrow", cid=client_id))
-    b.button(text=_("📅 In a week"), callback_data=CardAction(act="week", cid=client_id))
+    b.button(text=_("✅ Talked"), callback_data=CardAction(act="done", cid=client_id, fid=fid))
+    b.button(
+        text=_("📵 No answer"), callback_data=CardAction(act="no_answer", cid=client_id, fid=fid)
+    )
+    b.button(
+        text=_("📅 Tomorrow"), callback_data=CardAction(act="tomorrow", cid=client_id, fid=fid)
+    )
+    b.button(text=_("📅 In a week"), callback_data=CardAction(act="week", cid=client_id, fid=fid))
     b.button(text="🔥", callback_data=CardAction(act="hot", cid=client_id))
     b.button(text="🌤", callback_data=CardAction(act="warm", cid=client_id))
     b.button(text="❄️", callback_data=CardAction(act="cold", cid=client_id))

@@ -39,6 +39,7 @@ _TRANSIENT = (TelegramServerError, TelegramNetworkError, TimeoutError, aiohttp.C
 # Any token-shaped string (id:secret) is masked, not only ours: a description may quote another.
 _TOKEN_SHAPE = re.compile(r"\b\d{6,12}:[A-Za-z0-9_-]{30,}\b")
 _ERROR_MAX_CHARS = 200
+_MIN_RETRY_AFTER = 1.0
 
 
 class Outcome(StrEnum):
@@ -233,7 +234,9 @@ class Sender:
             try:
                 return await call()
             except TelegramRetryAfter as exc:
-                retry_after = float(exc.retry_after)
+                # Telegram never says 0, but a proxy or a fake might; retrying at once would
+                # then hammer the API without ever using up max_retry_after.
+                retry_after = max(float(exc.retry_after), _MIN_RETRY_AFTER)
                 self._limiter.pause(retry_after)
                 if waited_for_429 + retry_after > self._max_retry_after:
                     logger.warning(

@@ -94,6 +94,10 @@ def error_text(code: str, params: dict[str, object]) -> str:
             "Use: <code>/settings tz Europe/Moscow</code>, <code>/settings hours 9-18</code> "
             "or <code>/settings lang en</code>."
         ),
+        "already_handled": _(
+            "This was already handled: the client's next contact has changed since. "
+            "Open the card again to see it."
+        ),
         "pick_expired": _("This choice has expired. Please send the command again."),
     }
     if code == "field_too_long":

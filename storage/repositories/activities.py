@@ -39,10 +39,16 @@ class ActivityRepository:
         await self._session.flush()
         return row.id
 
-    async def recent(self, client_id: int, kinds: Sequence[str], limit: int) -> list[ActivityDTO]:
+    async def recent(
+        self, team_id: int, client_id: int, kinds: Sequence[str], limit: int
+    ) -> list[ActivityDTO]:
         rows = await self._session.scalars(
             select(Activity)
-            .where(Activity.client_id == client_id, Activity.kind.in_(list(kinds)))
+            .where(
+                Activity.team_id == team_id,
+                Activity.client_id == client_id,
+                Activity.kind.in_(list(kinds)),
+            )
             .order_by(Activity.occurred_at.desc(), Activity.id.desc())
             .limit(limit)
         )

@@ -75,31 +75,35 @@ class ClientRepository:
         self._session.add(ClientPhone(team_id=team_id, client_id=client_id, raw=raw, digits=digits))
         await self._session.flush()
 
-    async def phones(self, client_id: int) -> list[str]:
+    async def phones(self, team_id: int, client_id: int) -> list[str]:
         rows = await self._session.scalars(
             select(ClientPhone.raw)
-            .where(ClientPhone.client_id == client_id)
+            .where(ClientPhone.team_id == team_id, ClientPhone.client_id == client_id)
             .order_by(ClientPhone.id)
         )
         return list(rows)
 
-    async def contacts(self, client_id: int) -> list[tuple[str, str | None]]:
+    async def contacts(self, team_id: int, client_id: int) -> list[tuple[str, str | None]]:
         rows = await self._session.execute(
             select(ClientContact.name, ClientContact.position)
-            .where(ClientContact.client_id == client_id)
+            .where(ClientContact.team_id == team_id, ClientContact.client_id == client_id)
             .order_by(ClientContact.id)
         )
         return [(row.name, row.position) for row in rows]
 
     async def set_tags(self, team_id: int, client_id: int, tags: Sequence[str]) -> None:
-        await self._session.execute(delete(ClientTag).where(ClientTag.client_id == client_id))
+        await self._session.execute(
+            delete(ClientTag).where(ClientTag.team_id == team_id, ClientTag.client_id == client_id)
+        )
         for tag in dict.fromkeys(tags):
             self._session.add(ClientTag(team_id=team_id, client_id=client_id, tag=tag))
         await self._session.flush()
 
-    async def tags(self, client_id: int) -> list[str]:
+    async def tags(self, team_id: int, client_id: int) -> list[str]:
         rows = await self._session.scalars(
-            select(ClientTag.tag).where(ClientTag.client_id == client_id).order_by(ClientTag.tag)
+            select(ClientTag.tag)
+            .where(ClientTag.team_id == team_id, ClientTag.client_id == client_id)
+            .order_by(ClientTag.tag)
         )
         return list(rows)
 

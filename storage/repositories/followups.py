@@ -13,16 +13,24 @@ class FollowupRepository:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
 
-    async def pending_for_client(self, client_id: int) -> FollowupDTO | None:
+    async def pending_for_client(self, team_id: int, client_id: int) -> FollowupDTO | None:
         row = await self._session.scalar(
-            select(Followup).where(Followup.client_id == client_id, Followup.state == "pending")
+            select(Followup).where(
+                Followup.team_id == team_id,
+                Followup.client_id == client_id,
+                Followup.state == "pending",
+            )
         )
         return to_dto(FollowupDTO, row) if row else None
 
-    async def close_pending(self, client_id: int, state: str, now: datetime) -> None:
+    async def close_pending(self, team_id: int, client_id: int, state: str, now: datetime) -> None:
         await self._session.execute(
             update(Followup)
-            .where(Followup.client_id == client_id, Followup.state == "pending")
+            .where(
+                Followup.team_id == team_id,
+                Followup.client_id == client_id,
+                Followup.state == "pending",
+            )
             .values(state=state, closed_at=now)
         )
 

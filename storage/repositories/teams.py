@@ -21,6 +21,7 @@ class TeamRepository:
         *,
         name: str,
         timezone: str,
+        currency: str = "RUB",
         followup_hot_days: int,
         followup_warm_days: int,
         followup_cold_days: int,
@@ -30,7 +31,7 @@ class TeamRepository:
         team = Team(
             name=name,
             timezone=timezone,
-            currency="RUB",
+            currency=currency,
             followup_hot_days=followup_hot_days,
             followup_warm_days=followup_warm_days,
             followup_cold_days=followup_cold_days,
