@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import re
-
 from aiogram import Router
 from aiogram.filters import Command, CommandObject
 from aiogram.types import CallbackQuery, Message
 
 from bot.i18n import _
+from bot.parsing.new_client import clean_tag
 from bot.services.access import sees_whole_team
 from bot.services.clients import LEAD_FILTER, ClientFilter
 from bot.services.context import Actor
@@ -54,9 +53,9 @@ def filter_key(word: str, max_tag_chars: int) -> str:
         return "a"
     if word in _WORDS:
         return _WORDS[word]
-    # Tags are word characters and dashes, like the #tags /add accepts; "." and ":" separate
-    # parts of the key and of the callback data.
-    tag = re.sub(r"[^\w-]", "", word)[:max_tag_chars]
+    # The same normal form /add gives tags; it never holds "." or ":" (key and callback
+    # separators).
+    tag = clean_tag(word, max_tag_chars)
     return "g." + tag if tag else "a"
 
 

@@ -385,3 +385,19 @@ async def test_card_postpone_keeps_the_reason_and_kind(team: BotHarness):
     followup = await _pending(team, "Иванов")
     assert followup is not None and followup.due_on == date(2026, 12, 9)
     assert (followup.kind, followup.reason) == ("meeting", "показать образцы")
+
+
+async def test_every_contact_person_is_kept_and_findable(team: BotHarness):
+    await team.send(MANAGER, "/add ООО Ромашка, contact: Петр Смирнов, contact: Мария Лебедева")
+    card = (await team.send(MANAGER, "/client Лебедева"))[0]
+    assert "ООО Ромашка" in card.text
+    assert "Петр Смирнов" in card.text and "Мария Лебедева" in card.text
+
+
+async def test_overdue_list_uses_the_members_calendar_day(team: BotHarness):
+    await team.send(MANAGER, "/add Иванов")
+    await team.send(MANAGER, "/add Петров")
+    await team.send(MANAGER, "/next Петров завтра")
+    team.clock.advance(timedelta(days=1))
+    overdue = (await team.send(MANAGER, "/list overdue"))[0].text
+    assert "Иванов" in overdue and "Петров" not in overdue

@@ -78,8 +78,23 @@ class NewClientInput:
     birthday: date | None = None
     potential: Decimal | None = None
     tags: list[str] = field(default_factory=list)
+    # Every `contact:` after the first: more people at the same client.
+    extra_contacts: list[str] = field(default_factory=list)
     temperature: str | None = None
     note: str | None = None
+
+
+# Callback data holds a tag (`/list #tag` pages) and has 64 bytes in all.
+TAG_MAX_BYTES = 40
+
+
+def clean_tag(word: str, max_chars: int) -> str:
+    """A tag as stored and searched: word characters and dashes, case-folded, short enough in
+    characters and in UTF-8 bytes."""
+    tag = re.sub(r"[^\w-]", "", word.casefold())[:max_chars]
+    while len(tag.encode()) > TAG_MAX_BYTES:
+        tag = tag[:-1]
+    return tag
 
 
 def is_phone(text: str) -> bool:
@@ -101,7 +116,7 @@ def parse_new_client(args: str, *, max_amount: Decimal, max_tag_chars: int) -> N
     parts = [part.strip() for part in re.split(r"[,;\n]", args) if part.strip()]
     if not parts:
         raise ParseError("name_missing")
-    tags = [t.casefold()[:max_tag_chars] for t in _TAG.findall(args)]
+    tags = [tag for tag in (clean_tag(t, max_tag_chars) for t in _TAG.findall(args)) if tag]
     parts = [p for p in (_TAG.sub("", part).strip() for part in parts) if p]
     if not parts:
         raise ParseError("name_missing")
@@ -151,5 +166,7 @@ def _assign(result: NewClientInput, target: str, value: str, max_amount: Decimal
         result.potential = parse_amount(value, max_amount=max_amount)
     elif target == "note":
         result.note = value
+    elif target == "contact_person" and "contact_person" in result.fields:
+        result.extra_contacts.append(value)
     else:
         result.fields[target] = value

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
 
 from bot.parsing.dates import When
 from bot.parsing.new_client import NewClientInput
@@ -15,7 +14,7 @@ from bot.services.matching import Resolution
 from bot.services.scheduling import due_from_when
 from storage.dto import ActivityDTO, ClientDTO, ClientListItem, FollowupDTO, MatchCandidate
 from storage.enums import OPEN_LEAD_STAGES, ActivityKind, Stage, Temperature
-from storage.models import Client, ClientPhone, text_limit
+from storage.models import Client, ClientContact, ClientPhone, text_limit
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,8 +105,8 @@ class ClientService:
             now=self._ctx.now(),
             details={"found": len(matches)},
         )
-        clients = [await self._ctx.uow.clients.get(actor.team.id, m.candidate.id) for m in matches]
-        return [c for c in clients if c is not None]
+        ids = [m.candidate.id for m in matches]
+        return await self._ctx.uow.clients.get_many(actor.team.id, ids)
 
     # -- changes ----------------------------------------------------------------------------
 
@@ -145,13 +144,17 @@ class ClientService:
             stage=Stage.NEW,
             stage_changed_at=now,
             potential=data.potential,
-            search_text=matching.search_text([name, fields.get("contact_person")]),
+            search_text=matching.search_text(
+                [name, fields.get("contact_person"), *data.extra_contacts]
+            ),
             phone_digits=" ".join(digits),
             created_at=now,
             updated_at=now,
         )
         for raw, digit in zip(data.phones, digits, strict=True):
             await uow.clients.add_phone(actor.team.id, client_id, raw, digit)
+        for contact in data.extra_contacts:
+            await uow.clients.add_contact(actor.team.id, client_id, contact)
         if data.tags:
             await uow.clients.set_tags(actor.team.id, client_id, data.tags)
         if data.note:
@@ -195,6 +198,9 @@ class ClientService:
             limit = text_limit(Client, field)
             if value and limit and len(value) > limit:
                 raise DomainError("field_too_long", field=field, limit=limit)
+        contact_limit = text_limit(ClientContact, "name") or 200
+        if any(len(contact) > contact_limit for contact in data.extra_contacts):
+            raise DomainError("field_too_long", field="contact_person", limit=contact_limit)
         phone_limit = text_limit(ClientPhone, "raw") or 64
         for raw in data.phones:
             if len(raw) > phone_limit:
@@ -244,11 +250,8 @@ class ClientService:
 
     async def list_page(self, actor: Actor, flt: ClientFilter, offset: int) -> ClientPage:
         uow, limits = self._ctx.uow, self._ctx.limits
-        overdue_before: datetime | None = None
-        if flt.overdue:
-            local_today = self._ctx.local_now(actor).date()
-            start_of_today = datetime.combine(local_today, datetime.min.time(), tzinfo=actor.zone)
-            overdue_before = start_of_today
+        # Overdue means due on an earlier day than today, as in /today.
+        overdue_before = self._ctx.local_now(actor).date() if flt.overdue else None
         items, total = await uow.clients.list_page(
             actor.team.id,
             manager_scope(actor),

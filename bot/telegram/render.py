@@ -30,6 +30,9 @@ class Viewer:
     today: date
 
 
+TEMPERATURE_ICONS = {"hot": "🔥", "warm": "🌤", "cold": "❄️"}
+
+
 def temperature_label(value: str) -> str:
     return {"hot": _("🔥 hot"), "warm": _("🌤 warm"), "cold": _("❄️ cold")}.get(value, value)
 
@@ -194,9 +197,8 @@ def card_keyboard(client_id: int, followup: FollowupDTO | None) -> InlineKeyboar
         text=_("📅 Tomorrow"), callback_data=CardAction(act="tomorrow", cid=client_id, fid=fid)
     )
     b.button(text=_("📅 In a week"), callback_data=CardAction(act="week", cid=client_id, fid=fid))
-    b.button(text="🔥", callback_data=CardAction(act="hot", cid=client_id))
-    b.button(text="🌤", callback_data=CardAction(act="warm", cid=client_id))
-    b.button(text="❄️", callback_data=CardAction(act="cold", cid=client_id))
+    for temperature, icon in TEMPERATURE_ICONS.items():
+        b.button(text=icon, callback_data=CardAction(act=temperature, cid=client_id))
     b.adjust(2, 2, 3)
     return b.as_markup()
 
@@ -242,7 +244,7 @@ def worklist_text(work: Worklist, viewer: Viewer) -> str:
 
 
 def _due_line(name: str, f: FollowupDTO, temperature: str, viewer: Viewer, overdue: bool) -> str:
-    icon = {"hot": "🔥", "warm": "🌤", "cold": "❄️"}.get(temperature, "•")
+    icon = TEMPERATURE_ICONS.get(temperature, "•")
     if overdue:
         when = fmt_date(f.due_on, viewer.today)
     else:
@@ -262,7 +264,7 @@ def page_text(page: ClientPage, title: str, viewer: Viewer, show_manager: bool) 
         )
     ]
     for item in page.items:
-        icon = {"hot": "🔥", "warm": "🌤", "cold": "❄️"}.get(item.temperature, "•")
+        icon = TEMPERATURE_ICONS.get(item.temperature, "•")
         if item.next_due_at is None:
             nxt = _("no next contact")
         else:

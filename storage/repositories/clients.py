@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import date
 from typing import Any
 
 from sqlalchemy import and_, delete, func, select, update
@@ -35,6 +35,22 @@ class ClientRepository:
             select(Client).where(Client.team_id == team_id, Client.id == client_id)
         )
         return to_dto(ClientDTO, row) if row else None
+
+    async def get_many(self, team_id: int, client_ids: Sequence[int]) -> list[ClientDTO]:
+        """The clients with these ids, in the order given."""
+        rows = await self._session.scalars(
+            select(Client).where(Client.team_id == team_id, Client.id.in_(list(client_ids)))
+        )
+        by_id = {row.id: to_dto(ClientDTO, row) for row in rows}
+        return [by_id[client_id] for client_id in client_ids if client_id in by_id]
+
+    async def add_contact(
+        self, team_id: int, client_id: int, name: str, position: str | None = None
+    ) -> None:
+        self._session.add(
+            ClientContact(team_id=team_id, client_id=client_id, name=name, position=position)
+        )
+        await self._session.flush()
 
     async def update(self, team_id: int, client_id: int, **values: Any) -> None:
         await self._session.execute(
@@ -115,7 +131,7 @@ class ClientRepository:
         temperatures: Sequence[str] = (),
         stages: Sequence[str] = (),
         tag: str | None = None,
-        overdue_before: datetime | None = None,
+        overdue_before: date | None = None,
         include_archived: bool = False,
         offset: int = 0,
         limit: int = 25,
@@ -140,7 +156,7 @@ class ClientRepository:
                 )
             )
         if overdue_before is not None:
-            conditions.append(Followup.due_at < overdue_before)
+            conditions.append(Followup.due_on < overdue_before)
 
         base = select(Client).outerjoin(Followup, pending).where(*conditions)
         total = await self._session.scalar(select(func.count()).select_from(base.subquery()))
