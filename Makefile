@@ -42,7 +42,7 @@ format: install
 # Re-extract user-facing strings after changing texts, then translate the new ones in ru.
 extract: install
 	$(BIN)/pybabel extract -F babel.cfg -k N_ -o locales/messages.pot --no-location --omit-header --sort-output .
-	$(BIN)/pybabel update -i locales/messages.pot -d locales -D messages --no-location --omit-header --no-fuzzy-matching
+	$(BIN)/pybabel update -i locales/messages.pot -d locales -D messages --no-fuzzy-matching --ignore-obsolete
 
 bench: install
 	$(BIN)/python -m bench.call_throughput
