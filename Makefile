@@ -46,6 +46,7 @@ extract: install
 
 bench: install
 	$(BIN)/python -m bench.call_throughput
+	$(BIN)/python -m bench.send_rate
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
