@@ -36,27 +36,32 @@ async def _migrate(settings: Settings) -> None:
 
 
 async def _polling(settings: Settings) -> None:
-    from bot.app import build_application
+    from bot.app import build_application, start_scheduler
     from bot.telegram.menu import register_commands
 
     app = build_application(settings)
+    scheduler = start_scheduler(app)
     try:
         await register_commands(app.bot, settings.default_language)
         await app.dispatcher.start_polling(app.bot, handle_signals=True)
     finally:
+        scheduler.shutdown(wait=False)
         await app.close()
 
 
 async def _console(settings: Settings) -> None:
-    from bot.app import build_application
+    from bot.app import build_application, start_scheduler
     from bot.telegram.console import ConsolePrinter, run_console
     from bot.telegram.local_session import LocalSession
 
     printer = ConsolePrinter()
     app = build_application(settings, session=LocalSession(on_request=printer))
+    # Reminders fall due in the playground too: they print between prompts.
+    scheduler = start_scheduler(app)
     try:
         await run_console(app.dispatcher, app.bot, printer, settings.default_language)
     finally:
+        scheduler.shutdown(wait=False)
         await app.close()
 
 

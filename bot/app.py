@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from aiogram import Bot, Dispatcher
 from aiogram.client.default import DefaultBotProperties
@@ -10,13 +11,17 @@ from aiogram.client.session.base import BaseSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.enums import ParseMode
 from aiogram.fsm.storage.base import BaseStorage
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.clock import Clock, SystemClock
 from bot.config import Settings
+from bot.jobs.sweep import DeliverySweep
 from bot.telegram.fsm_storage import SqlStorage
 from bot.telegram.middlewares import MembersOnlyMiddleware, UnitOfWorkMiddleware
+from bot.telegram.notifier import TelegramNotifier
 from bot.telegram.outgoing import DeferOutgoing
+from bot.telegram.sender import RateLimiter, Sender
 from bot.telegram.sessions import TelegramSession
 from handlers import get_routers
 from storage.db import create_engine, create_session_factory
@@ -34,6 +39,7 @@ class Application:
     clock: Clock
     dispatcher: Dispatcher
     bot: Bot
+    sweep: DeliverySweep
 
     async def close(self) -> None:
         await self.bot.session.close()
@@ -84,4 +90,23 @@ def build_application(
     )
     dispatcher = build_dispatcher(settings, uow_factory, clock)
     bot = build_bot(settings, session)
-    return Application(settings, engine, uow_factory, clock, dispatcher, bot)
+    limiter = RateLimiter(per_second=settings.delivery.global_per_second)
+    notifier = TelegramNotifier(Sender(bot, limiter), clock, settings.default_language)
+    sweep = DeliverySweep(uow_factory, clock, notifier, settings.delivery)
+    return Application(settings, engine, uow_factory, clock, dispatcher, bot, sweep)
+
+
+def start_scheduler(app: Application) -> AsyncIOScheduler:
+    """APScheduler only ticks: every job's state is in the database, so a tick missed or run on
+    several instances at once is harmless."""
+    scheduler = AsyncIOScheduler()
+    scheduler.add_job(
+        app.sweep.run_once,
+        "interval",
+        seconds=app.settings.delivery.sweep_interval_seconds,
+        max_instances=1,
+        coalesce=True,
+        next_run_time=datetime.now(UTC),
+    )
+    scheduler.start()
+    return scheduler

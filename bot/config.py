@@ -26,6 +26,18 @@ class RuleDefaults(BaseModel):
     no_answer_retry_days: int = Field(1, ge=1, le=30)
 
 
+class DeliverySettings(BaseModel):
+    """How the sweep delivers what the outbox owes."""
+
+    sweep_interval_seconds: float = Field(10.0, gt=0, le=30)
+    lease_seconds: int = Field(120, ge=10)
+    batch_size: int = Field(100, ge=1, le=1000)
+    # A push sent this long after its moment says it is late (the bot was down meanwhile).
+    late_after_seconds: int = Field(300, ge=0)
+    retry_backoff_seconds: int = Field(30, ge=1)
+    global_per_second: float = Field(25.0, gt=0, le=30)
+
+
 class Limits(BaseModel):
     """Input limits: one place for every bound the parsers and services enforce."""
 
@@ -64,6 +76,7 @@ class Settings(BaseSettings):
 
     rules: RuleDefaults = RuleDefaults()
     limits: Limits = Limits()
+    delivery: DeliverySettings = DeliverySettings()
 
     @field_validator("default_timezone")
     @classmethod

@@ -187,7 +187,7 @@ async def card_log_action(
         result = await activities.quick_call(actor, cid, outcome, expected_followup=fid)
     else:
         days = POSTPONE_DAYS[act]
-        result = await activities.postpone(actor, cid, days, expected_followup=fid)
+        result = await activities.postpone(actor, cid, days=days, expected_followup=fid)
     await state.clear()
     await query.answer()
     # Buttons that log go away once used: a second press must not log the call twice.

@@ -41,6 +41,7 @@ class MemberDTO:
     work_start: time
     work_end: time
     is_active: bool
+    unreachable_at: datetime | None
 
 
 @dataclass(frozen=True, slots=True)

@@ -79,6 +79,9 @@ class Member(Base):
     work_start: Mapped[time] = mapped_column(Time())
     work_end: Mapped[time] = mapped_column(Time())
     is_active: Mapped[bool] = mapped_column(Boolean, server_default=text("true"))
+    # Set when Telegram answers 403 (the member blocked the bot): nothing is sent until they
+    # write to the bot again.
+    unreachable_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
@@ -257,6 +260,40 @@ class Invite(Base):
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
     used_by: Mapped[int | None] = mapped_column(ForeignKey("members.id"))
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class OutboxMessage(Base):
+    """A message the bot owes someone: written first, sent by the sweep, marked when delivered.
+
+    `dedup_key` makes planning idempotent across restarts and instances
+    (`followup:<id>:<due epoch>`); the lease lets several running copies share the work without
+    sending a row twice.
+    """
+
+    __tablename__ = "outbox"
+    __table_args__ = (
+        UniqueConstraint("dedup_key"),
+        Index(None, "state", "next_attempt_at"),
+        Index(None, "followup_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id", ondelete="CASCADE"))
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(32))
+    dedup_key: Mapped[str] = mapped_column(String(200))
+    followup_id: Mapped[int | None] = mapped_column(ForeignKey("followups.id", ondelete="CASCADE"))
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    state: Mapped[str] = mapped_column(String(16), server_default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, server_default="0")
+    lease_owner: Mapped[str | None] = mapped_column(String(64))
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    late: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
+    telegram_message_id: Mapped[int | None] = mapped_column(BigInteger)
+    last_error: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
 class FsmRecord(Base):

@@ -15,6 +15,7 @@ from storage.repositories.followups import FollowupRepository
 from storage.repositories.fsm import FsmRepository
 from storage.repositories.invites import InviteRepository
 from storage.repositories.members import MemberRepository
+from storage.repositories.outbox import OutboxRepository
 from storage.repositories.teams import TeamRepository
 
 
@@ -29,6 +30,7 @@ class UnitOfWork:
         self.invites = InviteRepository(session)
         self.audit = AuditRepository(session)
         self.fsm = FsmRepository(session)
+        self.outbox = OutboxRepository(session)
         # Conversation state already read or written in this unit of work, by storage key.
         self.fsm_cache: dict[str, tuple[str | None, dict[str, Any]]] = {}
 

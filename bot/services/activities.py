@@ -221,13 +221,26 @@ class ActivityService:
         return Logged(client, None, followup)
 
     async def postpone(
-        self, actor: Actor, client_id: int, days: int, *, expected_followup: int | None
+        self,
+        actor: Actor,
+        client_id: int,
+        *,
+        days: int = 0,
+        hours: int = 0,
+        expected_followup: int | None,
     ) -> Logged:
-        """A card's "Tomorrow" / "In a week": the same promise, that many days later."""
+        """ "Tomorrow", "In a week", "+1 hour" buttons: the same promise, later. Hours give an
+        exact time; days a date (due when the manager's day starts)."""
         client = await self._client(actor, client_id)
         previous = await self._expect(actor, client, expected_followup)
         kind = previous.kind if previous is not None else FollowupKind.CALL
-        when = When(day=self._today(actor) + timedelta(days=days), at=None)
+        if hours:
+            moment = (self._ctx.local_now(actor) + timedelta(hours=hours)).replace(
+                second=0, microsecond=0
+            )
+            when = When(day=moment.date(), at=moment.time())
+        else:
+            when = When(day=self._today(actor) + timedelta(days=days), at=None)
         followup = await self._reschedule(actor, client, when, kind=kind, contact=False)
         return Logged(client, None, followup)
 
@@ -241,6 +254,17 @@ class ActivityService:
             name="", outcome=outcome, when=None, amount=None, margin=None, comment=""
         )
         return await self.log_call(actor, client.id, command)
+
+    async def pending_target(self, actor: Actor, followup_id: int) -> tuple[FollowupDTO, ClientDTO]:
+        """The follow-up a push was about and its client, if the actor may act on it and it
+        still waits."""
+        followup = await self._ctx.uow.followups.get(actor.team.id, followup_id)
+        if followup is None:
+            raise DomainError("client_not_found")
+        client = await self._client(actor, followup.client_id)
+        if followup.state != FollowupState.PENDING:
+            raise DomainError("already_handled")
+        return followup, client
 
     async def _expect(
         self, actor: Actor, client: ClientDTO, expected_followup: int | None

@@ -27,6 +27,14 @@ class CardAction(CallbackData, prefix="ca"):
     fid: int = 0
 
 
+class Remind(CallbackData, prefix="rm"):
+    """Buttons under a follow-up push: done, no_answer, hour, tomorrow, twoweeks, other, open.
+    Act only while follow-up `fid` is still pending: a push can be answered once."""
+
+    act: str
+    fid: int
+
+
 class ListPage(CallbackData, prefix="lp"):
     flt: str
     off: int

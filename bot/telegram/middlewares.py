@@ -79,6 +79,11 @@ class UnitOfWorkMiddleware(BaseMiddleware):
             found = await uow.members.with_team(user.id)
             member, team = found if found is not None else (None, None)
             if member is not None and team is not None and member.is_active:
+                if member.unreachable_at is not None:
+                    # They wrote to us, so they unblocked the bot: deliveries resume.
+                    await uow.members.update(member.team_id, member.id, unreachable_at=None)
+                    await uow.outbox.reopen_blocked(member.id, self._clock.now())
+                    member = replace(member, unreachable_at=None)
                 if user.language_code and user.language_code != member.telegram_language:
                     await uow.members.update(
                         member.team_id, member.id, telegram_language=user.language_code

@@ -14,8 +14,9 @@ from bot.i18n import _, fmt_date, fmt_date_full, fmt_datetime, fmt_money, fmt_nu
 from bot.services.activities import Logged
 from bot.services.clients import ClientCard, ClientPage
 from bot.services.matching import Resolution
+from bot.services.reminders import Reminder
 from bot.services.worklist import Worklist
-from bot.telegram.callbacks import CardAction, ListPage, PickClient
+from bot.telegram.callbacks import CardAction, ListPage, PickClient, Remind
 from storage.dto import ActivityDTO, ClientDTO, FollowupDTO
 
 _SNIPPET = 300
@@ -304,3 +305,46 @@ def role_label(role: str) -> str:
     return {"owner": _("owner"), "head": _("head of sales"), "manager": _("manager")}.get(
         role, role
     )
+
+
+def reminder_text(reminder: Reminder, viewer: Viewer) -> str:
+    f, client = reminder.followup, reminder.client
+    name = f"<b>{escape(client.name)}</b>"
+    if f.kind == "meeting":
+        head = _("🔔 Meeting with {name}: {when}").format(name=name, when=when_text(f, viewer))
+    else:
+        head = _("🔔 Time to contact {name}").format(name=name)
+    lines = [head]
+    if f.reason:
+        lines.append(_("What for: {reason}").format(reason=snippet(f.reason, 300)))
+    if reminder.late:
+        lines.append(
+            _("⏰ Late: this was due {when}; the bot could not deliver it then.").format(
+                when=when_text(f, viewer)
+            )
+        )
+    if reminder.last_contact is not None:
+        lines.append(
+            _("Last contact: {line}").format(line=_activity_line(reminder.last_contact, viewer)[2:])
+        )
+    if reminder.last_note is not None:
+        lines.append(
+            _("Last note: {line}").format(line=_activity_line(reminder.last_note, viewer)[2:])
+        )
+    return "\n".join(lines)
+
+
+def reminder_keyboard(followup_id: int) -> InlineKeyboardMarkup:
+    b = InlineKeyboardBuilder()
+    for act, label in (
+        ("done", _("✅ Talked")),
+        ("no_answer", _("📵 No answer")),
+        ("hour", _("⏱ +1 hour")),
+        ("tomorrow", _("📅 Tomorrow")),
+        ("twoweeks", _("📅 In 2 weeks")),
+        ("other", _("📆 Other date")),
+        ("open", _("📇 Open card")),
+    ):
+        b.button(text=label, callback_data=Remind(act=act, fid=followup_id))
+    b.adjust(2, 3, 2)
+    return b.as_markup()

@@ -13,6 +13,12 @@ class FollowupRepository:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
 
+    async def get(self, team_id: int, followup_id: int) -> FollowupDTO | None:
+        row = await self._session.scalar(
+            select(Followup).where(Followup.team_id == team_id, Followup.id == followup_id)
+        )
+        return to_dto(FollowupDTO, row) if row else None
+
     async def pending_for_client(self, team_id: int, client_id: int) -> FollowupDTO | None:
         row = await self._session.scalar(
             select(Followup).where(

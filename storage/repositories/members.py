@@ -80,6 +80,10 @@ class MemberRepository:
         await self._session.flush()
         return to_dto(MemberDTO, member)
 
+    async def update_by_id(self, member_id: int, **values: Any) -> None:
+        """For jobs, which hold a member id from a row of the same team."""
+        await self._session.execute(update(Member).where(Member.id == member_id).values(**values))
+
     async def update(self, team_id: int, member_id: int, **values: Any) -> None:
         await self._session.execute(
             update(Member).where(Member.team_id == team_id, Member.id == member_id).values(**values)

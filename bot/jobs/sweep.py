@@ -1,0 +1,124 @@
+"""The delivery sweep, ticked every few seconds by APScheduler on every running instance.
+
+Each tick: plan what has come due (idempotent rows), claim a batch under a lease, send, mark.
+Sending happens outside any transaction; a crash between send and mark may repeat that one
+message when the lease expires; a crash anywhere else repeats and loses nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Protocol
+
+from bot.clock import Clock
+from bot.config import DeliverySettings
+from bot.services.reminders import Reminder, load_reminder, plan_due_followups
+from storage.repositories.outbox import BLOCKED
+from storage.uow import UnitOfWorkFactory
+
+log = logging.getLogger(__name__)
+
+
+class DeliveryResult(Protocol):
+    """What a notifier reports (bot.telegram.sender.Delivery has this shape)."""
+
+    @property
+    def outcome(self) -> str: ...
+    @property
+    def message_id(self) -> int | None: ...
+    @property
+    def error(self) -> str | None: ...
+    @property
+    def retry_after(self) -> float | None: ...
+
+
+class Notifier(Protocol):
+    async def remind(self, reminder: Reminder) -> DeliveryResult: ...
+
+
+@dataclass
+class SweepReport:
+    planned: int = 0
+    sent: int = 0
+    dropped: int = 0
+    retried: int = 0
+    blocked: int = 0
+
+
+class DeliverySweep:
+    def __init__(
+        self,
+        uow_factory: UnitOfWorkFactory,
+        clock: Clock,
+        notifier: Notifier,
+        settings: DeliverySettings,
+        *,
+        owner: str | None = None,
+    ) -> None:
+        self._uows = uow_factory
+        self._clock = clock
+        self._notifier = notifier
+        self._settings = settings
+        # Names this instance in leases: another copy of the bot never releases our rows.
+        self.owner = owner or f"sweep-{uuid.uuid4().hex[:12]}"
+
+    async def run_once(self) -> SweepReport:
+        report = SweepReport()
+        settings = self._settings
+        async with self._uows() as uow:
+            report.planned = await plan_due_followups(
+                uow,
+                self._clock.now(),
+                late_after=timedelta(seconds=settings.late_after_seconds),
+                limit=settings.batch_size,
+            )
+            await uow.commit()
+        async with self._uows() as uow:
+            rows = await uow.outbox.claim(
+                self.owner,
+                self._clock.now(),
+                timedelta(seconds=settings.lease_seconds),
+                settings.batch_size,
+            )
+            await uow.commit()
+        for row in rows:
+            async with self._uows() as uow:
+                reminder = await load_reminder(uow, row)
+            if reminder is None:
+                async with self._uows() as uow:
+                    await uow.outbox.drop(row.id, self.owner, "no longer owed")
+                    await uow.commit()
+                report.dropped += 1
+                continue
+            delivery = await self._notifier.remind(reminder)
+            await self._record(row.id, row.member_id, delivery, report)
+        return report
+
+    async def _record(
+        self, row_id: int, member_id: int, delivery: DeliveryResult, report: SweepReport
+    ) -> None:
+        now = self._clock.now()
+        async with self._uows() as uow:
+            if delivery.outcome == "sent":
+                await uow.outbox.mark_sent(row_id, self.owner, now, delivery.message_id)
+                report.sent += 1
+            elif delivery.outcome == "blocked":
+                # The member blocked the bot: stop owing them anything until they come back.
+                await uow.outbox.drop(row_id, self.owner, BLOCKED)
+                await uow.members.update_by_id(member_id, unreachable_at=now)
+                await uow.outbox.drop_pending_for_member(member_id, BLOCKED)
+                report.blocked += 1
+            elif delivery.outcome == "rejected":
+                await uow.outbox.drop(row_id, self.owner, delivery.error or "rejected")
+                log.error("push %s rejected by Telegram: %s", row_id, delivery.error)
+                report.dropped += 1
+            else:
+                wait = delivery.retry_after or self._settings.retry_backoff_seconds
+                await uow.outbox.retry_later(
+                    row_id, self.owner, now + timedelta(seconds=wait), delivery.error
+                )
+                report.retried += 1
+            await uow.commit()
