@@ -24,6 +24,15 @@ class RuleDefaults(BaseModel):
     followup_warm_days: int = Field(14, ge=1, le=365)
     followup_cold_days: int = Field(30, ge=1, le=365)
     no_answer_retry_days: int = Field(1, ge=1, le=30)
+    # A hot client with no logged contact this long is "going quiet": the manager is nudged.
+    quiet_hot_days: int = Field(14, ge=1, le=365)
+    # A hot client with no activity at all this long cools to warm; manager and owner are told.
+    hot_to_warm_days: int = Field(90, ge=1, le=3650)
+    # The stuck-lead ladder: this long in one stage nudges the manager, this much longer tells
+    # the owner and head, and this much longer again archives the lead.
+    stuck_lead_days: int = Field(7, ge=1, le=365)
+    stuck_escalate_days: int = Field(2, ge=1, le=365)
+    stuck_archive_days: int = Field(7, ge=1, le=365)
 
 
 class DeliverySettings(BaseModel):
@@ -73,6 +82,7 @@ class Settings(BaseSettings):
     sqlite_busy_timeout_ms: int = 15000
     work_start: time = time(9, 0)
     work_end: time = time(18, 0)
+    digest_time: time = time(9, 0)
 
     rules: RuleDefaults = RuleDefaults()
     limits: Limits = Limits()

@@ -25,6 +25,11 @@ class TeamDTO:
     followup_cold_days: int
     no_answer_retry_days: int
     roster_version: int
+    quiet_hot_days: int
+    hot_to_warm_days: int
+    stuck_lead_days: int
+    stuck_escalate_days: int
+    stuck_archive_days: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +45,7 @@ class MemberDTO:
     timezone: str
     work_start: time
     work_end: time
+    digest_time: time
     is_active: bool
     unreachable_at: datetime | None
 

@@ -53,6 +53,12 @@ class Team(Base):
     # Bumped whenever a client's name, phones or manager changes: lets every instance cache
     # lookup candidates and notice, from the team row it loads anyway, when they go stale.
     roster_version: Mapped[int] = mapped_column(Integer, server_default="0")
+    # Nudge periods in days (see RuleDefaults for their meaning).
+    quiet_hot_days: Mapped[int] = mapped_column(Integer, server_default="14")
+    hot_to_warm_days: Mapped[int] = mapped_column(Integer, server_default="90")
+    stuck_lead_days: Mapped[int] = mapped_column(Integer, server_default="7")
+    stuck_escalate_days: Mapped[int] = mapped_column(Integer, server_default="2")
+    stuck_archive_days: Mapped[int] = mapped_column(Integer, server_default="7")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
@@ -78,6 +84,7 @@ class Member(Base):
     timezone: Mapped[str] = mapped_column(String(64))
     work_start: Mapped[time] = mapped_column(Time())
     work_end: Mapped[time] = mapped_column(Time())
+    digest_time: Mapped[time] = mapped_column(Time(), server_default="09:00:00")
     is_active: Mapped[bool] = mapped_column(Boolean, server_default=text("true"))
     # Set when Telegram answers 403 (the member blocked the bot): nothing is sent until they
     # write to the bot again.
@@ -201,6 +208,21 @@ class Deal(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
+class Campaign(Base):
+    """`/campaign VIP 07.03 "8 March offer"`: one follow-up per matching client, for its manager."""
+
+    __tablename__ = "campaigns"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id", ondelete="CASCADE"), index=True)
+    created_by: Mapped[int] = mapped_column(ForeignKey("members.id"))
+    selector: Mapped[str] = mapped_column(String(100))
+    due_on: Mapped[date] = mapped_column(Date())
+    title: Mapped[str] = mapped_column(String(200))
+    clients_count: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
 class Followup(Base):
     __tablename__ = "followups"
     __table_args__ = (
@@ -212,8 +234,9 @@ class Followup(Base):
             "uq_followups_client_pending",
             "client_id",
             unique=True,
-            sqlite_where=text("state = 'pending'"),
-            postgresql_where=text("state = 'pending'"),
+            # Campaign follow-ups come on top of the client's own next contact.
+            sqlite_where=text("state = 'pending' AND kind != 'campaign'"),
+            postgresql_where=text("state = 'pending' AND kind != 'campaign'"),
         ),
     )
 
@@ -227,6 +250,7 @@ class Followup(Base):
     due_on: Mapped[date] = mapped_column(Date())
     date_only: Mapped[bool] = mapped_column(Boolean)
     reason: Mapped[str | None] = mapped_column(Text)
+    campaign_id: Mapped[int | None] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"))
     state: Mapped[str] = mapped_column(String(16), server_default="pending")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
@@ -283,6 +307,9 @@ class OutboxMessage(Base):
     kind: Mapped[str] = mapped_column(String(32))
     dedup_key: Mapped[str] = mapped_column(String(200))
     followup_id: Mapped[int | None] = mapped_column(ForeignKey("followups.id", ondelete="CASCADE"))
+    client_id: Mapped[int | None] = mapped_column(ForeignKey("clients.id", ondelete="CASCADE"))
+    # What a digest or notice needs beyond ids (the local date of a digest, a nudge's step).
+    payload: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     due_at: Mapped[datetime] = mapped_column(UTCDateTime())
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime())
     state: Mapped[str] = mapped_column(String(16), server_default="pending")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, time
 
+from bot.config import RuleDefaults
 from storage.dto import MemberDTO, TeamDTO
 from storage.uow import UnitOfWork
 
@@ -16,11 +17,9 @@ async def team_with_owner(
     team = await uow.teams.create(
         name="Team",
         timezone=timezone,
-        followup_hot_days=3,
-        followup_warm_days=14,
-        followup_cold_days=30,
-        no_answer_retry_days=1,
+        currency="RUB",
         now=NOW,
+        **RuleDefaults().model_dump(),
     )
     owner = await uow.members.create(
         team_id=team.id,

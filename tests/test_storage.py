@@ -76,13 +76,7 @@ async def test_naive_datetimes_are_refused(uows: UnitOfWorkFactory):
     async with uows() as uow:
         with pytest.raises(Exception, match="naive"):
             await uow.teams.create(
-                name="T",
-                timezone="UTC",
-                followup_hot_days=3,
-                followup_warm_days=14,
-                followup_cold_days=30,
-                no_answer_retry_days=1,
-                now=datetime(2026, 1, 1),
+                name="T", timezone="UTC", currency="RUB", now=datetime(2026, 1, 1)
             )
 
 

@@ -44,4 +44,5 @@ class Services:
             owner_telegram_id=s.owner_telegram_id,
             open_registration=s.open_registration,
             work_hours=(s.work_start, s.work_end),
+            digest_time=s.digest_time,
         )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import time, timedelta
 from enum import StrEnum
 
 from bot.services.access import require_role
@@ -55,6 +55,7 @@ class OnboardingService:
         owner_telegram_id: int | None,
         open_registration: bool,
         work_hours: tuple,
+        digest_time: time,
     ) -> None:
         self._ctx = ctx
         self._default_timezone = default_timezone
@@ -62,6 +63,7 @@ class OnboardingService:
         self._owner_telegram_id = owner_telegram_id
         self._open_registration = open_registration
         self._work_start, self._work_end = work_hours
+        self._digest_time = digest_time
 
     async def start(self, person: NewcomerInfo, payload: str | None) -> StartOutcome:
         uow = self._ctx.uow
@@ -91,11 +93,8 @@ class OnboardingService:
             name=person.full_name,
             timezone=self._default_timezone,
             currency=self._default_currency,
-            followup_hot_days=rules.followup_hot_days,
-            followup_warm_days=rules.followup_warm_days,
-            followup_cold_days=rules.followup_cold_days,
-            no_answer_retry_days=rules.no_answer_retry_days,
             now=now,
+            **rules.model_dump(),
         )
         member = await self._create_member(team, person, Role.OWNER)
         await uow.audit.add(team_id=team.id, actor_id=member.id, action="team_created", now=now)
@@ -136,6 +135,7 @@ class OnboardingService:
             timezone=team.timezone,
             work_start=self._work_start,
             work_end=self._work_end,
+            digest_time=self._digest_time,
             now=self._ctx.now(),
         )
 

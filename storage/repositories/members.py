@@ -61,6 +61,7 @@ class MemberRepository:
         work_start: time,
         work_end: time,
         now: datetime,
+        digest_time: time = time(9, 0),
     ) -> MemberDTO:
         member = Member(
             team_id=team_id,
@@ -73,6 +74,7 @@ class MemberRepository:
             timezone=timezone,
             work_start=work_start,
             work_end=work_end,
+            digest_time=digest_time,
             is_active=True,
             created_at=now,
         )

@@ -17,27 +17,16 @@ class TeamRepository:
         return int(await self._session.scalar(select(func.count()).select_from(Team)) or 0)
 
     async def create(
-        self,
-        *,
-        name: str,
-        timezone: str,
-        currency: str = "RUB",
-        followup_hot_days: int,
-        followup_warm_days: int,
-        followup_cold_days: int,
-        no_answer_retry_days: int,
-        now: datetime,
+        self, *, name: str, timezone: str, currency: str, now: datetime, **rules: int
     ) -> TeamDTO:
+        """`rules`: the follow-up and nudge periods of RuleDefaults, by column name."""
         team = Team(
             name=name,
             timezone=timezone,
             currency=currency,
-            followup_hot_days=followup_hot_days,
-            followup_warm_days=followup_warm_days,
-            followup_cold_days=followup_cold_days,
-            no_answer_retry_days=no_answer_retry_days,
             roster_version=0,
             created_at=now,
+            **rules,
         )
         self._session.add(team)
         await self._session.flush()
