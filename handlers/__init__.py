@@ -5,6 +5,7 @@ from __future__ import annotations
 from aiogram import Router
 
 from handlers import (
+    campaigns,
     cancel,
     chat_scope,
     clients,
@@ -31,6 +32,7 @@ def get_routers() -> list[Router]:
         cancel.build_router(),
         help.build_router(),
         invite.build_router(),
+        campaigns.build_router(),
         clients.build_router(),
         reminders.build_router(),
         lists.build_router(),

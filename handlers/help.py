@@ -9,6 +9,7 @@ from aiogram.types import Message
 from bot.i18n import _
 from bot.services.access import sees_whole_team
 from bot.services.context import Actor
+from storage.enums import Role
 
 
 def help_text(actor: Actor) -> str:
@@ -47,6 +48,11 @@ def help_text(actor: Actor) -> str:
             "<code>/invite manager</code>, <code>/invite head</code> — a single-use link "
             "for a new member. You see every client of the team in lists and search."
         )
+        if actor.member.role == Role.OWNER:
+            text += "\n" + _(
+                "<code>/campaign VIP 07.03 8 March offer</code> — a follow-up on that day "
+                "for every client with this segment or #tag, for its manager."
+            )
     return text
 
 

@@ -25,6 +25,9 @@ _KEYS = {
     "language": "lang",
     "язык": "lang",
     "hours": "hours",
+    "digest": "digest",
+    "дайджест": "digest",
+    "сводка": "digest",
     "часы": "hours",
     "время": "hours",
 }
@@ -38,16 +41,19 @@ def settings_text(member: MemberDTO) -> str:
         "<b>Your settings</b>\n"
         "Time zone: {tz}\n"
         "Language: {lang}\n"
-        "Working hours: {start}–{end}\n\n"
+        "Working hours: {start}–{end}\n"
+        "Morning digest: {digest}\n\n"
         "Change:\n"
         "<code>/settings tz Europe/Moscow</code> (or a city, or <code>+3</code>)\n"
         "<code>/settings hours 9-18</code>\n"
+        "<code>/settings digest 8:30</code>\n"
         "<code>/settings lang en</code> or the buttons below"
     ).format(
         tz=member.timezone,
         lang=LANGUAGE_NAMES.get(member.language or current_locale(), "—"),
         start=fmt_time(member.work_start),
         end=fmt_time(member.work_end),
+        digest=fmt_time(member.digest_time),
     )
 
 
@@ -75,6 +81,8 @@ async def change_settings(
         member = await member_settings.set_timezone(actor, value)
     elif key == "hours":
         member = await member_settings.set_hours(actor, value)
+    elif key == "digest":
+        member = await member_settings.set_digest_time(actor, value)
     else:
         member = await member_settings.set_language(actor, value)
         set_locale(member.language or settings.default_language)

@@ -109,6 +109,7 @@ class FollowupDTO:
     date_only: bool
     reason: str | None
     state: str
+    campaign_id: int | None
 
 
 @dataclass(frozen=True, slots=True)

@@ -55,6 +55,7 @@ class FollowupState(StrEnum):
 class FollowupKind(StrEnum):
     CALL = "call"
     MEETING = "meeting"
+    CAMPAIGN = "campaign"
 
 
 class Consent(StrEnum):

@@ -10,7 +10,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from storage.repositories.activities import ActivityRepository
 from storage.repositories.audit import AuditRepository
+from storage.repositories.campaigns import CampaignRepository
 from storage.repositories.clients import ClientRepository
+from storage.repositories.digest import DigestRepository
 from storage.repositories.followups import FollowupRepository
 from storage.repositories.fsm import FsmRepository
 from storage.repositories.invites import InviteRepository
@@ -31,6 +33,8 @@ class UnitOfWork:
         self.audit = AuditRepository(session)
         self.fsm = FsmRepository(session)
         self.outbox = OutboxRepository(session)
+        self.campaigns = CampaignRepository(session)
+        self.digest = DigestRepository(session)
         # Conversation state already read or written in this unit of work, by storage key.
         self.fsm_cache: dict[str, tuple[str | None, dict[str, Any]]] = {}
 

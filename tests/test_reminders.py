@@ -134,8 +134,12 @@ async def test_two_sweepers_on_one_database_send_each_reminder_exactly_once(team
     texts = [m.text for m in pushes(team, MANAGER.id)]
     assert len(texts) == 40 and len(set(texts)) == 40
     async with team.uow_factory() as uow:
-        states = list(await uow.session.scalars(select(OutboxMessage.state)))
-    assert states.count("sent") == 40
+        states = list(
+            await uow.session.scalars(
+                select(OutboxMessage.state).where(OutboxMessage.kind == "followup")
+            )
+        )
+    assert states == ["sent"] * 40
 
 
 async def test_a_sweeper_that_died_after_claiming_leaves_exactly_one_send(team: BotHarness):
@@ -161,31 +165,43 @@ async def test_a_sweeper_that_died_after_claiming_leaves_exactly_one_send(team: 
 
 
 async def test_retry_after_is_waited_out_and_the_push_is_delivered_once(team: BotHarness):
+    await team.send(MANAGER, "/settings digest 20:00")  # keep the morning digest out of the way
     await team.send(MANAGER, "/add Иванов")
     await team.send(MANAGER, "/next Иванов 15.12 10:00")
     team.session.clear()
     team.clock.set(moscow(15, 10, 0))
     team.session.fail_next(
-        429, "Too Many Requests: retry after 5", method=SendMessage, retry_after=5
+        429,
+        "Too Many Requests: retry after 5",
+        method=SendMessage,
+        retry_after=5,
+        chat_id=MANAGER.id,
     )
     report = await make_sweep(team).run_once()
     # One request refused with 429, waited out, then the same push accepted: one delivery.
-    assert len(pushes(team, MANAGER.id)) == 2 and report.sent == 1
+    assert len(pushes(team, MANAGER.id)) == 2 and report.retried == 0
     async with team.uow_factory() as uow:
-        states = list(await uow.session.scalars(select(OutboxMessage.state)))
+        states = list(
+            await uow.session.scalars(
+                select(OutboxMessage.state).where(OutboxMessage.kind == "followup")
+            )
+        )
     assert states == ["sent"]
 
 
 async def test_a_member_who_blocked_the_bot_is_marked_and_skipped_until_they_return(
     team: BotHarness,
 ):
+    await team.send(MANAGER, "/settings digest 20:00")
     await team.send(MANAGER, "/add Иванов")
     await team.send(MANAGER, "/add Петров")
     await team.send(MANAGER, "/next Иванов 15.12 10:00")
     await team.send(MANAGER, "/next Петров 15.12 11:00")
     team.session.clear()
     team.clock.set(moscow(15, 10, 0))
-    team.session.fail_next(403, "Forbidden: bot was blocked by the user", method=SendMessage)
+    team.session.fail_next(
+        403, "Forbidden: bot was blocked by the user", method=SendMessage, chat_id=MANAGER.id
+    )
     sweep = make_sweep(team)
     report = await sweep.run_once()
     assert report.blocked == 1

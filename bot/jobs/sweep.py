@@ -15,9 +15,19 @@ from typing import Protocol
 
 from bot.clock import Clock
 from bot.config import DeliverySettings
+from bot.services.digest import (
+    DIGEST,
+    NUDGE,
+    Digest,
+    Nudge,
+    load_digest,
+    load_nudge,
+    plan_digests,
+    plan_nudges,
+)
 from bot.services.reminders import Reminder, load_reminder, plan_due_followups
-from storage.repositories.outbox import BLOCKED
-from storage.uow import UnitOfWorkFactory
+from storage.repositories.outbox import BLOCKED, OutboxRow
+from storage.uow import UnitOfWork, UnitOfWorkFactory
 
 log = logging.getLogger(__name__)
 
@@ -35,8 +45,11 @@ class DeliveryResult(Protocol):
     def retry_after(self) -> float | None: ...
 
 
+Content = Reminder | Digest | Nudge
+
+
 class Notifier(Protocol):
-    async def remind(self, reminder: Reminder) -> DeliveryResult: ...
+    async def deliver(self, content: Content) -> DeliveryResult: ...
 
 
 @dataclass
@@ -69,12 +82,13 @@ class DeliverySweep:
         report = SweepReport()
         settings = self._settings
         async with self._uows() as uow:
+            now = self._clock.now()
+            late_after = timedelta(seconds=settings.late_after_seconds)
             report.planned = await plan_due_followups(
-                uow,
-                self._clock.now(),
-                late_after=timedelta(seconds=settings.late_after_seconds),
-                limit=settings.batch_size,
+                uow, now, late_after=late_after, limit=settings.batch_size
             )
+            report.planned += await plan_digests(uow, now, late_after=late_after)
+            report.planned += await plan_nudges(uow, now)
             await uow.commit()
         async with self._uows() as uow:
             rows = await uow.outbox.claim(
@@ -84,18 +98,31 @@ class DeliverySweep:
                 settings.batch_size,
             )
             await uow.commit()
+        blocked: set[int] = set()
         for row in rows:
+            if row.member_id in blocked:
+                # Claimed before the 403 came; already dropped with the rest of theirs.
+                continue
             async with self._uows() as uow:
-                reminder = await load_reminder(uow, row)
-            if reminder is None:
+                content = await self._load(uow, row)
+            if content is None:
                 async with self._uows() as uow:
                     await uow.outbox.drop(row.id, self.owner, "no longer owed")
                     await uow.commit()
                 report.dropped += 1
                 continue
-            delivery = await self._notifier.remind(reminder)
+            delivery = await self._notifier.deliver(content)
             await self._record(row.id, row.member_id, delivery, report)
+            if delivery.outcome == "blocked":
+                blocked.add(row.member_id)
         return report
+
+    async def _load(self, uow: UnitOfWork, row: OutboxRow) -> Content | None:
+        if row.kind == DIGEST:
+            return await load_digest(uow, row, self._clock.now())
+        if row.kind == NUDGE:
+            return await load_nudge(uow, row)
+        return await load_reminder(uow, row)
 
     async def _record(
         self, row_id: int, member_id: int, delivery: DeliveryResult, report: SweepReport

@@ -120,7 +120,14 @@ class ActivityService:
         uow, now = self._ctx.uow, self._ctx.now()
         previous = await uow.followups.pending_for_client(actor.team.id, client.id)
         state = FollowupState.DONE if contact else FollowupState.RESCHEDULED
-        await uow.followups.close_pending(actor.team.id, client.id, state, now)
+        # A contact also settles campaign follow-ups that have come due.
+        await uow.followups.close_pending(
+            actor.team.id,
+            client.id,
+            state,
+            now,
+            campaigns_due_by=self._today(actor) if contact else None,
+        )
         if when is None:
             return None
         if not contact and reason is None and previous is not None:
@@ -171,7 +178,11 @@ class ActivityService:
                 extra = {"stage": Stage.LOST, "archived_at": self._ctx.now()}
             client = await self._touch(actor, client, contact=True, **extra)
             await self._ctx.uow.followups.close_pending(
-                actor.team.id, client.id, FollowupState.CANCELLED, self._ctx.now()
+                actor.team.id,
+                client.id,
+                FollowupState.CANCELLED,
+                self._ctx.now(),
+                all_campaigns=True,
             )
             return Logged(client, outcome, None, archived=is_lead)
 
@@ -233,6 +244,10 @@ class ActivityService:
         exact time; days a date (due when the manager's day starts)."""
         client = await self._client(actor, client_id)
         previous = await self._expect(actor, client, expected_followup)
+        if previous is not None and previous.kind == FollowupKind.CAMPAIGN:
+            return await self._move_campaign_followup(
+                actor, client, previous, days=days, hours=hours
+            )
         kind = previous.kind if previous is not None else FollowupKind.CALL
         if hours:
             moment = (self._ctx.local_now(actor) + timedelta(hours=hours)).replace(
@@ -269,12 +284,53 @@ class ActivityService:
     async def _expect(
         self, actor: Actor, client: ClientDTO, expected_followup: int | None
     ) -> FollowupDTO | None:
-        """The pending follow-up, if it is still the one the button was made for; a second tap,
-        or a button on a card that something else has since moved, is refused."""
-        current = await self._ctx.uow.followups.pending_for_client(actor.team.id, client.id)
-        if expected_followup is not None and (current.id if current else 0) != expected_followup:
+        """The follow-up a button was made for, while it still waits; a second tap, or a button
+        on a card or push that something else has since moved, is refused. Without an id: the
+        client's next contact."""
+        followups = self._ctx.uow.followups
+        if expected_followup is None:
+            return await followups.pending_for_client(actor.team.id, client.id)
+        if expected_followup == 0:
+            # The card showed no next contact; it must still have none.
+            if await followups.pending_for_client(actor.team.id, client.id) is not None:
+                raise DomainError("already_handled")
+            return None
+        target = await followups.get(actor.team.id, expected_followup)
+        if target is None or target.client_id != client.id or target.state != "pending":
             raise DomainError("already_handled")
-        return current
+        return target
+
+    async def _move_campaign_followup(
+        self, actor: Actor, client: ClientDTO, followup: FollowupDTO, *, days: int, hours: int
+    ) -> Logged:
+        """A campaign follow-up moves on its own; the client's next contact stays."""
+        uow, now = self._ctx.uow, self._ctx.now()
+        if hours:
+            moment = (self._ctx.local_now(actor) + timedelta(hours=hours)).replace(
+                second=0, microsecond=0
+            )
+            when = When(day=moment.date(), at=moment.time())
+        else:
+            when = When(day=self._today(actor) + timedelta(days=days), at=None)
+        owner = actor.member
+        if client.manager_id != actor.member.id:
+            owner = await uow.members.get(actor.team.id, client.manager_id) or actor.member
+        due = due_from_when(when, actor, owner)
+        await uow.followups.close_one(actor.team.id, followup.id, FollowupState.RESCHEDULED, now)
+        moved = await uow.followups.add(
+            team_id=actor.team.id,
+            client_id=client.id,
+            manager_id=client.manager_id,
+            created_by=actor.member.id,
+            kind=FollowupKind.CAMPAIGN,
+            due_at=due.at,
+            due_on=due.on,
+            date_only=due.date_only,
+            reason=followup.reason,
+            now=now,
+            campaign_id=followup.campaign_id,
+        )
+        return Logged(client, None, moved)
 
     async def log_meeting(self, actor: Actor, client_id: int, comment: str | None) -> Logged:
         client = await self._client(actor, client_id)

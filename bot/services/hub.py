@@ -6,6 +6,7 @@ from functools import cached_property
 
 from bot.config import Settings
 from bot.services.activities import ActivityService
+from bot.services.campaigns import CampaignService
 from bot.services.clients import ClientService
 from bot.services.context import ServiceContext
 from bot.services.members import MemberSettingsService
@@ -29,6 +30,10 @@ class Services:
     @cached_property
     def worklist(self) -> WorklistService:
         return WorklistService(self.ctx)
+
+    @cached_property
+    def campaigns(self) -> CampaignService:
+        return CampaignService(self.ctx)
 
     @cached_property
     def member_settings(self) -> MemberSettingsService:

@@ -13,6 +13,7 @@ from bot.services.errors import DomainError
 from storage.dto import MemberDTO
 
 _OFFSET = re.compile(r"^(?:utc|gmt|мск)?\s*([+-])\s*(\d{1,2})$", re.I)
+_CLOCK = re.compile(r"^(\d{1,2})(?:[:.](\d{2}))?$")
 _HOURS = re.compile(r"^(\d{1,2})(?::(\d{2}))?\s*[-–—]\s*(\d{1,2})(?::(\d{2}))?$")
 _CITY_ALIASES = {
     "москва": "Europe/Moscow",
@@ -71,6 +72,17 @@ def parse_timezone(text: str) -> str:
     return name
 
 
+def parse_clock_time(text: str) -> time:
+    """`8`, `08:30`, `8.30`: a time of day."""
+    match = _CLOCK.match(text.strip())
+    if not match:
+        raise DomainError("digest_time_invalid", value=text)
+    try:
+        return time(int(match.group(1)), int(match.group(2) or 0))
+    except ValueError as exc:
+        raise DomainError("digest_time_invalid", value=text) from exc
+
+
 def parse_hours(text: str) -> tuple[time, time]:
     match = _HOURS.match(text.strip())
     if not match:
@@ -102,6 +114,9 @@ class MemberSettingsService:
 
     async def set_timezone(self, actor: Actor, text: str) -> MemberDTO:
         return await self._save(actor, timezone=parse_timezone(text))
+
+    async def set_digest_time(self, actor: Actor, text: str) -> MemberDTO:
+        return await self._save(actor, digest_time=parse_clock_time(text))
 
     async def set_hours(self, actor: Actor, text: str) -> MemberDTO:
         start, end = parse_hours(text)

@@ -36,6 +36,7 @@ class PlannedFailure:
     status: int
     description: str
     retry_after: int | None = None
+    chat_id: int | None = None
 
 
 class _EntityParser(HTMLParser):
@@ -101,9 +102,10 @@ class LocalSession(BaseSession):
         *,
         method: type[TelegramMethod[Any]] | None = None,
         retry_after: int | None = None,
+        chat_id: int | None = None,
     ) -> None:
-        """The next matching request gets this error instead of a result."""
-        self._failures.append(PlannedFailure(method, status, description, retry_after))
+        """The next matching request (of that type, to that chat) gets this error."""
+        self._failures.append(PlannedFailure(method, status, description, retry_after, chat_id))
 
     def sent(self, method: type[TelegramMethod[Any]]) -> list[Any]:
         return [request for request in self.requests if isinstance(request, method)]
@@ -156,7 +158,11 @@ class LocalSession(BaseSession):
 
     def _take_failure(self, method: TelegramMethod[Any]) -> PlannedFailure | None:
         for failure in list(self._failures):
-            if failure.method is None or isinstance(method, failure.method):
+            right_type = failure.method is None or isinstance(method, failure.method)
+            right_chat = (
+                failure.chat_id is None or getattr(method, "chat_id", None) == failure.chat_id
+            )
+            if right_type and right_chat:
                 self._failures.remove(failure)
                 return failure
         return None

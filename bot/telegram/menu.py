@@ -24,6 +24,7 @@ MENU = (
     ("cold", N_("Mark a client cold")),
     ("settings", N_("Time zone, language, working hours")),
     ("invite", N_("Invite a team member (owner)")),
+    ("campaign", N_("Follow-ups for a segment or #tag (owner)")),
     ("help", N_("Help with examples")),
     ("cancel", N_("Stop the current step-by-step command")),
 )

@@ -6,9 +6,11 @@ from zoneinfo import ZoneInfo
 
 from bot.clock import Clock
 from bot.i18n import pick_language, use_locale
+from bot.services.digest import Digest, Nudge
 from bot.services.reminders import Reminder
-from bot.telegram.render import Viewer, reminder_keyboard, reminder_text
-from bot.telegram.sender import Delivery, Sender
+from bot.telegram.render import Viewer, digest_text, nudge_text, reminder_keyboard, reminder_text
+from bot.telegram.sender import Delivery, Outcome, Sender
+from bot.telegram.texts import split_text
 
 
 class TelegramNotifier:
@@ -17,8 +19,8 @@ class TelegramNotifier:
         self._clock = clock
         self._default_language = default_language
 
-    async def remind(self, reminder: Reminder) -> Delivery:
-        member = reminder.member
+    async def deliver(self, content: Reminder | Digest | Nudge) -> Delivery:
+        member = content.member
         zone = ZoneInfo(member.timezone)
         # No update, so no locale from one: the member's own choice, then their Telegram's.
         language = pick_language(
@@ -26,6 +28,22 @@ class TelegramNotifier:
         )
         with use_locale(language):
             viewer = Viewer(zone, self._clock.now().astimezone(zone).date())
-            text = reminder_text(reminder, viewer)
-            markup = reminder_keyboard(reminder.followup.id)
-        return await self._sender.send(member.telegram_id, text, reply_markup=markup)
+            if isinstance(content, Reminder):
+                chunks = [reminder_text(content, viewer)]
+                markup = reminder_keyboard(content.followup.id)
+            elif isinstance(content, Digest):
+                chunks = split_text(digest_text(content, viewer))
+                markup = None
+            else:
+                chunks = [nudge_text(content)]
+                markup = None
+        delivery = Delivery(Outcome.SENT)
+        for index, chunk in enumerate(chunks):
+            last = index == len(chunks) - 1
+            delivery = await self._sender.send(
+                member.telegram_id, chunk, reply_markup=markup if last else None
+            )
+            if delivery.outcome != Outcome.SENT:
+                # A digest cut short is retried whole later: better twice the start than a gap.
+                return delivery
+        return delivery

@@ -13,11 +13,13 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 from bot.i18n import _, fmt_date, fmt_date_full, fmt_datetime, fmt_money, fmt_number, fmt_time
 from bot.services.activities import Logged
 from bot.services.clients import ClientCard, ClientPage
+from bot.services.digest import Digest, Nudge
 from bot.services.matching import Resolution
 from bot.services.reminders import Reminder
 from bot.services.worklist import Worklist
 from bot.telegram.callbacks import CardAction, ListPage, PickClient, Remind
 from storage.dto import ActivityDTO, ClientDTO, FollowupDTO
+from storage.repositories.digest import Birthday, NamedClient
 
 _SNIPPET = 300
 
@@ -348,3 +350,123 @@ def reminder_keyboard(followup_id: int) -> InlineKeyboardMarkup:
         b.button(text=label, callback_data=Remind(act=act, fid=followup_id))
     b.adjust(2, 3, 2)
     return b.as_markup()
+
+
+def _names(items: list[NamedClient], total: int | None = None) -> str:
+    shown = ", ".join(escape(item.name) for item in items)
+    more = (total or len(items)) - len(items)
+    return shown + (_(" and {count} more").format(count=more) if more > 0 else "")
+
+
+def digest_text(d: Digest, viewer: Viewer) -> str:
+    if d.empty:
+        text = _("☀️ Good morning! Nothing is due today and nothing needs attention.")
+        if d.catch_up_since is not None:
+            text += " " + _("(The bot was unavailable since {date}; nothing was missed.)").format(
+                date=fmt_date(d.catch_up_since, viewer.today)
+            )
+        return text
+    lines = [
+        _("☀️ <b>Good morning! Your day, {date}</b>").format(date=fmt_date(d.day, viewer.today))
+    ]
+    if d.catch_up_since is not None:
+        lines.append(
+            _("The bot was unavailable; this covers everything since {date}.").format(
+                date=fmt_date(d.catch_up_since, viewer.today)
+            )
+        )
+    if d.due_today:
+        lines.append(
+            _("📞 Today ({count}): {names}").format(
+                count=len(d.due_today), names=_names(d.due_today[:10], len(d.due_today))
+            )
+        )
+    if d.overdue:
+        lines.append(
+            _("⚠️ Overdue ({count}): {names}").format(
+                count=len(d.overdue), names=_names(d.overdue[:10], len(d.overdue))
+            )
+        )
+    if d.quiet:
+        lines.append(
+            _("🤫 Hot clients going quiet ({count}): {names}").format(
+                count=d.quiet_total, names=_names(d.quiet, d.quiet_total)
+            )
+        )
+    if d.stuck:
+        lines.append(
+            _("⏳ Stuck leads ({count}): {names}").format(
+                count=d.stuck_total, names=_names(d.stuck, d.stuck_total)
+            )
+        )
+    today = [b for b in d.birthdays if b.day == d.day]
+    later = [b for b in d.birthdays if b.day != d.day]
+    if today:
+        lines.append(
+            _("🎂 Birthdays today: {names}").format(names=", ".join(_birthday(b) for b in today))
+        )
+    if later:
+        lines.append(
+            _("🎈 Birthdays this week: {names}").format(
+                names=", ".join(f"{_birthday(b)} ({fmt_date(b.day, viewer.today)})" for b in later)
+            )
+        )
+    y = d.yesterday
+    lines.append(
+        _("Yesterday: {calls} calls, {meetings} meetings, {deals} deals for {sum}.").format(
+            calls=y.calls,
+            meetings=y.meetings,
+            deals=y.deals,
+            sum=fmt_money(y.deal_sum, d.team.currency),
+        )
+    )
+    if d.team_lines:
+        lines.append("")
+        lines.append(_("<b>Team yesterday</b>"))
+        for line in d.team_lines:
+            lines.append(
+                _("{name}: {calls} calls, {overdue} overdue, {deals} deals ({sum})").format(
+                    name=escape(line.name),
+                    calls=line.calls,
+                    overdue=line.overdue,
+                    deals=line.deals,
+                    sum=fmt_money(line.deal_sum, d.team.currency),
+                )
+            )
+    lines.append("")
+    lines.append(_("Details: /today"))
+    return "\n".join(lines)
+
+
+def _birthday(b: Birthday) -> str:
+    if b.person:
+        return f"{escape(b.person)} ({escape(b.client_name)})"
+    return escape(b.client_name)
+
+
+def nudge_text(n: Nudge) -> str:
+    name = f"<b>{escape(n.client.name)}</b>"
+    short = escape(n.client.name.split()[0])
+    if n.step == "quiet":
+        return _(
+            "🤫 {name} is going quiet: a hot client with no contact for {days} days.\n"
+            "Call now: <code>/call {short} done</code>"
+        ).format(name=name, days=n.days, short=short)
+    if n.step == "cooled":
+        return _(
+            "❄️ {name} (manager: {manager}) had no activity for {days} days and is now warm."
+        ).format(name=name, manager=escape(n.manager_name), days=n.days)
+    stage = stage_label(n.client.stage)
+    if n.step == "stuck1":
+        return _(
+            "⏳ Lead {name} has been at «{stage}» for {days} days. Log a contact or move it "
+            "on: <code>/call {short} done</code>"
+        ).format(name=name, stage=stage, days=n.days, short=short)
+    if n.step == "stuck2":
+        return _(
+            "⏳ {manager}'s lead {name} has been at «{stage}» for {days} days, and the reminder "
+            "got no reaction."
+        ).format(manager=escape(n.manager_name), name=name, stage=stage, days=n.days)
+    return _(
+        "🗄 Lead {name} (manager: {manager}) was archived after {days} days without movement."
+    ).format(name=name, manager=escape(n.manager_name), days=n.days)

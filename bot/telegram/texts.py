@@ -91,13 +91,29 @@ def error_text(code: str, params: dict[str, object]) -> str:
         ),
         "language_invalid": _("Choose <code>ru</code> or <code>en</code>."),
         "settings_usage": _(
-            "Use: <code>/settings tz Europe/Moscow</code>, <code>/settings hours 9-18</code> "
-            "or <code>/settings lang en</code>."
+            "Use: <code>/settings tz Europe/Moscow</code>, <code>/settings hours 9-18</code>, "
+            "<code>/settings digest 8:30</code> or <code>/settings lang en</code>."
+        ),
+        "digest_time_invalid": _(
+            "The digest time looks like <code>8:30</code> or <code>9</code> (24-hour clock)."
         ),
         "already_handled": _(
             "This was already handled: the client's next contact has changed since. "
             "Open the card again to see it."
         ),
+        "campaign_usage": _(
+            "Use: <code>/campaign &lt;segment or #tag&gt; &lt;date&gt; &lt;title&gt;</code>. "
+            "For example: <code>/campaign VIP 07.03 8 March offer</code> — every client "
+            "with this segment or tag gets a follow-up for its manager on that day."
+        ),
+        "campaign_no_clients": _(
+            "No active client has the segment or tag «{selector}». Nothing was planned."
+        ),
+        "campaign_duplicate": _(
+            "The campaign «{title}» for «{selector}» on {day} has already been launched. "
+            "Nothing was added."
+        ),
+        "campaign_title_too_long": _("The campaign title is too long: at most {limit} characters."),
         "pick_expired": _("This choice has expired. Please send the command again."),
     }
     if code == "field_too_long":

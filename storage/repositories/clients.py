@@ -137,7 +137,11 @@ class ClientRepository:
         limit: int = 25,
     ) -> tuple[list[ClientListItem], int]:
         """One page of a member's clients with their next contact, soonest first, and the total."""
-        pending = and_(Followup.client_id == Client.id, Followup.state == "pending")
+        pending = and_(
+            Followup.client_id == Client.id,
+            Followup.state == "pending",
+            Followup.kind != "campaign",
+        )
         conditions = [Client.team_id == team_id]
         if manager_id is not None:
             conditions.append(Client.manager_id == manager_id)

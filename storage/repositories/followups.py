@@ -2,11 +2,13 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, true, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.dto import DueItem, FollowupDTO, to_dto
 from storage.models import Client, Followup
+
+CAMPAIGN = "campaign"
 
 
 class FollowupRepository:
@@ -25,16 +27,46 @@ class FollowupRepository:
                 Followup.team_id == team_id,
                 Followup.client_id == client_id,
                 Followup.state == "pending",
+                # The next contact; campaign follow-ups come on top of it.
+                Followup.kind != CAMPAIGN,
             )
         )
         return to_dto(FollowupDTO, row) if row else None
 
-    async def close_pending(self, team_id: int, client_id: int, state: str, now: datetime) -> None:
+    async def close_pending(
+        self,
+        team_id: int,
+        client_id: int,
+        state: str,
+        now: datetime,
+        *,
+        campaigns_due_by: date | None = None,
+        all_campaigns: bool = False,
+    ) -> None:
+        """Close the client's next contact; campaign follow-ups too when due by the given day
+        (a contact was made) or all of them (the client refused)."""
+        scope = Followup.kind != CAMPAIGN
+        if all_campaigns:
+            scope = true()
+        elif campaigns_due_by is not None:
+            scope = or_(scope, Followup.due_on <= campaigns_due_by)
         await self._session.execute(
             update(Followup)
             .where(
                 Followup.team_id == team_id,
                 Followup.client_id == client_id,
+                Followup.state == "pending",
+                scope,
+            )
+            .values(state=state, closed_at=now)
+        )
+
+    async def close_one(self, team_id: int, followup_id: int, state: str, now: datetime) -> None:
+        await self._session.execute(
+            update(Followup)
+            .where(
+                Followup.team_id == team_id,
+                Followup.id == followup_id,
                 Followup.state == "pending",
             )
             .values(state=state, closed_at=now)
@@ -53,6 +85,7 @@ class FollowupRepository:
         date_only: bool,
         reason: str | None,
         now: datetime,
+        campaign_id: int | None = None,
     ) -> FollowupDTO:
         row = Followup(
             team_id=team_id,
@@ -64,6 +97,7 @@ class FollowupRepository:
             due_on=due_on,
             date_only=date_only,
             reason=reason,
+            campaign_id=campaign_id,
             state="pending",
             created_at=now,
         )

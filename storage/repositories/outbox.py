@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import and_, exists, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -22,6 +23,8 @@ class OutboxRow:
     due_at: datetime
     attempts: int
     late: bool
+    client_id: int | None = None
+    payload: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +53,8 @@ _COLUMNS = (
     OutboxMessage.due_at,
     OutboxMessage.attempts,
     OutboxMessage.late,
+    OutboxMessage.client_id,
+    OutboxMessage.payload,
 )
 
 
@@ -100,6 +105,8 @@ class OutboxRepository:
         late: bool,
         now: datetime,
         followup_id: int | None = None,
+        client_id: int | None = None,
+        payload: dict[str, Any] | None = None,
     ) -> None:
         """Insert unless a row with this key exists: planning twice, or on two instances, is
         harmless."""
@@ -113,6 +120,8 @@ class OutboxRepository:
                 kind=kind,
                 dedup_key=dedup_key,
                 followup_id=followup_id,
+                client_id=client_id,
+                payload=payload,
                 due_at=due_at,
                 next_attempt_at=next_attempt_at,
                 state="pending",
@@ -210,6 +219,24 @@ class OutboxRepository:
             )
             .values(state="pending", next_attempt_at=now, late=True, last_error=None)
         )
+
+    async def last_digest_day(self, member_id: int, *, before: date) -> date | None:
+        """The local date of the member's last delivered digest before `before`."""
+        rows = await self._session.scalars(
+            select(OutboxMessage.payload)
+            .where(
+                OutboxMessage.member_id == member_id,
+                OutboxMessage.kind == "digest",
+                OutboxMessage.state == "sent",
+            )
+            .order_by(OutboxMessage.due_at.desc())
+            .limit(3)
+        )
+        for payload in rows:
+            day = date.fromisoformat(str((payload or {}).get("day")))
+            if day < before:
+                return day
+        return None
 
     async def message_for_followup(self, followup_id: int) -> tuple[int, int] | None:
         """(member id, Telegram message id) of the last push sent for this follow-up."""

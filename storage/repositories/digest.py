@@ -1,0 +1,251 @@
+"""Aggregates for the morning digest and the nudges: counted in the database, not in Python."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+
+from sqlalchemy import and_, case, extract, func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.models import Activity, Client, ClientContact, Deal, Followup, Member, OutboxMessage
+from storage.types import Money
+
+
+@dataclass(frozen=True, slots=True)
+class DigestMember:
+    id: int
+    team_id: int
+    role: str
+    timezone: str
+    digest_time: object
+    work_start: object
+
+
+@dataclass(frozen=True, slots=True)
+class NamedClient:
+    id: int
+    name: str
+    since: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Birthday:
+    client_id: int
+    client_name: str
+    person: str | None  # a contact person's name, None for the client themself
+    day: date
+
+
+@dataclass(frozen=True, slots=True)
+class DayNumbers:
+    calls: int = 0
+    meetings: int = 0
+    deals: int = 0
+    deal_sum: Decimal = Decimal(0)
+
+
+@dataclass(frozen=True, slots=True)
+class ManagerLine:
+    member_id: int
+    name: str
+    calls: int
+    overdue: int
+    deals: int
+    deal_sum: Decimal
+
+
+class DigestRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def recipients(self) -> list[DigestMember]:
+        rows = await self._session.execute(
+            select(
+                Member.id,
+                Member.team_id,
+                Member.role,
+                Member.timezone,
+                Member.digest_time,
+                Member.work_start,
+            ).where(Member.is_active.is_(True), Member.unreachable_at.is_(None))
+        )
+        return [DigestMember(*row) for row in rows]
+
+    async def existing_keys(self, keys: Sequence[str]) -> set[str]:
+        if not keys:
+            return set()
+        rows = await self._session.scalars(
+            select(OutboxMessage.dedup_key).where(OutboxMessage.dedup_key.in_(list(keys)))
+        )
+        return set(rows)
+
+    async def followup_counts(
+        self, team_id: int, manager_id: int, today: date
+    ) -> tuple[list[NamedClient], list[NamedClient]]:
+        """(due today, overdue) pending follow-ups of one manager, soonest first."""
+        rows = await self._session.execute(
+            select(Client.id, Client.name, Followup.due_on)
+            .join(Client, Client.id == Followup.client_id)
+            .where(
+                Followup.team_id == team_id,
+                Followup.manager_id == manager_id,
+                Followup.state == "pending",
+                Followup.due_on <= today,
+            )
+            .order_by(Followup.due_on, Followup.due_at)
+        )
+        due, overdue = [], []
+        for client_id, name, due_on in rows:
+            (due if due_on == today else overdue).append(NamedClient(client_id, name))
+        return due, overdue
+
+    async def going_quiet(
+        self, team_id: int, manager_id: int | None, before: datetime, limit: int
+    ) -> tuple[list[NamedClient], int]:
+        """Hot clients with no logged contact since `before`."""
+        last = func.coalesce(Client.last_contact_at, Client.created_at)
+        condition = and_(
+            Client.team_id == team_id,
+            Client.temperature == "hot",
+            Client.archived_at.is_(None),
+            last < before,
+        )
+        if manager_id is not None:
+            condition = and_(condition, Client.manager_id == manager_id)
+        total = await self._session.scalar(
+            select(func.count()).where(condition).select_from(Client)
+        )
+        rows = await self._session.execute(
+            select(Client.id, Client.name, last).where(condition).order_by(last).limit(limit)
+        )
+        return [NamedClient(*row) for row in rows], int(total or 0)
+
+    async def stuck_leads(
+        self,
+        team_id: int,
+        manager_id: int | None,
+        stages: Sequence[str],
+        before: datetime,
+        limit: int,
+    ) -> tuple[list[NamedClient], int]:
+        anchor = lead_anchor()
+        condition = and_(
+            Client.team_id == team_id,
+            Client.stage.in_(list(stages)),
+            Client.archived_at.is_(None),
+            anchor < before,
+        )
+        if manager_id is not None:
+            condition = and_(condition, Client.manager_id == manager_id)
+        total = await self._session.scalar(
+            select(func.count()).where(condition).select_from(Client)
+        )
+        rows = await self._session.execute(
+            select(Client.id, Client.name, anchor).where(condition).order_by(anchor).limit(limit)
+        )
+        return [NamedClient(*row) for row in rows], int(total or 0)
+
+    async def birthdays(
+        self, team_id: int, manager_id: int | None, days: Sequence[date]
+    ) -> list[Birthday]:
+        """Birthdays of clients and their contact people falling on any of `days`."""
+        out: list[Birthday] = []
+        pairs = {(d.month, d.day): d for d in days}
+        month_day = [
+            and_(extract("month", column) == m, extract("day", column) == d)
+            for column in (Client.birthday,)
+            for (m, d) in pairs
+        ]
+        scope = [Client.team_id == team_id, Client.archived_at.is_(None)]
+        if manager_id is not None:
+            scope.append(Client.manager_id == manager_id)
+        rows = await self._session.execute(
+            select(Client.id, Client.name, Client.birthday).where(*scope, or_(*month_day))
+        )
+        for client_id, name, birthday in rows:
+            out.append(Birthday(client_id, name, None, pairs[(birthday.month, birthday.day)]))
+        contact_day = [
+            and_(
+                extract("month", ClientContact.birthday) == m,
+                extract("day", ClientContact.birthday) == d,
+            )
+            for (m, d) in pairs
+        ]
+        rows = await self._session.execute(
+            select(Client.id, Client.name, ClientContact.name, ClientContact.birthday)
+            .join(Client, Client.id == ClientContact.client_id)
+            .where(*scope, or_(*contact_day))
+        )
+        for client_id, name, person, birthday in rows:
+            out.append(Birthday(client_id, name, person, pairs[(birthday.month, birthday.day)]))
+        return sorted(out, key=lambda b: (b.day, b.client_name))
+
+    async def day_numbers(
+        self, team_id: int, author_ids: Sequence[int] | None, start: datetime, end: datetime
+    ) -> dict[int, DayNumbers]:
+        """Calls, meetings and deals logged in [start, end), per author (or manager for deals)."""
+        activity_filter = [
+            Activity.team_id == team_id,
+            Activity.occurred_at >= start,
+            Activity.occurred_at < end,
+        ]
+        if author_ids is not None:
+            activity_filter.append(Activity.author_id.in_(list(author_ids)))
+        rows = await self._session.execute(
+            select(
+                Activity.author_id,
+                func.sum(case((Activity.kind == "call", 1), else_=0)),
+                func.sum(case((Activity.kind == "meeting", 1), else_=0)),
+            )
+            .where(*activity_filter)
+            .group_by(Activity.author_id)
+        )
+        counts = {author: (int(calls or 0), int(meetings or 0)) for author, calls, meetings in rows}
+        deal_filter = [
+            Deal.team_id == team_id,
+            Deal.created_at >= start,
+            Deal.created_at < end,
+        ]
+        if author_ids is not None:
+            deal_filter.append(Deal.manager_id.in_(list(author_ids)))
+        rows = await self._session.execute(
+            select(Deal.manager_id, func.count(), func.sum(Deal.amount, type_=Money()))
+            .where(*deal_filter)
+            .group_by(Deal.manager_id)
+        )
+        deals = {manager: (int(n), total or Decimal(0)) for manager, n, total in rows}
+        out: dict[int, DayNumbers] = {}
+        for member in set(counts) | set(deals):
+            calls, meetings = counts.get(member, (0, 0))
+            n, total = deals.get(member, (0, Decimal(0)))
+            out[member] = DayNumbers(calls, meetings, n, total)
+        return out
+
+    async def overdue_by_manager(self, team_id: int, today: date) -> dict[int, int]:
+        rows = await self._session.execute(
+            select(Followup.manager_id, func.count())
+            .where(
+                Followup.team_id == team_id,
+                Followup.state == "pending",
+                Followup.due_on < today,
+            )
+            .group_by(Followup.manager_id)
+        )
+        return {manager: int(n) for manager, n in rows}
+
+    async def team_members(self, team_id: int) -> list[tuple[int, str, str]]:
+        rows = await self._session.execute(
+            select(Member.id, Member.full_name, Member.role)
+            .where(Member.team_id == team_id, Member.is_active.is_(True))
+            .order_by(Member.full_name)
+        )
+        return [tuple(row) for row in rows]  # type: ignore[misc]
+
+
+def lead_anchor():  # type: ignore[no-untyped-def]
+    """Since when a lead has not moved: the later of its stage change and its last activity."""
+    last = func.coalesce(Client.last_activity_at, Client.stage_changed_at)
+    return case((last > Client.stage_changed_at, last), else_=Client.stage_changed_at)
