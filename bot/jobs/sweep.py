@@ -19,6 +19,7 @@ from bot.services.digest import (
     DIGEST,
     NUDGE,
     Digest,
+    DigestBatch,
     Nudge,
     load_digest,
     load_nudge,
@@ -99,12 +100,13 @@ class DeliverySweep:
             )
             await uow.commit()
         blocked: set[int] = set()
+        batch = DigestBatch(self._clock.now())
         for row in rows:
             if row.member_id in blocked:
                 # Claimed before the 403 came; already dropped with the rest of theirs.
                 continue
             async with self._uows() as uow:
-                content = await self._load(uow, row)
+                content = await self._load(uow, row, batch)
             if content is None:
                 async with self._uows() as uow:
                     await uow.outbox.drop(row.id, self.owner, "no longer owed")
@@ -117,9 +119,9 @@ class DeliverySweep:
                 blocked.add(row.member_id)
         return report
 
-    async def _load(self, uow: UnitOfWork, row: OutboxRow) -> Content | None:
+    async def _load(self, uow: UnitOfWork, row: OutboxRow, batch: DigestBatch) -> Content | None:
         if row.kind == DIGEST:
-            return await load_digest(uow, row, self._clock.now())
+            return await load_digest(uow, row, self._clock.now(), batch)
         if row.kind == NUDGE:
             return await load_nudge(uow, row)
         return await load_reminder(uow, row)

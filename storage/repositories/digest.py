@@ -37,6 +37,7 @@ class Birthday:
     client_name: str
     person: str | None  # a contact person's name, None for the client themself
     day: date
+    manager_id: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,6 +103,52 @@ class DigestRepository:
             (due if due_on == today else overdue).append(NamedClient(client_id, name))
         return due, overdue
 
+    async def pending_due_by(self, team_id: int, day: date) -> list[tuple[int, NamedClient, date]]:
+        """(manager, client, due day) of every pending follow-up due by `day`, in due order."""
+        rows = await self._session.execute(
+            select(Followup.manager_id, Client.id, Client.name, Followup.due_on)
+            .join(Client, Client.id == Followup.client_id)
+            .where(
+                Followup.team_id == team_id,
+                Followup.state == "pending",
+                Followup.due_on <= day,
+            )
+            .order_by(Followup.due_on, Followup.due_at)
+        )
+        return [(manager, NamedClient(cid, name), due_on) for manager, cid, name, due_on in rows]
+
+    async def quiet_by_manager(
+        self, team_id: int, before: datetime
+    ) -> list[tuple[int, NamedClient]]:
+        last = func.coalesce(Client.last_contact_at, Client.created_at)
+        rows = await self._session.execute(
+            select(Client.manager_id, Client.id, Client.name)
+            .where(
+                Client.team_id == team_id,
+                Client.temperature == "hot",
+                Client.archived_at.is_(None),
+                last < before,
+            )
+            .order_by(last)
+        )
+        return [(manager, NamedClient(cid, name)) for manager, cid, name in rows]
+
+    async def stuck_by_manager(
+        self, team_id: int, stages: Sequence[str], before: datetime
+    ) -> list[tuple[int, NamedClient]]:
+        anchor = lead_anchor()
+        rows = await self._session.execute(
+            select(Client.manager_id, Client.id, Client.name)
+            .where(
+                Client.team_id == team_id,
+                Client.stage.in_(list(stages)),
+                Client.archived_at.is_(None),
+                anchor < before,
+            )
+            .order_by(anchor)
+        )
+        return [(manager, NamedClient(cid, name)) for manager, cid, name in rows]
+
     async def going_quiet(
         self, team_id: int, manager_id: int | None, before: datetime, limit: int
     ) -> tuple[list[NamedClient], int]:
@@ -163,10 +210,13 @@ class DigestRepository:
         if manager_id is not None:
             scope.append(Client.manager_id == manager_id)
         rows = await self._session.execute(
-            select(Client.id, Client.name, Client.birthday).where(*scope, or_(*month_day))
+            select(Client.id, Client.name, Client.birthday, Client.manager_id).where(
+                *scope, or_(*month_day)
+            )
         )
-        for client_id, name, birthday in rows:
-            out.append(Birthday(client_id, name, None, pairs[(birthday.month, birthday.day)]))
+        for client_id, name, birthday, manager in rows:
+            day = pairs[(birthday.month, birthday.day)]
+            out.append(Birthday(client_id, name, None, day, manager))
         contact_day = [
             and_(
                 extract("month", ClientContact.birthday) == m,
@@ -175,12 +225,19 @@ class DigestRepository:
             for (m, d) in pairs
         ]
         rows = await self._session.execute(
-            select(Client.id, Client.name, ClientContact.name, ClientContact.birthday)
+            select(
+                Client.id,
+                Client.name,
+                ClientContact.name,
+                ClientContact.birthday,
+                Client.manager_id,
+            )
             .join(Client, Client.id == ClientContact.client_id)
             .where(*scope, or_(*contact_day))
         )
-        for client_id, name, person, birthday in rows:
-            out.append(Birthday(client_id, name, person, pairs[(birthday.month, birthday.day)]))
+        for client_id, name, person, birthday, manager in rows:
+            day = pairs[(birthday.month, birthday.day)]
+            out.append(Birthday(client_id, name, person, day, manager))
         return sorted(out, key=lambda b: (b.day, b.client_name))
 
     async def day_numbers(
