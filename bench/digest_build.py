@@ -77,11 +77,10 @@ async def main(args: argparse.Namespace) -> None:
             ]
         t0 = time.perf_counter()
         sizes = []
-        chunk = DeliverySettings().batch_size  # the sweep claims and builds this many at once
+        # As the sweep does: one snapshot of team figures, reused for its lifetime.
+        assert DeliverySettings().digest_snapshot_seconds > 0
         batch = DigestBatch(morning)
-        for index, row in enumerate(rows):
-            if index % chunk == 0:
-                batch = DigestBatch(morning)
+        for row in rows:
             async with uows() as uow:
                 digest = await load_digest(uow, row, morning, batch)
             assert digest is not None

@@ -45,6 +45,9 @@ class DeliverySettings(BaseModel):
     late_after_seconds: int = Field(300, ge=0)
     retry_backoff_seconds: int = Field(30, ge=1)
     global_per_second: float = Field(25.0, gt=0, le=30)
+    # Team-wide digest figures are reused this long across sweeps: a morning digest is a
+    # snapshot, and recomputing them per batch of a thousand digests costs seconds.
+    digest_snapshot_seconds: int = Field(120, ge=0, le=3600)
 
 
 class Limits(BaseModel):

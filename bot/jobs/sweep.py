@@ -78,6 +78,7 @@ class DeliverySweep:
         self._settings = settings
         # Names this instance in leases: another copy of the bot never releases our rows.
         self.owner = owner or f"sweep-{uuid.uuid4().hex[:12]}"
+        self._batch: DigestBatch | None = None
 
     async def run_once(self) -> SweepReport:
         report = SweepReport()
@@ -100,7 +101,7 @@ class DeliverySweep:
             )
             await uow.commit()
         blocked: set[int] = set()
-        batch = DigestBatch(self._clock.now())
+        batch = self._digest_batch()
         for row in rows:
             if row.member_id in blocked:
                 # Claimed before the 403 came; already dropped with the rest of theirs.
@@ -118,6 +119,13 @@ class DeliverySweep:
             if delivery.outcome == "blocked":
                 blocked.add(row.member_id)
         return report
+
+    def _digest_batch(self) -> DigestBatch:
+        now = self._clock.now()
+        age = timedelta(seconds=self._settings.digest_snapshot_seconds)
+        if self._batch is None or now - self._batch.now > age:
+            self._batch = DigestBatch(now)
+        return self._batch
 
     async def _load(self, uow: UnitOfWork, row: OutboxRow, batch: DigestBatch) -> Content | None:
         if row.kind == DIGEST:

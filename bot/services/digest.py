@@ -30,6 +30,8 @@ from storage.uow import UnitOfWork
 DIGEST = "digest"
 NUDGE = "nudge"
 LIST_LIMIT = 10  # names shown per digest section; the count says how many more
+# How far back a catch-up digest looks for the last one delivered.
+CATCH_UP_DAYS = 31
 
 
 @dataclass(frozen=True, slots=True)
@@ -261,6 +263,8 @@ class _TeamFacts:
     birthdays: dict[int, list[Birthday]]
     overdue_counts: dict[int, int]
     members: list[tuple[int, str, str]]
+    member_rows: dict[int, MemberDTO]
+    sent_days: dict[int, list[date]]
 
 
 class DigestBatch:
@@ -318,19 +322,21 @@ class DigestBatch:
             birthdays=birthdays,
             overdue_counts=await repo.overdue_by_manager(team_id, day),
             members=await repo.team_members(team_id),
+            member_rows=await uow.members.of_team(team_id),
+            sent_days=await uow.outbox.digest_days(team_id, now - timedelta(days=CATCH_UP_DAYS)),
         )
 
 
 async def load_digest(
     uow: UnitOfWork, row: OutboxRow, now: datetime, batch: DigestBatch | None = None
 ) -> Digest | None:
-    member = await uow.members.get(row.team_id, row.member_id)
-    if member is None or not member.is_active or member.unreachable_at is not None:
-        return None
     batch = batch or DigestBatch(now)
-    zone = ZoneInfo(member.timezone)
     day = date.fromisoformat(str((row.payload or {}).get("day")))
     facts = await batch.facts(uow, row.team_id, day)
+    member = facts.member_rows.get(row.member_id)
+    if member is None or not member.is_active or member.unreachable_at is not None:
+        return None
+    zone = ZoneInfo(member.timezone)
     start = datetime.combine(day - timedelta(days=1), time(0), tzinfo=zone).astimezone(UTC)
     end = datetime.combine(day, time(0), tzinfo=zone).astimezone(UTC)
     numbers = await batch.numbers(uow, row.team_id, start, end)
@@ -342,7 +348,8 @@ async def load_digest(
                 continue
             n = numbers.get(member_id, DayNumbers())
             lines.append(ManagerLine(member_id, name, n.calls, late, n.deals, n.deal_sum))
-    last_day = await uow.outbox.last_digest_day(member.id, before=day)
+    earlier = [d for d in facts.sent_days.get(member.id, []) if d < day]
+    last_day = max(earlier) if earlier else None
     catch_up = (
         last_day + timedelta(days=1) if last_day and last_day < day - timedelta(days=1) else None
     )

@@ -83,26 +83,6 @@ class DigestRepository:
         )
         return set(rows)
 
-    async def followup_counts(
-        self, team_id: int, manager_id: int, today: date
-    ) -> tuple[list[NamedClient], list[NamedClient]]:
-        """(due today, overdue) pending follow-ups of one manager, soonest first."""
-        rows = await self._session.execute(
-            select(Client.id, Client.name, Followup.due_on)
-            .join(Client, Client.id == Followup.client_id)
-            .where(
-                Followup.team_id == team_id,
-                Followup.manager_id == manager_id,
-                Followup.state == "pending",
-                Followup.due_on <= today,
-            )
-            .order_by(Followup.due_on, Followup.due_at)
-        )
-        due, overdue = [], []
-        for client_id, name, due_on in rows:
-            (due if due_on == today else overdue).append(NamedClient(client_id, name))
-        return due, overdue
-
     async def pending_due_by(self, team_id: int, day: date) -> list[tuple[int, NamedClient, date]]:
         """(manager, client, due day) of every pending follow-up due by `day`, in due order."""
         rows = await self._session.execute(
@@ -148,52 +128,6 @@ class DigestRepository:
             .order_by(anchor)
         )
         return [(manager, NamedClient(cid, name)) for manager, cid, name in rows]
-
-    async def going_quiet(
-        self, team_id: int, manager_id: int | None, before: datetime, limit: int
-    ) -> tuple[list[NamedClient], int]:
-        """Hot clients with no logged contact since `before`."""
-        last = func.coalesce(Client.last_contact_at, Client.created_at)
-        condition = and_(
-            Client.team_id == team_id,
-            Client.temperature == "hot",
-            Client.archived_at.is_(None),
-            last < before,
-        )
-        if manager_id is not None:
-            condition = and_(condition, Client.manager_id == manager_id)
-        total = await self._session.scalar(
-            select(func.count()).where(condition).select_from(Client)
-        )
-        rows = await self._session.execute(
-            select(Client.id, Client.name, last).where(condition).order_by(last).limit(limit)
-        )
-        return [NamedClient(*row) for row in rows], int(total or 0)
-
-    async def stuck_leads(
-        self,
-        team_id: int,
-        manager_id: int | None,
-        stages: Sequence[str],
-        before: datetime,
-        limit: int,
-    ) -> tuple[list[NamedClient], int]:
-        anchor = lead_anchor()
-        condition = and_(
-            Client.team_id == team_id,
-            Client.stage.in_(list(stages)),
-            Client.archived_at.is_(None),
-            anchor < before,
-        )
-        if manager_id is not None:
-            condition = and_(condition, Client.manager_id == manager_id)
-        total = await self._session.scalar(
-            select(func.count()).where(condition).select_from(Client)
-        )
-        rows = await self._session.execute(
-            select(Client.id, Client.name, anchor).where(condition).order_by(anchor).limit(limit)
-        )
-        return [NamedClient(*row) for row in rows], int(total or 0)
 
     async def birthdays(
         self, team_id: int, manager_id: int | None, days: Sequence[date]

@@ -31,6 +31,10 @@ class MemberRepository:
             return None
         return to_dto(MemberDTO, row[0]), to_dto(TeamDTO, row[1])
 
+    async def of_team(self, team_id: int) -> dict[int, MemberDTO]:
+        rows = await self._session.scalars(select(Member).where(Member.team_id == team_id))
+        return {row.id: to_dto(MemberDTO, row) for row in rows}
+
     async def get(self, team_id: int, member_id: int) -> MemberDTO | None:
         row = await self._session.scalar(
             select(Member).where(Member.team_id == team_id, Member.id == member_id)

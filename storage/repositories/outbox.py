@@ -220,36 +220,17 @@ class OutboxRepository:
             .values(state="pending", next_attempt_at=now, late=True, last_error=None)
         )
 
-    async def last_digest_day(self, member_id: int, *, before: date) -> date | None:
-        """The local date of the member's last delivered digest before `before`."""
-        rows = await self._session.scalars(
-            select(OutboxMessage.payload)
-            .where(
-                OutboxMessage.member_id == member_id,
+    async def digest_days(self, team_id: int, since: datetime) -> dict[int, list[date]]:
+        """Local dates of the digests delivered to each member of a team since `since`."""
+        rows = await self._session.execute(
+            select(OutboxMessage.member_id, OutboxMessage.payload).where(
+                OutboxMessage.team_id == team_id,
                 OutboxMessage.kind == "digest",
                 OutboxMessage.state == "sent",
+                OutboxMessage.due_at >= since,
             )
-            .order_by(OutboxMessage.due_at.desc())
-            .limit(3)
         )
-        for payload in rows:
-            day = date.fromisoformat(str((payload or {}).get("day")))
-            if day < before:
-                return day
-        return None
-
-    async def message_for_followup(self, followup_id: int) -> tuple[int, int] | None:
-        """(member id, Telegram message id) of the last push sent for this follow-up."""
-        row = (
-            await self._session.execute(
-                select(OutboxMessage.member_id, OutboxMessage.telegram_message_id)
-                .where(
-                    OutboxMessage.followup_id == followup_id,
-                    OutboxMessage.state == "sent",
-                    OutboxMessage.telegram_message_id.is_not(None),
-                )
-                .order_by(OutboxMessage.id.desc())
-                .limit(1)
-            )
-        ).first()
-        return (row[0], row[1]) if row else None
+        days: dict[int, list[date]] = {}
+        for member_id, payload in rows:
+            days.setdefault(member_id, []).append(date.fromisoformat(str((payload or {})["day"])))
+        return days
