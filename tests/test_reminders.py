@@ -205,6 +205,14 @@ async def test_a_member_who_blocked_the_bot_is_marked_and_skipped_until_they_ret
     sweep = make_sweep(team)
     report = await sweep.run_once()
     assert report.blocked == 1
+    await sweep.run_once()
+    # The owner hears it once.
+    notices = [
+        m.text
+        for m in team.session.sent(SendMessage)
+        if m.chat_id == OWNER.id and "blocked the bot" in m.text
+    ]
+    assert len(notices) == 1 and "Max" in notices[0]
     team.session.clear()
     team.clock.set(moscow(15, 12, 0))
     await sweep.run_once()

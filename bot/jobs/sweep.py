@@ -17,14 +17,18 @@ from bot.clock import Clock
 from bot.config import DeliverySettings
 from bot.services.digest import (
     DIGEST,
+    NOTICE,
     NUDGE,
     Digest,
     DigestBatch,
+    Notice,
     Nudge,
     load_digest,
+    load_notice,
     load_nudge,
     plan_digests,
     plan_nudges,
+    plan_unreachable_notices,
 )
 from bot.services.reminders import Reminder, load_reminder, plan_due_followups
 from storage.repositories.outbox import BLOCKED, OutboxRow
@@ -46,7 +50,7 @@ class DeliveryResult(Protocol):
     def retry_after(self) -> float | None: ...
 
 
-Content = Reminder | Digest | Nudge
+Content = Reminder | Digest | Nudge | Notice
 
 
 class Notifier(Protocol):
@@ -115,7 +119,7 @@ class DeliverySweep:
                 report.dropped += 1
                 continue
             delivery = await self._notifier.deliver(content)
-            await self._record(row.id, row.member_id, delivery, report)
+            await self._record(row.id, row.team_id, row.member_id, delivery, report)
             if delivery.outcome == "blocked":
                 blocked.add(row.member_id)
         return report
@@ -132,10 +136,17 @@ class DeliverySweep:
             return await load_digest(uow, row, self._clock.now(), batch)
         if row.kind == NUDGE:
             return await load_nudge(uow, row)
+        if row.kind == NOTICE:
+            return await load_notice(uow, row)
         return await load_reminder(uow, row)
 
     async def _record(
-        self, row_id: int, member_id: int, delivery: DeliveryResult, report: SweepReport
+        self,
+        row_id: int,
+        team_id: int,
+        member_id: int,
+        delivery: DeliveryResult,
+        report: SweepReport,
     ) -> None:
         now = self._clock.now()
         async with self._uows() as uow:
@@ -147,6 +158,7 @@ class DeliverySweep:
                 await uow.outbox.drop(row_id, self.owner, BLOCKED)
                 await uow.members.update_by_id(member_id, unreachable_at=now)
                 await uow.outbox.drop_pending_for_member(member_id, BLOCKED)
+                await plan_unreachable_notices(uow, team_id, member_id, now)
                 report.blocked += 1
             elif delivery.outcome == "rejected":
                 await uow.outbox.drop(row_id, self.owner, delivery.error or "rejected")

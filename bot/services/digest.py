@@ -29,6 +29,7 @@ from storage.uow import UnitOfWork
 
 DIGEST = "digest"
 NUDGE = "nudge"
+NOTICE = "notice"
 LIST_LIMIT = 10  # names shown per digest section; the count says how many more
 # How far back a catch-up digest looks for the last one delivered.
 CATCH_UP_DAYS = 31
@@ -71,6 +72,48 @@ class Nudge:
     step: str  # quiet, cooled, stuck1, stuck2, stuck3
     days: int
     manager_name: str
+
+
+@dataclass(frozen=True, slots=True)
+class Notice:
+    """Something the owner must hear once: e.g. a member blocked the bot."""
+
+    member: MemberDTO  # the recipient
+    team: TeamDTO
+    subject: str  # the member the notice is about
+    step: str
+
+
+async def plan_unreachable_notices(
+    uow: UnitOfWork, team_id: int, member_id: int, now: datetime
+) -> None:
+    """Tell the team's owners, once per blocking, that reminders to this member are paused."""
+    members = await uow.members.of_team(team_id)
+    for owner in members.values():
+        if owner.role != Role.OWNER or owner.id == member_id or not owner.is_active:
+            continue
+        await uow.outbox.enqueue(
+            team_id=team_id,
+            member_id=owner.id,
+            kind=NOTICE,
+            dedup_key=f"unreachable:{member_id}:{int(now.timestamp())}:{owner.id}",
+            due_at=now,
+            next_attempt_at=now,
+            late=False,
+            now=now,
+            payload={"step": "unreachable", "subject": member_id},
+        )
+
+
+async def load_notice(uow: UnitOfWork, row: OutboxRow) -> Notice | None:
+    member = await uow.members.get(row.team_id, row.member_id)
+    payload = row.payload or {}
+    subject = await uow.members.get(row.team_id, int(payload.get("subject", 0)))
+    if member is None or subject is None or not member.is_active:
+        return None
+    if subject.unreachable_at is None:
+        return None  # they came back before we could say it
+    return Notice(member, await uow.teams.get(row.team_id), subject.full_name, str(payload["step"]))
 
 
 def _next_working_moment(now: datetime, zone: ZoneInfo, start: time, end: time) -> datetime:

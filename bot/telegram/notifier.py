@@ -6,9 +6,16 @@ from zoneinfo import ZoneInfo
 
 from bot.clock import Clock
 from bot.i18n import pick_language, use_locale
-from bot.services.digest import Digest, Nudge
+from bot.services.digest import Digest, Notice, Nudge
 from bot.services.reminders import Reminder
-from bot.telegram.render import Viewer, digest_text, nudge_text, reminder_keyboard, reminder_text
+from bot.telegram.render import (
+    Viewer,
+    digest_text,
+    notice_text,
+    nudge_text,
+    reminder_keyboard,
+    reminder_text,
+)
 from bot.telegram.sender import Delivery, Outcome, Sender
 from bot.telegram.texts import split_text
 
@@ -19,7 +26,7 @@ class TelegramNotifier:
         self._clock = clock
         self._default_language = default_language
 
-    async def deliver(self, content: Reminder | Digest | Nudge) -> Delivery:
+    async def deliver(self, content: Reminder | Digest | Nudge | Notice) -> Delivery:
         member = content.member
         zone = ZoneInfo(member.timezone)
         # No update, so no locale from one: the member's own choice, then their Telegram's.
@@ -34,8 +41,11 @@ class TelegramNotifier:
             elif isinstance(content, Digest):
                 chunks = split_text(digest_text(content, viewer))
                 markup = None
-            else:
+            elif isinstance(content, Nudge):
                 chunks = [nudge_text(content)]
+                markup = None
+            else:
+                chunks = [notice_text(content)]
                 markup = None
         delivery = Delivery(Outcome.SENT)
         for index, chunk in enumerate(chunks):

@@ -13,7 +13,7 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 from bot.i18n import _, fmt_date, fmt_date_full, fmt_datetime, fmt_money, fmt_number, fmt_time
 from bot.services.activities import Logged
 from bot.services.clients import ClientCard, ClientPage
-from bot.services.digest import Digest, Nudge
+from bot.services.digest import Digest, Notice, Nudge
 from bot.services.matching import Resolution
 from bot.services.reminders import Reminder
 from bot.services.worklist import Worklist
@@ -470,3 +470,10 @@ def nudge_text(n: Nudge) -> str:
     return _(
         "🗄 Lead {name} (manager: {manager}) was archived after {days} days without movement."
     ).format(name=name, manager=escape(n.manager_name), days=n.days)
+
+
+def notice_text(notice: Notice) -> str:
+    return _(
+        "⚠️ {name} has blocked the bot: reminders to them are paused until they write to the "
+        "bot again. Their clients' follow-ups are kept."
+    ).format(name=escape(notice.subject))
