@@ -47,6 +47,8 @@ extract: install
 bench: install
 	$(BIN)/python -m bench.call_throughput
 	$(BIN)/python -m bench.send_rate
+	$(BIN)/python -m bench.digest_build
+	$(BIN)/python -m bench.reminder_lateness
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -42,6 +42,13 @@ def help_text(actor: Actor) -> str:
         "<code>1.5m</code>, <code>150 тыс</code>. Names may be typed in Latin or Cyrillic, "
         "with typos; any command without arguments asks step by step."
     )
+    text += "\n\n" + _(
+        "<b>Reminders</b>\n"
+        "When a follow-up falls due you get a push with buttons: Talked, No answer, +1 hour, "
+        "Tomorrow, In 2 weeks, Other date. Every morning a digest: today, overdue, hot clients "
+        "going quiet, stuck leads, birthdays, yesterday's numbers. "
+        "<code>/settings digest 8:30</code> sets its time."
+    )
     if sees_whole_team(actor):
         text += "\n\n" + _(
             "<b>Team</b>\n"
@@ -52,6 +59,9 @@ def help_text(actor: Actor) -> str:
             text += "\n" + _(
                 "<code>/campaign VIP 07.03 8 March offer</code> — a follow-up on that day "
                 "for every client with this segment or #tag, for its manager."
+            )
+            text += "\n" + _(
+                "<code>/settings team</code> — the team's periods for follow-ups and nudges."
             )
     return text
 

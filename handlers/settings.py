@@ -13,7 +13,7 @@ from bot.services.context import Actor
 from bot.services.errors import DomainError
 from bot.services.hub import Services
 from bot.telegram.callbacks import SetLanguage
-from storage.dto import MemberDTO
+from storage.dto import MemberDTO, TeamDTO
 
 _KEYS = {
     "tz": "tz",
@@ -57,6 +57,38 @@ def settings_text(member: MemberDTO) -> str:
     )
 
 
+def team_settings_text(team: TeamDTO) -> str:
+    return _(
+        "<b>Team periods, in days</b> (owner: <code>/settings team quiet 10</code>)\n"
+        "Next contact after a talk: hot {hot}, warm {warm}, cold {cold} "
+        "(<code>hot</code>, <code>warm</code>, <code>cold</code>)\n"
+        "Retry after no answer: {retry} (<code>retry</code>)\n"
+        "Hot client going quiet: {quiet} (<code>quiet</code>)\n"
+        "Hot cools to warm without activity: {cool} (<code>cool</code>)\n"
+        "Stuck lead: nudge after {stuck}, tell the owner {escalate} later, archive {archive} "
+        "after that (<code>stuck</code>, <code>escalate</code>, <code>archive</code>)"
+    ).format(
+        hot=team.followup_hot_days,
+        warm=team.followup_warm_days,
+        cold=team.followup_cold_days,
+        retry=team.no_answer_retry_days,
+        quiet=team.quiet_hot_days,
+        cool=team.hot_to_warm_days,
+        stuck=team.stuck_lead_days,
+        escalate=team.stuck_escalate_days,
+        archive=team.stuck_archive_days,
+    )
+
+
+async def _team_settings(message: Message, args: str, actor: Actor, services: Services) -> None:
+    if not args:
+        await message.answer(team_settings_text(actor.team))
+        return
+    word, _sep, value = args.partition(" ")
+    team = await services.team_settings.set_period(actor, word, value.strip())
+    await message.answer(_("Saved.") + "\n\n" + team_settings_text(team))
+
+
 def language_keyboard() -> InlineKeyboardMarkup:
     b = InlineKeyboardBuilder()
     for code, name in LANGUAGE_NAMES.items():
@@ -72,6 +104,9 @@ async def change_settings(
         await message.answer(settings_text(actor.member), reply_markup=language_keyboard())
         return
     word, _sep, value = args.partition(" ")
+    if word.casefold() in ("team", "команда"):
+        await _team_settings(message, value.strip(), actor, services)
+        return
     key = _KEYS.get(word.casefold())
     value = value.strip()
     if key is None or not value:

@@ -401,3 +401,33 @@ async def test_overdue_list_uses_the_members_calendar_day(team: BotHarness):
     team.clock.advance(timedelta(days=1))
     overdue = (await team.send(MANAGER, "/list overdue"))[0].text
     assert "Иванов" in overdue and "Петров" not in overdue
+
+
+async def test_owner_changes_a_team_period_and_it_takes_effect(team: BotHarness):
+    replies = await team.send(OWNER, "/settings team")
+    assert "Team periods" in replies[0].text and "hot 3" in replies[0].text
+    replies = await team.send(OWNER, "/settings team hot 5")
+    assert "Saved" in replies[0].text and "hot 5" in replies[0].text
+    await team.send(MANAGER, "/add Иванов, hot")
+    await team.send(MANAGER, "/call Иванов done")
+    assert (await _pending(team, "Иванов")).due_on == date(2026, 12, 7)  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(
+    ("who", "command", "expected"),
+    [
+        (MANAGER, "/settings team quiet 10", "Only the team owner"),
+        (OWNER, "/settings team quiet 0", "from 1 to 365"),
+        (OWNER, "/settings team quiet many", "from 1 to 365"),
+        (OWNER, "/settings team loud 10", "There is no team period «loud»"),
+    ],
+)
+async def test_team_periods_refuse_bad_input(
+    team: BotHarness, who: Person, command: str, expected: str
+):
+    replies = await team.send(who, command)
+    assert expected in replies[0].text
+    async with team.uow_factory() as uow:
+        from storage.models import Team
+
+        assert await uow.session.scalar(select(Team.quiet_hot_days)) == 14

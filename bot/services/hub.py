@@ -9,7 +9,7 @@ from bot.services.activities import ActivityService
 from bot.services.campaigns import CampaignService
 from bot.services.clients import ClientService
 from bot.services.context import ServiceContext
-from bot.services.members import MemberSettingsService
+from bot.services.members import MemberSettingsService, TeamSettingsService
 from bot.services.onboarding import OnboardingService
 from bot.services.worklist import WorklistService
 
@@ -38,6 +38,10 @@ class Services:
     @cached_property
     def member_settings(self) -> MemberSettingsService:
         return MemberSettingsService(self.ctx)
+
+    @cached_property
+    def team_settings(self) -> TeamSettingsService:
+        return TeamSettingsService(self.ctx)
 
     @cached_property
     def onboarding(self) -> OnboardingService:

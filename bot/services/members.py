@@ -7,10 +7,12 @@ from dataclasses import replace
 from datetime import time
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
-from bot.config import SUPPORTED_LANGUAGES
+from bot.config import SUPPORTED_LANGUAGES, RuleDefaults
+from bot.services.access import require_role
 from bot.services.context import Actor, ServiceContext
 from bot.services.errors import DomainError
-from storage.dto import MemberDTO
+from storage.dto import MemberDTO, TeamDTO
+from storage.enums import Role
 
 _OFFSET = re.compile(r"^(?:utc|gmt|мск)?\s*([+-])\s*(\d{1,2})$", re.I)
 _CLOCK = re.compile(r"^(\d{1,2})(?:[:.](\d{2}))?$")
@@ -121,3 +123,35 @@ class MemberSettingsService:
     async def set_hours(self, actor: Actor, text: str) -> MemberDTO:
         start, end = parse_hours(text)
         return await self._save(actor, work_start=start, work_end=end)
+
+
+# `/settings team <word> <days>`: the owner's names for the team's periods (RuleDefaults).
+TEAM_PERIODS = {
+    "hot": "followup_hot_days",
+    "warm": "followup_warm_days",
+    "cold": "followup_cold_days",
+    "retry": "no_answer_retry_days",
+    "quiet": "quiet_hot_days",
+    "cool": "hot_to_warm_days",
+    "stuck": "stuck_lead_days",
+    "escalate": "stuck_escalate_days",
+    "archive": "stuck_archive_days",
+}
+
+
+class TeamSettingsService:
+    def __init__(self, ctx: ServiceContext) -> None:
+        self._ctx = ctx
+
+    async def set_period(self, actor: Actor, word: str, value: str) -> TeamDTO:
+        require_role(actor, Role.OWNER)
+        field = TEAM_PERIODS.get(word.casefold())
+        if field is None:
+            raise DomainError("team_period_unknown", value=word)
+        bounds = RuleDefaults.model_fields[field].metadata
+        low = next((b.ge for b in bounds if hasattr(b, "ge")), 1)
+        high = next((b.le for b in bounds if hasattr(b, "le")), 3650)
+        if not value.isdigit() or not low <= int(value) <= high:
+            raise DomainError("team_period_invalid", low=low, high=high)
+        await self._ctx.uow.teams.update(actor.team.id, **{field: int(value)})
+        return replace(actor.team, **{field: int(value)})

@@ -94,6 +94,10 @@ def error_text(code: str, params: dict[str, object]) -> str:
             "Use: <code>/settings tz Europe/Moscow</code>, <code>/settings hours 9-18</code>, "
             "<code>/settings digest 8:30</code> or <code>/settings lang en</code>."
         ),
+        "team_period_unknown": _(
+            "There is no team period «{value}». See them all: <code>/settings team</code>."
+        ),
+        "team_period_invalid": _("The period is a whole number of days from {low} to {high}."),
         "digest_time_invalid": _(
             "The digest time looks like <code>8:30</code> or <code>9</code> (24-hour clock)."
         ),

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.dto import TeamDTO, to_dto
@@ -35,3 +35,6 @@ class TeamRepository:
     async def get(self, team_id: int) -> TeamDTO:
         team = await self._session.get_one(Team, team_id)
         return to_dto(TeamDTO, team)
+
+    async def update(self, team_id: int, **values: object) -> None:
+        await self._session.execute(update(Team).where(Team.id == team_id).values(**values))
