@@ -13,7 +13,7 @@ from bot.services.access import ensure_visible
 from bot.services.context import Actor, ServiceContext
 from bot.services.errors import DomainError
 from bot.services.scheduling import default_when, due_from_when, retry_when
-from storage.dto import ClientDTO, FollowupDTO
+from storage.dto import ClientDTO, FollowupDTO, MemberDTO
 from storage.enums import (
     OPEN_LEAD_STAGES,
     ActivityKind,
@@ -133,10 +133,7 @@ class ActivityService:
         if not contact and reason is None and previous is not None:
             reason = previous.reason
         self._check_future(actor, when)
-        owner = actor.member
-        if client.manager_id != actor.member.id:
-            owner = await uow.members.get(actor.team.id, client.manager_id) or actor.member
-        due = due_from_when(when, actor, owner)
+        due = due_from_when(when, actor, await self._owner_of(actor, client))
         return await uow.followups.add(
             team_id=actor.team.id,
             client_id=client.id,
@@ -249,13 +246,7 @@ class ActivityService:
                 actor, client, previous, days=days, hours=hours
             )
         kind = previous.kind if previous is not None else FollowupKind.CALL
-        if hours:
-            moment = (self._ctx.local_now(actor) + timedelta(hours=hours)).replace(
-                second=0, microsecond=0
-            )
-            when = When(day=moment.date(), at=moment.time())
-        else:
-            when = When(day=self._today(actor) + timedelta(days=days), at=None)
+        when = self._snooze_when(actor, days=days, hours=hours)
         followup = await self._reschedule(actor, client, when, kind=kind, contact=False)
         return Logged(client, None, followup)
 
@@ -269,6 +260,21 @@ class ActivityService:
             name="", outcome=outcome, when=None, amount=None, margin=None, comment=""
         )
         return await self.log_call(actor, client.id, command)
+
+    def _snooze_when(self, actor: Actor, *, days: int, hours: int) -> When:
+        """Hours give an exact time from now; days a date (due when the manager's day starts)."""
+        if hours:
+            moment = (self._ctx.local_now(actor) + timedelta(hours=hours)).replace(
+                second=0, microsecond=0
+            )
+            return When(day=moment.date(), at=moment.time())
+        return When(day=self._today(actor) + timedelta(days=days), at=None)
+
+    async def _owner_of(self, actor: Actor, client: ClientDTO) -> MemberDTO:
+        """The member a client's follow-ups belong to: its manager."""
+        if client.manager_id == actor.member.id:
+            return actor.member
+        return await self._ctx.uow.members.get(actor.team.id, client.manager_id) or actor.member
 
     async def pending_target(self, actor: Actor, followup_id: int) -> tuple[FollowupDTO, ClientDTO]:
         """The follow-up a push was about and its client, if the actor may act on it and it
@@ -305,17 +311,8 @@ class ActivityService:
     ) -> Logged:
         """A campaign follow-up moves on its own; the client's next contact stays."""
         uow, now = self._ctx.uow, self._ctx.now()
-        if hours:
-            moment = (self._ctx.local_now(actor) + timedelta(hours=hours)).replace(
-                second=0, microsecond=0
-            )
-            when = When(day=moment.date(), at=moment.time())
-        else:
-            when = When(day=self._today(actor) + timedelta(days=days), at=None)
-        owner = actor.member
-        if client.manager_id != actor.member.id:
-            owner = await uow.members.get(actor.team.id, client.manager_id) or actor.member
-        due = due_from_when(when, actor, owner)
+        when = self._snooze_when(actor, days=days, hours=hours)
+        due = due_from_when(when, actor, await self._owner_of(actor, client))
         await uow.followups.close_one(actor.team.id, followup.id, FollowupState.RESCHEDULED, now)
         moved = await uow.followups.add(
             team_id=actor.team.id,
