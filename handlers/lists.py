@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiogram import Router
 from aiogram.filters import Command, CommandObject
-from aiogram.types import CallbackQuery, Message
+from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 
 from bot.i18n import _
 from bot.parsing.new_client import clean_tag
@@ -74,7 +74,9 @@ def decode(key: str) -> tuple[ClientFilter, str]:
     return ClientFilter(), _("All clients")
 
 
-async def render(actor: Actor, services: Services, key: str, offset: int):  # type: ignore[no-untyped-def]
+async def render(
+    actor: Actor, services: Services, key: str, offset: int
+) -> tuple[str, InlineKeyboardMarkup | None]:
     flt, title = decode(key)
     page = await services.clients.list_page(actor, flt, offset)
     viewer = Viewer(actor.zone, services.ctx.local_now(actor).date())

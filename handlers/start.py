@@ -11,7 +11,7 @@ from aiogram.types import Message
 from bot.config import Settings
 from bot.i18n import _, pick_language, set_locale, use_locale
 from bot.services.hub import Services
-from bot.services.onboarding import NewcomerInfo, StartKind
+from bot.services.onboarding import NewcomerInfo, StartKind, StartOutcome
 from bot.telegram.render import role_label
 
 
@@ -82,7 +82,7 @@ async def start(
         )
 
 
-async def _tell_inviter(bot: Bot, outcome, settings: Settings) -> None:  # type: ignore[no-untyped-def]
+async def _tell_inviter(bot: Bot, outcome: StartOutcome, settings: Settings) -> None:
     inviter, member = outcome.inviter, outcome.member
     if inviter is None or member is None:
         return

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from alembic import command
@@ -45,7 +46,7 @@ def revisions_in_order() -> list[str]:
     return [rev.revision for rev in reversed(list(script.walk_revisions()))]
 
 
-async def _run(engine: AsyncEngine, action) -> None:  # type: ignore[no-untyped-def]
+async def _run(engine: AsyncEngine, action: Callable[[Config], None]) -> None:
     config = alembic_config()
 
     def _sync(connection: Connection) -> None:

@@ -9,6 +9,7 @@ from decimal import Decimal
 
 from sqlalchemy import and_, case, extract, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.elements import ColumnElement
 
 from storage.models import Activity, Client, ClientContact, Deal, Followup, Member, OutboxMessage
 from storage.types import Money
@@ -236,7 +237,7 @@ class DigestRepository:
         return [tuple(row) for row in rows]  # type: ignore[misc]
 
 
-def lead_anchor():  # type: ignore[no-untyped-def]
+def lead_anchor() -> ColumnElement[datetime]:
     """Since when a lead has not moved: the later of its stage change and its last activity."""
     last = func.coalesce(Client.last_activity_at, Client.stage_changed_at)
     return case((last > Client.stage_changed_at, last), else_=Client.stage_changed_at)
