@@ -82,6 +82,10 @@ async def test_console_prints_replies_and_presses_buttons(harness: BotHarness):
     assert "<b>" not in text  # HTML is rendered for the terminal
     await chat.say("!9")
     assert "(no such button)" in out.getvalue()
+    await chat.say("/client Ivanov")
+    await chat.say("/call Ivanov done")  # the card's follow-up moves on meanwhile
+    await chat.say("!1")  # a button of the now outdated card: refused, with the reason shown
+    assert "already handled" in out.getvalue()
 
 
 def test_run_without_a_token_explains_botfather_and_opens_the_console(tmp_path: Path):

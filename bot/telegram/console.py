@@ -15,6 +15,7 @@ from typing import Any, TextIO
 
 from aiogram import Bot, Dispatcher
 from aiogram.methods import (
+    AnswerCallbackQuery,
     EditMessageReplyMarkup,
     EditMessageText,
     SendMessage,
@@ -37,17 +38,23 @@ class ConsolePrinter:
         self.out = out
         self.buttons: list[tuple[str, str]] = []
         self.keyboard_message_id: int | None = None
+        self.keyboard_text = ""  # the HTML of the message the buttons belong to
 
     def __call__(self, method: TelegramMethod[Any]) -> None:
         if isinstance(method, SendMessage | EditMessageText):
             print("\n" + html_to_console(method.text), file=self.out)
-            self._remember(method.reply_markup, getattr(method, "message_id", None))
+            if isinstance(method, EditMessageText) and method.reply_markup is None:
+                self.buttons = []
+            self._remember(method.reply_markup, getattr(method, "message_id", None), method.text)
         elif isinstance(method, EditMessageReplyMarkup) and method.reply_markup is None:
             self.buttons = []
+        elif isinstance(method, AnswerCallbackQuery) and method.text:
+            print(f"\n({method.text})", file=self.out)
 
-    def _remember(self, markup: Any, message_id: int | None) -> None:
+    def _remember(self, markup: Any, message_id: int | None, text: str) -> None:
         if not isinstance(markup, InlineKeyboardMarkup):
             return
+        self.keyboard_text = text
         self.buttons = [
             (button.text, button.callback_data or "")
             for row in markup.inline_keyboard
@@ -70,12 +77,14 @@ class ConsoleChat:
         self.chat = Chat(id=CONSOLE_USER_ID, type="private")
         self._ids = itertools.count(1)
 
-    def _message(self, text: str, message_id: int | None = None) -> Message:
+    def _message(
+        self, text: str, message_id: int | None = None, *, from_bot: bool = False
+    ) -> Message:
         return Message(
             message_id=message_id or next(self._ids),
             date=datetime.now(UTC),
             chat=self.chat,
-            from_user=self.user,
+            from_user=None if from_bot else self.user,
             text=text,
         )
 
@@ -92,7 +101,13 @@ class ConsoleChat:
                 id=str(update_id),
                 from_user=self.user,
                 chat_instance="console",
-                message=self._message("…", self.printer.keyboard_message_id or 1),
+                # The message the button sits on, as Telegram would send it back (plain text:
+                # our own HTML is enough for the bot to quote it).
+                message=self._message(
+                    html_to_console(self.printer.keyboard_text) or "…",
+                    self.printer.keyboard_message_id or 1,
+                    from_bot=True,
+                ),
                 data=data,
             )
             update = Update(update_id=update_id, callback_query=query)
