@@ -48,6 +48,8 @@ class DeliverySettings(BaseModel):
     # Team-wide digest figures are reused this long across sweeps: a morning digest is a
     # snapshot, and recomputing them per batch of a thousand digests costs seconds.
     digest_snapshot_seconds: int = Field(120, ge=0, le=3600)
+    # Nudges are counted in days; looking for new ones scans every client, so not every tick.
+    nudge_scan_seconds: int = Field(300, ge=0, le=3600)
 
 
 class Limits(BaseModel):

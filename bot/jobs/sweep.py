@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import uuid
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Protocol
 
 from bot.clock import Clock
@@ -83,6 +83,7 @@ class DeliverySweep:
         # Names this instance in leases: another copy of the bot never releases our rows.
         self.owner = owner or f"sweep-{uuid.uuid4().hex[:12]}"
         self._batch: DigestBatch | None = None
+        self._last_nudge_scan: datetime | None = None
 
     async def run_once(self) -> SweepReport:
         report = SweepReport()
@@ -94,7 +95,8 @@ class DeliverySweep:
                 uow, now, late_after=late_after, limit=settings.batch_size
             )
             report.planned += await plan_digests(uow, now, late_after=late_after)
-            report.planned += await plan_nudges(uow, now)
+            if self._nudges_due(now):
+                report.planned += await plan_nudges(uow, now)
             await uow.commit()
         async with self._uows() as uow:
             rows = await uow.outbox.claim(
@@ -123,6 +125,13 @@ class DeliverySweep:
             if delivery.outcome == "blocked":
                 blocked.add(row.member_id)
         return report
+
+    def _nudges_due(self, now: datetime) -> bool:
+        interval = timedelta(seconds=self._settings.nudge_scan_seconds)
+        if self._last_nudge_scan is not None and now - self._last_nudge_scan < interval:
+            return False
+        self._last_nudge_scan = now
+        return True
 
     def _digest_batch(self) -> DigestBatch:
         now = self._clock.now()

@@ -8,11 +8,14 @@ that moment, so the next nudge is a new episode and the old one is never repeate
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Row, func, select, update
+from sqlalchemy.sql.elements import ColumnElement
 
 from storage.dto import ClientDTO, MemberDTO, TeamDTO
 from storage.enums import OPEN_LEAD_STAGES, Role, Stage, Temperature
@@ -183,30 +186,26 @@ async def _plan_team_nudges(uow: UnitOfWork, team: Team, now: datetime) -> int:
     # client, recipient, step, key, days, episode start (epoch)
     owed: list[tuple[int, int, str, str, int, int]] = []
 
-    quiet_anchor = func.coalesce(Client.last_contact_at, Client.created_at)
-    rows = await session.execute(
-        select(Client.id, Client.manager_id, quiet_anchor).where(
-            Client.team_id == team.id,
-            Client.temperature == Temperature.HOT,
-            Client.archived_at.is_(None),
-            quiet_anchor < now - timedelta(days=team.quiet_hot_days),
+    async def idle_hot(since: ColumnElement[datetime], days: int) -> Sequence[Row[Any]]:
+        """Hot, active clients whose `since` moment is more than `days` ago."""
+        rows = await session.execute(
+            select(Client.id, Client.manager_id, since).where(
+                Client.team_id == team.id,
+                Client.temperature == Temperature.HOT,
+                Client.archived_at.is_(None),
+                since < now - timedelta(days=days),
+            )
         )
-    )
-    for client_id, manager_id, anchor in rows:
+        return rows.all()
+
+    quiet_since = func.coalesce(Client.last_contact_at, Client.created_at)
+    for client_id, manager_id, anchor in await idle_hot(quiet_since, team.quiet_hot_days):
         key = f"quiet:{client_id}:{_epoch(anchor)}"
         owed.append((client_id, manager_id, "quiet", key, team.quiet_hot_days, _epoch(anchor)))
 
-    cool_anchor = func.coalesce(Client.last_activity_at, Client.created_at)
-    rows = await session.execute(
-        select(Client.id, Client.manager_id, cool_anchor).where(
-            Client.team_id == team.id,
-            Client.temperature == Temperature.HOT,
-            Client.archived_at.is_(None),
-            cool_anchor < now - timedelta(days=team.hot_to_warm_days),
-        )
-    )
+    cool_since = func.coalesce(Client.last_activity_at, Client.created_at)
     cooled = []
-    for client_id, manager_id, anchor in rows:
+    for client_id, manager_id, anchor in await idle_hot(cool_since, team.hot_to_warm_days):
         cooled.append(client_id)
         for recipient in {manager_id, *bosses}:
             key = f"cooled:{client_id}:{_epoch(anchor)}:{recipient}"
