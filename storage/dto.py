@@ -48,6 +48,8 @@ class MemberDTO:
     digest_time: time
     is_active: bool
     unreachable_at: datetime | None
+    can_export: bool
+    removed_at: datetime | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +77,7 @@ class ClientDTO:
     last_contact_at: datetime | None
     last_activity_at: datetime | None
     archived_at: datetime | None
+    erased_at: datetime | None
     created_at: datetime
 
 

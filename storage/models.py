@@ -89,6 +89,11 @@ class Member(Base):
     # Set when Telegram answers 403 (the member blocked the bot): nothing is sent until they
     # write to the bot again.
     unreachable_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # The owner may grant export to a head or manager; the owner can always export.
+    can_export: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
+    # Set with is_active=false when the owner removes the member: access ends at once, history
+    # stays attributed to them.
+    removed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
@@ -124,6 +129,8 @@ class Client(Base):
     last_contact_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     last_activity_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     archived_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Set by /forget: personal fields are blanked, deal sums stay for the analytics.
+    erased_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     # Transliterated, case-folded names and phone digits: what fuzzy lookup compares against.
     search_text: Mapped[str] = mapped_column(Text, server_default="")
     phone_digits: Mapped[str] = mapped_column(Text, server_default="")
@@ -261,6 +268,7 @@ class AuditEntry(Base):
     __table_args__ = (
         Index(None, "team_id", "created_at"),
         Index(None, "actor_id", "created_at"),
+        Index(None, "team_id", "action", "created_at"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -332,6 +340,16 @@ class FsmRecord(Base):
     state: Mapped[str | None] = mapped_column(String(200))
     data: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class ProcessedUpdate(Base):
+    """Telegram update ids already taken by some instance: a redelivered update is handled once."""
+
+    __tablename__ = "processed_updates"
+    __table_args__ = (Index(None, "received_at"),)
+
+    update_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
 def text_limit(model: type[Base], field: str) -> int | None:

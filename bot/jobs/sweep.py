@@ -15,6 +15,7 @@ from typing import Protocol
 
 from bot.clock import Clock
 from bot.config import DeliverySettings
+from bot.services.alerts import ALERT, Alert, load_alert
 from bot.services.digest import (
     DIGEST,
     NOTICE,
@@ -50,7 +51,7 @@ class DeliveryResult(Protocol):
     def retry_after(self) -> float | None: ...
 
 
-Content = Reminder | Digest | Nudge | Notice
+Content = Reminder | Digest | Nudge | Notice | Alert
 
 
 class Notifier(Protocol):
@@ -147,6 +148,8 @@ class DeliverySweep:
             return await load_nudge(uow, row)
         if row.kind == NOTICE:
             return await load_notice(uow, row)
+        if row.kind == ALERT:
+            return await load_alert(uow, row)
         return await load_reminder(uow, row)
 
     async def _record(

@@ -6,8 +6,10 @@ from zoneinfo import ZoneInfo
 
 from bot.clock import Clock
 from bot.i18n import pick_language, use_locale
+from bot.services.alerts import Alert
 from bot.services.digest import Digest, Notice, Nudge
 from bot.services.reminders import Reminder
+from bot.telegram.alert_texts import alert_text
 from bot.telegram.render import (
     Viewer,
     digest_text,
@@ -26,7 +28,7 @@ class TelegramNotifier:
         self._clock = clock
         self._default_language = default_language
 
-    async def deliver(self, content: Reminder | Digest | Nudge | Notice) -> Delivery:
+    async def deliver(self, content: Reminder | Digest | Nudge | Notice | Alert) -> Delivery:
         member = content.member
         zone = ZoneInfo(member.timezone)
         # No update, so no locale from one: the member's own choice, then their Telegram's.
@@ -43,6 +45,12 @@ class TelegramNotifier:
                 markup = None
             elif isinstance(content, Nudge):
                 chunks = [nudge_text(content)]
+                markup = None
+            elif isinstance(content, Alert):
+                text = alert_text(content)
+                if text is None:
+                    return Delivery(Outcome.REJECTED, error=f"unknown alert {content.step!r}")
+                chunks = split_text(text)
                 markup = None
             else:
                 chunks = [notice_text(content)]
