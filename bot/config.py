@@ -64,6 +64,12 @@ class Limits(BaseModel):
     card_last_items: int = 5
     invite_ttl_hours: int = 72
     match_min_score: float = 72.0
+    # Import of client tables (/import): refused above these sizes, before any row is read.
+    import_max_bytes: int = 20 * 1024 * 1024
+    import_max_rows: int = 50_000
+    # The progress message is edited at most this often (Telegram limits edits per chat).
+    import_progress_seconds: float = 3.0
+    import_problems_listed: int = 20
 
 
 class Settings(BaseSettings):

@@ -15,6 +15,7 @@ from storage.repositories.clients import ClientRepository
 from storage.repositories.digest import DigestRepository
 from storage.repositories.followups import FollowupRepository
 from storage.repositories.fsm import FsmRepository
+from storage.repositories.imports import ImportRepository
 from storage.repositories.invites import InviteRepository
 from storage.repositories.members import MemberRepository
 from storage.repositories.outbox import OutboxRepository
@@ -35,6 +36,7 @@ class UnitOfWork:
         self.outbox = OutboxRepository(session)
         self.campaigns = CampaignRepository(session)
         self.digest = DigestRepository(session)
+        self.imports = ImportRepository(session)
         # Conversation state already read or written in this unit of work, by storage key.
         self.fsm_cache: dict[str, tuple[str | None, dict[str, Any]]] = {}
 

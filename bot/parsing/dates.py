@@ -77,6 +77,11 @@ def _months() -> dict[str, int]:
     return names
 
 
+def month_number(word: str) -> int | None:
+    """1-12 for a month name in Russian or English, any case ("марта", "March", "мар")."""
+    return _months().get(norm(word))
+
+
 _TODAY_WORDS = {"today": 0, "сегодня": 0, "tomorrow": 1, "завтра": 1, "tmrw": 1, "послезавтра": 2}
 _DAY_PHRASES: dict[tuple[str, ...], int] = {
     ("the", "day", "after", "tomorrow"): 2,

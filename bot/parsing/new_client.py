@@ -103,6 +103,10 @@ def is_phone(text: str) -> bool:
     return bool(_PHONE.match(text.strip())) and 7 <= digits <= 15
 
 
+def is_email(text: str) -> bool:
+    return bool(_EMAIL.match(text.strip()))
+
+
 def _parse_birthday(text: str) -> date:
     for pattern in ("%d.%m.%Y", "%d.%m.%y", "%Y-%m-%d", "%d/%m/%Y"):
         try:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
 
 from bot.parsing.dates import When
 from bot.parsing.new_client import NewClientInput
@@ -11,9 +14,16 @@ from bot.services.access import ensure_visible, manager_scope
 from bot.services.context import Actor, ServiceContext
 from bot.services.errors import DomainError
 from bot.services.matching import Resolution
-from bot.services.scheduling import due_from_when
-from storage.dto import ActivityDTO, ClientDTO, ClientListItem, FollowupDTO, MatchCandidate
-from storage.enums import OPEN_LEAD_STAGES, ActivityKind, Stage, Temperature
+from bot.services.scheduling import Due, due_from_when
+from storage.dto import (
+    ActivityDTO,
+    ClientDTO,
+    ClientListItem,
+    FollowupDTO,
+    MatchCandidate,
+    MemberDTO,
+)
+from storage.enums import OPEN_LEAD_STAGES, ActivityKind, Consent, Stage, Temperature
 from storage.models import Client, ClientContact, ClientPhone, text_limit
 
 
@@ -52,6 +62,53 @@ class ClientPage:
     total: int
     offset: int
     manager_names: dict[int, str]
+
+
+def new_client_row(
+    *,
+    team_id: int,
+    manager_id: int,
+    name: str,
+    now: datetime,
+    digits: Sequence[str] = (),
+    extra_contacts: Sequence[str] = (),
+    temperature: str | None = None,
+    consent: str = Consent.UNKNOWN,
+    contact_person: str | None = None,
+    **fields: Any,
+) -> dict[str, Any]:
+    """The columns of a new client as `/add` and `/import` both write them: the lookup text and
+    phone digits fuzzy search needs, a new lead, warm unless said otherwise."""
+    return {
+        "team_id": team_id,
+        "manager_id": manager_id,
+        "name": name,
+        "contact_person": contact_person,
+        "consent": consent,
+        "temperature": temperature or Temperature.WARM,
+        "stage": Stage.NEW,
+        "stage_changed_at": now,
+        "search_text": matching.search_text([name, contact_person, *extra_contacts]),
+        "phone_digits": " ".join(digits),
+        "created_at": now,
+        "updated_at": now,
+        **fields,
+    }
+
+
+def length_exceeded(field: str, value: str | None) -> int | None:
+    """The column's limit when `value` is longer than it, else None."""
+    limit = text_limit(Client, field)
+    return limit if value and limit and len(value) > limit else None
+
+
+def first_contact_due(
+    ctx: ServiceContext, actor: Actor, manager: MemberDTO | None = None, day: date | None = None
+) -> Due:
+    """A new client with no next contact is a forgotten client: the first call is due today
+    (or on the day given), when the manager's working day starts."""
+    when = When(day=day or ctx.local_now(actor).date(), at=None)
+    return due_from_when(when, actor, manager)
 
 
 class ClientService:
@@ -126,30 +183,26 @@ class ClientService:
             raise DomainError("duplicate_email")
         fields = data.fields
         client_id = await uow.clients.add(
-            team_id=actor.team.id,
-            manager_id=actor.member.id,
-            name=name,
-            contact_person=fields.get("contact_person"),
-            position=fields.get("position"),
-            email=data.email,
-            website=data.website,
-            city=data.city,
-            address=fields.get("address"),
-            birthday=data.birthday,
-            source=fields.get("source"),
-            referrer=fields.get("referrer"),
-            segment=fields.get("segment"),
-            consent="unknown",
-            temperature=data.temperature or Temperature.WARM,
-            stage=Stage.NEW,
-            stage_changed_at=now,
-            potential=data.potential,
-            search_text=matching.search_text(
-                [name, fields.get("contact_person"), *data.extra_contacts]
-            ),
-            phone_digits=" ".join(digits),
-            created_at=now,
-            updated_at=now,
+            **new_client_row(
+                team_id=actor.team.id,
+                manager_id=actor.member.id,
+                name=name,
+                now=now,
+                digits=digits,
+                extra_contacts=data.extra_contacts,
+                temperature=data.temperature,
+                contact_person=fields.get("contact_person"),
+                position=fields.get("position"),
+                email=data.email,
+                website=data.website,
+                city=data.city,
+                address=fields.get("address"),
+                birthday=data.birthday,
+                source=fields.get("source"),
+                referrer=fields.get("referrer"),
+                segment=fields.get("segment"),
+                potential=data.potential,
+            )
         )
         for raw, digit in zip(data.phones, digits, strict=True):
             await uow.clients.add_phone(actor.team.id, client_id, raw, digit)
@@ -167,9 +220,7 @@ class ClientService:
                 text=data.note[: limits.max_note_chars],
                 occurred_at=now,
             )
-        # A new client with no next contact is a forgotten client: the first call is due today.
-        today = self._ctx.local_now(actor).date()
-        due = due_from_when(When(day=today, at=None), actor)
+        due = first_contact_due(self._ctx, actor)
         followup = await uow.followups.add(
             team_id=actor.team.id,
             client_id=client_id,
@@ -195,8 +246,8 @@ class ClientService:
             **data.fields,
         }
         for field, value in values.items():
-            limit = text_limit(Client, field)
-            if value and limit and len(value) > limit:
+            limit = length_exceeded(field, value)
+            if limit is not None:
                 raise DomainError("field_too_long", field=field, limit=limit)
         contact_limit = text_limit(ClientContact, "name") or 200
         if any(len(contact) > contact_limit for contact in data.extra_contacts):

@@ -9,6 +9,7 @@ from bot.services.activities import ActivityService
 from bot.services.campaigns import CampaignService
 from bot.services.clients import ClientService
 from bot.services.context import ServiceContext
+from bot.services.importing.service import ImportService
 from bot.services.members import MemberSettingsService, TeamSettingsService
 from bot.services.onboarding import OnboardingService
 from bot.services.worklist import WorklistService
@@ -34,6 +35,10 @@ class Services:
     @cached_property
     def campaigns(self) -> CampaignService:
         return CampaignService(self.ctx)
+
+    @cached_property
+    def imports(self) -> ImportService:
+        return ImportService(self.ctx)
 
     @cached_property
     def member_settings(self) -> MemberSettingsService:

@@ -17,13 +17,21 @@ from typing import Any
 
 from aiogram import Bot
 from aiogram.client.session.base import BaseSession
-from aiogram.methods import AnswerCallbackQuery, EditMessageText, SendMessage, TelegramMethod
+from aiogram.exceptions import TelegramBadRequest
+from aiogram.methods import (
+    AnswerCallbackQuery,
+    EditMessageText,
+    GetFile,
+    SendMessage,
+    TelegramMethod,
+)
 from aiogram.methods.base import TelegramType
 
 from bot.telegram.sessions import response_type
 from bot.telegram.synthetic import raw_result
 
 TEXT_LIMIT = 4096
+_FILE_DIR = "documents"
 ALERT_LIMIT = 200
 ALLOWED_TAGS = frozenset(
     {"b", "strong", "i", "em", "u", "ins", "s", "strike", "del", "code", "pre", "a", "blockquote"}
@@ -94,6 +102,11 @@ class LocalSession(BaseSession):
         self.delay = delay  # simulated network round trip, for benchmarks
         self._failures: deque[PlannedFailure] = deque()
         self._answered_queries: set[str] = set()
+        # Files members "uploaded": file_id -> content, served by getFile and the download URL.
+        self.files: dict[str, bytes] = {}
+
+    def add_file(self, file_id: str, content: bytes) -> None:
+        self.files[file_id] = content
 
     def fail_next(
         self,
@@ -135,11 +148,26 @@ class LocalSession(BaseSession):
                 body["parameters"] = {"retry_after": failure.retry_after}
             response_type(method.__returning__)
             self.check_response(bot, method, failure.status, json.dumps(body))
-        result = raw_result(bot, method, bot_username=self.bot_username)
+        if isinstance(method, GetFile):
+            result = self._file_result(method)
+        else:
+            result = raw_result(bot, method, bot_username=self.bot_username)
         response = response_type(method.__returning__).model_validate(
             {"ok": True, "result": result}, context={"bot": bot}
         )
         return response.result  # type: ignore[no-any-return]
+
+    def _file_result(self, method: GetFile) -> dict[str, Any]:
+        file_id = method.file_id
+        content = self.files.get(file_id)
+        if content is None:
+            raise TelegramBadRequest(method, "Bad Request: invalid file_id")
+        return {
+            "file_id": file_id,
+            "file_unique_id": file_id[-16:],
+            "file_size": len(content),
+            "file_path": f"{_FILE_DIR}/{file_id}",
+        }
 
     def _refusal(self, method: TelegramMethod[Any]) -> PlannedFailure | None:
         problem: str | None = None
@@ -175,4 +203,8 @@ class LocalSession(BaseSession):
         chunk_size: int = 65536,
         raise_for_status: bool = True,
     ) -> AsyncGenerator[bytes, None]:
-        yield b""
+        # The download URL ends with the file_path getFile handed out.
+        _, _, file_id = url.rpartition(f"/{_FILE_DIR}/")
+        content = self.files.get(file_id, b"")
+        for start in range(0, len(content), chunk_size):
+            yield content[start : start + chunk_size]

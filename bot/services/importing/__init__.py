@@ -1,0 +1,1 @@
+"""Import of client tables (`.xlsx`, `.csv`): reading, column mapping, validation, writing."""

@@ -1,0 +1,486 @@
+"""Import of a client table (owner only): preview the columns, validate every row, find
+duplicates, then write everything in the caller's unit of work — all of it or nothing.
+
+Two passes over the file. Reading validates and looks for duplicates without writing, so when
+duplicates turn up and the owner has not said what to do with them, nothing has been written
+and the question can be asked. Writing then goes in bulk statements (a 50,000-row file is
+50 INSERTs per table, not 250,000). A failure anywhere raises out of the caller's unit of work,
+which rolls the whole file back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from enum import StrEnum
+from typing import Any
+
+from bot.services import matching
+from bot.services.clients import first_contact_due, length_exceeded, new_client_row
+from bot.services.context import Actor, ServiceContext
+from bot.services.errors import DomainError
+from bot.services.importing import values
+from bot.services.importing.mapping import (
+    SKIP,
+    guess_mapping,
+    header_score,
+    mapping_problem,
+)
+from bot.services.importing.reader import Cell, Table, file_kind, open_table
+from storage.dto import MemberDTO
+from storage.enums import ActivityKind, Consent, FollowupKind, Role
+
+# (stage, rows done, rows in all or 0 while unknown): "read" while checking, "write" after.
+Progress = Callable[[str, int, int], Awaitable[None]]
+# How often the progress callback hears from the loops; it decides itself when to show it.
+PROGRESS_EVERY = 500
+WRITE_BATCH = 1000
+_TEXT_COLUMNS = ("contact_person", "position", "website", "city", "address", "source", "segment")
+_MERGE_FIELDS = (
+    "contact_person",
+    "position",
+    "email",
+    "website",
+    "city",
+    "address",
+    "birthday",
+    "source",
+    "segment",
+    "potential",
+)
+
+
+class DuplicatePolicy(StrEnum):
+    ASK = "ask"  # find them, write nothing, let the owner choose
+    SKIP = "skip"
+    MERGE = "merge"
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    row: int
+    column: str
+    reason: str  # name, phone, email, date, manager, too_long, temperature, amount, consent
+    value: str
+
+
+@dataclass(frozen=True, slots=True)
+class Preview:
+    headers: list[str]
+    mapping: list[str]
+    rows: int
+
+
+@dataclass(frozen=True, slots=True)
+class ImportResult:
+    rows: int  # data rows read
+    imported: int
+    merged: int
+    duplicates: int  # found, in the file or against the base
+    duplicates_skipped: int
+    skipped_rows: int  # rows with problems, not imported
+    problems: list[Problem]
+    needs_choice: bool = False
+
+
+@dataclass(slots=True)
+class _Row:
+    number: int
+    manager: MemberDTO
+    name: str
+    columns: dict[str, Any]
+    phones: list[tuple[str, str]] = field(default_factory=list)
+    tags: list[str] = field(default_factory=list)
+    note: str | None = None
+    next_call: date | None = None
+
+
+@dataclass(slots=True)
+class _Keys:
+    """Where each duplicate key was first seen: ("base", client id) or ("file", new row index)."""
+
+    phones: dict[str, tuple[str, int]] = field(default_factory=dict)
+    emails: dict[str, tuple[str, int]] = field(default_factory=dict)
+    names: dict[tuple[str, str], tuple[str, int]] = field(default_factory=dict)
+
+    def find(self, row: _Row) -> tuple[str, int] | None:
+        for _, digits in row.phones:
+            if digits in self.phones:
+                return self.phones[digits]
+        email = row.columns.get("email")
+        if email and email.casefold() in self.emails:
+            return self.emails[email.casefold()]
+        return self.names.get(_name_key(row.name, row.columns.get("city")))
+
+    def remember(self, row: _Row, where: tuple[str, int]) -> None:
+        for _, digits in row.phones:
+            self.phones.setdefault(digits, where)
+        email = row.columns.get("email")
+        if email:
+            self.emails.setdefault(email.casefold(), where)
+        self.names.setdefault(_name_key(row.name, row.columns.get("city")), where)
+
+
+def _name_key(name: str, city: str | None) -> tuple[str, str]:
+    return matching.normalize(name), matching.normalize(city or "")
+
+
+def _member_key(text: str) -> str:
+    return " ".join(text.casefold().replace("ё", "е").lstrip("@").split())
+
+
+class ImportService:
+    def __init__(self, ctx: ServiceContext) -> None:
+        self._ctx = ctx
+
+    # -- before downloading ---------------------------------------------------------------------
+
+    def check_upload(self, actor: Actor, file_name: str | None, file_size: int | None) -> str:
+        """The file's kind, or a refusal, from what Telegram tells about it before download."""
+        if actor.member.role != Role.OWNER:
+            raise DomainError("import_owner_only")
+        kind = file_kind(file_name)
+        limit = self._ctx.limits.import_max_bytes
+        if file_size is not None and file_size > limit:
+            raise DomainError("import_too_large", limit=limit // (1024 * 1024))
+        return kind
+
+    def _open(self, actor: Actor, file_name: str | None, data: bytes) -> Table:
+        kind = self.check_upload(actor, file_name, len(data))
+        return open_table(data, kind, header_score=header_score)
+
+    def preview(self, actor: Actor, file_name: str | None, data: bytes) -> Preview:
+        """The header, the guessed mapping and the row count (refused above the row limit)."""
+        table = self._open(actor, file_name, data)
+        limit = self._ctx.limits.import_max_rows
+        count = 0
+        for _ in table.rows:
+            count += 1
+            if count > limit:
+                raise DomainError("import_too_many_rows", limit=limit)
+        if count == 0:
+            raise DomainError("import_empty")
+        return Preview(headers=table.headers, mapping=guess_mapping(table.headers), rows=count)
+
+    # -- the import -----------------------------------------------------------------------------
+
+    async def run(
+        self,
+        actor: Actor,
+        file_name: str | None,
+        data: bytes,
+        mapping: Sequence[str],
+        policy: DuplicatePolicy,
+        progress: Progress,
+    ) -> ImportResult:
+        table = self._open(actor, file_name, data)
+        mapping = list(mapping)[: len(table.headers)]
+        mapping += [SKIP] * (len(table.headers) - len(mapping))
+        problem = mapping_problem(mapping)
+        if problem is not None:
+            raise DomainError(problem)
+        uow, team_id = self._ctx.uow, actor.team.id
+        members = await self._member_lookup(actor)
+        keys = _Keys()
+        for client_id, name, city, email in await uow.imports.client_keys(team_id):
+            keys.names.setdefault(_name_key(name, city), ("base", client_id))
+            if email:
+                keys.emails.setdefault(email.casefold(), ("base", client_id))
+        for client_id, digits in await uow.imports.phone_keys(team_id):
+            keys.phones.setdefault(digits, ("base", client_id))
+
+        new_rows: list[_Row] = []
+        duplicates: list[tuple[tuple[str, int], _Row]] = []
+        problems: list[Problem] = []
+        skipped_rows = count = 0
+        limit = self._ctx.limits.import_max_rows
+        for number, cells in table.rows:
+            count += 1
+            if count > limit:
+                raise DomainError("import_too_many_rows", limit=limit)
+            if count % PROGRESS_EVERY == 0:
+                await progress("read", count, 0)
+            row, row_problems = self._parse(actor, number, cells, table.headers, mapping, members)
+            if row is None:
+                skipped_rows += 1
+                problems.extend(row_problems)
+                continue
+            target = keys.find(row)
+            if target is not None:
+                duplicates.append((target, row))
+                continue
+            keys.remember(row, ("file", len(new_rows)))
+            new_rows.append(row)
+        if count == 0:
+            raise DomainError("import_empty")
+        await progress("read", count, count)
+
+        if duplicates and policy is DuplicatePolicy.ASK:
+            return ImportResult(
+                rows=count,
+                imported=0,
+                merged=0,
+                duplicates=len(duplicates),
+                duplicates_skipped=0,
+                skipped_rows=skipped_rows,
+                problems=problems,
+                needs_choice=True,
+            )
+        merged = 0
+        if policy is DuplicatePolicy.MERGE:
+            in_base: list[tuple[int, _Row]] = []
+            for (where, index), row in duplicates:
+                if where == "file":
+                    _merge_rows(new_rows[index], row)
+                else:
+                    in_base.append((index, row))
+            merged = len(duplicates)
+        await self._write(actor, new_rows, progress)
+        if policy is DuplicatePolicy.MERGE:
+            await self._merge_into_base(actor, in_base)
+        result = ImportResult(
+            rows=count,
+            imported=len(new_rows),
+            merged=merged,
+            duplicates=len(duplicates),
+            duplicates_skipped=0 if policy is DuplicatePolicy.MERGE else len(duplicates),
+            skipped_rows=skipped_rows,
+            problems=problems,
+        )
+        await uow.audit.add(
+            team_id=team_id,
+            actor_id=actor.member.id,
+            action="import",
+            now=self._ctx.now(),
+            details={
+                "rows": result.rows,
+                "imported": result.imported,
+                "merged": result.merged,
+                "duplicates_skipped": result.duplicates_skipped,
+                "skipped_rows": result.skipped_rows,
+            },
+        )
+        return result
+
+    async def _member_lookup(self, actor: Actor) -> dict[str, MemberDTO | None]:
+        """Active members by full name and by @username; a name two members share is None."""
+        lookup: dict[str, MemberDTO | None] = {}
+        for member in (await self._ctx.uow.members.of_team(actor.team.id)).values():
+            if not member.is_active:
+                continue
+            for key in {_member_key(member.full_name), _member_key(member.username or "")}:
+                if key:
+                    lookup[key] = None if key in lookup else member
+        return lookup
+
+    def _parse(
+        self,
+        actor: Actor,
+        number: int,
+        cells: list[Cell],
+        headers: list[str],
+        mapping: list[str],
+        members: dict[str, MemberDTO | None],
+    ) -> tuple[_Row | None, list[Problem]]:
+        limits = self._ctx.limits
+        problems: list[Problem] = []
+        row = _Row(number=number, manager=actor.member, name="", columns={})
+        name_column = ""
+        for index, target in enumerate(mapping):
+            if target == SKIP:
+                continue
+            cell = cells[index] if index < len(cells) else None
+            if target == "name":
+                name_column = headers[index]
+            try:
+                self._assign(row, target, cell, members)
+            except values.BadValueError as exc:
+                shown = values.text(cell) or ""
+                problems.append(Problem(number, headers[index], exc.reason, shown[:60]))
+        if not row.name:
+            problems.append(Problem(number, name_column, "name", ""))
+        elif len(row.name) > limits.max_name_chars:
+            problems.append(Problem(number, name_column, "too_long", row.name[:60]))
+        return (None, problems) if problems else (row, [])
+
+    def _assign(
+        self, row: _Row, target: str, cell: Cell, members: dict[str, MemberDTO | None]
+    ) -> None:
+        limits = self._ctx.limits
+        if target == "name":
+            row.name = row.name or (values.text(cell) or "")
+        elif target == "phone":
+            for raw, digits in values.phones(cell):
+                if all(digits != known for _, known in row.phones):
+                    row.phones.append((raw, digits))
+        elif target == "email":
+            email = values.email(cell)
+            if length_exceeded("email", email) is not None:
+                raise values.BadValueError("too_long")
+            row.columns["email"] = email
+        elif target in ("birthday", "next_call"):
+            found = values.day(cell)
+            if target == "birthday":
+                if found is not None and found > self._ctx.now().date():
+                    raise values.BadValueError("date")
+                row.columns["birthday"] = found
+            else:
+                row.next_call = found
+        elif target == "temperature":
+            row.columns["temperature"] = values.temperature(cell)
+        elif target == "potential":
+            row.columns["potential"] = values.potential(cell, limits.max_amount)
+        elif target == "consent":
+            row.columns["consent"] = values.consent(cell)
+        elif target == "tags":
+            row.tags = values.tags(cell, limits.max_tag_chars)
+        elif target == "note":
+            note = values.text(cell)
+            row.note = note[: limits.max_note_chars] if note else None
+        elif target == "manager":
+            raw = values.text(cell)
+            if raw is not None:
+                manager = members.get(_member_key(raw))
+                if manager is None:
+                    raise values.BadValueError("manager")
+                row.manager = manager
+        elif target in _TEXT_COLUMNS:
+            text = values.text(cell)
+            if length_exceeded(target, text) is not None:
+                raise values.BadValueError("too_long")
+            row.columns[target] = text
+
+    async def _write(self, actor: Actor, rows: list[_Row], progress: Progress) -> None:
+        uow, now, team_id = self._ctx.uow, self._ctx.now(), actor.team.id
+        # Each manager's first follow-up falls due when their own working day starts.
+        dues: dict[tuple[int, date | None], Any] = {}
+        for start in range(0, len(rows), WRITE_BATCH):
+            batch = rows[start : start + WRITE_BATCH]
+            client_rows = []
+            for row in batch:
+                columns = {k: v for k, v in row.columns.items() if v is not None}
+                client_rows.append(
+                    new_client_row(
+                        team_id=team_id,
+                        manager_id=row.manager.id,
+                        name=row.name,
+                        now=now,
+                        digits=[digits for _, digits in row.phones],
+                        **columns,
+                    )
+                )
+            ids = await uow.imports.add_clients(team_id, client_rows)
+            phones, tags, followups, notes = [], [], [], []
+            for client_id, row in zip(ids, batch, strict=True):
+                phones += [
+                    {"team_id": team_id, "client_id": client_id, "raw": raw, "digits": digits}
+                    for raw, digits in row.phones
+                ]
+                tags += [{"team_id": team_id, "client_id": client_id, "tag": t} for t in row.tags]
+                key = (row.manager.id, row.next_call)
+                if key not in dues:
+                    dues[key] = first_contact_due(self._ctx, actor, row.manager, row.next_call)
+                due = dues[key]
+                followups.append(
+                    {
+                        "team_id": team_id,
+                        "client_id": client_id,
+                        "manager_id": row.manager.id,
+                        "created_by": actor.member.id,
+                        "kind": FollowupKind.CALL,
+                        "due_at": due.at,
+                        "due_on": due.on,
+                        "date_only": True,
+                        "reason": None,
+                        "state": "pending",
+                        "created_at": now,
+                    }
+                )
+                if row.note:
+                    notes.append(
+                        {
+                            "team_id": team_id,
+                            "client_id": client_id,
+                            "author_id": actor.member.id,
+                            "kind": ActivityKind.NOTE,
+                            "outcome": None,
+                            "text": row.note,
+                            "occurred_at": now,
+                        }
+                    )
+            await uow.imports.add_phones(phones)
+            await uow.imports.add_tags(tags)
+            await uow.imports.add_followups(followups)
+            await uow.imports.add_activities(notes)
+            await progress("write", start + len(batch), len(rows))
+
+    async def _merge_into_base(self, actor: Actor, merges: list[tuple[int, _Row]]) -> None:
+        """Fill what the existing card lacks; add phones and tags it does not have. Never
+        overwrite what is there: the base is the truth, the file only completes it."""
+        uow, now, team_id = self._ctx.uow, self._ctx.now(), actor.team.id
+        ids = list(dict.fromkeys(client_id for client_id, _ in merges))
+        targets = await uow.imports.merge_targets(team_id, ids)
+        tags = await uow.imports.tags_of(team_id, ids)
+        for client_id, row in merges:
+            current = targets.get(client_id)
+            if current is None:
+                continue
+            changes: dict[str, Any] = {}
+            for name in _MERGE_FIELDS:
+                value = row.columns.get(name)
+                if value is not None and current.get(name) in (None, ""):
+                    changes[name] = current[name] = value
+            if row.columns.get("consent") and current.get("consent") == Consent.UNKNOWN:
+                changes["consent"] = current["consent"] = row.columns["consent"]
+            known = set(current["phone_digits"].split())
+            added = [(raw, digits) for raw, digits in row.phones if digits not in known]
+            if added:
+                await uow.imports.add_phones(
+                    [
+                        {"team_id": team_id, "client_id": client_id, "raw": r, "digits": d}
+                        for r, d in added
+                    ]
+                )
+                changes["phone_digits"] = current["phone_digits"] = " ".join(
+                    [*current["phone_digits"].split(), *(d for _, d in added)]
+                )
+            if "contact_person" in changes:
+                variants = current["search_text"].split(matching.VARIANT_SEPARATOR)
+                changes["search_text"] = current["search_text"] = matching.search_text(
+                    [*variants, changes["contact_person"]]
+                )
+            new_tags = [t for t in row.tags if t not in tags.setdefault(client_id, set())]
+            if new_tags:
+                tags[client_id].update(new_tags)
+                await uow.imports.add_tags(
+                    [{"team_id": team_id, "client_id": client_id, "tag": t} for t in new_tags]
+                )
+            if row.note:
+                await uow.imports.add_activities(
+                    [
+                        {
+                            "team_id": team_id,
+                            "client_id": client_id,
+                            "author_id": actor.member.id,
+                            "kind": ActivityKind.NOTE,
+                            "outcome": None,
+                            "text": row.note,
+                            "occurred_at": now,
+                        }
+                    ]
+                )
+            if changes:
+                await uow.clients.update(team_id, client_id, updated_at=now, **changes)
+
+
+def _merge_rows(target: _Row, extra: _Row) -> None:
+    """A duplicate within the file completes the first row with the same rules as the base."""
+    for name, value in extra.columns.items():
+        if value is not None and target.columns.get(name) in (None, ""):
+            target.columns[name] = value
+    known = {digits for _, digits in target.phones}
+    target.phones += [(raw, digits) for raw, digits in extra.phones if digits not in known]
+    target.tags += [tag for tag in extra.tags if tag not in target.tags]
+    if extra.note:
+        target.note = f"{target.note}\n{extra.note}" if target.note else extra.note
