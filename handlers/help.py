@@ -63,6 +63,10 @@ def help_text(actor: Actor) -> str:
             text += "\n" + _(
                 "<code>/settings team</code> — the team's periods for follow-ups and nudges."
             )
+            text += "\n" + _(
+                "/import — send an Excel (.xlsx) or CSV file with clients: I show where each "
+                "column goes, check every row and import all of it or nothing."
+            )
     return text
 
 

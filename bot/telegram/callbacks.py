@@ -42,3 +42,13 @@ class ListPage(CallbackData, prefix="lp"):
 
 class SetLanguage(CallbackData, prefix="lg"):
     code: str
+
+
+class ImportAction(CallbackData, prefix="im"):
+    """Buttons of an import in progress: col (choose a column's field), set, back, go, skip,
+    merge, stop. `tok` names the upload: a button of an older file does nothing."""
+
+    act: str
+    tok: str
+    col: int = -1
+    fld: str = ""

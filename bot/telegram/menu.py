@@ -25,6 +25,7 @@ MENU = (
     ("settings", N_("Time zone, language, working hours")),
     ("invite", N_("Invite a team member (owner)")),
     ("campaign", N_("Follow-ups for a segment or #tag (owner)")),
+    ("import", N_("Import clients from Excel or CSV (owner)")),
     ("help", N_("Help with examples")),
     ("cancel", N_("Stop the current step-by-step command")),
 )

@@ -119,6 +119,34 @@ def error_text(code: str, params: dict[str, object]) -> str:
         ),
         "campaign_title_too_long": _("The campaign title is too long: at most {limit} characters."),
         "pick_expired": _("This choice has expired. Please send the command again."),
+        "import_owner_only": _(
+            "Only the team owner can import clients. Ask the owner to send the file."
+        ),
+        "import_not_spreadsheet": _(
+            "This is not a table I can read. Send an <b>.xlsx</b> or <b>.csv</b> file."
+        ),
+        "import_old_format": _(
+            "This Excel format is not supported. Open the file in Excel and save it as "
+            "<b>.xlsx</b> (or <b>.csv</b>), then send it again."
+        ),
+        "import_too_large": _(
+            "The file is too large: at most {limit} MB. Split it into several files."
+        ),
+        "import_too_many_rows": _(
+            "The table has more than {limit} rows. Split it into several files of up to "
+            "{limit} rows."
+        ),
+        "import_empty": _("The table is empty: I found no rows with data."),
+        "import_name_unmapped": _(
+            "Choose the column with the client's name: tap it and pick «Name»."
+        ),
+        "import_field_twice": _(
+            "Two columns go to the same field. Only phones may come from several columns."
+        ),
+        "import_expired": _("This import has expired. Please send the file again."),
+        "import_download_failed": _(
+            "I could not download the file from Telegram. Please send it again."
+        ),
     }
     if code == "field_too_long":
         labels = {

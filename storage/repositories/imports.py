@@ -19,6 +19,12 @@ class ImportRepository:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
 
+    async def lock_team(self, team_id: int) -> None:
+        """One import per team at a time: a second (a double tap on PostgreSQL) waits for the
+        first to commit and then finds its rows as duplicates. SQLite's write gate already
+        serialises; FOR UPDATE is a no-op there."""
+        await self._session.execute(select(Team.id).where(Team.id == team_id).with_for_update())
+
     async def client_keys(self, team_id: int) -> list[tuple[int, str, str | None, str | None]]:
         """(id, name, city, email) of every client not erased: what duplicates are found by."""
         rows = await self._session.execute(

@@ -136,10 +136,13 @@ class ImportService:
 
     # -- before downloading ---------------------------------------------------------------------
 
-    def check_upload(self, actor: Actor, file_name: str | None, file_size: int | None) -> str:
-        """The file's kind, or a refusal, from what Telegram tells about it before download."""
+    def ensure_owner(self, actor: Actor) -> None:
         if actor.member.role != Role.OWNER:
             raise DomainError("import_owner_only")
+
+    def check_upload(self, actor: Actor, file_name: str | None, file_size: int | None) -> str:
+        """The file's kind, or a refusal, from what Telegram tells about it before download."""
+        self.ensure_owner(actor)
         kind = file_kind(file_name)
         limit = self._ctx.limits.import_max_bytes
         if file_size is not None and file_size > limit:
@@ -181,6 +184,7 @@ class ImportService:
         if problem is not None:
             raise DomainError(problem)
         uow, team_id = self._ctx.uow, actor.team.id
+        await uow.imports.lock_team(team_id)
         members = await self._member_lookup(actor)
         keys = _Keys()
         for client_id, name, city, email in await uow.imports.client_keys(team_id):

@@ -1,0 +1,193 @@
+"""What the owner sees while importing a table: the column mapping with its buttons, progress,
+the duplicates question and the final report (with a CSV of every problem when many)."""
+
+from __future__ import annotations
+
+from html import escape
+
+from aiogram.types import InlineKeyboardMarkup
+from aiogram.utils.keyboard import InlineKeyboardBuilder
+
+from bot.i18n import N_, _, fmt_number
+from bot.services.importing.mapping import FIELDS, SKIP
+from bot.services.importing.service import ImportResult
+from bot.services.tabular import Sheet, write_csv
+from bot.telegram.callbacks import ImportAction
+
+# Columns shown with a button each; a wider table keeps the rest as guessed.
+MAX_COLUMN_BUTTONS = 40
+_HEADER_CHARS = 24
+
+FIELD_LABELS = {
+    "name": N_("Name"),
+    "contact_person": N_("Contact"),
+    "position": N_("Position"),
+    "phone": N_("Phone"),
+    "email": N_("Email"),
+    "website": N_("Website"),
+    "city": N_("City"),
+    "address": N_("Address"),
+    "birthday": N_("Birthday"),
+    "source": N_("Source"),
+    "segment": N_("Segment"),
+    "tags": N_("Tags"),
+    "manager": N_("Manager"),
+    "next_call": N_("Next call"),
+    "temperature": N_("Temperature"),
+    "potential": N_("Potential"),
+    "consent": N_("Consent"),
+    "note": N_("Note"),
+}
+REASONS = {
+    "name": N_("no name"),
+    "phone": N_("not a phone number"),
+    "email": N_("not an email address"),
+    "date": N_("not a date"),
+    "manager": N_("no such team member"),
+    "too_long": N_("too long"),
+    "temperature": N_("temperature must be hot, warm or cold"),
+    "amount": N_("not an amount"),
+    "consent": N_("consent must be yes, no or empty"),
+}
+
+
+def field_label(field: str) -> str:
+    return _(FIELD_LABELS[field]) if field in FIELD_LABELS else _("skip")
+
+
+def _header(text: str, index: int) -> str:
+    shown = text.strip() or _("column {number}").format(number=index + 1)
+    return shown if len(shown) <= _HEADER_CHARS else shown[: _HEADER_CHARS - 1] + "…"
+
+
+def mapping_text(file_name: str, rows: int, headers: list[str], mapping: list[str]) -> str:
+    lines = [
+        _("📄 <b>{file}</b>: {rows} rows. Where each column goes:").format(
+            file=escape(file_name[:60]), rows=fmt_number(rows)
+        )
+    ]
+    for index, (header, field) in enumerate(zip(headers, mapping, strict=True)):
+        target = f"<b>{escape(field_label(field))}</b>" if field else f"<i>{_('skip')}</i>"
+        lines.append(f"{index + 1}. {escape(_header(header, index))} → {target}")
+    lines.append("")
+    lines.append(
+        _("Tap a column to change where it goes, then «Import». Nothing is saved before that.")
+    )
+    return "\n".join(lines)
+
+
+def mapping_keyboard(tok: str, headers: list[str], mapping: list[str]) -> InlineKeyboardMarkup:
+    builder = InlineKeyboardBuilder()
+    shown = list(zip(headers, mapping, strict=True))[:MAX_COLUMN_BUTTONS]
+    for index, (header, field) in enumerate(shown):
+        builder.button(
+            text=f"{index + 1}. {_header(header, index)} → {field_label(field)}",
+            callback_data=ImportAction(act="col", tok=tok, col=index),
+        )
+    builder.button(text=_("✅ Import"), callback_data=ImportAction(act="go", tok=tok))
+    builder.button(text=_("✖ Cancel"), callback_data=ImportAction(act="stop", tok=tok))
+    builder.adjust(*([1] * len(shown)), 2)
+    return builder.as_markup()
+
+
+def field_choice_text(header: str, index: int) -> str:
+    return _("Where does column {number} «{header}» go?").format(
+        number=index + 1, header=escape(_header(header, index))
+    )
+
+
+def field_keyboard(tok: str, index: int, current: str) -> InlineKeyboardMarkup:
+    builder = InlineKeyboardBuilder()
+    for field in (*FIELDS, SKIP):
+        mark = "• " if field == current else ""
+        builder.button(
+            text=mark + field_label(field),
+            callback_data=ImportAction(act="set", tok=tok, col=index, fld=field or "-"),
+        )
+    builder.button(text=_("← Back"), callback_data=ImportAction(act="back", tok=tok))
+    builder.adjust(3)
+    return builder.as_markup()
+
+
+def progress_text(stage: str, done: int, total: int) -> str:
+    if stage == "read":
+        return _("⏳ Checking the file… {done} rows read.").format(done=fmt_number(done))
+    percent = done * 100 // total if total else 100
+    return _("⏳ Importing… {done} of {total} clients written ({percent}%).").format(
+        done=fmt_number(done), total=fmt_number(total), percent=percent
+    )
+
+
+def duplicates_text(result: ImportResult) -> str:
+    return _(
+        "Found {count} duplicates: rows with the same phone, email or name and city as a client "
+        "already in the base or an earlier row of the file. What do I do with them?\n"
+        "«Merge» fills the empty fields of the existing client and adds phones and tags; "
+        "it never overwrites what is there."
+    ).format(count=fmt_number(result.duplicates))
+
+
+def duplicates_keyboard(tok: str) -> InlineKeyboardMarkup:
+    builder = InlineKeyboardBuilder()
+    builder.button(text=_("Skip duplicates"), callback_data=ImportAction(act="skip", tok=tok))
+    builder.button(text=_("Merge duplicates"), callback_data=ImportAction(act="merge", tok=tok))
+    builder.button(text=_("✖ Cancel"), callback_data=ImportAction(act="stop", tok=tok))
+    builder.adjust(2, 1)
+    return builder.as_markup()
+
+
+def reason_label(reason: str) -> str:
+    return _(REASONS[reason]) if reason in REASONS else reason
+
+
+def report_text(result: ImportResult, listed: int) -> str:
+    lines = [
+        _("✅ Import finished. Rows read: {rows}. Clients added: {imported}.").format(
+            rows=fmt_number(result.rows), imported=fmt_number(result.imported)
+        )
+    ]
+    if result.merged:
+        lines.append(
+            _("Duplicates merged into existing clients: {count}.").format(
+                count=fmt_number(result.merged)
+            )
+        )
+    if result.duplicates_skipped:
+        lines.append(
+            _("Duplicates skipped: {count}.").format(count=fmt_number(result.duplicates_skipped))
+        )
+    if result.skipped_rows:
+        lines.append(
+            _("Rows skipped because of problems: {count}.").format(
+                count=fmt_number(result.skipped_rows)
+            )
+        )
+        lines.append("")
+        for problem in result.problems[:listed]:
+            value = f" «{escape(problem.value[:40])}»" if problem.value else ""
+            lines.append(
+                _("row {row}, {column}: {reason}").format(
+                    row=problem.row,
+                    column=escape(problem.column[:_HEADER_CHARS]) or "—",
+                    reason=reason_label(problem.reason),
+                )
+                + value
+            )
+        if len(result.problems) > listed:
+            lines.append(
+                _("…and {count} more: every problem is in the attached file.").format(
+                    count=fmt_number(len(result.problems) - listed)
+                )
+            )
+    lines.append("")
+    lines.append(_("Every new client has a first call planned. See /today and /list."))
+    return "\n".join(lines)
+
+
+def problems_csv(result: ImportResult) -> bytes:
+    sheet = Sheet(
+        _("Problems"),
+        [_("Row"), _("Column"), _("Problem"), _("Value")],
+        ([p.row, p.column, reason_label(p.reason), p.value] for p in result.problems),
+    )
+    return write_csv(sheet)

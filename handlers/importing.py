@@ -1,0 +1,296 @@
+"""`/import` and a table sent as a file (owner): mapping buttons, then the import itself.
+
+How a long import shows progress although replies wait for the commit
+-----------------------------------------------------------------------
+The import runs inside the unit of work of the update that pressed «Import» (or «Skip» /
+«Merge»): one transaction for the whole file, so a failure anywhere leaves the base as it was,
+and no second unit of work is opened inside the first (SQLite's write gate would wait on
+itself). Ordinary replies are buffered until that commit (bot/telegram/outgoing.py), which is
+right for the final report — it must not claim rows that were rolled back — but would hide
+progress. So the button answer and the progress edits are sent *unbuffered* (`_unbuffered`):
+they say nothing about saved data, only "working on it". The report and the last edit stay
+buffered and leave after the commit. A failure is caught here, rolled back explicitly and
+reported on the progress message; the update then commits nothing but the cleared state.
+While the import runs on SQLite other updates queue at the write gate; on PostgreSQL they
+proceed, and the import takes a row lock on the team so two imports never interleave.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+
+from aiogram import Bot, F, Router
+from aiogram.exceptions import TelegramAPIError
+from aiogram.filters import Command
+from aiogram.fsm.context import FSMContext
+from aiogram.fsm.state import State, StatesGroup
+from aiogram.types import BufferedInputFile, CallbackQuery, Message
+
+from bot.clock import Clock
+from bot.i18n import _, fmt_number
+from bot.parsing.errors import ParseError
+from bot.services.context import Actor
+from bot.services.errors import DomainError
+from bot.services.hub import Services
+from bot.services.importing.mapping import FIELDS, SKIP
+from bot.services.importing.service import DuplicatePolicy
+from bot.telegram import import_texts as texts
+from bot.telegram.callbacks import ImportAction
+from bot.telegram.outgoing import bind as outgoing_bind
+from bot.telegram.outgoing import unbind as outgoing_unbind
+from bot.telegram.texts import error_text, split_text
+
+log = logging.getLogger(__name__)
+
+
+class ImportSteps(StatesGroup):
+    mapping = State()
+
+
+@contextmanager
+def _unbuffered() -> Iterator[None]:
+    """Requests made in this block go to Telegram at once instead of after the commit."""
+    token = outgoing_bind(None)
+    try:
+        yield
+    finally:
+        outgoing_unbind(token)
+
+
+class ProgressMessage:
+    """Edits one message with the import's progress, at most every `interval` seconds by the
+    injected clock (Telegram limits edits; tests drive the clock)."""
+
+    def __init__(
+        self, bot: Bot, chat_id: int, message_id: int, clock: Clock, interval: float
+    ) -> None:
+        self._bot, self._chat_id, self._message_id = bot, chat_id, message_id
+        self._clock, self._interval = clock, interval
+        self._last: datetime | None = None
+        self.edits = 0
+
+    async def show(self, text: str) -> None:
+        with _unbuffered():
+            try:
+                await self._bot.edit_message_text(
+                    text=text, chat_id=self._chat_id, message_id=self._message_id
+                )
+                self.edits += 1
+            except TelegramAPIError as exc:
+                # Progress is cosmetic: a failed edit must not stop the import.
+                log.warning("import progress not shown: %s", type(exc).__name__)
+
+    async def __call__(self, stage: str, done: int, total: int) -> None:
+        now = self._clock.now()
+        if self._last is not None and (now - self._last).total_seconds() < self._interval:
+            return
+        self._last = now
+        await self.show(texts.progress_text(stage, done, total))
+
+
+async def _download(bot: Bot, file_id: str) -> bytes:
+    try:
+        stream = await bot.download(file_id)
+    except TelegramAPIError as exc:
+        raise DomainError("import_download_failed") from exc
+    if stream is None:
+        raise DomainError("import_download_failed")
+    return stream.read()
+
+
+async def import_command(message: Message, actor: Actor, services: Services) -> None:
+    services.imports.ensure_owner(actor)
+    limits = services.ctx.limits
+    await message.answer(
+        _(
+            "Send me your client table as a file: <b>.xlsx</b> or <b>.csv</b> (UTF-8 or "
+            "Windows-1251, comma or semicolon), up to {mb} MB and {rows} rows.\n"
+            "The first row with column names is the header: Название, Контакт, Телефон, Email, "
+            "Город, День рождения, Менеджер, Следующий звонок, Теги… I will guess where each "
+            "column goes and show it before anything is saved."
+        ).format(
+            mb=limits.import_max_bytes // (1024 * 1024), rows=fmt_number(limits.import_max_rows)
+        )
+    )
+
+
+async def document_received(
+    message: Message, bot: Bot, actor: Actor, services: Services, state: FSMContext
+) -> None:
+    document = message.document
+    assert document is not None
+    imports = services.imports
+    # Refused from what Telegram says about the file, before downloading a byte of it.
+    imports.check_upload(actor, document.file_name, document.file_size)
+    content = await _download(bot, document.file_id)
+    preview = imports.preview(actor, document.file_name, content)
+    tok = secrets.token_hex(3)
+    file_name = document.file_name or "table"
+    await state.set_state(ImportSteps.mapping)
+    await state.set_data(
+        {
+            "tok": tok,
+            "file_id": document.file_id,
+            "file_name": file_name,
+            "headers": preview.headers,
+            "mapping": preview.mapping,
+            "rows": preview.rows,
+        }
+    )
+    await message.answer(
+        texts.mapping_text(file_name, preview.rows, preview.headers, preview.mapping),
+        reply_markup=texts.mapping_keyboard(tok, preview.headers, preview.mapping),
+    )
+
+
+async def photo_received(message: Message, actor: Actor, services: Services) -> None:
+    services.imports.ensure_owner(actor)
+    await message.answer(
+        _(
+            "That is a picture; I can only read tables. Send the client base as a file: "
+            "<b>.xlsx</b> or <b>.csv</b> (in Telegram: 📎 → File)."
+        )
+    )
+
+
+async def import_action(
+    query: CallbackQuery,
+    callback_data: ImportAction,
+    bot: Bot,
+    actor: Actor,
+    services: Services,
+    state: FSMContext,
+) -> None:
+    services.imports.ensure_owner(actor)
+    data = await state.get_data()
+    if (
+        await state.get_state() != ImportSteps.mapping.state
+        or data.get("tok") != callback_data.tok
+        or query.message is None
+    ):
+        raise DomainError("import_expired")
+    chat_id, message_id = query.message.chat.id, query.message.message_id
+    headers: list[str] = list(data["headers"])
+    mapping: list[str] = list(data["mapping"])
+    act, col = callback_data.act, callback_data.col
+    if act in ("col", "set") and not 0 <= col < len(headers):
+        raise DomainError("import_expired")
+    if act == "col":
+        await query.answer()
+        await bot.edit_message_text(
+            text=texts.field_choice_text(headers[col], col),
+            chat_id=chat_id,
+            message_id=message_id,
+            reply_markup=texts.field_keyboard(callback_data.tok, col, mapping[col]),
+        )
+        return
+    if act in ("set", "back"):
+        if act == "set":
+            field = SKIP if callback_data.fld == "-" else callback_data.fld
+            if field not in FIELDS and field != SKIP:
+                raise DomainError("import_expired")
+            mapping[col] = field
+            await state.update_data(mapping=mapping)
+        await query.answer()
+        await bot.edit_message_text(
+            text=texts.mapping_text(data["file_name"], data["rows"], headers, mapping),
+            chat_id=chat_id,
+            message_id=message_id,
+            reply_markup=texts.mapping_keyboard(callback_data.tok, headers, mapping),
+        )
+        return
+    if act == "stop":
+        await state.clear()
+        await query.answer()
+        await bot.edit_message_text(
+            text=_("Import cancelled. Nothing was saved."), chat_id=chat_id, message_id=message_id
+        )
+        return
+    policies = {"go": DuplicatePolicy.ASK, "skip": DuplicatePolicy.SKIP}
+    policy = policies.get(act, DuplicatePolicy.MERGE if act == "merge" else None)
+    if policy is None:
+        raise DomainError("import_expired")
+    await _run_import(query, bot, actor, services, state, data, policy)
+
+
+async def _run_import(
+    query: CallbackQuery,
+    bot: Bot,
+    actor: Actor,
+    services: Services,
+    state: FSMContext,
+    data: dict[str, object],
+    policy: DuplicatePolicy,
+) -> None:
+    assert query.message is not None
+    ctx = services.ctx
+    progress = ProgressMessage(
+        bot,
+        query.message.chat.id,
+        query.message.message_id,
+        ctx.clock,
+        ctx.limits.import_progress_seconds,
+    )
+    with _unbuffered():
+        # Answered now: the import may take a minute, Telegram's spinner does not wait that long.
+        await query.answer(_("Importing…"))
+    await progress.show(texts.progress_text("read", 0, 0))
+    tok = str(data["tok"])
+    try:
+        content = await _download(bot, str(data["file_id"]))
+        result = await services.imports.run(
+            actor,
+            str(data["file_name"]),
+            content,
+            list(data["mapping"]),  # type: ignore[call-overload]
+            policy,
+            progress,
+        )
+    except Exception as exc:
+        # Nothing of the file stays: the transaction is rolled back here rather than by the
+        # middleware, because the button was already answered and the failure is told on the
+        # progress message instead.
+        await ctx.uow.rollback()
+        if isinstance(exc, DomainError | ParseError):
+            text = error_text(exc.code, exc.params)
+        else:
+            log.exception("import failed: %s", type(exc).__name__)
+            text = _("The import failed and nothing was saved. Please try again.")
+        await state.clear()
+        await progress.show(text)
+        return
+    if result.needs_choice:
+        await bot.edit_message_text(
+            text=texts.duplicates_text(result),
+            chat_id=query.message.chat.id,
+            message_id=query.message.message_id,
+            reply_markup=texts.duplicates_keyboard(tok),
+        )
+        return
+    await state.clear()
+    await bot.edit_message_text(
+        text=_("✅ Import finished."),
+        chat_id=query.message.chat.id,
+        message_id=query.message.message_id,
+    )
+    listed = ctx.limits.import_problems_listed
+    for chunk in split_text(texts.report_text(result, listed)):
+        await bot.send_message(query.message.chat.id, chunk)
+    if len(result.problems) > listed:
+        await bot.send_document(
+            query.message.chat.id,
+            BufferedInputFile(texts.problems_csv(result), filename="import-problems.csv"),
+        )
+
+
+def build_router() -> Router:
+    router = Router(name="importing")
+    router.message.register(import_command, Command("import"))
+    router.message.register(document_received, F.document)
+    router.message.register(photo_received, F.photo)
+    router.callback_query.register(import_action, ImportAction.filter())
+    return router

@@ -1,0 +1,520 @@
+"""Import of client tables through the real Dispatcher: files made here with openpyxl and csv the
+way offices really keep them, the mapping buttons, duplicates, refusals and all-or-nothing."""
+
+from __future__ import annotations
+
+import csv
+import io
+import itertools
+from datetime import UTC, date, datetime
+from typing import Any
+
+import pytest
+from aiogram.methods import AnswerCallbackQuery, EditMessageText, GetFile, SendDocument
+from aiogram.types import Chat, Document, Message, PhotoSize, Update
+from openpyxl import Workbook
+from sqlalchemy import func, select
+
+from bot.services.importing import service as import_service
+from bot.telegram.callbacks import ImportAction
+from storage.models import Activity, AuditEntry, Client, ClientPhone, ClientTag, Followup
+from storage.repositories.imports import ImportRepository
+from tests.harness import BotHarness, Person, Reply
+
+OWNER = Person(1, "Olga")
+MANAGER = Person(2, "Max")
+RU_OWNER = Person(5, "Ольга", language="ru")
+_files = itertools.count(1)
+
+
+@pytest.fixture
+async def team(harness: BotHarness) -> BotHarness:
+    await harness.join_owner(OWNER)
+    await harness.invite_and_join(OWNER, MANAGER)
+    return harness
+
+
+async def upload(
+    h: BotHarness, person: Person, content: bytes, name: str, *, size: int | None = None
+) -> list[Reply]:
+    """The person sends `content` as a document; LocalSession serves it for download."""
+    file_id = f"BQACAgIAAxkBAAI{next(_files):06d}"
+    h.session.add_file(file_id, content)
+    h.session.clear()
+    message = Message(
+        message_id=next(h._ids),
+        date=datetime.now(UTC),
+        chat=Chat(id=person.id, type="private"),
+        from_user=h._user(person),
+        document=Document(
+            file_id=file_id,
+            file_unique_id=file_id[-8:],
+            file_name=name,
+            file_size=len(content) if size is None else size,
+        ),
+    )
+    await h.app.dispatcher.feed_update(h.app.bot, Update(update_id=next(h._ids), message=message))
+    return h.replies()
+
+
+def tok_of(reply: Reply) -> str:
+    return ImportAction.unpack(reply.buttons[0][1]).tok
+
+
+def button(reply: Reply, act: str) -> str:
+    for _, data in reply.buttons:
+        if data.startswith("im:") and ImportAction.unpack(data).act == act:
+            return data
+    raise AssertionError(f"no {act} button in {reply.buttons}")
+
+
+def xlsx(rows: list[list[Any]], merge: str | None = None) -> bytes:
+    workbook = Workbook()
+    sheet = workbook.active
+    assert sheet is not None
+    for row in rows:
+        sheet.append(row)
+    if merge:
+        sheet.merge_cells(merge)
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return buffer.getvalue()
+
+
+def csv_bytes(rows: list[list[str]], *, delimiter: str = ";", encoding: str = "cp1251") -> bytes:
+    buffer = io.StringIO(newline="")
+    csv.writer(buffer, delimiter=delimiter, lineterminator="\r\n").writerows(rows)
+    return buffer.getvalue().encode(encoding)
+
+
+async def count(h: BotHarness, model: Any) -> int:
+    async with h.uow_factory() as uow:
+        return int(await uow.session.scalar(select(func.count()).select_from(model)) or 0)
+
+
+async def clients(h: BotHarness) -> dict[str, Client]:
+    async with h.uow_factory() as uow:
+        rows = await uow.session.scalars(select(Client))
+        return {row.name: row for row in rows}
+
+
+async def phones_of(h: BotHarness, name: str) -> list[str]:
+    async with h.uow_factory() as uow:
+        rows = await uow.session.scalars(
+            select(ClientPhone.digits)
+            .join(Client, Client.id == ClientPhone.client_id)
+            .where(Client.name == name)
+            .order_by(ClientPhone.id)
+        )
+        return list(rows)
+
+
+async def tags_of(h: BotHarness, name: str) -> list[str]:
+    async with h.uow_factory() as uow:
+        rows = await uow.session.scalars(
+            select(ClientTag.tag)
+            .join(Client, Client.id == ClientTag.client_id)
+            .where(Client.name == name)
+            .order_by(ClientTag.tag)
+        )
+        return list(rows)
+
+
+OFFICE_XLSX = [
+    ["Клиентская база ООО «Вектор»"],  # a title above the header, merged across in Excel
+    [],
+    ["Название", "Контактное лицо", "Телефон", None, "E-mail", "Город", "ДР", "Ответственный"],
+    ["ООО Ромашка", "Пётр Иванов", "+7 (999) 123-45-67", "8 999 1234568", "info@romashka.ru",
+     "Москва", 29295, "Max"],
+    [],
+    ["ИП Сидоров", None, 9991234569, None, None, "Тула", "15.03.1980", None],
+    [None, None, None, None, None, None, None, None],
+    ["Альфа", None, "12", None, "alpha@", "Казань", "31.02.1980", "Вася Пупкин"],
+    ["Бета", None, "9991234570", None, None, "Сочи", "15 марта 1980", "@max"],
+]  # fmt: skip
+
+
+async def import_office_file(h: BotHarness) -> list[Reply]:
+    replies = await upload(h, OWNER, xlsx(OFFICE_XLSX, merge="C3:D3"), "база.xlsx")
+    mapping = replies[-1]
+    assert "4 rows" in mapping.text
+    # The merged "Телефон" names both phone columns; the title row is not the header.
+    assert "3. Телефон → <b>Phone</b>" in mapping.text
+    assert "4. Телефон → <b>Phone</b>" in mapping.text
+    assert "8. Ответственный → <b>Manager</b>" in mapping.text
+    return await h.press(OWNER, button(mapping, "go"))
+
+
+async def test_an_office_xlsx_is_imported_and_bad_rows_are_reported(team: BotHarness):
+    replies = await import_office_file(team)
+    report = replies[-1].text
+    assert "Rows read: 4. Clients added: 3." in report
+    assert "Rows skipped because of problems: 1." in report
+    assert "row 8, Телефон: not a phone number «12»" in report
+    assert "row 8, E-mail: not an email address «alpha@»" in report
+    assert "row 8, ДР: not a date «31.02.1980»" in report
+    assert "row 8, Ответственный: no such team member «Вася Пупкин»" in report
+    # A row with problems is skipped whole, not imported half.
+    assert set(await clients(team)) == {"ООО Ромашка", "ИП Сидоров", "Бета"}
+
+
+async def test_office_xlsx_values_land_in_the_right_fields(team: BotHarness):
+    await import_office_file(team)
+    found = await clients(team)
+    romashka = found["ООО Ромашка"]
+    assert romashka.contact_person == "Пётр Иванов"
+    assert romashka.email == "info@romashka.ru"
+    assert romashka.city == "Москва"
+    assert romashka.birthday == date(1980, 3, 15)  # an Excel serial
+    assert romashka.temperature == "warm" and romashka.consent == "unknown"
+    assert "petr ivanov" in romashka.search_text  # found by the contact person too
+    assert await phones_of(team, "ООО Ромашка") == ["79991234567", "79991234568"]
+    assert romashka.phone_digits == "79991234567 79991234568"
+    sidorov = found["ИП Сидоров"]
+    assert sidorov.birthday == date(1980, 3, 15)  # text date
+    assert await phones_of(team, "ИП Сидоров") == ["79991234569"]  # a number cell
+    async with team.uow_factory() as uow:
+        members = {m.full_name: m.id for m in (await uow.members.of_team(1)).values()}
+    assert romashka.manager_id == members["Max"]
+    assert sidorov.manager_id == members["Olga"]  # empty manager: the importing owner
+
+
+async def test_named_month_dates_and_username_managers_are_understood(team: BotHarness):
+    async with team.uow_factory() as uow:
+        members = {m.full_name: m.id for m in (await uow.members.of_team(1)).values()}
+        await uow.members.update(1, members["Max"], username="maxsales")
+        await uow.commit()
+    rows = [
+        ["Клиент", "Менеджер", "День рождения"],
+        ["Бета", "@MaxSales", "15 марта 1980"],
+        ["Гамма", "max", "1 December 1975"],
+    ]
+    mapping = (await upload(team, OWNER, csv_bytes(rows), "m.csv"))[-1]
+    await team.press(OWNER, button(mapping, "go"))
+    found = await clients(team)
+    assert found["Бета"].birthday == date(1980, 3, 15)
+    assert found["Гамма"].birthday == date(1975, 12, 1)
+    assert found["Бета"].manager_id == found["Гамма"].manager_id == members["Max"]
+
+
+async def test_every_new_client_gets_a_first_call_today_and_the_import_is_audited(
+    team: BotHarness,
+):
+    await import_office_file(team)
+    async with team.uow_factory() as uow:
+        followups = list(await uow.session.scalars(select(Followup)))
+        audit = await uow.session.scalar(select(AuditEntry).where(AuditEntry.action == "import"))
+    assert len(followups) == len(await clients(team))
+    assert {f.due_on for f in followups} == {date(2026, 12, 2)}
+    assert all(f.state == "pending" and f.date_only for f in followups)
+    assert audit is not None and audit.actor_id is not None
+    assert audit.details is not None and audit.details["imported"] == len(followups)
+    assert audit.details["skipped_rows"] >= 1
+
+
+async def test_a_windows_1251_csv_with_semicolons_and_next_calls(team: BotHarness):
+    rows = [
+        ["Компания", "Тел.", "Почта", "Город", "Следующий звонок", "Температура", "Теги",
+         "Потенциал", "Согласие", "Комментарий"],
+        ["Гамма", "8 999 1234567", "g@gamma.ru", "Пермь", "10.12.2026", "горячий", "vip, опт",
+         "1 500 000", "да", "Любит скидки"],
+        ["", "", "", "", "", "", "", "", "", ""],
+        ["Дельта", "9991234599", "", "Омск", "", "cold", "", "", "нет", ""],
+    ]  # fmt: skip
+    replies = await upload(team, OWNER, csv_bytes(rows), "clients.csv")
+    mapping = replies[-1]
+    assert "2 rows" in mapping.text
+    for line in ("1. Компания → <b>Name</b>", "2. Тел. → <b>Phone</b>", "3. Почта → <b>Email</b>",
+                 "5. Следующий звонок → <b>Next call</b>", "8. Потенциал → <b>Potential</b>",
+                 "9. Согласие → <b>Consent</b>", "10. Комментарий → <b>Note</b>"):  # fmt: skip
+        assert line in mapping.text
+    replies = await team.press(OWNER, button(mapping, "go"))
+    assert "Clients added: 2." in replies[-1].text
+    found = await clients(team)
+    gamma, delta = found["Гамма"], found["Дельта"]
+    assert gamma.temperature == "hot" and delta.temperature == "cold"
+    assert gamma.consent == "yes" and delta.consent == "no"
+    assert str(gamma.potential) == "1500000.00"
+    assert await tags_of(team, "Гамма") == ["vip", "опт"]
+    async with team.uow_factory() as uow:
+        due = await uow.session.scalar(
+            select(Followup.due_on).where(Followup.client_id == gamma.id)
+        )
+        note = await uow.session.scalar(select(Activity.text).where(Activity.client_id == gamma.id))
+    assert due == date(2026, 12, 10)
+    assert note == "Любит скидки"
+
+
+@pytest.mark.parametrize(
+    ("delimiter", "encoding"), [(",", "utf-8-sig"), ("\t", "utf-8"), (";", "utf-8")]
+)
+async def test_csv_in_utf8_with_or_without_bom_and_any_delimiter(
+    team: BotHarness, delimiter: str, encoding: str
+):
+    rows = [["Name", "Phone", "City"], ["Иванов и партнёры", "+7 999 123-45-67", "Москва"]]
+    content = csv_bytes(rows, delimiter=delimiter, encoding=encoding)
+    mapping = (await upload(team, OWNER, content, "export.CSV"))[-1]
+    await team.press(OWNER, button(mapping, "go"))
+    found = await clients(team)
+    assert found["Иванов и партнёры"].city == "Москва"
+
+
+async def test_duplicates_ask_first_then_skip(team: BotHarness):
+    await team.send(OWNER, "/add Старый клиент, +7 999 123-45-67, old@x.ru")
+    rows = [
+        ["Название", "Телефон", "Email", "Город"],
+        ["Новый по телефону", "8 (999) 123-45-67", "", "Москва"],  # same phone as the base
+        ["Новый по почте", "", "OLD@x.ru", ""],  # same email, other case
+        ["Ромашка", "9990000001", "", "Тула"],
+        ["ромашка", "9990000002", "", "тула"],  # same name and city as the row above
+        ["Уникальный", "9990000003", "", ""],
+    ]
+    mapping = (await upload(team, OWNER, csv_bytes(rows), "dups.csv"))[-1]
+    replies = await team.press(OWNER, button(mapping, "go"))
+    question = replies[-1]
+    assert "Found 3 duplicates" in question.text
+    assert await count(team, Client) == 1  # nothing written before the choice
+    replies = await team.press(OWNER, button(question, "skip"))
+    report = replies[-1].text
+    assert "Clients added: 2." in report and "Duplicates skipped: 3." in report
+    assert set(await clients(team)) == {"Старый клиент", "Ромашка", "Уникальный"}
+    assert await phones_of(team, "Ромашка") == ["79990000001"]
+
+
+async def test_duplicates_merge_fills_empty_fields_and_never_overwrites(team: BotHarness):
+    await team.send(OWNER, "/add Старый клиент, +7 999 123-45-67, Москва, #vip")
+    rows = [
+        ["Название", "Телефон", "Телефон 2", "Город", "Email", "Сегмент", "Теги"],
+        ["Старый клиент (дубль)", "89991234567", "+7 999 765-43-21", "Казань", "s@x.ru",
+         "Опт", "vip, новые"],
+        ["Ромашка", "9990000001", "", "Тула", "", "", ""],
+        ["Ромашка", "9990000009", "", "Тула", "r@x.ru", "Розница", "лид"],
+    ]  # fmt: skip
+    mapping = (await upload(team, OWNER, csv_bytes(rows), "dups.csv"))[-1]
+    question = (await team.press(OWNER, button(mapping, "go")))[-1]
+    assert "Found 2 duplicates" in question.text
+    report = (await team.press(OWNER, button(question, "merge")))[-1].text
+    assert "Clients added: 1." in report
+    assert "Duplicates merged into existing clients: 2." in report
+    found = await clients(team)
+    assert set(found) == {"Старый клиент", "Ромашка"}
+    old = found["Старый клиент"]
+    assert old.city == "Москва"  # kept, not overwritten by Казань
+    assert old.email == "s@x.ru" and old.segment == "Опт"  # were empty: filled
+    assert await phones_of(team, "Старый клиент") == ["79991234567", "79997654321"]
+    assert old.phone_digits.split() == ["79991234567", "79997654321"]
+    assert await tags_of(team, "Старый клиент") == ["vip", "новые"]
+    romashka = found["Ромашка"]
+    assert romashka.email == "r@x.ru" and romashka.segment == "Розница"
+    assert await phones_of(team, "Ромашка") == ["79990000001", "79990000009"]
+    assert await tags_of(team, "Ромашка") == ["лид"]
+    # The merged phone finds the old client.
+    found_by_phone = (await team.send(OWNER, "/find 7654321"))[-1]
+    assert any("Старый клиент" in text for text, _ in found_by_phone.buttons)
+
+
+async def test_mapping_is_fixed_with_buttons(team: BotHarness):
+    rows = [["Фирма", "Что-то", "Телефон"], ["Ромашка", "Москва", "9991234567"]]
+    mapping = (await upload(team, OWNER, csv_bytes(rows), "t.csv"))[-1]
+    assert "1. Фирма → <i>skip</i>" in mapping.text
+    tok = tok_of(mapping)
+    # Import without a name column is refused politely.
+    await team.press(OWNER, button(mapping, "go"))
+    assert await count(team, Client) == 0
+    assert any("column with the client's name" in r.text for r in team.replies())
+    # The refusal ends that attempt; send again and fix the mapping this time.
+    mapping = (await upload(team, OWNER, csv_bytes(rows), "t.csv"))[-1]
+    tok = tok_of(mapping)
+    choice = (await team.press(OWNER, ImportAction(act="col", tok=tok, col=0).pack()))[-1]
+    assert "«Фирма»" in choice.text and len(choice.buttons) == 20
+    back = await team.press(OWNER, ImportAction(act="set", tok=tok, col=0, fld="name").pack())
+    assert "1. Фирма → <b>Name</b>" in back[-1].text
+    await team.press(OWNER, ImportAction(act="set", tok=tok, col=1, fld="city").pack())
+    await team.press(OWNER, ImportAction(act="set", tok=tok, col=2, fld="-").pack())
+    await team.press(OWNER, ImportAction(act="go", tok=tok).pack())
+    romashka = (await clients(team))["Ромашка"]
+    assert romashka.city == "Москва" and romashka.phone_digits == ""
+
+
+async def test_forged_or_old_import_buttons_do_nothing(team: BotHarness):
+    rows = [["Название"], ["Ромашка"]]
+    mapping = (await upload(team, OWNER, csv_bytes(rows), "t.csv"))[-1]
+    tok = tok_of(mapping)
+    for data in (
+        ImportAction(act="go", tok="000000").pack(),
+        ImportAction(act="set", tok=tok, col=0, fld="hacked").pack(),
+        ImportAction(act="set", tok=tok, col=99, fld="name").pack(),
+        ImportAction(act="explode", tok=tok).pack(),
+    ):
+        await team.press(OWNER, data)
+        assert any("expired" in alert for alert in team.alerts()), data
+    await team.press(MANAGER, ImportAction(act="go", tok=tok).pack())
+    assert any("Only the team owner" in alert for alert in team.alerts())
+    assert await count(team, Client) == 0
+    await team.press(OWNER, button(mapping, "stop"))
+    assert "cancelled" in team.replies()[-1].text
+    await team.press(OWNER, button(mapping, "go"))
+    assert any("expired" in alert for alert in team.alerts())
+    assert await count(team, Client) == 0
+
+
+async def test_restart_in_the_middle_of_the_mapping_loses_nothing(
+    team: BotHarness, engine: Any, clock: Any, settings: Any
+):
+    rows = [["Фирма", "Телефон"], ["Ромашка", "9991234567"]]
+    content = csv_bytes(rows)
+    mapping = (await upload(team, OWNER, content, "t.csv"))[-1]
+    tok = tok_of(mapping)
+    await team.press(OWNER, ImportAction(act="set", tok=tok, col=0, fld="name").pack())
+    file_id = next(iter(team.session.files))
+    # A new process: new Dispatcher, new Bot session; only the database is the same.
+    restarted = BotHarness.create(settings, engine, clock)
+    restarted.session.add_file(file_id, content)
+    try:
+        replies = await restarted.press(OWNER, ImportAction(act="go", tok=tok).pack())
+        assert "Clients added: 1." in replies[-1].text
+        assert restarted.session.sent(GetFile)  # downloaded again at import time
+        assert restarted.session.violations == []
+    finally:
+        await restarted.app.bot.session.close()
+    assert await phones_of(team, "Ромашка") == ["79991234567"]
+
+
+async def test_too_large_file_is_refused_before_downloading(team: BotHarness):
+    replies = await upload(team, OWNER, b"x", "big.xlsx", size=21 * 1024 * 1024)
+    assert "too large: at most 20 MB" in replies[-1].text
+    assert not team.session.sent(GetFile)
+
+
+async def test_more_than_50000_rows_is_refused(team: BotHarness):
+    content = ("Название\n" + "Клиент\n" * 50_001).encode()
+    replies = await upload(team, OWNER, content, "huge.csv")
+    assert "more than 50000 rows" in replies[-1].text
+    assert await count(team, Client) == 0
+
+
+async def test_exactly_the_row_limit_is_accepted(team: BotHarness):
+    team.app.settings.limits.import_max_rows = 3
+    content = "Название\nА\nБ\nВ\n".encode()
+    mapping = (await upload(team, OWNER, content, "ok.csv"))[-1]
+    assert "3 rows" in mapping.text
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "expected"),
+    [
+        ("scan.pdf", b"%PDF-1.4", "not a table I can read"),
+        ("old.xls", b"\xd0\xcf\x11\xe0", "save it as <b>.xlsx</b>"),
+        ("broken.xlsx", b"not a zip at all", "not a table I can read"),
+        ("binary.csv", b"\x00\x01\x02PK", "not a table I can read"),
+        ("empty.csv", b"\r\n;;\r\n", "The table is empty"),
+        ("header-only.csv", b"Name;Phone\r\n", "The table is empty"),
+    ],
+)
+async def test_files_that_are_not_tables_get_a_clear_refusal(
+    team: BotHarness, name: str, content: bytes, expected: str
+):
+    replies = await upload(team, OWNER, content, name)
+    assert expected in replies[-1].text
+    assert await team.send(OWNER, "/today")  # the owner is not stuck in some state
+
+
+async def test_a_photo_gets_a_hint_to_send_a_file(team: BotHarness):
+    team.session.clear()
+    message = Message(
+        message_id=next(team._ids),
+        date=datetime.now(UTC),
+        chat=Chat(id=OWNER.id, type="private"),
+        from_user=team._user(OWNER),
+        photo=[PhotoSize(file_id="p1", file_unique_id="p1", width=10, height=10)],
+    )
+    await team.app.dispatcher.feed_update(
+        team.app.bot, Update(update_id=next(team._ids), message=message)
+    )
+    assert "I can only read tables" in team.replies()[-1].text
+
+
+async def test_non_owners_get_a_polite_refusal(team: BotHarness):
+    rows = [["Название"], ["Ромашка"]]
+    replies = await upload(team, MANAGER, csv_bytes(rows), "t.csv")
+    assert "Only the team owner can import clients" in replies[-1].text
+    assert not team.session.sent(GetFile)
+    assert "Only the team owner" in (await team.send(MANAGER, "/import"))[-1].text
+    assert (
+        "This is a private sales assistant"
+        in (await upload(team, Person(99, "Stranger"), csv_bytes(rows), "t.csv"))[-1].text
+    )
+
+
+async def test_import_command_explains_what_to_send_in_russian(harness: BotHarness):
+    await harness.join_owner(RU_OWNER)
+    text = (await harness.send(RU_OWNER, "/import"))[-1].text
+    assert ".xlsx" in text and "20" in text and "Windows-1251" in text
+    assert "Пришлите" in text or "файл" in text
+    assert "/import" in (await harness.send(RU_OWNER, "/help"))[-1].text
+
+
+async def test_a_failure_half_way_leaves_the_base_as_it_was(
+    team: BotHarness, monkeypatch: pytest.MonkeyPatch
+):
+    await team.send(OWNER, "/add Старый клиент, +7 999 123-45-67")
+    before = {model: await count(team, model) for model in (Client, ClientPhone, Followup)}
+    monkeypatch.setattr(import_service, "WRITE_BATCH", 2)
+    calls = {"n": 0}
+    original = ImportRepository.add_followups
+
+    async def failing(self: ImportRepository, rows: Any) -> None:
+        calls["n"] += 1
+        if calls["n"] == 2:  # the first batch is written, the second fails
+            raise RuntimeError("disk full")
+        await original(self, rows)
+
+    monkeypatch.setattr(ImportRepository, "add_followups", failing)
+    rows = [["Название", "Телефон"]] + [[f"Клиент {i}", f"99900000{i:02d}"] for i in range(5)]
+    mapping = (await upload(team, OWNER, csv_bytes(rows), "t.csv"))[-1]
+    replies = await team.press(OWNER, button(mapping, "go"))
+    assert calls["n"] == 2
+    assert "failed and nothing was saved" in replies[-1].text
+    after = {model: await count(team, model) for model in (Client, ClientPhone, Followup)}
+    assert after == before
+    assert not any(a.action == "import" for a in await _audit(team))
+    # The owner is not stuck: the next command works.
+    assert "Старый клиент" in (await team.send(OWNER, "/client Старый"))[-1].text
+
+
+async def _audit(h: BotHarness) -> list[AuditEntry]:
+    async with h.uow_factory() as uow:
+        return list(await uow.session.scalars(select(AuditEntry)))
+
+
+async def test_progress_is_shown_while_importing_and_the_button_is_answered_at_once(
+    team: BotHarness, monkeypatch: pytest.MonkeyPatch
+):
+    team.app.settings.limits.import_progress_seconds = 0
+    monkeypatch.setattr(import_service, "PROGRESS_EVERY", 10)
+    monkeypatch.setattr(import_service, "WRITE_BATCH", 25)
+    rows = [["Название"]] + [[f"Клиент {i}"] for i in range(100)]
+    mapping = (await upload(team, OWNER, csv_bytes(rows), "t.csv"))[-1]
+    await team.press(OWNER, button(mapping, "go"))
+    requests = team.session.requests
+    answer = next(i for i, r in enumerate(requests) if isinstance(r, AnswerCallbackQuery))
+    edits = [r.text for r in requests if isinstance(r, EditMessageText)]
+    assert answer == 0  # before any progress: the spinner stops at once
+    assert any("rows read" in text for text in edits)
+    assert "⏳ Importing… 50 of 100 clients written (50%)." in edits
+    assert edits[-1] == "✅ Import finished."
+
+
+async def test_many_problems_come_with_a_csv_of_all_of_them(team: BotHarness):
+    rows = [["Название", "Телефон"]] + [[f"Клиент {i}", "12"] for i in range(25)]
+    mapping = (await upload(team, OWNER, csv_bytes(rows), "t.csv"))[-1]
+    replies = await team.press(OWNER, button(mapping, "go"))
+    report = replies[-1].text
+    assert report.count("not a phone number") == 20
+    assert "and 5 more" in report
+    documents = team.session.sent(SendDocument)
+    assert len(documents) == 1
+    data = documents[0].document.data.decode("utf-8-sig")
+    lines = list(csv.reader(io.StringIO(data), delimiter=";"))
+    assert lines[0] == ["Row", "Column", "Problem", "Value"]
+    assert len(lines) == 26 and lines[-1] == ["26", "Телефон", "not a phone number", "12"]
