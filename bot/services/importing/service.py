@@ -10,6 +10,8 @@ which rolls the whole file back.
 
 from __future__ import annotations
 
+import asyncio
+import re
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -122,8 +124,16 @@ class _Keys:
         self.names.setdefault(_name_key(row.name, row.columns.get("city")), where)
 
 
+_NON_WORD = re.compile(r"[\W_]+")
+
+
+def _fold(text: str) -> str:
+    """Case, ё/е, punctuation and spacing do not make two names different."""
+    return " ".join(_NON_WORD.sub(" ", text.casefold().replace("ё", "е")).split())
+
+
 def _name_key(name: str, city: str | None) -> tuple[str, str]:
-    return matching.normalize(name), matching.normalize(city or "")
+    return _fold(name), _fold(city or "")
 
 
 def _member_key(text: str) -> str:
@@ -157,11 +167,15 @@ class ImportService:
         """The header, the guessed mapping and the row count (refused above the row limit)."""
         table = self._open(actor, file_name, data)
         limit = self._ctx.limits.import_max_rows
-        count = 0
-        for _ in table.rows:
-            count += 1
-            if count > limit:
-                raise DomainError("import_too_many_rows", limit=limit)
+        # The quick count of an XLSX may include empty rows: it decides alone only when under
+        # the limit; above it the rows are counted for real. The import counts exactly again.
+        count = table.quick_count() if table.quick_count is not None else limit + 1
+        if count > limit or count == 0:
+            count = 0
+            for _ in table.rows:
+                count += 1
+                if count > limit:
+                    raise DomainError("import_too_many_rows", limit=limit)
         if count == 0:
             raise DomainError("import_empty")
         return Preview(headers=table.headers, mapping=guess_mapping(table.headers), rows=count)
@@ -205,6 +219,8 @@ class ImportService:
                 raise DomainError("import_too_many_rows", limit=limit)
             if count % PROGRESS_EVERY == 0:
                 await progress("read", count, 0)
+                # Reading is pure CPU: let other members' updates run in between.
+                await asyncio.sleep(0)
             row, row_problems = self._parse(actor, number, cells, table.headers, mapping, members)
             if row is None:
                 skipped_rows += 1
@@ -359,11 +375,15 @@ class ImportService:
         uow, now, team_id = self._ctx.uow, self._ctx.now(), actor.team.id
         # Each manager's first follow-up falls due when their own working day starts.
         dues: dict[tuple[int, date | None], Any] = {}
+        all_ids = await uow.imports.reserve_client_ids(team_id, len(rows))
         for start in range(0, len(rows), WRITE_BATCH):
             batch = rows[start : start + WRITE_BATCH]
+            ids = all_ids[start : start + WRITE_BATCH]
             client_rows = []
-            for row in batch:
-                columns = {k: v for k, v in row.columns.items() if v is not None}
+            for client_id, row in zip(ids, batch, strict=True):
+                # Every row of one file has the same keys (one per mapped column, None when
+                # empty): the INSERT then goes as one executemany.
+                columns = row.columns
                 client_rows.append(
                     new_client_row(
                         team_id=team_id,
@@ -371,10 +391,11 @@ class ImportService:
                         name=row.name,
                         now=now,
                         digits=[digits for _, digits in row.phones],
+                        id=client_id,
                         **columns,
                     )
                 )
-            ids = await uow.imports.add_clients(team_id, client_rows)
+            await uow.imports.add_clients(client_rows)
             phones, tags, followups, notes = [], [], [], []
             for client_id, row in zip(ids, batch, strict=True):
                 phones += [

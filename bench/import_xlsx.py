@@ -1,0 +1,196 @@
+"""Import a generated 50,000-row XLSX through the import service, as the «Import» button does.
+
+    python -m bench.import_xlsx [--backend sqlite|postgres|both] [--rows 50000] [--base 10000]
+
+The file looks like an office's: a title row, Cyrillic headers, phones in several formats, dates
+as Excel dates and as text, managers by name, tags, notes, 1 % of rows broken and 1 % duplicates
+of clients already in the base. Prints the time to preview (count rows, guess the mapping) and
+to import (validate, find duplicates, write), the longest gap between progress callbacks (the
+progress message may be edited at least every 5 s only if callbacks come that often) and the
+peak memory of the process (the file is generated in a child process so it does not count).
+Target: import <= 60 s, gaps < 5 s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import random
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+from openpyxl import Workbook
+from sqlalchemy import func, select, text
+
+from bench.generate import SURNAMES, generate
+from bot.clock import FrozenClock
+from bot.config import Settings
+from bot.services.context import Actor, ServiceContext
+from bot.services.importing.service import DuplicatePolicy, ImportService
+from storage.db import create_engine, create_session_factory
+from storage.dto import MemberDTO, TeamDTO, to_dto
+from storage.migrate import upgrade
+from storage.models import Client, Member, Team
+from storage.uow import UnitOfWorkFactory
+
+PG_URL = os.environ.get("TEST_DATABASE_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
+NOW = datetime(2026, 12, 2, 7, 15, tzinfo=UTC)
+CITIES = ["Москва", "Санкт-Петербург", "Казань", "Тула", "Пермь", "Омск", "Сочи", "Самара"]
+HEADERS = [
+    "Название",
+    "Контактное лицо",
+    "Должность",
+    "Телефон",
+    "Телефон 2",
+    "E-mail",
+    "Город",
+    "ДР",
+    "Менеджер",
+    "Теги",
+    "Следующий звонок",
+    "Температура",
+    "Комментарий",
+]
+
+
+def _phone(rng: random.Random, n: int) -> str:
+    digits = f"9{n:09d}"
+    style = n % 3
+    if style == 0:
+        return f"+7 ({digits[:3]}) {digits[3:6]}-{digits[6:8]}-{digits[8:]}"
+    if style == 1:
+        return f"8 {digits[:3]} {digits[3:]}"
+    return digits
+
+
+def generate_file(path: Path, rows: int, managers: list[str], seed: int = 7) -> None:
+    rng = random.Random(seed)
+    workbook = Workbook(write_only=True)
+    sheet = workbook.create_sheet("Клиенты")
+    sheet.append(["Выгрузка клиентской базы"])
+    sheet.append(HEADERS)
+    for i in range(rows):
+        broken = i % 100 == 57
+        birthday: object = date(1960 + i % 40, 1 + i % 12, 1 + i % 28)
+        if i % 2:
+            birthday = birthday.strftime("%d.%m.%Y")  # type: ignore[attr-defined]
+        sheet.append(
+            [
+                f"ООО {rng.choice(SURNAMES)} и партнёры {i}",
+                f"{rng.choice(SURNAMES)} Пётр",
+                "директор",
+                _phone(rng, 500_000 + i) if not broken else "12-34",
+                _phone(rng, 900_000_000 - i) if i % 4 == 0 else None,
+                f"client{i}@example.ru" if i % 2 else None,
+                rng.choice(CITIES),
+                birthday,
+                rng.choice(managers),
+                "vip, опт" if i % 10 == 0 else None,
+                (NOW.date() + timedelta(days=i % 30)).strftime("%d.%m.%Y") if i % 3 == 0 else None,
+                rng.choice(["горячий", "тёплый", "холодный", None]),
+                "Хочет скидку к 8 марта" if i % 5 == 0 else None,
+            ]
+        )
+    workbook.save(path)
+
+
+async def run(backend: str, rows: int, base: int) -> None:
+    schema = None
+    if backend == "sqlite":
+        url = f"sqlite+aiosqlite:///{Path(tempfile.mkdtemp()) / 'import.sqlite3'}"
+        engine = create_engine(url)
+    else:
+        schema = f"bench_{uuid.uuid4().hex[:8]}"
+        admin = create_engine(PG_URL)
+        async with admin.begin() as conn:
+            await conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+        await admin.dispose()
+        engine = create_engine(PG_URL, search_path=schema)
+    try:
+        await upgrade(engine)
+        await generate(engine, managers=20, clients=base, activities=0, deals=0, now=NOW)
+        uows = UnitOfWorkFactory(
+            create_session_factory(engine), serialize=engine.dialect.name == "sqlite"
+        )
+        async with uows() as uow:
+            team_row = await uow.session.scalar(select(Team).order_by(Team.id).limit(1))
+            assert team_row is not None
+            team = to_dto(TeamDTO, team_row)
+            member_rows = list(
+                await uow.session.scalars(select(Member).where(Member.team_id == team.id))
+            )
+            members = [to_dto(MemberDTO, m) for m in member_rows]
+        owner = next(m for m in members if m.role == "owner")
+        path = Path(tempfile.mkdtemp()) / "clients.xlsx"
+        names = [m.full_name for m in members]
+        # In a child process: the generator's memory must not count as the import's peak.
+        command = [sys.executable, "-m", "bench.import_xlsx", "--generate", str(path)]
+        command += ["--rows", str(rows), "--managers", "|".join(names)]
+        await asyncio.to_thread(subprocess.run, command, check=True)
+        data = path.read_bytes()
+        rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        settings = Settings(_env_file=None, bot_token=None)
+        actor = Actor(owner, team)
+        gaps: list[float] = []
+        last = [time.perf_counter()]
+
+        async def progress(stage: str, done: int, total: int) -> None:
+            now = time.perf_counter()
+            gaps.append(now - last[0])
+            last[0] = now
+
+        async with uows() as uow:
+            ctx = ServiceContext(uow, FrozenClock(NOW), settings.limits, settings.rules)
+            service = ImportService(ctx)
+            t0 = time.perf_counter()
+            preview = service.preview(actor, path.name, data)
+            preview_s = time.perf_counter() - t0
+            t0 = last[0] = time.perf_counter()
+            result = await service.run(
+                actor, path.name, data, preview.mapping, DuplicatePolicy.SKIP, progress
+            )
+            await uow.commit()
+            import_s = time.perf_counter() - t0
+        gaps.append(time.perf_counter() - last[0])
+        rss_after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        async with uows() as uow:
+            total = await uow.session.scalar(select(func.count()).select_from(Client))
+        print(
+            f"[{backend}] file: {rows} rows, {len(data) / 1e6:.1f} MB; "
+            f"base before: {base} clients\n"
+            f"[{backend}] preview {preview_s:.1f} s; import {import_s:.1f} s (target <= 60 s): "
+            f"{result.imported} added, {result.duplicates_skipped} duplicates skipped, "
+            f"{result.skipped_rows} rows with problems; clients now {total}\n"
+            f"[{backend}] progress callbacks: {len(gaps)}, longest gap {max(gaps):.2f} s "
+            f"(target < 5 s); peak RSS {rss_after / 1024:.0f} MB "
+            f"(before reading the file {rss_before / 1024:.0f} MB)"
+        )  # fmt: skip
+    finally:
+        await engine.dispose()
+        if schema:
+            admin = create_engine(PG_URL)
+            async with admin.begin() as conn:
+                await conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+            await admin.dispose()
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--backend", default="both", choices=["sqlite", "postgres", "both"])
+    parser.add_argument("--rows", type=int, default=50_000)
+    parser.add_argument("--base", type=int, default=10_000)
+    parser.add_argument("--generate", help=argparse.SUPPRESS)
+    parser.add_argument("--managers", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.generate:
+        generate_file(Path(args.generate), args.rows, args.managers.split("|"))
+        sys.exit(0)
+    for name in ("sqlite", "postgres") if args.backend == "both" else (args.backend,):
+        asyncio.run(run(name, args.rows, args.base))
