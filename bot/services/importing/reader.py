@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 import zipfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -25,7 +26,9 @@ HEADER_SCAN_ROWS = 10
 CSV_ENCODINGS = ("utf-8-sig", "cp1251")
 CSV_DELIMITERS = ",;\t"
 SPREADSHEET_KINDS = ("xlsx", "csv")
-_ROW_TAGS = (b"<row ", b"<row>", b":row ", b":row>")  # plain or namespace-prefixed
+# An opening row tag, plain or namespace-prefixed (`<row r="2">`, `<x:row>`).
+_ROW_TAG = re.compile(rb"<(?:[\w.-]{1,16}:)?row[\s>/]")
+_ROW_TAG_MAX = 24
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +39,7 @@ class Table:
     # Counts the rows below the header without reading their cells (an XLSX sheet's row
     # elements: empty rows Excel kept for their formatting count too). None: iterate `rows`.
     quick_count: Callable[[], int] | None = None
+    rows_through_header: int = 0  # non-empty rows up to and including the header
 
 
 def file_kind(file_name: str | None) -> str:
@@ -55,12 +59,13 @@ def open_table(data: bytes, kind: str, *, header_score: Callable[[list[str]], in
     if kind == "xlsx":
         rows, count_elements = _xlsx_rows(data)
         table = _with_header(rows, header_score)
-        above = table.header_row
+        above = table.rows_through_header
         return Table(
             table.headers,
             table.header_row,
             table.rows,
             lambda: max(count_elements() - above, 0),
+            above,
         )
     return _with_header(_csv_rows(data), header_score)
 
@@ -97,7 +102,12 @@ def _with_header(
             if not all(_blank(c) for c in cells):
                 yield number, cells
 
-    return Table(headers=headers, header_row=header_number, rows=data_rows())
+    return Table(
+        headers=headers,
+        header_row=header_number,
+        rows=data_rows(),
+        rows_through_header=index + 1,
+    )
 
 
 def _header_texts(cells: list[Cell]) -> list[str]:
@@ -147,10 +157,11 @@ def _count_row_elements(data: bytes, path: str) -> int:
     with zipfile.ZipFile(io.BytesIO(data)) as archive, archive.open(path) as source:
         while chunk := source.read(1 << 20):
             block = tail + chunk
-            count += sum(block.count(tag) for tag in _ROW_TAGS)
             # A tag cut between two chunks is counted in the next block only.
-            tail = block[-5:]
-            count -= sum(tail.count(tag) for tag in _ROW_TAGS)
+            cut = max(len(block) - _ROW_TAG_MAX, 0)
+            count += sum(1 for match in _ROW_TAG.finditer(block) if match.start() < cut)
+            tail = block[cut:]
+        count += len(_ROW_TAG.findall(tail))
     return count
 
 
