@@ -139,10 +139,13 @@ async def document_received(
             "headers": preview.headers,
             "mapping": preview.mapping,
             "rows": preview.rows,
+            "approx": preview.approximate,
         }
     )
     await message.answer(
-        texts.mapping_text(file_name, preview.rows, preview.headers, preview.mapping),
+        texts.mapping_text(
+            file_name, preview.rows, preview.headers, preview.mapping, preview.approximate
+        ),
         reply_markup=texts.mapping_keyboard(tok, preview.headers, preview.mapping),
     )
 
@@ -197,7 +200,9 @@ async def import_action(
             await state.update_data(mapping=mapping)
         await query.answer()
         await bot.edit_message_text(
-            text=texts.mapping_text(data["file_name"], data["rows"], headers, mapping),
+            text=texts.mapping_text(
+                data["file_name"], data["rows"], headers, mapping, bool(data.get("approx"))
+            ),
             chat_id=chat_id,
             message_id=message_id,
             reply_markup=texts.mapping_keyboard(callback_data.tok, headers, mapping),

@@ -6,7 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import itertools
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -518,3 +518,74 @@ async def test_many_problems_come_with_a_csv_of_all_of_them(team: BotHarness):
     lines = list(csv.reader(io.StringIO(data), delimiter=";"))
     assert lines[0] == ["Row", "Column", "Problem", "Value"]
     assert len(lines) == 26 and lines[-1] == ["26", "Телефон", "not a phone number", "12"]
+
+
+async def test_a_large_xlsx_shows_a_quick_row_count(
+    team: BotHarness, monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.setattr(import_service, "EXACT_COUNT_BELOW", 2)
+    mapping = (await upload(team, OWNER, xlsx(OFFICE_XLSX), "база.xlsx"))[-1]
+    assert "about 5 rows" in mapping.text  # row 7 is kept by Excel although empty
+    replies = await team.press(OWNER, button(mapping, "go"))
+    assert "Rows read: 4." in replies[-1].text  # the import counts exactly
+
+
+async def test_progress_edits_wait_for_the_interval_on_the_clock(team: BotHarness):
+    from handlers.importing import ProgressMessage
+
+    clock = team.clock
+    progress = ProgressMessage(team.app.bot, OWNER.id, 77, clock, interval=5)
+    team.session.clear()
+    await progress("read", 500, 0)  # the first one is shown
+    await progress("read", 1000, 0)  # a moment later: not yet
+    clock.advance(timedelta(seconds=4))
+    await progress("read", 1500, 0)
+    clock.advance(timedelta(seconds=1))
+    await progress("write", 1000, 4000)
+    edits = [r.text for r in team.session.sent(EditMessageText)]
+    assert edits == [
+        "⏳ Checking the file… 500 rows read.",
+        "⏳ Importing… 1,000 of 4,000 clients written (25%).",
+    ]
+    # A failed edit (Telegram hiccup) does not stop the import.
+    team.session.fail_next(400, "Bad Request: message to edit not found")
+    clock.advance(timedelta(seconds=5))
+    await progress("write", 2000, 4000)
+    assert progress.edits == 2
+
+
+async def test_an_exception_in_the_service_rolls_the_whole_file_back(
+    team: BotHarness, monkeypatch: pytest.MonkeyPatch
+):
+    """Below the handler: the unit of work that saw the failure commits nothing."""
+    from bot.config import Settings
+    from bot.services.context import Actor, ServiceContext
+    from bot.services.importing.service import DuplicatePolicy, ImportService
+
+    monkeypatch.setattr(import_service, "WRITE_BATCH", 3)
+    rows = [["Название", "Телефон", "Теги"]]
+    rows += [[f"Клиент {i}", f"99900000{i:02d}", "vip"] for i in range(10)]
+    content = csv_bytes(rows)
+    settings = Settings(_env_file=None, bot_token=None)
+    tables = (Client, ClientPhone, ClientTag, Followup, AuditEntry)
+    before = [await count(team, model) for model in tables]
+    async with team.uow_factory() as uow:
+        version = (await uow.teams.get(1)).roster_version
+
+    async def explode(stage: str, done: int, total: int) -> None:
+        if stage == "write" and done >= 6:
+            raise RuntimeError("power cut")
+
+    with pytest.raises(RuntimeError):
+        async with team.uow_factory() as uow:
+            found = await uow.members.with_team(OWNER.id)
+            assert found is not None
+            ctx = ServiceContext(uow, team.clock, settings.limits, settings.rules)
+            await ImportService(ctx).run(
+                Actor(*found), "t.csv", content, ["name", "phone", "tags"],
+                DuplicatePolicy.ASK, explode,
+            )  # fmt: skip
+            await uow.commit()  # never reached
+    assert [await count(team, model) for model in tables] == before
+    async with team.uow_factory() as uow:
+        assert (await uow.teams.get(1)).roster_version == version

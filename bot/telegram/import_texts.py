@@ -60,12 +60,15 @@ def _header(text: str, index: int) -> str:
     return shown if len(shown) <= _HEADER_CHARS else shown[: _HEADER_CHARS - 1] + "…"
 
 
-def mapping_text(file_name: str, rows: int, headers: list[str], mapping: list[str]) -> str:
-    lines = [
-        _("📄 <b>{file}</b>: {rows} rows. Where each column goes:").format(
-            file=escape(file_name[:60]), rows=fmt_number(rows)
-        )
-    ]
+def mapping_text(
+    file_name: str, rows: int, headers: list[str], mapping: list[str], approximate: bool = False
+) -> str:
+    title = (
+        _("📄 <b>{file}</b>: about {rows} rows. Where each column goes:")
+        if approximate
+        else _("📄 <b>{file}</b>: {rows} rows. Where each column goes:")
+    )
+    lines = [title.format(file=escape(file_name[:60]), rows=fmt_number(rows))]
     for index, (header, field) in enumerate(zip(headers, mapping, strict=True)):
         target = f"<b>{escape(field_label(field))}</b>" if field else f"<i>{_('skip')}</i>"
         lines.append(f"{index + 1}. {escape(_header(header, index))} → {target}")

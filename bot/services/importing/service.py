@@ -38,6 +38,8 @@ Progress = Callable[[str, int, int], Awaitable[None]]
 # How often the progress callback hears from the loops; it decides itself when to show it.
 PROGRESS_EVERY = 500
 WRITE_BATCH = 1000
+# Up to this many rows the preview counts them exactly (a fraction of a second).
+EXACT_COUNT_BELOW = 5000
 _TEXT_COLUMNS = ("contact_person", "position", "website", "city", "address", "source", "segment")
 _MERGE_FIELDS = (
     "contact_person",
@@ -72,6 +74,7 @@ class Preview:
     headers: list[str]
     mapping: list[str]
     rows: int
+    approximate: bool = False  # a large XLSX's quick count (empty rows Excel kept included)
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,10 +170,12 @@ class ImportService:
         """The header, the guessed mapping and the row count (refused above the row limit)."""
         table = self._open(actor, file_name, data)
         limit = self._ctx.limits.import_max_rows
-        # The quick count of an XLSX may include empty rows: it decides alone only when under
-        # the limit; above it the rows are counted for real. The import counts exactly again.
-        count = table.quick_count() if table.quick_count is not None else limit + 1
-        if count > limit or count == 0:
+        # The quick count of an XLSX may include empty rows: it is trusted only for a large file
+        # under the limit; a small file or one over the limit has its rows counted for real.
+        # The import itself counts exactly again.
+        count = table.quick_count() if table.quick_count is not None else 0
+        approximate = EXACT_COUNT_BELOW < count <= limit
+        if not approximate:
             count = 0
             for _ in table.rows:
                 count += 1
@@ -178,7 +183,12 @@ class ImportService:
                     raise DomainError("import_too_many_rows", limit=limit)
         if count == 0:
             raise DomainError("import_empty")
-        return Preview(headers=table.headers, mapping=guess_mapping(table.headers), rows=count)
+        return Preview(
+            headers=table.headers,
+            mapping=guess_mapping(table.headers),
+            rows=count,
+            approximate=approximate,
+        )
 
     # -- the import -----------------------------------------------------------------------------
 
