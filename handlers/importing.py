@@ -140,13 +140,22 @@ async def document_received(
             "mapping": preview.mapping,
             "rows": preview.rows,
             "approx": preview.approximate,
+            "mgr": actor.member.id,
+            "mgr_name": actor.member.full_name,
         }
     )
     await message.answer(
         texts.mapping_text(
-            file_name, preview.rows, preview.headers, preview.mapping, preview.approximate
+            file_name,
+            preview.rows,
+            preview.headers,
+            preview.mapping,
+            preview.approximate,
+            actor.member.full_name,
         ),
-        reply_markup=texts.mapping_keyboard(tok, preview.headers, preview.mapping),
+        reply_markup=texts.mapping_keyboard(
+            tok, preview.headers, preview.mapping, actor.member.full_name
+        ),
     )
 
 
@@ -191,7 +200,15 @@ async def import_action(
             reply_markup=texts.field_keyboard(callback_data.tok, col, mapping[col]),
         )
         return
-    if act in ("set", "back"):
+    if act in ("set", "back", "mgr"):
+        if act == "mgr":
+            # The next active member in turn takes the rows whose manager cell is empty.
+            managers = await services.imports.managers(actor)
+            ids = [m.id for m in managers]
+            current = data.get("mgr")
+            chosen = managers[(ids.index(current) + 1) % len(ids) if current in ids else 0]
+            data["mgr"], data["mgr_name"] = chosen.id, chosen.full_name
+            await state.update_data(mgr=chosen.id, mgr_name=chosen.full_name)
         if act == "set":
             field = SKIP if callback_data.fld == "-" else callback_data.fld
             if field not in FIELDS and field != SKIP:
@@ -201,11 +218,18 @@ async def import_action(
         await query.answer()
         await bot.edit_message_text(
             text=texts.mapping_text(
-                data["file_name"], data["rows"], headers, mapping, bool(data.get("approx"))
+                data["file_name"],
+                data["rows"],
+                headers,
+                mapping,
+                bool(data.get("approx")),
+                data.get("mgr_name"),
             ),
             chat_id=chat_id,
             message_id=message_id,
-            reply_markup=texts.mapping_keyboard(callback_data.tok, headers, mapping),
+            reply_markup=texts.mapping_keyboard(
+                callback_data.tok, headers, mapping, data.get("mgr_name")
+            ),
         )
         return
     if act == "stop":
@@ -254,6 +278,7 @@ async def _run_import(
             list(data["mapping"]),  # type: ignore[call-overload]
             policy,
             progress,
+            default_manager_id=data["mgr"] if isinstance(data.get("mgr"), int) else None,
         )
     except Exception as exc:
         # Nothing of the file stays: the transaction is rolled back here rather than by the

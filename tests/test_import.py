@@ -589,3 +589,34 @@ async def test_an_exception_in_the_service_rolls_the_whole_file_back(
     assert [await count(team, model) for model in tables] == before
     async with team.uow_factory() as uow:
         assert (await uow.teams.get(1)).roster_version == version
+
+
+async def test_rows_without_a_manager_go_to_the_chosen_default_manager(team: BotHarness):
+    rows = [["Название", "Менеджер"], ["Ромашка", ""], ["Лютик", "Olga"]]
+    mapping = (await upload(team, OWNER, csv_bytes(rows), "t.csv"))[-1]
+    assert "Rows without a manager go to <b>Olga</b>." in mapping.text
+    chosen = (await team.press(OWNER, button(mapping, "mgr")))[-1]
+    assert "Rows without a manager go to <b>Max</b>." in chosen.text
+    assert "👤 No manager → Max" in [text for text, _ in chosen.buttons]
+    await team.press(OWNER, button(chosen, "go"))
+    found = await clients(team)
+    async with team.uow_factory() as uow:
+        members = {m.full_name: m.id for m in (await uow.members.of_team(1)).values()}
+        followup_manager = await uow.session.scalar(
+            select(Followup.manager_id).where(Followup.client_id == found["Ромашка"].id)
+        )
+    assert found["Ромашка"].manager_id == members["Max"] == followup_manager
+    assert found["Лютик"].manager_id == members["Olga"]
+
+
+async def test_a_default_manager_who_left_meanwhile_is_not_used(team: BotHarness):
+    rows = [["Название"], ["Ромашка"]]
+    mapping = (await upload(team, OWNER, csv_bytes(rows), "t.csv"))[-1]
+    chosen = (await team.press(OWNER, button(mapping, "mgr")))[-1]
+    async with team.uow_factory() as uow:
+        members = {m.full_name: m.id for m in (await uow.members.of_team(1)).values()}
+        await uow.members.update(1, members["Max"], is_active=False)
+        await uow.commit()
+    replies = await team.press(OWNER, button(chosen, "go"))
+    assert "expired" in replies[-1].text
+    assert await count(team, Client) == 0

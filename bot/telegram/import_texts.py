@@ -61,7 +61,12 @@ def _header(text: str, index: int) -> str:
 
 
 def mapping_text(
-    file_name: str, rows: int, headers: list[str], mapping: list[str], approximate: bool = False
+    file_name: str,
+    rows: int,
+    headers: list[str],
+    mapping: list[str],
+    approximate: bool = False,
+    manager_name: str | None = None,
 ) -> str:
     title = (
         _("📄 <b>{file}</b>: about {rows} rows. Where each column goes:")
@@ -73,13 +78,19 @@ def mapping_text(
         target = f"<b>{escape(field_label(field))}</b>" if field else f"<i>{_('skip')}</i>"
         lines.append(f"{index + 1}. {escape(_header(header, index))} → {target}")
     lines.append("")
+    if manager_name:
+        lines.append(
+            _("Rows without a manager go to <b>{name}</b>.").format(name=escape(manager_name))
+        )
     lines.append(
         _("Tap a column to change where it goes, then «Import». Nothing is saved before that.")
     )
     return "\n".join(lines)
 
 
-def mapping_keyboard(tok: str, headers: list[str], mapping: list[str]) -> InlineKeyboardMarkup:
+def mapping_keyboard(
+    tok: str, headers: list[str], mapping: list[str], manager_name: str | None = None
+) -> InlineKeyboardMarkup:
     builder = InlineKeyboardBuilder()
     shown = list(zip(headers, mapping, strict=True))[:MAX_COLUMN_BUTTONS]
     for index, (header, field) in enumerate(shown):
@@ -87,9 +98,16 @@ def mapping_keyboard(tok: str, headers: list[str], mapping: list[str]) -> Inline
             text=f"{index + 1}. {_header(header, index)} → {field_label(field)}",
             callback_data=ImportAction(act="col", tok=tok, col=index),
         )
+    extra = 0
+    if manager_name:
+        extra = 1
+        builder.button(
+            text=_("👤 No manager → {name}").format(name=manager_name[:_HEADER_CHARS]),
+            callback_data=ImportAction(act="mgr", tok=tok),
+        )
     builder.button(text=_("✅ Import"), callback_data=ImportAction(act="go", tok=tok))
     builder.button(text=_("✖ Cancel"), callback_data=ImportAction(act="stop", tok=tok))
-    builder.adjust(*([1] * len(shown)), 2)
+    builder.adjust(*([1] * (len(shown) + extra)), 2)
     return builder.as_markup()
 
 

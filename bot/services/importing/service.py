@@ -200,7 +200,10 @@ class ImportService:
         mapping: Sequence[str],
         policy: DuplicatePolicy,
         progress: Progress,
+        default_manager_id: int | None = None,
     ) -> ImportResult:
+        """`default_manager_id`: who gets the rows with an empty manager cell (the importing
+        owner when None); re-checked here, it came through a button."""
         table = self._open(actor, file_name, data)
         mapping = list(mapping)[: len(table.headers)]
         mapping += [SKIP] * (len(table.headers) - len(mapping))
@@ -210,6 +213,7 @@ class ImportService:
         uow, team_id = self._ctx.uow, actor.team.id
         await uow.imports.lock_team(team_id)
         members = await self._member_lookup(actor)
+        default_manager = await self.default_manager(actor, default_manager_id)
         keys = _Keys()
         for client_id, name, city, email in await uow.imports.client_keys(team_id):
             keys.names.setdefault(_name_key(name, city), ("base", client_id))
@@ -231,7 +235,9 @@ class ImportService:
                 await progress("read", count, 0)
                 # Reading is pure CPU: let other members' updates run in between.
                 await asyncio.sleep(0)
-            row, row_problems = self._parse(actor, number, cells, table.headers, mapping, members)
+            row, row_problems = self._parse(
+                default_manager, number, cells, table.headers, mapping, members
+            )
             if row is None:
                 skipped_rows += 1
                 problems.extend(row_problems)
@@ -304,9 +310,24 @@ class ImportService:
                     lookup[key] = None if key in lookup else member
         return lookup
 
+    async def managers(self, actor: Actor) -> list[MemberDTO]:
+        """Who may be the default manager of imported rows: active members, the owner first."""
+        self.ensure_owner(actor)
+        members = await self._ctx.uow.members.of_team(actor.team.id)
+        active = [m for m in members.values() if m.is_active]
+        return sorted(active, key=lambda m: (m.id != actor.member.id, m.full_name, m.id))
+
+    async def default_manager(self, actor: Actor, member_id: int | None) -> MemberDTO:
+        if member_id is None or member_id == actor.member.id:
+            return actor.member
+        for member in await self.managers(actor):
+            if member.id == member_id:
+                return member
+        raise DomainError("import_expired")
+
     def _parse(
         self,
-        actor: Actor,
+        default_manager: MemberDTO,
         number: int,
         cells: list[Cell],
         headers: list[str],
@@ -315,7 +336,7 @@ class ImportService:
     ) -> tuple[_Row | None, list[Problem]]:
         limits = self._ctx.limits
         problems: list[Problem] = []
-        row = _Row(number=number, manager=actor.member, name="", columns={})
+        row = _Row(number=number, manager=default_manager, name="", columns={})
         name_column = ""
         for index, target in enumerate(mapping):
             if target == SKIP:
