@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from functools import cache
 from typing import Any
 
 from bot.parsing.dates import When
@@ -98,8 +99,14 @@ def new_client_row(
 
 def length_exceeded(field: str, value: str | None) -> int | None:
     """The column's limit when `value` is longer than it, else None."""
-    limit = text_limit(Client, field)
+    limit = _client_limit(field)
     return limit if value and limit and len(value) > limit else None
+
+
+@cache
+def _client_limit(field: str) -> int | None:
+    # Asked once per cell by an import: the column's declared length does not change.
+    return text_limit(Client, field)
 
 
 def first_contact_due(

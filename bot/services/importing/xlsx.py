@@ -12,10 +12,10 @@ structure raises `UnsupportedLayoutError`, and the caller falls back to openpyxl
 from __future__ import annotations
 
 import posixpath
-import re
 import zipfile
 from collections.abc import Iterator
 from datetime import datetime
+from functools import cache
 from typing import Any, BinaryIO
 from xml.etree import ElementTree
 from xml.parsers import expat
@@ -24,7 +24,6 @@ from openpyxl.styles.numbers import BUILTIN_FORMATS, is_date_format
 from openpyxl.utils.datetime import CALENDAR_MAC_1904, CALENDAR_WINDOWS_1900, from_excel
 
 _CHUNK = 1 << 16
-_COLUMN = re.compile(r"[A-Z]+")
 _REL_ID = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}id"
 
 
@@ -37,11 +36,16 @@ def _local(tag: str) -> str:
 
 
 def _column_index(ref: str) -> int:
-    letters = _COLUMN.match(ref)
-    if letters is None:
-        raise ValueError(ref)
+    """ "B7" -> 1."""
+    return _letters_index(ref.rstrip("0123456789"))
+
+
+@cache
+def _letters_index(letters: str) -> int:
+    if not letters or not letters.isascii() or not letters.isupper():
+        raise ValueError(letters)
     index = 0
-    for char in letters.group():
+    for char in letters:
         index = index * 26 + ord(char) - 64
     return index - 1
 
@@ -155,8 +159,10 @@ class XlsxSheet:
         cell: dict[str, Any] = {"row": 0, "cells": [], "col": 0, "t": "n", "s": 0, "on": False}
         buffer: list[str] = []
 
+        locals_: dict[str, str] = {}
+
         def start(name: str, attrs: dict[str, str]) -> None:
-            local = name.rsplit(":", 1)[-1]
+            local = locals_.get(name) or locals_.setdefault(name, name.rsplit(":", 1)[-1])
             if local == "c":
                 ref = attrs.get("r")
                 cell["col"] = _column_index(ref) if ref else len(cell["cells"])
@@ -172,7 +178,7 @@ class XlsxSheet:
                 cell["on"] = False
 
         def end(name: str) -> None:
-            local = name.rsplit(":", 1)[-1]
+            local = locals_.get(name) or locals_.setdefault(name, name.rsplit(":", 1)[-1])
             if local in ("v", "t"):
                 cell["on"] = False
             elif local == "c":
