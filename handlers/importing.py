@@ -43,6 +43,7 @@ from bot.telegram.callbacks import ImportAction
 from bot.telegram.outgoing import bind as outgoing_bind
 from bot.telegram.outgoing import unbind as outgoing_unbind
 from bot.telegram.texts import error_text, split_text
+from storage.enums import Role
 
 log = logging.getLogger(__name__)
 
@@ -159,8 +160,13 @@ async def document_received(
     )
 
 
-async def photo_received(message: Message, actor: Actor, services: Services) -> None:
-    services.imports.ensure_owner(actor)
+def _owner(message: Message, actor: Actor) -> bool:
+    return actor.member.role == Role.OWNER
+
+
+async def photo_received(message: Message) -> None:
+    """An owner who sends a photo of a table means to import it; others' photos are not
+    about import at all and get the general hint."""
     await message.answer(
         _(
             "That is a picture; I can only read tables. Send the client base as a file: "
@@ -321,6 +327,6 @@ def build_router() -> Router:
     router = Router(name="importing")
     router.message.register(import_command, Command("import"))
     router.message.register(document_received, F.document)
-    router.message.register(photo_received, F.photo)
+    router.message.register(photo_received, F.photo, _owner)
     router.callback_query.register(import_action, ImportAction.filter())
     return router

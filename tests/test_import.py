@@ -620,3 +620,19 @@ async def test_a_default_manager_who_left_meanwhile_is_not_used(team: BotHarness
     replies = await team.press(OWNER, button(chosen, "go"))
     assert "expired" in replies[-1].text
     assert await count(team, Client) == 0
+
+
+async def test_a_managers_photo_is_not_taken_for_an_import(team: BotHarness):
+    team.session.clear()
+    message = Message(
+        message_id=next(team._ids),
+        date=datetime.now(UTC),
+        chat=Chat(id=MANAGER.id, type="private"),
+        from_user=team._user(MANAGER),
+        photo=[PhotoSize(file_id="p2", file_unique_id="p2", width=10, height=10)],
+    )
+    await team.app.dispatcher.feed_update(
+        team.app.bot, Update(update_id=next(team._ids), message=message)
+    )
+    text = team.replies()[-1].text
+    assert "I can only read tables" not in text and "/help" in text
