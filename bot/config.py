@@ -64,6 +64,13 @@ class Limits(BaseModel):
     card_last_items: int = 5
     invite_ttl_hours: int = 72
     match_min_score: float = 72.0
+    # Mass viewing: more than this many distinct client cards (plus exports) opened by one
+    # member within the window alerts the owners once (a sign of copying the base).
+    mass_view_cards: int = Field(30, ge=1)
+    mass_view_minutes: int = Field(10, ge=1, le=1440)
+    # Rows read from the database per query while an export streams into its file.
+    export_chunk_rows: int = Field(2000, ge=100, le=50_000)
+    audit_page_size: int = Field(20, ge=5, le=50)
 
 
 class Settings(BaseSettings):

@@ -12,8 +12,9 @@ from bot.services.context import Actor, ServiceContext
 from bot.services.errors import DomainError
 from bot.services.matching import Resolution
 from bot.services.scheduling import due_from_when
+from bot.services.watch import note_viewing
 from storage.dto import ActivityDTO, ClientDTO, ClientListItem, FollowupDTO, MatchCandidate
-from storage.enums import OPEN_LEAD_STAGES, ActivityKind, Stage, Temperature
+from storage.enums import OPEN_LEAD_STAGES, ActivityKind, Consent, Stage, Temperature
 from storage.models import Client, ClientContact, ClientPhone, text_limit
 
 
@@ -103,7 +104,8 @@ class ClientService:
             actor_id=actor.member.id,
             action="search",
             now=self._ctx.now(),
-            details={"found": len(matches)},
+            # The query is personal data too: /forget scrubs it along with the client.
+            details={"query": query[:100], "found": len(matches)},
         )
         ids = [m.candidate.id for m in matches]
         return await self._ctx.uow.clients.get_many(actor.team.id, ids)
@@ -139,7 +141,7 @@ class ClientService:
             source=fields.get("source"),
             referrer=fields.get("referrer"),
             segment=fields.get("segment"),
-            consent="unknown",
+            consent=fields.get("consent", Consent.UNKNOWN),
             temperature=data.temperature or Temperature.WARM,
             stage=Stage.NEW,
             stage_changed_at=now,
@@ -230,6 +232,7 @@ class ClientService:
             client_id=client.id,
             now=self._ctx.now(),
         )
+        await note_viewing(self._ctx, actor)
         return ClientCard(
             client=client,
             manager_name=names.get(client.manager_id, "?"),

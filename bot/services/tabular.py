@@ -2,8 +2,11 @@
 
 A cell that starts with `=`, `+`, `-`, `@` (or a tab/CR, which Excel strips before looking) is
 read by spreadsheet programs as a formula: a client named `=HYPERLINK(...)` would run in the
-owner's Excel. Such text cells get a leading apostrophe, the OWASP-recommended neutraliser,
-which Excel shows as plain text. Numbers, dates and Decimals are written as typed values.
+owner's Excel. In CSV such text cells get a leading apostrophe, the OWASP-recommended
+neutraliser. In XLSX the cell is typed as a string and carries Excel's own "quote prefix" style
+(what typing an apostrophe in Excel does): shown as the text itself, without a stray apostrophe
+in front of every "+7 999 ..." phone, and never evaluated, even when edited. Numbers, dates and
+Decimals are written as typed values.
 """
 
 from __future__ import annotations
@@ -16,6 +19,8 @@ from datetime import date, datetime
 from decimal import Decimal
 
 from openpyxl import Workbook
+from openpyxl.cell import WriteOnlyCell
+from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 
 Cell = str | int | Decimal | date | datetime | None
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
@@ -69,8 +74,14 @@ def _sheet_title(title: str, used: set[str]) -> str:
     return candidate
 
 
-def _xlsx_cell(value: Cell) -> str | int | float | date | datetime | None:
-    value = neutralise(value)
+def _xlsx_cell(
+    sheet: WriteOnlyWorksheet, value: Cell
+) -> str | int | float | date | datetime | WriteOnlyCell | None:
+    if isinstance(value, str) and value.startswith(FORMULA_TRIGGERS):
+        cell = WriteOnlyCell(sheet, value=value)
+        cell.data_type = "s"  # openpyxl took "=..." for a formula
+        cell.quotePrefix = True
+        return cell
     if isinstance(value, Decimal):
         # openpyxl writes numbers as IEEE doubles anyway; kopecks survive that exactly up to
         # 2**53, far above any sum this product sees.
@@ -86,9 +97,9 @@ def write_xlsx(sheets: Sequence[Sheet]) -> bytes:
     used: set[str] = set()
     for sheet in sheets:
         worksheet = workbook.create_sheet(_sheet_title(sheet.title, used))
-        worksheet.append(list(sheet.headers))
+        worksheet.append([_xlsx_cell(worksheet, h) for h in sheet.headers])
         for row in sheet.rows:
-            worksheet.append([_xlsx_cell(v) for v in row])
+            worksheet.append([_xlsx_cell(worksheet, v) for v in row])
     if not sheets:
         workbook.create_sheet("Sheet")
     buffer = io.BytesIO()
