@@ -144,7 +144,11 @@ def _action_name(action: str) -> str:
         "consent": _("set consent"),
         "grant_export": _("granted export"),
         "revoke_export": _("revoked export"),
-    }.get(action, action)
+        "team_created": _("created the team"),
+        "member_joined": _("joined the team"),
+        "invite_created": _("created an invitation"),
+        "campaign_launched": _("launched a campaign"),
+    }.get(action, escape(action))
 
 
 def _details(action: str, details: dict[str, object]) -> str:

@@ -20,6 +20,8 @@ ACTION_GROUPS: dict[str, tuple[str, ...]] = {
     "import": ("import",),
     "transfer": ("transfer", "reassign"),
     "roles": (
+        "member_joined",
+        "invite_created",
         "role_change",
         "role",
         "member_remove",
