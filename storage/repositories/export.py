@@ -71,7 +71,10 @@ class ExportRepository:
 
     async def _conditions(self, team_id: int, flt: ExportFilter) -> list[ColumnElement[bool]]:
         conditions: list[ColumnElement[bool]] = [
-            Client.team_id == team_id,
+            # "+ 0" keeps the planners off the team_id indexes: with them, every chunk would
+            # read and sort the whole team to find the next ids. Walking the primary key from
+            # the last id read, and filtering, costs one chunk per query.
+            Client.team_id + 0 == team_id,
             Client.erased_at.is_(None),
         ]
         if flt.manager_id is not None:
@@ -146,14 +149,15 @@ class ExportRepository:
             phones: dict[int, list[str]] = {}
             for client_id, raw in await self._session.execute(
                 select(ClientPhone.client_id, ClientPhone.raw)
-                .where(ClientPhone.team_id == team_id, ClientPhone.client_id.in_(ids))
+                # The ids are the team's already; by client_id alone the planner takes its index.
+                .where(ClientPhone.client_id.in_(ids))
                 .order_by(ClientPhone.id)
             ):
                 phones.setdefault(client_id, []).append(raw)
             tags: dict[int, list[str]] = {}
             for client_id, tag in await self._session.execute(
                 select(ClientTag.client_id, ClientTag.tag)
-                .where(ClientTag.team_id == team_id, ClientTag.client_id.in_(ids))
+                .where(ClientTag.client_id.in_(ids))
                 .order_by(ClientTag.tag)
             ):
                 tags.setdefault(client_id, []).append(tag)
@@ -208,7 +212,7 @@ class ExportRepository:
                     )
                     .join(Client, Client.id == Activity.client_id)
                     .join(Member, Member.id == Activity.author_id)
-                    .where(*conditions, Activity.team_id == team_id, Activity.id > last)
+                    .where(*conditions, Activity.team_id + 0 == team_id, Activity.id > last)
                     .order_by(Activity.id)
                     .limit(chunk)
                 )
