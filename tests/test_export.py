@@ -215,3 +215,17 @@ async def test_russian_export_has_russian_headers(team: BotHarness):
     header = sheets[next(iter(sheets))][0]
     assert header[1] == "Название"
     assert "экспортировано" in replies[-1].text
+
+
+async def test_a_file_over_telegrams_limit_is_refused(
+    team: BotHarness, monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.setattr("bot.services.export.MAX_FILE_BYTES", 100)
+    replies = await team.send(OWNER, "/export csv")
+    assert "larger than the 50 MB" in replies[-1].text
+    assert _documents(team) == []
+    async with team.uow_factory() as uow:
+        assert (
+            await uow.session.scalar(select(AuditEntry).where(AuditEntry.action == "export"))
+            is None
+        )

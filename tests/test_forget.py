@@ -150,6 +150,7 @@ async def test_forget_leaves_no_trace_of_the_person_in_any_table(team: BotHarnes
         client = await uow.session.get(Client, client_id)
         assert client is not None and client.erased_at is not None
         assert client.name == f"Erased client #{client_id}"
+        assert client.archived_at == client.erased_at  # out of nudges, digests, campaigns
         deals = list(await uow.session.scalars(select(Deal).where(Deal.client_id == client_id)))
         assert [d.amount for d in deals] == [Decimal("150000.00")]
         assert (

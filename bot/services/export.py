@@ -29,6 +29,8 @@ from storage.enums import Role
 from storage.repositories.export import ActivityExportRow, ClientExportRow, ExportFilter
 
 XLSX, CSV = "xlsx", "csv"
+# The Bot API takes files up to 50 MB from a bot; a bigger export is refused, not half-sent.
+MAX_FILE_BYTES = 50 * 1024 * 1024
 T = TypeVar("T")
 
 
@@ -211,6 +213,8 @@ class ExportService:
             files.append(ExportFile(f"{labels.file_prefix}-{day}.xlsx", await writer))
         if clients == 0:
             raise DomainError("export_empty")
+        if any(len(file.data) > MAX_FILE_BYTES for file in files):
+            raise DomainError("export_too_large")
         details = {
             "scope": scope,
             "value": scope_value,

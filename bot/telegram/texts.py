@@ -132,6 +132,11 @@ def error_text(code: str, params: dict[str, object]) -> str:
             "can export the client base."
         ),
         "export_empty": _("No clients match: there is nothing to export."),
+        "export_too_large": _(
+            "The file would be larger than the 50 MB Telegram lets a bot send. Export a part: "
+            "<code>/export Petrov</code>, <code>/export segment VIP</code>, or XLSX instead "
+            "of CSV."
+        ),
         "export_usage": _(
             "Use: <code>/export</code> (all clients), <code>/export Petrov</code>, "
             "<code>/export segment VIP</code>, <code>/export #vip</code>; add <code>csv</code> "

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, or_, select, update
+from sqlalchemy import delete, func, literal, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import (
@@ -28,6 +28,7 @@ from storage.models import (
     OutboxMessage,
     Team,
 )
+from storage.types import UTCDateTime
 
 # Shorter needles than this would match unrelated text (a one-letter name, "ООО").
 MIN_NEEDLE = 3
@@ -143,6 +144,9 @@ class PrivacyRepository:
                 search_text="",
                 phone_digits="",
                 erased_at=now,
+                # Archived too: out of every nudge, digest line and campaign, which all skip
+                # archived clients.
+                archived_at=func.coalesce(Client.archived_at, literal(now, UTCDateTime())),
                 updated_at=now,
             )
         )
