@@ -161,19 +161,27 @@ async def test_manager_and_head_are_refused_without_a_grant(team: BotHarness, pe
         )
 
 
-async def test_granted_manager_exports_the_whole_base_and_the_owner_is_told(team: BotHarness):
+async def test_granted_manager_exports_own_clients_and_the_owner_is_told(team: BotHarness):
     replies = await team.send(OWNER, "/grant export Max")
     assert "<b>Max</b> may now export" in replies[-1].text
     await team.send(MANAGER, "/export")
     [doc] = _documents(team)
-    assert len(_xlsx(doc)["Clients"]) == 4  # header + all three clients of the team
+    # Still only what a manager may see: their own two clients, not Nina's.
+    assert sorted(row[1] for row in _xlsx(doc)["Clients"][1:]) == [EVIL_NAME, "Иванов Петр"]
     team.session.clear()
     await make_sweep(team).run_once()
     alerts = [
         m.text for m in team.session.sent(SendMessage) if m.chat_id == OWNER.id and "📤" in m.text
     ]
     assert len(alerts) == 1
-    assert "<b>Max</b> exported all clients: 3 rows, XLSX." in alerts[0]
+    assert "<b>Max</b> exported clients of Max: 2 rows, XLSX." in alerts[0]
+    # Another manager's clients stay out of reach; a granted head sees the whole team.
+    assert "only your own clients" in (await team.send(MANAGER, "/export Nina"))[-1].text
+    await team.send(OWNER, "/grant export Hugo")
+    team.session.clear()
+    await team.send(HEAD, "/export segment VIP")
+    [doc] = _documents(team)
+    assert [row[1] for row in _xlsx(doc)["Clients"][1:]] == ["Сидоров"]
     # Revoked: the next export is refused at once.
     await team.send(OWNER, "/revoke export Max")
     replies = await team.send(MANAGER, "/export")
@@ -182,6 +190,8 @@ async def test_granted_manager_exports_the_whole_base_and_the_owner_is_told(team
         actions = list(await uow.session.scalars(select(AuditEntry.action).order_by(AuditEntry.id)))
         granted = await uow.session.scalar(select(Member.can_export).where(Member.telegram_id == 2))
     assert [a for a in actions if a.endswith("_export") or a == "export"] == [
+        "grant_export",
+        "export",
         "grant_export",
         "export",
         "revoke_export",

@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 from bot.services import matching
-from bot.services.access import require_role
+from bot.services.access import manager_scope, require_role
 from bot.services.alerts import alert_owners
 from bot.services.context import Actor, ServiceContext
 from bot.services.errors import DomainError
@@ -165,17 +165,24 @@ class ExportService:
         if not may_export(actor):
             raise DomainError("export_not_allowed")
         uow, now = self._ctx.uow, self._ctx.now()
+        # A granted manager still sees only their own clients: the grant is to export what
+        # they may see, not to reach the rest of the base.
+        own = manager_scope(actor)
         scope, scope_value = "all", None
-        flt = ExportFilter()
+        if own is not None:
+            scope, scope_value = "manager", actor.member.full_name
+        flt = ExportFilter(manager_id=own)
         if request.manager:
             member = await resolve_member(self._ctx, actor, request.manager)
+            if own is not None and member.id != own:
+                raise DomainError("export_own_only")
             flt = ExportFilter(manager_id=member.id)
             scope, scope_value = "manager", member.full_name
         elif request.segment:
-            flt = ExportFilter(segment=request.segment)
+            flt = ExportFilter(manager_id=own, segment=request.segment)
             scope, scope_value = "segment", request.segment
         elif request.tag:
-            flt = ExportFilter(tag=request.tag)
+            flt = ExportFilter(manager_id=own, tag=request.tag)
             scope, scope_value = "tag", request.tag
         zone = actor.zone
         day = now.astimezone(zone).date().isoformat()
