@@ -12,8 +12,9 @@ from __future__ import annotations
 import asyncio
 import queue
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
+from functools import cache
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
@@ -185,6 +186,8 @@ class ExportService:
             flt = ExportFilter(manager_id=own, tag=request.tag)
             scope, scope_value = "tag", request.tag
         zone = actor.zone
+        # A handful of distinct stored values per column: translate each once, not per row.
+        labels = replace(labels, value=cache(labels.value))
         day = now.astimezone(zone).date().isoformat()
         chunk = self._ctx.limits.export_chunk_rows
         clients_feed = _Feed(lambda row: _client_cells(row, zone, labels))
