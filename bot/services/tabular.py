@@ -52,12 +52,17 @@ def _csv_cell(value: Cell) -> str:
 
 def write_csv(sheet: Sheet, *, delimiter: str = ";") -> bytes:
     """UTF-8 with a BOM and `;` by default: what Excel with a Russian locale opens correctly."""
-    buffer = io.StringIO(newline="")
-    writer = csv.writer(buffer, delimiter=delimiter, lineterminator="\r\n")
+    # Encoded as it is written: the text is never held twice (as str, then as bytes).
+    buffer = io.BytesIO()
+    text = io.TextIOWrapper(buffer, encoding="utf-8-sig", newline="")
+    writer = csv.writer(text, delimiter=delimiter, lineterminator="\r\n")
     writer.writerow([_csv_cell(h) for h in sheet.headers])
     for row in sheet.rows:
         writer.writerow([_csv_cell(v) for v in row])
-    return buffer.getvalue().encode("utf-8-sig")
+    text.flush()
+    data = buffer.getvalue()
+    text.detach()
+    return data
 
 
 _BAD_TITLE_CHARS = str.maketrans({c: " " for c in "[]:*?/\\"})

@@ -27,11 +27,12 @@ class ExportFilter:
 
 @dataclass(frozen=True, slots=True)
 class ClientExportRow:
+    # In the order of the query's columns, phones and tags last: built from a row by position
+    # (attribute access on result rows costs more than the rest of the export).
     id: int
     name: str
     contact_person: str | None
     position: str | None
-    phones: list[str]
     email: str | None
     website: str | None
     city: str | None
@@ -40,7 +41,6 @@ class ClientExportRow:
     source: str | None
     referrer: str | None
     segment: str | None
-    tags: list[str]
     consent: str
     temperature: str
     stage: str
@@ -51,6 +51,8 @@ class ClientExportRow:
     next_contact_date_only: bool | None
     last_contact_at: datetime | None
     created_at: datetime
+    phones: list[str]
+    tags: list[str]
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,10 +110,13 @@ class ExportRepository:
             Followup.state == "pending",
             Followup.kind != "campaign",
         )
+        # Core execution on the session's connection: the same transaction, without the ORM's
+        # per-row result machinery (a third of the export's time otherwise).
+        conn = await self._session.connection()
         last = 0
         while True:
             rows = (
-                await self._session.execute(
+                await conn.execute(
                     select(
                         Client.id,
                         Client.name,
@@ -145,9 +150,9 @@ class ExportRepository:
             ).all()
             if not rows:
                 return
-            ids = [row.id for row in rows]
+            ids = [row[0] for row in rows]
             phones: dict[int, list[str]] = {}
-            for client_id, raw in await self._session.execute(
+            for client_id, raw in await conn.execute(
                 select(ClientPhone.client_id, ClientPhone.raw)
                 # The ids are the team's already; by client_id alone the planner takes its index.
                 .where(ClientPhone.client_id.in_(ids))
@@ -155,40 +160,14 @@ class ExportRepository:
             ):
                 phones.setdefault(client_id, []).append(raw)
             tags: dict[int, list[str]] = {}
-            for client_id, tag in await self._session.execute(
+            for client_id, tag in await conn.execute(
                 select(ClientTag.client_id, ClientTag.tag)
                 .where(ClientTag.client_id.in_(ids))
                 .order_by(ClientTag.tag)
             ):
                 tags.setdefault(client_id, []).append(tag)
             yield [
-                ClientExportRow(
-                    id=row.id,
-                    name=row.name,
-                    contact_person=row.contact_person,
-                    position=row.position,
-                    phones=phones.get(row.id, []),
-                    email=row.email,
-                    website=row.website,
-                    city=row.city,
-                    address=row.address,
-                    birthday=row.birthday,
-                    source=row.source,
-                    referrer=row.referrer,
-                    segment=row.segment,
-                    tags=tags.get(row.id, []),
-                    consent=row.consent,
-                    temperature=row.temperature,
-                    stage=row.stage,
-                    potential=row.potential,
-                    first_deal_on=row.first_deal_on,
-                    manager=row.full_name,
-                    next_contact_at=row.due_at,
-                    next_contact_date_only=row.date_only,
-                    last_contact_at=row.last_contact_at,
-                    created_at=row.created_at,
-                )
-                for row in rows
+                ClientExportRow(*row, phones.get(row[0], []), tags.get(row[0], [])) for row in rows
             ]
             last = ids[-1]
 
@@ -196,10 +175,11 @@ class ExportRepository:
         self, team_id: int, flt: ExportFilter, chunk: int
     ) -> AsyncIterator[list[ActivityExportRow]]:
         conditions = await self._conditions(team_id, flt)
+        conn = await self._session.connection()
         last = 0
         while True:
             rows = (
-                await self._session.execute(
+                await conn.execute(
                     select(
                         Activity.id,
                         Activity.client_id,
@@ -219,17 +199,5 @@ class ExportRepository:
             ).all()
             if not rows:
                 return
-            yield [
-                ActivityExportRow(
-                    id=row.id,
-                    client_id=row.client_id,
-                    client_name=row.name,
-                    occurred_at=row.occurred_at,
-                    kind=row.kind,
-                    outcome=row.outcome,
-                    text=row.text,
-                    author=row.full_name,
-                )
-                for row in rows
-            ]
-            last = rows[-1].id
+            yield [ActivityExportRow(*row) for row in rows]
+            last = rows[-1][0]
