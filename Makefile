@@ -50,6 +50,7 @@ bench: install
 	$(BIN)/python -m bench.digest_build
 	$(BIN)/python -m bench.reminder_lateness
 	$(BIN)/python -m bench.import_xlsx
+	$(BIN)/python -m bench.export_clients
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

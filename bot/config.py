@@ -70,6 +70,13 @@ class Limits(BaseModel):
     # The progress message is edited at most this often (Telegram limits edits per chat).
     import_progress_seconds: float = 3.0
     import_problems_listed: int = 20
+    # Mass viewing: more than this many distinct client cards (plus exports) opened by one
+    # member within the window alerts the owners once (a sign of copying the base).
+    mass_view_cards: int = Field(30, ge=1)
+    mass_view_minutes: int = Field(10, ge=1, le=1440)
+    # Rows read from the database per query while an export streams into its file.
+    export_chunk_rows: int = Field(2000, ge=100, le=50_000)
+    audit_page_size: int = Field(20, ge=5, le=50)
 
 
 class Settings(BaseSettings):

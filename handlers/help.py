@@ -49,6 +49,12 @@ def help_text(actor: Actor) -> str:
         "going quiet, stuck leads, birthdays, yesterday's numbers. "
         "<code>/settings digest 8:30</code> sets its time."
     )
+    text += "\n" + _(
+        "<code>/consent Ivanov yes</code> — the client's consent to data processing "
+        "(yes, no, unknown); <code>source: exhibition</code> in /add records where they came from"
+    )
+    if actor.member.can_export and actor.member.role != Role.OWNER:
+        text += "\n" + _("<code>/export</code> — the owner allowed you to export clients")
     if sees_whole_team(actor):
         text += "\n\n" + _(
             "<b>Team</b>\n"
@@ -66,6 +72,18 @@ def help_text(actor: Actor) -> str:
             text += "\n" + _(
                 "/import — send an Excel (.xlsx) or CSV file with clients: I show where each "
                 "column goes, check every row and import all of it or nothing."
+            )
+            text += "\n\n" + _(
+                "<b>Protecting the base</b>\n"
+                "<code>/export</code> · <code>/export Petrov</code> · "
+                "<code>/export segment VIP</code> · <code>/export #vip csv with activities</code> "
+                "— clients to Excel or CSV\n"
+                "<code>/grant export Petrov</code>, <code>/revoke export Petrov</code> — "
+                "let a member export (you are told about each export)\n"
+                "<code>/audit</code> · <code>/audit Petrov</code> · <code>/audit export</code> · "
+                "<code>/audit week</code> · <code>/audit 01.11-23.11</code> — who viewed, "
+                "searched, exported\n"
+                "<code>/forget Ivanov</code> — erase a person's data on request (152-FZ)"
             )
     return text
 

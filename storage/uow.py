@@ -13,12 +13,14 @@ from storage.repositories.audit import AuditRepository
 from storage.repositories.campaigns import CampaignRepository
 from storage.repositories.clients import ClientRepository
 from storage.repositories.digest import DigestRepository
+from storage.repositories.export import ExportRepository
 from storage.repositories.followups import FollowupRepository
 from storage.repositories.fsm import FsmRepository
 from storage.repositories.imports import ImportRepository
 from storage.repositories.invites import InviteRepository
 from storage.repositories.members import MemberRepository
 from storage.repositories.outbox import OutboxRepository
+from storage.repositories.privacy import PrivacyRepository
 from storage.repositories.teams import TeamRepository
 
 
@@ -37,6 +39,8 @@ class UnitOfWork:
         self.campaigns = CampaignRepository(session)
         self.digest = DigestRepository(session)
         self.imports = ImportRepository(session)
+        self.export = ExportRepository(session)
+        self.privacy = PrivacyRepository(session)
         # Conversation state already read or written in this unit of work, by storage key.
         self.fsm_cache: dict[str, tuple[str | None, dict[str, Any]]] = {}
 

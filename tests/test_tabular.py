@@ -42,7 +42,7 @@ def test_xlsx_round_trip_keeps_types_and_neutralises():
     rows += [[v, None, None, None] for v in HOSTILE]
     data = write_xlsx(
         [
-            Sheet("Clients: all/[Moscow]", ["Name", "Sum", "Day", "At"], rows),
+            Sheet("Clients: all/[Moscow]", ["Name", "Sum", "Day", "=At"], rows),
             Sheet("Clients: all/[Moscow]", ["a"], []),
         ]
     )
@@ -52,8 +52,12 @@ def test_xlsx_round_trip_keeps_types_and_neutralises():
     assert values[1][:2] == ("Иванов", 1500.5)
     assert values[1][2].date() == date(2026, 3, 1)
     assert values[1][3] == datetime(2026, 3, 1, 10, 30)
-    # XML stores a lone carriage return as a line feed; what matters is the apostrophe.
-    assert [v[0] for v in values[2:]] == ["'" + v.replace("\r", "\n") for v in HOSTILE]
+    # The text itself, typed as text with Excel's quote prefix: shown as is (no stray
+    # apostrophe before a phone), never evaluated. XML stores a lone CR as a line feed.
+    assert [v[0] for v in values[2:]] == [v.replace("\r", "\n") for v in HOSTILE]
+    assert values[0][3] == "=At"
     for row in book.worksheets[0].iter_rows():
         for cell in row:
             assert cell.data_type != "f"
+            if isinstance(cell.value, str) and cell.value.startswith(("=", "+", "-", "@", "\t")):
+                assert cell.data_type == "s" and cell.quotePrefix

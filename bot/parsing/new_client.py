@@ -9,6 +9,7 @@ from decimal import Decimal
 
 from bot.parsing.amounts import parse_amount
 from bot.parsing.errors import ParseError
+from storage.enums import Consent
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _URL = re.compile(
@@ -61,10 +62,29 @@ _KEYS = {
     "день рождения": "birthday",
     "potential": "potential",
     "потенциал": "potential",
+    "consent": "consent",
+    "согласие": "consent",
     "note": "note",
     "заметка": "note",
     "комментарий": "note",
 }
+
+
+_CONSENT_WORDS = {
+    "yes": Consent.YES,
+    "да": Consent.YES,
+    "есть": Consent.YES,
+    "no": Consent.NO,
+    "нет": Consent.NO,
+    "unknown": Consent.UNKNOWN,
+    "неизвестно": Consent.UNKNOWN,
+    "?": Consent.UNKNOWN,
+}
+
+
+def consent_word(word: str) -> Consent | None:
+    """yes / no / unknown, in English or Russian."""
+    return _CONSENT_WORDS.get(word.strip().casefold())
 
 
 @dataclass
@@ -170,6 +190,11 @@ def _assign(result: NewClientInput, target: str, value: str, max_amount: Decimal
         result.potential = parse_amount(value, max_amount=max_amount)
     elif target == "note":
         result.note = value
+    elif target == "consent":
+        consent = consent_word(value)
+        if consent is None:
+            raise ParseError("consent_usage")
+        result.fields["consent"] = consent
     elif target == "contact_person" and "contact_person" in result.fields:
         result.extra_contacts.append(value)
     else:

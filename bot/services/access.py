@@ -28,6 +28,9 @@ def ensure_visible(actor: Actor, client: ClientDTO | None) -> ClientDTO:
         raise DomainError("client_not_found")
     if not sees_whole_team(actor) and client.manager_id != actor.member.id:
         raise DomainError("client_not_found")
+    if client.erased_at is not None:
+        # An old card or button of a client erased by /forget: nothing about them is left.
+        raise DomainError("client_erased")
     return client
 
 

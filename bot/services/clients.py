@@ -16,6 +16,7 @@ from bot.services.context import Actor, ServiceContext
 from bot.services.errors import DomainError
 from bot.services.matching import Resolution
 from bot.services.scheduling import Due, due_from_when
+from bot.services.watch import note_viewing
 from storage.dto import (
     ActivityDTO,
     ClientDTO,
@@ -167,7 +168,8 @@ class ClientService:
             actor_id=actor.member.id,
             action="search",
             now=self._ctx.now(),
-            details={"found": len(matches)},
+            # The query is personal data too: /forget scrubs it along with the client.
+            details={"query": query[:100], "found": len(matches)},
         )
         ids = [m.candidate.id for m in matches]
         return await self._ctx.uow.clients.get_many(actor.team.id, ids)
@@ -198,6 +200,7 @@ class ClientService:
                 digits=digits,
                 extra_contacts=data.extra_contacts,
                 temperature=data.temperature,
+                consent=fields.get("consent", Consent.UNKNOWN),
                 contact_person=fields.get("contact_person"),
                 position=fields.get("position"),
                 email=data.email,
@@ -288,6 +291,7 @@ class ClientService:
             client_id=client.id,
             now=self._ctx.now(),
         )
+        await note_viewing(self._ctx, actor)
         return ClientCard(
             client=client,
             manager_name=names.get(client.manager_id, "?"),

@@ -6,12 +6,15 @@ from functools import cached_property
 
 from bot.config import Settings
 from bot.services.activities import ActivityService
+from bot.services.audit import AuditService
 from bot.services.campaigns import CampaignService
 from bot.services.clients import ClientService
 from bot.services.context import ServiceContext
+from bot.services.export import ExportService
 from bot.services.importing.service import ImportService
 from bot.services.members import MemberSettingsService, TeamSettingsService
 from bot.services.onboarding import OnboardingService
+from bot.services.privacy import PrivacyService
 from bot.services.worklist import WorklistService
 
 
@@ -47,6 +50,18 @@ class Services:
     @cached_property
     def team_settings(self) -> TeamSettingsService:
         return TeamSettingsService(self.ctx)
+
+    @cached_property
+    def export(self) -> ExportService:
+        return ExportService(self.ctx)
+
+    @cached_property
+    def audit(self) -> AuditService:
+        return AuditService(self.ctx)
+
+    @cached_property
+    def privacy(self) -> PrivacyService:
+        return PrivacyService(self.ctx)
 
     @cached_property
     def onboarding(self) -> OnboardingService:

@@ -7,11 +7,14 @@ escapes what it puts into HTML.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from html import escape
 from typing import Any
 
+from bot.i18n import _, fmt_number
 from bot.services.alerts import Alert
 
 AlertText = Callable[[Mapping[str, Any]], str]
+
 
 ALERT_TEXTS: dict[str, AlertText] = {}
 
@@ -20,3 +23,43 @@ def alert_text(alert: Alert) -> str | None:
     """None for a step this version does not know (a newer instance wrote it): not sent."""
     render = ALERT_TEXTS.get(alert.step)
     return None if render is None else render(alert.params)
+
+
+def _export_scope(params: Mapping[str, Any]) -> str:
+    value = escape(str(params.get("value") or ""))
+    return {
+        "manager": _("clients of {value}").format(value=value),
+        "segment": _("segment {value}").format(value=value),
+        "tag": _("tag #{value}").format(value=value),
+    }.get(str(params.get("scope")), _("all clients"))
+
+
+def _export_text(params: Mapping[str, Any]) -> str:
+    text = _("📤 <b>{member}</b> exported {scope}: {rows} rows, {format}.").format(
+        member=escape(str(params.get("member", "?"))),
+        scope=_export_scope(params),
+        rows=fmt_number(int(params.get("rows", 0))),
+        format=escape(str(params.get("format", "")).upper()),
+    )
+    if int(params.get("activities", 0)):
+        text += " " + _("With {count} activities.").format(
+            count=fmt_number(int(params.get("activities", 0)))
+        )
+    return text + "\n" + _("See /audit export. To take the right away: /revoke export.")
+
+
+def _mass_view_text(params: Mapping[str, Any]) -> str:
+    return _(
+        "⚠️ <b>{member}</b> opened {cards} different client cards and made {exports} exports "
+        "within {minutes} minutes. This may be someone copying the base. "
+        "Details: <code>/audit views</code>."
+    ).format(
+        member=escape(str(params.get("member", "?"))),
+        cards=fmt_number(int(params.get("cards", 0))),
+        exports=fmt_number(int(params.get("exports", 0))),
+        minutes=fmt_number(int(params.get("minutes", 0))),
+    )
+
+
+ALERT_TEXTS["export"] = _export_text
+ALERT_TEXTS["mass_view"] = _mass_view_text

@@ -52,3 +52,28 @@ class ImportAction(CallbackData, prefix="im"):
     tok: str
     col: int = -1
     fld: str = ""
+
+
+class AuditPage(CallbackData, prefix="au"):
+    """A page of `/audit`: the filter travels in the button (member id, action group, local
+    days as ordinals, 0 for none) and is re-checked: only the owner gets an answer."""
+
+    mid: int = 0
+    grp: str = ""
+    since: int = 0
+    until: int = 0
+    off: int = 0
+
+
+class ForgetClient(CallbackData, prefix="fg"):
+    """`/forget`: ask (a client picked among several), yes (erase), no (keep)."""
+
+    act: str
+    cid: int
+
+
+class SetConsent(CallbackData, prefix="cs"):
+    """`/consent` when several clients matched: the pick, with the value typed."""
+
+    cid: int
+    val: str

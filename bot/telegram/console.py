@@ -18,6 +18,7 @@ from aiogram.methods import (
     AnswerCallbackQuery,
     EditMessageReplyMarkup,
     EditMessageText,
+    SendDocument,
     SendMessage,
     TelegramMethod,
 )
@@ -50,6 +51,10 @@ class ConsolePrinter:
             self.buttons = []
         elif isinstance(method, AnswerCallbackQuery) and method.text:
             print(f"\n({method.text})", file=self.out)
+        elif isinstance(method, SendDocument):
+            name = getattr(method.document, "filename", None) or "file"
+            size = len(getattr(method.document, "data", b""))
+            print(f"\n[document: {name}, {size // 1024} KB]", file=self.out)
 
     def _remember(self, markup: Any, message_id: int | None, text: str) -> None:
         if not isinstance(markup, InlineKeyboardMarkup):

@@ -22,16 +22,21 @@ from aiogram.methods import (
     AnswerCallbackQuery,
     EditMessageText,
     GetFile,
+    SendDocument,
     SendMessage,
     TelegramMethod,
 )
 from aiogram.methods.base import TelegramType
+from aiogram.types import BufferedInputFile
 
 from bot.telegram.sessions import response_type
 from bot.telegram.synthetic import raw_result
 
 TEXT_LIMIT = 4096
 _FILE_DIR = "documents"
+CAPTION_LIMIT = 1024
+# What a bot may upload through the public Bot API.
+DOCUMENT_LIMIT = 50 * 1024 * 1024
 ALERT_LIMIT = 200
 ALLOWED_TAGS = frozenset(
     {"b", "strong", "i", "em", "u", "ins", "s", "strike", "del", "code", "pre", "a", "blockquote"}
@@ -173,6 +178,13 @@ class LocalSession(BaseSession):
         problem: str | None = None
         if isinstance(method, SendMessage | EditMessageText) and isinstance(method.text, str):
             problem = check_html(method.text)
+        elif isinstance(method, SendDocument):
+            # Files the bot builds in memory (exports) are BufferedInputFile.
+            document = method.document
+            if isinstance(document, BufferedInputFile) and len(document.data) > DOCUMENT_LIMIT:
+                problem = "Request Entity Too Large"
+            elif isinstance(method.caption, str) and len(method.caption) > CAPTION_LIMIT:
+                problem = "Bad Request: message caption is too long"
         elif isinstance(method, AnswerCallbackQuery):
             if method.callback_query_id in self._answered_queries:
                 problem = "Bad Request: query is too old and response timeout expired"

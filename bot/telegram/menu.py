@@ -26,6 +26,10 @@ MENU = (
     ("invite", N_("Invite a team member (owner)")),
     ("campaign", N_("Follow-ups for a segment or #tag (owner)")),
     ("import", N_("Import clients from Excel or CSV (owner)")),
+    ("consent", N_("Client's consent: /consent Ivanov yes")),
+    ("export", N_("Export clients to Excel or CSV (owner)")),
+    ("audit", N_("Who viewed and exported what (owner)")),
+    ("forget", N_("Erase a client's personal data (owner)")),
     ("help", N_("Help with examples")),
     ("cancel", N_("Stop the current step-by-step command")),
 )

@@ -51,6 +51,10 @@ def stage_label(value: str) -> str:
     }.get(value, value)
 
 
+def consent_label(value: str) -> str:
+    return {"yes": _("yes"), "no": _("no"), "unknown": _("unknown")}.get(value, value)
+
+
 def outcome_label(kind: str, outcome: str | None) -> str:
     if kind == "note":
         return _("note")
@@ -156,6 +160,11 @@ def card_text(card: ClientCard, viewer: Viewer, currency: str) -> str:
         lines.append(_("Birthday: {date}").format(date=fmt_date_full(c.birthday)))
     if c.source:
         lines.append(_("Source: {source}").format(source=escape(c.source)))
+    if c.referrer:
+        lines.append(_("Referred by: {name}").format(name=escape(c.referrer)))
+    lines.append(
+        _("Consent to data processing: {consent}").format(consent=consent_label(c.consent))
+    )
     if c.segment:
         lines.append(_("Segment: {segment}").format(segment=escape(c.segment)))
     if card.tags:

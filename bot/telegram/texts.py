@@ -147,6 +147,44 @@ def error_text(code: str, params: dict[str, object]) -> str:
         "import_download_failed": _(
             "I could not download the file from Telegram. Please send it again."
         ),
+        "client_erased": _(
+            "This client's personal data was erased at the owner's request; "
+            "there is nothing to show."
+        ),
+        "member_not_found": _("There is no team member «{name}». See the team with /team."),
+        "member_ambiguous": _(
+            "Several team members match «{name}»: {names}. Please write the name in full."
+        ),
+        "export_not_allowed": _(
+            "Only the owner, or a member the owner granted it (<code>/grant export Name</code>), "
+            "can export the client base."
+        ),
+        "export_empty": _("No clients match: there is nothing to export."),
+        "export_own_only": _("You can export only your own clients: <code>/export</code>."),
+        "export_too_large": _(
+            "The file would be larger than the 50 MB Telegram lets a bot send. Export a part: "
+            "<code>/export Petrov</code>, <code>/export segment VIP</code>, or XLSX instead "
+            "of CSV."
+        ),
+        "export_usage": _(
+            "Use: <code>/export</code> (all clients), <code>/export Petrov</code>, "
+            "<code>/export segment VIP</code>, <code>/export #vip</code>; add <code>csv</code> "
+            "for CSV and <code>with activities</code> for the history."
+        ),
+        "grant_usage": _(
+            "Use: <code>/grant export Petrov</code> or <code>/revoke export Petrov</code>."
+        ),
+        "grant_owner": _("{name} is an owner: owners can always export."),
+        "period_invalid": _(
+            "I could not read the period «{value}». Examples: <code>today</code>, "
+            "<code>week</code>, <code>month</code>, <code>23.11</code>, <code>01.11-23.11</code>."
+        ),
+        "consent_usage": _(
+            "Use: <code>/consent Ivanov yes</code>, <code>no</code> or <code>unknown</code>."
+        ),
+        "forget_usage": _(
+            "Whose personal data should be erased? <code>/forget Ivanov</code> (owner only)."
+        ),
     }
     if code == "field_too_long":
         labels = {

@@ -1,11 +1,27 @@
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import distinct, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.models import AuditEntry
+from storage.models import AuditEntry, Client, Member
+
+
+@dataclass(frozen=True, slots=True)
+class AuditLine:
+    id: int
+    at: datetime
+    actor_id: int | None
+    actor_name: str | None
+    action: str
+    client_id: int | None
+    client_name: str | None
+    client_erased: bool
+    details: dict[str, Any]
 
 
 class AuditRepository:
@@ -33,3 +49,88 @@ class AuditRepository:
             )
         )
         await self._session.flush()
+
+    async def page(
+        self,
+        team_id: int,
+        *,
+        actor_id: int | None,
+        actions: Sequence[str],
+        since: datetime | None,
+        until: datetime | None,
+        offset: int,
+        limit: int,
+    ) -> tuple[list[AuditLine], int]:
+        """Newest first, with the client's current name and whether it was erased."""
+        conditions = [AuditEntry.team_id == team_id]
+        if actor_id is not None:
+            conditions.append(AuditEntry.actor_id == actor_id)
+        if actions:
+            conditions.append(AuditEntry.action.in_(list(actions)))
+        if since is not None:
+            conditions.append(AuditEntry.created_at >= since)
+        if until is not None:
+            conditions.append(AuditEntry.created_at < until)
+        total = await self._session.scalar(
+            select(func.count()).select_from(AuditEntry).where(*conditions)
+        )
+        rows = await self._session.execute(
+            select(
+                AuditEntry.id,
+                AuditEntry.created_at,
+                AuditEntry.actor_id,
+                Member.full_name,
+                AuditEntry.action,
+                AuditEntry.client_id,
+                Client.name,
+                Client.erased_at,
+                AuditEntry.details,
+            )
+            .outerjoin(Member, Member.id == AuditEntry.actor_id)
+            .outerjoin(Client, Client.id == AuditEntry.client_id)
+            .where(*conditions)
+            .order_by(AuditEntry.created_at.desc(), AuditEntry.id.desc())
+            .offset(offset)
+            .limit(limit)
+        )
+        lines = [
+            AuditLine(
+                id=row.id,
+                at=row.created_at,
+                actor_id=row.actor_id,
+                actor_name=row.full_name,
+                action=row.action,
+                client_id=row.client_id,
+                client_name=row.name,
+                client_erased=row.erased_at is not None,
+                details=dict(row.details or {}),
+            )
+            for row in rows
+        ]
+        return lines, int(total or 0)
+
+    async def activity_since(self, actor_id: int, since: datetime) -> tuple[int, int]:
+        """(distinct clients whose card the member opened, exports they made) since then."""
+        cards = await self._session.scalar(
+            select(func.count(distinct(AuditEntry.client_id))).where(
+                AuditEntry.actor_id == actor_id,
+                AuditEntry.created_at >= since,
+                AuditEntry.action == "card_view",
+            )
+        )
+        exports = await self._session.scalar(
+            select(func.count()).where(
+                AuditEntry.actor_id == actor_id,
+                AuditEntry.created_at >= since,
+                AuditEntry.action == "export",
+            )
+        )
+        return int(cards or 0), int(exports or 0)
+
+    async def last_by(self, actor_id: int, action: str) -> datetime | None:
+        """When the member last did `action` (uses the actor_id, created_at index)."""
+        return await self._session.scalar(
+            select(func.max(AuditEntry.created_at)).where(
+                AuditEntry.actor_id == actor_id, AuditEntry.action == action
+            )
+        )

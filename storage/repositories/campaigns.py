@@ -102,7 +102,12 @@ class CampaignRepository:
             return []
         rows = await self._session.execute(
             select(Client.id, Client.manager_id)
-            .where(Client.team_id == team_id, Client.archived_at.is_(None), or_(*matches))
+            .where(
+                Client.team_id == team_id,
+                Client.archived_at.is_(None),
+                Client.erased_at.is_(None),
+                or_(*matches),
+            )
             .order_by(Client.id)
         )
         return [CampaignTarget(client_id=row.id, manager_id=row.manager_id) for row in rows]

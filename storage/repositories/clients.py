@@ -63,7 +63,7 @@ class ClientRepository:
         """Everything fuzzy lookup needs, for the clients one member may see."""
         query = select(
             Client.id, Client.name, Client.search_text, Client.phone_digits, Client.manager_id
-        ).where(Client.team_id == team_id)
+        ).where(Client.team_id == team_id, Client.erased_at.is_(None))
         if manager_id is not None:
             query = query.where(Client.manager_id == manager_id)
         # Column order matches MatchCandidate's fields: positional rows are the cheap path
@@ -142,7 +142,7 @@ class ClientRepository:
             Followup.state == "pending",
             Followup.kind != "campaign",
         )
-        conditions = [Client.team_id == team_id]
+        conditions = [Client.team_id == team_id, Client.erased_at.is_(None)]
         if manager_id is not None:
             conditions.append(Client.manager_id == manager_id)
         if temperatures:

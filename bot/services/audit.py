@@ -1,0 +1,88 @@
+"""`/audit`: the owner reads who did what to which client, filtered by member, action, period."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+
+from bot.services.access import require_role
+from bot.services.context import Actor, ServiceContext
+from bot.services.export import resolve_member
+from storage.enums import Role
+from storage.repositories.audit import AuditLine
+
+# What the owner types -> the actions it covers. Other features write their own action names;
+# the groups take the likely ones so the filter keeps working when they land.
+ACTION_GROUPS: dict[str, tuple[str, ...]] = {
+    "views": ("card_view",),
+    "search": ("search",),
+    "export": ("export",),
+    "import": ("import",),
+    "transfer": ("transfer", "reassign"),
+    "roles": (
+        "member_joined",
+        "invite_created",
+        "role_change",
+        "role",
+        "member_remove",
+        "owner_transfer",
+        "grant_export",
+        "revoke_export",
+    ),
+    "erase": ("erase",),
+    "alerts": ("mass_view",),
+    "consent": ("consent",),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class AuditQuery:
+    member: str | None = None  # a name as typed; resolved here
+    member_id: int | None = None  # already resolved (a page button)
+    group: str | None = None  # a key of ACTION_GROUPS
+    since: date | None = None  # local days, inclusive
+    until: date | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AuditPage:
+    lines: list[AuditLine]
+    total: int
+    offset: int
+    member_id: int | None
+    member_name: str | None
+
+
+class AuditService:
+    def __init__(self, ctx: ServiceContext) -> None:
+        self._ctx = ctx
+
+    async def page(self, actor: Actor, query: AuditQuery, offset: int) -> AuditPage:
+        require_role(actor, Role.OWNER)
+        uow, limits = self._ctx.uow, self._ctx.limits
+        member_id, member_name = query.member_id, None
+        if query.member:
+            member = await resolve_member(self._ctx, actor, query.member)
+            member_id, member_name = member.id, member.full_name
+        elif member_id is not None:
+            member = await uow.members.get(actor.team.id, member_id)
+            member_name = member.full_name if member else None
+            if member is None:
+                member_id = None
+        zone = actor.zone
+
+        def start_of(day: date) -> datetime:
+            return datetime.combine(day, time(0), zone)
+
+        since = start_of(query.since) if query.since else None
+        until = start_of(query.until + timedelta(days=1)) if query.until else None
+        lines, total = await uow.audit.page(
+            actor.team.id,
+            actor_id=member_id,
+            actions=ACTION_GROUPS.get(query.group or "", ()),
+            since=since,
+            until=until,
+            offset=max(offset, 0),
+            limit=limits.audit_page_size,
+        )
+        return AuditPage(lines, total, max(offset, 0), member_id, member_name)

@@ -1,0 +1,300 @@
+"""`/export`: the team's clients (all, a manager's, a segment or #tag) to XLSX or CSV, with their
+activities on request. Owner, or a member the owner granted it; audited; the owners hear about
+anyone else's export.
+
+Rows are read from the database in chunks on the event loop and handed through a small bounded
+queue to the file writer, which runs in a worker thread: the loop keeps serving other members
+while a 100,000-row file is built, and only a few chunks are in memory at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import queue
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from dataclasses import dataclass, replace
+from datetime import date, datetime
+from functools import cache
+from typing import Any, TypeVar
+from zoneinfo import ZoneInfo
+
+from bot.services import matching
+from bot.services.access import manager_scope, require_role
+from bot.services.alerts import alert_owners
+from bot.services.context import Actor, ServiceContext
+from bot.services.errors import DomainError
+from bot.services.tabular import Cell, Sheet, write_csv, write_xlsx
+from bot.services.watch import note_viewing
+from storage.dto import MatchCandidate, MemberDTO
+from storage.enums import Role
+from storage.repositories.export import ActivityExportRow, ClientExportRow, ExportFilter
+
+XLSX, CSV = "xlsx", "csv"
+# The Bot API takes files up to 50 MB from a bot; a bigger export is refused, not half-sent.
+MAX_FILE_BYTES = 50 * 1024 * 1024
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class ExportRequest:
+    fmt: str = XLSX
+    manager: str | None = None  # a member's name as typed
+    segment: str | None = None
+    tag: str | None = None
+    activities: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ExportLabels:
+    """The words of the file, in the exporter's language (services do not translate)."""
+
+    client_sheet: str
+    activity_sheet: str
+    client_headers: Sequence[str]
+    activity_headers: Sequence[str]
+    value: Callable[[str, str], str]  # (field, stored value) -> what the file shows
+    file_prefix: str = "clients"
+    activity_prefix: str = "activities"
+
+
+@dataclass(frozen=True, slots=True)
+class ExportFile:
+    filename: str
+    data: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class ExportResult:
+    files: list[ExportFile]
+    clients: int
+    activities: int
+    scope: str  # all | manager | segment | tag
+    scope_value: str | None
+
+
+async def resolve_member(ctx: ServiceContext, actor: Actor, name: str) -> MemberDTO:
+    """A team member by name, fuzzily (Latin or Cyrillic, typos), as clients are found."""
+    members = await ctx.uow.members.of_team(actor.team.id)
+    candidates = [
+        MatchCandidate(m.id, m.full_name, matching.search_text([m.full_name, m.username]), "", m.id)
+        for m in members.values()
+    ]
+    resolution = matching.resolve(
+        name, candidates, min_score=ctx.limits.match_min_score, limit=ctx.limits.pick_candidates
+    )
+    if resolution.kind is matching.MatchKind.NONE:
+        raise DomainError("member_not_found", name=name)
+    if resolution.kind is matching.MatchKind.SEVERAL:
+        names = ", ".join(m.candidate.name for m in resolution.matches)
+        raise DomainError("member_ambiguous", name=name, names=names)
+    return members[resolution.best.id]
+
+
+def may_export(actor: Actor) -> bool:
+    return actor.member.role == Role.OWNER or actor.member.can_export
+
+
+class _Feed:
+    """Chunks from the event loop to the writer thread; bounded, so memory stays flat."""
+
+    _END = object()
+
+    def __init__(self, convert: Callable[[Any], Sequence[Cell]]) -> None:
+        self._queue: queue.Queue[Any] = queue.Queue(maxsize=4)
+        self._convert = convert
+
+    def rows(self) -> Iterator[Sequence[Cell]]:
+        while True:
+            item = self._queue.get()
+            if item is self._END:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            for row in item:
+                yield self._convert(row)
+
+    async def put(self, item: Any, writer: asyncio.Future[Any]) -> None:
+        while not writer.done():
+            try:
+                await asyncio.to_thread(self._queue.put, item, True, 0.5)
+                return
+            except queue.Full:
+                continue  # the writer is slow, or failed: the loop condition tells which
+
+    async def close(self, writer: asyncio.Future[Any]) -> None:
+        await self.put(self._END, writer)
+
+    async def abort(self, exc: BaseException, writer: asyncio.Future[Any]) -> None:
+        await self.put(exc, writer)
+
+
+async def _pump(chunks: AsyncIterator[list[T]], feed: _Feed, writer: asyncio.Future[Any]) -> int:
+    count = 0
+    try:
+        async for chunk in chunks:
+            count += len(chunk)
+            await feed.put(chunk, writer)
+    except BaseException as exc:
+        await feed.abort(RuntimeError("export aborted"), writer)
+        raise exc
+    await feed.close(writer)
+    return count
+
+
+class ExportService:
+    def __init__(self, ctx: ServiceContext) -> None:
+        self._ctx = ctx
+
+    async def set_grant(self, actor: Actor, member_name: str, allowed: bool) -> MemberDTO:
+        require_role(actor, Role.OWNER)
+        member = await resolve_member(self._ctx, actor, member_name)
+        if member.role == Role.OWNER:
+            raise DomainError("grant_owner", name=member.full_name)
+        await self._ctx.uow.members.update(actor.team.id, member.id, can_export=allowed)
+        await self._ctx.uow.audit.add(
+            team_id=actor.team.id,
+            actor_id=actor.member.id,
+            action="grant_export" if allowed else "revoke_export",
+            now=self._ctx.now(),
+            details={"member": member.full_name, "member_id": member.id},
+        )
+        return member
+
+    async def export(
+        self, actor: Actor, request: ExportRequest, labels: ExportLabels
+    ) -> ExportResult:
+        if not may_export(actor):
+            raise DomainError("export_not_allowed")
+        uow, now = self._ctx.uow, self._ctx.now()
+        # A granted manager still sees only their own clients: the grant is to export what
+        # they may see, not to reach the rest of the base.
+        own = manager_scope(actor)
+        scope, scope_value = "all", None
+        if own is not None:
+            scope, scope_value = "manager", actor.member.full_name
+        flt = ExportFilter(manager_id=own)
+        if request.manager:
+            member = await resolve_member(self._ctx, actor, request.manager)
+            if own is not None and member.id != own:
+                raise DomainError("export_own_only")
+            flt = ExportFilter(manager_id=member.id)
+            scope, scope_value = "manager", member.full_name
+        elif request.segment:
+            flt = ExportFilter(manager_id=own, segment=request.segment)
+            scope, scope_value = "segment", request.segment
+        elif request.tag:
+            flt = ExportFilter(manager_id=own, tag=request.tag)
+            scope, scope_value = "tag", request.tag
+        zone = actor.zone
+        # A handful of distinct stored values per column: translate each once, not per row.
+        labels = replace(labels, value=cache(labels.value))
+        day = now.astimezone(zone).date().isoformat()
+        chunk = self._ctx.limits.export_chunk_rows
+        clients_feed = _Feed(lambda row: _client_cells(row, zone, labels))
+        activities_feed = _Feed(lambda row: _activity_cells(row, zone, labels))
+        client_sheet = Sheet(labels.client_sheet, labels.client_headers, clients_feed.rows())
+        activity_sheet = Sheet(
+            labels.activity_sheet, labels.activity_headers, activities_feed.rows()
+        )
+        files: list[ExportFile] = []
+        activities = 0
+        if request.fmt == CSV:
+            writer = asyncio.ensure_future(asyncio.to_thread(write_csv, client_sheet))
+            clients = await _pump(
+                uow.export.clients(actor.team.id, flt, chunk), clients_feed, writer
+            )
+            files.append(ExportFile(f"{labels.file_prefix}-{day}.csv", await writer))
+            if request.activities:
+                writer = asyncio.ensure_future(asyncio.to_thread(write_csv, activity_sheet))
+                activities = await _pump(
+                    uow.export.activities(actor.team.id, flt, chunk), activities_feed, writer
+                )
+                files.append(ExportFile(f"{labels.activity_prefix}-{day}.csv", await writer))
+        else:
+            sheets = [client_sheet, activity_sheet] if request.activities else [client_sheet]
+            writer = asyncio.ensure_future(asyncio.to_thread(write_xlsx, sheets))
+            clients = await _pump(
+                uow.export.clients(actor.team.id, flt, chunk), clients_feed, writer
+            )
+            if request.activities:
+                activities = await _pump(
+                    uow.export.activities(actor.team.id, flt, chunk), activities_feed, writer
+                )
+            files.append(ExportFile(f"{labels.file_prefix}-{day}.xlsx", await writer))
+        if clients == 0:
+            raise DomainError("export_empty")
+        if any(len(file.data) > MAX_FILE_BYTES for file in files):
+            raise DomainError("export_too_large")
+        details = {
+            "scope": scope,
+            "value": scope_value,
+            "format": request.fmt,
+            "rows": clients,
+            "activities": activities,
+        }
+        await uow.audit.add(
+            team_id=actor.team.id,
+            actor_id=actor.member.id,
+            action="export",
+            now=now,
+            details=details,
+        )
+        if actor.member.role != Role.OWNER:
+            await alert_owners(
+                uow,
+                team_id=actor.team.id,
+                step="export",
+                params={"member": actor.member.full_name, **details},
+                dedup_key=f"{actor.member.id}:{now.timestamp()}",
+                now=now,
+                except_member=actor.member.id,
+            )
+            await note_viewing(self._ctx, actor)
+        return ExportResult(files, clients, activities, scope, scope_value)
+
+
+def _local(value: datetime | None, zone: ZoneInfo) -> datetime | None:
+    return None if value is None else value.astimezone(zone)
+
+
+def _client_cells(row: ClientExportRow, zone: ZoneInfo, labels: ExportLabels) -> list[Cell]:
+    next_contact: date | datetime | None = _local(row.next_contact_at, zone)
+    if next_contact is not None and row.next_contact_date_only:
+        next_contact = next_contact.date()
+    return [
+        row.id,
+        row.name,
+        row.contact_person,
+        row.position,
+        ", ".join(row.phones) or None,
+        row.email,
+        row.website,
+        row.city,
+        row.address,
+        row.birthday,
+        row.source,
+        row.referrer,
+        row.segment,
+        " ".join("#" + tag for tag in row.tags) or None,
+        labels.value("consent", row.consent),
+        labels.value("temperature", row.temperature),
+        labels.value("stage", row.stage),
+        row.potential,
+        row.first_deal_on,
+        row.manager,
+        next_contact,
+        _local(row.last_contact_at, zone),
+        _local(row.created_at, zone),
+    ]
+
+
+def _activity_cells(row: ActivityExportRow, zone: ZoneInfo, labels: ExportLabels) -> list[Cell]:
+    return [
+        row.client_id,
+        row.client_name,
+        _local(row.occurred_at, zone),
+        labels.value("kind", row.kind),
+        labels.value("outcome", row.outcome) if row.outcome else None,
+        row.text,
+        row.author,
+    ]

@@ -1,0 +1,405 @@
+"""The base's protection: `/export`, `/grant` `/revoke export`, `/audit`, `/consent`, `/forget`."""
+
+from __future__ import annotations
+
+from datetime import date
+from html import escape
+
+from aiogram import Bot, Router
+from aiogram.filters import Command, CommandObject
+from aiogram.types import BufferedInputFile, CallbackQuery, InlineKeyboardMarkup, Message
+from aiogram.utils.keyboard import InlineKeyboardBuilder
+
+from bot.i18n import _, fmt_datetime, fmt_number
+from bot.parsing.data_rights import parse_audit, parse_export, split_consent
+from bot.parsing.errors import ParseError
+from bot.services.access import require_role
+from bot.services.audit import AuditPage, AuditQuery
+from bot.services.context import Actor
+from bot.services.errors import DomainError
+from bot.services.export import ExportLabels
+from bot.services.hub import Services
+from bot.services.matching import MatchKind
+from bot.telegram.callbacks import AuditPage as AuditPageData
+from bot.telegram.callbacks import ForgetClient, SetConsent
+from bot.telegram.render import consent_label, echo, outcome_label, stage_label
+from storage.enums import Consent, Role
+
+# -- export ------------------------------------------------------------------------------------
+
+
+def _value_label(field: str, value: str) -> str:
+    if field == "consent":
+        return consent_label(value)
+    if field == "temperature":
+        return {"hot": _("hot"), "warm": _("warm"), "cold": _("cold")}.get(value, value)
+    if field == "stage":
+        return stage_label(value)
+    if field == "kind":
+        return outcome_label(value, None) if value != "call" else _("call")
+    if field == "outcome":
+        return outcome_label("call", value)
+    return value
+
+
+def export_labels() -> ExportLabels:
+    return ExportLabels(
+        client_sheet=_("Clients"),
+        activity_sheet=_("Activities"),
+        client_headers=[
+            "ID",
+            _("Name"),
+            _("Contact"),
+            _("Position"),
+            _("Phones"),
+            _("Email"),
+            _("Website"),
+            _("City"),
+            _("Address"),
+            _("Birthday"),
+            _("Source"),
+            _("Referred by"),
+            _("Segment"),
+            _("Tags"),
+            _("Consent"),
+            _("Temperature"),
+            _("Stage"),
+            _("Potential"),
+            _("First deal"),
+            _("Manager"),
+            _("Next contact"),
+            _("Last contact"),
+            _("Created"),
+        ],
+        activity_headers=[
+            _("Client ID"),
+            _("Client"),
+            _("When"),
+            _("Kind"),
+            _("Result"),
+            _("Text"),
+            _("Author"),
+        ],
+        value=_value_label,
+    )
+
+
+async def export(
+    message: Message, command: CommandObject, bot: Bot, actor: Actor, services: Services
+) -> None:
+    limits = services.ctx.limits
+    request = parse_export(command.args or "", max_tag_chars=limits.max_tag_chars)
+    result = await services.export.export(actor, request, export_labels())
+    caption = _("📤 {rows} clients exported.").format(rows=fmt_number(result.clients))
+    if request.activities:
+        caption += " " + _("With {count} activities.").format(count=fmt_number(result.activities))
+    for file in result.files:
+        await bot.send_document(
+            message.chat.id, BufferedInputFile(file.data, filename=file.filename)
+        )
+    await message.answer(
+        caption + "\n" + _("The file holds personal data: keep it safe and do not forward it.")
+    )
+
+
+async def grant(message: Message, command: CommandObject, actor: Actor, services: Services) -> None:
+    allowed = command.command.lower() == "grant"
+    words = (command.args or "").split()
+    if len(words) < 2 or words[0].casefold() not in ("export", "экспорт"):
+        raise ParseError("grant_usage")
+    member = await services.export.set_grant(actor, " ".join(words[1:]), allowed)
+    text = (
+        _("<b>{name}</b> may now export clients with /export. You will be told about each export.")
+        if allowed
+        else _("<b>{name}</b> can no longer export clients.")
+    )
+    await message.answer(text.format(name=escape(member.full_name)))
+
+
+# -- audit -------------------------------------------------------------------------------------
+
+_ACTION_LABELS = {
+    "card_view": "👁",
+    "search": "🔎",
+    "export": "📤",
+    "import": "📥",
+    "transfer": "🔁",
+    "erase": "🗑",
+    "mass_view": "⚠️",
+    "consent": "✅",
+    "grant_export": "🔑",
+    "revoke_export": "🔒",
+}
+
+
+def _action_name(action: str) -> str:
+    return {
+        "card_view": _("opened the card"),
+        "search": _("searched"),
+        "export": _("exported"),
+        "import": _("imported"),
+        "transfer": _("transferred clients"),
+        "erase": _("erased personal data"),
+        "mass_view": _("mass viewing alert"),
+        "consent": _("set consent"),
+        "grant_export": _("granted export"),
+        "revoke_export": _("revoked export"),
+        "team_created": _("created the team"),
+        "member_joined": _("joined the team"),
+        "invite_created": _("created an invitation"),
+        "campaign_launched": _("launched a campaign"),
+    }.get(action, escape(action))
+
+
+def _details(action: str, details: dict[str, object]) -> str:
+    if details.get("scrubbed"):
+        return _("details erased")
+    if action == "search" and "query" in details:
+        return "«" + echo(str(details["query"]))[:40] + "»"
+    if action == "export":
+        return _("{rows} rows, {format}").format(
+            rows=fmt_number(int(str(details.get("rows", 0)))),
+            format=escape(str(details.get("format", "")).upper()),
+        )
+    if action == "mass_view":
+        return _("{cards} cards, {exports} exports in {minutes} min").format(
+            cards=details.get("cards", 0),
+            exports=details.get("exports", 0),
+            minutes=details.get("minutes", 0),
+        )
+    if action in ("grant_export", "revoke_export") and "member" in details:
+        return escape(str(details["member"]))[:40]
+    if action == "consent" and "consent" in details:
+        return consent_label(str(details["consent"]))
+    return ""
+
+
+def audit_text(page: AuditPage, services: Services, actor: Actor) -> str:
+    if not page.lines:
+        return _("No audit entries match.")
+    today = services.ctx.local_now(actor).date()
+    lines = [
+        _("<b>Audit log</b>: {first}–{last} of {total}, newest first").format(
+            first=page.offset + 1,
+            last=page.offset + len(page.lines),
+            total=fmt_number(page.total),
+        )
+    ]
+    if page.member_name:
+        lines[0] += " · " + escape(page.member_name)
+    for line in page.lines:
+        when = fmt_datetime(line.at.astimezone(actor.zone), today)
+        who = escape(line.actor_name or "—")
+        parts = [f"{_ACTION_LABELS.get(line.action, '•')} {when}", who, _action_name(line.action)]
+        if line.client_id is not None:
+            if line.client_erased:
+                parts.append(_("erased client"))
+            elif line.client_name:
+                parts.append("<b>" + escape(line.client_name[:60]) + "</b>")
+        details = _details(line.action, line.details)
+        if details:
+            parts.append(details)
+        lines.append(" · ".join(parts))
+    return "\n".join(lines)
+
+
+def audit_keyboard(page: AuditPage, query: AuditQuery, size: int) -> InlineKeyboardMarkup | None:
+    data = AuditPageData(
+        mid=page.member_id or 0,
+        grp=query.group or "",
+        since=query.since.toordinal() if query.since else 0,
+        until=query.until.toordinal() if query.until else 0,
+    )
+    b = InlineKeyboardBuilder()
+    if page.offset > 0:
+        b.button(
+            text=_("◀️ Newer"),
+            callback_data=data.model_copy(update={"off": max(page.offset - size, 0)}),
+        )
+    if page.offset + len(page.lines) < page.total:
+        b.button(
+            text=_("Older ▶️"), callback_data=data.model_copy(update={"off": page.offset + size})
+        )
+    return b.as_markup() if b.buttons else None
+
+
+async def _audit_reply(
+    actor: Actor, services: Services, query: AuditQuery, offset: int
+) -> tuple[str, InlineKeyboardMarkup | None]:
+    page = await services.audit.page(actor, query, offset)
+    size = services.ctx.limits.audit_page_size
+    return audit_text(page, services, actor), audit_keyboard(page, query, size)
+
+
+async def audit(message: Message, command: CommandObject, actor: Actor, services: Services) -> None:
+    today = services.ctx.local_now(actor).date()
+    query = parse_audit(command.args or "", today)
+    text, markup = await _audit_reply(actor, services, query, 0)
+    if not (command.args or "").strip():
+        text += "\n\n" + _(
+            "Filters: <code>/audit Petrov</code>, <code>/audit export</code> (views, search, "
+            "export, import, transfer, roles, erase, alerts), <code>/audit week</code>, "
+            "<code>/audit 01.11-23.11</code>."
+        )
+    await message.answer(text, reply_markup=markup)
+
+
+async def audit_page(
+    query: CallbackQuery, callback_data: AuditPageData, bot: Bot, actor: Actor, services: Services
+) -> None:
+    if query.message is None:
+        await query.answer()
+        return
+    filters = AuditQuery(
+        member_id=callback_data.mid or None,
+        group=callback_data.grp or None,
+        since=date.fromordinal(callback_data.since) if callback_data.since > 0 else None,
+        until=date.fromordinal(callback_data.until) if callback_data.until > 0 else None,
+    )
+    text, markup = await _audit_reply(actor, services, filters, callback_data.off)
+    await query.answer()
+    await bot.edit_message_text(
+        text=text,
+        chat_id=query.message.chat.id,
+        message_id=query.message.message_id,
+        reply_markup=markup,
+    )
+
+
+# -- consent and erasure -----------------------------------------------------------------------
+
+
+async def consent(
+    message: Message, command: CommandObject, actor: Actor, services: Services
+) -> None:
+    name, value = split_consent(command.args or "")
+    resolution = await services.clients.resolve(actor, name)
+    if resolution.kind is MatchKind.NONE:
+        raise DomainError("client_not_found")
+    if resolution.kind is MatchKind.SEVERAL:
+        b = InlineKeyboardBuilder()
+        for match in resolution.matches:
+            b.button(
+                text=match.candidate.name[:60],
+                callback_data=SetConsent(cid=match.candidate.id, val=value),
+            )
+        b.adjust(1)
+        await message.answer(_("Several clients match. Which one?"), reply_markup=b.as_markup())
+        return
+    await message.answer(await _consent_set(actor, services, resolution.best.id, value))
+
+
+async def _consent_set(actor: Actor, services: Services, client_id: int, value: Consent) -> str:
+    client = await services.privacy.set_consent(actor, client_id, value)
+    return _("Consent of <b>{name}</b> to data processing: {consent}.").format(
+        name=escape(client.name), consent=consent_label(client.consent)
+    )
+
+
+async def consent_picked(
+    query: CallbackQuery, callback_data: SetConsent, bot: Bot, actor: Actor, services: Services
+) -> None:
+    if callback_data.val not in Consent.__members__.values() or query.message is None:
+        await query.answer()
+        return
+    text = await _consent_set(actor, services, callback_data.cid, Consent(callback_data.val))
+    await query.answer()
+    await bot.edit_message_text(
+        text=text, chat_id=query.message.chat.id, message_id=query.message.message_id
+    )
+
+
+def _confirm_text(name: str) -> str:
+    return _(
+        "Erase the personal data of <b>{name}</b>? Name, contacts, phones, notes and planned "
+        "reminders are deleted for good; deal sums stay, anonymised, for the analytics. "
+        "This cannot be undone."
+    ).format(name=escape(name))
+
+
+def _confirm_keyboard(client_id: int) -> InlineKeyboardMarkup:
+    b = InlineKeyboardBuilder()
+    b.button(text=_("🗑 Erase"), callback_data=ForgetClient(act="yes", cid=client_id))
+    b.button(text=_("Keep"), callback_data=ForgetClient(act="no", cid=client_id))
+    return b.as_markup()
+
+
+async def forget(
+    message: Message, command: CommandObject, actor: Actor, services: Services
+) -> None:
+    name = (command.args or "").strip()
+    if not name:
+        raise ParseError("forget_usage")
+    # Owner-only before any lookup: others learn nothing about which clients exist.
+    require_role(actor, Role.OWNER)
+    resolution = await services.clients.resolve(actor, name)
+    if resolution.kind is MatchKind.NONE:
+        await message.answer(_("No client matches «{name}».").format(name=echo(name)))
+        return
+    if resolution.kind is MatchKind.SEVERAL:
+        b = InlineKeyboardBuilder()
+        for match in resolution.matches:
+            b.button(
+                text=match.candidate.name[:60],
+                callback_data=ForgetClient(act="ask", cid=match.candidate.id),
+            )
+        b.adjust(1)
+        await message.answer(_("Several clients match. Which one?"), reply_markup=b.as_markup())
+        return
+    client = await services.privacy.forget_target(actor, resolution.best.id)
+    text = _confirm_text(client.name)
+    await message.answer(text, reply_markup=_confirm_keyboard(client.id))
+
+
+async def forget_pressed(
+    query: CallbackQuery, callback_data: ForgetClient, bot: Bot, actor: Actor, services: Services
+) -> None:
+    if query.message is None:
+        await query.answer()
+        return
+    chat_id, message_id = query.message.chat.id, query.message.message_id
+    if callback_data.act == "ask":
+        client = await services.privacy.forget_target(actor, callback_data.cid)
+        text = _confirm_text(client.name)
+        await query.answer()
+        await bot.edit_message_text(
+            text=text,
+            chat_id=chat_id,
+            message_id=message_id,
+            reply_markup=_confirm_keyboard(client.id),
+        )
+        return
+    if callback_data.act == "no":
+        await services.privacy.forget_target(actor, callback_data.cid)
+        await query.answer()
+        await bot.edit_message_text(
+            text=_("Nothing was erased."), chat_id=chat_id, message_id=message_id
+        )
+        return
+    if callback_data.act != "yes":
+        await query.answer()
+        return
+    placeholder = await services.privacy.forget(actor, callback_data.cid)
+    await query.answer()
+    # The confirmation quoted the name: it is replaced, so the chat keeps no copy either.
+    await bot.edit_message_text(
+        text=_(
+            "🗑 Personal data erased. The client stays in the numbers as «{placeholder}»; "
+            "reminders about them are cancelled. The audit log records the erasure."
+        ).format(placeholder=escape(placeholder)),
+        chat_id=chat_id,
+        message_id=message_id,
+    )
+
+
+def build_router() -> Router:
+    router = Router(name="data_rights")
+    router.message.register(export, Command("export"))
+    router.message.register(grant, Command("grant", "revoke"))
+    router.message.register(audit, Command("audit"))
+    router.message.register(consent, Command("consent"))
+    router.message.register(forget, Command("forget"))
+    router.callback_query.register(audit_page, AuditPageData.filter())
+    router.callback_query.register(forget_pressed, ForgetClient.filter())
+    router.callback_query.register(consent_picked, SetConsent.filter())
+    return router

@@ -1,0 +1,256 @@
+"""Erasure of one client's personal data (`/forget`), table by table.
+
+What stays: the client row itself (blanked, for the counts), deals (sums and dates, for the
+analytics), activities other than notes with their text removed (calls and meetings per manager
+per day are analytics too), and audit rows with their details scrubbed. Everything else that
+names the person goes.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, func, literal, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.models import (
+    Activity,
+    AuditEntry,
+    Client,
+    ClientContact,
+    ClientPhone,
+    ClientTag,
+    Followup,
+    FsmRecord,
+    OutboxMessage,
+    Team,
+)
+from storage.types import UTCDateTime
+
+# Shorter needles than this would match unrelated text (a one-letter name, "ООО").
+MIN_NEEDLE = 3
+
+
+def _mentions(value: Any, needles: Sequence[str], client_id: int, *, partial: bool = False) -> bool:
+    """Does a JSON value name the person, or hold the client's id under a client key?
+
+    `partial` also counts a text that is part of the name: a search for "Ivanov" found the
+    client "Ivanov Petr", and the query is as personal as the name."""
+    if value is None:
+        return False
+    text = json.dumps(value, ensure_ascii=False, default=str).casefold()
+    if any(needle in text for needle in needles):
+        return True
+    if partial:
+        for leaf in _strings(value):
+            folded = leaf.strip().casefold()
+            if len(folded) >= MIN_NEEDLE and any(folded in needle for needle in needles):
+                return True
+    return _holds_client_id(value, client_id)
+
+
+def _strings(value: Any) -> Iterable[str]:
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from _strings(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _strings(item)
+
+
+_CLIENT_KEYS = frozenset({"cid", "client_id", "client", "cids", "clients"})
+
+
+def _holds_client_id(value: Any, client_id: int) -> bool:
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if key in _CLIENT_KEYS and (
+                item == client_id or (isinstance(item, list) and client_id in item)
+            ):
+                return True
+            if _holds_client_id(item, client_id):
+                return True
+    elif isinstance(value, list):
+        return any(_holds_client_id(item, client_id) for item in value)
+    return False
+
+
+class PrivacyRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def personal_strings(self, team_id: int, client_id: int) -> list[str]:
+        """Every piece of text that identifies the person, case-folded: what must not remain."""
+        client = await self._session.scalar(
+            select(Client).where(Client.team_id == team_id, Client.id == client_id)
+        )
+        if client is None:
+            return []
+        values: list[str | None] = [
+            client.name,
+            client.contact_person,
+            client.email,
+            client.website,
+            client.address,
+            *client.phone_digits.split(" "),
+            # Transliterated forms: a search typed in Latin for a Cyrillic name.
+            *client.search_text.split(" | "),
+        ]
+        values += list(
+            await self._session.scalars(
+                select(ClientPhone.raw).where(ClientPhone.client_id == client_id)
+            )
+        )
+        values += list(
+            await self._session.scalars(
+                select(ClientPhone.digits).where(ClientPhone.client_id == client_id)
+            )
+        )
+        for row in await self._session.execute(
+            select(ClientContact.name, ClientContact.phone, ClientContact.email).where(
+                ClientContact.client_id == client_id
+            )
+        ):
+            values.extend(row)
+        needles: set[str] = set()
+        for value in values:
+            folded = (value or "").strip().casefold()
+            if len(folded) >= MIN_NEEDLE:
+                needles.add(folded)
+        return sorted(needles)
+
+    async def erase_client(
+        self, team_id: int, client_id: int, placeholder: str, now: datetime
+    ) -> None:
+        await self._session.execute(
+            update(Client)
+            .where(Client.team_id == team_id, Client.id == client_id)
+            .values(
+                name=placeholder,
+                contact_person=None,
+                position=None,
+                email=None,
+                website=None,
+                city=None,
+                address=None,
+                birthday=None,
+                source=None,
+                referrer=None,
+                search_text="",
+                phone_digits="",
+                erased_at=now,
+                # Archived too: out of every nudge, digest line and campaign, which all skip
+                # archived clients.
+                archived_at=func.coalesce(Client.archived_at, literal(now, UTCDateTime())),
+                updated_at=now,
+            )
+        )
+        for model in (ClientPhone, ClientContact, ClientTag):
+            await self._session.execute(
+                delete(model).where(model.team_id == team_id, model.client_id == client_id)
+            )
+        # Lookup caches of every instance notice the client is gone.
+        await self._session.execute(
+            update(Team).where(Team.id == team_id).values(roster_version=Team.roster_version + 1)
+        )
+
+    async def erase_activities(self, team_id: int, client_id: int) -> None:
+        await self._session.execute(
+            delete(Activity).where(
+                Activity.team_id == team_id,
+                Activity.client_id == client_id,
+                Activity.kind == "note",
+            )
+        )
+        await self._session.execute(
+            update(Activity)
+            .where(Activity.team_id == team_id, Activity.client_id == client_id)
+            .values(text=None)
+        )
+
+    async def erase_followups(self, team_id: int, client_id: int) -> int:
+        """Pending follow-ups go (their outbox rows with them); closed ones lose their reason."""
+        followup_ids = list(
+            await self._session.scalars(
+                select(Followup.id).where(
+                    Followup.team_id == team_id, Followup.client_id == client_id
+                )
+            )
+        )
+        if followup_ids:
+            await self._session.execute(
+                delete(OutboxMessage).where(OutboxMessage.followup_id.in_(followup_ids))
+            )
+        result = await self._session.execute(
+            delete(Followup).where(
+                Followup.team_id == team_id,
+                Followup.client_id == client_id,
+                Followup.state == "pending",
+            )
+        )
+        await self._session.execute(
+            update(Followup)
+            .where(Followup.team_id == team_id, Followup.client_id == client_id)
+            .values(reason=None)
+        )
+        return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+    async def erase_outbox(self, team_id: int, client_id: int, needles: Sequence[str]) -> int:
+        """Rows about the client, and any other row whose payload names the person (an alert
+        or summary quoting the name). Sent ones too: their payload is a copy of the data."""
+        doomed = set(
+            await self._session.scalars(
+                select(OutboxMessage.id).where(
+                    OutboxMessage.team_id == team_id, OutboxMessage.client_id == client_id
+                )
+            )
+        )
+        rows = await self._session.execute(
+            select(OutboxMessage.id, OutboxMessage.payload).where(
+                OutboxMessage.team_id == team_id, OutboxMessage.payload.is_not(None)
+            )
+        )
+        doomed.update(row.id for row in rows if _mentions(row.payload, needles, client_id))
+        await self._delete_ids(OutboxMessage, OutboxMessage.id, doomed)
+        return len(doomed)
+
+    async def scrub_audit(self, team_id: int, client_id: int, needles: Sequence[str]) -> None:
+        """Audit rows stay (who did what, when, to which client id); details naming the person
+        (a search query, an export scope) are emptied."""
+        await self._session.execute(
+            update(AuditEntry)
+            .where(AuditEntry.team_id == team_id, AuditEntry.client_id == client_id)
+            .values(details=None)
+        )
+        rows = await self._session.execute(
+            select(AuditEntry.id, AuditEntry.details).where(
+                AuditEntry.team_id == team_id, AuditEntry.details.is_not(None)
+            )
+        )
+        ids = [row.id for row in rows if _mentions(row.details, needles, client_id, partial=True)]
+        for start in range(0, len(ids), 500):
+            await self._session.execute(
+                update(AuditEntry)
+                .where(AuditEntry.id.in_(ids[start : start + 500]))
+                .values(details={"scrubbed": True})
+            )
+
+    async def erase_conversations(self, client_id: int, needles: Sequence[str]) -> None:
+        """Step-by-step states holding the client (a pending pick, a half-typed note)."""
+        rows = await self._session.execute(
+            select(FsmRecord.key, FsmRecord.data, FsmRecord.state).where(
+                or_(FsmRecord.data.is_not(None), FsmRecord.state.is_not(None))
+            )
+        )
+        keys = [row.key for row in rows if _mentions(row.data, needles, client_id)]
+        await self._delete_ids(FsmRecord, FsmRecord.key, keys)
+
+    async def _delete_ids(self, model: Any, column: Any, ids: Iterable[Any]) -> None:
+        batch = list(ids)
+        for start in range(0, len(batch), 500):
+            await self._session.execute(delete(model).where(column.in_(batch[start : start + 500])))

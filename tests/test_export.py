@@ -1,0 +1,241 @@
+"""`/export`: files opened back and checked, formula cells neutralised, access and audit."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import datetime
+
+import pytest
+from aiogram.methods import SendDocument, SendMessage
+from aiogram.types import BufferedInputFile
+from openpyxl import load_workbook
+from sqlalchemy import select
+
+from storage.models import AuditEntry, Member
+from tests.harness import BotHarness, Person
+from tests.test_reminders import make_sweep
+
+OWNER = Person(1, "Olga")
+MANAGER = Person(2, "Max")
+OTHER = Person(3, "Nina")
+HEAD = Person(4, "Hugo")
+
+EVIL_NAME = '=HYPERLINK("http://evil.example")'
+
+
+@pytest.fixture
+async def team(harness: BotHarness) -> BotHarness:
+    await harness.join_owner(OWNER)
+    await harness.invite_and_join(OWNER, MANAGER)
+    await harness.invite_and_join(OWNER, OTHER)
+    await harness.invite_and_join(OWNER, HEAD, role="head")
+    await harness.send(
+        MANAGER,
+        "/add Иванов Петр, +7 999 123-45-67, ivanov@mail.ru, Москва, #vip, hot, "
+        "contact: Анна, source: выставка, consent: yes, birthday: 15.03.1980",
+    )
+    await harness.send(MANAGER, f"/add {EVIL_NAME}")
+    await harness.send(OTHER, "/add Сидоров, +7 999 555-44-33, segment: VIP")
+    await harness.send(MANAGER, "/note Иванов +7 call him first")
+    await harness.send(MANAGER, "/note Иванов -discount 5%")
+    await harness.send(MANAGER, "/note Иванов @boss asked")
+    await harness.send(MANAGER, "/call Иванов done")
+    harness.session.clear()
+    return harness
+
+
+def _documents(h: BotHarness) -> list[BufferedInputFile]:
+    files = [m.document for m in h.session.sent(SendDocument)]
+    assert all(isinstance(f, BufferedInputFile) for f in files)
+    return files  # type: ignore[return-value]
+
+
+def _xlsx(doc: BufferedInputFile) -> dict[str, list[tuple[object, ...]]]:
+    book = load_workbook(io.BytesIO(doc.data), read_only=True)
+    return {ws.title: [tuple(row) for row in ws.iter_rows(values_only=True)] for ws in book}
+
+
+def _csv(doc: BufferedInputFile) -> list[list[str]]:
+    text = doc.data.decode("utf-8-sig")
+    return list(csv.reader(io.StringIO(text), delimiter=";"))
+
+
+async def test_owner_exports_every_client_to_xlsx_with_activities(team: BotHarness):
+    replies = await team.send(OWNER, "/export with activities")
+    assert "3 clients exported" in replies[-1].text
+    [doc] = _documents(team)
+    assert doc.filename == "clients-2026-12-02.xlsx"
+    sheets = _xlsx(doc)
+    assert list(sheets) == ["Clients", "Activities"]
+    header, *rows = sheets["Clients"]
+    assert header[:5] == ("ID", "Name", "Contact", "Position", "Phones")
+    by_name = {row[1]: dict(zip(header, row, strict=True)) for row in rows}
+    assert set(by_name) == {"Иванов Петр", EVIL_NAME, "Сидоров"}
+    ivanov = by_name["Иванов Петр"]
+    assert ivanov["Phones"] == "+7 999 123-45-67"
+    assert ivanov["Email"] == "ivanov@mail.ru"
+    assert ivanov["City"] == "Москва"
+    assert ivanov["Tags"] == "#vip"
+    assert ivanov["Source"] == "выставка"
+    assert ivanov["Consent"] == "yes"
+    assert ivanov["Contact"] == "Анна"
+    assert ivanov["Temperature"] == "hot"
+    assert ivanov["Manager"] == "Max"
+    assert ivanov["Birthday"] == datetime(1980, 3, 15)
+    # Created at 07:15 UTC: 10:15 in the owner's Moscow time.
+    assert ivanov["Created"] == datetime(2026, 12, 2, 10, 15)
+    assert by_name["Сидоров"]["Segment"] == "VIP"
+    # The formula is text, not a formula: openpyxl would report data_type "f" otherwise, and
+    # Excel's quote prefix keeps it text even when edited.
+    book = load_workbook(io.BytesIO(doc.data))
+    cells = {c.value: c for ws in book for row in ws.iter_rows() for c in row if c.value}
+    assert all(c.data_type != "f" for c in cells.values())
+    for text in (EVIL_NAME, "+7 999 123-45-67", "+7 call him first", "-discount 5%", "@boss asked"):
+        assert cells[text].data_type == "s" and cells[text].quotePrefix, text
+    activity_header, *activities = sheets["Activities"]
+    assert activity_header == ("Client ID", "Client", "When", "Kind", "Result", "Text", "Author")
+    texts = sorted(str(a[5]) for a in activities if a[5])
+    assert texts == ["+7 call him first", "-discount 5%", "@boss asked"]
+    assert {a[3] for a in activities} == {"note", "call"}
+
+
+async def test_csv_export_of_a_managers_clients_with_history_is_two_files(team: BotHarness):
+    await team.send(OWNER, "/export csv Max с историей")
+    clients_doc, activities_doc = _documents(team)
+    assert clients_doc.filename == "clients-2026-12-02.csv"
+    assert activities_doc.filename == "activities-2026-12-02.csv"
+    header, *rows = _csv(clients_doc)
+    assert header[1] == "Name"
+    names = sorted(row[1] for row in rows)
+    assert names == ["'" + EVIL_NAME, "Иванов Петр"]
+    created = {row[1]: row[header.index("Created")] for row in rows}
+    assert created["Иванов Петр"] == "2026-12-02 10:15"
+    _head, *acts = _csv(activities_doc)
+    assert sorted(a[5] for a in acts if a[5]) == [
+        "'+7 call him first",
+        "'-discount 5%",
+        "'@boss asked",
+    ]
+
+
+async def test_export_of_a_segment_and_a_tag(team: BotHarness):
+    await team.send(OWNER, "/export segment vip")
+    [doc] = _documents(team)
+    assert [row[1] for row in _xlsx(doc)["Clients"][1:]] == ["Сидоров"]
+    team.session.clear()
+    await team.send(OWNER, "/export #VIP")
+    [doc] = _documents(team)
+    assert [row[1] for row in _xlsx(doc)["Clients"][1:]] == ["Иванов Петр"]
+    team.session.clear()
+    replies = await team.send(OWNER, "/export #nosuchtag")
+    assert "nothing to export" in replies[-1].text
+    assert _documents(team) == []
+
+
+async def test_every_export_is_audited(team: BotHarness):
+    await team.send(OWNER, "/export csv")
+    async with team.uow_factory() as uow:
+        rows = list(
+            await uow.session.scalars(select(AuditEntry).where(AuditEntry.action == "export"))
+        )
+    assert len(rows) == 1
+    assert rows[0].details == {
+        "scope": "all",
+        "value": None,
+        "format": "csv",
+        "rows": 3,
+        "activities": 0,
+    }
+
+
+@pytest.mark.parametrize("person", [MANAGER, HEAD])
+async def test_manager_and_head_are_refused_without_a_grant(team: BotHarness, person: Person):
+    replies = await team.send(person, "/export")
+    assert "Only the owner, or a member the owner granted it" in replies[-1].text
+    assert _documents(team) == []
+    async with team.uow_factory() as uow:
+        assert (
+            await uow.session.scalar(select(AuditEntry).where(AuditEntry.action == "export"))
+            is None
+        )
+
+
+async def test_granted_manager_exports_own_clients_and_the_owner_is_told(team: BotHarness):
+    replies = await team.send(OWNER, "/grant export Max")
+    assert "<b>Max</b> may now export" in replies[-1].text
+    await team.send(MANAGER, "/export")
+    [doc] = _documents(team)
+    # Still only what a manager may see: their own two clients, not Nina's.
+    assert sorted(row[1] for row in _xlsx(doc)["Clients"][1:]) == [EVIL_NAME, "Иванов Петр"]
+    team.session.clear()
+    await make_sweep(team).run_once()
+    alerts = [
+        m.text for m in team.session.sent(SendMessage) if m.chat_id == OWNER.id and "📤" in m.text
+    ]
+    assert len(alerts) == 1
+    assert "<b>Max</b> exported clients of Max: 2 rows, XLSX." in alerts[0]
+    # Another manager's clients stay out of reach; a granted head sees the whole team.
+    assert "only your own clients" in (await team.send(MANAGER, "/export Nina"))[-1].text
+    await team.send(OWNER, "/grant export Hugo")
+    team.session.clear()
+    await team.send(HEAD, "/export segment VIP")
+    [doc] = _documents(team)
+    assert [row[1] for row in _xlsx(doc)["Clients"][1:]] == ["Сидоров"]
+    # Revoked: the next export is refused at once.
+    await team.send(OWNER, "/revoke export Max")
+    replies = await team.send(MANAGER, "/export")
+    assert "Only the owner" in replies[-1].text
+    async with team.uow_factory() as uow:
+        actions = list(await uow.session.scalars(select(AuditEntry.action).order_by(AuditEntry.id)))
+        granted = await uow.session.scalar(select(Member.can_export).where(Member.telegram_id == 2))
+    assert [a for a in actions if a.endswith("_export") or a == "export"] == [
+        "grant_export",
+        "export",
+        "grant_export",
+        "export",
+        "revoke_export",
+    ]
+    assert granted is False
+
+
+async def test_the_owners_own_export_alerts_nobody(team: BotHarness):
+    await team.send(OWNER, "/export")
+    team.session.clear()
+    await make_sweep(team).run_once()
+    assert not [m for m in team.session.sent(SendMessage) if "📤" in m.text]
+
+
+async def test_grant_errors_are_polite(team: BotHarness):
+    assert "Only the team owner" in (await team.send(MANAGER, "/grant export Max"))[-1].text
+    assert "/grant export Petrov" in (await team.send(OWNER, "/grant Max"))[-1].text
+    assert "no team member «Zed»" in (await team.send(OWNER, "/grant export Zed"))[-1].text
+    assert "owners can always export" in (await team.send(OWNER, "/grant export Olga"))[-1].text
+    assert "no team member «Zed»" in (await team.send(OWNER, "/export Zed"))[-1].text
+    assert "/export segment VIP" in (await team.send(OWNER, "/export segment"))[-1].text
+
+
+async def test_russian_export_has_russian_headers(team: BotHarness):
+    ru_owner = Person(OWNER.id, OWNER.first_name, language="ru")
+    await team.send(ru_owner, "/settings lang ru")
+    team.session.clear()
+    replies = await team.send(ru_owner, "/export")
+    [doc] = _documents(team)
+    sheets = _xlsx(doc)
+    header = sheets[next(iter(sheets))][0]
+    assert header[1] == "Название"
+    assert "экспортировано" in replies[-1].text
+
+
+async def test_a_file_over_telegrams_limit_is_refused(
+    team: BotHarness, monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.setattr("bot.services.export.MAX_FILE_BYTES", 100)
+    replies = await team.send(OWNER, "/export csv")
+    assert "larger than the 50 MB" in replies[-1].text
+    assert _documents(team) == []
+    async with team.uow_factory() as uow:
+        assert (
+            await uow.session.scalar(select(AuditEntry).where(AuditEntry.action == "export"))
+            is None
+        )
