@@ -1,4 +1,4 @@
-"""`python -m bot [run|migrate|console]`: migrate, then long polling.
+"""`python -m bot [run|migrate|console]`: migrate, then run (long polling or webhook, BOT_MODE).
 
 Without a token, the console playground starts instead of polling.
 """
@@ -8,6 +8,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
+
+from pydantic import ValidationError
 
 from bot.config import Settings
 
@@ -35,18 +37,10 @@ async def _migrate(settings: Settings) -> None:
         await engine.dispose()
 
 
-async def _polling(settings: Settings) -> None:
-    from bot.app import build_application, start_scheduler
-    from bot.telegram.menu import register_commands
+async def _run(settings: Settings) -> None:
+    from bot.runtime import serve
 
-    app = build_application(settings)
-    scheduler = start_scheduler(app)
-    try:
-        await register_commands(app.bot, settings.default_language)
-        await app.dispatcher.start_polling(app.bot, handle_signals=True)
-    finally:
-        scheduler.shutdown(wait=False)
-        await app.close()
+    await serve(settings)
 
 
 async def _console(settings: Settings) -> None:
@@ -77,15 +71,19 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         settings = Settings()
-    except Exception as exc:  # pydantic's message names the bad variable, never the token value
-        print(f"Configuration error: {exc}", file=sys.stderr)
+    except ValidationError as exc:
+        # Names and reasons only: pydantic's own text quotes the input, which holds the token.
+        for error in exc.errors(include_input=False, include_url=False):
+            place = "__".join(str(p) for p in error["loc"]).upper() or "settings"
+            print(f"Configuration error: {place}: {error['msg']}", file=sys.stderr)
         return 2
     from bot.logs import setup_logging
 
-    secret = settings.bot_token.get_secret_value() if settings.bot_token else ""
     console = args.command == "console" or not settings.has_token
     # The playground is for reading the bot's replies; keep library chatter out of the way.
-    setup_logging("WARNING" if console else settings.log_level, [secret])
+    setup_logging(
+        "WARNING" if console else settings.log_level, secrets_of(settings), settings.log_format
+    )
     if args.command == "migrate" or settings.migrate_on_start:
         asyncio.run(_migrate(settings))
     if args.command == "migrate":
@@ -95,8 +93,32 @@ def main(argv: list[str] | None = None) -> int:
             print(NO_TOKEN_HELP)
         asyncio.run(_console(settings))
         return 0
-    asyncio.run(_polling(settings))
+    asyncio.run(_run(settings))
     return 0
+
+
+def secrets_of(settings: Settings) -> list[str]:
+    """Values no log line may contain: the token, the webhook secret, Redis' URL and the
+    passwords in the database and Redis URLs (long enough not to mask ordinary words)."""
+    values = [settings.bot_token, settings.webhook_secret, settings.redis_url]
+    found = [v.get_secret_value() for v in values if v is not None and v.get_secret_value()]
+    urls = [settings.database_url]
+    if settings.redis_url is not None:
+        urls.append(settings.redis_url.get_secret_value())
+    for url in urls:
+        password = url_password(url)
+        if password and len(password) >= 8:
+            found.append(password)
+    return found
+
+
+def url_password(url: str) -> str | None:
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(url).password  # type: ignore[return-value]
+    except Exception:  # an unparsable URL fails later with its own message
+        return None
 
 
 if __name__ == "__main__":

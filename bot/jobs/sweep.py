@@ -15,6 +15,7 @@ from typing import Protocol
 
 from bot.clock import Clock
 from bot.config import DeliverySettings
+from bot.locks import LocalLocks, Locks
 from bot.services.alerts import ALERT, Alert, load_alert
 from bot.services.digest import (
     DIGEST,
@@ -76,6 +77,7 @@ class DeliverySweep:
         settings: DeliverySettings,
         *,
         owner: str | None = None,
+        locks: Locks | None = None,
     ) -> None:
         self._uows = uow_factory
         self._clock = clock
@@ -85,20 +87,16 @@ class DeliverySweep:
         self.owner = owner or f"sweep-{uuid.uuid4().hex[:12]}"
         self._batch: DigestBatch | None = None
         self._last_nudge_scan: datetime | None = None
+        # Planning on every instance at once is harmless but scans every client N times.
+        self._locks: Locks = locks or LocalLocks()
 
     async def run_once(self) -> SweepReport:
         report = SweepReport()
         settings = self._settings
-        async with self._uows() as uow:
-            now = self._clock.now()
-            late_after = timedelta(seconds=settings.late_after_seconds)
-            report.planned = await plan_due_followups(
-                uow, now, late_after=late_after, limit=settings.batch_size
-            )
-            report.planned += await plan_digests(uow, now, late_after=late_after)
-            if self._nudges_due(now):
-                report.planned += await plan_nudges(uow, now)
-            await uow.commit()
+        # Held until the plan is committed, so the next holder sees what this one planned.
+        async with self._locks.try_hold("sweep-plan", settings.lease_seconds) as planner:
+            if planner:
+                report.planned = await self._plan()
         async with self._uows() as uow:
             rows = await uow.outbox.claim(
                 self.owner,
@@ -126,6 +124,27 @@ class DeliverySweep:
             if delivery.outcome == "blocked":
                 blocked.add(row.member_id)
         return report
+
+    async def _plan(self) -> int:
+        settings = self._settings
+        async with self._uows() as uow:
+            now = self._clock.now()
+            late_after = timedelta(seconds=settings.late_after_seconds)
+            planned = await plan_due_followups(
+                uow, now, late_after=late_after, limit=settings.batch_size
+            )
+            planned += await plan_digests(uow, now, late_after=late_after)
+            if self._nudges_due(now):
+                planned += await plan_nudges(uow, now)
+            await uow.commit()
+        return planned
+
+    async def release_leases(self) -> int:
+        """On shutdown: rows this instance claimed and did not finish are pending again now."""
+        async with self._uows() as uow:
+            released = await uow.outbox.release(self.owner)
+            await uow.commit()
+        return released
 
     def _nudges_due(self, now: datetime) -> bool:
         interval = timedelta(seconds=self._settings.nudge_scan_seconds)
