@@ -30,7 +30,11 @@ async def _migrate(settings: Settings) -> None:
     from storage.db import create_engine
     from storage.migrate import upgrade
 
-    engine = create_engine(settings.database_url, busy_timeout_ms=settings.sqlite_busy_timeout_ms)
+    engine = create_engine(
+        settings.database_url,
+        busy_timeout_ms=settings.sqlite_busy_timeout_ms,
+        search_path=settings.database_schema,
+    )
     try:
         await upgrade(engine)
     finally:

@@ -100,7 +100,9 @@ def build_application(
 ) -> Application:
     clock = clock or SystemClock()
     engine = engine or create_engine(
-        settings.database_url, busy_timeout_ms=settings.sqlite_busy_timeout_ms
+        settings.database_url,
+        busy_timeout_ms=settings.sqlite_busy_timeout_ms,
+        search_path=settings.database_schema,
     )
     uow_factory = UnitOfWorkFactory(
         create_session_factory(engine), serialize=engine.dialect.name == "sqlite"

@@ -81,6 +81,9 @@ class Settings(BaseSettings):
     bot_token: SecretStr | None = None
     telegram_api_url: str = OFFICIAL_API_URL
     database_url: str = "sqlite+aiosqlite:///./data/salesbot.sqlite3"
+    # PostgreSQL only: the schema (search_path) to use instead of "public", e.g. one per tenant
+    # or per test run.
+    database_schema: str | None = None
     default_timezone: str = "Europe/Moscow"
     default_language: str = "ru"
     default_currency: str = "RUB"
