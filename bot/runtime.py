@@ -51,8 +51,12 @@ PROBE_TIMEOUT_SECONDS = 3.0
 
 
 class Runtime:
-    def __init__(self, settings: Settings, app: Application, redis: Any | None) -> None:
+    def __init__(
+        self, settings: Settings, app: Application, redis: Any | None, *, scheduler: bool = True
+    ) -> None:
         self.settings = settings
+        # Off in tests that tick by hand (`await runtime.tick()`).
+        self.run_scheduler = scheduler
         self.app = app
         self.redis = redis
         self.metrics = app.metrics
@@ -67,7 +71,7 @@ class Runtime:
         self._scheduler: AsyncIOScheduler | None = None
         self._tick_task: asyncio.Task[Any] | None = None
         self._polling_task: asyncio.Task[None] | None = None
-        self._last_prune = 0.0
+        self._last_prune: float | None = None
 
     @classmethod
     def create(
@@ -77,6 +81,7 @@ class Runtime:
         clock: Clock | None = None,
         session: BaseSession | None = None,
         engine: AsyncEngine | None = None,
+        scheduler: bool = True,
     ) -> Runtime:
         redis = None
         fsm_storage = None
@@ -106,7 +111,7 @@ class Runtime:
             locks=locks,
             dedup_updates=True,
         )
-        return cls(settings, app, redis)
+        return cls(settings, app, redis, scheduler=scheduler)
 
     # --- the aiohttp application -------------------------------------------------------------
 
@@ -237,7 +242,7 @@ class Runtime:
     def closing(self) -> bool:
         return self._closing
 
-    async def start(self, *, scheduler: bool = True) -> None:
+    async def start(self) -> None:
         if self._started:
             return
         self._started = True
@@ -269,7 +274,7 @@ class Runtime:
                     bot, handle_signals=False, close_bot_session=False, allowed_updates=allowed
                 )
             )
-        if scheduler:
+        if self.run_scheduler:
             self._scheduler = AsyncIOScheduler()
             self._scheduler.add_job(
                 self.tick,
@@ -290,7 +295,8 @@ class Runtime:
             report = await self.app.sweep.run_once()
             self.metrics.reminders_sent += report.sent
             await self._heartbeat()
-            if time.monotonic() - self._last_prune >= PRUNE_EVERY_SECONDS:
+            last = self._last_prune
+            if last is None or time.monotonic() - last >= PRUNE_EVERY_SECONDS:
                 self._last_prune = time.monotonic()
                 await self.prune_processed_updates()
         except Exception as exc:

@@ -123,6 +123,14 @@ class UnitOfWorkMiddleware(BaseMiddleware):
         failure: DomainError | ParseError | None = None
         result: Any = None
         trace: UpdateTrace = data.get("update_trace") or UpdateTrace()
+        user = data.get("event_from_user")
+        # Until the member is read (the database may be what fails), answer in Telegram's
+        # language of the sender.
+        set_locale(
+            pick_language(
+                user.language_code if user else None, default=self._settings.default_language
+            )
+        )
         outgoing_token = outgoing_bind(outgoing)
         try:
             async with self._uow_factory() as uow:

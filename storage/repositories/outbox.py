@@ -149,13 +149,19 @@ class OutboxRepository:
             .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)
             .limit(limit)
         )
+        chosen: Any = pick.scalar_subquery()
         if self._session.get_bind().dialect.name == "postgresql":
-            pick = pick.with_for_update(skip_locked=True)
+            # Materialised once: as a plain `IN (subquery)` PostgreSQL may run the LIMIT ...
+            # SKIP LOCKED subquery again per row and claim more than `limit` rows (seen in
+            # tests: limit 1 took 2), so that one instance grabs a batch it cannot send before
+            # the lease runs out.
+            cte = pick.with_for_update(skip_locked=True).cte("pick").prefix_with("MATERIALIZED")
+            chosen = select(cte.c.id)
         statement = (
             update(OutboxMessage)
             # The condition is repeated in the UPDATE itself: on SQLite this one statement is
             # the whole claim, and a row taken meanwhile by someone else no longer matches.
-            .where(OutboxMessage.id.in_(pick.scalar_subquery()), claimable)
+            .where(OutboxMessage.id.in_(chosen), claimable)
             .values(lease_owner=owner, lease_until=now + lease)
             .returning(*_COLUMNS)
         )
