@@ -69,9 +69,11 @@ def main(argv: list[str] | None = None) -> int:
         "command",
         nargs="?",
         default="run",
-        choices=["run", "migrate", "console"],
-        help="run (default): migrate and start; migrate: only migrate; console: local playground",
+        choices=["run", "migrate", "console", "probe"],
+        help="run (default): migrate and start; migrate: only migrate; console: local playground;"
+        " probe: exit 0 if this container's /health (or /ready with --ready) answers 200",
     )
+    parser.add_argument("--ready", action="store_true", help="probe /ready instead of /health")
     args = parser.parse_args(argv)
     try:
         settings = Settings()
@@ -81,6 +83,8 @@ def main(argv: list[str] | None = None) -> int:
             place = "__".join(str(p) for p in error["loc"]).upper() or "settings"
             print(f"Configuration error: {place}: {error['msg']}", file=sys.stderr)
         return 2
+    if args.command == "probe":
+        return probe(settings, "/ready" if args.ready else "/health")
     from bot.logs import setup_logging
 
     console = args.command == "console" or not settings.has_token
@@ -99,6 +103,26 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     asyncio.run(_run(settings))
     return 0
+
+
+def probe(settings: Settings, path: str) -> int:
+    """For container health checks: the image has no curl, and the port depends on the mode."""
+    import urllib.error
+    import urllib.request
+
+    port = settings.listen_port if settings.bot_mode == "webhook" else settings.http_port
+    if port is None:
+        print("no HTTP server in polling mode without HTTP_PORT", file=sys.stderr)
+        return 1
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5) as response:
+            print(response.read().decode(errors="replace"))
+            return 0
+    except urllib.error.HTTPError as exc:
+        print(exc.read().decode(errors="replace"), file=sys.stderr)
+    except OSError as exc:
+        print(f"{path}: {type(exc).__name__}", file=sys.stderr)
+    return 1
 
 
 def secrets_of(settings: Settings) -> list[str]:

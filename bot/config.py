@@ -76,6 +76,8 @@ class Settings(BaseSettings):
         env_file_encoding="utf-8",
         env_nested_delimiter="__",
         extra="ignore",
+        # `VAR=` (or compose's `${VAR:-}`) means "not set", not an invalid empty value.
+        env_ignore_empty=True,
     )
 
     bot_token: SecretStr | None = None
