@@ -4,6 +4,7 @@ the sweep tick in progress ends, and outbox rows claimed but not sent are given 
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -18,6 +19,7 @@ from tests.harness import Person
 from tests.runtime_kit import GOOD, GatedSession, message_update, runtime_settings, serving, settle
 
 OWNER = Person(701, "Olga")
+ROOT = Path(__file__).resolve().parent.parent
 PATH = "/telegram/webhook"
 
 
@@ -154,3 +156,78 @@ async def test_release_only_gives_back_this_instances_rows(engine: AsyncEngine, 
     assert list(leases.values()).count("sweep-other") == 1
     assert list(leases.values()).count(None) == 1
     assert mine.id != theirs.id
+
+
+async def test_the_process_stops_gracefully_on_sigterm(tmp_path):  # type: ignore[no-untyped-def]
+    """`python -m bot run` in webhook mode: SIGTERM right after an update was accepted; the
+    reply still goes out, the webhook is deleted and the exit code is 0."""
+    import json
+    import os
+    import signal
+    import socket
+    import sys
+
+    import aiohttp
+
+    from bench.fake_bot_api import FakeBotApi
+    from tests.runtime_kit import SECRET, TOKEN
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    api = FakeBotApi()
+    base = await api.start()
+    root = ROOT
+    env = {k: v for k, v in os.environ.items() if k != "CI"}
+    env.update(
+        PYTHONPATH=str(root),
+        BOT_TOKEN=TOKEN,
+        BOT_MODE="webhook",
+        WEBHOOK_URL="https://bot.example.org",
+        WEBHOOK_SECRET=SECRET,
+        WEBHOOK_HOST="127.0.0.1",
+        WEBHOOK_PORT=str(port),
+        TELEGRAM_API_URL=base,
+        DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path / 'bot.sqlite3'}",
+        LOG_FORMAT="json",
+    )
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot",
+        "run",
+        cwd=tmp_path,
+        env=env,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        async with aiohttp.ClientSession() as client:
+            async with asyncio.timeout(60):
+                while True:
+                    try:
+                        async with client.get(f"{url}/ready") as ready:
+                            if ready.status == 200:
+                                break
+                    except aiohttp.ClientError:
+                        pass
+                    await asyncio.sleep(0.1)
+            async with client.post(
+                f"{url}/telegram/webhook",
+                json=message_update(1, OWNER, "/start"),
+                headers=GOOD,
+            ) as accepted:
+                assert accepted.status == 200
+            process.send_signal(signal.SIGTERM)
+        assert process.stderr is not None
+        stderr = (await asyncio.wait_for(process.stderr.read(), 60)).decode()
+        assert await asyncio.wait_for(process.wait(), 30) == 0
+    finally:
+        if process.returncode is None:
+            process.kill()
+        await api.stop()
+    assert any("owner of a new team" in m["text"] for m in api.sent), stderr
+    assert api.requests[-1] == "deleteWebhook" and "setWebhook" in api.requests
+    lines = [json.loads(line) for line in stderr.splitlines() if line.startswith("{")]
+    assert any(line.get("outcome") == "ok" and line.get("update_id") == 1 for line in lines)
+    assert TOKEN not in stderr and SECRET not in stderr
