@@ -99,3 +99,5 @@ def setup_logging(level: str, secrets: list[str], fmt: str = "text") -> None:
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
     # aiogram's own "Update id=… is handled" line would repeat bot.updates' one.
     logging.getLogger("aiogram.event").setLevel(logging.WARNING)
+    # Alembic announces each of its plugins at INFO on every start; the migrations stay visible.
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)

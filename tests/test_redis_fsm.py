@@ -191,3 +191,19 @@ async def test_state_writes_wait_for_the_commit_and_vanish_on_rollback(
         assert await storage.get_data(key) == {"client": 2}
     finally:
         await storage.close()
+
+
+async def test_only_the_last_replica_to_stop_deletes_the_webhook(
+    engine: AsyncEngine, clock: FrozenClock, redis_prefix: str
+):
+    from aiogram.methods import DeleteWebhook, SetWebhook
+
+    one, one_session = _runtime(engine, clock, redis_prefix)
+    two, two_session = _runtime(engine, clock, redis_prefix)
+    await one.start()
+    await two.start()
+    assert one_session.sent(SetWebhook) and two_session.sent(SetWebhook)
+    await one.stop()  # a rolling update replaces this replica; the other keeps serving
+    assert one_session.sent(DeleteWebhook) == []
+    await two.stop()
+    assert len(two_session.sent(DeleteWebhook)) == 1

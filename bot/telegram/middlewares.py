@@ -66,7 +66,10 @@ class UpdateLogMiddleware(BaseMiddleware):
             self._metrics.in_flight -= 1
             elapsed_ms = (time.perf_counter() - started) * 1000
             self._metrics.count_update(trace.outcome)
-            kind = event.event_type
+            try:
+                kind = event.event_type
+            except Exception:  # an update type newer than this aiogram knows
+                kind = "unknown"
             command = command_name(event)
             update_log.info(
                 "update %s %s%s %s in %.1f ms",
