@@ -100,7 +100,7 @@ async def seed_team(
         for tid in telegram_ids:
             for k in range(followups_per_member):
                 name = f"Client {tid}-{k}"
-                names.append((tid, name))
+                names.append((tid, name, k))
                 client_rows.append(
                     {
                         "team_id": team_id,
@@ -117,6 +117,9 @@ async def seed_team(
                     }
                 )
         followups: dict[int, tuple[int, str]] = {}
+        # A member's k-th follow-up is due a minute after their (k-1)-th: the sweep sends in
+        # due order, so rounds go across members instead of one member's run in a row.
+        rounds = max(followups_per_member, 1)
         if client_rows:
             client_ids = (
                 (
@@ -135,14 +138,14 @@ async def seed_team(
                     "manager_id": member_ids[tid],
                     "created_by": member_ids[tid],
                     "kind": "call",
-                    "due_at": due,
-                    "due_on": due.date(),
+                    "due_at": due - timedelta(minutes=rounds - k),
+                    "due_on": (due - timedelta(minutes=rounds - k)).date(),
                     "date_only": False,
                     "reason": None,
                     "state": "pending",
                     "created_at": now,
                 }
-                for client_id, (tid, _name) in zip(client_ids, names, strict=True)
+                for client_id, (tid, _name, k) in zip(client_ids, names, strict=True)
             ]
             ids = (
                 (
@@ -153,5 +156,5 @@ async def seed_team(
                 .scalars()
                 .all()
             )
-            followups = dict(zip(ids, names, strict=True))
+            followups = {fid: (tid, name) for fid, (tid, name, _k) in zip(ids, names, strict=True)}
     return Seeded(team_id, telegram_ids, followups)
