@@ -48,6 +48,9 @@ SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 PROCESSED_UPDATES_KEEP = timedelta(days=2)
 PRUNE_EVERY_SECONDS = 3600.0
 PROBE_TIMEOUT_SECONDS = 3.0
+# setWebhook, deleteWebhook and the command menu must not hold start or stop for a minute
+# (aiogram's request timeout) while the Bot API hangs.
+BOT_API_SETUP_SECONDS = 10.0
 
 
 class Runtime:
@@ -71,6 +74,7 @@ class Runtime:
         self._scheduler: AsyncIOScheduler | None = None
         self._tick_task: asyncio.Task[Any] | None = None
         self._polling_task: asyncio.Task[None] | None = None
+        self._announcer: asyncio.Task[None] | None = None
         self._last_prune: float | None = None
 
     @classmethod
@@ -248,27 +252,18 @@ class Runtime:
         self._started = True
         await self._register_instance()
         bot = self.app.bot
-        with suppress(TelegramAPIError, TelegramNetworkError):
-            from bot.telegram.menu import register_commands
-
-            await register_commands(bot, self.settings.default_language)
         allowed = self.app.dispatcher.resolve_used_update_types()
         if self.settings.bot_mode == "webhook":
-            try:
-                await bot.set_webhook(
-                    self.settings.public_webhook_url,
-                    secret_token=self.settings.webhook_secret.get_secret_value(),  # type: ignore[union-attr]
-                    allowed_updates=allowed,
-                    drop_pending_updates=False,
-                )
-                log.info("webhook set", extra={"allowed_updates": ",".join(allowed)})
-            except (TelegramAPIError, TelegramNetworkError) as exc:
-                # Probably still set from the last start; Telegram keeps queueing meanwhile.
-                log.error("setWebhook failed: %s", type(exc).__name__)
+            if not await self._announce(allowed):
+                # Probably still set from the last start (Telegram keeps queueing meanwhile);
+                # keep trying in the background rather than refuse to serve.
+                self._announcer = asyncio.create_task(self._announce_until_done(allowed))
         else:
             # getUpdates is refused while a webhook is set (say, after trying webhook mode).
-            with suppress(TelegramAPIError, TelegramNetworkError):
-                await bot.delete_webhook(drop_pending_updates=False)
+            with suppress(TelegramAPIError, TelegramNetworkError, TimeoutError):
+                async with asyncio.timeout(BOT_API_SETUP_SECONDS):
+                    await bot.delete_webhook(drop_pending_updates=False)
+            await self._register_commands()
             self._polling_task = asyncio.create_task(
                 self.app.dispatcher.start_polling(
                     bot, handle_signals=False, close_bot_session=False, allowed_updates=allowed
@@ -285,6 +280,40 @@ class Runtime:
                 next_run_time=datetime.now(UTC),
             )
             self._scheduler.start()
+
+    async def _register_commands(self) -> None:
+        from bot.telegram.menu import register_commands
+
+        try:
+            async with asyncio.timeout(BOT_API_SETUP_SECONDS):
+                await register_commands(self.app.bot, self.settings.default_language)
+        except (TelegramAPIError, TelegramNetworkError, TimeoutError) as exc:
+            log.warning("command menu not registered: %s", type(exc).__name__)
+
+    async def _announce(self, allowed: list[str]) -> bool:
+        """setWebhook (with the secret) and the command menu; False if the Bot API failed."""
+        try:
+            async with asyncio.timeout(BOT_API_SETUP_SECONDS):
+                await self.app.bot.set_webhook(
+                    self.settings.public_webhook_url,
+                    secret_token=self.settings.webhook_secret.get_secret_value(),  # type: ignore[union-attr]
+                    allowed_updates=allowed,
+                    drop_pending_updates=False,
+                )
+        except (TelegramAPIError, TelegramNetworkError, TimeoutError) as exc:
+            log.error("setWebhook failed: %s", type(exc).__name__)
+            return False
+        log.info("webhook set", extra={"allowed_updates": ",".join(allowed)})
+        await self._register_commands()
+        return True
+
+    async def _announce_until_done(self, allowed: list[str]) -> None:
+        delay = 1.0
+        while not self._closing:
+            await asyncio.sleep(delay)
+            if await self._announce(allowed):
+                return
+            delay = min(delay * 2, 60.0)
 
     async def tick(self) -> None:
         """One sweep tick plus housekeeping; never raises (the next tick retries)."""
@@ -321,6 +350,8 @@ class Runtime:
         self._closing = True
         deadline = time.monotonic() + self.settings.shutdown_timeout_seconds
         log.info("shutting down", extra={"in_flight": self.in_flight})
+        if self._announcer is not None:
+            self._announcer.cancel()
         if self._polling_task is not None:
             with suppress(RuntimeError):  # polling had already ended
                 await self.app.dispatcher.stop_polling()
@@ -391,9 +422,10 @@ class Runtime:
                 log.info("webhook kept: other instances run", extra={"instances": others})
                 return
         try:
-            await self.app.bot.delete_webhook(drop_pending_updates=False)
+            async with asyncio.timeout(BOT_API_SETUP_SECONDS / 2):
+                await self.app.bot.delete_webhook(drop_pending_updates=False)
             log.info("webhook deleted")
-        except (TelegramAPIError, TelegramNetworkError) as exc:
+        except (TelegramAPIError, TelegramNetworkError, TimeoutError) as exc:
             log.warning("deleteWebhook failed: %s", type(exc).__name__)
 
 

@@ -198,3 +198,18 @@ async def test_two_instances_on_one_postgresql_handle_a_redelivered_update_once(
     handled = sum(r.metrics.updates_handled for r in runtimes)
     duplicates = sum(r.metrics.updates_duplicate for r in runtimes)
     assert (handled, duplicates) == (20, 20)
+
+
+async def test_set_webhook_failing_at_start_is_retried_while_serving(
+    runtime: Runtime, session: GatedSession
+):
+    session.fail_next(500, "Internal Server Error", method=SetWebhook)
+    async with serving(runtime) as client:
+        assert (await client.get("/health")).status == 200
+        async with asyncio.timeout(10):
+            while len(session.sent(SetWebhook)) < 2:  # noqa: ASYNC110 (a fake's record)
+                await asyncio.sleep(0.05)
+        response = await client.post(PATH, json=message_update(1, OWNER, "/start"), headers=GOOD)
+        assert response.status == 200
+        await settle(runtime)
+        assert session.texts_to(OWNER.id)
