@@ -101,3 +101,5 @@ def setup_logging(level: str, secrets: list[str], fmt: str = "text") -> None:
     logging.getLogger("aiogram.event").setLevel(logging.WARNING)
     # Alembic announces each of its plugins at INFO on every start; the migrations stay visible.
     logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
+    # APScheduler reports every tick twice at INFO; failed ticks are logged by bot.runtime.
+    logging.getLogger("apscheduler.executors").setLevel(logging.WARNING)
