@@ -116,8 +116,13 @@ def test_two_replicas_postgres_redis_and_healthchecks():
     assert '"probe", "--ready"' in bot  # readiness in compose
     assert "stop_grace_period: 30s" in bot
     assert "pg_isready" in COMPOSE and "redis-cli" in COMPOSE
-    # Replicas are reached on the port the bot listens on.
-    assert "bot-1:8080" in COMPOSE and 'WEBHOOK_PORT: "8080"' in COMPOSE
+    # The proxy forwards the bot's webhook path to the port the replicas listen on, and only
+    # to replicas that are ready.
+    caddyfile = "\n".join(_block(COMPOSE, "    content: |"))
+    env = _bot_environment()
+    assert f"handle {env['WEBHOOK_PATH']} {{" in caddyfile
+    assert f"bot-1:{env['WEBHOOK_PORT']} bot-2:{env['WEBHOOK_PORT']}" in caddyfile
+    assert "health_uri /ready" in caddyfile
 
 
 def test_dockerfile_exposes_the_port_and_probes_liveness_as_pid_1():
