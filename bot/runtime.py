@@ -320,10 +320,12 @@ class Runtime:
         if self._closing:
             return
         self._tick_task = asyncio.current_task()
+        # First: an instance whose ticks fail (database down) is still alive, and must not look
+        # gone to a replica that stops and decides whether to delete the webhook.
+        await self._heartbeat()
         try:
             report = await self.app.sweep.run_once()
             self.metrics.reminders_sent += report.sent
-            await self._heartbeat()
             last = self._last_prune
             if last is None or time.monotonic() - last >= PRUNE_EVERY_SECONDS:
                 self._last_prune = time.monotonic()
