@@ -41,10 +41,13 @@ def create_engine(
         )
         _tune_sqlite(engine, busy_timeout_ms)
         return engine
-    connect_args: dict[str, Any] = {}
+    # A database that stops answering (a network partition drops packets) must fail a handler
+    # or a sweep tick in seconds, not hang until the kernel gives up on the connection.
+    connect_args: dict[str, Any] = {"timeout": 10, "command_timeout": 60}
     if search_path:
         connect_args["server_settings"] = {"search_path": search_path}
     kwargs.setdefault("pool_pre_ping", True)
+    kwargs.setdefault("pool_timeout", 30)
     return create_async_engine(url, connect_args=connect_args, **kwargs)
 
 

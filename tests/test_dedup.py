@@ -153,3 +153,19 @@ async def test_two_replicas_migrating_at_once_take_turns(pg_schema: str):
         async with admin.begin() as conn:
             await conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
         await admin.dispose()
+
+
+def test_the_sweep_sends_round_robin_over_members():
+    from datetime import UTC, datetime
+
+    from bot.jobs.sweep import interleave_members
+    from storage.repositories.outbox import OutboxRow
+
+    moment = datetime(2026, 12, 2, tzinfo=UTC)
+
+    def row(row_id: int, member_id: int) -> OutboxRow:
+        return OutboxRow(row_id, 1, member_id, "alert", None, moment, 0, False)
+
+    rows = [row(1, 10), row(2, 10), row(3, 10), row(4, 20), row(5, 30), row(6, 30)]
+    assert [r.id for r in interleave_members(rows)] == [1, 4, 5, 2, 6, 3]
+    assert interleave_members([]) == []

@@ -68,6 +68,24 @@ class SweepReport:
     blocked: int = 0
 
 
+def interleave_members(rows: list[OutboxRow]) -> list[OutboxRow]:
+    """Round-robin over members, each member's rows in their own order.
+
+    Telegram allows one message per second to a chat. Sent in claim order, a member owed ten
+    rows would hold everyone after them for ten seconds; interleaved, that wait is spent sending
+    to the others.
+    """
+    queues: dict[int, list[OutboxRow]] = {}
+    for row in rows:
+        queues.setdefault(row.member_id, []).append(row)
+    ordered: list[OutboxRow] = []
+    depth = 0
+    while len(ordered) < len(rows):
+        ordered.extend(q[depth] for q in queues.values() if depth < len(q))
+        depth += 1
+    return ordered
+
+
 class DeliverySweep:
     def __init__(
         self,
@@ -107,7 +125,7 @@ class DeliverySweep:
             await uow.commit()
         blocked: set[int] = set()
         batch = self._digest_batch()
-        for row in rows:
+        for row in interleave_members(rows):
             if row.member_id in blocked:
                 # Claimed before the 403 came; already dropped with the rest of theirs.
                 continue
