@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import event, exc
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.pool import NullPool
@@ -75,3 +75,13 @@ def _tune_sqlite(engine: AsyncEngine, busy_timeout_ms: int) -> None:
 
 def create_session_factory(engine: AsyncEngine) -> async_sessionmaker:
     return async_sessionmaker(engine, expire_on_commit=False, autoflush=True)
+
+
+def is_unavailable(error: BaseException) -> bool:
+    """The database (not the request) failed: refused, cut or timed-out connections. Callers
+    tell the member to try again later instead of blaming their input."""
+    if isinstance(error, exc.OperationalError | exc.InterfaceError | exc.TimeoutError):
+        return True
+    if isinstance(error, exc.DBAPIError) and error.connection_invalidated:
+        return True
+    return isinstance(error, ConnectionError | TimeoutError)

@@ -169,3 +169,27 @@ def test_the_sweep_sends_round_robin_over_members():
     rows = [row(1, 10), row(2, 10), row(3, 10), row(4, 20), row(5, 30), row(6, 30)]
     assert [r.id for r in interleave_members(rows)] == [1, 4, 5, 2, 6, 3]
     assert interleave_members([]) == []
+
+
+async def test_a_database_outage_is_answered_as_such_in_the_members_language(
+    engine: AsyncEngine, clock: FrozenClock, monkeypatch: pytest.MonkeyPatch
+):
+    from sqlalchemy.exc import OperationalError
+
+    session = GatedSession()
+    runtime = _runtime(engine, clock, session)
+
+    async def down(self: MemberRepository, telegram_id: int):  # type: ignore[no-untyped-def]
+        raise OperationalError("SELECT 1", {}, ConnectionRefusedError("connection refused"))
+
+    monkeypatch.setattr(MemberRepository, "with_team", down)
+    russian = Person(803, "Ольга", language="ru")
+    async with serving(runtime) as client:
+        await client.post(PATH, json=message_update(1, OWNER, "/start"), headers=GOOD)
+        await client.post(PATH, json=message_update(2, russian, "/start"), headers=GOOD)
+        await settle(runtime)
+    assert session.texts_to(OWNER.id) == [
+        "The database is not answering right now. Nothing was saved; please try again in a minute."
+    ]
+    assert "База данных сейчас не отвечает" in session.texts_to(russian.id)[0]
+    assert runtime.metrics.updates_failed == 2
