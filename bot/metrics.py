@@ -6,8 +6,11 @@ from the database at scrape time, so every instance reports the same shared back
 
 from __future__ import annotations
 
+import os
+import time
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
@@ -23,6 +26,7 @@ class Metrics:
     sweep_failures: int = 0
     in_flight: int = 0
     by_outcome: dict[str, int] = field(default_factory=dict)
+    started_at: float = field(default_factory=time.time)
 
     def count_update(self, outcome: str) -> None:
         self.by_outcome[outcome] = self.by_outcome.get(outcome, 0) + 1
@@ -84,6 +88,20 @@ class Metrics:
             "Delivery sweep ticks that ended with an error (retried on the next tick).",
             self.sweep_failures,
         )
+        metric(
+            "process_start_time_seconds",
+            "gauge",
+            "Start time of this instance since the Unix epoch, in seconds.",
+            round(self.started_at, 3),
+        )
+        rss = resident_memory_bytes()
+        if rss is not None:
+            metric(
+                "process_resident_memory_bytes",
+                "gauge",
+                "Resident memory of this instance in bytes.",
+                rss,
+            )
         if backlog is not None:
             metric(
                 "outbox_backlog",
@@ -105,3 +123,12 @@ def _number(value: float) -> str:
     if isinstance(value, int) or float(value).is_integer():
         return str(int(value))
     return f"{value:.3f}"
+
+
+def resident_memory_bytes() -> int | None:
+    """From /proc on Linux (the containers'); None elsewhere."""
+    try:
+        pages = int(Path("/proc/self/statm").read_text().split()[1])
+    except (OSError, IndexError, ValueError):
+        return None
+    return pages * os.sysconf("SC_PAGE_SIZE")

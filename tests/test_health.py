@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 from datetime import timedelta
 
 import pytest
@@ -143,6 +144,8 @@ async def test_metrics_count_updates_sends_and_the_outbox_backlog(
         assert metrics["outbox_backlog"] == 2
         assert metrics["outbox_oldest_due_seconds"] == 30 * 60
         assert metrics["reminders_sent_total"] == 0
+        assert metrics["process_resident_memory_bytes"] > 10_000_000
+        assert 0 < time.time() - metrics["process_start_time_seconds"] < 600
 
 
 async def test_reminders_sent_are_counted_from_sweep_reports(
