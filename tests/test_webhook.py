@@ -53,6 +53,19 @@ async def test_webhook_mode_refuses_to_start_without_a_secret():
         runtime_settings(webhook_secret="has spaces and ünicode")
     assert "ünicode" not in str(bad.value.errors(include_input=False))
     assert runtime_settings(bot_mode="polling", webhook_secret=None).bot_mode == "polling"
+    with pytest.raises(ValidationError, match="requires WEBHOOK_URL"):
+        runtime_settings(webhook_url=None)
+
+
+def test_the_public_url_gets_the_path_only_when_it_has_none():
+    assert runtime_settings().public_webhook_url == "https://bot.example.org/telegram/webhook"
+    behind_proxy = runtime_settings(
+        webhook_url="https://example.org/bots/sales/", webhook_path="hook"
+    )
+    assert behind_proxy.public_webhook_url == "https://example.org/bots/sales"
+    assert behind_proxy.webhook_path == "/hook"
+    assert runtime_settings(webhook_port=None, port=9000).listen_port == 9000
+    assert runtime_settings(webhook_port=8443, port=9000).listen_port == 8443
 
 
 async def test_wrong_or_missing_secret_is_401_and_not_handled(
