@@ -161,6 +161,8 @@ async def test_database_outage_polite_answers_and_the_sweep_resumes(
 ):
     seeded = await seed_team(engine, members=2)
     owner = seeded.telegram_ids[0]
+    russian = await seed_team(engine, members=1, first_telegram_id=7_200_000, language="ru")
+    ru_owner = russian.telegram_ids[0]
     session = LocalSession()
     settings = Settings(
         _env_file=None,
@@ -176,11 +178,11 @@ async def test_database_outage_polite_answers_and_the_sweep_resumes(
     )
     update_ids = iter(range(1, 100))
 
-    async def say(text: str) -> list[str]:
+    async def say(text: str, who: int = owner, language: str = "en") -> list[str]:
         session.clear()
-        raw: dict[str, Any] = json.loads(message_update(next(update_ids), owner, text))
+        raw: dict[str, Any] = json.loads(message_update(next(update_ids), who, text, language))
         await runtime.process(Update.model_validate(raw, context={"bot": runtime.app.bot}))
-        return [m.text for m in session.sent(SendMessage) if m.chat_id == owner]
+        return [m.text for m in session.sent(SendMessage) if m.chat_id == who]
 
     await runtime.start()
     try:
@@ -191,7 +193,11 @@ async def test_database_outage_polite_answers_and_the_sweep_resumes(
         await proxy.cut()
         during = await say("/today")
         assert len(during) == 1
-        assert "try again" in during[0] and "Traceback" not in during[0]
+        assert "database is not answering" in during[0] and "try again" in during[0]
+        assert "Traceback" not in during[0] and "Error" not in during[0]
+        # The member's language is in the database too: the answer is in their Telegram's.
+        [in_russian] = await say("/today", ru_owner, "ru")
+        assert "База данных сейчас не отвечает" in in_russian
         problem = await runtime.readiness_problem()
         assert problem is not None and problem.startswith("database unreachable")
         # Meanwhile something falls due (written past the proxy): the sweep fails, loudly only
