@@ -1,9 +1,11 @@
 FROM python:3.11-slim
 
+# HTTP_PORT: polling mode serves /health, /ready and /metrics too (webhook mode: WEBHOOK_PORT).
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PIP_NO_CACHE_DIR=1 \
-    PIP_DISABLE_PIP_VERSION_CHECK=1
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    HTTP_PORT=8080
 
 WORKDIR /app
 COPY pyproject.toml README.md ./
@@ -18,5 +20,11 @@ RUN pip install . \
 
 USER salesbot
 VOLUME ["/app/data"]
-# Migrations first, then the bot; both read DATABASE_URL and BOT_TOKEN from the environment.
-CMD ["sh", "-c", "python -m bot migrate && MIGRATE_ON_START=false python -m bot run"]
+EXPOSE 8080
+# Liveness only; docker-compose.yml probes readiness (/ready) instead.
+HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
+    CMD ["python", "-m", "bot", "probe"]
+# The bot is PID 1 (no shell in between), so SIGTERM reaches it and shutdown is graceful.
+# `run` migrates first (MIGRATE_ON_START, under a PostgreSQL advisory lock), then starts.
+STOPSIGNAL SIGTERM
+CMD ["python", "-m", "bot", "run"]

@@ -79,6 +79,7 @@ class FakeBotApi:
             "answercallbackquery": self._true,
             "setmycommands": self._true,
             "deletewebhook": self._true,
+            "setwebhook": self._true,
         }
 
     async def start(self) -> str:

@@ -1,4 +1,4 @@
-"""`python -m bot [run|migrate|console]`: migrate, then long polling.
+"""`python -m bot [run|migrate|console]`: migrate, then run (long polling or webhook, BOT_MODE).
 
 Without a token, the console playground starts instead of polling.
 """
@@ -8,6 +8,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
+
+from pydantic import ValidationError
 
 from bot.config import Settings
 
@@ -28,25 +30,21 @@ async def _migrate(settings: Settings) -> None:
     from storage.db import create_engine
     from storage.migrate import upgrade
 
-    engine = create_engine(settings.database_url, busy_timeout_ms=settings.sqlite_busy_timeout_ms)
+    engine = create_engine(
+        settings.database_url,
+        busy_timeout_ms=settings.sqlite_busy_timeout_ms,
+        search_path=settings.database_schema,
+    )
     try:
         await upgrade(engine)
     finally:
         await engine.dispose()
 
 
-async def _polling(settings: Settings) -> None:
-    from bot.app import build_application, start_scheduler
-    from bot.telegram.menu import register_commands
+async def _run(settings: Settings) -> None:
+    from bot.runtime import serve
 
-    app = build_application(settings)
-    scheduler = start_scheduler(app)
-    try:
-        await register_commands(app.bot, settings.default_language)
-        await app.dispatcher.start_polling(app.bot, handle_signals=True)
-    finally:
-        scheduler.shutdown(wait=False)
-        await app.close()
+    await serve(settings)
 
 
 async def _console(settings: Settings) -> None:
@@ -71,21 +69,29 @@ def main(argv: list[str] | None = None) -> int:
         "command",
         nargs="?",
         default="run",
-        choices=["run", "migrate", "console"],
-        help="run (default): migrate and start; migrate: only migrate; console: local playground",
+        choices=["run", "migrate", "console", "probe"],
+        help="run (default): migrate and start; migrate: only migrate; console: local playground;"
+        " probe: exit 0 if this container's /health (or /ready with --ready) answers 200",
     )
+    parser.add_argument("--ready", action="store_true", help="probe /ready instead of /health")
     args = parser.parse_args(argv)
     try:
         settings = Settings()
-    except Exception as exc:  # pydantic's message names the bad variable, never the token value
-        print(f"Configuration error: {exc}", file=sys.stderr)
+    except ValidationError as exc:
+        # Names and reasons only: pydantic's own text quotes the input, which holds the token.
+        for error in exc.errors(include_input=False, include_url=False):
+            place = "__".join(str(p) for p in error["loc"]).upper() or "settings"
+            print(f"Configuration error: {place}: {error['msg']}", file=sys.stderr)
         return 2
+    if args.command == "probe":
+        return probe(settings, "/ready" if args.ready else "/health")
     from bot.logs import setup_logging
 
-    secret = settings.bot_token.get_secret_value() if settings.bot_token else ""
     console = args.command == "console" or not settings.has_token
     # The playground is for reading the bot's replies; keep library chatter out of the way.
-    setup_logging("WARNING" if console else settings.log_level, [secret])
+    setup_logging(
+        "WARNING" if console else settings.log_level, secrets_of(settings), settings.log_format
+    )
     if args.command == "migrate" or settings.migrate_on_start:
         asyncio.run(_migrate(settings))
     if args.command == "migrate":
@@ -95,8 +101,52 @@ def main(argv: list[str] | None = None) -> int:
             print(NO_TOKEN_HELP)
         asyncio.run(_console(settings))
         return 0
-    asyncio.run(_polling(settings))
+    asyncio.run(_run(settings))
     return 0
+
+
+def probe(settings: Settings, path: str) -> int:
+    """For container health checks: the image has no curl, and the port depends on the mode."""
+    import urllib.error
+    import urllib.request
+
+    port = settings.listen_port if settings.bot_mode == "webhook" else settings.http_port
+    if port is None:
+        print("no HTTP server in polling mode without HTTP_PORT", file=sys.stderr)
+        return 1
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5) as response:
+            print(response.read().decode(errors="replace"))
+            return 0
+    except urllib.error.HTTPError as exc:
+        print(exc.read().decode(errors="replace"), file=sys.stderr)
+    except OSError as exc:
+        print(f"{path}: {type(exc).__name__}", file=sys.stderr)
+    return 1
+
+
+def secrets_of(settings: Settings) -> list[str]:
+    """Values no log line may contain: the token, the webhook secret, Redis' URL and the
+    passwords in the database and Redis URLs (long enough not to mask ordinary words)."""
+    values = [settings.bot_token, settings.webhook_secret, settings.redis_url]
+    found = [v.get_secret_value() for v in values if v is not None and v.get_secret_value()]
+    urls = [settings.database_url]
+    if settings.redis_url is not None:
+        urls.append(settings.redis_url.get_secret_value())
+    for url in urls:
+        password = url_password(url)
+        if password and len(password) >= 8:
+            found.append(password)
+    return found
+
+
+def url_password(url: str) -> str | None:
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(url).password  # type: ignore[return-value]
+    except Exception:  # an unparsable URL fails later with its own message
+        return None
 
 
 if __name__ == "__main__":

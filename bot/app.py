@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from aiogram import Bot, Dispatcher
@@ -17,8 +17,14 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from bot.clock import Clock, SystemClock
 from bot.config import Settings
 from bot.jobs.sweep import DeliverySweep
+from bot.locks import Locks
+from bot.metrics import Metrics
 from bot.telegram.fsm_storage import SqlStorage
-from bot.telegram.middlewares import MembersOnlyMiddleware, UnitOfWorkMiddleware
+from bot.telegram.middlewares import (
+    MembersOnlyMiddleware,
+    UnitOfWorkMiddleware,
+    UpdateLogMiddleware,
+)
 from bot.telegram.notifier import TelegramNotifier
 from bot.telegram.outgoing import DeferOutgoing
 from bot.telegram.sender import RateLimiter, Sender
@@ -40,6 +46,7 @@ class Application:
     dispatcher: Dispatcher
     bot: Bot
     sweep: DeliverySweep
+    metrics: Metrics = field(default_factory=Metrics)
 
     async def close(self) -> None:
         await self.bot.session.close()
@@ -51,13 +58,20 @@ def build_dispatcher(
     uow_factory: UnitOfWorkFactory,
     clock: Clock,
     fsm_storage: BaseStorage | None = None,
+    *,
+    metrics: Metrics | None = None,
+    dedup_updates: bool = False,
 ) -> Dispatcher:
     dispatcher = Dispatcher(storage=fsm_storage or SqlStorage(uow_factory, clock))
     # The unit of work must wrap the FSM middleware: its state read then joins the update's
-    # transaction instead of opening a second one.
+    # transaction instead of opening a second one. (A Redis storage is wrapped in
+    # DeferredStorage for the same reason: its writes wait for the commit.)
     outer = dispatcher.update.outer_middleware
     outer.unregister(dispatcher.fsm)
-    outer(UnitOfWorkMiddleware(uow_factory, clock, settings))
+    # Inside aiogram's error middleware, so that it sees a failure before the errors router
+    # turns it into a polite answer; outside the unit of work, so that its time includes it.
+    outer(UpdateLogMiddleware(metrics))
+    outer(UnitOfWorkMiddleware(uow_factory, clock, settings, dedup_updates=dedup_updates))
     outer(dispatcher.fsm)
     members_only = MembersOnlyMiddleware()
     dispatcher.message.outer_middleware(members_only)
@@ -80,20 +94,28 @@ def build_application(
     clock: Clock | None = None,
     session: BaseSession | None = None,
     engine: AsyncEngine | None = None,
+    fsm_storage: BaseStorage | None = None,
+    locks: Locks | None = None,
+    dedup_updates: bool = False,
 ) -> Application:
     clock = clock or SystemClock()
     engine = engine or create_engine(
-        settings.database_url, busy_timeout_ms=settings.sqlite_busy_timeout_ms
+        settings.database_url,
+        busy_timeout_ms=settings.sqlite_busy_timeout_ms,
+        search_path=settings.database_schema,
     )
     uow_factory = UnitOfWorkFactory(
         create_session_factory(engine), serialize=engine.dialect.name == "sqlite"
     )
-    dispatcher = build_dispatcher(settings, uow_factory, clock)
+    metrics = Metrics()
+    dispatcher = build_dispatcher(
+        settings, uow_factory, clock, fsm_storage, metrics=metrics, dedup_updates=dedup_updates
+    )
     bot = build_bot(settings, session)
     limiter = RateLimiter(per_second=settings.delivery.global_per_second)
     notifier = TelegramNotifier(Sender(bot, limiter), clock, settings.default_language)
-    sweep = DeliverySweep(uow_factory, clock, notifier, settings.delivery)
-    return Application(settings, engine, uow_factory, clock, dispatcher, bot, sweep)
+    sweep = DeliverySweep(uow_factory, clock, notifier, settings.delivery, locks=locks)
+    return Application(settings, engine, uow_factory, clock, dispatcher, bot, sweep, metrics)
 
 
 def start_scheduler(app: Application) -> AsyncIOScheduler:

@@ -5,16 +5,20 @@ Built once in the composition root (`bot.app`) and passed down; never imported a
 
 from __future__ import annotations
 
+import re
 from datetime import time
 from decimal import Decimal
 from pathlib import Path
+from typing import Literal
+from urllib.parse import urlparse
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, Field, SecretStr, field_validator
+from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 OFFICIAL_API_URL = "https://api.telegram.org"
 SUPPORTED_LANGUAGES = ("ru", "en")
+_SECRET_TOKEN = re.compile(r"[A-Za-z0-9_-]{1,256}")
 
 
 class RuleDefaults(BaseModel):
@@ -85,11 +89,16 @@ class Settings(BaseSettings):
         env_file_encoding="utf-8",
         env_nested_delimiter="__",
         extra="ignore",
+        # `VAR=` (or compose's `${VAR:-}`) means "not set", not an invalid empty value.
+        env_ignore_empty=True,
     )
 
     bot_token: SecretStr | None = None
     telegram_api_url: str = OFFICIAL_API_URL
     database_url: str = "sqlite+aiosqlite:///./data/salesbot.sqlite3"
+    # PostgreSQL only: the schema (search_path) to use instead of "public", e.g. one per tenant
+    # or per test run.
+    database_schema: str | None = None
     default_timezone: str = "Europe/Moscow"
     default_language: str = "ru"
     default_currency: str = "RUB"
@@ -101,6 +110,26 @@ class Settings(BaseSettings):
     work_start: time = time(9, 0)
     work_end: time = time(18, 0)
     digest_time: time = time(9, 0)
+
+    # Production runtime (see README "Deploying"): how updates arrive and where probes listen.
+    bot_mode: Literal["polling", "webhook"] = "polling"
+    # The public HTTPS address Telegram posts to. Without a path, WEBHOOK_PATH is appended.
+    webhook_url: str | None = None
+    webhook_path: str = "/telegram/webhook"
+    # Telegram echoes it in X-Telegram-Bot-Api-Secret-Token: 1-256 of A-Z a-z 0-9 _ -.
+    webhook_secret: SecretStr | None = None
+    webhook_host: str = "0.0.0.0"
+    webhook_port: int | None = Field(None, ge=1, le=65535)
+    # The port platforms such as Heroku or Cloud Run assign; WEBHOOK_PORT wins if both are set.
+    port: int | None = Field(None, ge=1, le=65535)
+    # Polling mode serves /health, /ready and /metrics only if this is set.
+    http_port: int | None = Field(None, ge=1, le=65535)
+    # Set: conversation state and cross-instance locks live in Redis (several instances).
+    redis_url: SecretStr | None = None
+    redis_prefix: str = "salesbot"
+    log_format: Literal["text", "json"] = "text"
+    # On SIGTERM: how long updates in flight and the current sweep tick may take to finish.
+    shutdown_timeout_seconds: float = Field(20.0, gt=0, le=600)
 
     rules: RuleDefaults = RuleDefaults()
     limits: Limits = Limits()
@@ -133,6 +162,44 @@ class Settings(BaseSettings):
     @classmethod
     def _strip_slash(cls, value: str) -> str:
         return value.rstrip("/")
+
+    @field_validator("webhook_path")
+    @classmethod
+    def _absolute_path(cls, value: str) -> str:
+        return value if value.startswith("/") else "/" + value
+
+    @field_validator("webhook_secret")
+    @classmethod
+    def _secret_charset(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None:
+            return None
+        raw = value.get_secret_value()
+        if raw and not _SECRET_TOKEN.fullmatch(raw):
+            # The message never repeats the value: it is a credential.
+            raise ValueError("must be 1-256 characters of A-Z, a-z, 0-9, _ and -")
+        return value
+
+    @model_validator(mode="after")
+    def _webhook_complete(self) -> Settings:
+        if self.bot_mode != "webhook":
+            return self
+        if self.webhook_secret is None or not self.webhook_secret.get_secret_value():
+            raise ValueError(
+                "BOT_MODE=webhook requires WEBHOOK_SECRET (random, 1-256 characters of "
+                "A-Z a-z 0-9 _ -): without it anyone who finds the URL could post updates"
+            )
+        if not self.webhook_url:
+            raise ValueError("BOT_MODE=webhook requires WEBHOOK_URL, the public https address")
+        return self
+
+    @property
+    def listen_port(self) -> int:
+        return self.webhook_port or self.port or 8080
+
+    @property
+    def public_webhook_url(self) -> str:
+        url = (self.webhook_url or "").rstrip("/")
+        return url if urlparse(url).path not in ("", "/") else url + self.webhook_path
 
     @property
     def has_token(self) -> bool:

@@ -1,9 +1,21 @@
-"""Logging set-up that keeps the bot token out of every line, tracebacks included."""
+"""Logging set-up that keeps secrets out of every line, tracebacks included.
+
+Two formats: readable text (the default) and JSON lines (`LOG_FORMAT=json`) for a log shipper.
+Structured fields passed with `extra={...}` become JSON keys; in text they are appended as
+key=value. Personal data of clients (names, phones, notes, command arguments) is never put in
+INFO lines: callers log ids, command names and outcomes only.
+"""
 
 from __future__ import annotations
 
+import json
 import logging
 import re
+from datetime import UTC, datetime
+from typing import Any
+
+# Attributes every LogRecord has: anything else on a record came from `extra=`.
+_STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
 
 
 class RedactSecrets(logging.Filter):
@@ -25,13 +37,69 @@ class RedactSecrets(logging.Filter):
         record.args = None
         if record.exc_text:
             record.exc_text = self._clean(record.exc_text)
+        if record.stack_info:
+            record.stack_info = self._clean(record.stack_info)
+        for key, value in list(vars(record).items()):
+            if key not in _STANDARD and isinstance(value, str):
+                setattr(record, key, self._clean(value))
         return True
 
 
-def setup_logging(level: str, secrets: list[str]) -> None:
-    handler = logging.StreamHandler()
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+def extra_fields(record: logging.LogRecord) -> dict[str, Any]:
+    return {k: v for k, v in vars(record).items() if k not in _STANDARD and not k.startswith("_")}
+
+
+class TextFormatter(logging.Formatter):
+    def __init__(self) -> None:
+        super().__init__("%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+    def format(self, record: logging.LogRecord) -> str:
+        line = super().format(record)
+        fields = extra_fields(record)
+        if not fields:
+            return line
+        head, sep, tail = line.partition("\n")
+        pairs = " ".join(f"{k}={v}" for k, v in fields.items() if v is not None)
+        return f"{head} [{pairs}]{sep}{tail}"
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line; the traceback, if any, is one string field."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "msg": record.getMessage(),
+        }
+        entry.update(extra_fields(record))
+        if record.exc_info and not record.exc_text:
+            record.exc_text = self.formatException(record.exc_info)
+        if record.exc_text:
+            entry["exc"] = record.exc_text
+        if record.stack_info:
+            entry["stack"] = record.stack_info
+        return json.dumps(entry, ensure_ascii=False, default=str)
+
+
+def make_handler(secrets: list[str], fmt: str = "text", stream: Any = None) -> logging.Handler:
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
     handler.addFilter(RedactSecrets(secrets))
+    return handler
+
+
+def setup_logging(level: str, secrets: list[str], fmt: str = "text") -> None:
     root = logging.getLogger()
-    root.handlers[:] = [handler]
+    root.handlers[:] = [make_handler(secrets, fmt)]
     root.setLevel(level.upper())
+    # Every request path of the Bot API holds the token; aiohttp's access log is off anyway,
+    # and per-update lines come from bot.telegram.middlewares instead.
+    logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+    # aiogram's own "Update id=… is handled" line would repeat bot.updates' one.
+    logging.getLogger("aiogram.event").setLevel(logging.WARNING)
+    # Alembic announces each of its plugins at INFO on every start; the migrations stay visible.
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
+    # APScheduler reports every tick twice at INFO; failed ticks are logged by bot.runtime.
+    logging.getLogger("apscheduler.executors").setLevel(logging.WARNING)

@@ -9,6 +9,7 @@ from aiogram.exceptions import TelegramAPIError
 from aiogram.types import ErrorEvent
 
 from bot.i18n import _
+from storage.db import is_unavailable
 
 log = logging.getLogger(__name__)
 
@@ -22,7 +23,13 @@ async def on_error(event: ErrorEvent) -> bool:
         type(event.exception).__name__,
         exc_info=event.exception,
     )
-    text = _("Something went wrong. Nothing was saved; please try again.")
+    if is_unavailable(event.exception):
+        text = _(
+            "The database is not answering right now. Nothing was saved; please try again "
+            "in a minute."
+        )
+    else:
+        text = _("Something went wrong. Nothing was saved; please try again.")
     try:
         if update.message is not None:
             await update.message.answer(text)

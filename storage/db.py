@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import event, exc
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.pool import NullPool
@@ -41,10 +41,13 @@ def create_engine(
         )
         _tune_sqlite(engine, busy_timeout_ms)
         return engine
-    connect_args: dict[str, Any] = {}
+    # A database that stops answering (a network partition drops packets) must fail a handler
+    # or a sweep tick in seconds, not hang until the kernel gives up on the connection.
+    connect_args: dict[str, Any] = {"timeout": 10, "command_timeout": 60}
     if search_path:
         connect_args["server_settings"] = {"search_path": search_path}
     kwargs.setdefault("pool_pre_ping", True)
+    kwargs.setdefault("pool_timeout", 30)
     return create_async_engine(url, connect_args=connect_args, **kwargs)
 
 
@@ -72,3 +75,13 @@ def _tune_sqlite(engine: AsyncEngine, busy_timeout_ms: int) -> None:
 
 def create_session_factory(engine: AsyncEngine) -> async_sessionmaker:
     return async_sessionmaker(engine, expire_on_commit=False, autoflush=True)
+
+
+def is_unavailable(error: BaseException) -> bool:
+    """The database (not the request) failed: refused, cut or timed-out connections. Callers
+    tell the member to try again later instead of blaming their input."""
+    if isinstance(error, exc.OperationalError | exc.InterfaceError | exc.TimeoutError):
+        return True
+    if isinstance(error, exc.DBAPIError) and error.connection_invalidated:
+        return True
+    return isinstance(error, ConnectionError | TimeoutError)

@@ -9,10 +9,13 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from sqlalchemy import text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+# Any fixed 64-bit number, the same in every copy of the bot: the advisory lock's name.
+MIGRATION_LOCK_ID = 0x5A1E5B07
 
 
 def alembic_config() -> Config:
@@ -54,5 +57,24 @@ async def _run(engine: AsyncEngine, action: Callable[[Config], None]) -> None:
         action(config)
 
     async with engine.connect() as connection:
+        if connection.dialect.name == "postgresql":
+            # Two replicas starting together with MIGRATE_ON_START: the second waits here, then
+            # finds the schema at head and does nothing. A session-level lock, so it also spans
+            # migrations that commit on their own; it is released before the connection returns.
+            await connection.execute(
+                text("SELECT pg_advisory_lock(:id)"), {"id": MIGRATION_LOCK_ID}
+            )
+            await connection.commit()
+            try:
+                await connection.run_sync(_sync)
+                await connection.commit()
+            finally:
+                # After a failure the transaction is aborted: end it before unlocking.
+                await connection.rollback()
+                await connection.execute(
+                    text("SELECT pg_advisory_unlock(:id)"), {"id": MIGRATION_LOCK_ID}
+                )
+                await connection.commit()
+            return
         await connection.run_sync(_sync)
         await connection.commit()

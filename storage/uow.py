@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from types import TracebackType
 from typing import Any
 
@@ -22,6 +23,7 @@ from storage.repositories.members import MemberRepository
 from storage.repositories.outbox import OutboxRepository
 from storage.repositories.privacy import PrivacyRepository
 from storage.repositories.teams import TeamRepository
+from storage.repositories.updates import ProcessedUpdateRepository
 
 
 class UnitOfWork:
@@ -41,15 +43,23 @@ class UnitOfWork:
         self.imports = ImportRepository(session)
         self.export = ExportRepository(session)
         self.privacy = PrivacyRepository(session)
+        self.updates = ProcessedUpdateRepository(session)
         # Conversation state already read or written in this unit of work, by storage key.
         self.fsm_cache: dict[str, tuple[str | None, dict[str, Any]]] = {}
+        # Run after a successful commit, then forgotten (a rollback forgets them too): writes to
+        # stores outside the database, such as conversation state in Redis.
+        self.after_commit: list[Callable[[], Awaitable[None]]] = []
 
     async def commit(self) -> None:
         await self.session.commit()
+        hooks, self.after_commit = self.after_commit, []
+        for hook in hooks:
+            await hook()
 
     async def rollback(self) -> None:
         await self.session.rollback()
         self.fsm_cache.clear()
+        self.after_commit = []
 
 
 class UnitOfWorkFactory:

@@ -15,6 +15,7 @@ from typing import Protocol
 
 from bot.clock import Clock
 from bot.config import DeliverySettings
+from bot.locks import LocalLocks, Locks
 from bot.services.alerts import ALERT, Alert, load_alert
 from bot.services.digest import (
     DIGEST,
@@ -67,6 +68,24 @@ class SweepReport:
     blocked: int = 0
 
 
+def interleave_members(rows: list[OutboxRow]) -> list[OutboxRow]:
+    """Round-robin over members, each member's rows in their own order.
+
+    Telegram allows one message per second to a chat. Sent in claim order, a member owed ten
+    rows would hold everyone after them for ten seconds; interleaved, that wait is spent sending
+    to the others.
+    """
+    queues: dict[int, list[OutboxRow]] = {}
+    for row in rows:
+        queues.setdefault(row.member_id, []).append(row)
+    ordered: list[OutboxRow] = []
+    depth = 0
+    while len(ordered) < len(rows):
+        ordered.extend(q[depth] for q in queues.values() if depth < len(q))
+        depth += 1
+    return ordered
+
+
 class DeliverySweep:
     def __init__(
         self,
@@ -76,6 +95,7 @@ class DeliverySweep:
         settings: DeliverySettings,
         *,
         owner: str | None = None,
+        locks: Locks | None = None,
     ) -> None:
         self._uows = uow_factory
         self._clock = clock
@@ -85,20 +105,16 @@ class DeliverySweep:
         self.owner = owner or f"sweep-{uuid.uuid4().hex[:12]}"
         self._batch: DigestBatch | None = None
         self._last_nudge_scan: datetime | None = None
+        # Planning on every instance at once is harmless but scans every client N times.
+        self._locks: Locks = locks or LocalLocks()
 
     async def run_once(self) -> SweepReport:
         report = SweepReport()
         settings = self._settings
-        async with self._uows() as uow:
-            now = self._clock.now()
-            late_after = timedelta(seconds=settings.late_after_seconds)
-            report.planned = await plan_due_followups(
-                uow, now, late_after=late_after, limit=settings.batch_size
-            )
-            report.planned += await plan_digests(uow, now, late_after=late_after)
-            if self._nudges_due(now):
-                report.planned += await plan_nudges(uow, now)
-            await uow.commit()
+        # Held until the plan is committed, so the next holder sees what this one planned.
+        async with self._locks.try_hold("sweep-plan", settings.lease_seconds) as planner:
+            if planner:
+                report.planned = await self._plan()
         async with self._uows() as uow:
             rows = await uow.outbox.claim(
                 self.owner,
@@ -109,7 +125,7 @@ class DeliverySweep:
             await uow.commit()
         blocked: set[int] = set()
         batch = self._digest_batch()
-        for row in rows:
+        for row in interleave_members(rows):
             if row.member_id in blocked:
                 # Claimed before the 403 came; already dropped with the rest of theirs.
                 continue
@@ -126,6 +142,27 @@ class DeliverySweep:
             if delivery.outcome == "blocked":
                 blocked.add(row.member_id)
         return report
+
+    async def _plan(self) -> int:
+        settings = self._settings
+        async with self._uows() as uow:
+            now = self._clock.now()
+            late_after = timedelta(seconds=settings.late_after_seconds)
+            planned = await plan_due_followups(
+                uow, now, late_after=late_after, limit=settings.batch_size
+            )
+            planned += await plan_digests(uow, now, late_after=late_after)
+            if self._nudges_due(now):
+                planned += await plan_nudges(uow, now)
+            await uow.commit()
+        return planned
+
+    async def release_leases(self) -> int:
+        """On shutdown: rows this instance claimed and did not finish are pending again now."""
+        async with self._uows() as uow:
+            released = await uow.outbox.release(self.owner)
+            await uow.commit()
+        return released
 
     def _nudges_due(self, now: datetime) -> bool:
         interval = timedelta(seconds=self._settings.nudge_scan_seconds)

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import logging
+import re
+import time
 from collections.abc import Awaitable, Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 from aiogram import BaseMiddleware
@@ -13,6 +15,7 @@ from aiogram.types import CallbackQuery, Message, TelegramObject, Update
 from bot.clock import Clock
 from bot.config import Settings
 from bot.i18n import _, pick_language, set_locale
+from bot.metrics import Metrics
 from bot.parsing.errors import ParseError
 from bot.services.candidate_cache import CandidateCache
 from bot.services.context import Actor, ServiceContext
@@ -26,27 +29,127 @@ from bot.telegram.texts import error_text
 from storage.uow import UnitOfWork, UnitOfWorkFactory
 
 log = logging.getLogger(__name__)
+update_log = logging.getLogger("bot.updates")
 Handler = Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]]
+_COMMAND = re.compile(r"/([A-Za-z0-9_]{1,32})")
+_CALLBACK_PREFIX = re.compile(r"[A-Za-z0-9_-]{1,32}")
+
+
+@dataclass
+class UpdateTrace:
+    """What one update's log line reports; the inner middlewares fill in what they learn."""
+
+    outcome: str = "ok"
+    member_id: int | None = None
+
+
+class UpdateLogMiddleware(BaseMiddleware):
+    """One INFO line per update: id, type, command name, member id, time, outcome.
+
+    Never the text: command arguments, names, phones and notes are clients' personal data.
+    """
+
+    def __init__(self, metrics: Metrics | None = None) -> None:
+        self._metrics = metrics or Metrics()
+
+    async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
+        assert isinstance(event, Update)
+        trace = data["update_trace"] = UpdateTrace()
+        started = time.perf_counter()
+        self._metrics.in_flight += 1
+        try:
+            return await handler(event, data)
+        except BaseException:
+            trace.outcome = "error"
+            raise
+        finally:
+            self._metrics.in_flight -= 1
+            elapsed_ms = (time.perf_counter() - started) * 1000
+            self._metrics.count_update(trace.outcome)
+            try:
+                kind = event.event_type
+            except Exception:  # an update type newer than this aiogram knows
+                kind = "unknown"
+            command = command_name(event)
+            update_log.info(
+                "update %s %s%s %s in %.1f ms",
+                event.update_id,
+                kind,
+                f" {command}" if command else "",
+                trace.outcome,
+                elapsed_ms,
+                extra={
+                    "update_id": event.update_id,
+                    "update_type": kind,
+                    "command": command,
+                    "member_id": trace.member_id,
+                    "duration_ms": round(elapsed_ms, 1),
+                    "outcome": trace.outcome,
+                },
+            )
+
+
+def command_name(update: Update) -> str | None:
+    """`/call` for "/call Ivanov tomorrow", `cb:done` for a button's data "done:42"; None for
+    plain text (which is personal data and is not logged)."""
+    if update.message is not None and update.message.text:
+        match = _COMMAND.match(update.message.text)
+        return f"/{match.group(1).lower()}" if match else None
+    if update.callback_query is not None and update.callback_query.data:
+        match = _CALLBACK_PREFIX.match(update.callback_query.data)
+        return f"cb:{match.group(0)}" if match else "cb"
+    return None
 
 
 class UnitOfWorkMiddleware(BaseMiddleware):
     """Everything one update writes commits together, or not at all."""
 
-    def __init__(self, uow_factory: UnitOfWorkFactory, clock: Clock, settings: Settings) -> None:
+    def __init__(
+        self,
+        uow_factory: UnitOfWorkFactory,
+        clock: Clock,
+        settings: Settings,
+        *,
+        dedup_updates: bool = False,
+    ) -> None:
         self._uow_factory = uow_factory
         self._clock = clock
         self._settings = settings
         self._candidates = CandidateCache()
+        # On for updates from Telegram (webhook, polling), whose ids are unique per bot; off for
+        # the console and test harnesses, which number their updates from 1 on every start.
+        self._dedup = dedup_updates
 
     async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
         assert isinstance(event, Update)
         outgoing = OutgoingBuffer()
         failure: DomainError | ParseError | None = None
         result: Any = None
+        trace: UpdateTrace = data.get("update_trace") or UpdateTrace()
+        user = data.get("event_from_user")
+        # Until the member is read (the database may be what fails), answer in Telegram's
+        # language of the sender.
+        set_locale(
+            pick_language(
+                user.language_code if user else None, default=self._settings.default_language
+            )
+        )
         outgoing_token = outgoing_bind(outgoing)
         try:
             async with self._uow_factory() as uow:
+                # Duplicate deliveries: the update id is recorded in the update's own
+                # transaction, so it is taken exactly when the update's effects are committed.
+                # A handler that crashes rolls the id back with everything else and a redelivery
+                # is handled afresh (at-least-once for failures, once for successes). On
+                # PostgreSQL a second instance that receives the same id meanwhile waits on the
+                # row lock, then skips it. Answering the webhook early is what makes Telegram
+                # not redeliver; this table catches its retries, polling restarts and replicas.
+                if self._dedup and not await uow.updates.claim(event.update_id, self._clock.now()):
+                    trace.outcome = "duplicate"
+                    return None
                 await self._prepare(uow, data)
+                actor = data.get("actor")
+                trace.member_id = actor.member.id if actor is not None else None
                 uow_token = bound_uow.set(uow)
                 try:
                     result = await handler(event, data)
@@ -54,6 +157,11 @@ class UnitOfWorkMiddleware(BaseMiddleware):
                     await uow.rollback()
                     outgoing.discard()
                     failure = exc
+                    trace.outcome = "refused"
+                    if self._dedup:
+                        # Nothing else is kept, but the polite refusal is not repeated.
+                        await uow.updates.claim(event.update_id, self._clock.now())
+                        await uow.commit()
                 else:
                     await uow.commit()
                 finally:

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, exists, or_, select, update
+from sqlalchemy import and_, exists, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -149,13 +149,19 @@ class OutboxRepository:
             .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)
             .limit(limit)
         )
+        chosen: Any = pick.scalar_subquery()
         if self._session.get_bind().dialect.name == "postgresql":
-            pick = pick.with_for_update(skip_locked=True)
+            # Materialised once: as a plain `IN (subquery)` PostgreSQL may run the LIMIT ...
+            # SKIP LOCKED subquery again per row and claim more than `limit` rows (seen in
+            # tests: limit 1 took 2), so that one instance grabs a batch it cannot send before
+            # the lease runs out.
+            cte = pick.with_for_update(skip_locked=True).cte("pick").prefix_with("MATERIALIZED")
+            chosen = select(cte.c.id)
         statement = (
             update(OutboxMessage)
             # The condition is repeated in the UPDATE itself: on SQLite this one statement is
             # the whole claim, and a row taken meanwhile by someone else no longer matches.
-            .where(OutboxMessage.id.in_(pick.scalar_subquery()), claimable)
+            .where(OutboxMessage.id.in_(chosen), claimable)
             .values(lease_owner=owner, lease_until=now + lease)
             .returning(*_COLUMNS)
         )
@@ -219,6 +225,31 @@ class OutboxRepository:
             )
             .values(state="pending", next_attempt_at=now, late=True, last_error=None)
         )
+
+    async def release(self, owner: str) -> int:
+        """Give back the rows `owner` claimed but did not finish (a graceful shutdown): they are
+        pending again at once instead of waiting for the lease to run out."""
+        result = await self._session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.lease_owner == owner, OutboxMessage.state == "pending")
+            .values(lease_owner=None, lease_until=None)
+        )
+        return result.rowcount or 0
+
+    async def backlog(self, now: datetime) -> tuple[int, datetime | None]:
+        """Pending rows that may be sent now, and the due moment of the oldest pending row that
+        has come due (also counting rows waiting for a retry): what /metrics reports."""
+        ready = await self._session.execute(
+            select(func.count()).where(
+                OutboxMessage.state == "pending", OutboxMessage.next_attempt_at <= now
+            )
+        )
+        oldest = await self._session.execute(
+            select(func.min(OutboxMessage.due_at)).where(
+                OutboxMessage.state == "pending", OutboxMessage.due_at <= now
+            )
+        )
+        return int(ready.scalar_one()), oldest.scalar_one()
 
     async def digest_days(self, team_id: int, since: datetime) -> dict[int, list[date]]:
         """Local dates of the digests delivered to each member of a team since `since`."""

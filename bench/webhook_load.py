@@ -1,0 +1,411 @@
+"""Sustained webhook load: N updates/s for a while through real bot processes, loopback only.
+
+    .venv/bin/python -m bench.webhook_load --backend postgres --duration 600 --rate 50
+    .venv/bin/python -m bench.webhook_load --backend sqlite --duration 120
+    .venv/bin/python -m bench.webhook_load --backend both --duration 120
+
+PostgreSQL: two instances (`python -m bot run`, webhook mode, Redis for FSM and locks) on one
+fresh schema, the load split between them; SQLite: the default single instance. Both reply to
+a fake Bot API (bench/fault_api.py) that timestamps every sendMessage.
+
+Updates come from seeded members (so handlers do real work: reads, searches, notes written),
+each with a unique update id; a share of them (`--redeliver`) is posted a second time to the
+other instance, as Telegram does when it retries. Printed:
+- lost: update ids posted and answered 200 but absent from processed_updates;
+- duplicated: updates handled successfully more than once (handled counter minus the ids in
+  processed_updates; a redelivery of an update whose first handling failed is handled afresh);
+- replies: updates without any reply at the fake Bot API;
+- latency p50/p99 from posting the update to the bot's first reply reaching the fake;
+- RSS (VmRSS) of each instance at start and end, sampled every few seconds, with the slope
+  of a least-squares line over the run after warm-up (MB/min; ~0 means no growth trend).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import random
+import statistics
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+from sqlalchemy import select
+
+from bench.fault_api import FaultApi
+from storage.db import create_engine
+from storage.models import ProcessedUpdate
+from tests.faults.procs import (
+    PG_URL,
+    SECRET,
+    SECRET_HEADER,
+    WEBHOOK_PATH,
+    BotProcess,
+    unique,
+)
+from tests.faults.seed import seed_team
+
+RSS_EVERY_SECONDS = 5.0
+
+
+@dataclass
+class Instance:
+    process: BotProcess
+    rss: list[tuple[float, float]] = field(default_factory=list)  # (seconds from start, MB)
+
+
+@dataclass
+class Posted:
+    update_id: int
+    chat_id: int
+    at: float
+    status: int = 0
+
+
+def rss_mb(pid: int) -> float | None:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        return None
+    return None
+
+
+def slope_per_minute(points: list[tuple[float, float]]) -> float:
+    if len(points) < 3:
+        return 0.0
+    xs = [p[0] / 60 for p in points]
+    ys = [p[1] for p in points]
+    mean_x, mean_y = statistics.fmean(xs), statistics.fmean(ys)
+    var = sum((x - mean_x) ** 2 for x in xs)
+    if var == 0:
+        return 0.0
+    return sum((x - mean_x) * (y - mean_y) for x, y in zip(xs, ys, strict=True)) / var
+
+
+def percentile(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))
+    return ordered[index]
+
+
+def update_body(update_id: int, user_id: int, text: str) -> bytes:
+    return json.dumps(
+        {
+            "update_id": update_id,
+            "message": {
+                "message_id": update_id,
+                "date": int(time.time()),
+                "chat": {"id": user_id, "type": "private"},
+                "from": {"id": user_id, "is_bot": False, "first_name": "U", "language_code": "en"},
+                "text": text,
+            },
+        }
+    ).encode()
+
+
+def command_for(rng: random.Random, user_id: int, serial: int) -> str:
+    client = f"Client {user_id}-0"
+    roll = rng.random()
+    if roll < 0.35:
+        return "/today"
+    if roll < 0.55:
+        return f"/find Client {user_id}"
+    if roll < 0.70:
+        return "/list"
+    if roll < 0.90:
+        return f"/note {client} — bench note {serial}"
+    return "/help"
+
+
+async def run_backend(args: argparse.Namespace, backend: str) -> dict[str, Any]:
+    workdir = Path(tempfile.mkdtemp(prefix=f"webhook-load-{backend}-"))
+    api = FaultApi(enforce_limits=False)
+    api_url = await api.start()
+    schema: str | None = None
+    if backend == "postgres":
+        from tests.faults.db import create_schema
+
+        schema = await create_schema()
+        database_url = PG_URL
+        count = args.instances
+        redis_prefix: str | None = unique("bench")
+    else:
+        database_url = f"sqlite+aiosqlite:///{workdir / 'bench.sqlite3'}"
+        count = 1
+        redis_prefix = None
+    instances = [
+        Instance(
+            BotProcess(
+                f"{backend}-{i}",
+                workdir,
+                api_url=api_url,
+                database_url=database_url,
+                schema=schema,
+                bot_id=5000 + i,
+                redis_prefix=redis_prefix,
+                extra_env={"LOG_LEVEL": "WARNING", "DELIVERY__SWEEP_INTERVAL_SECONDS": "5"},
+            )
+        )
+        for i in range(count)
+    ]
+    engine = create_engine(database_url, search_path=schema)
+    try:
+        for inst in instances:
+            inst.process.start()
+        await asyncio.gather(*(_wait_healthy(inst.process) for inst in instances))
+        seeded = await seed_team(
+            engine,
+            members=args.users,
+            followups_per_member=1,
+            # Far ahead: no reminder push mixes with the replies being timed.
+            due_at=datetime.now(UTC) + timedelta(days=30),
+        )
+        result = await _drive(args, instances, api, seeded.telegram_ids)
+        result["processed_updates"] = await _processed(engine, result.pop("_ids"))
+    finally:
+        for inst in instances:
+            inst.process.stop()
+        await engine.dispose()
+        await api.stop()
+        if schema is not None:
+            from tests.faults.db import drop_schema, wipe_redis
+
+            await drop_schema(schema)
+            if redis_prefix:
+                await wipe_redis(redis_prefix)
+    result["backend"] = backend
+    result["instances"] = count
+    result["logs"] = str(workdir)
+    return _summarise(result)
+
+
+async def _wait_healthy(process: BotProcess) -> None:
+    loop = asyncio.get_running_loop()
+    await loop.run_in_executor(None, process.wait_healthy, 180.0)
+
+
+async def _processed(engine: Any, ids: set[int]) -> dict[str, int]:
+    found: set[int] = set()
+    async with engine.connect() as conn:
+        ordered = sorted(ids)
+        for start in range(0, len(ordered), 5000):
+            chunk = ordered[start : start + 5000]
+            rows = await conn.execute(
+                select(ProcessedUpdate.update_id).where(ProcessedUpdate.update_id.in_(chunk))
+            )
+            found.update(rows.scalars())
+    return {"expected": len(ids), "found": len(found), "missing": len(ids - found)}
+
+
+async def _drive(
+    args: argparse.Namespace, instances: list[Instance], api: FaultApi, users: list[int]
+) -> dict[str, Any]:
+    rng = random.Random(7)
+    posted: list[Posted] = []
+    redelivered = 0
+    tasks: set[asyncio.Task[None]] = set()
+    connector = aiohttp.TCPConnector(limit=200)
+    headers = {SECRET_HEADER: SECRET, "Content-Type": "application/json"}
+    started = time.monotonic()
+    stop_sampling = asyncio.Event()
+
+    async def sample() -> None:
+        while not stop_sampling.is_set():
+            for inst in instances:
+                mb = rss_mb(inst.process.pid)
+                if mb is not None:
+                    inst.rss.append((time.monotonic() - started, mb))
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop_sampling.wait(), RSS_EVERY_SECONDS)
+
+    sampler = asyncio.create_task(sample())
+    async with aiohttp.ClientSession(connector=connector) as http:
+
+        async def post(item: Posted | None, url: str, body: bytes) -> None:
+            try:
+                async with http.post(url, data=body, headers=headers) as response:
+                    await response.read()
+                    if item is not None:
+                        item.status = response.status
+            except aiohttp.ClientError:
+                if item is not None:
+                    item.status = -1
+
+        total = int(args.rate * args.duration)
+        # Users take turns so that one user's updates are seconds apart, like a person's.
+        order = list(users)
+        for serial in range(total):
+            due = started + serial / args.rate
+            delay = due - time.monotonic()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            user = order[serial % len(order)]
+            update_id = 10_000_000 + serial
+            body = update_body(update_id, user, command_for(rng, user, serial))
+            target = instances[serial % len(instances)].process
+            item = Posted(update_id, user, time.monotonic())
+            posted.append(item)
+            task = asyncio.create_task(post(item, target.url + WEBHOOK_PATH, body))
+            tasks.add(task)
+            task.add_done_callback(tasks.discard)
+            if args.redeliver and rng.random() < args.redeliver:
+                other = instances[(serial + 1) % len(instances)].process
+                redelivered += 1
+                again = asyncio.create_task(post(None, other.url + WEBHOOK_PATH, body))
+                tasks.add(again)
+                again.add_done_callback(tasks.discard)
+        load_seconds = time.monotonic() - started
+        load_ended = time.monotonic()
+        if tasks:
+            await asyncio.wait(tasks, timeout=60)
+        # Drain: every update handled (or the deadline).
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            counts = await _totals(http, instances)
+            handled = counts["updates_handled_total"] + counts["updates_failed_total"]
+            if handled >= len(posted):
+                break
+            await asyncio.sleep(0.5)
+        drain_seconds = time.monotonic() - load_ended
+        # Replies may still be on their way to the fake.
+        await asyncio.sleep(1.0)
+        metrics = await _totals(http, instances)
+    stop_sampling.set()
+    await sampler
+    return {
+        "_ids": {p.update_id for p in posted},
+        "posted": posted,
+        "redelivered": redelivered,
+        "load_seconds": load_seconds,
+        "drain_seconds": drain_seconds,
+        "metrics": metrics,
+        "sent": list(api.sent),
+        "rss": {inst.process.name: inst.rss for inst in instances},
+    }
+
+
+COUNTERS = (
+    "updates_handled_total",
+    "updates_failed_total",
+    "updates_duplicate_total",
+    "webhook_requests_rejected_total",
+)
+
+
+async def _totals(http: aiohttp.ClientSession, instances: list[Instance]) -> dict[str, float]:
+    totals = dict.fromkeys(COUNTERS, 0.0)
+    for inst in instances:
+        body = await _get(http, inst.process.url + "/metrics")
+        for name in COUNTERS:
+            totals[name] += _metric(body, name)
+    return totals
+
+
+async def _get(http: aiohttp.ClientSession, url: str) -> str:
+    async with http.get(url) as response:
+        return await response.text()
+
+
+def _metric(body: str, name: str) -> float:
+    for line in body.splitlines():
+        if line.startswith(name + " "):
+            return float(line.rsplit(" ", 1)[1])
+    return 0.0
+
+
+def _summarise(result: dict[str, Any]) -> dict[str, Any]:
+    posted: list[Posted] = result.pop("posted")
+    sent = result.pop("sent")
+    replies_by_chat: dict[int, list[float]] = {}
+    for message in sent:
+        replies_by_chat.setdefault(message.chat_id, []).append(message.at)
+    for times in replies_by_chat.values():
+        times.sort()
+    by_chat: dict[int, list[Posted]] = {}
+    for item in posted:
+        by_chat.setdefault(item.chat_id, []).append(item)
+    latencies: list[float] = []
+    unanswered = 0
+    for chat_id, items in by_chat.items():
+        # Every command in the mix answers with one message, and one member's updates are
+        # seconds apart: the k-th reply to a chat answers the k-th update posted for it.
+        times = replies_by_chat.get(chat_id, [])
+        for item, at in zip(items, times, strict=False):
+            latencies.append((at - item.at) * 1000)
+        unanswered += max(0, len(items) - len(times))
+    metrics = result["metrics"]
+    unique_ids = len(posted)
+    processed = result["processed_updates"]
+    rss = {
+        name: {
+            "start_mb": round(points[0][1], 1) if points else None,
+            "end_mb": round(points[-1][1], 1) if points else None,
+            "max_mb": round(max(p[1] for p in points), 1) if points else None,
+            # Warm-up (imports, caches, pools) is excluded from the trend.
+            "slope_mb_per_min": round(
+                slope_per_minute([p for p in points if p[0] >= 0.1 * points[-1][0]]), 3
+            )
+            if points
+            else None,
+            "samples": len(points),
+        }
+        for name, points in result.pop("rss").items()
+    }
+    return {
+        "backend": result["backend"],
+        "instances": result["instances"],
+        "updates_posted": unique_ids,
+        "achieved_rate_per_s": round(unique_ids / result["load_seconds"], 1),
+        "drain_after_load_s": round(result["drain_seconds"], 1),
+        "http_not_200": sum(1 for p in posted if p.status != 200),
+        "redelivered_copies": result["redelivered"],
+        "lost": processed["missing"],
+        # Each successful handling records its id in processed_updates in the same
+        # transaction; more successes than recorded ids would be an update handled twice.
+        "duplicated": max(0, int(metrics["updates_handled_total"]) - processed["found"]),
+        "duplicates_ignored": int(metrics["updates_duplicate_total"]),
+        "failed": int(metrics["updates_failed_total"]),
+        "unanswered": unanswered,
+        "replies": len(sent),
+        "latency_ms_p50": round(percentile(latencies, 50), 1),
+        "latency_ms_p90": round(percentile(latencies, 90), 1),
+        "latency_ms_p99": round(percentile(latencies, 99), 1),
+        "latency_ms_max": round(max(latencies), 1) if latencies else None,
+        "rss": rss,
+        "logs": result["logs"],
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Sustained webhook load through bot processes")
+    parser.add_argument("--backend", choices=["postgres", "sqlite", "both"], default="both")
+    parser.add_argument("--duration", type=float, default=600.0, help="seconds of load")
+    parser.add_argument("--rate", type=float, default=50.0, help="updates per second")
+    parser.add_argument("--instances", type=int, default=2, help="PostgreSQL instances")
+    parser.add_argument("--users", type=int, default=200, help="members sending updates")
+    parser.add_argument(
+        "--redeliver", type=float, default=0.01, help="share of updates posted twice"
+    )
+    args = parser.parse_args(argv)
+    backends = ["postgres", "sqlite"] if args.backend == "both" else [args.backend]
+    ok = True
+    for backend in backends:
+        summary = asyncio.run(run_backend(args, backend))
+        print(json.dumps(summary, indent=2, ensure_ascii=False), flush=True)
+        ok = ok and summary["lost"] == 0 and summary["duplicated"] == 0
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

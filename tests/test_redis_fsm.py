@@ -1,0 +1,209 @@
+"""REDIS_URL set: conversation state lives in Redis, shared by every instance and following the
+update's transaction; cross-instance locks are Redis try-locks."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from collections.abc import AsyncIterator
+
+import pytest
+from redis.asyncio import Redis
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from bot.clock import FrozenClock
+from bot.locks import LocalLocks, RedisLocks
+from bot.runtime import Runtime
+from storage.models import FsmRecord
+from tests.conftest import IN_CI
+from tests.harness import Person
+from tests.runtime_kit import GOOD, GatedSession, message_update, runtime_settings, serving, settle
+
+REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+MANAGER = Person(1001, "Max")
+PATH = "/telegram/webhook"
+
+
+@pytest.fixture
+async def redis_prefix() -> AsyncIterator[str]:
+    """A key prefix of this test alone; its keys are deleted afterwards."""
+    client = Redis.from_url(REDIS_URL, socket_connect_timeout=2)
+    try:
+        await client.ping()
+    except Exception as exc:
+        await client.aclose()
+        message = f"Redis at {REDIS_URL} is not reachable ({type(exc).__name__}: {exc})"
+        if IN_CI:
+            pytest.fail(message + "; CI=true requires it", pytrace=False)
+        pytest.skip(message)
+    prefix = f"salesbot-test-{uuid.uuid4().hex[:10]}"
+    yield prefix
+    keys = [key async for key in client.scan_iter(match=f"{prefix}:*")]
+    if keys:
+        await client.delete(*keys)
+    await client.aclose()
+
+
+def _runtime(engine: AsyncEngine, clock: FrozenClock, prefix: str) -> tuple[Runtime, GatedSession]:
+    session = GatedSession()
+    settings = runtime_settings(redis_url=REDIS_URL, redis_prefix=prefix)
+    runtime = Runtime.create(settings, clock=clock, session=session, engine=engine, scheduler=False)
+    return runtime, session
+
+
+async def _redis_keys(prefix: str) -> list[str]:
+    client = Redis.from_url(REDIS_URL, decode_responses=True)
+    try:
+        return sorted([key async for key in client.scan_iter(match=f"{prefix}:*")])
+    finally:
+        await client.aclose()
+
+
+async def test_a_step_by_step_command_continues_on_another_instance(
+    engine: AsyncEngine, clock: FrozenClock, redis_prefix: str
+):
+    one, one_session = _runtime(engine, clock, redis_prefix)
+    two, two_session = _runtime(engine, clock, redis_prefix)
+    async with serving(one) as first, serving(two) as second:
+        for n, text in enumerate(["/start", "/add Ivanov", "/call"], start=1):
+            await first.post(PATH, json=message_update(n, MANAGER, text), headers=GOOD)
+            await settle(one)
+        assert "Which client" in one_session.texts_to(MANAGER.id)[-1]
+        assert any(":fsm:" in key for key in await _redis_keys(redis_prefix))
+        # The load balancer sends the next answers to the other replica.
+        await second.post(PATH, json=message_update(4, MANAGER, "Ivanov"), headers=GOOD)
+        await settle(two)
+        assert "How did the call" in two_session.texts_to(MANAGER.id)[-1]
+        await first.post(PATH, json=message_update(5, MANAGER, "done"), headers=GOOD)
+        await settle(one)
+        assert "Call with" in one_session.texts_to(MANAGER.id)[-1]
+    async with engine.connect() as conn:
+        # Nothing in the database's FSM table: Redis holds conversation state now.
+        assert await conn.scalar(select(func.count()).select_from(FsmRecord)) == 0
+
+
+async def test_cancel_clears_the_state_in_redis(
+    engine: AsyncEngine, clock: FrozenClock, redis_prefix: str
+):
+    runtime, session = _runtime(engine, clock, redis_prefix)
+    async with serving(runtime) as client:
+        for n, text in enumerate(["/start", "/add Ivanov", "/call"], start=1):
+            await client.post(PATH, json=message_update(n, MANAGER, text), headers=GOOD)
+            await settle(runtime)
+        await client.post(PATH, json=message_update(4, MANAGER, "Ivanov"), headers=GOOD)
+        await settle(runtime)
+        assert "How did the call" in session.texts_to(MANAGER.id)[-1]
+        await client.post(PATH, json=message_update(5, MANAGER, "/cancel"), headers=GOOD)
+        await settle(runtime)
+        assert "Cancelled" in session.texts_to(MANAGER.id)[-1]
+        assert not [k for k in await _redis_keys(redis_prefix) if ":fsm:" in k]
+
+
+async def test_redis_locks_let_one_holder_at_a_time(redis_prefix: str):
+    clients = [Redis.from_url(REDIS_URL) for _ in range(2)]
+    one, two = (RedisLocks(c, redis_prefix) for c in clients)
+    try:
+        async with one.try_hold("plan", 30) as first, two.try_hold("plan", 30) as second:
+            assert (first, second) == (True, False)
+        async with two.try_hold("plan", 30) as again:
+            assert again  # released on leaving
+        async with one.try_hold("short", 0.05) as held:
+            assert held
+            await asyncio.sleep(0.2)  # expired meanwhile: taken over by someone else
+            async with two.try_hold("short", 30) as taken:
+                assert taken
+                # Our late release must not free the lock the other one holds now.
+        async with one.try_hold("short", 30) as after:
+            assert after  # `two` released its own on leaving
+    finally:
+        for c in clients:
+            await c.aclose()
+
+
+async def test_local_locks_are_try_locks():
+    locks = LocalLocks()
+    async with locks.try_hold("plan", 30) as first, locks.try_hold("plan", 30) as second:
+        assert (first, second) == (True, False)
+    async with locks.try_hold("plan", 30) as again:
+        assert again
+
+
+async def test_one_sweep_plans_while_the_other_skips(
+    engine: AsyncEngine, clock: FrozenClock, redis_prefix: str
+):
+    one, _ = _runtime(engine, clock, redis_prefix)
+    two, _ = _runtime(engine, clock, redis_prefix)
+    locks = RedisLocks(one.redis, redis_prefix)
+    async with serving(one), serving(two):
+        async with locks.try_hold("sweep-plan", 30) as held:
+            assert held
+            report = await two.app.sweep.run_once()  # another instance is planning
+            assert report.planned == 0
+        assert two.metrics.sweep_failures == 0
+
+
+async def test_ready_reports_redis_unreachable(engine: AsyncEngine, clock: FrozenClock):
+    settings = runtime_settings(redis_url="redis://127.0.0.1:1/0")
+    runtime = Runtime.create(
+        settings, clock=clock, session=GatedSession(), engine=engine, scheduler=False
+    )
+    try:
+        assert (await runtime.readiness_problem() or "").startswith("redis unreachable")
+    finally:
+        await runtime.close()
+
+
+async def test_state_writes_wait_for_the_commit_and_vanish_on_rollback(
+    engine: AsyncEngine, redis_prefix: str
+):
+    """Inside an update, the Redis storage follows the unit of work like SqlStorage does."""
+    from aiogram.fsm.storage.base import DefaultKeyBuilder, StorageKey
+    from aiogram.fsm.storage.redis import RedisStorage
+
+    from bot.telegram.fsm_storage import DeferredStorage, bound_uow
+    from storage.db import create_session_factory
+    from storage.uow import UnitOfWorkFactory
+
+    client = Redis.from_url(REDIS_URL)
+    keys = DefaultKeyBuilder(prefix=f"{redis_prefix}:fsm", with_destiny=True)
+    storage = DeferredStorage(RedisStorage(client, key_builder=keys))
+    key = StorageKey(bot_id=1, chat_id=5, user_id=5)
+    uows = UnitOfWorkFactory(create_session_factory(engine))
+    try:
+        async with uows() as uow:
+            token = bound_uow.set(uow)
+            await storage.set_state(key, "Steps:name")
+            await storage.set_data(key, {"client": 1})
+            assert await storage.get_state(key) == "Steps:name"  # read your own write
+            assert await storage.inner.get_state(key) is None  # not written yet
+            await uow.rollback()
+            bound_uow.reset(token)
+        assert await storage.get_state(key) is None
+        async with uows() as uow:
+            token = bound_uow.set(uow)
+            await storage.set_state(key, "Steps:outcome")
+            await storage.set_data(key, {"client": 2})
+            await uow.commit()
+            bound_uow.reset(token)
+        assert await storage.get_state(key) == "Steps:outcome"
+        assert await storage.get_data(key) == {"client": 2}
+    finally:
+        await storage.close()
+
+
+async def test_only_the_last_replica_to_stop_deletes_the_webhook(
+    engine: AsyncEngine, clock: FrozenClock, redis_prefix: str
+):
+    from aiogram.methods import DeleteWebhook, SetWebhook
+
+    one, one_session = _runtime(engine, clock, redis_prefix)
+    two, two_session = _runtime(engine, clock, redis_prefix)
+    await one.start()
+    await two.start()
+    assert one_session.sent(SetWebhook) and two_session.sent(SetWebhook)
+    await one.stop()  # a rolling update replaces this replica; the other keeps serving
+    assert one_session.sent(DeleteWebhook) == []
+    await two.stop()
+    assert len(two_session.sent(DeleteWebhook)) == 1
