@@ -218,6 +218,10 @@ def running(*processes: BotProcess) -> Iterator[tuple[BotProcess, ...]]:
             process.wait_healthy()
         yield processes
     finally:
+        # All are told first, so that they stop side by side, not one after another.
+        for process in processes:
+            if process.proc is not None and process.proc.poll() is None:
+                process.proc.send_signal(signal.SIGTERM)
         for process in processes:
             process.stop()
 
