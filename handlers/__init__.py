@@ -18,7 +18,9 @@ from handlers import (
     settings,
     start,
     steps,
+    team,
     today,
+    transfer,
 )
 
 
@@ -33,6 +35,8 @@ def get_routers() -> list[Router]:
         help.build_router(),
         invite.build_router(),
         campaigns.build_router(),
+        team.build_router(),
+        transfer.build_router(),
         clients.build_router(),
         reminders.build_router(),
         lists.build_router(),

@@ -18,6 +18,7 @@ from storage.repositories.fsm import FsmRepository
 from storage.repositories.invites import InviteRepository
 from storage.repositories.members import MemberRepository
 from storage.repositories.outbox import OutboxRepository
+from storage.repositories.roster import RosterRepository
 from storage.repositories.teams import TeamRepository
 
 
@@ -35,6 +36,7 @@ class UnitOfWork:
         self.outbox = OutboxRepository(session)
         self.campaigns = CampaignRepository(session)
         self.digest = DigestRepository(session)
+        self.roster = RosterRepository(session)
         # Conversation state already read or written in this unit of work, by storage key.
         self.fsm_cache: dict[str, tuple[str | None, dict[str, Any]]] = {}
 

@@ -10,10 +10,12 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from bot.services.alerts import Alert
+from bot.telegram.team_render import TEAM_ALERTS
 
 AlertText = Callable[[Mapping[str, Any]], str]
 
 ALERT_TEXTS: dict[str, AlertText] = {}
+ALERT_TEXTS.update(TEAM_ALERTS)
 
 
 def alert_text(alert: Alert) -> str | None:
