@@ -55,6 +55,13 @@ def help_text(actor: Actor) -> str:
             "<code>/invite manager</code>, <code>/invite head</code> — a single-use link "
             "for a new member. You see every client of the team in lists and search."
         )
+        text += "\n" + _(
+            "/team — members, their clients, overdue follow-ups and last activity; "
+            "reassign a member's clients\n"
+            "<code>/transfer Max Nina</code> — all of Max's clients to Nina, with their "
+            "follow-ups and open leads; <code>/transfer Max Nina Ivanov, Petrov</code> — only "
+            "these"
+        )
         if actor.member.role == Role.OWNER:
             text += "\n" + _(
                 "<code>/campaign VIP 07.03 8 March offer</code> — a follow-up on that day "
@@ -62,6 +69,10 @@ def help_text(actor: Actor) -> str:
             )
             text += "\n" + _(
                 "<code>/settings team</code> — the team's periods for follow-ups and nudges."
+            )
+            text += "\n" + _(
+                "In /team you change roles and remove a member (their access ends at once, "
+                "their history stays). <code>/owner Nina</code> — hand the ownership over."
             )
     return text
 

@@ -430,3 +430,21 @@ async def test_card_button_of_a_removed_members_client_still_works_for_the_owner
         cid = await uow.session.scalar(select(Client.id).where(Client.name == "Иванов"))
     [card] = await team.press(OWNER, CardAction(act="open", cid=int(cid or 0)).pack())
     assert "Иванов" in card.text and "Max" in card.text
+
+
+async def test_team_texts_follow_each_members_language(team: BotHarness):
+    await team.send(OWNER, "/settings lang ru")
+    await team.send(OTHER, "/settings lang ru")
+    [roster] = await team.send(OWNER, "/team")
+    assert "👥 <b>Команда</b> (4)" in roster.text and "клиентов: 2" in roster.text
+    max_id, nina_id = await member_id(team, MANAGER), await member_id(team, OTHER)
+    [done] = await team.press(OWNER, TeamAct(act="to", mid=max_id, arg=str(nina_id)).pack())
+    assert "Клиенты переданы от <b>Max</b> к <b>Nina</b>: 2." in done.text
+    team.session.clear()
+    await make_sweep(team).run_once()
+    assert any("передал(а) вам клиентов Max" in t for t in texts_to(team, OTHER))
+    assert any("Olga moved your clients to Nina: 2." in t for t in texts_to(team, MANAGER))
+    # A removed member is refused in the language their Telegram reports.
+    await team.press(OWNER, TeamAct(act="rmok", mid=nina_id).pack())
+    [closed] = await team.send(Person(OTHER.id, OTHER.first_name, "ru"), "/today")
+    assert "Ваш доступ к команде закрыт" in closed.text

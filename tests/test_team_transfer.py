@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import select
 
 from bot.telegram.callbacks import TeamAct, TransferPick
-from storage.models import Client, Followup
+from storage.models import Followup
 from tests.harness import BotHarness, Person
 from tests.test_reminders import make_sweep
 from tests.test_team import audit_rows, managers_of, member_id, texts_to

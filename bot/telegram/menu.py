@@ -25,6 +25,9 @@ MENU = (
     ("settings", N_("Time zone, language, working hours")),
     ("invite", N_("Invite a team member (owner)")),
     ("campaign", N_("Follow-ups for a segment or #tag (owner)")),
+    ("team", N_("The team: roles, removal, reassigning (owner, head)")),
+    ("transfer", N_("Move clients between managers (owner, head)")),
+    ("owner", N_("Hand the team's ownership over (owner)")),
     ("help", N_("Help with examples")),
     ("cancel", N_("Stop the current step-by-step command")),
 )
