@@ -8,7 +8,7 @@ from aiogram import Bot, F, Router
 from aiogram.filters import Command, CommandObject
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
-from aiogram.types import CallbackQuery, Message
+from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from bot.i18n import _
@@ -27,7 +27,9 @@ class TransferSteps(StatesGroup):
     clients = State()
 
 
-async def _send(bot: Bot, chat_id: int, text: str, markup=None) -> None:  # type: ignore[no-untyped-def]
+async def _send(
+    bot: Bot, chat_id: int, text: str, markup: InlineKeyboardMarkup | None = None
+) -> None:
     await bot.send_message(chat_id, text, reply_markup=markup)
 
 

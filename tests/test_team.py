@@ -5,6 +5,7 @@ The clock starts at Wednesday 2026-12-02 10:15 Moscow time.
 
 from __future__ import annotations
 
+import asyncio
 from datetime import time
 
 import pytest
@@ -222,6 +223,14 @@ async def test_a_second_press_of_remove_does_nothing_harmful(team: BotHarness):
     assert await team.press(OWNER, confirm) == []
     assert any("has already been removed" in a for a in team.alerts())
     assert len(await audit_rows(team, "member_removed")) == 1
+
+
+async def test_two_presses_of_remove_at_the_same_moment_remove_once(team: BotHarness):
+    confirm = TeamAct(act="rmok", mid=await member_id(team, MANAGER)).pack()
+    await asyncio.gather(team.press(OWNER, confirm), team.press(OWNER, confirm))
+    assert len(await audit_rows(team, "member_removed")) == 1
+    assert sum("has already been removed" in a for a in team.alerts()) == 1
+    assert not (await member_row(team, MANAGER)).is_active
 
 
 @pytest.mark.parametrize(
