@@ -170,8 +170,30 @@ TARGETS = {
 @pytest.fixture
 async def team(harness: BotHarness) -> BotHarness:
     await harness.join_owner(OWNER)
-    for person, role in ((MAX, "manager"), (NINA, "manager"), (HEAD, "head"), (GONE, "manager")):
-        await harness.invite_and_join(OWNER, person, role=role)
+    # Members written directly: joining by invite is tested elsewhere, and this runs per row.
+    async with harness.uow_factory() as uow:
+        owner = await uow.members.by_telegram_id(OWNER.id)
+        assert owner is not None
+        for person, role in (
+            (MAX, "manager"),
+            (NINA, "manager"),
+            (HEAD, "head"),
+            (GONE, "manager"),
+        ):
+            await uow.members.create(
+                team_id=owner.team_id,
+                telegram_id=person.id,
+                role=role,
+                full_name=person.first_name,
+                username=None,
+                language=None,
+                telegram_language=person.language,
+                timezone=owner.timezone,
+                work_start=owner.work_start,
+                work_end=owner.work_end,
+                now=harness.clock.now(),
+            )
+        await uow.commit()
     await harness.send(MAX, "/add Иванов, +7 999 111-22-33")
     await harness.send(MAX, "/add Кузнецов, +7 999 333-44-55")
     await harness.send(NINA, "/add Сидоров, +7 999 555-44-33, #vip")
