@@ -68,11 +68,8 @@ async def owner_command(
             _("Whom do you hand the ownership over to?"), reply_markup=b.as_markup()
         )
         return
-    member = await services.team.resolve_member(actor, args)
-    if not member.is_active:
-        raise DomainError("member_removed", name=member.full_name)
-    if member.id == actor.member.id or member.role == Role.OWNER:
-        raise DomainError("owner_self")
+    named = await services.team.resolve_member(actor, args)
+    member = await services.team.heir(actor, named.id)
     await message.answer(
         ownership_question(member.full_name), reply_markup=confirm_keyboard("ownok", member.id)
     )
@@ -143,13 +140,8 @@ async def _act(
         result = await team_service.transfer(actor, mid, int(data.arg))
         return transferred_text(result, SUMMARY_NAMES), None, None
     if act == "own":
-        require_role(actor, Role.OWNER)
-        line = await team_service.line(actor, mid)
-        if not line.member.is_active:
-            raise DomainError("member_removed", name=line.member.full_name)
-        if line.member.id == actor.member.id or line.member.role == Role.OWNER:
-            raise DomainError("owner_self")
-        return ownership_question(line.member.full_name), confirm_keyboard("ownok", mid), None
+        member = await team_service.heir(actor, mid)
+        return ownership_question(member.full_name), confirm_keyboard("ownok", mid), None
     if act == "ownok":
         member = await team_service.hand_over(actor, mid)
         text = _("👑 <b>{name}</b> is now the owner of the team; you are head of sales.").format(

@@ -82,7 +82,6 @@ def require_team_wide(actor: Actor) -> None:
 class TeamService:
     def __init__(self, ctx: ServiceContext) -> None:
         self._ctx = ctx
-        self._last_error: DomainError | None = None
 
     # -- reading ----------------------------------------------------------------------------
 
@@ -253,12 +252,17 @@ class TeamService:
         await self._tell_both_sides(actor, result, now)
         return result
 
-    async def hand_over(self, actor: Actor, member_id: int) -> MemberDTO:
-        """The member becomes the owner and the acting owner becomes head of sales."""
+    async def heir(self, actor: Actor, member_id: int) -> MemberDTO:
+        """The member ownership may go to (asked before the confirmation, and again on it)."""
         require_role(actor, Role.OWNER)
         member = await self._active_member(actor, member_id)
         if member.id == actor.member.id or member.role == Role.OWNER:
             raise DomainError("owner_self")
+        return member
+
+    async def hand_over(self, actor: Actor, member_id: int) -> MemberDTO:
+        """The member becomes the owner and the acting owner becomes head of sales."""
+        member = await self.heir(actor, member_id)
         uow, now = self._ctx.uow, self._ctx.now()
         # The new owner first: at no point is the team without one.
         await uow.members.update(actor.team.id, member.id, role=Role.OWNER)
@@ -325,7 +329,7 @@ class TeamService:
         (`/transfer Max Max` is Max to Max, not "Max Max" with nobody after)."""
         tokens = scan(args)
         words = [token.text for token in tokens]
-        sources = await self._leading_members(actor, words, 0)
+        sources, source_error = await self._leading_members(actor, words, 0)
         target_error: DomainError | None = None
         for source, used in sources:
             if used >= len(words):
@@ -334,9 +338,9 @@ class TeamService:
                 if matching.normalize(" ".join(words)) in variants:
                     raise DomainError("transfer_target_missing")
                 continue
-            targets = await self._leading_members(actor, words, used)
+            targets, error = await self._leading_members(actor, words, used)
             if not targets:
-                target_error = target_error or self._last_error
+                target_error = target_error or error
                 continue
             target, used_target = targets[0]
             rest = tail(args, tokens, used + used_target)
@@ -345,7 +349,7 @@ class TeamService:
             client_ids = await self.resolve_clients_of(actor, source, rest)
             return TransferRequest(source, target, client_ids)
         if not sources:
-            raise self._last_error or DomainError("member_not_found", value=args)
+            raise source_error or DomainError("member_not_found", value=args)
         if target_error is not None:
             raise target_error
         raise DomainError("transfer_target_missing")
@@ -395,25 +399,25 @@ class TeamService:
 
     async def _leading_members(
         self, actor: Actor, words: list[str], start: int
-    ) -> list[tuple[MemberDTO, int]]:
+    ) -> tuple[list[tuple[MemberDTO, int]], DomainError | None]:
         """Members named by runs of words from `start`, the longest run first; the error of
-        the shortest failed run is kept in `_last_error` for the answer."""
+        the shortest failed run for the answer when none is found."""
         found: list[tuple[MemberDTO, int]] = []
-        self._last_error = None
+        last_error: DomainError | None = None
         floor = self._ctx.limits.match_min_score
         for count in range(min(_MAX_NAME_WORDS, len(words) - start), 0, -1):
             run = words[start : start + count]
             try:
                 member = await self.resolve_member(actor, " ".join(run))
             except DomainError as exc:
-                self._last_error = exc
+                last_error = exc
                 continue
             # Every word must belong to the name: "Max Petrov Nina" is Max Petrov, then Nina,
             # even though the whole string is close enough to "Max Petrov".
             if count > 1 and any(matching.score(w, _candidate(member)) < floor for w in run):
                 continue
             found.append((member, count))
-        return found
+        return found, last_error
 
     async def _member(self, actor: Actor, member_id: int) -> MemberDTO:
         member = await self._ctx.uow.members.get(actor.team.id, member_id)

@@ -23,6 +23,7 @@ from bot.telegram.outgoing import OutgoingBuffer
 from bot.telegram.outgoing import bind as outgoing_bind
 from bot.telegram.outgoing import unbind as outgoing_unbind
 from bot.telegram.texts import error_text
+from storage.dto import MemberDTO, TeamDTO
 from storage.uow import UnitOfWork, UnitOfWorkFactory
 
 log = logging.getLogger(__name__)
@@ -75,7 +76,7 @@ class UnitOfWorkMiddleware(BaseMiddleware):
         data["settings"] = self._settings
         user = data.get("event_from_user")
         actor: Actor | None = None
-        found = None
+        found: tuple[MemberDTO, TeamDTO] | None = None
         if user is not None:
             found = await uow.members.with_team(user.id)
             member, team = found if found is not None else (None, None)
