@@ -20,7 +20,9 @@ from handlers import (
     settings,
     start,
     steps,
+    team,
     today,
+    transfer,
 )
 
 
@@ -36,6 +38,8 @@ def get_routers() -> list[Router]:
         invite.build_router(),
         campaigns.build_router(),
         data_rights.build_router(),
+        team.build_router(),
+        transfer.build_router(),
         clients.build_router(),
         importing.build_router(),
         reminders.build_router(),

@@ -61,6 +61,13 @@ def help_text(actor: Actor) -> str:
             "<code>/invite manager</code>, <code>/invite head</code> — a single-use link "
             "for a new member. You see every client of the team in lists and search."
         )
+        text += "\n" + _(
+            "/team — members, their clients, overdue follow-ups and last activity; "
+            "reassign a member's clients\n"
+            "<code>/transfer Max Nina</code> — all of Max's clients to Nina, with their "
+            "follow-ups and open leads; <code>/transfer Max Nina Ivanov, Petrov</code> — only "
+            "these"
+        )
         if actor.member.role == Role.OWNER:
             text += "\n" + _(
                 "<code>/campaign VIP 07.03 8 March offer</code> — a follow-up on that day "
@@ -84,6 +91,10 @@ def help_text(actor: Actor) -> str:
                 "<code>/audit week</code> · <code>/audit 01.11-23.11</code> — who viewed, "
                 "searched, exported\n"
                 "<code>/forget Ivanov</code> — erase a person's data on request (152-FZ)"
+            )
+            text += "\n" + _(
+                "In /team you change roles and remove a member (their access ends at once, "
+                "their history stays). <code>/owner Nina</code> — hand the ownership over."
             )
     return text
 

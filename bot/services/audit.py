@@ -7,7 +7,7 @@ from datetime import date, datetime, time, timedelta
 
 from bot.services.access import require_role
 from bot.services.context import Actor, ServiceContext
-from bot.services.export import resolve_member
+from bot.services.team import find_member
 from storage.enums import Role
 from storage.repositories.audit import AuditLine
 
@@ -62,7 +62,7 @@ class AuditService:
         uow, limits = self._ctx.uow, self._ctx.limits
         member_id, member_name = query.member_id, None
         if query.member:
-            member = await resolve_member(self._ctx, actor, query.member)
+            member = await find_member(self._ctx, actor.team.id, query.member)
             member_id, member_name = member.id, member.full_name
         elif member_id is not None:
             member = await uow.members.get(actor.team.id, member_id)

@@ -18,14 +18,14 @@ from functools import cache
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
-from bot.services import matching
 from bot.services.access import manager_scope, require_role
 from bot.services.alerts import alert_owners
 from bot.services.context import Actor, ServiceContext
 from bot.services.errors import DomainError
 from bot.services.tabular import Cell, Sheet, write_csv, write_xlsx
+from bot.services.team import find_member
 from bot.services.watch import note_viewing
-from storage.dto import MatchCandidate, MemberDTO
+from storage.dto import MemberDTO
 from storage.enums import Role
 from storage.repositories.export import ActivityExportRow, ClientExportRow, ExportFilter
 
@@ -70,24 +70,6 @@ class ExportResult:
     activities: int
     scope: str  # all | manager | segment | tag
     scope_value: str | None
-
-
-async def resolve_member(ctx: ServiceContext, actor: Actor, name: str) -> MemberDTO:
-    """A team member by name, fuzzily (Latin or Cyrillic, typos), as clients are found."""
-    members = await ctx.uow.members.of_team(actor.team.id)
-    candidates = [
-        MatchCandidate(m.id, m.full_name, matching.search_text([m.full_name, m.username]), "", m.id)
-        for m in members.values()
-    ]
-    resolution = matching.resolve(
-        name, candidates, min_score=ctx.limits.match_min_score, limit=ctx.limits.pick_candidates
-    )
-    if resolution.kind is matching.MatchKind.NONE:
-        raise DomainError("member_not_found", name=name)
-    if resolution.kind is matching.MatchKind.SEVERAL:
-        names = ", ".join(m.candidate.name for m in resolution.matches)
-        raise DomainError("member_ambiguous", name=name, names=names)
-    return members[resolution.best.id]
 
 
 def may_export(actor: Actor) -> bool:
@@ -147,7 +129,7 @@ class ExportService:
 
     async def set_grant(self, actor: Actor, member_name: str, allowed: bool) -> MemberDTO:
         require_role(actor, Role.OWNER)
-        member = await resolve_member(self._ctx, actor, member_name)
+        member = await find_member(self._ctx, actor.team.id, member_name)
         if member.role == Role.OWNER:
             raise DomainError("grant_owner", name=member.full_name)
         await self._ctx.uow.members.update(actor.team.id, member.id, can_export=allowed)
@@ -174,7 +156,7 @@ class ExportService:
             scope, scope_value = "manager", actor.member.full_name
         flt = ExportFilter(manager_id=own)
         if request.manager:
-            member = await resolve_member(self._ctx, actor, request.manager)
+            member = await find_member(self._ctx, actor.team.id, request.manager)
             if own is not None and member.id != own:
                 raise DomainError("export_own_only")
             flt = ExportFilter(manager_id=member.id)

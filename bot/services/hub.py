@@ -15,6 +15,7 @@ from bot.services.importing.service import ImportService
 from bot.services.members import MemberSettingsService, TeamSettingsService
 from bot.services.onboarding import OnboardingService
 from bot.services.privacy import PrivacyService
+from bot.services.team import TeamService
 from bot.services.worklist import WorklistService
 
 
@@ -62,6 +63,9 @@ class Services:
     @cached_property
     def privacy(self) -> PrivacyService:
         return PrivacyService(self.ctx)
+
+    def team(self) -> TeamService:
+        return TeamService(self.ctx)
 
     @cached_property
     def onboarding(self) -> OnboardingService:

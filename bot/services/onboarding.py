@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import time, timedelta
 from enum import StrEnum
 
@@ -70,6 +70,9 @@ class OnboardingService:
         existing = await uow.members.by_telegram_id(person.telegram_id)
         if existing is not None:
             if not existing.is_active:
+                # A removed member comes back only through a new invite from the owner.
+                if payload:
+                    return await self._rejoin(existing, payload)
                 return StartOutcome(StartKind.DEACTIVATED)
             return StartOutcome(
                 StartKind.WELCOME_BACK, existing, await uow.teams.get(existing.team_id)
@@ -100,15 +103,50 @@ class OnboardingService:
         await uow.audit.add(team_id=team.id, actor_id=member.id, action="team_created", now=now)
         return StartOutcome(StartKind.OWNER_CREATED, member, team)
 
-    async def _join_by_invite(self, person: NewcomerInfo, token: str) -> StartOutcome:
-        uow, now = self._ctx.uow, self._ctx.now()
-        invite = await uow.invites.by_token(token[:64])
+    async def _usable_invite(self, token: str) -> InviteDTO | StartOutcome:
+        invite = await self._ctx.uow.invites.by_token(token[:64])
         if invite is None:
             return StartOutcome(StartKind.INVITE_INVALID)
         if invite.used_by is not None:
             return StartOutcome(StartKind.INVITE_USED)
-        if invite.expires_at <= now:
+        if invite.expires_at <= self._ctx.now():
             return StartOutcome(StartKind.INVITE_EXPIRED)
+        return invite
+
+    async def _rejoin(self, member: MemberDTO, token: str) -> StartOutcome:
+        uow, now = self._ctx.uow, self._ctx.now()
+        invite = await self._usable_invite(token)
+        if isinstance(invite, StartOutcome):
+            return invite
+        if invite.team_id != member.team_id:
+            # One Telegram account belongs to one team; its history stays where it was made.
+            return StartOutcome(StartKind.DEACTIVATED)
+        await uow.members.update(
+            member.team_id,
+            member.id,
+            is_active=True,
+            removed_at=None,
+            unreachable_at=None,
+            role=invite.role,
+        )
+        if not await uow.invites.claim(invite.id, member.id, now):
+            raise DomainError("invite_used")
+        await uow.audit.add(
+            team_id=member.team_id,
+            actor_id=member.id,
+            action="member_rejoined",
+            now=now,
+            details={"role": invite.role, "invite_id": invite.id},
+        )
+        back = replace(member, is_active=True, removed_at=None, role=invite.role)
+        inviter = await uow.members.get(member.team_id, invite.created_by)
+        return StartOutcome(StartKind.JOINED, back, await uow.teams.get(member.team_id), inviter)
+
+    async def _join_by_invite(self, person: NewcomerInfo, token: str) -> StartOutcome:
+        uow, now = self._ctx.uow, self._ctx.now()
+        invite = await self._usable_invite(token)
+        if isinstance(invite, StartOutcome):
+            return invite
         team = await uow.teams.get(invite.team_id)
         member = await self._create_member(team, person, Role(invite.role))
         if not await uow.invites.claim(invite.id, member.id, now):

@@ -12,11 +12,13 @@ from typing import Any
 
 from bot.i18n import _, fmt_number
 from bot.services.alerts import Alert
+from bot.telegram.team_render import TEAM_ALERTS
 
 AlertText = Callable[[Mapping[str, Any]], str]
 
 
 ALERT_TEXTS: dict[str, AlertText] = {}
+ALERT_TEXTS.update(TEAM_ALERTS)
 
 
 def alert_text(alert: Alert) -> str | None:

@@ -77,3 +77,22 @@ class SetConsent(CallbackData, prefix="cs"):
 
     cid: int
     val: str
+
+
+class TeamAct(CallbackData, prefix="tm"):
+    """`/team` buttons: page, open, role, rm, rmok, give, to, own, ownok.
+
+    `mid` is the member acted on, `arg` a role or the receiving member's id, `off` a roster page.
+    The service re-checks all of them: a button may be forged or outlive a removal."""
+
+    act: str
+    mid: int = 0
+    arg: str = ""
+    off: int = 0
+
+
+class TransferPick(CallbackData, prefix="tf"):
+    """Step-by-step `/transfer`: `step` is from, to or all; `mid` the member picked."""
+
+    step: str
+    mid: int = 0

@@ -30,6 +30,9 @@ MENU = (
     ("export", N_("Export clients to Excel or CSV (owner)")),
     ("audit", N_("Who viewed and exported what (owner)")),
     ("forget", N_("Erase a client's personal data (owner)")),
+    ("team", N_("The team: roles, removal, reassigning (owner, head)")),
+    ("transfer", N_("Move clients between managers (owner, head)")),
+    ("owner", N_("Hand the team's ownership over (owner)")),
     ("help", N_("Help with examples")),
     ("cancel", N_("Stop the current step-by-step command")),
 )

@@ -26,6 +26,7 @@ from bot.telegram.outgoing import OutgoingBuffer
 from bot.telegram.outgoing import bind as outgoing_bind
 from bot.telegram.outgoing import unbind as outgoing_unbind
 from bot.telegram.texts import error_text
+from storage.dto import MemberDTO, TeamDTO
 from storage.uow import UnitOfWork, UnitOfWorkFactory
 
 log = logging.getLogger(__name__)
@@ -183,6 +184,7 @@ class UnitOfWorkMiddleware(BaseMiddleware):
         data["settings"] = self._settings
         user = data.get("event_from_user")
         actor: Actor | None = None
+        found: tuple[MemberDTO, TeamDTO] | None = None
         if user is not None:
             found = await uow.members.with_team(user.id)
             member, team = found if found is not None else (None, None)
@@ -199,6 +201,8 @@ class UnitOfWorkMiddleware(BaseMiddleware):
                     member = replace(member, telegram_language=user.language_code)
                 actor = Actor(member, team)
         data["actor"] = actor
+        # A removed member is told their access is closed, not treated as a stranger.
+        data["access_closed"] = actor is None and found is not None and not found[0].is_active
         set_locale(
             pick_language(
                 actor.member.language if actor else None,
@@ -223,6 +227,10 @@ class MembersOnlyMiddleware(BaseMiddleware):
             "This is a private sales assistant of a team. To join, ask the owner "
             "for an invitation link."
         )
+        if data.get("access_closed"):
+            text = _(
+                "Your access to this team has been closed. Ask the owner if this is a mistake."
+            )
         if isinstance(event, CallbackQuery):
             await event.answer(text, show_alert=True)
         elif isinstance(event, Message) and event.chat.type == "private":

@@ -18,6 +18,9 @@ def error_text(code: str, params: dict[str, object]) -> str:
     p = {key: escape(str(value)[:60]) for key, value in params.items()}
     if "max" in params:
         p["max"] = fmt_number(Decimal(str(params["max"])))
+    if "names" in params:
+        # A list of names: longer than one echoed word, still bounded.
+        p["names"] = escape(str(params["names"])[:400])
     texts = {
         "date_invalid": _(
             "I could not understand the date, or there is no such date. "
@@ -151,10 +154,6 @@ def error_text(code: str, params: dict[str, object]) -> str:
             "This client's personal data was erased at the owner's request; "
             "there is nothing to show."
         ),
-        "member_not_found": _("There is no team member «{name}». See the team with /team."),
-        "member_ambiguous": _(
-            "Several team members match «{name}»: {names}. Please write the name in full."
-        ),
         "export_not_allowed": _(
             "Only the owner, or a member the owner granted it (<code>/grant export Name</code>), "
             "can export the client base."
@@ -184,6 +183,38 @@ def error_text(code: str, params: dict[str, object]) -> str:
         ),
         "forget_usage": _(
             "Whose personal data should be erased? <code>/forget Ivanov</code> (owner only)."
+        ),
+        "not_allowed_team": _("Only the owner or the head of sales can do this."),
+        "member_not_found": _("No team member matches «{value}». See the team: /team"),
+        "member_ambiguous": _(
+            "Several team members match «{value}»: {names}. Write the name more fully "
+            "or use the @username."
+        ),
+        "member_removed": _("{name} is no longer in the team."),
+        "member_already_removed": _("{name} has already been removed from the team."),
+        "remove_self": _("You cannot remove yourself from the team."),
+        "remove_owner": _(
+            "The owner cannot be removed. Hand the ownership over first: "
+            "<code>/owner &lt;member&gt;</code>."
+        ),
+        "role_owner_by_transfer": _(
+            "The owner's role changes only by handing the ownership over: "
+            "<code>/owner &lt;member&gt;</code>."
+        ),
+        "role_same": _("Nothing changed: the member already has this role."),
+        "owner_self": _("This member is already the owner."),
+        "last_owner": _("The team must keep an active owner; nothing was changed."),
+        "transfer_same": _("Those clients already belong to {name}. Choose another member."),
+        "transfer_empty": _("{name} has no clients to transfer."),
+        "transfer_not_theirs": _("«{value}» is not a client of {name}. Nothing was moved."),
+        "transfer_client_unknown": _("No client of {name} matches «{value}». Nothing was moved."),
+        "transfer_client_ambiguous": _(
+            "«{value}» matches several clients of {name}: {names}. Write the name more fully. "
+            "Nothing was moved."
+        ),
+        "transfer_target_missing": _(
+            "To whom? <code>/transfer &lt;from&gt; &lt;to&gt; [clients, ...]</code>, "
+            "for example <code>/transfer Max Nina</code>."
         ),
     }
     if code == "field_too_long":

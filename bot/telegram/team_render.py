@@ -1,0 +1,193 @@
+"""Texts and keyboards of team management: `/team`, a member's panel, transfers, alerts."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from html import escape
+from typing import Any
+
+from aiogram.types import InlineKeyboardMarkup
+from aiogram.utils.keyboard import InlineKeyboardBuilder
+
+from bot.i18n import _, fmt_datetime
+from bot.services.team import Roster, RosterLine, TransferResult
+from bot.telegram.callbacks import TeamAct
+from bot.telegram.render import Viewer, role_label
+from storage.dto import MemberDTO
+from storage.enums import Role
+
+
+def member_label(member: MemberDTO) -> str:
+    name = member.full_name
+    return f"{name} (@{member.username})" if member.username else name
+
+
+def _load_line(line: RosterLine, viewer: Viewer) -> str:
+    load = line.load
+    last = (
+        fmt_datetime(load.last_activity_at.astimezone(viewer.zone), viewer.today)
+        if load.last_activity_at is not None
+        else _("none yet")
+    )
+    return _("clients: {clients} · overdue: {overdue} · last activity: {last}").format(
+        clients=load.clients, overdue=load.overdue, last=last
+    )
+
+
+def roster_text(roster: Roster, viewer: Viewer) -> str:
+    lines = [_("👥 <b>Team</b> ({count})").format(count=roster.total)]
+    for index, line in enumerate(roster.lines, start=roster.offset + 1):
+        member = line.member
+        status = role_label(member.role) if member.is_active else _("removed")
+        lines.append(
+            f"\n{index}. <b>{escape(member_label(member))}</b> — {status}\n"
+            f"{_load_line(line, viewer)}"
+        )
+    lines.append("\n" + _("Press a member to change the role, remove or reassign clients."))
+    return "\n".join(lines)
+
+
+def roster_keyboard(roster: Roster) -> InlineKeyboardMarkup:
+    b = InlineKeyboardBuilder()
+    for line in roster.lines:
+        mark = "👤" if line.member.is_active else "🚫"
+        b.button(
+            text=f"{mark} {line.member.full_name[:40]}",
+            callback_data=TeamAct(act="open", mid=line.member.id),
+        )
+    sizes = [1] * len(roster.lines)
+    nav = 0
+    if roster.offset > 0:
+        b.button(
+            text=_("◀️ Back"),
+            callback_data=TeamAct(act="page", off=max(0, roster.offset - roster.page_size)),
+        )
+        nav += 1
+    if roster.offset + roster.page_size < roster.total:
+        b.button(
+            text=_("More ▶️"),
+            callback_data=TeamAct(act="page", off=roster.offset + roster.page_size),
+        )
+        nav += 1
+    if nav:
+        sizes.append(nav)
+    b.adjust(*sizes)
+    return b.as_markup()
+
+
+def panel_text(line: RosterLine, viewer: Viewer) -> str:
+    member = line.member
+    status = role_label(member.role) if member.is_active else _("removed from the team")
+    return f"<b>{escape(member_label(member))}</b> — {status}\n{_load_line(line, viewer)}"
+
+
+def panel_keyboard(line: RosterLine, viewer_member: MemberDTO) -> InlineKeyboardMarkup:
+    """Only the buttons the viewer may use; the service checks every press again anyway."""
+    member, b = line.member, InlineKeyboardBuilder()
+    is_owner = viewer_member.role == Role.OWNER
+    editable = is_owner and member.is_active and member.id != viewer_member.id
+    if editable and member.role != Role.OWNER:
+        if member.role == Role.MANAGER:
+            b.button(
+                text=_("⬆️ Make head of sales"),
+                callback_data=TeamAct(act="role", mid=member.id, arg=Role.HEAD),
+            )
+        else:
+            b.button(
+                text=_("⬇️ Make manager"),
+                callback_data=TeamAct(act="role", mid=member.id, arg=Role.MANAGER),
+            )
+        b.button(text=_("👑 Hand over ownership"), callback_data=TeamAct(act="own", mid=member.id))
+        b.button(text=_("🗑 Remove from the team"), callback_data=TeamAct(act="rm", mid=member.id))
+    if line.load.clients:
+        b.button(text=_("🔁 Reassign clients"), callback_data=TeamAct(act="give", mid=member.id))
+    b.button(text=_("◀️ Team"), callback_data=TeamAct(act="page", off=0))
+    b.adjust(1)
+    return b.as_markup()
+
+
+def confirm_keyboard(act: str, member_id: int) -> InlineKeyboardMarkup:
+    b = InlineKeyboardBuilder()
+    b.button(text=_("✅ Yes"), callback_data=TeamAct(act=act, mid=member_id))
+    b.button(text=_("✖️ Cancel"), callback_data=TeamAct(act="open", mid=member_id))
+    return b.as_markup()
+
+
+def receivers_keyboard(source_id: int, receivers: Sequence[MemberDTO]) -> InlineKeyboardMarkup:
+    b = InlineKeyboardBuilder()
+    for member in receivers:
+        b.button(
+            text=f"➡️ {member.full_name[:40]}",
+            callback_data=TeamAct(act="to", mid=source_id, arg=str(member.id)),
+        )
+    b.button(text=_("Later"), callback_data=TeamAct(act="page", off=0))
+    b.adjust(1)
+    return b.as_markup()
+
+
+def whom_text(member: MemberDTO, clients: int) -> str:
+    return _(
+        "Whom do the clients of <b>{name}</b> ({count}) go to, with their follow-ups and open "
+        "leads? Until then the owner and the head of sales see them."
+    ).format(count=clients, name=escape(member.full_name))
+
+
+def _names_list(names: Sequence[str], more: int) -> str:
+    text = ", ".join(escape(str(name)) for name in names)
+    if more > 0:
+        text += " " + _("and {count} more").format(count=more)
+    return text
+
+
+def transferred_text(result: TransferResult, shown: int) -> str:
+    names = result.names[:shown]
+    return _("🔁 Clients moved from <b>{source}</b> to <b>{target}</b>: {count}.\n{names}").format(
+        count=len(result.client_ids),
+        source=escape(result.source.full_name),
+        target=escape(result.target.full_name),
+        names=_names_list(names, len(result.names) - len(names)),
+    )
+
+
+# -- outbox alerts (params come from JSON: escape everything) -------------------------------
+
+
+def transfer_in_text(params: Mapping[str, Any]) -> str:
+    return _(
+        "📥 {by} gave you clients of {source}, with their follow-ups: {count}.\n{names}\n"
+        "See them: /list · today's work: /today"
+    ).format(
+        by=escape(str(params.get("by", ""))),
+        count=int(params.get("count", 0)),
+        source=escape(str(params.get("from", ""))),
+        names=_names_list(list(params.get("names") or []), int(params.get("more", 0))),
+    )
+
+
+def transfer_out_text(params: Mapping[str, Any]) -> str:
+    return _("📤 {by} moved your clients to {target}: {count}.\n{names}").format(
+        by=escape(str(params.get("by", ""))),
+        count=int(params.get("count", 0)),
+        target=escape(str(params.get("to", ""))),
+        names=_names_list(list(params.get("names") or []), int(params.get("more", 0))),
+    )
+
+
+def ownership_in_text(params: Mapping[str, Any]) -> str:
+    return _(
+        "👑 {name} handed the team's ownership over to you. You now manage the team: /team"
+    ).format(name=escape(str(params.get("from", ""))))
+
+
+def role_changed_text(params: Mapping[str, Any]) -> str:
+    return _("Your role in the team is now: {role}.").format(
+        role=escape(role_label(str(params.get("role", ""))))
+    )
+
+
+TEAM_ALERTS = {
+    "transfer_in": transfer_in_text,
+    "transfer_out": transfer_out_text,
+    "ownership_in": ownership_in_text,
+    "role_changed": role_changed_text,
+}
