@@ -209,9 +209,9 @@ async def test_the_owners_own_export_alerts_nobody(team: BotHarness):
 async def test_grant_errors_are_polite(team: BotHarness):
     assert "Only the team owner" in (await team.send(MANAGER, "/grant export Max"))[-1].text
     assert "/grant export Petrov" in (await team.send(OWNER, "/grant Max"))[-1].text
-    assert "no team member «Zed»" in (await team.send(OWNER, "/grant export Zed"))[-1].text
+    assert "No team member matches «Zed»" in (await team.send(OWNER, "/grant export Zed"))[-1].text
     assert "owners can always export" in (await team.send(OWNER, "/grant export Olga"))[-1].text
-    assert "no team member «Zed»" in (await team.send(OWNER, "/export Zed"))[-1].text
+    assert "No team member matches «Zed»" in (await team.send(OWNER, "/export Zed"))[-1].text
     assert "/export segment VIP" in (await team.send(OWNER, "/export segment"))[-1].text
 
 
