@@ -11,6 +11,7 @@ from bot.services.clients import ClientService
 from bot.services.context import ServiceContext
 from bot.services.members import MemberSettingsService, TeamSettingsService
 from bot.services.onboarding import OnboardingService
+from bot.services.portfolio.service import PortfolioService
 from bot.services.worklist import WorklistService
 
 
@@ -42,6 +43,10 @@ class Services:
     @cached_property
     def team_settings(self) -> TeamSettingsService:
         return TeamSettingsService(self.ctx)
+
+    @cached_property
+    def portfolio(self) -> PortfolioService:
+        return PortfolioService(self.ctx, self._settings.analytics)
 
     @cached_property
     def onboarding(self) -> OnboardingService:

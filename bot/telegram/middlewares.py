@@ -18,6 +18,7 @@ from bot.services.candidate_cache import CandidateCache
 from bot.services.context import Actor, ServiceContext
 from bot.services.errors import DomainError
 from bot.services.hub import Services
+from bot.services.portfolio.cache import ReportCache
 from bot.telegram.fsm_storage import bound_uow
 from bot.telegram.outgoing import OutgoingBuffer
 from bot.telegram.outgoing import bind as outgoing_bind
@@ -37,6 +38,9 @@ class UnitOfWorkMiddleware(BaseMiddleware):
         self._clock = clock
         self._settings = settings
         self._candidates = CandidateCache()
+        self._reports = ReportCache(
+            settings.analytics.cache_seconds, settings.analytics.cache_entries
+        )
 
     async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
         assert isinstance(event, Update)
@@ -69,7 +73,12 @@ class UnitOfWorkMiddleware(BaseMiddleware):
 
     async def _prepare(self, uow: UnitOfWork, data: dict[str, Any]) -> None:
         ctx = ServiceContext(
-            uow, self._clock, self._settings.limits, self._settings.rules, self._candidates
+            uow,
+            self._clock,
+            self._settings.limits,
+            self._settings.rules,
+            self._candidates,
+            self._reports,
         )
         data["services"] = Services(ctx, self._settings)
         data["settings"] = self._settings

@@ -1,0 +1,287 @@
+"""Aggregates for `/portfolio`, summed in the database with GROUP BY over indexed columns.
+
+Nothing here loads activities or deals one by one: the largest answers are one row per client
+(sums for a period) and one row per client and month (for the regularity of purchases).
+Month and day buckets differ per dialect and are compiled per dialect below.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import String, and_, case, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.functions import FunctionElement
+
+from storage.models import Activity, Client, Deal, Member, Team
+from storage.types import Money
+
+
+class month_key(FunctionElement[str]):  # noqa: N801 - used like a SQL function
+    """'YYYY-MM' of a DATE column."""
+
+    type = String()
+    inherit_cache = True
+
+
+@compiles(month_key, "sqlite")
+def _month_key_sqlite(element: month_key, compiler: SQLCompiler, **kw: Any) -> str:
+    # SQLite keeps dates as ISO text: the month is the first seven characters.
+    return f"substr({compiler.process(element.clauses, **kw)}, 1, 7)"
+
+
+@compiles(month_key, "postgresql")
+def _month_key_pg(element: month_key, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"to_char({compiler.process(element.clauses, **kw)}, 'YYYY-MM')"
+
+
+class day_key(FunctionElement[str]):  # noqa: N801 - used like a SQL function
+    """'YYYY-MM-DD' of a UTC timestamp column (the UTC day)."""
+
+    type = String()
+    inherit_cache = True
+
+
+@compiles(day_key, "sqlite")
+def _day_key_sqlite(element: day_key, compiler: SQLCompiler, **kw: Any) -> str:
+    # Stored as naive UTC ISO text ('2026-12-02 07:15:00.000000').
+    return f"substr({compiler.process(element.clauses, **kw)}, 1, 10)"
+
+
+@compiles(day_key, "postgresql")
+def _day_key_pg(element: day_key, compiler: SQLCompiler, **kw: Any) -> str:
+    column = compiler.process(element.clauses, **kw)
+    return f"to_char({column} AT TIME ZONE 'UTC', 'YYYY-MM-DD')"
+
+
+@dataclass(frozen=True, slots=True)
+class ClientRow:
+    id: int
+    name: str
+    manager_id: int
+    segment: str | None
+    potential: Decimal | None
+    last_contact_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class SalesRow:
+    """Deals of one client closed by one manager in a period (team currency only)."""
+
+    client_id: int
+    manager_id: int
+    revenue: Decimal
+    profit: Decimal  # sum over deals whose profit is known
+    profit_base: Decimal  # revenue of those deals: the base ROS and P are computed on
+    deals: int
+    last_on: date  # the last deal of the period
+
+
+@dataclass(frozen=True, slots=True)
+class DataVersion:
+    """Cheap facts that change whenever anything a report shows changes."""
+
+    last_deal_id: int
+    deal_count: int
+    last_activity_id: int
+    roster_version: int
+
+
+_HEALTH_BUCKETS = ("month", "half_year", "year", "older", "never")
+
+
+class AnalyticsRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def clients(self, team_id: int, manager_id: int | None) -> list[ClientRow]:
+        where = [Client.team_id == team_id]
+        if manager_id is not None:
+            where.append(Client.manager_id == manager_id)
+        rows = await self._session.execute(
+            select(
+                Client.id,
+                Client.name,
+                Client.manager_id,
+                Client.segment,
+                Client.potential,
+                Client.last_contact_at,
+            ).where(*where)
+        )
+        return [ClientRow(*row) for row in rows]
+
+    async def members(self, team_id: int) -> list[tuple[int, str, str, bool]]:
+        """(id, name, role, active) of everyone who ever was in the team: history keeps names."""
+        rows = await self._session.execute(
+            select(Member.id, Member.full_name, Member.role, Member.is_active)
+            .where(Member.team_id == team_id)
+            .order_by(Member.full_name, Member.id)
+        )
+        return [(i, n, r, bool(a)) for i, n, r, a in rows]
+
+    def _deal_scope(
+        self, team_id: int, currency: str, start: date, end: date
+    ) -> list[ColumnElement[bool]]:
+        return [
+            Deal.team_id == team_id,
+            Deal.closed_on >= start,
+            Deal.closed_on <= end,
+            Deal.currency == currency,
+        ]
+
+    async def sales(self, team_id: int, currency: str, start: date, end: date) -> list[SalesRow]:
+        """Per client and closing manager, the whole team: ABC ranks every client of the team."""
+        known = Deal.profit.is_not(None)
+        rows = await self._session.execute(
+            select(
+                Deal.client_id,
+                Deal.manager_id,
+                func.sum(Deal.amount, type_=Money()),
+                func.sum(Deal.profit, type_=Money()),
+                func.sum(case((known, Deal.amount), else_=None), type_=Money()),
+                func.count(),
+                func.max(Deal.closed_on),
+            )
+            .where(*self._deal_scope(team_id, currency, start, end))
+            .group_by(Deal.client_id, Deal.manager_id)
+        )
+        zero = Decimal(0)
+        return [
+            SalesRow(cid, mid, rev or zero, profit or zero, base or zero, int(n), _as_date(last))
+            for cid, mid, rev, profit, base, n, last in rows
+        ]
+
+    async def monthly(
+        self, team_id: int, currency: str, start: date, end: date, manager_id: int | None
+    ) -> list[tuple[int, str, Decimal]]:
+        """(client, 'YYYY-MM', revenue): one row per client and month with sales."""
+        month = month_key(Deal.closed_on)
+        query = select(Deal.client_id, month, func.sum(Deal.amount, type_=Money())).where(
+            *self._deal_scope(team_id, currency, start, end)
+        )
+        if manager_id is not None:
+            query = query.join(Client, Client.id == Deal.client_id).where(
+                Client.manager_id == manager_id
+            )
+        rows = await self._session.execute(query.group_by(Deal.client_id, month))
+        return [(cid, str(m), total or Decimal(0)) for cid, m, total in rows]
+
+    async def first_deals(
+        self, team_id: int, currency: str, end: date, client_ids: Sequence[int]
+    ) -> dict[int, date]:
+        """The first deal of each client up to `end`: when they became a buyer."""
+        if not client_ids:
+            return {}
+        out: dict[int, date] = {}
+        ids = sorted(set(client_ids))
+        # Bounded IN lists: PostgreSQL and SQLite both cap bound parameters.
+        for chunk_start in range(0, len(ids), 5000):
+            chunk = ids[chunk_start : chunk_start + 5000]
+            rows = await self._session.execute(
+                select(Deal.client_id, func.min(Deal.closed_on))
+                .where(
+                    Deal.team_id == team_id,
+                    Deal.currency == currency,
+                    Deal.closed_on <= end,
+                    Deal.client_id.in_(chunk),
+                )
+                .group_by(Deal.client_id)
+            )
+            out.update({cid: _as_date(first) for cid, first in rows})
+        return out
+
+    async def activity_counts(
+        self, team_id: int, start: datetime, end: datetime, author_id: int | None
+    ) -> dict[tuple[int, str], int]:
+        """{(author, kind): count} of activities logged in [start, end)."""
+        if author_id is not None:
+            where = [Activity.author_id == author_id]  # the (author_id, occurred_at) index
+        else:
+            where = [Activity.team_id == team_id]  # the (team_id, occurred_at) index
+        rows = await self._session.execute(
+            select(Activity.author_id, Activity.kind, func.count())
+            .where(*where, Activity.occurred_at >= start, Activity.occurred_at < end)
+            .group_by(Activity.author_id, Activity.kind)
+        )
+        return {(author, kind): int(n) for author, kind, n in rows}
+
+    async def activity_days(
+        self, team_id: int, start: datetime, end: datetime, author_id: int | None
+    ) -> list[tuple[str, str, int]]:
+        """(UTC day 'YYYY-MM-DD', kind, count) of activities in [start, end), for weekly charts."""
+        day = day_key(Activity.occurred_at)
+        if author_id is not None:
+            where = [Activity.author_id == author_id]
+        else:
+            where = [Activity.team_id == team_id]
+        rows = await self._session.execute(
+            select(day, Activity.kind, func.count())
+            .where(*where, Activity.occurred_at >= start, Activity.occurred_at < end)
+            .group_by(day, Activity.kind)
+        )
+        return [(str(d), kind, int(n)) for d, kind, n in rows]
+
+    async def deal_days(
+        self, team_id: int, currency: str, start: date, end: date, manager_id: int | None
+    ) -> list[tuple[date, int]]:
+        where = self._deal_scope(team_id, currency, start, end)
+        if manager_id is not None:
+            where.append(Deal.manager_id == manager_id)
+        rows = await self._session.execute(
+            select(Deal.closed_on, func.count()).where(*where).group_by(Deal.closed_on)
+        )
+        return [(_as_date(day), int(n)) for day, n in rows]
+
+    async def health(
+        self, team_id: int, manager_id: int | None, now: datetime, edges: Sequence[datetime]
+    ) -> dict[int, dict[str, int]]:
+        """Clients in the base (not archived, not erased) per manager, by their last contact:
+        {manager: {bucket: count}}; `edges` are the moments one month, six months and one year
+        before `now`."""
+        month, half_year, year = edges
+        last = Client.last_contact_at
+        buckets = [
+            and_(last.is_not(None), last >= month),
+            and_(last.is_not(None), last < month, last >= half_year),
+            and_(last.is_not(None), last < half_year, last >= year),
+            and_(last.is_not(None), last < year),
+            last.is_(None),
+        ]
+        where = [Client.team_id == team_id, Client.archived_at.is_(None)]
+        where.append(Client.erased_at.is_(None))
+        if manager_id is not None:
+            where.append(Client.manager_id == manager_id)
+        rows = await self._session.execute(
+            select(
+                Client.manager_id,
+                *[func.sum(case((cond, 1), else_=0)) for cond in buckets],
+            )
+            .where(*where)
+            .group_by(Client.manager_id)
+        )
+        return {
+            row[0]: {name: int(n or 0) for name, n in zip(_HEALTH_BUCKETS, row[1:], strict=True)}
+            for row in rows
+        }
+
+    async def version(self, team_id: int) -> DataVersion:
+        deal_id, deal_count = (
+            await self._session.execute(
+                select(func.max(Deal.id), func.count()).where(Deal.team_id == team_id)
+            )
+        ).one()
+        activity_id = await self._session.scalar(select(func.max(Activity.id)))
+        roster = await self._session.scalar(select(Team.roster_version).where(Team.id == team_id))
+        return DataVersion(int(deal_id or 0), int(deal_count), int(activity_id or 0), int(roster))
+
+
+def _as_date(value: date | str) -> date:
+    # SQLite hands back MIN/MAX of a DATE column as text: the aggregate loses the column type.
+    return value if isinstance(value, date) else date.fromisoformat(value)
