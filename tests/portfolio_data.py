@@ -3,13 +3,13 @@ the tests that use it.
 
 November 2026 (the period) against October 2026 (the previous one), Moscow time:
 
-| client | manager | segment   | October deals (profit)   | November deals (profit)          | last contact |
-|--------|---------|-----------|--------------------------|----------------------------------|--------------|
-| Alpha  | Ivanov  | retail    | 10.10 500 (50)           | 12.11 200 (40), 20.11 300 (60)   | 10 days ago  |
-| Beta   | Ivanov  | retail    | 05.10 100 (10)           | 05.11 300 (-30)                  | 100 days ago |
-| Gamma  | Petrov  | wholesale | —                        | 10.11 150 (unknown)              | 300 days ago |
-| Delta  | Petrov  | —         | 03.10 400 (40)           | 15.11 50 (5)                     | 500 days ago |
-| Eps    | Petrov  | —         | 20.10 200 (20)           | —                                | never        |
+| client | manager | segment   | October (profit) | November (profit)            | contact  |
+|--------|---------|-----------|------------------|------------------------------|----------|
+| Alpha  | Ivanov  | retail    | 10.10 500 (50)   | 12.11 200 (40), 20.11 300 (60) | 10 d ago |
+| Beta   | Ivanov  | retail    | 05.10 100 (10)   | 05.11 300 (-30)              | 100 d    |
+| Gamma  | Petrov  | wholesale | —                | 10.11 150 (unknown)          | 300 d    |
+| Delta  | Petrov  | —         | 03.10 400 (40)   | 15.11 50 (5)                 | 500 d    |
+| Eps    | Petrov  | —         | 20.10 200 (20)   | —                            | never    |
 
 Alpha has a potential of 1000 (penetration in November 50%). Activities in November:
 Ivanov 3 calls (one at 00:30 on 1 November Moscow time, still October in UTC), 1 meeting,
@@ -43,13 +43,11 @@ def _msk(day: date, hour: int = 12, minute: int = 0) -> datetime:
     return datetime.combine(day, time(hour, minute), MSK).astimezone(UTC)
 
 
-async def build(
-    uow: UnitOfWork, *, owner_telegram_id: int = 1, members: dict[str, int] | None = None
-) -> Team:
-    team, owner = await team_with_owner(uow, telegram_id=owner_telegram_id)
+async def build(uow: UnitOfWork) -> Team:
+    """A fresh team: owner (Telegram id 1), Ivan Ivanov (2) and Petr Petrov (3), and the data."""
+    team, owner = await team_with_owner(uow, telegram_id=1)
     ids: dict[str, int] = {}
-    telegram = members or {"Ivan Ivanov": 2, "Petr Petrov": 3}
-    for name, telegram_id in telegram.items():
+    for name, telegram_id in {"Ivan Ivanov": 2, "Petr Petrov": 3}.items():
         member = await uow.members.create(
             team_id=team.id,
             telegram_id=telegram_id,
@@ -64,7 +62,12 @@ async def build(
             now=NOW,
         )
         ids[name] = member.id
-    ivanov, petrov = ids["Ivan Ivanov"], ids["Petr Petrov"]
+    clients = await fill(uow, team.id, ids["Ivan Ivanov"], ids["Petr Petrov"])
+    return Team(team.id, owner.id, ids["Ivan Ivanov"], ids["Petr Petrov"], clients)
+
+
+async def fill(uow: UnitOfWork, team_id: int, ivanov: int, petrov: int) -> dict[str, int]:
+    """The clients, deals and activities of the table above, in an existing team."""
     spec = [
         ("Alpha", ivanov, "retail", Decimal(1000), 10),
         ("Beta", ivanov, "retail", None, 100),
@@ -75,7 +78,7 @@ async def build(
     clients: dict[str, int] = {}
     for name, manager, segment, potential, contact_days in spec:
         row = Client(
-            team_id=team.id,
+            team_id=team_id,
             manager_id=manager,
             name=name,
             segment=segment,
@@ -108,7 +111,7 @@ async def build(
     for name, day, amount, profit in deals:
         uow.session.add(
             Deal(
-                team_id=team.id,
+                team_id=team_id,
                 client_id=clients[name],
                 manager_id=managers[name],
                 amount=Decimal(amount),
@@ -135,7 +138,7 @@ async def build(
     for author, name, kind, moment in activities:
         uow.session.add(
             Activity(
-                team_id=team.id,
+                team_id=team_id,
                 client_id=clients[name],
                 author_id=author,
                 kind=kind,
@@ -145,4 +148,4 @@ async def build(
             )
         )
     await uow.session.flush()
-    return Team(team.id, owner.id, ivanov, petrov, clients)
+    return clients

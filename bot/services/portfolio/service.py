@@ -129,6 +129,13 @@ class Report:
     health: dict[str, int]
     health_by_manager: dict[int, dict[str, int]] = field(default_factory=dict)
     names: dict[int, str] = field(default_factory=dict)
+    # (A, B, X, Y) thresholds in percent, as configured: legends quote them.
+    thresholds: tuple[Decimal, Decimal, Decimal, Decimal] = (
+        Decimal(80),
+        Decimal(95),
+        Decimal(10),
+        Decimal(25),
+    )
 
     @property
     def planned(self) -> list[ClientLine]:
@@ -173,7 +180,8 @@ class PortfolioService:
             return None
         member = await self._ctx.uow.members.get(actor.team.id, manager_id)
         if member is None:
-            raise DomainError("portfolio_member_unknown")
+            # Only a forged or very old button names a member who is not in the team.
+            raise DomainError("pick_expired")
         return member.id
 
     async def find_member(self, actor: Actor, name: str) -> int:
@@ -191,7 +199,7 @@ class PortfolioService:
                 return actor.member.id
             raise DomainError("portfolio_own_only")
         if not found:
-            raise DomainError("portfolio_member_unknown")
+            raise DomainError("portfolio_member_unknown", name=name)
         if len(found) > 1:
             exact = [m for m, full, _r, _a in members if m in found and normalize(full) == wanted]
             if len(exact) != 1:
@@ -199,12 +207,16 @@ class PortfolioService:
             return exact[0]
         return found[0]
 
+    @property
+    def top_clients(self) -> int:
+        return self._settings.top_clients
+
     def may_export(self, actor: Actor) -> bool:
         return actor.member.role == Role.OWNER or actor.member.can_export
 
     def check_export(self, actor: Actor) -> None:
         if not self.may_export(actor):
-            raise DomainError("not_allowed")
+            raise DomainError("export_not_allowed")
 
     async def record_export(
         self, actor: Actor, report: Report, section: str, fmt: str, rows: int
@@ -403,6 +415,12 @@ class PortfolioService:
             health=health,
             health_by_manager=health_by_manager,
             names=names,
+            thresholds=(
+                settings.abc_a_percent,
+                settings.abc_b_percent,
+                settings.xyz_x_percent,
+                settings.xyz_y_percent,
+            ),
         )
 
     def _quality(
