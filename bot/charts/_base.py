@@ -130,15 +130,15 @@ def _face(bold: bool) -> _Face:
     return face
 
 
-def _glyphs(text: str, bold: bool) -> list[_Glyph]:
+def _glyphs(text: str, bold: bool, *, drawn: bool = False) -> list[_Glyph]:
     glyphs = [_face(bold).glyph(char) for char in text]
     for char, glyph in zip(text, glyphs, strict=True):
-        if glyph.missing:
+        if glyph.missing and drawn:
             # The wording of matplotlib's own warning, so that the usual filters catch it.
             warnings.warn(
                 f"Glyph {ord(char)} ({char!r}) missing from font(s) {FONT_FAMILY}.",
                 UserWarning,
-                stacklevel=4,
+                stacklevel=3,
             )
     return glyphs
 
@@ -224,7 +224,7 @@ class Canvas:
 
         `ha`: left, center, right; `va`: baseline, center (of capitals), top (of capitals).
         """
-        glyphs = _glyphs(text, bold)
+        glyphs = _glyphs(text, bold, drawn=True)
         scale = size / _OUTLINE_PT
         width = sum(glyph.advance for glyph in glyphs) * scale
         cap = _face(bold).cap_height * size
@@ -354,23 +354,29 @@ class CategoryLabels:
     """
 
     _ANGLE = 40.0
+    _LONGEST = 120.0  # points; a longer label is cut with "…"
 
     def __init__(self, labels: Sequence[str], centres: Sequence[float], size: float = TEXT_PT):
-        self.lines = [one_line(label) for label in labels]
+        self.lines = [fit_width(label, self._LONGEST, size) for label in labels]
         self.centres = list(centres)
         self.size = size
         count = len(centres)
         slot = (centres[-1] - centres[0]) / (count - 1) if count > 1 else WIDTH_PT
-        widest = max((text_width(line, size) for line in self.lines), default=0.0)
+        widths = [text_width(line, size) for line in self.lines]
+        widest = max(widths, default=0.0)
         self.slanted = widest + size * 0.5 > slot
         self.keep = max(1, math.ceil(size * 1.4 / slot)) if self.slanted else 1
+        angle = math.radians(self._ANGLE)
         if not self.lines:
             self.height = 0.0
+            self.overhang = 0.0
         elif self.slanted:
-            angle = math.radians(self._ANGLE)
             self.height = widest * math.sin(angle) + size * math.cos(angle) + 10
+            # How far the first label reaches left of its category's centre.
+            self.overhang = widths[0] * math.cos(angle) + size * 0.3
         else:
             self.height = size * 1.6
+            self.overhang = widths[0] / 2
 
     def shown(self) -> list[int]:
         last = len(self.lines) - 1

@@ -31,7 +31,10 @@ _MONEY_FLOOR_PT = 9.0
 _ROW_HEADER = 40.0  # room left of the grid for "A", "B", "C"
 _COLUMN_HEADER = 36.0
 _GAP = 4.0  # white line between cells
-_CELL = (WIDTH_PT - MARGIN - _ROW_HEADER - MARGIN) / 3
+# Where the grid sits, in points from the bottom-left corner (tests sample the cells' colours).
+GRID_LEFT = MARGIN + _ROW_HEADER
+GRID_BOTTOM = MARGIN
+CELL = (WIDTH_PT - GRID_LEFT - MARGIN) / 3
 _EMPTY_CELL = "#eeeeee"
 # The palette's lightest end is nearly white; starting further in keeps a count of 1 visibly
 # coloured next to an empty cell, and the darkest end still takes white text.
@@ -53,7 +56,7 @@ def draw_abc_xyz_heatmap(
     color_by: Literal["count", "revenue"] = "count",
 ) -> Canvas:
     heading = wrap_lines(title, WIDTH_PT - 2 * MARGIN, TITLE_PT, bold=True, max_lines=3)
-    grid_top = MARGIN + 3 * _CELL
+    grid_top = GRID_BOTTOM + 3 * CELL
     height = grid_top + _COLUMN_HEADER + len(heading) * TITLE_PT * 1.25 + MARGIN + 6
     canvas = Canvas(height)
     canvas.title(heading, height - MARGIN)
@@ -69,17 +72,17 @@ def draw_abc_xyz_heatmap(
     top = max(weights)
     cmap = colormaps["Blues"]
 
-    left = MARGIN + _ROW_HEADER
+    left = GRID_LEFT
     for index, column in enumerate(COLUMNS):
-        x = left + (index + 0.5) * _CELL
+        x = left + (index + 0.5) * CELL
         canvas.text(x, grid_top + 10, column, size=_HEADER_PT, bold=True, ha="center")
     boxes = []
     faces = []
     for row_index, row in enumerate(ROWS):
-        y = grid_top - (row_index + 1) * _CELL
+        y = grid_top - (row_index + 1) * CELL
         canvas.text(
             MARGIN + _ROW_HEADER / 2,
-            y + _CELL / 2,
+            y + CELL / 2,
             row,
             size=_HEADER_PT,
             bold=True,
@@ -95,24 +98,28 @@ def draw_abc_xyz_heatmap(
             else:
                 face = _EMPTY_CELL
                 ink = MUTED
-            x = left + column_index * _CELL
-            boxes.append((x + _GAP / 2, y + _GAP / 2, _CELL - _GAP, _CELL - _GAP))
+            x = left + column_index * CELL
+            boxes.append((x + _GAP / 2, y + _GAP / 2, CELL - _GAP, CELL - _GAP))
             faces.append(face)
-            centre = x + _CELL / 2
+            centre = x + CELL / 2
+            count = str(count_of[cell])
+            count_size = fit_size(
+                count, CELL - 3 * _GAP, start=_COUNT_PT, floor=_MONEY_PT, bold=True
+            )
             canvas.text(
                 centre,
-                y + _CELL * 0.5 + 4,
-                str(count_of[cell]),
-                size=_COUNT_PT,
+                y + CELL * 0.5 + 4,
+                count,
+                size=count_size,
                 bold=True,
                 color=ink,
                 ha="center",
             )
             money = one_line(format_money(money_of[cell]))
             # Huge sums shrink to fit the cell rather than spill into the neighbour.
-            size = fit_size(money, _CELL - 3 * _GAP, start=_MONEY_PT, floor=_MONEY_FLOOR_PT)
+            size = fit_size(money, CELL - 3 * _GAP, start=_MONEY_PT, floor=_MONEY_FLOOR_PT)
             canvas.text(
-                centre, y + _CELL * 0.5 - 10, money, size=size, color=ink, ha="center", va="top"
+                centre, y + CELL * 0.5 - 10, money, size=size, color=ink, ha="center", va="top"
             )
     canvas.boxes(boxes, faces)
     return canvas

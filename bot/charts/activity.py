@@ -30,6 +30,8 @@ _BARS = 78.0  # height of the tallest bar
 _NAME_ROW = LABEL_PT * 1.5
 _PANEL_GAP = 14.0
 _EMPTY_PLOT = 160.0
+_TITLE_GAP = 8.0
+_WIDEST_BAR = 44.0  # a few weeks do not make slabs
 _BAR_SHARE = 0.72  # of a week's slot; the rest is the gap between bars
 _NUMBERS_UP_TO = 16  # more weeks: numbers too small to read, only the peak is labelled
 _NUMBER_FLOOR_PT = 9.0
@@ -41,20 +43,31 @@ def _counts(values: Sequence[int], weeks: int) -> list[int]:
     return counts + [0] * (weeks - len(counts))
 
 
+def _weeks_row(
+    weeks: Sequence[str], left: float, right: float
+) -> tuple[float, list[float], CategoryLabels]:
+    slot = (right - left) / max(len(weeks), 1)
+    centres = [left + (index + 0.5) * slot for index in range(len(weeks))]
+    return slot, centres, CategoryLabels([str(week) for week in weeks], centres)
+
+
 def draw_activity_per_week(
     weeks: Sequence[str], per_kind: Mapping[str, Sequence[int]], *, title: str
 ) -> Canvas:
     left, right = MARGIN, WIDTH_PT - MARGIN
-    slot = (right - left) / max(len(weeks), 1)
-    centres = [left + (index + 0.5) * slot for index in range(len(weeks))]
-    week_labels = CategoryLabels([str(week) for week in weeks], centres)
+    slot, centres, week_labels = _weeks_row(weeks, left, right)
+    # A slanted first label reaches left of its bar: move the bars right until it fits.
+    overrun = week_labels.overhang + 2 - centres[0] if centres else 0
+    if overrun > 0:
+        left += overrun
+        slot, centres, week_labels = _weeks_row(weeks, left, right)
     kinds = list(per_kind) if weeks else []
     numbers_room = TEXT_PT * 1.4
     panel = _NAME_ROW + numbers_room + _BARS + _PANEL_GAP
     plots = len(kinds) * panel if kinds else _EMPTY_PLOT
     heading = wrap_lines(title, WIDTH_PT - 2 * MARGIN, TITLE_PT, bold=True, max_lines=3)
     bottom = MARGIN + week_labels.height + 4
-    height = bottom + plots + len(heading) * TITLE_PT * 1.25 + MARGIN
+    height = bottom + plots + _TITLE_GAP + len(heading) * TITLE_PT * 1.25 + MARGIN
     canvas = Canvas(height)
     canvas.title(heading, height - MARGIN)
 
@@ -86,7 +99,7 @@ def draw_activity_per_week(
         if peak == 0:
             continue
         scale = _BARS / peak
-        bar = slot * _BAR_SHARE
+        bar = min(slot * _BAR_SHARE, _WIDEST_BAR)
         canvas.boxes(
             [
                 (x - bar / 2, base, bar, count * scale)

@@ -62,6 +62,17 @@ def _spread(ys: list[float], gap: float) -> list[float]:
     return placed
 
 
+def _periods_row(
+    periods: list[str], first: float, last: float
+) -> tuple[list[float], CategoryLabels]:
+    if len(periods) > 1:
+        step = (last - first) / (len(periods) - 1)
+        xs = [first + index * step for index in range(len(periods))]
+    else:
+        xs = [(first + last) / 2] * len(periods)
+    return xs, CategoryLabels(periods, xs)
+
+
 def draw_quality_trend(
     series: Mapping[str, Sequence[tuple[str, Decimal]]], *, title: str, y_label: str
 ) -> Canvas:
@@ -75,16 +86,14 @@ def draw_quality_trend(
     heading = wrap_lines(title, WIDTH_PT - 2 * MARGIN, TITLE_PT, bold=True, max_lines=3)
     left = MARGIN + LABEL_PT * 1.4 + text_width("100", TEXT_PT) + 10
     right = WIDTH_PT - MARGIN - (text_width("100", TEXT_PT, bold=True) + 14 if annotate else 4)
-    inner_left, inner_right = left + _POINT_PAD, right - _POINT_PAD
-    if len(periods) > 1:
-        step = (inner_right - inner_left) / (len(periods) - 1)
-        xs = [inner_left + index * step for index in range(len(periods))]
-    else:
-        xs = [(left + right) / 2] * len(periods)
-    period_labels = CategoryLabels(periods, xs)
+    xs, period_labels = _periods_row(periods, left + _POINT_PAD, right - _POINT_PAD)
+    # A long slanted first label reaches left of its point: move the points right until it fits.
+    if xs and period_labels.overhang + 2 > xs[0]:
+        first = period_labels.overhang + 2
+        xs, period_labels = _periods_row(periods, first, max(right - _POINT_PAD, first))
 
     bottom = MARGIN + legend_height + (12 if names else 0) + period_labels.height + 6
-    height = bottom + _PLOT_HEIGHT + 12 + len(heading) * TITLE_PT * 1.25 + MARGIN
+    height = bottom + _PLOT_HEIGHT + 20 + len(heading) * TITLE_PT * 1.25 + MARGIN
     canvas = Canvas(height)
     canvas.title(heading, height - MARGIN)
 
