@@ -19,6 +19,7 @@ from PIL import Image
 from bot.charts import abc_xyz_heatmap, activity_per_week, quality_trend
 from bot.charts._base import DPI, WIDTH_PX, fit_width, shorten, text_width, wrap_lines
 from bot.charts.abc_xyz import CELL, COLUMNS, GRID_BOTTOM, GRID_LEFT, ROWS
+from bot.charts.quality import _periods
 from bot.i18n import fmt_money, use_locale
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -246,6 +247,24 @@ def test_quality_trend_with_twenty_managers_grows_the_legend_not_the_width() -> 
     few = open_png(quality_trend(dict(list(series.items())[:3]), title="Доля A", y_label="%"))
     assert many.width == few.width == WIDTH_PX
     assert many.height > few.height + 200  # ten legend rows instead of three
+
+
+def test_periods_keep_every_managers_order_when_one_starts_later() -> None:
+    late = {"Новичок": [("авг", Decimal(1)), ("сен", Decimal(2))]}
+    full = {"Старожил": [(m, Decimal(3)) for m in ("июл", "авг", "сен")]}
+    assert _periods({**late, **full}) == ["июл", "авг", "сен"]
+    one = Decimal(1)
+    assert _periods({"a": [("1", one), ("3", one)], "b": [("2", one), ("3", one)]}) == [
+        "1",
+        "2",
+        "3",
+    ]
+    # Contradicting orders do not hang or drop a period.
+    assert sorted(_periods({"a": [("x", one), ("y", one)], "b": [("y", one), ("x", one)]})) == [
+        "x",
+        "y",
+    ]
+    assert _periods({"a": [("x", one), ("x", one)]}) == ["x"]
 
 
 def test_quality_trend_takes_gaps_odd_names_and_out_of_range_shares() -> None:

@@ -26,6 +26,7 @@ from bot.charts._base import (
 )
 
 _PLOT_HEIGHT = 300.0
+_PLOT_GROWTH = 6.0  # points per manager past four: more lines need more room apart
 _TICKS = (0, 20, 40, 60, 80, 100)
 _ONE_COLUMN_UP_TO = 4
 _ANNOTATE_UP_TO = 4
@@ -39,12 +40,44 @@ _MARKERS = ("o", "s", "^", "D")
 
 
 def _periods(series: Mapping[str, Sequence[tuple[str, Decimal]]]) -> list[str]:
-    """Every period label in the order first seen (the caller lists them oldest first)."""
-    seen: dict[str, None] = {}
+    """Every period label once, in an order that keeps each manager's own order.
+
+    A manager who joined later starts at a later period: first-seen order alone would put the
+    earlier periods of the next manager after his. So this is a topological order of "comes
+    after" over every manager's sequence, ties broken by first appearance; should two managers
+    disagree (a caller's bug), the rest follows first appearance.
+    """
+    first_seen: dict[str, int] = {}
+    after: dict[str, set[str]] = {}
+    waiting_for: dict[str, int] = {}
     for points in series.values():
-        for label, _share in points:
-            seen.setdefault(str(label), None)
-    return list(seen)
+        previous: str | None = None
+        for raw, _share in points:
+            label = str(raw)
+            if label not in first_seen:
+                first_seen[label] = len(first_seen)
+                after[label] = set()
+                waiting_for[label] = 0
+            if previous is not None and previous != label and label not in after[previous]:
+                after[previous].add(label)
+                waiting_for[label] += 1
+            previous = label
+    order: list[str] = []
+    ready = [label for label, count in waiting_for.items() if count == 0]
+    while len(order) < len(first_seen):
+        if not ready:  # a cycle: take the earliest-seen remaining label
+            placed = set(order)
+            ready = [min((lb for lb in first_seen if lb not in placed), key=first_seen.__getitem__)]
+        label = min(ready, key=first_seen.__getitem__)
+        ready.remove(label)
+        if label in order:
+            continue
+        order.append(label)
+        for successor in after[label]:
+            waiting_for[successor] -= 1
+            if waiting_for[successor] == 0:
+                ready.append(successor)
+    return order
 
 
 def _style(index: int) -> tuple[object, str, str]:
@@ -93,12 +126,13 @@ def draw_quality_trend(
         xs, period_labels = _periods_row(periods, first, max(right - _POINT_PAD, first))
 
     bottom = MARGIN + legend_height + (12 if names else 0) + period_labels.height + 6
-    height = bottom + _PLOT_HEIGHT + 20 + len(heading) * TITLE_PT * 1.25 + MARGIN
+    plot_height = _PLOT_HEIGHT + _PLOT_GROWTH * min(max(len(names) - 4, 0), 20)
+    height = bottom + plot_height + 20 + len(heading) * TITLE_PT * 1.25 + MARGIN
     canvas = Canvas(height)
     canvas.title(heading, height - MARGIN)
 
     def y_of(share: float) -> float:
-        return bottom + share / 100 * _PLOT_HEIGHT
+        return bottom + share / 100 * plot_height
 
     canvas.segments([((left, y_of(t)), (right, y_of(t))) for t in _TICKS[1:]], color=GRID, width=1)
     canvas.segments(
@@ -108,7 +142,7 @@ def draw_quality_trend(
     )
     for tick in _TICKS:
         canvas.text(left - 8, y_of(tick), str(tick), ha="right", va="center")
-    label = fit_width(y_label, _PLOT_HEIGHT, LABEL_PT)
+    label = fit_width(y_label, plot_height, LABEL_PT)
     canvas.text(MARGIN, y_of(50), label, size=LABEL_PT, rotation=90, ha="center", va="top")
     period_labels.draw(canvas, bottom - 2)
 
