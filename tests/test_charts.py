@@ -273,6 +273,7 @@ def test_quality_trend_takes_gaps_odd_names_and_out_of_range_shares() -> None:
         "Cost $5 $6": [("b", Decimal(150)), ("c", Decimal(-5))],  # pinned to 0..100
         "NaN": [("a", Decimal("NaN")), ("b", Decimal("Infinity"))],
         "Многострочное\nимя\tс табуляцией": [("a", Decimal(1))],
+        "Андрии\u0306 Ёлкин": [("b", Decimal(1))],  # "й" as "и" and a combining breve
         "": [("a", Decimal(1))],
     }
     with warnings.catch_warnings():

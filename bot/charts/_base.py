@@ -22,6 +22,7 @@ import io
 import math
 import textwrap
 import threading
+import unicodedata
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -61,8 +62,9 @@ _PALETTE_COLOURS = 256
 
 
 def one_line(text: str) -> str:
-    """Caller's text with any run of whitespace (newlines included) as one space."""
-    return " ".join(str(text).split())
+    """Caller's text as one line: any run of whitespace (newlines, tabs) is one space, and
+    letters typed as a base and a combining mark ("й" from some keyboards) are one glyph."""
+    return unicodedata.normalize("NFC", " ".join(str(text).split()))
 
 
 def shorten(text: str, limit: int) -> str:
@@ -224,7 +226,7 @@ class Canvas:
 
         `ha`: left, center, right; `va`: baseline, center (of capitals), top (of capitals).
         """
-        glyphs = _glyphs(text, bold, drawn=True)
+        glyphs = _glyphs(one_line(text), bold, drawn=True)
         scale = size / _OUTLINE_PT
         width = sum(glyph.advance for glyph in glyphs) * scale
         cap = _face(bold).cap_height * size

@@ -12,7 +12,6 @@ from collections.abc import Mapping, Sequence
 from matplotlib import colormaps
 
 from bot.charts._base import (
-    INK,
     LABEL_PT,
     MARGIN,
     MUTED,
@@ -23,6 +22,7 @@ from bot.charts._base import (
     CategoryLabels,
     fit_size,
     fit_width,
+    text_width,
     wrap_lines,
 )
 
@@ -119,7 +119,10 @@ def draw_activity_per_week(
         )
         for x, count, text in zip(centres, counts, texts, strict=True):
             if text:
-                canvas.text(x, base + count * scale + 5, text, size=size, color=INK, ha="center")
+                # A number wider than its bar, over the first or last bar, stays on the page.
+                half = text_width(text, size) / 2
+                centre = min(max(x, MARGIN + half), WIDTH_PT - MARGIN - half)
+                canvas.text(centre, base + count * scale + 5, text, size=size, ha="center")
     canvas.segments(baselines, color=MUTED, width=1.2)
     week_labels.draw(canvas, bottom + _PANEL_GAP - 2)
     return canvas
