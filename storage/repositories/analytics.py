@@ -68,7 +68,6 @@ class ClientRow:
     manager_id: int
     segment: str | None
     potential: Decimal | None
-    last_contact_at: datetime | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,7 +111,6 @@ class AnalyticsRepository:
                 Client.manager_id,
                 Client.segment,
                 Client.potential,
-                Client.last_contact_at,
             ).where(*where)
         )
         return [ClientRow(*row) for row in rows]
@@ -173,10 +171,10 @@ class AnalyticsRepository:
         rows = await self._session.execute(query.group_by(Deal.client_id, month))
         return [(cid, str(m), total or Decimal(0)) for cid, m, total in rows]
 
-    async def first_deals(
-        self, team_id: int, currency: str, end: date, client_ids: Sequence[int]
-    ) -> dict[int, date]:
-        """The first deal of each client up to `end`: when they became a buyer."""
+    async def first_deals(self, end: date, client_ids: Sequence[int]) -> dict[int, date]:
+        """The first deal of each client up to `end`, in any currency: when they became a
+        buyer. The ids come from the team's own clients, so the (client_id, closed_on) index
+        answers alone."""
         if not client_ids:
             return {}
         out: dict[int, date] = {}
@@ -186,44 +184,50 @@ class AnalyticsRepository:
             chunk = ids[chunk_start : chunk_start + 5000]
             rows = await self._session.execute(
                 select(Deal.client_id, func.min(Deal.closed_on))
-                .where(
-                    Deal.team_id == team_id,
-                    Deal.currency == currency,
-                    Deal.closed_on <= end,
-                    Deal.client_id.in_(chunk),
-                )
+                .where(Deal.client_id.in_(chunk), Deal.closed_on <= end)
                 .group_by(Deal.client_id)
             )
             out.update({cid: _as_date(first) for cid, first in rows})
         return out
 
     async def activity_counts(
-        self, team_id: int, start: datetime, end: datetime, author_id: int | None
+        self, author_ids: Sequence[int], kinds: Sequence[str], start: datetime, end: datetime
     ) -> dict[tuple[int, str], int]:
-        """{(author, kind): count} of activities logged in [start, end)."""
-        if author_id is not None:
-            where = [Activity.author_id == author_id]  # the (author_id, occurred_at) index
-        else:
-            where = [Activity.team_id == team_id]  # the (team_id, occurred_at) index
+        """{(author, kind): count} of activities logged in [start, end) by these members.
+
+        Shaped for the (author_id, kind, occurred_at) index: one range per author and kind,
+        read in GROUP BY order, so a year of a team's activities is neither fetched nor
+        sorted. The authors are the team's members, which scopes the query to the team."""
+        if not author_ids:
+            return {}
         rows = await self._session.execute(
             select(Activity.author_id, Activity.kind, func.count())
-            .where(*where, Activity.occurred_at >= start, Activity.occurred_at < end)
+            .where(
+                Activity.author_id.in_(sorted(set(author_ids))),
+                Activity.kind.in_(list(kinds)),
+                Activity.occurred_at >= start,
+                Activity.occurred_at < end,
+            )
             .group_by(Activity.author_id, Activity.kind)
         )
         return {(author, kind): int(n) for author, kind, n in rows}
 
     async def activity_days(
-        self, team_id: int, start: datetime, end: datetime, author_id: int | None
+        self, author_ids: Sequence[int], kinds: Sequence[str], start: datetime, end: datetime
     ) -> list[tuple[str, str, int]]:
-        """(UTC day 'YYYY-MM-DD', kind, count) of activities in [start, end), for weekly charts."""
+        """(UTC day 'YYYY-MM-DD', kind, count) of activities in [start, end), for weekly
+        charts; read from the (author_id, kind, occurred_at) index like `activity_counts`."""
+        if not author_ids:
+            return []
         day = day_key(Activity.occurred_at)
-        if author_id is not None:
-            where = [Activity.author_id == author_id]
-        else:
-            where = [Activity.team_id == team_id]
         rows = await self._session.execute(
             select(day, Activity.kind, func.count())
-            .where(*where, Activity.occurred_at >= start, Activity.occurred_at < end)
+            .where(
+                Activity.author_id.in_(sorted(set(author_ids))),
+                Activity.kind.in_(list(kinds)),
+                Activity.occurred_at >= start,
+                Activity.occurred_at < end,
+            )
             .group_by(day, Activity.kind)
         )
         return [(str(d), kind, int(n)) for d, kind, n in rows]

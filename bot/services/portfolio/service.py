@@ -293,7 +293,7 @@ class PortfolioService:
             for row in sales_now
             if row.client_id in clients or scope is None or row.manager_id == scope
         }
-        first = await repo.first_deals(team_id, currency, period.end, sorted(buyers))
+        first = await repo.first_deals(period.end, sorted(buyers))
         xyz_now = compute.xyz_classes(
             monthly, first, end_now, window, settings.xyz_x_percent, settings.xyz_y_percent
         )
@@ -383,7 +383,8 @@ class PortfolioService:
         lost = [line for line in lines if line.prev.deals and not line.now.deals]
         lost.sort(key=lambda line: (-line.prev.revenue, line.name))
 
-        activity = await self._activity(actor, period, scope, sales_now, names, days)
+        authors = [scope] if scope is not None else sorted(names)
+        activity = await self._activity(actor, period, scope, authors, sales_now, names, days)
         health_by_manager = await self._health(actor, scope)
         health = {bucket: 0 for bucket in HEALTH_BUCKETS}
         for per_manager in health_by_manager.values():
@@ -508,12 +509,13 @@ class PortfolioService:
         actor: Actor,
         period: Period,
         scope: int | None,
+        authors: Sequence[int],
         sales_now: Sequence[SalesRow],
         names: dict[int, str],
         days: int,
     ) -> list[ActivityLine]:
         start, end = self._bounds(actor, period)
-        counts = await self._ctx.uow.analytics.activity_counts(actor.team.id, start, end, scope)
+        counts = await self._ctx.uow.analytics.activity_counts(authors, ACTIVITY_KINDS, start, end)
         per: dict[int, dict[str, int]] = defaultdict(dict)
         for (author, kind), n in counts.items():
             if kind in ACTIVITY_KINDS:
@@ -567,7 +569,11 @@ class PortfolioService:
         scope = await self.scope(actor, manager_id)
         start, end = self._bounds(actor, period)
         repo = self._ctx.uow.analytics
-        days = await repo.activity_days(actor.team.id, start, end, scope)
+        if scope is not None:
+            authors = [scope]
+        else:
+            authors = [member_id for member_id, *_rest in await repo.members(actor.team.id)]
+        days = await repo.activity_days(authors, ACTIVITY_KINDS, start, end)
         first_monday = period.start - timedelta(days=period.start.weekday())
         weeks = [
             first_monday + timedelta(weeks=n)
