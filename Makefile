@@ -49,6 +49,7 @@ bench: install
 	$(BIN)/python -m bench.send_rate
 	$(BIN)/python -m bench.digest_build
 	$(BIN)/python -m bench.reminder_lateness
+	$(BIN)/python -m bench.portfolio
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -137,9 +137,7 @@ async def generate(
                 "stage": "won",
                 "stage_changed_at": created,
                 "consent": "unknown",
-                "last_contact_at": NOW - timedelta(days=rng.randint(0, 800))
-                if n % 10
-                else None,
+                "last_contact_at": NOW - timedelta(days=rng.randint(0, 800)) if n % 10 else None,
                 "created_at": created,
                 "updated_at": created,
             }
@@ -225,7 +223,9 @@ def _month_sql(dialect: str, column: str) -> str:
     return f"to_char({column}, 'YYYY-MM')"
 
 
-async def hand_sql(engine: AsyncEngine, team_id: int, manager_id: int | None, period: Period) -> int:
+async def hand_sql(
+    engine: AsyncEngine, team_id: int, manager_id: int | None, period: Period
+) -> int:
     """The core numbers in plain SQL, the way one would write them by hand."""
     dialect = engine.dialect.name
     previous = period.previous()
@@ -294,7 +294,7 @@ async def hand_sql(engine: AsyncEngine, team_id: int, manager_id: int | None, pe
 
 def _pcts(samples: list[float]) -> tuple[float, float]:
     ordered = sorted(samples)
-    p95 = ordered[min(len(ordered) - 1, int(round(0.95 * (len(ordered) - 1))))]
+    p95 = ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
     return statistics.median(ordered), p95
 
 
@@ -362,7 +362,7 @@ async def main(args: argparse.Namespace) -> None:
                 samples = [await once(scope, period, cache_off) for _ in range(args.repeats)]
                 sql = [await sql_once(scope, period) for _ in range(args.repeats)]
                 p50, p95 = _pcts(samples)
-                s50, s95 = _pcts(sql)
+                s50, _s95 = _pcts(sql)
                 target = targets.get((label, kind))
                 verdict = ""
                 if target is not None:

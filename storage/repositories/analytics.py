@@ -13,9 +13,11 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import String, and_, case, func, select
+from sqlalchemy import BigInteger, Integer, String, and_, case, func, select
+from sqlalchemy.engine import Result
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql import Executable
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.functions import FunctionElement
@@ -24,22 +26,27 @@ from storage.models import Activity, Client, Deal, Member, Team
 from storage.types import Money
 
 
-class month_key(FunctionElement[str]):  # noqa: N801 - used like a SQL function
-    """'YYYY-MM' of a DATE column."""
+class month_number(FunctionElement[int]):  # noqa: N801 - used like a SQL function
+    """year × 12 + month − 1 of a DATE column: months as consecutive integers."""
 
-    type = String()
+    type = Integer()
     inherit_cache = True
 
 
-@compiles(month_key, "sqlite")
-def _month_key_sqlite(element: month_key, compiler: SQLCompiler, **kw: Any) -> str:
-    # SQLite keeps dates as ISO text: the month is the first seven characters.
-    return f"substr({compiler.process(element.clauses, **kw)}, 1, 7)"
+@compiles(month_number, "sqlite")
+def _month_number_sqlite(element: month_number, compiler: SQLCompiler, **kw: Any) -> str:
+    # SQLite keeps dates as ISO text ('2026-11-05'): year and month are fixed slices.
+    column = compiler.process(element.clauses, **kw)
+    return (
+        f"(CAST(substr({column}, 1, 4) AS INTEGER) * 12 "
+        f"+ CAST(substr({column}, 6, 2) AS INTEGER) - 1)"
+    )
 
 
-@compiles(month_key, "postgresql")
-def _month_key_pg(element: month_key, compiler: SQLCompiler, **kw: Any) -> str:
-    return f"to_char({compiler.process(element.clauses, **kw)}, 'YYYY-MM')"
+@compiles(month_number, "postgresql")
+def _month_number_pg(element: month_number, compiler: SQLCompiler, **kw: Any) -> str:
+    column = compiler.process(element.clauses, **kw)
+    return f"CAST(EXTRACT(YEAR FROM {column}) * 12 + EXTRACT(MONTH FROM {column}) - 1 AS INTEGER)"
 
 
 class day_key(FunctionElement[str]):  # noqa: N801 - used like a SQL function
@@ -100,11 +107,17 @@ class AnalyticsRepository:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
 
+    async def _rows(self, query: Executable) -> Result[Any]:
+        # Core execution on the unit of work's connection: these are plain column tuples, and
+        # the ORM's per-row bookkeeping costs more than the query on tens of thousands of rows.
+        connection = await self._session.connection()
+        return await connection.execute(query)
+
     async def clients(self, team_id: int, manager_id: int | None) -> list[ClientRow]:
         where = [Client.team_id == team_id]
         if manager_id is not None:
             where.append(Client.manager_id == manager_id)
-        rows = await self._session.execute(
+        rows = await self._rows(
             select(
                 Client.id,
                 Client.name,
@@ -117,7 +130,7 @@ class AnalyticsRepository:
 
     async def members(self, team_id: int) -> list[tuple[int, str, str, bool]]:
         """(id, name, role, active) of everyone who ever was in the team: history keeps names."""
-        rows = await self._session.execute(
+        rows = await self._rows(
             select(Member.id, Member.full_name, Member.role, Member.is_active)
             .where(Member.team_id == team_id)
             .order_by(Member.full_name, Member.id)
@@ -137,7 +150,7 @@ class AnalyticsRepository:
     async def sales(self, team_id: int, currency: str, start: date, end: date) -> list[SalesRow]:
         """Per client and closing manager, the whole team: ABC ranks every client of the team."""
         known = Deal.profit.is_not(None)
-        rows = await self._session.execute(
+        rows = await self._rows(
             select(
                 Deal.client_id,
                 Deal.manager_id,
@@ -158,18 +171,19 @@ class AnalyticsRepository:
 
     async def monthly(
         self, team_id: int, currency: str, start: date, end: date, manager_id: int | None
-    ) -> list[tuple[int, str, Decimal]]:
-        """(client, 'YYYY-MM', revenue): one row per client and month with sales."""
-        month = month_key(Deal.closed_on)
-        query = select(Deal.client_id, month, func.sum(Deal.amount, type_=Money())).where(
+    ) -> list[tuple[int, int, int]]:
+        """(client, month number, revenue in minor units): one row per client and month with
+        sales. Plain integers: XYZ needs only ratios, and tens of thousands of rows stay cheap."""
+        month = month_number(Deal.closed_on)
+        query = select(Deal.client_id, month, func.sum(Deal.amount, type_=BigInteger())).where(
             *self._deal_scope(team_id, currency, start, end)
         )
         if manager_id is not None:
             query = query.join(Client, Client.id == Deal.client_id).where(
                 Client.manager_id == manager_id
             )
-        rows = await self._session.execute(query.group_by(Deal.client_id, month))
-        return [(cid, str(m), total or Decimal(0)) for cid, m, total in rows]
+        rows = await self._rows(query.group_by(Deal.client_id, month))
+        return [(cid, int(m), int(total or 0)) for cid, m, total in rows]
 
     async def first_deals(self, end: date, client_ids: Sequence[int]) -> dict[int, date]:
         """The first deal of each client up to `end`, in any currency: when they became a
@@ -182,7 +196,7 @@ class AnalyticsRepository:
         # Bounded IN lists: PostgreSQL and SQLite both cap bound parameters.
         for chunk_start in range(0, len(ids), 5000):
             chunk = ids[chunk_start : chunk_start + 5000]
-            rows = await self._session.execute(
+            rows = await self._rows(
                 select(Deal.client_id, func.min(Deal.closed_on))
                 .where(Deal.client_id.in_(chunk), Deal.closed_on <= end)
                 .group_by(Deal.client_id)
@@ -200,7 +214,7 @@ class AnalyticsRepository:
         sorted. The authors are the team's members, which scopes the query to the team."""
         if not author_ids:
             return {}
-        rows = await self._session.execute(
+        rows = await self._rows(
             select(Activity.author_id, Activity.kind, func.count())
             .where(
                 Activity.author_id.in_(sorted(set(author_ids))),
@@ -220,7 +234,7 @@ class AnalyticsRepository:
         if not author_ids:
             return []
         day = day_key(Activity.occurred_at)
-        rows = await self._session.execute(
+        rows = await self._rows(
             select(day, Activity.kind, func.count())
             .where(
                 Activity.author_id.in_(sorted(set(author_ids))),
@@ -238,7 +252,7 @@ class AnalyticsRepository:
         where = self._deal_scope(team_id, currency, start, end)
         if manager_id is not None:
             where.append(Deal.manager_id == manager_id)
-        rows = await self._session.execute(
+        rows = await self._rows(
             select(Deal.closed_on, func.count()).where(*where).group_by(Deal.closed_on)
         )
         return [(_as_date(day), int(n)) for day, n in rows]
@@ -262,7 +276,7 @@ class AnalyticsRepository:
         where.append(Client.erased_at.is_(None))
         if manager_id is not None:
             where.append(Client.manager_id == manager_id)
-        rows = await self._session.execute(
+        rows = await self._rows(
             select(
                 Client.manager_id,
                 *[func.sum(case((cond, 1), else_=0)) for cond in buckets],

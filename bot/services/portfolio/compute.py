@@ -11,6 +11,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
+from fractions import Fraction
+from functools import cache
 
 ZERO = Decimal(0)
 HUNDRED = Decimal(100)
@@ -66,50 +68,86 @@ def abc_classes(
 @dataclass(frozen=True, slots=True)
 class Regularity:
     cls: str
-    cv: Decimal | None  # coefficient of variation in percent; None when it is not defined
     months: int  # months counted (from the first deal or the window start)
+    # n·Σv² − (Σv)² and Σv, exact: enough to classify; the CV itself is only for showing.
+    spread: Fraction | int | None = None
+    total: Fraction | int | None = None
+
+    @property
+    def cv(self) -> Decimal | None:
+        """Coefficient of variation in percent; None when it is not defined (fewer than two
+        months with sales)."""
+        if self.spread is None or not self.total:
+            return None
+        if self.spread <= 0:
+            return ZERO
+        spread = _EXACT.divide(
+            Decimal(Fraction(self.spread).numerator), Decimal(Fraction(self.spread).denominator)
+        )
+        total = _EXACT.divide(
+            Decimal(Fraction(self.total).numerator), Decimal(Fraction(self.total).denominator)
+        )
+        return _EXACT.divide(_EXACT.sqrt(spread) * HUNDRED, total)
 
 
-def xyz_class(months: Sequence[Decimal], x_percent: Decimal, y_percent: Decimal) -> Regularity:
-    """XYZ of one client from their monthly revenue (zeros included for months without sales).
+@cache
+def _squared_ratio(percent: Decimal) -> tuple[int, int]:
+    """(p/100)² as an exact fraction of integers."""
+    squared = (Fraction(percent) / 100) ** 2
+    return squared.numerator, squared.denominator
+
+
+def xyz_from_sums(
+    n: int,
+    total: Decimal | int,
+    squares: Decimal | int,
+    with_sales: int,
+    x_percent: Decimal,
+    y_percent: Decimal,
+) -> Regularity:
+    """XYZ from Σv and Σv² over n months (months without sales add nothing to either sum).
 
     CV = population standard deviation / mean × 100. Revenue in fewer than two months is Z:
     one purchase says nothing about regularity (and its CV would be meaningless)."""
-    n = len(months)
-    total = sum(months, ZERO)
-    with_sales = sum(1 for value in months if value > 0)
     if with_sales < 2 or total <= 0:
-        return Regularity("Z", None, n)
-    squares = sum((value * value for value in months), ZERO)
-    # n²·variance = n·Σv² − (Σv)²; CV ≤ t% ⇔ n²·variance·100² ≤ t²·(Σv)² — exact in Decimal.
-    spread = _EXACT.subtract(_EXACT.multiply(Decimal(n), squares), _EXACT.multiply(total, total))
-    lhs = _EXACT.multiply(spread, Decimal(10000))
-    cv = _EXACT.divide(_EXACT.sqrt(spread) * HUNDRED, total) if spread > 0 else ZERO
-    if lhs <= _EXACT.multiply(x_percent * x_percent, _EXACT.multiply(total, total)):
-        return Regularity("X", cv, n)
-    if lhs <= _EXACT.multiply(y_percent * y_percent, _EXACT.multiply(total, total)):
-        return Regularity("Y", cv, n)
-    return Regularity("Z", cv, n)
+        return Regularity("Z", n)
+    # n²·variance = n·Σv² − (Σv)²; CV ≤ t% ⇔ n²·variance ≤ (t/100)²·(Σv)². Exact, no roots:
+    # plain integers (minor units) in the service, fractions for anything else.
+    exact_total = total if isinstance(total, int) else Fraction(total)
+    exact_squares = squares if isinstance(squares, int) else Fraction(squares)
+    spread = n * exact_squares - exact_total * exact_total
+    total_squared = exact_total * exact_total
+    for cls, threshold in (("X", x_percent), ("Y", y_percent)):
+        numerator, denominator = _squared_ratio(threshold)
+        if spread * denominator <= numerator * total_squared:
+            return Regularity(cls, n, spread, exact_total)
+    return Regularity("Z", n, spread, exact_total)
+
+
+def xyz_class(
+    months: Sequence[Decimal | int], x_percent: Decimal, y_percent: Decimal
+) -> Regularity:
+    """XYZ of one client from their revenue in each month (zeros for months without sales)."""
+    total = sum((Decimal(v) for v in months), ZERO)
+    squares = sum((_EXACT.multiply(Decimal(v), Decimal(v)) for v in months), ZERO)
+    with_sales = sum(1 for value in months if value > 0)
+    return xyz_from_sums(len(months), total, squares, with_sales, x_percent, y_percent)
 
 
 def month_index(day: date) -> int:
     return day.year * 12 + day.month - 1
 
 
-def parse_month(key: str) -> int:
-    year, month = key.split("-")
-    return int(year) * 12 + int(month) - 1
-
-
 def xyz_classes(
-    monthly: Mapping[int, Mapping[int, Decimal]],
+    monthly: Mapping[int, Mapping[int, Decimal | int]],
     first_deal: Mapping[int, date],
     window_end: int,
     window_months: int,
     x_percent: Decimal,
     y_percent: Decimal,
 ) -> dict[int, Regularity]:
-    """XYZ per client over the `window_months` months ending with month index `window_end`.
+    """XYZ per client over the `window_months` months ending with month index `window_end`
+    (`monthly`: client → month index → revenue, any unit: the CV has none).
 
     Months before the client's first deal are not counted: a client who started buying three
     months ago and buys every month is regular, not irregular. Clients with no sales in the
@@ -117,16 +155,26 @@ def xyz_classes(
     window_start = window_end - window_months + 1
     out: dict[int, Regularity] = {}
     for client, months in monthly.items():
-        in_window = {m: v for m, v in months.items() if window_start <= m <= window_end}
-        if not any(v > 0 for v in in_window.values()):
+        total: Decimal | int = 0
+        squares: Decimal | int = 0
+        with_sales = 0
+        earliest = window_end + 1
+        for month, value in months.items():
+            if window_start <= month <= window_end and value > 0:
+                total += value
+                squares += value * value
+                with_sales += 1
+                earliest = min(earliest, month)
+        if not with_sales:
             continue
-        first = first_deal.get(client)
         start = window_start
+        first = first_deal.get(client)
         if first is not None:
             start = max(start, month_index(first))
-        start = min(start, min(in_window))  # never drop a month that has sales
-        values = [in_window.get(m, ZERO) for m in range(start, window_end + 1)]
-        out[client] = xyz_class(values, x_percent, y_percent)
+        start = min(start, earliest)  # never drop a month that has sales
+        out[client] = xyz_from_sums(
+            window_end - start + 1, total, squares, with_sales, x_percent, y_percent
+        )
     return out
 
 

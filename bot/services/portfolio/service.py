@@ -283,11 +283,11 @@ class PortfolioService:
         end_now, end_prev = month_index(period.end), month_index(previous.end)
         first_month = min(end_now, end_prev) - window + 1
         window_start = date(first_month // 12, first_month % 12 + 1, 1)
-        monthly: dict[int, dict[int, Decimal]] = defaultdict(dict)
-        for client_id, month, revenue in await repo.monthly(
+        monthly: dict[int, dict[int, int]] = defaultdict(dict)
+        for client_id, month, kopecks in await repo.monthly(
             team_id, currency, window_start, period.end, scope
         ):
-            monthly[client_id][compute.parse_month(month)] = revenue
+            monthly[client_id][month] = kopecks
         buyers = set(monthly) | {
             row.client_id
             for row in sales_now
@@ -314,11 +314,11 @@ class PortfolioService:
             if abc is not None and xyz is None:
                 # Sold in the period but not within the XYZ window (a custom span reaching
                 # further back than the window): one-off as far as regularity can tell.
-                xyz = Regularity("Z", None, 0)
+                xyz = Regularity("Z", 0)
             prev_abc = abc_prev.get(client.id)
             prev_xyz = xyz_prev.get(client.id)
             if prev_abc is not None and prev_xyz is None:
-                prev_xyz = Regularity("Z", None, 0)
+                prev_xyz = Regularity("Z", 0)
             lines.append(
                 ClientLine(
                     client.id,
