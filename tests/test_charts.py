@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import os
+import struct
 import subprocess
 import sys
 import warnings
@@ -73,6 +74,16 @@ CHARTS: dict[str, Callable[[], bytes]] = {
 }
 
 
+def chunk_types(data: bytes) -> set[bytes]:
+    types = set()
+    offset = len(PNG_MAGIC)
+    while offset < len(data):
+        (length,) = struct.unpack(">I", data[offset : offset + 4])
+        types.add(data[offset + 4 : offset + 8])
+        offset += 12 + length  # length, type, data, CRC
+    return types
+
+
 def open_png(data: bytes) -> Image.Image:
     assert data.startswith(PNG_MAGIC)
     image = Image.open(io.BytesIO(data))
@@ -88,6 +99,8 @@ def test_each_chart_is_a_small_png_as_wide_as_a_phone_screen(name: str) -> None:
     assert image.width == WIDTH_PX == 1080
     assert 700 < image.height < 2200  # readable without scrolling through a poster
     assert len(data) < 200 * 1024
+    # Pixels and palette only: no tEXt "Software", no tIME that would change the bytes.
+    assert chunk_types(data) == {b"IHDR", b"PLTE", b"IDAT", b"IEND"}
     # Not a blank page: the drawing uses the palette, dark text included.
     colours = image.convert("RGB").getcolors(maxcolors=1 << 16)
     assert colours is not None and len(colours) > 5
