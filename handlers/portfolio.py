@@ -11,13 +11,11 @@ from aiogram import Router
 from aiogram.filters import Command, CommandObject
 from aiogram.types import BufferedInputFile, CallbackQuery, InlineKeyboardMarkup, Message
 
-from bot.charts import abc_xyz_heatmap, activity_per_week, quality_trend
 from bot.i18n import _, fmt_money
 from bot.services.context import Actor
 from bot.services.errors import DomainError
 from bot.services.hub import Services
 from bot.services.portfolio.periods import Period, current, parse_period, period_from_key
-from bot.services.tabular import write_csv, write_xlsx
 from bot.telegram import portfolio_view as view
 from bot.telegram.callbacks import PortfolioAct, PortfolioView
 
@@ -95,6 +93,9 @@ async def switch(
 async def _chart(
     actor: Actor, services: Services, period: Period, manager_id: int | None, section: str
 ) -> tuple[bytes, str]:
+    # Imported on first use: matplotlib takes seconds to load, and most runs draw no chart.
+    from bot.charts import abc_xyz_heatmap, activity_per_week, quality_trend
+
     portfolio = services.portfolio
     if section == "2":
         report = await portfolio.report(actor, period, manager_id)
@@ -159,10 +160,14 @@ async def act(
             caption=view.section_title(section),
         )
         return
+    # Imported on first use: the spreadsheet library is heavy and exports are rare.
+    from bot.services.tabular import write_csv, write_xlsx
+    from bot.telegram import portfolio_export
+
     portfolio = services.portfolio
     portfolio.check_export(actor)
     report = await portfolio.report(actor, period, manager_id)
-    sheets = view.sheets(report, section)
+    sheets = portfolio_export.sheets(report, section)
     exported = sheets if callback_data.a == "xlsx" else sheets[:1]
     content = write_xlsx(exported) if callback_data.a == "xlsx" else write_csv(exported[0])
     rows = sum(len(list(sheet.rows)) for sheet in exported)
@@ -171,7 +176,7 @@ async def act(
     await bot.send_document(
         chat_id=chat_id,
         document=BufferedInputFile(
-            content, filename=view.file_name(report, section, callback_data.a)
+            content, filename=portfolio_export.file_name(report, section, callback_data.a)
         ),
         caption=_("{title}: {period}").format(
             title=view.section_title(section), period=view.period_label(period)
