@@ -132,7 +132,11 @@ class Formatter:
         self.report = report
 
     def money(self, amount: Decimal) -> str:
-        return fmt_money(amount.quantize(Decimal(1)), self.report.currency)
+        whole = amount.quantize(Decimal(1))
+        if whole < 0:
+            # A loss reads "−RUB 5", not Babel's "-RUB5" with the code glued to the digits.
+            return "−" + fmt_money(-whole, self.report.currency)
+        return fmt_money(whole, self.report.currency)
 
     def name(self, member_id: int) -> str:
         return escape(self.report.names.get(member_id, "?"))
