@@ -51,6 +51,7 @@ bench: install
 	$(BIN)/python -m bench.reminder_lateness
 	$(BIN)/python -m bench.import_xlsx
 	$(BIN)/python -m bench.export_clients
+	$(BIN)/python -m bench.portfolio
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

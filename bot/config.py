@@ -83,6 +83,23 @@ class Limits(BaseModel):
     audit_page_size: int = Field(20, ge=5, le=50)
 
 
+class AnalyticsSettings(BaseModel):
+    """`/portfolio` thresholds and its cache (env `ANALYTICS__ABC_A_PERCENT=80`, ...)."""
+
+    # ABC: clients sorted by revenue; cumulative share up to this is A, up to the next B.
+    abc_a_percent: Decimal = Field(Decimal(80), gt=0, lt=100)
+    abc_b_percent: Decimal = Field(Decimal(95), gt=0, le=100)
+    # XYZ: coefficient of variation of monthly revenue, in percent.
+    xyz_x_percent: Decimal = Field(Decimal(10), ge=0)
+    xyz_y_percent: Decimal = Field(Decimal(25), ge=0)
+    xyz_months: int = Field(12, ge=2, le=36)
+    # Reports of ended periods are kept this long per instance (0 turns the cache off).
+    cache_seconds: int = Field(600, ge=0, le=86400)
+    cache_entries: int = Field(64, ge=1, le=10000)
+    # Lines per list in a message (angels, movers, plan); the export has them all.
+    top_clients: int = Field(10, ge=1, le=50)
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_file=".env",
@@ -134,6 +151,7 @@ class Settings(BaseSettings):
     rules: RuleDefaults = RuleDefaults()
     limits: Limits = Limits()
     delivery: DeliverySettings = DeliverySettings()
+    analytics: AnalyticsSettings = AnalyticsSettings()
 
     @field_validator("default_timezone")
     @classmethod

@@ -55,6 +55,17 @@ def help_text(actor: Actor) -> str:
     )
     if actor.member.can_export and actor.member.role != Role.OWNER:
         text += "\n" + _("<code>/export</code> — the owner allowed you to export clients")
+    text += "\n\n" + _(
+        "<b>Portfolio</b>\n"
+        "<code>/portfolio</code> · <code>quarter</code> · <code>year</code> · "
+        "<code>01.09-30.11</code> — revenue, ABC-XYZ, quality, activity, ROS, turnover, LTV, "
+        "clients gained and lost, base health. Revenue: deals by closing date, team currency. "
+        "ABC by share of revenue; XYZ by how monthly revenue varies over 12 months (one month "
+        "of sales is Z, no sales: no class). LTV = S×C×P×T, T: months from a client's first "
+        "deal to the last one."
+    )
+    if sees_whole_team(actor):
+        text += "\n" + _("<code>/portfolio Petrov</code> — one member's numbers.")
     if sees_whole_team(actor):
         text += "\n\n" + _(
             "<b>Team</b>\n"

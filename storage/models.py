@@ -180,6 +180,8 @@ class Activity(Base):
         Index(None, "client_id", "occurred_at"),
         Index(None, "team_id", "occurred_at"),
         Index(None, "author_id", "occurred_at"),
+        # /portfolio regularity: counts per author and kind over a period, index-only.
+        Index(None, "author_id", "kind", "occurred_at"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -198,6 +200,17 @@ class Deal(Base):
         Index(None, "team_id", "closed_on"),
         Index(None, "manager_id", "closed_on"),
         Index(None, "client_id", "closed_on"),
+        # /portfolio sums per client and manager over a period, read from the index alone.
+        Index(
+            "ix_deals_sales",
+            "team_id",
+            "closed_on",
+            "currency",
+            "client_id",
+            "manager_id",
+            "amount",
+            "profit",
+        ),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from storage.repositories.activities import ActivityRepository
+from storage.repositories.analytics import AnalyticsRepository
 from storage.repositories.audit import AuditRepository
 from storage.repositories.campaigns import CampaignRepository
 from storage.repositories.clients import ClientRepository
@@ -46,6 +47,7 @@ class UnitOfWork:
         self.privacy = PrivacyRepository(session)
         self.updates = ProcessedUpdateRepository(session)
         self.roster = RosterRepository(session)
+        self.analytics = AnalyticsRepository(session)
         # Conversation state already read or written in this unit of work, by storage key.
         self.fsm_cache: dict[str, tuple[str | None, dict[str, Any]]] = {}
         # Run after a successful commit, then forgotten (a rollback forgets them too): writes to

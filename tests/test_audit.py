@@ -82,7 +82,7 @@ async def test_filters_by_member_action_and_period(team: BotHarness):
 
 
 async def test_bad_filters_are_answered_politely(team: BotHarness):
-    assert "no team member «Zed»" in (await team.send(OWNER, "/audit Zed"))[-1].text
+    assert "No team member matches «Zed»" in (await team.send(OWNER, "/audit Zed"))[-1].text
     assert "period «31.02»" in (await team.send(OWNER, "/audit 31.02"))[-1].text
     assert "period «20.11-01.11»" in (await team.send(OWNER, "/audit 20.11-01.11"))[-1].text
 

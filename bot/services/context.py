@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 from bot.clock import Clock
 from bot.config import Limits, RuleDefaults
 from bot.services.candidate_cache import CandidateCache
+from bot.services.portfolio.cache import ReportCache
 from storage.dto import MemberDTO, TeamDTO
 from storage.uow import UnitOfWork
 
@@ -32,6 +33,8 @@ class ServiceContext:
     limits: Limits
     rules: RuleDefaults
     candidates: CandidateCache = field(default_factory=CandidateCache)
+    # Reports of ended periods (bot/services/portfolio/cache.py); long-lived like `candidates`.
+    reports: ReportCache = field(default_factory=ReportCache)
 
     def now(self) -> datetime:
         return self.clock.now()

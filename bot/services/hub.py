@@ -14,6 +14,7 @@ from bot.services.export import ExportService
 from bot.services.importing.service import ImportService
 from bot.services.members import MemberSettingsService, TeamSettingsService
 from bot.services.onboarding import OnboardingService
+from bot.services.portfolio.service import PortfolioService
 from bot.services.privacy import PrivacyService
 from bot.services.team import TeamService
 from bot.services.worklist import WorklistService
@@ -64,8 +65,13 @@ class Services:
     def privacy(self) -> PrivacyService:
         return PrivacyService(self.ctx)
 
+    @cached_property
     def team(self) -> TeamService:
         return TeamService(self.ctx)
+
+    @cached_property
+    def portfolio(self) -> PortfolioService:
+        return PortfolioService(self.ctx, self._settings.analytics)
 
     @cached_property
     def onboarding(self) -> OnboardingService:

@@ -96,3 +96,21 @@ class TransferPick(CallbackData, prefix="tf"):
 
     step: str
     mid: int = 0
+
+
+class PortfolioView(CallbackData, prefix="pf"):
+    """A /portfolio view: period key (bot/services/portfolio/periods.py), member id (0: the
+    team, or oneself for a manager), section. All three are re-checked on every press."""
+
+    p: str
+    m: int
+    s: str
+
+
+class PortfolioAct(CallbackData, prefix="pa"):
+    """On a /portfolio view: `chart`, `xlsx` or `csv`."""
+
+    a: str
+    p: str
+    m: int
+    s: str

@@ -22,6 +22,7 @@ MENU = (
     ("hot", N_("Mark a client hot")),
     ("warm", N_("Mark a client warm")),
     ("cold", N_("Mark a client cold")),
+    ("portfolio", N_("Portfolio: the seven control points")),
     ("settings", N_("Time zone, language, working hours")),
     ("invite", N_("Invite a team member (owner)")),
     ("campaign", N_("Follow-ups for a segment or #tag (owner)")),

@@ -21,6 +21,7 @@ from bot.services.candidate_cache import CandidateCache
 from bot.services.context import Actor, ServiceContext
 from bot.services.errors import DomainError
 from bot.services.hub import Services
+from bot.services.portfolio.cache import ReportCache
 from bot.telegram.fsm_storage import bound_uow
 from bot.telegram.outgoing import OutgoingBuffer
 from bot.telegram.outgoing import bind as outgoing_bind
@@ -120,6 +121,9 @@ class UnitOfWorkMiddleware(BaseMiddleware):
         # On for updates from Telegram (webhook, polling), whose ids are unique per bot; off for
         # the console and test harnesses, which number their updates from 1 on every start.
         self._dedup = dedup_updates
+        self._reports = ReportCache(
+            settings.analytics.cache_seconds, settings.analytics.cache_entries
+        )
 
     async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
         assert isinstance(event, Update)
@@ -178,7 +182,12 @@ class UnitOfWorkMiddleware(BaseMiddleware):
 
     async def _prepare(self, uow: UnitOfWork, data: dict[str, Any]) -> None:
         ctx = ServiceContext(
-            uow, self._clock, self._settings.limits, self._settings.rules, self._candidates
+            uow,
+            self._clock,
+            self._settings.limits,
+            self._settings.rules,
+            self._candidates,
+            self._reports,
         )
         data["services"] = Services(ctx, self._settings)
         data["settings"] = self._settings

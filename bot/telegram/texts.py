@@ -216,6 +216,22 @@ def error_text(code: str, params: dict[str, object]) -> str:
             "To whom? <code>/transfer &lt;from&gt; &lt;to&gt; [clients, ...]</code>, "
             "for example <code>/transfer Max Nina</code>."
         ),
+        "portfolio_own_only": _(
+            "You can see only your own numbers: send <code>/portfolio</code> without a name."
+        ),
+        "portfolio_member_unknown": _(
+            "I don't know «{name}» in your team. Use: <code>/portfolio</code>, "
+            "<code>/portfolio quarter</code>, <code>/portfolio year Petrov</code>, "
+            "<code>/portfolio 01.09-30.11</code>."
+        ),
+        "portfolio_member_ambiguous": _(
+            "Several team members match «{name}». Type more of the name, or pick with the buttons."
+        ),
+        "portfolio_period_invalid": _(
+            "I could not read the period. Use <code>month</code>, <code>quarter</code>, "
+            "<code>year</code> or dates like <code>01.09-30.11</code>."
+        ),
+        "period_too_long": _("The period is too long: at most three years."),
     }
     if code == "field_too_long":
         labels = {

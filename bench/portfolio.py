@@ -1,0 +1,408 @@
+"""`/portfolio` on a generated base: 1,000,000 activities and 100,000 deals over two years.
+
+    python -m bench.portfolio [--backend sqlite|postgres] [--scale 1.0] [--repeats 20]
+
+Times the report service (everything the summary shows: every section) for one manager and
+for the whole team, for the current month, quarter and year (always computed afresh: the
+current period is never cached), as p50/p95 over repeats; then an ended period served from
+the cache. Also times a hand-written SQL query set returning the same core numbers (revenue
+per client in the period and the previous one, revenue per client and month for XYZ, activity
+counts per author and kind, base health) and prints the ratio service / SQL.
+Targets: p95 <= 200 ms for a manager's month, <= 1 s for the team's year, on both backends.
+`--scale 0.05` makes a quick smoke run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import random
+import statistics
+import tempfile
+import time
+import uuid
+from datetime import UTC, date, datetime, timedelta
+from datetime import time as clock_time
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import insert, select, text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from bench.generate import CITIES, FIRST, SURNAMES, client_name
+from bot.clock import FrozenClock
+from bot.config import AnalyticsSettings, Limits, RuleDefaults
+from bot.services.context import Actor, ServiceContext
+from bot.services.portfolio.cache import ReportCache
+from bot.services.portfolio.periods import Period, current
+from bot.services.portfolio.service import PortfolioService
+from storage.db import create_engine, create_session_factory
+from storage.migrate import upgrade
+from storage.models import Client, Member, Team
+from storage.uow import UnitOfWorkFactory
+
+PG_URL = os.environ.get("TEST_DATABASE_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
+NOW = datetime(2026, 12, 2, 7, 15, tzinfo=UTC)  # 10:15 in Moscow
+KINDS = ("call", "call", "call", "call", "meeting", "proposal", "note")
+BATCH = 20_000
+
+
+async def _copy_or_insert(
+    engine: AsyncEngine, table: str, columns: list[str], rows: list[tuple[Any, ...]]
+) -> None:
+    """COPY on PostgreSQL, executemany of plain tuples on SQLite: the fastest path of each."""
+    if engine.dialect.name == "postgresql":
+        async with engine.begin() as conn:
+            raw = await conn.get_raw_connection()
+            driver = raw.driver_connection
+            schema = (await conn.execute(text("select current_schema()"))).scalar_one()
+            await driver.copy_records_to_table(  # type: ignore[union-attr]
+                table, records=rows, columns=columns, schema_name=schema
+            )
+        return
+    marks = ", ".join("?" for _ in columns)
+    sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})"
+    for start in range(0, len(rows), BATCH):
+        async with engine.begin() as conn:
+            await conn.exec_driver_sql(sql, rows[start : start + BATCH])
+
+
+def _moment(engine: AsyncEngine, value: datetime) -> Any:
+    # SQLite keeps naive UTC text (storage/types.py UTCDateTime); PostgreSQL an aware value.
+    if engine.dialect.name == "sqlite":
+        return value.replace(tzinfo=None).isoformat(sep=" ")
+    return value
+
+
+def _day(engine: AsyncEngine, value: date) -> Any:
+    return value.isoformat() if engine.dialect.name == "sqlite" else value
+
+
+async def generate(
+    engine: AsyncEngine, *, managers: int, clients: int, activities: int, deals: int, seed: int = 5
+) -> tuple[int, list[int], int]:
+    """(team id, manager ids, owner id)"""
+    rng = random.Random(seed)
+    async with engine.begin() as conn:
+        team_id = (
+            await conn.execute(
+                insert(Team).returning(Team.id),
+                {
+                    "name": "Bench Co",
+                    "timezone": "Europe/Moscow",
+                    "currency": "RUB",
+                    "followup_hot_days": 3,
+                    "followup_warm_days": 14,
+                    "followup_cold_days": 30,
+                    "no_answer_retry_days": 1,
+                    "created_at": NOW,
+                },
+            )
+        ).scalar_one()
+        member_rows = [
+            {
+                "team_id": team_id,
+                "telegram_id": 50_000 + n,
+                "role": "owner" if n == 0 else "manager",
+                "full_name": f"{rng.choice(FIRST)} {rng.choice(SURNAMES)} {n}",
+                "username": None,
+                "language": "ru",
+                "telegram_language": "ru",
+                "timezone": "Europe/Moscow",
+                "work_start": clock_time(9),
+                "work_end": clock_time(18),
+                "is_active": True,
+                "created_at": NOW,
+            }
+            for n in range(managers + 1)
+        ]
+        member_ids = list(
+            (await conn.execute(insert(Member).returning(Member.id), member_rows)).scalars()
+        )
+    owner_id, manager_ids = member_ids[0], member_ids[1:]
+    client_rows = []
+    for n in range(clients):
+        created = NOW - timedelta(days=rng.randint(1, 900))
+        client_rows.append(
+            {
+                "team_id": team_id,
+                "manager_id": manager_ids[n % len(manager_ids)],
+                "name": client_name(rng, n),
+                "city": rng.choice(CITIES),
+                "segment": rng.choice(("retail", "wholesale", "horeca", None)),
+                "potential": Decimal(rng.randint(1, 50) * 100_000) if n % 2 else None,
+                "temperature": rng.choice(("hot", "warm", "cold")),
+                "stage": "won",
+                "stage_changed_at": created,
+                "consent": "unknown",
+                "last_contact_at": NOW - timedelta(days=rng.randint(0, 800)) if n % 10 else None,
+                "created_at": created,
+                "updated_at": created,
+            }
+        )
+    for start in range(0, len(client_rows), 5000):
+        async with engine.begin() as conn:
+            await conn.execute(insert(Client), client_rows[start : start + 5000])
+    async with engine.connect() as conn:
+        rows = (
+            await conn.execute(
+                select(Client.id, Client.manager_id).where(Client.team_id == team_id)
+            )
+        ).all()
+    client_ids = [r.id for r in rows]
+    owner_of = {r.id: r.manager_id for r in rows}
+    # A few clients buy a lot and often, most rarely: a realistic ABC spread.
+    weights = [1.0 / (1 + i) ** 0.8 for i in range(len(client_ids))]
+    span = 730 * 24 * 60
+    activity_rows = []
+    for _ in range(activities):
+        cid = rng.choice(client_ids)
+        kind = rng.choice(KINDS)
+        activity_rows.append(
+            (
+                team_id,
+                cid,
+                owner_of[cid],
+                kind,
+                "done" if kind == "call" else None,
+                None,
+                _moment(engine, NOW - timedelta(minutes=rng.randint(1, span))),
+            )
+        )
+    await _copy_or_insert(
+        engine,
+        "activities",
+        ["team_id", "client_id", "author_id", "kind", "outcome", "text", "occurred_at"],
+        activity_rows,
+    )
+    del activity_rows
+    deal_rows = []
+    buyers = rng.choices(client_ids, weights=weights, k=deals)
+    for cid in buyers:
+        amount = rng.randint(5, 2000) * 1000
+        margin = rng.randint(-10, 45)
+        deal_rows.append(
+            (
+                team_id,
+                cid,
+                owner_of[cid],
+                amount * 100,  # kopecks
+                margin * 100,  # basis points
+                amount * margin,  # profit in kopecks: amount × margin% × 100
+                "RUB",
+                _day(engine, (NOW - timedelta(days=rng.randint(0, 729))).date()),
+                _moment(engine, NOW),
+            )
+        )
+    await _copy_or_insert(
+        engine,
+        "deals",
+        [
+            "team_id",
+            "client_id",
+            "manager_id",
+            "amount",
+            "margin_percent",
+            "profit",
+            "currency",
+            "closed_on",
+            "created_at",
+        ],
+        deal_rows,
+    )
+    async with engine.begin() as conn:
+        await conn.execute(text("ANALYZE"))  # fresh statistics, as a live base would have
+    return team_id, manager_ids, owner_id
+
+
+def _month_sql(dialect: str, column: str) -> str:
+    if dialect == "sqlite":
+        return f"substr({column}, 1, 7)"
+    return f"to_char({column}, 'YYYY-MM')"
+
+
+async def hand_sql(
+    engine: AsyncEngine,
+    team_id: int,
+    manager_id: int | None,
+    period: Period,
+    authors: list[int],
+) -> int:
+    """The core numbers in plain SQL, the way one would write them by hand."""
+    dialect = engine.dialect.name
+    previous = period.previous()
+    index = period.end.year * 12 + period.end.month - 1 - 23
+    window_start = date(index // 12, index % 12 + 1, 1)
+    scope_deals = "" if manager_id is None else " AND c.manager_id = :m"
+    # The index-friendly shape (author and kind lists): the naive `team_id = :t` makes SQLite
+    # sort a year of activities, which would flatter the service.
+    who = [manager_id] if manager_id is not None else authors
+    author = f"author_id IN ({', '.join(str(int(a)) for a in who)})"
+
+    def day(value: date) -> Any:
+        return _day(engine, value)
+
+    start = datetime(period.start.year, period.start.month, period.start.day, tzinfo=UTC)
+    end = datetime(period.end.year, period.end.month, period.end.day, tzinfo=UTC) + timedelta(
+        days=1
+    )
+    rows = 0
+    async with engine.connect() as conn:
+        for p in (period, previous):
+            result = await conn.execute(
+                text(
+                    "SELECT client_id, manager_id, SUM(amount), SUM(profit), COUNT(*) FROM deals "
+                    "WHERE team_id = :t AND closed_on BETWEEN :a AND :b AND currency = 'RUB' "
+                    "GROUP BY client_id, manager_id"
+                ),
+                {"t": team_id, "a": day(p.start), "b": day(p.end)},
+            )
+            rows += len(result.all())
+        month = _month_sql(dialect, "d.closed_on")
+        result = await conn.execute(
+            text(
+                f"SELECT d.client_id, {month}, SUM(d.amount) FROM deals d "
+                "JOIN clients c ON c.id = d.client_id "
+                "WHERE d.team_id = :t AND d.closed_on BETWEEN :a AND :b AND d.currency = 'RUB'"
+                f"{scope_deals} GROUP BY d.client_id, {month}"
+            ),
+            {"t": team_id, "a": day(window_start), "b": day(period.end), "m": manager_id},
+        )
+        rows += len(result.all())
+        result = await conn.execute(
+            text(
+                "SELECT author_id, kind, COUNT(*) FROM activities "
+                f"WHERE {author} AND kind IN ('call', 'meeting', 'proposal') "
+                "AND occurred_at >= :a AND occurred_at < :b "
+                "GROUP BY author_id, kind"
+            ),
+            {
+                "t": team_id,
+                "m": manager_id,
+                "a": _moment(engine, start),
+                "b": _moment(engine, end),
+            },
+        )
+        rows += len(result.all())
+        month_ago = _moment(engine, NOW - timedelta(days=30))
+        result = await conn.execute(
+            text(
+                "SELECT manager_id, SUM(CASE WHEN last_contact_at >= :a THEN 1 ELSE 0 END), "
+                "COUNT(*) FROM clients WHERE team_id = :t AND archived_at IS NULL"
+                + ("" if manager_id is None else " AND manager_id = :m")
+                + " GROUP BY manager_id"
+            ),
+            {"t": team_id, "m": manager_id, "a": month_ago},
+        )
+        rows += len(result.all())
+    return rows
+
+
+def _pcts(samples: list[float]) -> tuple[float, float]:
+    ordered = sorted(samples)
+    p95 = ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
+    return statistics.median(ordered), p95
+
+
+async def main(args: argparse.Namespace) -> None:
+    schema = None
+    if args.backend == "sqlite":
+        url = f"sqlite+aiosqlite:///{Path(tempfile.mkdtemp()) / 'portfolio.sqlite3'}"
+        engine = create_engine(url)
+    else:
+        schema = f"bench_{uuid.uuid4().hex[:8]}"
+        admin = create_engine(PG_URL)
+        async with admin.begin() as conn:
+            await conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+        await admin.dispose()
+        engine = create_engine(PG_URL, search_path=schema)
+    scale = args.scale
+    try:
+        await upgrade(engine)
+        t0 = time.perf_counter()
+        team_id, manager_ids, owner_id = await generate(
+            engine,
+            managers=args.managers,
+            clients=max(int(10_000 * scale), 50),
+            activities=int(1_000_000 * scale),
+            deals=int(100_000 * scale),
+        )
+        fill = time.perf_counter() - t0
+        print(
+            f"[{args.backend}] base: {args.managers} managers, {max(int(10_000 * scale), 50)} "
+            f"clients, {int(1_000_000 * scale)} activities, {int(100_000 * scale)} deals over "
+            f"2 years (filled in {fill:.1f} s)"
+        )
+        uows = UnitOfWorkFactory(create_session_factory(engine))
+        clock = FrozenClock(NOW)
+        manager = manager_ids[0]
+        async with uows() as uow:
+            members = await uow.members.of_team(team_id)
+            found_owner = await uow.members.with_team(members[owner_id].telegram_id)
+            assert found_owner is not None
+        actor = Actor(*found_owner)
+        today = NOW.date()
+        cache_off = ReportCache(0)
+        cache_on = ReportCache(600)
+
+        async def once(scope: int | None, period: Period, cache: ReportCache) -> float:
+            async with uows() as uow:
+                ctx = ServiceContext(uow, clock, Limits(), RuleDefaults(), reports=cache)
+                service = PortfolioService(ctx, AnalyticsSettings())
+                t = time.perf_counter()
+                report = await service.report(actor, period, scope)
+                elapsed = time.perf_counter() - t
+            assert report.period == period
+            return elapsed
+
+        async def sql_once(scope: int | None, period: Period) -> float:
+            t = time.perf_counter()
+            await hand_sql(engine, team_id, scope, period, [owner_id, *manager_ids])
+            return time.perf_counter() - t
+
+        targets = {("manager", "M"): 0.2, ("team", "Y"): 1.0}
+        for label, scope in (("manager", manager), ("team", None)):
+            for kind in ("M", "Q", "Y"):
+                period = current(kind, today)
+                await once(scope, period, cache_off)  # warm-up: connections, plans
+                samples = [await once(scope, period, cache_off) for _ in range(args.repeats)]
+                sql = [await sql_once(scope, period) for _ in range(args.repeats)]
+                p50, p95 = _pcts(samples)
+                s50, _s95 = _pcts(sql)
+                target = targets.get((label, kind))
+                verdict = ""
+                if target is not None:
+                    verdict = f" target p95 <= {target * 1000:.0f} ms: " + (
+                        "OK" if p95 <= target else "MISSED"
+                    )
+                print(
+                    f"[{args.backend}] {label:7} {period.key:8} service p50 {p50 * 1000:7.1f} ms "
+                    f"p95 {p95 * 1000:7.1f} ms | hand SQL p50 {s50 * 1000:6.1f} ms "
+                    f"| ratio {p50 / s50:4.1f}x{verdict}"
+                )
+        ended = current("Y", today).previous()
+        await once(None, ended, cache_on)
+        hits = [await once(None, ended, cache_on) for _ in range(args.repeats)]
+        h50, h95 = _pcts(hits)
+        print(
+            f"[{args.backend}] team    {ended.key:8} ended, from the cache: p50 "
+            f"{h50 * 1000:.1f} ms p95 {h95 * 1000:.1f} ms (data-version check only)"
+        )
+    finally:
+        await engine.dispose()
+        if schema:
+            admin = create_engine(PG_URL)
+            async with admin.begin() as conn:
+                await conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+            await admin.dispose()
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--backend", default="sqlite", choices=["sqlite", "postgres"])
+    parser.add_argument("--scale", type=float, default=1.0)
+    parser.add_argument("--managers", type=int, default=20)
+    parser.add_argument("--repeats", type=int, default=20)
+    asyncio.run(main(parser.parse_args()))

@@ -1,0 +1,641 @@
+"""`/portfolio`: loads the aggregates, applies the rules of `compute`, checks who may see what.
+
+Attribution (README, "Analytics"): sales figures per manager (turnover, ROS, LTV, deals in
+regularity) follow the manager who closed the deal (`deals.manager_id`), so a reassignment does
+not rewrite history; client views (penetration, ABC-XYZ, quality, angels and demons, gained and
+lost, base health) follow the client's current manager. Classes are ranked over the whole team,
+so a manager's "A" means the same as everyone else's.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+from bot.config import AnalyticsSettings
+from bot.services.access import sees_whole_team
+from bot.services.context import Actor, ServiceContext
+from bot.services.errors import DomainError
+from bot.services.matching import normalize
+from bot.services.portfolio import compute
+from bot.services.portfolio.compute import ABC, XYZ, ZERO, Ltv, Regularity, ShareChange, Totals
+from bot.services.portfolio.periods import Period, month_index
+from storage.enums import Role
+from storage.repositories.analytics import ClientRow, SalesRow
+
+ACTIVITY_KINDS = ("call", "meeting", "proposal")
+HEALTH_BUCKETS = ("month", "half_year", "year", "older", "never")
+NO_SEGMENT = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ClientLine:
+    id: int
+    name: str
+    manager_id: int
+    segment: str | None
+    potential: Decimal | None
+    now: Totals
+    prev: Totals
+    abc: str | None = None
+    xyz: Regularity | None = None
+    prev_abc: str | None = None
+    prev_xyz: Regularity | None = None
+
+    @property
+    def penetration(self) -> Decimal | None:
+        """Our sales to the client in the period / their potential × 100."""
+        if not self.potential or self.potential <= 0:
+            return None
+        return compute.percent(self.now.revenue, self.potential)
+
+    @property
+    def cell(self) -> str | None:
+        if self.abc is None or self.xyz is None:
+            return None
+        return self.abc + self.xyz.cls
+
+    @property
+    def prev_cell(self) -> str | None:
+        if self.prev_abc is None or self.prev_xyz is None:
+            return None
+        return self.prev_abc + self.prev_xyz.cls
+
+
+@dataclass(frozen=True, slots=True)
+class GroupLine:
+    """A manager (key: member id) or a segment (key: its name, "" for none)."""
+
+    key: int | str
+    label: str
+    now: Totals
+    prev: Totals
+    ltv: Ltv | None = None
+
+    @property
+    def dynamics(self) -> Decimal | None:
+        return compute.change_ratio(self.now.revenue, self.prev.revenue)
+
+
+@dataclass(frozen=True, slots=True)
+class QualityLine:
+    manager_id: int
+    name: str
+    clients: int  # clients with a class this period
+    now: dict[str, Decimal | None]
+    prev: dict[str, Decimal | None]
+
+
+@dataclass(frozen=True, slots=True)
+class ActivityLine:
+    manager_id: int
+    name: str
+    counts: dict[str, int]  # call, meeting, proposal, deal
+    days: int
+
+    def per(self, kind: str, days: int) -> Decimal:
+        """Average per `days` days (1 = per day, 7 = per week, 30 = per month)."""
+        return Decimal(self.counts.get(kind, 0)) * days / Decimal(self.days)
+
+
+@dataclass(frozen=True, slots=True)
+class Report:
+    team_id: int
+    manager_id: int | None
+    manager_name: str | None
+    period: Period
+    previous: Period
+    currency: str
+    today: date
+    days: int  # elapsed days of the period
+    total: GroupLine
+    clients: list[ClientLine]
+    matrix_counts: dict[tuple[str, str], int]
+    matrix_revenue: dict[tuple[str, str], Decimal]
+    moves: list[ClientLine]
+    quality: list[QualityLine]
+    biggest_change: ShareChange | None
+    activity: list[ActivityLine]
+    managers: list[GroupLine]
+    segments: list[GroupLine]
+    angels: list[ClientLine]
+    demons: list[ClientLine]
+    gained: list[ClientLine]
+    lost: list[ClientLine]
+    health: dict[str, int]
+    health_by_manager: dict[int, dict[str, int]] = field(default_factory=dict)
+    names: dict[int, str] = field(default_factory=dict)
+    # (A, B, X, Y) thresholds in percent, as configured: legends quote them.
+    thresholds: tuple[Decimal, Decimal, Decimal, Decimal] = (
+        Decimal(80),
+        Decimal(95),
+        Decimal(10),
+        Decimal(25),
+    )
+
+    @property
+    def planned(self) -> list[ClientLine]:
+        """Clients with a potential, least penetrated first: where the room to grow is."""
+        lines = [line for line in self.clients if line.penetration is not None]
+        return sorted(lines, key=lambda line: (line.penetration, line.name))  # type: ignore[arg-type,return-value]
+
+
+@dataclass(frozen=True, slots=True)
+class MemberChoice:
+    id: int
+    name: str
+
+
+class PortfolioService:
+    def __init__(self, ctx: ServiceContext, settings: AnalyticsSettings) -> None:
+        self._ctx = ctx
+        self._settings = settings
+
+    # --- access -----------------------------------------------------------------------------
+
+    def today(self, actor: Actor) -> date:
+        """Periods are the company's: calendar days in the team's time zone."""
+        return self._ctx.now().astimezone(ZoneInfo(actor.team.timezone)).date()
+
+    async def choices(self, actor: Actor) -> list[MemberChoice]:
+        """Whom the actor may pick: every active member for owner and head, nobody else."""
+        if not sees_whole_team(actor):
+            return []
+        members = await self._ctx.uow.analytics.members(actor.team.id)
+        return [MemberChoice(i, name) for i, name, _role, active in members if active]
+
+    async def scope(self, actor: Actor, manager_id: int | None) -> int | None:
+        """The manager whose numbers are shown (None: the team), after checking the actor may.
+
+        A manager sees only themself: asking for the team or for someone else is refused."""
+        if not sees_whole_team(actor):
+            if manager_id is not None and manager_id != actor.member.id:
+                raise DomainError("portfolio_own_only")
+            return actor.member.id
+        if manager_id is None:
+            return None
+        member = await self._ctx.uow.members.get(actor.team.id, manager_id)
+        if member is None:
+            # Only a forged or very old button names a member who is not in the team.
+            raise DomainError("pick_expired")
+        return member.id
+
+    async def find_member(self, actor: Actor, name: str) -> int:
+        """A team member by a part of their name (any alphabet); refuses a manager asking
+        about someone else before telling whether that person exists."""
+        wanted = normalize(name)
+        members = await self._ctx.uow.analytics.members(actor.team.id)
+        found = [
+            member_id
+            for member_id, full_name, _role, active in members
+            if active and wanted and wanted in normalize(full_name)
+        ]
+        if not sees_whole_team(actor):
+            if found == [actor.member.id] or wanted in normalize(actor.member.full_name):
+                return actor.member.id
+            raise DomainError("portfolio_own_only")
+        if not found:
+            raise DomainError("portfolio_member_unknown", name=name)
+        if len(found) > 1:
+            exact = [m for m, full, _r, _a in members if m in found and normalize(full) == wanted]
+            if len(exact) != 1:
+                raise DomainError("portfolio_member_ambiguous", name=name)
+            return exact[0]
+        return found[0]
+
+    @property
+    def top_clients(self) -> int:
+        return self._settings.top_clients
+
+    def may_export(self, actor: Actor) -> bool:
+        return actor.member.role == Role.OWNER or actor.member.can_export
+
+    def check_export(self, actor: Actor) -> None:
+        if not self.may_export(actor):
+            raise DomainError("export_not_allowed")
+
+    async def record_export(
+        self, actor: Actor, report: Report, section: str, fmt: str, rows: int
+    ) -> None:
+        await self._ctx.uow.audit.add(
+            team_id=actor.team.id,
+            actor_id=actor.member.id,
+            action="export",
+            now=self._ctx.now(),
+            details={
+                "what": "portfolio",
+                "section": section,
+                "format": fmt,
+                "period": report.period.key,
+                "manager_id": report.manager_id,
+                "rows": rows,
+            },
+        )
+
+    # --- the report -------------------------------------------------------------------------
+
+    async def report(self, actor: Actor, period: Period, manager_id: int | None) -> Report:
+        scope = await self.scope(actor, manager_id)
+        today = self.today(actor)
+        cache = self._ctx.reports
+        key: tuple[object, ...] | None = None
+        if period.ended(today) and cache.enabled:
+            version = await self._ctx.uow.analytics.version(actor.team.id)
+            key = (actor.team.id, actor.team.currency, scope, period.key, today, version)
+            cached = cache.get(key, self._ctx.now())
+            if cached is not None:
+                return cached  # type: ignore[no-any-return]
+        report = await self._build(actor, period, scope, today)
+        if key is not None:
+            cache.put(key, report, self._ctx.now())
+        return report
+
+    def _bounds(self, actor: Actor, period: Period) -> tuple[datetime, datetime]:
+        zone = ZoneInfo(actor.team.timezone)
+        start = datetime.combine(period.start, time(0), zone).astimezone(UTC)
+        end = datetime.combine(period.end + timedelta(days=1), time(0), zone).astimezone(UTC)
+        return start, end
+
+    async def _build(self, actor: Actor, period: Period, scope: int | None, today: date) -> Report:
+        repo = self._ctx.uow.analytics
+        team_id, currency = actor.team.id, actor.team.currency
+        settings = self._settings
+        previous = period.previous()
+        members = await repo.members(team_id)
+        names = {member_id: name for member_id, name, _role, _active in members}
+        clients = {row.id: row for row in await repo.clients(team_id, scope)}
+
+        sales_now = await repo.sales(team_id, currency, period.start, period.end)
+        sales_prev = await repo.sales(team_id, currency, previous.start, previous.end)
+        abc_now = compute.abc_classes(
+            _by_client(sales_now), settings.abc_a_percent, settings.abc_b_percent
+        )
+        abc_prev = compute.abc_classes(
+            _by_client(sales_prev), settings.abc_a_percent, settings.abc_b_percent
+        )
+
+        # XYZ windows: the months up to each period's last month; one query covers both.
+        window = settings.xyz_months
+        end_now, end_prev = month_index(period.end), month_index(previous.end)
+        first_month = min(end_now, end_prev) - window + 1
+        window_start = date(first_month // 12, first_month % 12 + 1, 1)
+        monthly: dict[int, dict[int, int]] = defaultdict(dict)
+        for client_id, month, kopecks in await repo.monthly(
+            team_id, currency, window_start, period.end, scope
+        ):
+            monthly[client_id][month] = kopecks
+        buyers = set(monthly) | {
+            row.client_id
+            for row in sales_now
+            if row.client_id in clients or scope is None or row.manager_id == scope
+        }
+        first = await repo.first_deals(period.end, sorted(buyers))
+        xyz_now = compute.xyz_classes(
+            monthly, first, end_now, window, settings.xyz_x_percent, settings.xyz_y_percent
+        )
+        xyz_prev = compute.xyz_classes(
+            monthly, first, end_prev, window, settings.xyz_x_percent, settings.xyz_y_percent
+        )
+
+        now_by_client = _client_totals(sales_now, first)
+        prev_by_client = _client_totals(sales_prev, first)
+        lines: list[ClientLine] = []
+        for client in clients.values():
+            now = now_by_client.get(client.id, Totals())
+            prev = prev_by_client.get(client.id, Totals())
+            if not now.deals and not prev.deals and not client.potential:
+                continue
+            abc = abc_now.get(client.id)
+            xyz = xyz_now.get(client.id)
+            if abc is not None and xyz is None:
+                # Sold in the period but not within the XYZ window (a custom span reaching
+                # further back than the window): one-off as far as regularity can tell.
+                xyz = Regularity("Z", 0)
+            prev_abc = abc_prev.get(client.id)
+            prev_xyz = xyz_prev.get(client.id)
+            if prev_abc is not None and prev_xyz is None:
+                prev_xyz = Regularity("Z", 0)
+            lines.append(
+                ClientLine(
+                    client.id,
+                    client.name,
+                    client.manager_id,
+                    client.segment,
+                    client.potential,
+                    now,
+                    prev,
+                    abc if abc is not None else None,
+                    xyz if abc is not None else None,
+                    prev_abc,
+                    prev_xyz if prev_abc is not None else None,
+                )
+            )
+        lines.sort(key=lambda line: (-line.now.revenue, -line.prev.revenue, line.name, line.id))
+
+        counts: dict[tuple[str, str], int] = {(a, x): 0 for a in ABC for x in XYZ}
+        revenue: dict[tuple[str, str], Decimal] = {(a, x): ZERO for a in ABC for x in XYZ}
+        for line in lines:
+            if line.abc is not None and line.xyz is not None:
+                counts[(line.abc, line.xyz.cls)] += 1
+                revenue[(line.abc, line.xyz.cls)] += line.now.revenue
+        moves = [
+            line
+            for line in lines
+            if (line.cell or line.prev_cell) and line.cell != line.prev_cell and line.prev_cell
+        ]
+
+        quality, change = self._quality(lines, clients, names, scope)
+        days = period.elapsed_days(today)
+        managers = self._managers(sales_now, sales_prev, first, names, scope, days)
+        segments = self._segments(lines, days)
+        total = GroupLine(
+            "",
+            "",
+            sum((m.now for m in managers), Totals()),
+            sum((m.prev for m in managers), Totals()),
+        )
+        total = GroupLine("", "", total.now, total.prev, compute.ltv(total.now, days))
+
+        buying = [line for line in lines if line.now.deals]
+        top = settings.top_clients
+        angels = sorted(
+            (line for line in buying if line.now.profit > 0),
+            key=lambda line: (-line.now.profit, line.name),
+        )[:top]
+        demons = sorted(
+            (line for line in buying if line.now.profit < 0),
+            key=lambda line: (line.now.profit, line.name),
+        )
+        if not demons:
+            # Nobody loses money: the weakest return on sales are the ones to look at.
+            angel_ids = {line.id for line in angels}
+            demons = sorted(
+                (line for line in buying if line.now.ros is not None and line.id not in angel_ids),
+                key=lambda line: (line.now.ros, line.name),  # type: ignore[arg-type,return-value]
+            )
+        demons = demons[:top]
+        period_start = period.start
+        gained = [line for line in buying if first.get(line.id) and first[line.id] >= period_start]
+        lost = [line for line in lines if line.prev.deals and not line.now.deals]
+        lost.sort(key=lambda line: (-line.prev.revenue, line.name))
+
+        authors = [scope] if scope is not None else sorted(names)
+        activity = await self._activity(actor, period, scope, authors, sales_now, names, days)
+        health_by_manager = await self._health(actor, scope)
+        health = {bucket: 0 for bucket in HEALTH_BUCKETS}
+        for per_manager in health_by_manager.values():
+            for bucket, n in per_manager.items():
+                health[bucket] += n
+        return Report(
+            team_id=team_id,
+            manager_id=scope,
+            manager_name=names.get(scope) if scope is not None else None,
+            period=period,
+            previous=previous,
+            currency=currency,
+            today=today,
+            days=days,
+            total=total,
+            clients=lines,
+            matrix_counts=counts,
+            matrix_revenue=revenue,
+            moves=moves,
+            quality=quality,
+            biggest_change=change,
+            activity=activity,
+            managers=managers,
+            segments=segments,
+            angels=angels,
+            demons=demons,
+            gained=gained,
+            lost=lost,
+            health=health,
+            health_by_manager=health_by_manager,
+            names=names,
+            thresholds=(
+                settings.abc_a_percent,
+                settings.abc_b_percent,
+                settings.xyz_x_percent,
+                settings.xyz_y_percent,
+            ),
+        )
+
+    def _quality(
+        self,
+        lines: Sequence[ClientLine],
+        clients: dict[int, ClientRow],
+        names: dict[int, str],
+        scope: int | None,
+    ) -> tuple[list[QualityLine], ShareChange | None]:
+        by_manager: dict[int, list[ClientLine]] = defaultdict(list)
+        for line in lines:
+            by_manager[line.manager_id].append(line)
+        out: list[QualityLine] = []
+        now_shares: dict[int, dict[str, Decimal | None]] = {}
+        prev_shares: dict[int, dict[str, Decimal | None]] = {}
+        for manager_id, own in by_manager.items():
+            classes_now = [c.abc for c in own if c.abc] + [c.xyz.cls for c in own if c.xyz]
+            classes_prev = [c.prev_abc for c in own if c.prev_abc] + [
+                c.prev_xyz.cls for c in own if c.prev_xyz
+            ]
+            now = compute.shares([c for c in classes_now if c in ABC], ABC)
+            now.update(compute.shares([c for c in classes_now if c in XYZ], XYZ))
+            prev = compute.shares([c for c in classes_prev if c in ABC], ABC)
+            prev.update(compute.shares([c for c in classes_prev if c in XYZ], XYZ))
+            classified = sum(1 for c in own if c.abc)
+            if not classified and not any(c.prev_abc for c in own):
+                continue
+            now_shares[manager_id], prev_shares[manager_id] = now, prev
+            out.append(QualityLine(manager_id, names.get(manager_id, "?"), classified, now, prev))
+        out.sort(key=lambda q: q.name)
+        ordered = {q.manager_id: now_shares[q.manager_id] for q in out}
+        change = compute.biggest_change(ordered, prev_shares, ABC + XYZ)
+        return out, change
+
+    def _managers(
+        self,
+        sales_now: Sequence[SalesRow],
+        sales_prev: Sequence[SalesRow],
+        first: dict[int, date],
+        names: dict[int, str],
+        scope: int | None,
+        days: int,
+    ) -> list[GroupLine]:
+        now = _group_totals(sales_now, first, lambda row: row.manager_id)
+        prev = _group_totals(sales_prev, first, lambda row: row.manager_id)
+        keys = set(now) | set(prev)
+        if scope is not None:
+            keys = {scope}
+        lines = [
+            GroupLine(
+                key,
+                names.get(key, "?"),
+                now.get(key, Totals()),
+                prev.get(key, Totals()),
+                compute.ltv(now.get(key, Totals()), days),
+            )
+            for key in keys
+        ]
+        return sorted(lines, key=lambda g: (-g.now.revenue, g.label))
+
+    def _segments(self, lines: Sequence[ClientLine], days: int) -> list[GroupLine]:
+        now: dict[str, Totals] = defaultdict(Totals)
+        prev: dict[str, Totals] = defaultdict(Totals)
+        for line in lines:
+            segment = line.segment or NO_SEGMENT
+            if line.now.deals:
+                now[segment] += line.now
+            if line.prev.deals:
+                prev[segment] += line.prev
+        keys = set(now) | set(prev)
+        out = [
+            GroupLine(
+                key,
+                key,
+                now.get(key, Totals()),
+                prev.get(key, Totals()),
+                compute.ltv(now.get(key, Totals()), days),
+            )
+            for key in keys
+        ]
+        return sorted(out, key=lambda g: (-g.now.revenue, g.label))
+
+    async def _activity(
+        self,
+        actor: Actor,
+        period: Period,
+        scope: int | None,
+        authors: Sequence[int],
+        sales_now: Sequence[SalesRow],
+        names: dict[int, str],
+        days: int,
+    ) -> list[ActivityLine]:
+        start, end = self._bounds(actor, period)
+        counts = await self._ctx.uow.analytics.activity_counts(authors, ACTIVITY_KINDS, start, end)
+        per: dict[int, dict[str, int]] = defaultdict(dict)
+        for (author, kind), n in counts.items():
+            if kind in ACTIVITY_KINDS:
+                per[author][kind] = n
+        for row in sales_now:
+            if scope is None or row.manager_id == scope:
+                per[row.manager_id]["deal"] = per[row.manager_id].get("deal", 0) + row.deals
+        if scope is not None:
+            per = {scope: per.get(scope, {})}
+        lines = [ActivityLine(m, names.get(m, "?"), dict(c), days) for m, c in per.items()]
+        return sorted(lines, key=lambda line: line.name)
+
+    async def _health(self, actor: Actor, scope: int | None) -> dict[int, dict[str, int]]:
+        now = self._ctx.now()
+        edges = (now - timedelta(days=30), now - timedelta(days=182), now - timedelta(days=365))
+        return await self._ctx.uow.analytics.health(actor.team.id, scope, now, edges)
+
+    # --- series for the charts --------------------------------------------------------------
+
+    async def quality_series(
+        self, actor: Actor, period: Period, manager_id: int | None, points: int = 4
+    ) -> dict[int, list[tuple[Period, Decimal | None]]]:
+        """Each manager's share of A clients over the last `points` periods of this kind."""
+        scope = await self.scope(actor, manager_id)
+        repo = self._ctx.uow.analytics
+        settings = self._settings
+        periods = [period]
+        while len(periods) < points:
+            periods.insert(0, periods[0].previous())
+        assigned = {row.id: row.manager_id for row in await repo.clients(actor.team.id, scope)}
+        series: dict[int, list[tuple[Period, Decimal | None]]] = defaultdict(list)
+        managers = set(assigned.values())
+        for each in periods:
+            sales = await repo.sales(actor.team.id, actor.team.currency, each.start, each.end)
+            classes = compute.abc_classes(
+                _by_client(sales), settings.abc_a_percent, settings.abc_b_percent
+            )
+            per: dict[int, list[str]] = defaultdict(list)
+            for client_id, cls in classes.items():
+                if client_id in assigned:
+                    per[assigned[client_id]].append(cls)
+            for manager in managers:
+                series[manager].append((each, compute.shares(per[manager], ABC)["A"]))
+        return {m: s for m, s in series.items() if any(v is not None for _p, v in s)}
+
+    async def activity_weeks(
+        self, actor: Actor, period: Period, manager_id: int | None
+    ) -> tuple[list[date], dict[str, list[int]]]:
+        """Mondays of the weeks the period touches, and per kind the count in each week
+        (activities by their UTC day; deals by their closing day)."""
+        scope = await self.scope(actor, manager_id)
+        start, end = self._bounds(actor, period)
+        repo = self._ctx.uow.analytics
+        if scope is not None:
+            authors = [scope]
+        else:
+            authors = [member_id for member_id, *_rest in await repo.members(actor.team.id)]
+        days = await repo.activity_days(authors, ACTIVITY_KINDS, start, end)
+        first_monday = period.start - timedelta(days=period.start.weekday())
+        weeks = [
+            first_monday + timedelta(weeks=n)
+            for n in range((period.end - first_monday).days // 7 + 1)
+        ]
+        per_kind = {kind: [0] * len(weeks) for kind in (*ACTIVITY_KINDS, "deal")}
+
+        def week_of(day: date) -> int | None:
+            index = (day - first_monday).days // 7
+            return index if 0 <= index < len(weeks) else None
+
+        for day_text, kind, n in days:
+            index = week_of(date.fromisoformat(day_text))
+            if kind in per_kind and kind != "deal" and index is not None:
+                per_kind[kind][index] += n
+        sales = await repo.deal_days(
+            actor.team.id, actor.team.currency, period.start, period.end, scope
+        )
+        for day, n in sales:
+            index = week_of(day)
+            if index is not None:
+                per_kind["deal"][index] += n
+        return weeks, per_kind
+
+
+def _by_client(rows: Sequence[SalesRow]) -> dict[int, Decimal]:
+    out: dict[int, Decimal] = defaultdict(lambda: ZERO)
+    for row in rows:
+        out[row.client_id] += row.revenue
+    return dict(out)
+
+
+def _lifetime(row: SalesRow, first: dict[int, date]) -> int:
+    start = first.get(row.client_id, row.last_on)
+    return max((row.last_on - start).days, 0)
+
+
+def _client_totals(rows: Sequence[SalesRow], first: dict[int, date]) -> dict[int, Totals]:
+    grouped: dict[int, list[SalesRow]] = defaultdict(list)
+    for row in rows:
+        grouped[row.client_id].append(row)
+    out: dict[int, Totals] = {}
+    for client_id, own in grouped.items():
+        last = max(own, key=lambda row: row.last_on)
+        out[client_id] = Totals(
+            sum((r.revenue for r in own), ZERO),
+            sum((r.profit for r in own), ZERO),
+            sum((r.profit_base for r in own), ZERO),
+            sum(r.deals for r in own),
+            1,
+            _lifetime(last, first),
+        )
+    return out
+
+
+def _group_totals(
+    rows: Sequence[SalesRow], first: dict[int, date], key: object
+) -> dict[int, Totals]:
+    out: dict[int, Totals] = defaultdict(Totals)
+    for row in rows:
+        group = key(row)  # type: ignore[operator]
+        out[group] += Totals(
+            row.revenue, row.profit, row.profit_base, row.deals, 1, _lifetime(row, first)
+        )
+    return dict(out)

@@ -1,0 +1,192 @@
+"""`/portfolio [period] [manager]`: the seven control points, with buttons for period, manager,
+section, a chart and an export. Every press is re-checked by the service."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import date
+from decimal import Decimal
+
+from aiogram import Router
+from aiogram.filters import Command, CommandObject
+from aiogram.types import BufferedInputFile, CallbackQuery, InlineKeyboardMarkup, Message
+
+from bot.i18n import _, fmt_money
+from bot.services.context import Actor
+from bot.services.errors import DomainError
+from bot.services.hub import Services
+from bot.services.portfolio.periods import Period, current, parse_period, period_from_key
+from bot.telegram import portfolio_view as view
+from bot.telegram.callbacks import PortfolioAct, PortfolioView
+
+
+def parse_args(text: str, today: date) -> tuple[Period, str]:
+    """The period (first or last word, or a `01.09 - 30.11` span anywhere; this month if none)
+    and the rest as a member's name."""
+    words = text.split()
+    if not words:
+        return current("M", today), ""
+    whole = parse_period(text, today)
+    if whole is not None:
+        return whole, ""
+    for n in (3, 1):  # "01.09 - 30.11" is three words; try it before single words
+        for start in (0, len(words) - n):
+            if start < 0 or start + n > len(words):
+                continue
+            found = parse_period(" ".join(words[start : start + n]), today)
+            if found is not None:
+                rest = words[:start] + words[start + n :]
+                return found, " ".join(rest)
+    return current("M", today), text.strip()
+
+
+async def _render(
+    actor: Actor, services: Services, period: Period, manager_id: int | None, section: str
+) -> tuple[str, InlineKeyboardMarkup]:
+    portfolio = services.portfolio
+    report = await portfolio.report(actor, period, manager_id)
+    top = services.portfolio.top_clients
+    text = view.report_text(report, section, top)
+    markup = view.keyboard(
+        report,
+        section,
+        await portfolio.choices(actor),
+        portfolio.today(actor),
+        portfolio.may_export(actor),
+    )
+    return text, markup
+
+
+async def portfolio(
+    message: Message, command: CommandObject, actor: Actor, services: Services
+) -> None:
+    today = services.portfolio.today(actor)
+    period, name = parse_args(command.args or "", today)
+    manager_id = await services.portfolio.find_member(actor, name) if name else None
+    text, markup = await _render(actor, services, period, manager_id, view.SUMMARY)
+    await message.answer(text, reply_markup=markup)
+
+
+def _checked(data: PortfolioView | PortfolioAct) -> tuple[Period, int | None, str]:
+    period = period_from_key(data.p)
+    if period is None or data.s not in view.SECTIONS or data.m < 0:
+        raise DomainError("pick_expired")
+    return period, (data.m or None), data.s
+
+
+async def switch(
+    query: CallbackQuery, callback_data: PortfolioView, actor: Actor, services: Services
+) -> None:
+    period, manager_id, section = _checked(callback_data)
+    text, markup = await _render(actor, services, period, manager_id, section)
+    await query.answer()
+    if query.message is None:
+        return
+    await query.bot.edit_message_text(  # type: ignore[union-attr]
+        text=text,
+        chat_id=query.message.chat.id,
+        message_id=query.message.message_id,
+        reply_markup=markup,
+    )
+
+
+async def _chart(
+    actor: Actor, services: Services, period: Period, manager_id: int | None, section: str
+) -> tuple[bytes, str]:
+    # Imported on first use: matplotlib takes seconds to load, and most runs draw no chart.
+    from bot.charts import abc_xyz_heatmap, activity_per_week, quality_trend
+
+    portfolio = services.portfolio
+    if section == "2":
+        report = await portfolio.report(actor, period, manager_id)
+
+        def money(amount: Decimal) -> str:
+            return fmt_money(amount.quantize(Decimal(1)), report.currency)
+
+        title = _("ABC-XYZ: {period}").format(period=view.period_label(period))
+        png = await asyncio.to_thread(
+            abc_xyz_heatmap,
+            report.matrix_counts,
+            report.matrix_revenue,
+            title=title,
+            format_money=money,
+        )
+        return png, "abc-xyz.png"
+    if section == "3":
+        series = await portfolio.quality_series(actor, period, manager_id)
+        names = {c.id: c.name for c in await portfolio.choices(actor)}
+        if actor.member.id not in names:
+            names[actor.member.id] = actor.member.full_name
+        lines = {
+            names.get(member, "?"): [
+                (view.short_period_label(p), value) for p, value in points if value is not None
+            ]
+            for member, points in series.items()
+        }
+        png = await asyncio.to_thread(
+            quality_trend,
+            lines,
+            title=_("Share of A clients by period"),
+            y_label=_("A clients, %"),
+        )
+        return png, "quality.png"
+    weeks, per_kind = await portfolio.activity_weeks(actor, period, manager_id)
+    png = await asyncio.to_thread(
+        activity_per_week,
+        [f"{week:%d.%m}" for week in weeks],
+        {view.kind_label(kind): counts for kind, counts in per_kind.items()},
+        title=_("Activity per week: {period}").format(period=view.period_label(period)),
+    )
+    return png, "activity.png"
+
+
+async def act(
+    query: CallbackQuery, callback_data: PortfolioAct, actor: Actor, services: Services
+) -> None:
+    period, manager_id, section = _checked(callback_data)
+    if query.message is None or callback_data.a not in ("chart", "xlsx", "csv"):
+        raise DomainError("pick_expired")
+    chat_id = query.message.chat.id
+    bot = query.bot
+    assert bot is not None
+    if callback_data.a == "chart":
+        if section not in view.CHART_SECTIONS:
+            raise DomainError("pick_expired")
+        png, filename = await _chart(actor, services, period, manager_id, section)
+        await query.answer()
+        await bot.send_photo(
+            chat_id=chat_id,
+            photo=BufferedInputFile(png, filename=filename),
+            caption=view.section_title(section),
+        )
+        return
+    # Imported on first use: the spreadsheet library is heavy and exports are rare.
+    from bot.services.tabular import write_csv, write_xlsx
+    from bot.telegram import portfolio_export
+
+    portfolio = services.portfolio
+    portfolio.check_export(actor)
+    report = await portfolio.report(actor, period, manager_id)
+    sheets = portfolio_export.sheets(report, section)
+    exported = sheets if callback_data.a == "xlsx" else sheets[:1]
+    content = write_xlsx(exported) if callback_data.a == "xlsx" else write_csv(exported[0])
+    rows = sum(len(list(sheet.rows)) for sheet in exported)
+    await portfolio.record_export(actor, report, section, callback_data.a, rows)
+    await query.answer()
+    await bot.send_document(
+        chat_id=chat_id,
+        document=BufferedInputFile(
+            content, filename=portfolio_export.file_name(report, section, callback_data.a)
+        ),
+        caption=_("{title}: {period}").format(
+            title=view.section_title(section), period=view.period_label(period)
+        ),
+    )
+
+
+def build_router() -> Router:
+    router = Router(name="portfolio")
+    router.message.register(portfolio, Command("portfolio"))
+    router.callback_query.register(switch, PortfolioView.filter())
+    router.callback_query.register(act, PortfolioAct.filter())
+    return router

@@ -1,0 +1,305 @@
+"""Aggregates for `/portfolio`, summed in the database with GROUP BY over indexed columns.
+
+Nothing here loads activities or deals one by one: the largest answers are one row per client
+(sums for a period) and one row per client and month (for the regularity of purchases).
+Month and day buckets differ per dialect and are compiled per dialect below.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import BigInteger, Integer, String, and_, case, func, select
+from sqlalchemy.engine import Result
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql import Executable
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.functions import FunctionElement
+
+from storage.models import Activity, Client, Deal, Member, Team
+from storage.types import Money
+
+
+class month_number(FunctionElement[int]):  # noqa: N801 - used like a SQL function
+    """year × 12 + month − 1 of a DATE column: months as consecutive integers."""
+
+    type = Integer()
+    inherit_cache = True
+
+
+@compiles(month_number, "sqlite")
+def _month_number_sqlite(element: month_number, compiler: SQLCompiler, **kw: Any) -> str:
+    # SQLite keeps dates as ISO text ('2026-11-05'): year and month are fixed slices.
+    column = compiler.process(element.clauses, **kw)
+    return (
+        f"(CAST(substr({column}, 1, 4) AS INTEGER) * 12 "
+        f"+ CAST(substr({column}, 6, 2) AS INTEGER) - 1)"
+    )
+
+
+@compiles(month_number, "postgresql")
+def _month_number_pg(element: month_number, compiler: SQLCompiler, **kw: Any) -> str:
+    column = compiler.process(element.clauses, **kw)
+    return f"CAST(EXTRACT(YEAR FROM {column}) * 12 + EXTRACT(MONTH FROM {column}) - 1 AS INTEGER)"
+
+
+class day_key(FunctionElement[str]):  # noqa: N801 - used like a SQL function
+    """'YYYY-MM-DD' of a UTC timestamp column (the UTC day)."""
+
+    type = String()
+    inherit_cache = True
+
+
+@compiles(day_key, "sqlite")
+def _day_key_sqlite(element: day_key, compiler: SQLCompiler, **kw: Any) -> str:
+    # Stored as naive UTC ISO text ('2026-12-02 07:15:00.000000').
+    return f"substr({compiler.process(element.clauses, **kw)}, 1, 10)"
+
+
+@compiles(day_key, "postgresql")
+def _day_key_pg(element: day_key, compiler: SQLCompiler, **kw: Any) -> str:
+    column = compiler.process(element.clauses, **kw)
+    return f"to_char({column} AT TIME ZONE 'UTC', 'YYYY-MM-DD')"
+
+
+@dataclass(frozen=True, slots=True)
+class ClientRow:
+    id: int
+    name: str
+    manager_id: int
+    segment: str | None
+    potential: Decimal | None
+
+
+@dataclass(frozen=True, slots=True)
+class SalesRow:
+    """Deals of one client closed by one manager in a period (team currency only)."""
+
+    client_id: int
+    manager_id: int
+    revenue: Decimal
+    profit: Decimal  # sum over deals whose profit is known
+    profit_base: Decimal  # revenue of those deals: the base ROS and P are computed on
+    deals: int
+    last_on: date  # the last deal of the period
+
+
+@dataclass(frozen=True, slots=True)
+class DataVersion:
+    """Cheap facts that change whenever anything a report shows changes."""
+
+    last_deal_id: int
+    deal_count: int
+    last_activity_id: int
+    roster_version: int
+
+
+_HEALTH_BUCKETS = ("month", "half_year", "year", "older", "never")
+
+
+class AnalyticsRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def _rows(self, query: Executable) -> Result[Any]:
+        # Core execution on the unit of work's connection: these are plain column tuples, and
+        # the ORM's per-row bookkeeping costs more than the query on tens of thousands of rows.
+        connection = await self._session.connection()
+        return await connection.execute(query)
+
+    async def clients(self, team_id: int, manager_id: int | None) -> list[ClientRow]:
+        where = [Client.team_id == team_id]
+        if manager_id is not None:
+            where.append(Client.manager_id == manager_id)
+        rows = await self._rows(
+            select(
+                Client.id,
+                Client.name,
+                Client.manager_id,
+                Client.segment,
+                Client.potential,
+            ).where(*where)
+        )
+        return [ClientRow(*row) for row in rows]
+
+    async def members(self, team_id: int) -> list[tuple[int, str, str, bool]]:
+        """(id, name, role, active) of everyone who ever was in the team: history keeps names."""
+        rows = await self._rows(
+            select(Member.id, Member.full_name, Member.role, Member.is_active)
+            .where(Member.team_id == team_id)
+            .order_by(Member.full_name, Member.id)
+        )
+        return [(i, n, r, bool(a)) for i, n, r, a in rows]
+
+    def _deal_scope(
+        self, team_id: int, currency: str, start: date, end: date
+    ) -> list[ColumnElement[bool]]:
+        return [
+            Deal.team_id == team_id,
+            Deal.closed_on >= start,
+            Deal.closed_on <= end,
+            Deal.currency == currency,
+        ]
+
+    async def sales(self, team_id: int, currency: str, start: date, end: date) -> list[SalesRow]:
+        """Per client and closing manager, the whole team: ABC ranks every client of the team."""
+        known = Deal.profit.is_not(None)
+        rows = await self._rows(
+            select(
+                Deal.client_id,
+                Deal.manager_id,
+                func.sum(Deal.amount, type_=Money()),
+                func.sum(Deal.profit, type_=Money()),
+                func.sum(case((known, Deal.amount), else_=None), type_=Money()),
+                func.count(),
+                func.max(Deal.closed_on),
+            )
+            .where(*self._deal_scope(team_id, currency, start, end))
+            .group_by(Deal.client_id, Deal.manager_id)
+        )
+        zero = Decimal(0)
+        return [
+            SalesRow(cid, mid, rev or zero, profit or zero, base or zero, int(n), _as_date(last))
+            for cid, mid, rev, profit, base, n, last in rows
+        ]
+
+    async def monthly(
+        self, team_id: int, currency: str, start: date, end: date, manager_id: int | None
+    ) -> list[tuple[int, int, int]]:
+        """(client, month number, revenue in minor units): one row per client and month with
+        sales. Plain integers: XYZ needs only ratios, and tens of thousands of rows stay cheap."""
+        month = month_number(Deal.closed_on)
+        query = select(Deal.client_id, month, func.sum(Deal.amount, type_=BigInteger())).where(
+            *self._deal_scope(team_id, currency, start, end)
+        )
+        if manager_id is not None:
+            query = query.join(Client, Client.id == Deal.client_id).where(
+                Client.manager_id == manager_id
+            )
+        rows = await self._rows(query.group_by(Deal.client_id, month))
+        return [(cid, int(m), int(total or 0)) for cid, m, total in rows]
+
+    async def first_deals(self, end: date, client_ids: Sequence[int]) -> dict[int, date]:
+        """The first deal of each client up to `end`, in any currency: when they became a
+        buyer. The ids come from the team's own clients, so the (client_id, closed_on) index
+        answers alone."""
+        if not client_ids:
+            return {}
+        out: dict[int, date] = {}
+        ids = sorted(set(client_ids))
+        # Bounded IN lists: PostgreSQL and SQLite both cap bound parameters.
+        for chunk_start in range(0, len(ids), 5000):
+            chunk = ids[chunk_start : chunk_start + 5000]
+            rows = await self._rows(
+                select(Deal.client_id, func.min(Deal.closed_on))
+                .where(Deal.client_id.in_(chunk), Deal.closed_on <= end)
+                .group_by(Deal.client_id)
+            )
+            out.update({cid: _as_date(first) for cid, first in rows})
+        return out
+
+    async def activity_counts(
+        self, author_ids: Sequence[int], kinds: Sequence[str], start: datetime, end: datetime
+    ) -> dict[tuple[int, str], int]:
+        """{(author, kind): count} of activities logged in [start, end) by these members.
+
+        Shaped for the (author_id, kind, occurred_at) index: one range per author and kind,
+        read in GROUP BY order, so a year of a team's activities is neither fetched nor
+        sorted. The authors are the team's members, which scopes the query to the team."""
+        if not author_ids:
+            return {}
+        rows = await self._rows(
+            select(Activity.author_id, Activity.kind, func.count())
+            .where(
+                Activity.author_id.in_(sorted(set(author_ids))),
+                Activity.kind.in_(list(kinds)),
+                Activity.occurred_at >= start,
+                Activity.occurred_at < end,
+            )
+            .group_by(Activity.author_id, Activity.kind)
+        )
+        return {(author, kind): int(n) for author, kind, n in rows}
+
+    async def activity_days(
+        self, author_ids: Sequence[int], kinds: Sequence[str], start: datetime, end: datetime
+    ) -> list[tuple[str, str, int]]:
+        """(UTC day 'YYYY-MM-DD', kind, count) of activities in [start, end), for weekly
+        charts; read from the (author_id, kind, occurred_at) index like `activity_counts`."""
+        if not author_ids:
+            return []
+        day = day_key(Activity.occurred_at)
+        rows = await self._rows(
+            select(day, Activity.kind, func.count())
+            .where(
+                Activity.author_id.in_(sorted(set(author_ids))),
+                Activity.kind.in_(list(kinds)),
+                Activity.occurred_at >= start,
+                Activity.occurred_at < end,
+            )
+            .group_by(day, Activity.kind)
+        )
+        return [(str(d), kind, int(n)) for d, kind, n in rows]
+
+    async def deal_days(
+        self, team_id: int, currency: str, start: date, end: date, manager_id: int | None
+    ) -> list[tuple[date, int]]:
+        where = self._deal_scope(team_id, currency, start, end)
+        if manager_id is not None:
+            where.append(Deal.manager_id == manager_id)
+        rows = await self._rows(
+            select(Deal.closed_on, func.count()).where(*where).group_by(Deal.closed_on)
+        )
+        return [(_as_date(day), int(n)) for day, n in rows]
+
+    async def health(
+        self, team_id: int, manager_id: int | None, now: datetime, edges: Sequence[datetime]
+    ) -> dict[int, dict[str, int]]:
+        """Clients in the base (not archived, not erased) per manager, by their last contact:
+        {manager: {bucket: count}}; `edges` are the moments one month, six months and one year
+        before `now`."""
+        month, half_year, year = edges
+        last = Client.last_contact_at
+        buckets = [
+            and_(last.is_not(None), last >= month),
+            and_(last.is_not(None), last < month, last >= half_year),
+            and_(last.is_not(None), last < half_year, last >= year),
+            and_(last.is_not(None), last < year),
+            last.is_(None),
+        ]
+        where = [Client.team_id == team_id, Client.archived_at.is_(None)]
+        where.append(Client.erased_at.is_(None))
+        if manager_id is not None:
+            where.append(Client.manager_id == manager_id)
+        rows = await self._rows(
+            select(
+                Client.manager_id,
+                *[func.sum(case((cond, 1), else_=0)) for cond in buckets],
+            )
+            .where(*where)
+            .group_by(Client.manager_id)
+        )
+        return {
+            row[0]: {name: int(n or 0) for name, n in zip(_HEALTH_BUCKETS, row[1:], strict=True)}
+            for row in rows
+        }
+
+    async def version(self, team_id: int) -> DataVersion:
+        deal_id, deal_count = (
+            await self._session.execute(
+                select(func.max(Deal.id), func.count()).where(Deal.team_id == team_id)
+            )
+        ).one()
+        activity_id = await self._session.scalar(select(func.max(Activity.id)))
+        roster = await self._session.scalar(select(Team.roster_version).where(Team.id == team_id))
+        return DataVersion(int(deal_id or 0), int(deal_count), int(activity_id or 0), int(roster))
+
+
+def _as_date(value: date | str) -> date:
+    # SQLite hands back MIN/MAX of a DATE column as text: the aggregate loses the column type.
+    return value if isinstance(value, date) else date.fromisoformat(value)
