@@ -27,6 +27,9 @@ def create_engine(
     `search_path` pins PostgreSQL to one schema: tests use it to isolate runs in a shared database.
     """
     parsed = make_url(url)
+    # SQLAlchemy copies a failed statement's parameters into the exception text, and handlers
+    # log exceptions: without this, client names, phones and notes would reach the logs.
+    kwargs.setdefault("hide_parameters", True)
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database or ""
         if database and database != ":memory:":

@@ -158,3 +158,16 @@ async def test_concurrent_writers_wait_instead_of_failing(engine: AsyncEngine, g
     async with uows() as uow:
         notes = await uow.activities.recent(team_id, client_id, ["note"], 100)
     assert len(notes) == 40
+
+
+async def test_a_failed_statement_does_not_carry_client_data_into_logs(engine: AsyncEngine):
+    """Handlers log exceptions; SQLAlchemy would otherwise quote the parameters in them."""
+    from sqlalchemy import text
+    from sqlalchemy.exc import DBAPIError
+
+    secret = "Ivanov +79991234567"
+    async with engine.connect() as conn:
+        with pytest.raises(DBAPIError) as caught:
+            await conn.execute(text("SELECT * FROM no_such_table WHERE x = :v"), {"v": secret})
+    assert "no_such_table" in str(caught.value)
+    assert secret not in str(caught.value)
