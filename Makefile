@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test install locales lint format console migrate bench extract clean
+.PHONY: run test install locales lint format console migrate bench bench-load extract clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -52,6 +52,12 @@ bench: install
 	$(BIN)/python -m bench.import_xlsx
 	$(BIN)/python -m bench.export_clients
 	$(BIN)/python -m bench.portfolio
+	$(BIN)/python -m bench.charts
+
+# Ten minutes of 50 updates/s through the webhook: two instances on PostgreSQL, then one on
+# SQLite. Prints lost/duplicated updates, latency and each instance's memory trend.
+bench-load: install
+	$(BIN)/python -m bench.webhook_load --backend both --duration 600 --rate 50
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
