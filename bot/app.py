@@ -71,7 +71,11 @@ def build_dispatcher(
     # Inside aiogram's error middleware, so that it sees a failure before the errors router
     # turns it into a polite answer; outside the unit of work, so that its time includes it.
     outer(UpdateLogMiddleware(metrics))
-    outer(UnitOfWorkMiddleware(uow_factory, clock, settings, dedup_updates=dedup_updates))
+    outer(
+        UnitOfWorkMiddleware(
+            uow_factory, clock, settings, dedup_updates=dedup_updates, metrics=metrics
+        )
+    )
     outer(dispatcher.fsm)
     members_only = MembersOnlyMiddleware()
     dispatcher.message.outer_middleware(members_only)

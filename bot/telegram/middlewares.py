@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 import time
@@ -26,6 +27,7 @@ from bot.telegram.outgoing import OutgoingBuffer
 from bot.telegram.outgoing import bind as outgoing_bind
 from bot.telegram.outgoing import unbind as outgoing_unbind
 from bot.telegram.texts import error_text
+from storage.db import is_unavailable
 from storage.uow import UnitOfWork, UnitOfWorkFactory
 
 log = logging.getLogger(__name__)
@@ -33,6 +35,8 @@ update_log = logging.getLogger("bot.updates")
 Handler = Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]]
 _COMMAND = re.compile(r"/([A-Za-z0-9_]{1,32})")
 _CALLBACK_PREFIX = re.compile(r"[A-Za-z0-9_-]{1,32}")
+# First pause before an update is retried after a transient database error; doubles each time.
+RETRY_BACKOFF_SECONDS = 0.5
 
 
 @dataclass
@@ -111,6 +115,7 @@ class UnitOfWorkMiddleware(BaseMiddleware):
         settings: Settings,
         *,
         dedup_updates: bool = False,
+        metrics: Metrics | None = None,
     ) -> None:
         self._uow_factory = uow_factory
         self._clock = clock
@@ -119,9 +124,38 @@ class UnitOfWorkMiddleware(BaseMiddleware):
         # On for updates from Telegram (webhook, polling), whose ids are unique per bot; off for
         # the console and test harnesses, which number their updates from 1 on every start.
         self._dedup = dedup_updates
+        self._metrics = metrics or Metrics()
 
     async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
         assert isinstance(event, Update)
+        # Telegram already has its 200 (or its getUpdates offset moved on): an update failing
+        # because the database was briefly unavailable would never come again. Retrying it is
+        # safe: the attempt rolled back everything, the dedup row included, and its replies
+        # were only buffered. Off without dedup (console, harnesses), which never retry.
+        retries = self._settings.update_db_retries if self._dedup else 0
+        for attempt in range(retries + 1):
+            try:
+                return await self._attempt(handler, event, data)
+            except Exception as exc:
+                if attempt >= retries or not is_unavailable(exc):
+                    if is_unavailable(exc) and retries:
+                        log.error(
+                            "update %s failed after %d attempts: database unavailable (%s)",
+                            event.update_id,
+                            attempt + 1,
+                            type(exc).__name__,
+                        )
+                    raise
+                self._metrics.updates_retried += 1
+                log.warning(
+                    "update %s: database unavailable (%s), retrying",
+                    event.update_id,
+                    type(exc).__name__,
+                )
+                await asyncio.sleep(RETRY_BACKOFF_SECONDS * 2**attempt)
+        raise AssertionError("unreachable")
+
+    async def _attempt(self, handler: Handler, event: Update, data: dict[str, Any]) -> Any:
         outgoing = OutgoingBuffer()
         failure: DomainError | ParseError | None = None
         result: Any = None
