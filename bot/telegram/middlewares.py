@@ -135,7 +135,8 @@ class UnitOfWorkMiddleware(BaseMiddleware):
         retries = self._settings.update_db_retries if self._dedup else 0
         for attempt in range(retries + 1):
             try:
-                return await self._attempt(handler, event, data)
+                result, outgoing, failure = await self._attempt(handler, event, data)
+                break
             except Exception as exc:
                 if attempt >= retries or not is_unavailable(exc):
                     if is_unavailable(exc) and retries:
@@ -153,9 +154,18 @@ class UnitOfWorkMiddleware(BaseMiddleware):
                     type(exc).__name__,
                 )
                 await asyncio.sleep(RETRY_BACKOFF_SECONDS * 2**attempt)
-        raise AssertionError("unreachable")
+        # The transaction is over (and SQLite's write gate released) before Telegram is called;
+        # a failure from here on is Telegram's, never retried (the update is already committed).
+        bot = data["bot"]
+        await outgoing.flush(bot)
+        if failure is not None:
+            await _answer(event, error_text(failure.code, failure.params))
+        return result
 
-    async def _attempt(self, handler: Handler, event: Update, data: dict[str, Any]) -> Any:
+    async def _attempt(
+        self, handler: Handler, event: Update, data: dict[str, Any]
+    ) -> tuple[Any, OutgoingBuffer, DomainError | ParseError | None]:
+        """One try in one transaction; what it said is returned buffered, to send after it."""
         outgoing = OutgoingBuffer()
         failure: DomainError | ParseError | None = None
         result: Any = None
@@ -180,7 +190,7 @@ class UnitOfWorkMiddleware(BaseMiddleware):
                 # not redeliver; this table catches its retries, polling restarts and replicas.
                 if self._dedup and not await uow.updates.claim(event.update_id, self._clock.now()):
                     trace.outcome = "duplicate"
-                    return None
+                    return None, outgoing, None
                 await self._prepare(uow, data)
                 actor = data.get("actor")
                 trace.member_id = actor.member.id if actor is not None else None
@@ -202,12 +212,7 @@ class UnitOfWorkMiddleware(BaseMiddleware):
                     bound_uow.reset(uow_token)
         finally:
             outgoing_unbind(outgoing_token)
-        # The transaction is over (and SQLite's write gate released) before Telegram is called.
-        bot = data["bot"]
-        await outgoing.flush(bot)
-        if failure is not None:
-            await _answer(event, error_text(failure.code, failure.params))
-        return result
+        return result, outgoing, failure
 
     async def _prepare(self, uow: UnitOfWork, data: dict[str, Any]) -> None:
         ctx = ServiceContext(
