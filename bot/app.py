@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 from aiogram import Bot, Dispatcher
 from aiogram.client.default import DefaultBotProperties
@@ -27,7 +28,7 @@ from bot.telegram.middlewares import (
 )
 from bot.telegram.notifier import TelegramNotifier
 from bot.telegram.outgoing import DeferOutgoing
-from bot.telegram.sender import RateLimiter, Sender
+from bot.telegram.sender import RateLimiter, RedisChatSpacing, Sender
 from bot.telegram.sessions import TelegramSession
 from handlers import get_routers
 from storage.db import create_engine, create_session_factory
@@ -101,6 +102,7 @@ def build_application(
     fsm_storage: BaseStorage | None = None,
     locks: Locks | None = None,
     dedup_updates: bool = False,
+    redis: Any | None = None,
 ) -> Application:
     clock = clock or SystemClock()
     engine = engine or create_engine(
@@ -117,7 +119,10 @@ def build_application(
     )
     bot = build_bot(settings, session)
     limiter = RateLimiter(per_second=settings.delivery.global_per_second)
-    notifier = TelegramNotifier(Sender(bot, limiter), clock, settings.default_language)
+    # With Redis (several replicas) the per-chat pace is shared; the global one stays local.
+    spacing = RedisChatSpacing(redis, settings.redis_prefix) if redis is not None else None
+    sender = Sender(bot, limiter, chat_spacing=spacing)
+    notifier = TelegramNotifier(sender, clock, settings.default_language)
     sweep = DeliverySweep(uow_factory, clock, notifier, settings.delivery, locks=locks)
     return Application(settings, engine, uow_factory, clock, dispatcher, bot, sweep, metrics)
 

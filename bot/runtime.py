@@ -118,6 +118,7 @@ class Runtime:
             fsm_storage=fsm_storage,
             locks=locks,
             dedup_updates=True,
+            redis=redis,
         )
         return cls(settings, app, redis, scheduler=scheduler)
 
