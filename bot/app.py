@@ -38,6 +38,9 @@ from storage.uow import UnitOfWorkFactory
 OFFLINE_TOKEN = "1000000001:offline-console-token-not-a-real-one"
 
 
+PER_CHAT_INTERVAL = 1.05
+
+
 @dataclass
 class Application:
     settings: Settings
@@ -118,9 +121,17 @@ def build_application(
         settings, uow_factory, clock, fsm_storage, metrics=metrics, dedup_updates=dedup_updates
     )
     bot = build_bot(settings, session)
-    limiter = RateLimiter(per_second=settings.delivery.global_per_second)
+    # Telegram times a chat's messages on arrival: a send exactly 1 s after the last one can land
+    # a fraction of a millisecond early (network jitter) and get 429, so keep a small margin.
+    limiter = RateLimiter(
+        per_second=settings.delivery.global_per_second, per_chat_interval=PER_CHAT_INTERVAL
+    )
     # With Redis (several replicas) the per-chat pace is shared; the global one stays local.
-    spacing = RedisChatSpacing(redis, settings.redis_prefix) if redis is not None else None
+    spacing = (
+        RedisChatSpacing(redis, settings.redis_prefix, interval=PER_CHAT_INTERVAL)
+        if redis is not None
+        else None
+    )
     sender = Sender(bot, limiter, chat_spacing=spacing)
     notifier = TelegramNotifier(sender, clock, settings.default_language)
     sweep = DeliverySweep(uow_factory, clock, notifier, settings.delivery, locks=locks)

@@ -9,6 +9,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
+from aiogram.methods import SendMessage
 from aiogram.types import TelegramObject
 from sqlalchemy import exc as sa_exc
 from sqlalchemy import select
@@ -164,3 +165,18 @@ async def test_an_update_failing_every_retry_is_logged_counted_and_answered(
         assert "updates_failed_total 1" in await (await client.get("/metrics")).text()
     errors = [r for r in caplog.records if r.levelno == logging.ERROR]
     assert any("update 6 failed after 3 attempts" in r.getMessage() for r in errors)
+
+
+async def test_a_reply_answered_429_waits_it_out_and_is_sent_once(
+    runtime: Runtime, session: GatedSession, caplog: pytest.LogCaptureFixture
+):
+    person = PEOPLE[2]
+    session.fail_next(429, "Too Many Requests: retry after 1", method=SendMessage, retry_after=1)
+    async with serving(runtime) as client:
+        answer = await client.post(PATH, json=message_update(7, person, "/start"), headers=GOOD)
+        assert answer.status == 200
+        await settle(runtime)
+    # Two attempts recorded by the fake: the refused one and the one after the wait.
+    attempts = session.texts_to(person.id)
+    assert len(attempts) == 2 and attempts[0] == attempts[1]
+    assert "not delivered" not in caplog.text
