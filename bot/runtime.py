@@ -304,7 +304,12 @@ class Runtime:
             await self._register_commands()
             self._polling_task = asyncio.create_task(
                 self.app.dispatcher.start_polling(
-                    bot, handle_signals=False, close_bot_session=False, allowed_updates=allowed
+                    bot,
+                    handle_signals=False,
+                    close_bot_session=False,
+                    allowed_updates=allowed,
+                    # The same bound as the webhook's: more would only queue for the pool.
+                    tasks_concurrency_limit=self.settings.webhook_max_in_flight,
                 )
             )
         if self.run_scheduler:
