@@ -61,12 +61,19 @@ class Instance:
     rss: list[tuple[float, float]] = field(default_factory=list)  # (seconds from start, MB)
 
 
+# Like Telegram, a refused (non-200) update is posted again, with backoff, this many times.
+REDELIVERIES = 8
+
+
 @dataclass
 class Posted:
     update_id: int
     chat_id: int
     at: float
     status: int = 0
+    # Non-200 answers (503 when an instance is saturated) that were posted again, as Telegram
+    # does: it redelivers until it gets 200.
+    refused: int = 0
 
 
 def rss_mb(pid: int) -> float | None:
@@ -233,14 +240,19 @@ async def _drive(
     async with aiohttp.ClientSession(connector=connector) as http:
 
         async def post(item: Posted | None, url: str, body: bytes) -> None:
-            try:
-                async with http.post(url, data=body, headers=headers) as response:
-                    await response.read()
-                    if item is not None:
-                        item.status = response.status
-            except aiohttp.ClientError:
+            for attempt in range(REDELIVERIES + 1):
+                try:
+                    async with http.post(url, data=body, headers=headers) as response:
+                        await response.read()
+                        status = response.status
+                except aiohttp.ClientError:
+                    status = -1
                 if item is not None:
-                    item.status = -1
+                    item.status = status
+                if status == 200 or item is None or attempt == REDELIVERIES:
+                    return
+                item.refused += 1
+                await asyncio.sleep(min(2.0**attempt, 16.0))
 
         total = int(args.rate * args.duration)
         # Users take turns so that one user's updates are seconds apart, like a person's.
@@ -369,6 +381,7 @@ def _summarise(result: dict[str, Any]) -> dict[str, Any]:
         "achieved_rate_per_s": round(unique_ids / result["load_seconds"], 1),
         "drain_after_load_s": round(result["drain_seconds"], 1),
         "http_not_200": sum(1 for p in posted if p.status != 200),
+        "refused_then_redelivered": sum(p.refused for p in posted),
         "redelivered_copies": result["redelivered"],
         "lost": processed["missing"],
         # Each successful handling records its id in processed_updates in the same

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 from aiogram import Bot, Dispatcher
 from aiogram.client.default import DefaultBotProperties
@@ -27,7 +28,7 @@ from bot.telegram.middlewares import (
 )
 from bot.telegram.notifier import TelegramNotifier
 from bot.telegram.outgoing import DeferOutgoing
-from bot.telegram.sender import RateLimiter, Sender
+from bot.telegram.sender import RateLimiter, RedisChatSpacing, Sender
 from bot.telegram.sessions import TelegramSession
 from handlers import get_routers
 from storage.db import create_engine, create_session_factory
@@ -35,6 +36,9 @@ from storage.uow import UnitOfWorkFactory
 
 # Any syntactically valid token works offline: the console and tests never reach Telegram.
 OFFLINE_TOKEN = "1000000001:offline-console-token-not-a-real-one"
+
+
+PER_CHAT_INTERVAL = 1.05
 
 
 @dataclass
@@ -71,7 +75,11 @@ def build_dispatcher(
     # Inside aiogram's error middleware, so that it sees a failure before the errors router
     # turns it into a polite answer; outside the unit of work, so that its time includes it.
     outer(UpdateLogMiddleware(metrics))
-    outer(UnitOfWorkMiddleware(uow_factory, clock, settings, dedup_updates=dedup_updates))
+    outer(
+        UnitOfWorkMiddleware(
+            uow_factory, clock, settings, dedup_updates=dedup_updates, metrics=metrics
+        )
+    )
     outer(dispatcher.fsm)
     members_only = MembersOnlyMiddleware()
     dispatcher.message.outer_middleware(members_only)
@@ -97,6 +105,7 @@ def build_application(
     fsm_storage: BaseStorage | None = None,
     locks: Locks | None = None,
     dedup_updates: bool = False,
+    redis: Any | None = None,
 ) -> Application:
     clock = clock or SystemClock()
     engine = engine or create_engine(
@@ -112,8 +121,19 @@ def build_application(
         settings, uow_factory, clock, fsm_storage, metrics=metrics, dedup_updates=dedup_updates
     )
     bot = build_bot(settings, session)
-    limiter = RateLimiter(per_second=settings.delivery.global_per_second)
-    notifier = TelegramNotifier(Sender(bot, limiter), clock, settings.default_language)
+    # Telegram times a chat's messages on arrival: a send exactly 1 s after the last one can land
+    # a fraction of a millisecond early (network jitter) and get 429, so keep a small margin.
+    limiter = RateLimiter(
+        per_second=settings.delivery.global_per_second, per_chat_interval=PER_CHAT_INTERVAL
+    )
+    # With Redis (several replicas) the per-chat pace is shared; the global one stays local.
+    spacing = (
+        RedisChatSpacing(redis, settings.redis_prefix, interval=PER_CHAT_INTERVAL)
+        if redis is not None
+        else None
+    )
+    sender = Sender(bot, limiter, chat_spacing=spacing)
+    notifier = TelegramNotifier(sender, clock, settings.default_language)
     sweep = DeliverySweep(uow_factory, clock, notifier, settings.delivery, locks=locks)
     return Application(settings, engine, uow_factory, clock, dispatcher, bot, sweep, metrics)
 

@@ -147,6 +147,15 @@ class Settings(BaseSettings):
     log_format: Literal["text", "json"] = "text"
     # On SIGTERM: how long updates in flight and the current sweep tick may take to finish.
     shutdown_timeout_seconds: float = Field(20.0, gt=0, le=600)
+    # Webhook mode: at most this many updates are handled at once by this instance (sized to
+    # the database pool: more would only queue for a connection and time out after the 200).
+    webhook_max_in_flight: int = Field(10, ge=1, le=1000)
+    # A request finding every slot taken waits this long, then gets 503 and Telegram redelivers
+    # it later (well under Telegram's own request timeout).
+    webhook_slot_wait_seconds: float = Field(5.0, ge=0, le=30)
+    # An update whose database was briefly unavailable (pool exhausted, connection cut) is
+    # retried in-process this many times: Telegram got 200 and will not resend it.
+    update_db_retries: int = Field(2, ge=0, le=10)
 
     rules: RuleDefaults = RuleDefaults()
     limits: Limits = Limits()

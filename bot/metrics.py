@@ -25,6 +25,11 @@ class Metrics:
     sweep_ticks: int = 0
     sweep_failures: int = 0
     in_flight: int = 0
+    # Webhook requests answered 503 because every slot stayed taken (Telegram redelivers them).
+    updates_overloaded: int = 0
+    # Updates retried in-process after a transient database error.
+    updates_retried: int = 0
+    webhook_waiting: int = 0
     by_outcome: dict[str, int] = field(default_factory=dict)
     started_at: float = field(default_factory=time.time)
 
@@ -75,6 +80,24 @@ class Metrics:
             "gauge",
             "Telegram updates being handled right now.",
             self.in_flight,
+        )
+        metric(
+            "webhook_requests_overloaded_total",
+            "counter",
+            "Webhook requests answered 503 because no slot freed in time (Telegram redelivers).",
+            self.updates_overloaded,
+        )
+        metric(
+            "webhook_requests_waiting",
+            "gauge",
+            "Webhook requests waiting for a free slot right now.",
+            self.webhook_waiting,
+        )
+        metric(
+            "updates_retried_total",
+            "counter",
+            "Update attempts repeated after a transient database error.",
+            self.updates_retried,
         )
         metric(
             "reminders_sent_total",

@@ -68,6 +68,10 @@ class Runtime:
         )
         self._head = head_revision()
         self._tasks: set[asyncio.Task[None]] = set()
+        # Slots for webhook updates being handled. Taken before answering, so that when the
+        # instance is saturated Telegram hears 503 (and redelivers) instead of 200 followed by
+        # a task that waits for the database pool, times out and loses the update.
+        self._slots = asyncio.Semaphore(settings.webhook_max_in_flight)
         self._closing = False
         self._started = False
         self._stopped = False
@@ -114,6 +118,7 @@ class Runtime:
             fsm_storage=fsm_storage,
             locks=locks,
             dedup_updates=True,
+            redis=redis,
         )
         return cls(settings, app, redis, scheduler=scheduler)
 
@@ -216,15 +221,48 @@ class Runtime:
                 extra={"remote": request.remote},
             )
             return web.Response(status=400, text="malformed update")
-        self.spawn(update)
+        if not await self._take_slot():
+            self.metrics.updates_overloaded += 1
+            log.warning(
+                "webhook request refused: %d updates in flight, none finished within %.1f s",
+                self.settings.webhook_max_in_flight,
+                self.settings.webhook_slot_wait_seconds,
+                extra={"update_id": update.update_id},
+            )
+            # Not handled and not recorded: Telegram redelivers it later (with backoff).
+            return web.json_response(
+                {"ok": False, "reason": "overloaded"},
+                status=503,
+                headers={"Retry-After": "1"},
+            )
+        if self._closing:
+            self._slots.release()
+            return web.json_response({"ok": False, "reason": "shutting down"}, status=503)
+        self.spawn(update, slot=True)
         # Answered before handling: Telegram waits for nobody, and a slow handler must not make
         # it resend. The update's task is tracked so that shutdown waits for it.
         return web.json_response({})
 
-    def spawn(self, update: Update) -> asyncio.Task[None]:
+    async def _take_slot(self) -> bool:
+        if not self._slots.locked():
+            await self._slots.acquire()  # free: returns at once
+            return True
+        self.metrics.webhook_waiting += 1
+        try:
+            async with asyncio.timeout(self.settings.webhook_slot_wait_seconds):
+                await self._slots.acquire()
+            return True
+        except TimeoutError:
+            return False
+        finally:
+            self.metrics.webhook_waiting -= 1
+
+    def spawn(self, update: Update, *, slot: bool = False) -> asyncio.Task[None]:
         task = asyncio.create_task(self.process(update), name=f"update-{update.update_id}")
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+        if slot:
+            task.add_done_callback(lambda _: self._slots.release())
         return task
 
     async def process(self, update: Update) -> None:
@@ -266,7 +304,12 @@ class Runtime:
             await self._register_commands()
             self._polling_task = asyncio.create_task(
                 self.app.dispatcher.start_polling(
-                    bot, handle_signals=False, close_bot_session=False, allowed_updates=allowed
+                    bot,
+                    handle_signals=False,
+                    close_bot_session=False,
+                    allowed_updates=allowed,
+                    # The same bound as the webhook's: more would only queue for the pool.
+                    tasks_concurrency_limit=self.settings.webhook_max_in_flight,
                 )
             )
         if self.run_scheduler:

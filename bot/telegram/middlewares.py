@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 import time
@@ -27,6 +28,7 @@ from bot.telegram.outgoing import OutgoingBuffer
 from bot.telegram.outgoing import bind as outgoing_bind
 from bot.telegram.outgoing import unbind as outgoing_unbind
 from bot.telegram.texts import error_text
+from storage.db import is_unavailable
 from storage.dto import MemberDTO, TeamDTO
 from storage.uow import UnitOfWork, UnitOfWorkFactory
 
@@ -35,6 +37,8 @@ update_log = logging.getLogger("bot.updates")
 Handler = Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]]
 _COMMAND = re.compile(r"/([A-Za-z0-9_]{1,32})")
 _CALLBACK_PREFIX = re.compile(r"[A-Za-z0-9_-]{1,32}")
+# First pause before an update is retried after a transient database error; doubles each time.
+RETRY_BACKOFF_SECONDS = 0.5
 
 
 @dataclass
@@ -113,6 +117,7 @@ class UnitOfWorkMiddleware(BaseMiddleware):
         settings: Settings,
         *,
         dedup_updates: bool = False,
+        metrics: Metrics | None = None,
     ) -> None:
         self._uow_factory = uow_factory
         self._clock = clock
@@ -124,9 +129,48 @@ class UnitOfWorkMiddleware(BaseMiddleware):
         self._reports = ReportCache(
             settings.analytics.cache_seconds, settings.analytics.cache_entries
         )
+        self._metrics = metrics or Metrics()
 
     async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
         assert isinstance(event, Update)
+        # Telegram already has its 200 (or its getUpdates offset moved on): an update failing
+        # because the database was briefly unavailable would never come again. Retrying it is
+        # safe: the attempt rolled back everything, the dedup row included, and its replies
+        # were only buffered. Off without dedup (console, harnesses), which never retry.
+        retries = self._settings.update_db_retries if self._dedup else 0
+        for attempt in range(retries + 1):
+            try:
+                result, outgoing, failure = await self._attempt(handler, event, data)
+                break
+            except Exception as exc:
+                if attempt >= retries or not is_unavailable(exc):
+                    if is_unavailable(exc) and retries:
+                        log.error(
+                            "update %s failed after %d attempts: database unavailable (%s)",
+                            event.update_id,
+                            attempt + 1,
+                            type(exc).__name__,
+                        )
+                    raise
+                self._metrics.updates_retried += 1
+                log.warning(
+                    "update %s: database unavailable (%s), retrying",
+                    event.update_id,
+                    type(exc).__name__,
+                )
+                await asyncio.sleep(RETRY_BACKOFF_SECONDS * 2**attempt)
+        # The transaction is over (and SQLite's write gate released) before Telegram is called;
+        # a failure from here on is Telegram's, never retried (the update is already committed).
+        bot = data["bot"]
+        await outgoing.flush(bot)
+        if failure is not None:
+            await _answer(event, error_text(failure.code, failure.params))
+        return result
+
+    async def _attempt(
+        self, handler: Handler, event: Update, data: dict[str, Any]
+    ) -> tuple[Any, OutgoingBuffer, DomainError | ParseError | None]:
+        """One try in one transaction; what it said is returned buffered, to send after it."""
         outgoing = OutgoingBuffer()
         failure: DomainError | ParseError | None = None
         result: Any = None
@@ -151,7 +195,7 @@ class UnitOfWorkMiddleware(BaseMiddleware):
                 # not redeliver; this table catches its retries, polling restarts and replicas.
                 if self._dedup and not await uow.updates.claim(event.update_id, self._clock.now()):
                     trace.outcome = "duplicate"
-                    return None
+                    return None, outgoing, None
                 await self._prepare(uow, data)
                 actor = data.get("actor")
                 trace.member_id = actor.member.id if actor is not None else None
@@ -173,12 +217,7 @@ class UnitOfWorkMiddleware(BaseMiddleware):
                     bound_uow.reset(uow_token)
         finally:
             outgoing_unbind(outgoing_token)
-        # The transaction is over (and SQLite's write gate released) before Telegram is called.
-        bot = data["bot"]
-        await outgoing.flush(bot)
-        if failure is not None:
-            await _answer(event, error_text(failure.code, failure.params))
-        return result
+        return result, outgoing, failure
 
     async def _prepare(self, uow: UnitOfWork, data: dict[str, Any]) -> None:
         ctx = ServiceContext(

@@ -8,6 +8,7 @@ work, and no database lock is held while Telegram is slow.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from contextvars import ContextVar
 from typing import Any
@@ -17,7 +18,7 @@ from aiogram.client.session.middlewares.base import (
     BaseRequestMiddleware,
     NextRequestMiddlewareType,
 )
-from aiogram.exceptions import TelegramAPIError
+from aiogram.exceptions import TelegramAPIError, TelegramRetryAfter
 from aiogram.methods import (
     AnswerCallbackQuery,
     DeleteMessage,
@@ -33,6 +34,9 @@ from aiogram.methods.base import TelegramType
 from bot.telegram.synthetic import synthetic_result
 
 log = logging.getLogger(__name__)
+# A reply answered 429 is retried once if Telegram asks for at most this many seconds (the
+# update keeps its webhook slot meanwhile, which slows intake: the backpressure wanted).
+REPLY_MAX_RETRY_AFTER = 5
 
 OUTPUT_METHODS = (
     SendMessage,
@@ -56,7 +60,15 @@ class OutgoingBuffer:
         methods, self.methods = self.methods, []
         for method in methods:
             try:
-                await bot(method)
+                try:
+                    await bot(method)
+                except TelegramRetryAfter as exc:
+                    # Replies do not go through the sender's limiter; over Telegram's budget
+                    # (a burst of updates) waiting it out once beats losing the answer.
+                    if exc.retry_after > REPLY_MAX_RETRY_AFTER:
+                        raise
+                    await asyncio.sleep(max(exc.retry_after, 1))
+                    await bot(method)
             except TelegramAPIError as exc:
                 # The data is saved; a reply that cannot be delivered must not undo it.
                 log.warning("reply %s not delivered: %s", type(method).__name__, type(exc).__name__)

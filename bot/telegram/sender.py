@@ -17,6 +17,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Any
 
 import aiohttp
 from aiogram import Bot
@@ -160,6 +161,40 @@ class RateLimiter:
         self._prune_above = max(1024, 2 * len(self._chats))
 
 
+# Reserve the next moment a chat may get a message, shared by every replica: returns how many
+# milliseconds the caller waits first. Redis's own clock is used, so replicas' clocks do not
+# matter; the key expires once its moment has passed.
+_RESERVE_CHAT = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local interval = tonumber(ARGV[1])
+local at = math.max(now, tonumber(redis.call('GET', KEYS[1]) or '0'))
+redis.call('SET', KEYS[1], at + interval, 'PX', at - now + interval + 1000)
+return at - now
+"""
+
+
+class RedisChatSpacing:
+    """Telegram's ~1 message/s per chat across replicas: each send reserves the chat's next slot
+    in Redis (the local RateLimiter only sees its own process's sends)."""
+
+    def __init__(self, redis: Any, prefix: str, *, interval: float = 1.0) -> None:
+        self._redis = redis
+        self._prefix = prefix
+        self._interval_ms = max(0, int(interval * 1000))
+
+    async def reserve(self, chat_id: int) -> float:
+        """Seconds to wait before sending to `chat_id`; 0 if Redis fails (the local limiter and
+        429 handling still apply, so a Redis outage costs at most a few 429s)."""
+        key = f"{self._prefix}:chat-next:{chat_id}"
+        try:
+            waited = await self._redis.eval(_RESERVE_CHAT, 1, key, self._interval_ms)
+        except Exception as exc:
+            logger.warning("chat spacing: Redis unavailable (%s)", type(exc).__name__)
+            return 0.0
+        return max(0.0, int(waited) / 1000)
+
+
 class Sender:
     """Sends or edits one message with retries that respect Telegram's limits.
 
@@ -177,6 +212,7 @@ class Sender:
         backoff_cap: float = 30.0,
         max_retry_after: float = 60.0,
         sleep: Sleep | None = None,
+        chat_spacing: RedisChatSpacing | None = None,
     ) -> None:
         if max_attempts < 1:
             raise ValueError("max_attempts must be at least 1")
@@ -188,6 +224,7 @@ class Sender:
         self._max_retry_after = max_retry_after
         self._sleep: Sleep = sleep or asyncio.sleep
         self._random = random.Random()
+        self._chat_spacing = chat_spacing
 
     async def send(
         self, chat_id: int, text: str, *, reply_markup: InlineKeyboardMarkup | None = None
@@ -230,6 +267,10 @@ class Sender:
         failures = 0
         waited_for_429 = 0.0
         while True:
+            if self._chat_spacing is not None:
+                wait = await self._chat_spacing.reserve(chat_id)
+                if wait > 0:
+                    await self._sleep(wait)
             await self._limiter.acquire(chat_id)
             try:
                 return await call()
