@@ -9,6 +9,7 @@ from aiogram.types import Message
 from bot.i18n import _
 from bot.services.access import sees_whole_team
 from bot.services.context import Actor
+from bot.telegram.texts import split_text
 from storage.enums import Role
 
 
@@ -111,7 +112,9 @@ def help_text(actor: Actor) -> str:
 
 
 async def show_help(message: Message, actor: Actor) -> None:
-    await message.answer(help_text(actor))
+    # The owner's help lists every command and outgrows one Telegram message (in Russian).
+    for chunk in split_text(help_text(actor)):
+        await message.answer(chunk)
 
 
 def build_router() -> Router:

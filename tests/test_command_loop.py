@@ -248,6 +248,18 @@ async def test_help_explains_with_examples_in_both_languages(team: BotHarness):
     assert "Клиенты" in (await team.send(MANAGER, "/help"))[0].text
 
 
+@pytest.mark.parametrize("language", ["en", "ru"])
+async def test_the_owners_full_help_arrives_whole_within_telegrams_limit(
+    team: BotHarness, language: str
+):
+    await team.send(OWNER, f"/settings lang {language}")
+    replies = await team.send(OWNER, "/help")
+    assert all(len(r.text) <= 4096 for r in replies)
+    whole = "\n".join(r.text for r in replies)
+    for command in ("/call", "/portfolio", "/team", "/transfer", "/import", "/export", "/forget"):
+        assert command in whole
+
+
 async def test_unknown_command_and_stray_text_get_a_hint(team: BotHarness):
     assert "/help" in (await team.send(MANAGER, "/frobnicate"))[0].text
     assert "/call Ivanov done" in (await team.send(MANAGER, "hello"))[0].text

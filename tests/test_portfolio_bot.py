@@ -99,7 +99,9 @@ async def test_manager_sees_only_self(team: BotHarness):
     assert not team.session.sent(SendPhoto)
     replies = await team.press(IVANOV, PortfolioAct(a="xlsx", p="M202611", m=0, s="0").pack())
     assert not team.session.sent(SendDocument)
-    assert any("Only the owner, or a member the owner granted it" in alert for alert in team.alerts())
+    assert any(
+        "Only the owner, or a member the owner granted it" in alert for alert in team.alerts()
+    )
 
 
 @pytest.mark.parametrize("data", [_view(period="M202699"), _view(section="x"), "pf:M202611:-1:0"])
