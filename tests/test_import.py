@@ -681,6 +681,8 @@ async def test_a_second_press_of_merge_after_the_first_committed_imports_nothing
 
 
 async def test_the_same_file_merged_again_does_not_repeat_notes(team: BotHarness):
+    async with team.uow_factory() as uow:
+        version = (await uow.teams.get(1)).roster_version
     for attempt in range(2):
         mapping = (await upload(team, OWNER, csv_bytes(NOTED_ROWS), "notes.csv"))[-1]
         replies = await team.press(OWNER, button(mapping, "go"))
@@ -688,6 +690,8 @@ async def test_the_same_file_merged_again_does_not_repeat_notes(team: BotHarness
             replies = await team.press(OWNER, button(replies[-1], "merge"))
             assert "Duplicates merged into existing clients: 2." in replies[-1].text
     assert sorted(await _notes(team)) == ["Опт", "Просил перезвонить в марте"]
+    async with team.uow_factory() as uow:  # new names: cached lookups are stale
+        assert (await uow.teams.get(1)).roster_version > version
     # A note the client does not have yet is still added by a merge.
     rows = [NOTED_ROWS[0], ["Ромашка", "9990000001", "Новый склад"]]
     mapping = (await upload(team, OWNER, csv_bytes(rows), "notes.csv"))[-1]
@@ -709,7 +713,9 @@ async def test_an_import_does_not_block_updates_of_the_team_row_on_postgres(
     from storage.repositories.imports import IMPORT_LOCK_NAMESPACE
 
     async with AsyncSession(engine) as importing, AsyncSession(engine) as other:
-        await ImportRepository(importing).lock_team(1)
+        repository = ImportRepository(importing)
+        await repository.lock_team(1)
+        await repository.reserve_client_ids(1, 3)  # the write phase has begun
         # Fails at once instead of hanging if the import held a lock on the team row.
         await other.execute(text("SET LOCAL lock_timeout = '2s'"))
         await other.execute(text("UPDATE teams SET roster_version = roster_version + 1"))

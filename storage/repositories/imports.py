@@ -68,12 +68,14 @@ class ImportRepository:
         beside them. (INSERT ... RETURNING in input order runs row by row on SQLite: 40 times
         slower.) PostgreSQL hands them out from the column's sequence; on SQLite the team
         update below takes the database's write lock first, so max(id) cannot move before
-        this transaction ends."""
-        # New names: cached lookup candidates of the team are stale (see Team.roster_version).
-        await self.bump_roster(team_id)
+        this transaction ends. (On PostgreSQL the team row is not touched here: its row lock
+        would hold /add and transfers for the whole write; the caller bumps it at the end.)"""
+        postgres = self._session.get_bind().dialect.name == "postgresql"
+        if not postgres:
+            await self.bump_roster(team_id)
         if count <= 0:
             return []
-        if self._session.get_bind().dialect.name == "postgresql":
+        if postgres:
             rows = await self._session.execute(
                 text(
                     "SELECT nextval(pg_get_serial_sequence('clients', 'id')) "

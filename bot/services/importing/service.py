@@ -280,6 +280,9 @@ class ImportService:
         await self._write(actor, new_rows, progress)
         if policy is DuplicatePolicy.MERGE:
             await self._merge_into_base(actor, in_base)
+        # New names and contacts: cached lookup candidates of the team are stale (see
+        # Team.roster_version). Last, so the team row is locked only for the commit.
+        await uow.imports.bump_roster(team_id)
         result = ImportResult(
             rows=count,
             imported=len(new_rows),
