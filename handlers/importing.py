@@ -11,12 +11,17 @@ progress. So the button answer and the progress edits are sent *unbuffered* (`_u
 they say nothing about saved data, only "working on it". The report and the last edit stay
 buffered and leave after the commit. A failure is caught here, rolled back explicitly and
 reported on the progress message; the update then commits nothing but the cleared state.
-While the import runs on SQLite other updates queue at the write gate; on PostgreSQL they
-proceed, and the import takes a row lock on the team so two imports never interleave.
+While the import runs on SQLite other updates queue at the write gate. On PostgreSQL they
+proceed (the team row is not locked); the import takes an advisory lock per team, so two imports
+of one team never interleave, and a second press of the same button (a double tap read the
+state before the first run cleared it) finds the first run's audit row once it gets the lock and
+is told the file is already imported. A shutdown that cancels a long import tells the owner on
+the progress message that nothing was saved.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import secrets
 from collections.abc import Iterator
@@ -46,6 +51,8 @@ from bot.telegram.texts import error_text, split_text
 from storage.enums import Role
 
 log = logging.getLogger(__name__)
+# How long a cancelled import may spend telling the owner so: shutdown is waiting.
+CANCELLED_NOTICE_SECONDS = 3.0
 
 
 class ImportSteps(StatesGroup):
@@ -285,7 +292,18 @@ async def _run_import(
             policy,
             progress,
             default_manager_id=data["mgr"] if isinstance(data.get("mgr"), int) else None,
+            token=tok,
         )
+    except asyncio.CancelledError:
+        # Shutdown: the transaction is rolled back by the unit of work; without a word the
+        # owner would look at "Importing…" forever. Best effort and short, then cancelled.
+        try:
+            await asyncio.wait_for(
+                progress.show(texts.interrupted_text()), timeout=CANCELLED_NOTICE_SECONDS
+            )
+        except Exception:  # a timeout or a network error: the cancellation goes on anyway
+            log.warning("import cancellation not shown")
+        raise
     except Exception as exc:
         # Nothing of the file stays: the transaction is rolled back here rather than by the
         # middleware, because the button was already answered and the failure is told on the

@@ -636,3 +636,151 @@ async def test_a_managers_photo_is_not_taken_for_an_import(team: BotHarness):
     )
     text = team.replies()[-1].text
     assert "I can only read tables" not in text and "/help" in text
+
+
+async def _notes(h: BotHarness) -> list[str]:
+    async with h.uow_factory() as uow:
+        rows = await uow.session.scalars(
+            select(Activity.text).where(Activity.kind == "note").order_by(Activity.id)
+        )
+        return [text or "" for text in rows]
+
+
+NOTED_ROWS = [
+    ["Название", "Телефон", "Примечание"],
+    ["Старый клиент", "89991234567", "Просил перезвонить в марте"],
+    ["Ромашка", "9990000001", "Опт"],
+]
+
+
+async def test_a_second_press_of_merge_after_the_first_committed_imports_nothing(
+    team: BotHarness,
+):
+    """A double tap on PostgreSQL: the second press read the state (with its token) before the
+    first run cleared it, then waited for the team's import lock. Replayed here in order: the
+    state as the second press saw it is put back after the first run committed."""
+    from aiogram.fsm.storage.base import StorageKey
+
+    await team.send(OWNER, "/add Старый клиент, +7 999 123-45-67")
+    mapping = (await upload(team, OWNER, csv_bytes(NOTED_ROWS), "dups.csv"))[-1]
+    question = (await team.press(OWNER, button(mapping, "go")))[-1]
+    assert "Found 1 duplicates" in question.text
+    storage = team.app.dispatcher.storage
+    key = StorageKey(bot_id=team.app.bot.id, chat_id=OWNER.id, user_id=OWNER.id)
+    seen_state, seen_data = await storage.get_state(key), await storage.get_data(key)
+    report = (await team.press(OWNER, button(question, "merge")))[-1].text
+    assert "Clients added: 1." in report and "merged into existing clients: 1." in report
+    await storage.set_state(key, seen_state)
+    await storage.set_data(key, seen_data)
+    again = await team.press(OWNER, button(question, "merge"))
+    assert "already been imported" in again[-1].text
+    assert not any("Import finished" in reply.text for reply in again)
+    assert sorted(await _notes(team)) == ["Опт", "Просил перезвонить в марте"]
+    assert await count(team, Client) == 2
+    assert len([a for a in await _audit(team) if a.action == "import"]) == 1
+
+
+async def test_the_same_file_merged_again_does_not_repeat_notes(team: BotHarness):
+    async with team.uow_factory() as uow:
+        version = (await uow.teams.get(1)).roster_version
+    for attempt in range(2):
+        mapping = (await upload(team, OWNER, csv_bytes(NOTED_ROWS), "notes.csv"))[-1]
+        replies = await team.press(OWNER, button(mapping, "go"))
+        if attempt:
+            replies = await team.press(OWNER, button(replies[-1], "merge"))
+            assert "Duplicates merged into existing clients: 2." in replies[-1].text
+    assert sorted(await _notes(team)) == ["Опт", "Просил перезвонить в марте"]
+    async with team.uow_factory() as uow:  # new names: cached lookups are stale
+        assert (await uow.teams.get(1)).roster_version > version
+    # A note the client does not have yet is still added by a merge.
+    rows = [NOTED_ROWS[0], ["Ромашка", "9990000001", "Новый склад"]]
+    mapping = (await upload(team, OWNER, csv_bytes(rows), "notes.csv"))[-1]
+    question = (await team.press(OWNER, button(mapping, "go")))[-1]
+    await team.press(OWNER, button(question, "merge"))
+    assert sorted(await _notes(team)) == ["Новый склад", "Опт", "Просил перезвонить в марте"]
+
+
+async def test_an_import_does_not_block_updates_of_the_team_row_on_postgres(
+    team: BotHarness, engine: Any
+):
+    """/add, transfers and /forget bump teams.roster_version while an import may run for a
+    minute: the import's lock is an advisory one, which only another import waits for."""
+    if engine.dialect.name != "postgresql":
+        pytest.skip("SQLite serialises every writer at its write gate")
+    from sqlalchemy import text
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from storage.repositories.imports import IMPORT_LOCK_NAMESPACE
+
+    async with AsyncSession(engine) as importing, AsyncSession(engine) as other:
+        repository = ImportRepository(importing)
+        await repository.lock_team(1)
+        await repository.reserve_client_ids(1, 3)  # the write phase has begun
+        # Fails at once instead of hanging if the import held a lock on the team row.
+        await other.execute(text("SET LOCAL lock_timeout = '2s'"))
+        await other.execute(text("UPDATE teams SET roster_version = roster_version + 1"))
+        second_import = await other.scalar(
+            text("SELECT pg_try_advisory_xact_lock(:ns, 1)"), {"ns": IMPORT_LOCK_NAMESPACE}
+        )
+        assert second_import is False
+        await other.rollback()
+        await importing.rollback()
+
+
+async def test_a_shutdown_during_an_import_tells_the_owner_nothing_was_saved(
+    team: BotHarness, monkeypatch: pytest.MonkeyPatch
+):
+    import asyncio
+
+    from bot.services.importing.service import ImportService
+
+    started = asyncio.Event()
+
+    async def long_import(*args: Any, **kwargs: Any) -> None:
+        started.set()
+        await asyncio.Event().wait()  # a 50,000-row file still being written
+
+    monkeypatch.setattr(ImportService, "run", long_import)
+    mapping = (await upload(team, OWNER, csv_bytes(NOTED_ROWS), "t.csv"))[-1]
+    team.session.clear()
+    task = asyncio.create_task(
+        team.app.dispatcher.feed_update(
+            team.app.bot,
+            Update(
+                update_id=next(team._ids),
+                callback_query={
+                    "id": "77",
+                    "from": {"id": OWNER.id, "is_bot": False, "first_name": OWNER.first_name},
+                    "chat_instance": "test",
+                    "message": {
+                        "message_id": 1,
+                        "date": int(datetime.now(UTC).timestamp()),
+                        "chat": {"id": OWNER.id, "type": "private"},
+                        "text": "…",
+                    },
+                    "data": button(mapping, "go"),
+                },
+            ),
+        )
+    )
+    await asyncio.wait_for(started.wait(), timeout=10)
+    task.cancel()  # what the runtime does at SHUTDOWN_TIMEOUT_SECONDS
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    edits = [r.text for r in team.session.sent(EditMessageText)]
+    assert "Nothing was saved" in edits[-1] and "send the file again" in edits[-1]
+    assert await count(team, Client) == 0
+
+
+async def test_a_table_with_150_columns_gets_a_mapping_within_telegrams_limit(
+    team: BotHarness,
+):
+    headers = ["Название"] + [f"Дополнительная колонка {i:03d}" for i in range(149)]
+    rows = [headers, ["Ромашка"] + ["x"] * 149]
+    replies = await upload(team, OWNER, csv_bytes(rows), "wide.csv")
+    assert len(replies) == 1
+    text = replies[0].text
+    assert len(text) <= 4096
+    assert "\n40. Дополнительная колонка" in text and "\n41. " not in text
+    assert "…and 110 more columns" in text
+    assert team.session.violations == []

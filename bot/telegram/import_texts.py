@@ -74,9 +74,17 @@ def mapping_text(
         else _("📄 <b>{file}</b>: {rows} rows. Where each column goes:")
     )
     lines = [title.format(file=escape(file_name[:60]), rows=fmt_number(rows))]
-    for index, (header, field) in enumerate(zip(headers, mapping, strict=True)):
+    # As many lines as buttons: 150 columns listed would pass Telegram's 4096 characters.
+    shown = list(zip(headers, mapping, strict=True))[:MAX_COLUMN_BUTTONS]
+    for index, (header, field) in enumerate(shown):
         target = f"<b>{escape(field_label(field))}</b>" if field else f"<i>{_('skip')}</i>"
         lines.append(f"{index + 1}. {escape(_header(header, index))} → {target}")
+    if len(headers) > len(shown):
+        lines.append(
+            _("…and {count} more columns, kept as guessed.").format(
+                count=fmt_number(len(headers) - len(shown))
+            )
+        )
     lines.append("")
     if manager_name:
         lines.append(
@@ -136,6 +144,13 @@ def progress_text(stage: str, done: int, total: int) -> str:
     percent = done * 100 // total if total else 100
     return _("⏳ Importing… {done} of {total} clients written ({percent}%).").format(
         done=fmt_number(done), total=fmt_number(total), percent=percent
+    )
+
+
+def interrupted_text() -> str:
+    return _(
+        "⚠️ The import was interrupted: the bot is restarting. Nothing was saved. "
+        "Please send the file again in a minute."
     )
 
 

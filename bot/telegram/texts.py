@@ -147,6 +147,7 @@ def error_text(code: str, params: dict[str, object]) -> str:
             "Two columns go to the same field. Only phones may come from several columns."
         ),
         "import_expired": _("This import has expired. Please send the file again."),
+        "import_already_done": _("This file has already been imported: see the report above."),
         "import_download_failed": _(
             "I could not download the file from Telegram. Please send it again."
         ),

@@ -12,7 +12,14 @@ from typing import Any
 from sqlalchemy import func, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.models import Activity, Client, ClientPhone, ClientTag, Followup, Team
+from storage.enums import ActivityKind
+from storage.models import Activity, AuditEntry, Client, ClientPhone, ClientTag, Followup, Team
+
+# First key of the two-int advisory lock taken by an import, the team id being the second: one
+# namespace of our own, so other advisory locks (keyed by other ids) never collide with it.
+IMPORT_LOCK_NAMESPACE = 7301
+# How many of a team's latest imports are searched for the token of a repeated press.
+_RECENT_IMPORTS = 50
 
 
 class ImportRepository:
@@ -21,9 +28,25 @@ class ImportRepository:
 
     async def lock_team(self, team_id: int) -> None:
         """One import per team at a time: a second (a double tap on PostgreSQL) waits for the
-        first to commit and then finds its rows as duplicates. SQLite's write gate already
-        serialises; FOR UPDATE is a no-op there."""
-        await self._session.execute(select(Team.id).where(Team.id == team_id).with_for_update())
+        first to commit and then sees its `import` audit row. An advisory lock, not a row lock
+        on the team: /add, transfers and /forget update the team row (roster_version) and must
+        not wait for a minute-long import. Released at commit or rollback. SQLite's write gate
+        already serialises writers: nothing to take there."""
+        if self._session.get_bind().dialect.name == "postgresql":
+            await self._session.execute(
+                text("SELECT pg_advisory_xact_lock(:namespace, :team_id)"),
+                {"namespace": IMPORT_LOCK_NAMESPACE, "team_id": team_id},
+            )
+
+    async def already_imported(self, team_id: int, token: str) -> bool:
+        """Whether an import with this one-time token (one per file sent) was already saved."""
+        rows = await self._session.scalars(
+            select(AuditEntry.details)
+            .where(AuditEntry.team_id == team_id, AuditEntry.action == "import")
+            .order_by(AuditEntry.id.desc())
+            .limit(_RECENT_IMPORTS)
+        )
+        return any(details and details.get("token") == token for details in rows)
 
     async def client_keys(self, team_id: int) -> list[tuple[int, str, str | None, str | None]]:
         """(id, name, city, email) of every client not erased: what duplicates are found by."""
@@ -45,12 +68,14 @@ class ImportRepository:
         beside them. (INSERT ... RETURNING in input order runs row by row on SQLite: 40 times
         slower.) PostgreSQL hands them out from the column's sequence; on SQLite the team
         update below takes the database's write lock first, so max(id) cannot move before
-        this transaction ends."""
-        # New names: cached lookup candidates of the team are stale (see Team.roster_version).
-        await self.bump_roster(team_id)
+        this transaction ends. (On PostgreSQL the team row is not touched here: its row lock
+        would hold /add and transfers for the whole write; the caller bumps it at the end.)"""
+        postgres = self._session.get_bind().dialect.name == "postgresql"
+        if not postgres:
+            await self.bump_roster(team_id)
         if count <= 0:
             return []
-        if self._session.get_bind().dialect.name == "postgresql":
+        if postgres:
             rows = await self._session.execute(
                 text(
                     "SELECT nextval(pg_get_serial_sequence('clients', 'id')) "
@@ -99,6 +124,23 @@ class ImportRepository:
         )
         columns = [c.key for c in Client.__table__.columns]
         return {row.id: {name: getattr(row, name) for name in columns} for row in rows}
+
+    async def notes_of(self, team_id: int, client_ids: Sequence[int]) -> dict[int, set[str]]:
+        """Texts of the notes the clients already have: a file merged again adds none twice."""
+        if not client_ids:
+            return {}
+        rows = await self._session.execute(
+            select(Activity.client_id, Activity.text).where(
+                Activity.team_id == team_id,
+                Activity.client_id.in_(list(client_ids)),
+                Activity.kind == ActivityKind.NOTE,
+            )
+        )
+        found: dict[int, set[str]] = {}
+        for client_id, note in rows:
+            if note:
+                found.setdefault(client_id, set()).add(note)
+        return found
 
     async def tags_of(self, team_id: int, client_ids: Sequence[int]) -> dict[int, set[str]]:
         if not client_ids:

@@ -201,9 +201,12 @@ class ImportService:
         policy: DuplicatePolicy,
         progress: Progress,
         default_manager_id: int | None = None,
+        token: str | None = None,
     ) -> ImportResult:
         """`default_manager_id`: who gets the rows with an empty manager cell (the importing
-        owner when None); re-checked here, it came through a button."""
+        owner when None); re-checked here, it came through a button. `token`: one per file
+        sent; a second run with it (a double tap that passed the handler's check before the
+        first run committed) is refused once it holds the team's import lock."""
         table = self._open(actor, file_name, data)
         mapping = list(mapping)[: len(table.headers)]
         mapping += [SKIP] * (len(table.headers) - len(mapping))
@@ -212,6 +215,8 @@ class ImportService:
             raise DomainError(problem)
         uow, team_id = self._ctx.uow, actor.team.id
         await uow.imports.lock_team(team_id)
+        if token is not None and await uow.imports.already_imported(team_id, token):
+            raise DomainError("import_already_done")
         members = await self._member_lookup(actor)
         default_manager = await self.default_manager(actor, default_manager_id)
         keys = _Keys()
@@ -275,6 +280,9 @@ class ImportService:
         await self._write(actor, new_rows, progress)
         if policy is DuplicatePolicy.MERGE:
             await self._merge_into_base(actor, in_base)
+        # New names and contacts: cached lookup candidates of the team are stale (see
+        # Team.roster_version). Last, so the team row is locked only for the commit.
+        await uow.imports.bump_roster(team_id)
         result = ImportResult(
             rows=count,
             imported=len(new_rows),
@@ -295,6 +303,7 @@ class ImportService:
                 "merged": result.merged,
                 "duplicates_skipped": result.duplicates_skipped,
                 "skipped_rows": result.skipped_rows,
+                "token": token,
             },
         )
         return result
@@ -478,6 +487,7 @@ class ImportService:
         ids = list(dict.fromkeys(client_id for client_id, _ in merges))
         targets = await uow.imports.merge_targets(team_id, ids)
         tags = await uow.imports.tags_of(team_id, ids)
+        notes = await uow.imports.notes_of(team_id, ids)
         for client_id, row in merges:
             current = targets.get(client_id)
             if current is None:
@@ -512,7 +522,9 @@ class ImportService:
                 await uow.imports.add_tags(
                     [{"team_id": team_id, "client_id": client_id, "tag": t} for t in new_tags]
                 )
-            if row.note:
+            # The same file merged again (or two rows with one note) adds the note once.
+            if row.note and row.note not in notes.setdefault(client_id, set()):
+                notes[client_id].add(row.note)
                 await uow.imports.add_activities(
                     [
                         {
