@@ -275,3 +275,74 @@ async def test_add_records_consent_and_refuses_a_bad_value(team: BotHarness):
     assert tuple(row) == ("yes", "выставка")
     replies = await team.send(MANAGER, "/add Козлов, consent: perhaps")
     assert "/consent Ivanov yes" in replies[-1].text
+
+
+async def test_forget_keeps_rows_that_only_look_alike(team: BotHarness):
+    """Keys, short values inside the name, and member names that share a word with the client
+    are not the client: only string values naming the person go."""
+    for line in ("Алла Смирнова, +7 999 111-11-11", "Keyes Ltd", "Format", "Anna"):
+        await team.send(MANAGER, f"/add {line}")
+    sidorov = await _client_id(team, "Сидоров")
+    async with team.uow_factory() as uow:
+        team_id = int(await uow.session.scalar(select(Client.team_id).limit(1)))
+        owner_id = int(await uow.session.scalar(select(AuditEntry.actor_id).limit(1)))
+        now = team.clock.now()
+        export = {"scope": "all", "value": None, "format": "xlsx", "rows": 3, "activities": 0}
+        await uow.audit.add(
+            team_id=team_id, actor_id=owner_id, action="export", now=now, details=export
+        )
+        await uow.audit.add(
+            team_id=team_id,
+            actor_id=owner_id,
+            action="consent",
+            client_id=sidorov,
+            now=now,
+            details={"consent": "yes"},
+        )
+        for query in ("Smirn", "Ан", "all"):
+            await uow.audit.add(
+                team_id=team_id,
+                actor_id=owner_id,
+                action="search",
+                now=now,
+                details={"query": query},
+            )
+        await alert_owners(
+            uow,
+            team_id=team_id,
+            step="export",
+            params={"member": "Max", **export, "format": "csv"},
+            dedup_key="e1",
+            now=now,
+        )
+        await alert_owners(
+            uow,
+            team_id=team_id,
+            step="mass_view",
+            params={"member": "Anna Petrova", "cards": 40, "exports": 0, "minutes": 10},
+            dedup_key="m1",
+            now=now,
+        )
+        await uow.commit()
+    for name in ("Алла Смирнова", "Keyes Ltd", "Format", "Anna"):
+        client_id = await _client_id(team, name)
+        await team.send(OWNER, f"/forget {name}")
+        replies = await team.press(OWNER, ForgetClient(act="yes", cid=client_id).pack())
+        assert "Personal data erased" in replies[-1].text, name
+    async with team.uow_factory() as uow:
+        rows = {
+            (row.action, json.dumps(row.details, ensure_ascii=False, sort_keys=True))
+            for row in await uow.session.execute(select(AuditEntry.action, AuditEntry.details))
+        }
+        steps = [
+            (row.payload or {}).get("step")
+            for row in await uow.session.execute(
+                select(OutboxMessage.payload).where(OutboxMessage.kind == "alert")
+            )
+        ]
+    assert ("export", json.dumps(export, sort_keys=True)) in rows
+    assert ("consent", '{"consent": "yes"}') in rows
+    assert ("search", '{"query": "Ан"}') in rows and ("search", '{"query": "all"}') in rows
+    # A search that found "Алла Смирнова" (typed in Latin) names her: scrubbed.
+    assert ("search", '{"query": "Smirn"}') not in rows
+    assert "export" in steps and "mass_view" in steps
