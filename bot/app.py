@@ -19,6 +19,7 @@ from bot.config import Settings
 from bot.jobs.sweep import DeliverySweep
 from bot.locks import Locks
 from bot.metrics import Metrics
+from bot.services.context import ConversationEraser
 from bot.telegram.fsm_storage import SqlStorage
 from bot.telegram.middlewares import (
     MembersOnlyMiddleware,
@@ -61,6 +62,7 @@ def build_dispatcher(
     *,
     metrics: Metrics | None = None,
     dedup_updates: bool = False,
+    conversations: ConversationEraser | None = None,
 ) -> Dispatcher:
     dispatcher = Dispatcher(storage=fsm_storage or SqlStorage(uow_factory, clock))
     # The unit of work must wrap the FSM middleware: its state read then joins the update's
@@ -71,7 +73,15 @@ def build_dispatcher(
     # Inside aiogram's error middleware, so that it sees a failure before the errors router
     # turns it into a polite answer; outside the unit of work, so that its time includes it.
     outer(UpdateLogMiddleware(metrics))
-    outer(UnitOfWorkMiddleware(uow_factory, clock, settings, dedup_updates=dedup_updates))
+    outer(
+        UnitOfWorkMiddleware(
+            uow_factory,
+            clock,
+            settings,
+            dedup_updates=dedup_updates,
+            conversations=conversations,
+        )
+    )
     outer(dispatcher.fsm)
     members_only = MembersOnlyMiddleware()
     dispatcher.message.outer_middleware(members_only)
@@ -97,6 +107,7 @@ def build_application(
     fsm_storage: BaseStorage | None = None,
     locks: Locks | None = None,
     dedup_updates: bool = False,
+    conversations: ConversationEraser | None = None,
 ) -> Application:
     clock = clock or SystemClock()
     engine = engine or create_engine(
@@ -109,7 +120,13 @@ def build_application(
     )
     metrics = Metrics()
     dispatcher = build_dispatcher(
-        settings, uow_factory, clock, fsm_storage, metrics=metrics, dedup_updates=dedup_updates
+        settings,
+        uow_factory,
+        clock,
+        fsm_storage,
+        metrics=metrics,
+        dedup_updates=dedup_updates,
+        conversations=conversations,
     )
     bot = build_bot(settings, session)
     limiter = RateLimiter(per_second=settings.delivery.global_per_second)

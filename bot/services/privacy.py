@@ -60,6 +60,9 @@ class PrivacyService:
         await uow.privacy.erase_activities(team_id, client.id)
         await uow.privacy.scrub_audit(team_id, client.id, needles)
         await uow.privacy.erase_conversations(client.id, needles)
+        if self._ctx.conversations is not None:
+            # Not undone by a rollback: a dropped half-typed command is no loss.
+            await self._ctx.conversations.erase(client.id, needles)
         placeholder = ERASED_NAME.format(id=client.id)
         await uow.privacy.erase_client(team_id, client.id, placeholder, now)
         await uow.audit.add(

@@ -74,6 +74,10 @@ def _mentions(value: Any, needles: Sequence[str], client_id: int) -> bool:
     return _holds_client_id(value, client_id)
 
 
+# For conversation stores outside the database (bot/telegram/fsm_storage.py).
+mentions = _mentions
+
+
 def _names(value: Any, needles: Sequence[str], key: str | None = None) -> bool:
     if isinstance(value, str):
         if key in _MEMBER_KEYS:
