@@ -15,7 +15,10 @@ from bot.services.errors import DomainError
 from storage.dto import ClientDTO
 from storage.enums import Consent, Role
 
-ERASED_NAME = "Erased client #{id}"
+# Language-neutral on purpose: the stored name is shown as it is wherever client names are
+# (analytics, deal lists, every member's language); the audit log adds a translated "erased
+# client" beside it.
+ERASED_NAME = "#{id}"
 
 
 class PrivacyService:
