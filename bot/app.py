@@ -20,6 +20,7 @@ from bot.config import Settings
 from bot.jobs.sweep import DeliverySweep
 from bot.locks import Locks
 from bot.metrics import Metrics
+from bot.services.context import ConversationEraser
 from bot.telegram.fsm_storage import SqlStorage
 from bot.telegram.middlewares import (
     MembersOnlyMiddleware,
@@ -65,6 +66,7 @@ def build_dispatcher(
     *,
     metrics: Metrics | None = None,
     dedup_updates: bool = False,
+    conversations: ConversationEraser | None = None,
 ) -> Dispatcher:
     dispatcher = Dispatcher(storage=fsm_storage or SqlStorage(uow_factory, clock))
     # The unit of work must wrap the FSM middleware: its state read then joins the update's
@@ -77,7 +79,12 @@ def build_dispatcher(
     outer(UpdateLogMiddleware(metrics))
     outer(
         UnitOfWorkMiddleware(
-            uow_factory, clock, settings, dedup_updates=dedup_updates, metrics=metrics
+            uow_factory,
+            clock,
+            settings,
+            dedup_updates=dedup_updates,
+            metrics=metrics,
+            conversations=conversations,
         )
     )
     outer(dispatcher.fsm)
@@ -106,6 +113,7 @@ def build_application(
     locks: Locks | None = None,
     dedup_updates: bool = False,
     redis: Any | None = None,
+    conversations: ConversationEraser | None = None,
 ) -> Application:
     clock = clock or SystemClock()
     engine = engine or create_engine(
@@ -118,7 +126,13 @@ def build_application(
     )
     metrics = Metrics()
     dispatcher = build_dispatcher(
-        settings, uow_factory, clock, fsm_storage, metrics=metrics, dedup_updates=dedup_updates
+        settings,
+        uow_factory,
+        clock,
+        fsm_storage,
+        metrics=metrics,
+        dedup_updates=dedup_updates,
+        conversations=conversations,
     )
     bot = build_bot(settings, session)
     # Telegram times a chat's messages on arrival: a send exactly 1 s after the last one can land

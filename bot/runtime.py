@@ -38,7 +38,7 @@ from bot.clock import Clock
 from bot.config import Settings
 from bot.locks import LocalLocks, Locks, RedisLocks
 from bot.metrics import CONTENT_TYPE
-from bot.telegram.fsm_storage import DeferredStorage
+from bot.telegram.fsm_storage import DeferredStorage, RedisConversations
 from storage.migrate import current_revision, head_revision
 
 log = logging.getLogger(__name__)
@@ -94,6 +94,7 @@ class Runtime:
         redis = None
         fsm_storage = None
         locks: Locks | None = None
+        conversations = None
         if settings.redis_url is not None:
             from aiogram.fsm.storage.base import DefaultKeyBuilder
             from aiogram.fsm.storage.redis import RedisStorage
@@ -110,6 +111,7 @@ class Runtime:
             inner = RedisStorage(redis, key_builder=keys, state_ttl=month, data_ttl=month)
             fsm_storage = DeferredStorage(inner)
             locks = RedisLocks(redis, settings.redis_prefix)
+            conversations = RedisConversations(redis, f"{settings.redis_prefix}:fsm")
         app = build_application(
             settings,
             clock=clock,
@@ -119,6 +121,7 @@ class Runtime:
             locks=locks,
             dedup_updates=True,
             redis=redis,
+            conversations=conversations,
         )
         return cls(settings, app, redis, scheduler=scheduler)
 

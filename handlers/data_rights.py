@@ -147,6 +147,9 @@ def _action_name(action: str) -> str:
         "team_created": _("created the team"),
         "member_joined": _("joined the team"),
         "invite_created": _("created an invitation"),
+        "member_rejoined": _("rejoined the team"),
+        "role_change": _("changed a role"),
+        "member_removed": _("removed a member"),
         "campaign_launched": _("launched a campaign"),
     }.get(action, escape(action))
 

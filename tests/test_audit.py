@@ -125,3 +125,26 @@ async def test_erased_client_shows_as_such_and_the_erasure_is_listed(team: BotHa
     async with team.uow_factory() as uow:
         actions = set(await uow.session.scalars(select(AuditEntry.action)))
     assert {"card_view", "erase"} <= actions
+
+
+async def _member_id(h: BotHarness, name: str) -> int:
+    from storage.models import Member
+
+    async with h.uow_factory() as uow:
+        return int(await uow.session.scalar(select(Member.id).where(Member.full_name == name)))
+
+
+async def test_team_management_rows_are_found_by_their_groups(team: BotHarness):
+    """The groups list the action names the team commands really write."""
+    from bot.telegram.callbacks import TeamAct
+
+    nina_id, head_id = await _member_id(team, "Nina"), await _member_id(team, "Hugo")
+    await team.press(OWNER, TeamAct(act="role", mid=head_id, arg="manager").pack())
+    [done] = await team.press(OWNER, TeamAct(act="rmok", mid=nina_id).pack())
+    await team.press(OWNER, dict(done.buttons)["➡️ Max Petrov"])
+    roles = _body((await team.send(OWNER, "/audit roles"))[-1].text)
+    assert len(roles) == 2
+    assert any("changed a role" in line for line in roles)
+    assert any("removed a member" in line for line in roles)
+    transfers = _body((await team.send(OWNER, "/audit transfer"))[-1].text)
+    assert len(transfers) == 1 and "transferred clients" in transfers[0]

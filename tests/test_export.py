@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
+from collections.abc import AsyncIterator, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 
 import pytest
@@ -239,3 +242,58 @@ async def test_a_file_over_telegrams_limit_is_refused(
             await uow.session.scalar(select(AuditEntry).where(AuditEntry.action == "export"))
             is None
         )
+
+
+async def _chunks(n: int) -> AsyncIterator[list[tuple[int, str]]]:
+    for i in range(n):
+        await asyncio.sleep(0.005)  # a database round trip
+        yield [(i, "x")] * 50
+
+
+async def test_more_concurrent_exports_than_pool_threads_all_finish():
+    """Each writer used to hold a pool thread waiting for data while the handover needed
+    another: as many exports as pool threads hung for ever."""
+    from bot.services.export import _Feed, _finish, _pump, _start_writer
+    from bot.services.tabular import Sheet, write_csv
+
+    async def one() -> int:
+        feed = _Feed(lambda row: list(row))
+        sheet = Sheet("s", ["a", "b"], feed.rows())
+        writer = _start_writer(lambda: write_csv(sheet))
+        await _pump(_chunks(20), feed, writer)
+        return len(await _finish(writer))
+
+    loop = asyncio.get_running_loop()
+    loop.set_default_executor(ThreadPoolExecutor(4))
+    sizes = await asyncio.wait_for(asyncio.gather(*(one() for _ in range(8))), timeout=20)
+    assert len(sizes) == 8 and all(size > 1000 for size in sizes)
+
+
+async def test_a_failing_writer_is_reported_not_lost(caplog: pytest.LogCaptureFixture):
+    from bot.services.errors import DomainError
+    from bot.services.export import _Feed, _finish, _pump, _start_writer
+
+    def broken(rows: Iterator[object]) -> bytes:
+        next(iter(rows))
+        raise OSError("disk full")
+
+    feed = _Feed(lambda row: list(row))
+    writer = _start_writer(lambda: broken(feed.rows()))
+    await asyncio.wait_for(_pump(_chunks(30), feed, writer), timeout=20)
+    with pytest.raises(DomainError) as err:
+        await _finish(writer)
+    assert err.value.code == "export_failed"
+    assert "export writer failed" in caplog.text
+
+
+async def test_a_failing_export_is_answered_politely(harness: BotHarness, monkeypatch):
+    import bot.services.export as export_module
+
+    def broken(sheets: object) -> bytes:
+        raise OSError("disk full")
+
+    await harness.join_owner(OWNER)
+    await harness.send(OWNER, "/add Иванов, +7 999 123-45-67")
+    monkeypatch.setattr(export_module, "write_xlsx", broken)
+    replies = await harness.send(OWNER, "/export")
+    assert "could not be built" in replies[-1].text

@@ -7,6 +7,7 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+from aiogram.methods import EditMessageText
 from sqlalchemy import JSON, String, func, select
 
 from bot.services.alerts import alert_owners
@@ -149,7 +150,7 @@ async def test_forget_leaves_no_trace_of_the_person_in_any_table(team: BotHarnes
     async with team.uow_factory() as uow:
         client = await uow.session.get(Client, client_id)
         assert client is not None and client.erased_at is not None
-        assert client.name == f"Erased client #{client_id}"
+        assert client.name == f"#{client_id}"
         assert client.archived_at == client.erased_at  # out of nudges, digests, campaigns
         deals = list(await uow.session.scalars(select(Deal).where(Deal.client_id == client_id)))
         assert [d.amount for d in deals] == [Decimal("150000.00")]
@@ -199,10 +200,10 @@ async def test_an_erased_client_cannot_be_found_opened_listed_or_exported(team: 
     await team.send(OWNER, "/forget Иванов Петр")
     await team.press(OWNER, ForgetClient(act="yes", cid=client_id).pack())
     assert "No client matches" in (await team.send(MANAGER, "/client Иванов"))[-1].text
-    assert "No client matches" in (await team.send(OWNER, "/client Erased client"))[-1].text
+    assert "No client matches" in (await team.send(OWNER, f"/client #{client_id}"))[-1].text
     assert "Nothing found" in (await team.send(OWNER, "/find 1234567"))[-1].text
     listed = (await team.send(OWNER, "/list"))[-1].text
-    assert "Erased" not in listed and "Сидоров" in listed
+    assert f"#{client_id}" not in listed and "Сидоров" in listed
     await team.press(MANAGER, CardAction(act="open", cid=client_id).pack())
     assert any("erased at the owner's request" in alert for alert in team.alerts())
     await team.press(MANAGER, CardAction(act="done", cid=client_id).pack())
@@ -211,7 +212,7 @@ async def test_an_erased_client_cannot_be_found_opened_listed_or_exported(team: 
     from aiogram.methods import SendDocument
 
     [doc] = team.session.sent(SendDocument)
-    assert b"Erased" not in doc.document.data  # type: ignore[union-attr]
+    assert f"#{client_id}".encode() not in doc.document.data  # type: ignore[union-attr]
     # A second erasure of the same client is refused politely.
     await team.press(OWNER, ForgetClient(act="yes", cid=client_id).pack())
     assert any("erased at the owner's request" in alert for alert in team.alerts())
@@ -275,3 +276,87 @@ async def test_add_records_consent_and_refuses_a_bad_value(team: BotHarness):
     assert tuple(row) == ("yes", "выставка")
     replies = await team.send(MANAGER, "/add Козлов, consent: perhaps")
     assert "/consent Ivanov yes" in replies[-1].text
+
+
+async def test_forget_keeps_rows_that_only_look_alike(team: BotHarness):
+    """Keys, short values inside the name, and member names that share a word with the client
+    are not the client: only string values naming the person go."""
+    for line in ("Алла Смирнова, +7 999 111-11-11", "Keyes Ltd", "Format", "Anna"):
+        await team.send(MANAGER, f"/add {line}")
+    sidorov = await _client_id(team, "Сидоров")
+    async with team.uow_factory() as uow:
+        team_id = int(await uow.session.scalar(select(Client.team_id).limit(1)))
+        owner_id = int(await uow.session.scalar(select(AuditEntry.actor_id).limit(1)))
+        now = team.clock.now()
+        export = {"scope": "all", "value": None, "format": "xlsx", "rows": 3, "activities": 0}
+        await uow.audit.add(
+            team_id=team_id, actor_id=owner_id, action="export", now=now, details=export
+        )
+        await uow.audit.add(
+            team_id=team_id,
+            actor_id=owner_id,
+            action="consent",
+            client_id=sidorov,
+            now=now,
+            details={"consent": "yes"},
+        )
+        for query in ("Smirn", "Ан", "all"):
+            await uow.audit.add(
+                team_id=team_id,
+                actor_id=owner_id,
+                action="search",
+                now=now,
+                details={"query": query},
+            )
+        await alert_owners(
+            uow,
+            team_id=team_id,
+            step="export",
+            params={"member": "Max", **export, "format": "csv"},
+            dedup_key="e1",
+            now=now,
+        )
+        await alert_owners(
+            uow,
+            team_id=team_id,
+            step="mass_view",
+            params={"member": "Anna Petrova", "cards": 40, "exports": 0, "minutes": 10},
+            dedup_key="m1",
+            now=now,
+        )
+        await uow.commit()
+    for name in ("Алла Смирнова", "Keyes Ltd", "Format", "Anna"):
+        client_id = await _client_id(team, name)
+        await team.send(OWNER, f"/forget {name}")
+        replies = await team.press(OWNER, ForgetClient(act="yes", cid=client_id).pack())
+        assert "Personal data erased" in replies[-1].text, name
+    async with team.uow_factory() as uow:
+        rows = {
+            (row.action, json.dumps(row.details, ensure_ascii=False, sort_keys=True))
+            for row in await uow.session.execute(select(AuditEntry.action, AuditEntry.details))
+        }
+        steps = [
+            (row.payload or {}).get("step")
+            for row in await uow.session.execute(
+                select(OutboxMessage.payload).where(OutboxMessage.kind == "alert")
+            )
+        ]
+    assert ("export", json.dumps(export, sort_keys=True)) in rows
+    assert ("consent", '{"consent": "yes"}') in rows
+    assert ("search", '{"query": "Ан"}') in rows and ("search", '{"query": "all"}') in rows
+    # A search that found "Алла Смирнова" (typed in Latin) names her: scrubbed.
+    assert ("search", '{"query": "Smirn"}') not in rows
+    assert "export" in steps and "mass_view" in steps
+
+
+async def test_the_erased_name_reads_the_same_in_every_language(harness: BotHarness):
+    owner = Person(7, "Ольга", language="ru")
+    await harness.join_owner(owner)
+    await harness.send(owner, "/add Иванов, +7 999 123-45-67")
+    client_id = await _client_id(harness, "Иванов")
+    await harness.send(owner, "/forget Иванов")
+    await harness.press(owner, ForgetClient(act="yes", cid=client_id).pack())
+    [done] = [e.text for e in harness.session.sent(EditMessageText)]
+    assert f"«#{client_id}»" in done and "Erased" not in done
+    async with harness.uow_factory() as uow:
+        assert (await uow.session.get(Client, client_id)).name == f"#{client_id}"  # type: ignore[union-attr]

@@ -207,3 +207,71 @@ async def test_only_the_last_replica_to_stop_deletes_the_webhook(
     assert one_session.sent(DeleteWebhook) == []
     await two.stop()
     assert len(two_session.sent(DeleteWebhook)) == 1
+
+
+def _callback_update(update_id: int, person: Person, data: str) -> dict[str, object]:
+    sender = {"id": person.id, "is_bot": False, "first_name": person.first_name}
+    return {
+        "update_id": update_id,
+        "callback_query": {
+            "id": str(update_id),
+            "from": sender,
+            "chat_instance": "1",
+            "data": data,
+            "message": {
+                "message_id": 1,
+                "date": 1_700_000_000,
+                "chat": {"id": person.id, "type": "private"},
+                "text": "?",
+            },
+        },
+    }
+
+
+async def test_forget_drops_conversation_state_kept_in_redis(
+    engine: AsyncEngine, clock: FrozenClock, redis_prefix: str
+):
+    from aiogram.fsm.storage.base import DefaultKeyBuilder, StorageKey
+    from aiogram.fsm.storage.redis import RedisStorage
+
+    from bot.telegram.callbacks import ForgetClient
+    from storage.models import Client
+
+    runtime, session = _runtime(engine, clock, redis_prefix)
+    redis = Redis.from_url(REDIS_URL)
+    keys = DefaultKeyBuilder(prefix=f"{redis_prefix}:fsm", with_destiny=True)
+    storage = RedisStorage(redis, key_builder=keys)
+    try:
+        async with serving(runtime) as client:
+            for n, text in enumerate(["/start", "/add Ivanov Petr", "/add Sidorov"], start=1):
+                await client.post(PATH, json=message_update(n, MANAGER, text), headers=GOOD)
+                await settle(runtime)
+            async with engine.connect() as conn:
+                ids = dict((await conn.execute(select(Client.name, Client.id))).all())
+            # Three colleagues in the middle of a command: two hold Ivanov (by id, by name).
+            states = {
+                2001: {"cid": ids["Ivanov Petr"]},
+                2002: {"draft": "call Ivanov Petr tomorrow"},
+                2003: {"cid": ids["Sidorov"], "draft": "format: xlsx"},
+            }
+            for user, data in states.items():
+                key = StorageKey(bot_id=42, chat_id=user, user_id=user)
+                await storage.set_state(key, "NoteFlow:text")
+                await storage.set_data(key, data)
+            await client.post(
+                PATH, json=message_update(4, MANAGER, "/forget Ivanov Petr"), headers=GOOD
+            )
+            await settle(runtime)
+            assert "Erase the personal data" in session.texts_to(MANAGER.id)[-1]
+            press = ForgetClient(act="yes", cid=ids["Ivanov Petr"]).pack()
+            await client.post(PATH, json=_callback_update(5, MANAGER, press), headers=GOOD)
+            await settle(runtime)
+            async with engine.connect() as conn:
+                erased = await conn.scalar(
+                    select(Client.erased_at).where(Client.id == ids["Ivanov Petr"])
+                )
+            assert erased is not None
+        left = [k for k in await _redis_keys(redis_prefix) if ":fsm:" in k]
+        assert left and all(":2003:" in k for k in left), left
+    finally:
+        await redis.aclose()

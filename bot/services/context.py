@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Protocol
 from zoneinfo import ZoneInfo
 
 from bot.clock import Clock
@@ -12,6 +14,13 @@ from bot.services.candidate_cache import CandidateCache
 from bot.services.portfolio.cache import ReportCache
 from storage.dto import MemberDTO, TeamDTO
 from storage.uow import UnitOfWork
+
+
+class ConversationEraser(Protocol):
+    """Conversation state kept outside the database (Redis): `/forget` asks it to drop every
+    state holding the client's id or naming the person. Returns how many went."""
+
+    async def erase(self, client_id: int, needles: Sequence[str]) -> int: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +44,8 @@ class ServiceContext:
     candidates: CandidateCache = field(default_factory=CandidateCache)
     # Reports of ended periods (bot/services/portfolio/cache.py); long-lived like `candidates`.
     reports: ReportCache = field(default_factory=ReportCache)
+    # Set when conversation state lives outside the database (REDIS_URL); see bot/runtime.py.
+    conversations: ConversationEraser | None = None
 
     def now(self) -> datetime:
         return self.clock.now()

@@ -10,7 +10,10 @@ while a 100,000-row file is built, and only a few chunks are in memory at once.
 from __future__ import annotations
 
 import asyncio
-import queue
+import contextlib
+import contextvars
+import logging
+import threading
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime
@@ -33,6 +36,7 @@ XLSX, CSV = "xlsx", "csv"
 # The Bot API takes files up to 50 MB from a bot; a bigger export is refused, not half-sent.
 MAX_FILE_BYTES = 50 * 1024 * 1024
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,17 +81,25 @@ def may_export(actor: Actor) -> bool:
 
 
 class _Feed:
-    """Chunks from the event loop to the writer thread; bounded, so memory stays flat."""
+    """Chunks from the event loop to the writer thread; bounded, so memory stays flat.
+
+    The queue is an asyncio one: the loop hands a chunk over without any thread of its own (a
+    pool thread per handover deadlocked once every pool thread was a writer waiting for data),
+    and the writer, in its own thread, asks the loop for the next chunk."""
 
     _END = object()
+    # A writer left waiting this long has lost its producer (a cancelled update): it gives up.
+    WAIT_SECONDS = 300.0
 
     def __init__(self, convert: Callable[[Any], Sequence[Cell]]) -> None:
-        self._queue: queue.Queue[Any] = queue.Queue(maxsize=4)
+        self._loop = asyncio.get_running_loop()
+        self._queue: asyncio.Queue[Any] = asyncio.Queue(maxsize=4)
         self._convert = convert
 
     def rows(self) -> Iterator[Sequence[Cell]]:
         while True:
-            item = self._queue.get()
+            pending = asyncio.run_coroutine_threadsafe(self._queue.get(), self._loop)
+            item = pending.result(self.WAIT_SECONDS)
             if item is self._END:
                 return
             if isinstance(item, BaseException):
@@ -96,18 +108,59 @@ class _Feed:
                 yield self._convert(row)
 
     async def put(self, item: Any, writer: asyncio.Future[Any]) -> None:
-        while not writer.done():
-            try:
-                await asyncio.to_thread(self._queue.put, item, True, 0.5)
-                return
-            except queue.Full:
-                continue  # the writer is slow, or failed: the loop condition tells which
+        if writer.done():
+            return  # the writer failed: nobody will take the chunk
+        handover = asyncio.ensure_future(self._queue.put(item))
+        await asyncio.wait({handover, writer}, return_when=asyncio.FIRST_COMPLETED)
+        if not handover.done():
+            handover.cancel()
 
     async def close(self, writer: asyncio.Future[Any]) -> None:
         await self.put(self._END, writer)
 
     async def abort(self, exc: BaseException, writer: asyncio.Future[Any]) -> None:
         await self.put(exc, writer)
+
+
+def _start_writer(write: Callable[[], T]) -> asyncio.Future[T]:
+    """Run the file writer in a thread of its own, never the loop's shared pool: however many
+    exports run at once, none waits for a pool thread that another export's writer holds."""
+    loop = asyncio.get_running_loop()
+    future: asyncio.Future[T] = loop.create_future()
+    # The labels translate in the exporter's language, which lives in a context variable: the
+    # thread runs in a copy of the caller's context, as asyncio.to_thread did.
+    context = contextvars.copy_context()
+
+    def settle(result: Any, error: BaseException | None) -> None:
+        if future.cancelled():
+            return
+        if error is not None:
+            future.set_exception(error)
+        else:
+            future.set_result(result)
+
+    def run() -> None:
+        result: Any = None
+        error: BaseException | None = None
+        try:
+            result = context.run(write)
+        except BaseException as exc:  # handed to the awaiting coroutine, which reports it
+            error = exc
+        # A closed loop: nobody is waiting any more.
+        with contextlib.suppress(RuntimeError):
+            loop.call_soon_threadsafe(settle, result, error)
+
+    threading.Thread(target=run, name="export-writer", daemon=True).start()
+    return future
+
+
+async def _finish(writer: asyncio.Future[T]) -> T:
+    """The writer's result; its failure is logged and answered politely, not lost."""
+    try:
+        return await writer
+    except Exception as exc:
+        log.exception("export writer failed")
+        raise DomainError("export_failed") from exc
 
 
 async def _pump(chunks: AsyncIterator[list[T]], feed: _Feed, writer: asyncio.Future[Any]) -> int:
@@ -118,6 +171,9 @@ async def _pump(chunks: AsyncIterator[list[T]], feed: _Feed, writer: asyncio.Fut
             await feed.put(chunk, writer)
     except BaseException as exc:
         await feed.abort(RuntimeError("export aborted"), writer)
+        # The writer stops on the abort; its own error is the echo of ours, retrieved here so
+        # it is not reported as "never retrieved".
+        await asyncio.gather(writer, return_exceptions=True)
         raise exc
     await feed.close(writer)
     return count
@@ -181,20 +237,22 @@ class ExportService:
         files: list[ExportFile] = []
         activities = 0
         if request.fmt == CSV:
-            writer = asyncio.ensure_future(asyncio.to_thread(write_csv, client_sheet))
+            writer = _start_writer(lambda: write_csv(client_sheet))
             clients = await _pump(
                 uow.export.clients(actor.team.id, flt, chunk), clients_feed, writer
             )
-            files.append(ExportFile(f"{labels.file_prefix}-{day}.csv", await writer))
+            files.append(ExportFile(f"{labels.file_prefix}-{day}.csv", await _finish(writer)))
             if request.activities:
-                writer = asyncio.ensure_future(asyncio.to_thread(write_csv, activity_sheet))
+                writer = _start_writer(lambda: write_csv(activity_sheet))
                 activities = await _pump(
                     uow.export.activities(actor.team.id, flt, chunk), activities_feed, writer
                 )
-                files.append(ExportFile(f"{labels.activity_prefix}-{day}.csv", await writer))
+                files.append(
+                    ExportFile(f"{labels.activity_prefix}-{day}.csv", await _finish(writer))
+                )
         else:
             sheets = [client_sheet, activity_sheet] if request.activities else [client_sheet]
-            writer = asyncio.ensure_future(asyncio.to_thread(write_xlsx, sheets))
+            writer = _start_writer(lambda: write_xlsx(sheets))
             clients = await _pump(
                 uow.export.clients(actor.team.id, flt, chunk), clients_feed, writer
             )
@@ -202,7 +260,7 @@ class ExportService:
                 activities = await _pump(
                     uow.export.activities(actor.team.id, flt, chunk), activities_feed, writer
                 )
-            files.append(ExportFile(f"{labels.file_prefix}-{day}.xlsx", await writer))
+            files.append(ExportFile(f"{labels.file_prefix}-{day}.xlsx", await _finish(writer)))
         if clients == 0:
             raise DomainError("export_empty")
         if any(len(file.data) > MAX_FILE_BYTES for file in files):

@@ -15,7 +15,10 @@ from bot.services.errors import DomainError
 from storage.dto import ClientDTO
 from storage.enums import Consent, Role
 
-ERASED_NAME = "Erased client #{id}"
+# Language-neutral on purpose: the stored name is shown as it is wherever client names are
+# (analytics, deal lists, every member's language); the audit log adds a translated "erased
+# client" beside it.
+ERASED_NAME = "#{id}"
 
 
 class PrivacyService:
@@ -60,6 +63,9 @@ class PrivacyService:
         await uow.privacy.erase_activities(team_id, client.id)
         await uow.privacy.scrub_audit(team_id, client.id, needles)
         await uow.privacy.erase_conversations(client.id, needles)
+        if self._ctx.conversations is not None:
+            # Not undone by a rollback: a dropped half-typed command is no loss.
+            await self._ctx.conversations.erase(client.id, needles)
         placeholder = ERASED_NAME.format(id=client.id)
         await uow.privacy.erase_client(team_id, client.id, placeholder, now)
         await uow.audit.add(

@@ -6,8 +6,9 @@ transaction: on SQLite a second writer from the same handler would wait on itsel
 
 from __future__ import annotations
 
+import json
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from contextvars import ContextVar
 from typing import Any
 
@@ -15,6 +16,7 @@ from aiogram.fsm.state import State
 from aiogram.fsm.storage.base import BaseStorage, DefaultKeyBuilder, StateType, StorageKey
 
 from bot.clock import Clock
+from storage.repositories.privacy import mentions
 from storage.uow import UnitOfWork, UnitOfWorkFactory
 
 log = logging.getLogger(__name__)
@@ -154,3 +156,29 @@ class _Flush:
             # The database part is committed: reporting "nothing was saved" would be false.
             # The member's step-by-step command is what is lost; they can start it again.
             log.error("conversation state not saved: %s", type(exc).__name__)
+
+
+class RedisConversations:
+    """`/forget` for conversation state in Redis (bot/services/context.py ConversationEraser):
+    every `<prefix>:...:data` value holding the client's id or naming the person goes, with its
+    state. SCAN, not KEYS: Redis keeps serving while the keys are walked."""
+
+    def __init__(self, redis: Any, prefix: str) -> None:
+        self._redis = redis
+        self._prefix = prefix
+
+    async def erase(self, client_id: int, needles: Sequence[str]) -> int:
+        erased = 0
+        async for raw in self._redis.scan_iter(match=f"{self._prefix}:*:data", count=500):
+            key = raw.decode() if isinstance(raw, bytes) else str(raw)
+            value = await self._redis.get(key)
+            if value is None:
+                continue
+            try:
+                data = json.loads(value)
+            except ValueError:
+                continue
+            if mentions(data, needles, client_id):
+                await self._redis.delete(key, key.removesuffix(":data") + ":state")
+                erased += 1
+        return erased

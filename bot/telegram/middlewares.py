@@ -19,7 +19,7 @@ from bot.i18n import _, pick_language, set_locale
 from bot.metrics import Metrics
 from bot.parsing.errors import ParseError
 from bot.services.candidate_cache import CandidateCache
-from bot.services.context import Actor, ServiceContext
+from bot.services.context import Actor, ConversationEraser, ServiceContext
 from bot.services.errors import DomainError
 from bot.services.hub import Services
 from bot.services.portfolio.cache import ReportCache
@@ -118,8 +118,10 @@ class UnitOfWorkMiddleware(BaseMiddleware):
         *,
         dedup_updates: bool = False,
         metrics: Metrics | None = None,
+        conversations: ConversationEraser | None = None,
     ) -> None:
         self._uow_factory = uow_factory
+        self._conversations = conversations
         self._clock = clock
         self._settings = settings
         self._candidates = CandidateCache()
@@ -227,6 +229,7 @@ class UnitOfWorkMiddleware(BaseMiddleware):
             self._settings.rules,
             self._candidates,
             self._reports,
+            self._conversations,
         )
         data["services"] = Services(ctx, self._settings)
         data["settings"] = self._settings

@@ -161,6 +161,7 @@ def error_text(code: str, params: dict[str, object]) -> str:
         ),
         "export_empty": _("No clients match: there is nothing to export."),
         "export_own_only": _("You can export only your own clients: <code>/export</code>."),
+        "export_failed": _("The file could not be built. Please try again a bit later."),
         "export_too_large": _(
             "The file would be larger than the 50 MB Telegram lets a bot send. Export a part: "
             "<code>/export Petrov</code>, <code>/export segment VIP</code>, or XLSX instead "

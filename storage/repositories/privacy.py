@@ -8,7 +8,7 @@ names the person goes.
 
 from __future__ import annotations
 
-import json
+import re
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
@@ -34,33 +34,69 @@ from storage.types import UTCDateTime
 MIN_NEEDLE = 3
 
 
-def _mentions(value: Any, needles: Sequence[str], client_id: int, *, partial: bool = False) -> bool:
+# Keys whose values name a team member, never the client: an alert about the member "Anna
+# Petrova" survives erasing the client "Anna".
+_MEMBER_KEYS = frozenset({"member", "members", "by", "from", "to", "owner", "author"})
+# Shorter search queries than this count only as a whole word of the name ("Ив" is nobody).
+MIN_QUERY_PREFIX = 4
+
+
+def _word_in(needle: str, text: str) -> bool:
+    """`needle` occurs in `text` as whole words: "anna" in "anna petrova", not "all" in
+    "alla smirnova" nor "yes" in "keyes ltd"."""
+    return re.search(rf"(?<!\w){re.escape(needle)}(?!\w)", text) is not None
+
+
+def _query_names(query: str, needles: Sequence[str]) -> bool:
+    """A search query is as personal as the name when it is a meaningful part of it: a whole
+    word of the name, the start of a word of it (4+ letters), or it holds the whole name."""
+    q = " ".join(query.casefold().split())
+    if len(q) < MIN_NEEDLE:
+        return False
+    for needle in needles:
+        if _word_in(q, needle) or _word_in(needle, q):
+            return True
+        if len(q) >= MIN_QUERY_PREFIX and any(word.startswith(q) for word in needle.split()):
+            return True
+    return False
+
+
+def _mentions(value: Any, needles: Sequence[str], client_id: int) -> bool:
     """Does a JSON value name the person, or hold the client's id under a client key?
 
-    `partial` also counts a text that is part of the name: a search for "Ivanov" found the
-    client "Ivanov Petr", and the query is as personal as the name."""
+    Only string VALUES are compared, never keys ("format" is not the client "Format"), each
+    needle as whole words; a search row's "query" also counts when it is a part of the name
+    (a search for "Ivanov" found "Ivanov Petr"). Values under member keys are skipped."""
     if value is None:
         return False
-    text = json.dumps(value, ensure_ascii=False, default=str).casefold()
-    if any(needle in text for needle in needles):
+    if _names(value, needles):
         return True
-    if partial:
-        for leaf in _strings(value):
-            folded = leaf.strip().casefold()
-            if len(folded) >= MIN_NEEDLE and any(folded in needle for needle in needles):
-                return True
     return _holds_client_id(value, client_id)
 
 
-def _strings(value: Any) -> Iterable[str]:
+# For conversation stores outside the database (bot/telegram/fsm_storage.py).
+mentions = _mentions
+
+
+def _names(value: Any, needles: Sequence[str], key: str | None = None) -> bool:
     if isinstance(value, str):
-        yield value
-    elif isinstance(value, dict):
-        for item in value.values():
-            yield from _strings(item)
-    elif isinstance(value, list):
-        for item in value:
-            yield from _strings(item)
+        if key in _MEMBER_KEYS:
+            return False
+        folded = value.casefold()
+        if key == "query" and _query_names(folded, needles):
+            return True
+        return any(_word_in(needle, folded) for needle in needles)
+    if isinstance(value, dict):
+        # An export of one manager's clients: "value" is that member's name.
+        member_value = value.get("scope") == "manager"
+        return any(
+            _names(item, needles, str(k))
+            for k, item in value.items()
+            if not (member_value and k == "value")
+        )
+    if isinstance(value, list):
+        return any(_names(item, needles, key) for item in value)
+    return False
 
 
 _CLIENT_KEYS = frozenset({"cid", "client_id", "client", "cids", "clients"})
@@ -232,7 +268,7 @@ class PrivacyRepository:
                 AuditEntry.team_id == team_id, AuditEntry.details.is_not(None)
             )
         )
-        ids = [row.id for row in rows if _mentions(row.details, needles, client_id, partial=True)]
+        ids = [row.id for row in rows if _mentions(row.details, needles, client_id)]
         for start in range(0, len(ids), 500):
             await self._session.execute(
                 update(AuditEntry)
