@@ -7,6 +7,8 @@ who must be refused first, so what an allowed actor changes cannot hide a refusa
 
 Actors: a stranger, a removed member, a manager on another's client, the same manager on their
 own client, the head of sales, the owner (head and owner act on clients of other members).
+A row marked `granted` runs after the owner has granted export to Max and the head: the head then
+exports anyone's clients, a manager only their own (a CSV export is searched for leaks too).
 """
 
 from __future__ import annotations
