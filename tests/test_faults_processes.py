@@ -233,7 +233,7 @@ async def test_webhook_end_to_end_secret_malformed_and_duplicate_delivery(
     before = totals()
     seeded = await seed(shared_schema, members=2, first_telegram_id=8_000_000)
     owner = seeded.telegram_ids[0]
-    body = message_update(900_001, owner, "/help")
+    body = message_update(900_001, owner, "/frobnicate")
 
     assert first.post(body, secret=None) == 401
     assert second.post(body, secret="wrong-secret") == 401
@@ -262,7 +262,7 @@ async def test_webhook_end_to_end_secret_malformed_and_duplicate_delivery(
     }
     replies = shared_api.api.sent_to(owner)
     assert len(replies) == 1, [r.text[:60] for r in replies]
-    assert "/call" in replies[0].text  # the help text, once
+    assert "/help" in replies[0].text  # the unknown-command hint, once
     logged = [line for p in both for line in p.log_lines()]
     malformed = [line for line in logged if "malformed body" in str(line.get("msg", ""))]
     assert len(malformed) == 2
