@@ -11,44 +11,26 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
-import tempfile
 import time
-import uuid
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select, text
+from sqlalchemy import select
 
 from bench.generate import generate
+from bench.scratch_db import scratch_engine
 from bot.config import DeliverySettings
 from bot.i18n import use_locale
 from bot.services.digest import DigestBatch, load_digest, plan_digests
 from bot.telegram.render import Viewer, digest_text
-from storage.db import create_engine, create_session_factory
-from storage.migrate import upgrade
+from storage.db import create_session_factory
 from storage.models import OutboxMessage
 from storage.repositories.outbox import _COLUMNS, OutboxRow
 from storage.uow import UnitOfWorkFactory
 
-PG_URL = os.environ.get("TEST_DATABASE_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
-
 
 async def main(args: argparse.Namespace) -> None:
-    schema = None
-    if args.backend == "sqlite":
-        url = f"sqlite+aiosqlite:///{Path(tempfile.mkdtemp()) / 'digest.sqlite3'}"
-        engine = create_engine(url)
-    else:
-        schema = f"bench_{uuid.uuid4().hex[:8]}"
-        admin = create_engine(PG_URL)
-        async with admin.begin() as conn:
-            await conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-        await admin.dispose()
-        engine = create_engine(PG_URL, search_path=schema)
-    try:
-        await upgrade(engine)
+    async with scratch_engine(args.backend, "digest") as engine:
         morning = datetime(2026, 12, 3, 6, 0, tzinfo=UTC)  # 09:00 in Moscow
         t0 = time.perf_counter()
         await generate(
@@ -96,13 +78,6 @@ async def main(args: argparse.Namespace) -> None:
             f"total {plan_s + build_s:.2f} s (target <= 5 s); "
             f"average text {sum(sizes) // max(len(sizes), 1)} chars"
         )
-    finally:
-        await engine.dispose()
-        if schema:
-            admin = create_engine(PG_URL)
-            async with admin.begin() as conn:
-                await conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-            await admin.dispose()
 
 
 if __name__ == "__main__":

@@ -18,12 +18,12 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
 
-from sqlalchemy import select, text
+from sqlalchemy import select
 
 from bench.generate import generate
+from bench.scratch_db import PG_URL, create_schema, drop_schema
 from bot.clock import SystemClock
 from bot.config import Limits, RuleDefaults
 from bot.i18n import use_locale
@@ -36,7 +36,6 @@ from storage.migrate import upgrade
 from storage.models import Member, Team
 from storage.uow import UnitOfWorkFactory
 
-PG_URL = os.environ.get("TEST_DATABASE_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
 RUNS = (("xlsx", False), ("csv", False), ("xlsx", True))
 
 
@@ -93,11 +92,7 @@ async def prepare(backend: str, args: argparse.Namespace) -> tuple[str, str | No
         engine = create_engine(url)
     else:
         url = PG_URL
-        schema = f"bench_{uuid.uuid4().hex[:8]}"
-        admin = create_engine(PG_URL)
-        async with admin.begin() as conn:
-            await conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-        await admin.dispose()
+        schema = await create_schema()
         engine = create_engine(PG_URL, search_path=schema)
     try:
         await upgrade(engine)
@@ -116,10 +111,7 @@ async def prepare(backend: str, args: argparse.Namespace) -> tuple[str, str | No
 
 async def drop(schema: str | None) -> None:
     if schema:
-        admin = create_engine(PG_URL)
-        async with admin.begin() as conn:
-            await conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        await admin.dispose()
+        await drop_schema(schema)
 
 
 def main(args: argparse.Namespace) -> None:

@@ -15,32 +15,29 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import random
 import resource
 import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 from openpyxl import Workbook
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select
 
 from bench.generate import SURNAMES, generate
+from bench.scratch_db import scratch_engine
 from bot.clock import FrozenClock
 from bot.config import Settings
 from bot.services.context import Actor, ServiceContext
 from bot.services.importing.service import DuplicatePolicy, ImportService
-from storage.db import create_engine, create_session_factory
+from storage.db import create_session_factory
 from storage.dto import MemberDTO, TeamDTO, to_dto
-from storage.migrate import upgrade
 from storage.models import Client, Member, Team
 from storage.uow import UnitOfWorkFactory
 
-PG_URL = os.environ.get("TEST_DATABASE_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
 NOW = datetime(2026, 12, 2, 7, 15, tzinfo=UTC)
 CITIES = ["Москва", "Санкт-Петербург", "Казань", "Тула", "Пермь", "Омск", "Сочи", "Самара"]
 HEADERS = [
@@ -102,19 +99,7 @@ def generate_file(path: Path, rows: int, managers: list[str], seed: int = 7) -> 
 
 
 async def run(backend: str, rows: int, base: int) -> None:
-    schema = None
-    if backend == "sqlite":
-        url = f"sqlite+aiosqlite:///{Path(tempfile.mkdtemp()) / 'import.sqlite3'}"
-        engine = create_engine(url)
-    else:
-        schema = f"bench_{uuid.uuid4().hex[:8]}"
-        admin = create_engine(PG_URL)
-        async with admin.begin() as conn:
-            await conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-        await admin.dispose()
-        engine = create_engine(PG_URL, search_path=schema)
-    try:
-        await upgrade(engine)
+    async with scratch_engine(backend, "import") as engine:
         await generate(engine, managers=20, clients=base, activities=0, deals=0, now=NOW)
         uows = UnitOfWorkFactory(
             create_session_factory(engine), serialize=engine.dialect.name == "sqlite"
@@ -182,13 +167,6 @@ async def run(backend: str, rows: int, base: int) -> None:
             f"(target < 5 s); peak RSS {rss_after / 1024:.0f} MB "
             f"(before reading the file {rss_before / 1024:.0f} MB)"
         )  # fmt: skip
-    finally:
-        await engine.dispose()
-        if schema:
-            admin = create_engine(PG_URL)
-            async with admin.begin() as conn:
-                await conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-            await admin.dispose()
 
 
 if __name__ == "__main__":

@@ -16,34 +16,29 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import random
 import statistics
-import tempfile
 import time
-import uuid
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as clock_time
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import insert, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bench.generate import CITIES, FIRST, SURNAMES, client_name
+from bench.scratch_db import scratch_engine
 from bot.clock import FrozenClock
 from bot.config import AnalyticsSettings, Limits, RuleDefaults
 from bot.services.context import Actor, ServiceContext
 from bot.services.portfolio.cache import ReportCache
 from bot.services.portfolio.periods import Period, current
 from bot.services.portfolio.service import PortfolioService
-from storage.db import create_engine, create_session_factory
-from storage.migrate import upgrade
+from storage.db import create_session_factory
 from storage.models import Client, Member, Team
 from storage.uow import UnitOfWorkFactory
 
-PG_URL = os.environ.get("TEST_DATABASE_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
 NOW = datetime(2026, 12, 2, 7, 15, tzinfo=UTC)  # 10:15 in Moscow
 KINDS = ("call", "call", "call", "call", "meeting", "proposal", "note")
 BATCH = 20_000
@@ -307,20 +302,8 @@ def _pcts(samples: list[float]) -> tuple[float, float]:
 
 
 async def main(args: argparse.Namespace) -> None:
-    schema = None
-    if args.backend == "sqlite":
-        url = f"sqlite+aiosqlite:///{Path(tempfile.mkdtemp()) / 'portfolio.sqlite3'}"
-        engine = create_engine(url)
-    else:
-        schema = f"bench_{uuid.uuid4().hex[:8]}"
-        admin = create_engine(PG_URL)
-        async with admin.begin() as conn:
-            await conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-        await admin.dispose()
-        engine = create_engine(PG_URL, search_path=schema)
     scale = args.scale
-    try:
-        await upgrade(engine)
+    async with scratch_engine(args.backend, "portfolio") as engine:
         t0 = time.perf_counter()
         team_id, manager_ids, owner_id = await generate(
             engine,
@@ -390,13 +373,6 @@ async def main(args: argparse.Namespace) -> None:
             f"[{args.backend}] team    {ended.key:8} ended, from the cache: p50 "
             f"{h50 * 1000:.1f} ms p95 {h95 * 1000:.1f} ms (data-version check only)"
         )
-    finally:
-        await engine.dispose()
-        if schema:
-            admin = create_engine(PG_URL)
-            async with admin.begin() as conn:
-                await conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-            await admin.dispose()
 
 
 if __name__ == "__main__":
