@@ -6,13 +6,15 @@ import json
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
 from aiogram.methods import EditMessageText
-from sqlalchemy import JSON, String, func, select
+from sqlalchemy import JSON, String, event, func, select, text
 
 from bot.services.alerts import alert_owners
 from bot.telegram.callbacks import CardAction, ForgetClient
+from storage.db import create_engine
 from storage.models import (
     Activity,
     AuditEntry,
@@ -454,3 +456,21 @@ async def test_forget_leaves_no_bytes_of_the_person_in_the_sqlite_files(
     left = raw()
     assert [trace for trace in traces if trace in left] == []
     assert "Сидоров".encode() in left  # the other client stays
+
+
+async def test_sqlite_zeroes_freed_space_whatever_the_build_default(tmp_path: Path):
+    """Some SQLite builds (Debian's) zero deleted content by default, others do not: the
+    connection sets it either way."""
+    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'secure.sqlite3'}")
+
+    @event.listens_for(engine.sync_engine, "connect", insert=True)
+    def _build_default_off(dbapi_connection: Any, _record: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA secure_delete=OFF")
+        cursor.close()
+
+    try:
+        async with engine.connect() as conn:
+            assert (await conn.execute(text("PRAGMA secure_delete"))).scalar() == 1
+    finally:
+        await engine.dispose()
