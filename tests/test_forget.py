@@ -445,7 +445,10 @@ async def test_forget_leaves_no_bytes_of_the_person_in_the_sqlite_files(
     await _make_every_kind_of_trace(team, client_id)
     database = tmp_path / "db.sqlite3"
     wal = tmp_path / "db.sqlite3-wal"
-    traces = [t.encode() for t in ("Иванов", "Ivanov", "ivanov@mail.ru", "1234567", "Ленина")]
+    traces = [
+        t.encode()
+        for t in ("Иванов", "Ivanov", "Ivanof", "Pyotr", "ivanov@mail.ru", "1234567", "Ленина")
+    ]
 
     def raw() -> bytes:
         return database.read_bytes() + (wal.read_bytes() if wal.exists() else b"")
