@@ -293,6 +293,21 @@ class AuditEntry(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
+class AuditFoundClient(Base):
+    """Which clients an audited lookup (a `/find`) found, recorded when it ran: `/forget` blanks
+    the query of every search that found the person, however it was spelled."""
+
+    __tablename__ = "audit_found_clients"
+
+    audit_id: Mapped[int] = mapped_column(
+        ForeignKey("audit_log.id", ondelete="CASCADE"), primary_key=True
+    )
+    # Erasure looks the rows up by client.
+    client_id: Mapped[int] = mapped_column(
+        ForeignKey("clients.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+
+
 class Invite(Base):
     __tablename__ = "invites"
 

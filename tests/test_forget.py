@@ -5,17 +5,21 @@ from __future__ import annotations
 import json
 from datetime import timedelta
 from decimal import Decimal
+from pathlib import Path
+from typing import Any
 
 import pytest
 from aiogram.methods import EditMessageText
-from sqlalchemy import JSON, String, func, select
+from sqlalchemy import JSON, String, event, func, select, text
 
 from bot.services.alerts import alert_owners
 from bot.telegram.callbacks import CardAction, ForgetClient
+from storage.db import create_engine
 from storage.models import (
     Activity,
     AuditEntry,
     Base,
+    Campaign,
     Client,
     ClientPhone,
     Deal,
@@ -43,7 +47,14 @@ TRACES = (
     "tender",
     "secret",
     "ignored-talk",
+    # What searches that found the person typed: a typo, an inflected form, another
+    # transliteration in the other alphabet, phone digits without the country code.
+    "ivanof",
+    "pyotr",
+    "9991234567",
 )
+# Another client's campaign follow-up keeps its text, without the erased person's name.
+CAMPAIGN_TITLE = "Позвонить Иванову насчёт выставки"
 
 
 @pytest.fixture
@@ -57,7 +68,7 @@ async def team(harness: BotHarness) -> BotHarness:
         "contact: Анна Смирнова, contact: Олег Смирнов, source: рекомендация, "
         "address: ул. Ленина 5, note: secret discount",
     )
-    await harness.send(MANAGER, "/add Сидоров, +7 999 555-44-33")
+    await harness.send(MANAGER, "/add Сидоров, +7 999 555-44-33, #vip")
     return harness
 
 
@@ -96,6 +107,13 @@ async def _make_every_kind_of_trace(h: BotHarness, client_id: int) -> None:
     await h.send(MANAGER, "/deal Иванов 150000 margin 30%")
     await h.send(MANAGER, "/next Иванов 03.12 10:00 call about the tender")
     await h.send(OWNER, "/find Ivanov")  # a search query in the audit log
+    # Searches that found the person without spelling the name as stored (issue 12).
+    for query in ("Ivanof", "Иванову", "Pyotr Ivanov", "1234567", "9991234567"):
+        replies = await h.send(OWNER, f"/find {query}")
+        assert "Found 1" in replies[-1].text, query
+    # A campaign of both #vip clients whose title names one of them.
+    replies = await h.send(OWNER, f"/campaign #vip 10.12 {CAMPAIGN_TITLE}")
+    assert "2" in replies[-1].text
     await h.send(OWNER, "/client Иванов")  # a card view
     await h.send(HEAD, "/client Иванов")
     # A reminder push planned and sent: an outbox row pointing at the follow-up.
@@ -145,7 +163,7 @@ async def test_forget_leaves_no_trace_of_the_person_in_any_table(team: BotHarnes
         for trace in TRACES
         if trace in value
     ]
-    assert leftovers == []
+    assert leftovers == [], leftovers
 
     async with team.uow_factory() as uow:
         client = await uow.session.get(Client, client_id)
@@ -191,6 +209,23 @@ async def test_forget_leaves_no_trace_of_the_person_in_any_table(team: BotHarnes
             .where(AuditEntry.action == "card_view", AuditEntry.client_id == client_id)
         )
         assert views == 2
+        # Every search that found the person stays in the log, without its query.
+        searches = list(
+            await uow.session.scalars(
+                select(AuditEntry.details).where(AuditEntry.action == "search")
+            )
+        )
+        assert searches == [{"scrubbed": True}] * 6
+        # The campaign's title, and the other member's follow-up that copies it, lose the
+        # name and keep the rest.
+        scrubbed_title = f"Позвонить #{client_id} насчёт выставки"
+        assert list(await uow.session.scalars(select(Campaign.title))) == [scrubbed_title]
+        reasons = await uow.session.scalars(
+            select(Followup.reason).where(
+                Followup.kind == "campaign", Followup.client_id != client_id
+            )
+        )
+        assert list(reasons) == [scrubbed_title]
     # The other client is untouched.
     assert "Сидоров" in (await team.send(MANAGER, "/client Сидоров"))[-1].text
 
@@ -343,9 +378,11 @@ async def test_forget_keeps_rows_that_only_look_alike(team: BotHarness):
         ]
     assert ("export", json.dumps(export, sort_keys=True)) in rows
     assert ("consent", '{"consent": "yes"}') in rows
-    assert ("search", '{"query": "Ан"}') in rows and ("search", '{"query": "all"}') in rows
-    # A search that found "Алла Смирнова" (typed in Latin) names her: scrubbed.
+    assert ("search", '{"query": "Ан"}') in rows
+    # Searches that find "Алла Смирнова" (typed in Latin, or a part of her name that /find
+    # takes for her) name her: scrubbed.
     assert ("search", '{"query": "Smirn"}') not in rows
+    assert ("search", '{"query": "all"}') not in rows
     assert "export" in steps and "mass_view" in steps
 
 
@@ -360,3 +397,83 @@ async def test_the_erased_name_reads_the_same_in_every_language(harness: BotHarn
     assert f"«#{client_id}»" in done and "Erased" not in done
     async with harness.uow_factory() as uow:
         assert (await uow.session.get(Client, client_id)).name == f"#{client_id}"  # type: ignore[union-attr]
+
+
+async def test_forget_scrubs_searches_that_name_the_person_without_having_found_them(
+    team: BotHarness,
+):
+    """Searches logged before the found clients were recorded, and searches by a member who
+    may not see the client (they found nothing), are matched the way /find matches."""
+    client_id = await _client_id(team)
+    nina = Person(5, "Nina")
+    await team.invite_and_join(OWNER, nina)
+    # Nina sees only her own clients: her searches find nobody, yet name the person.
+    for query in ("Иванову", "9991234567"):
+        assert "Nothing found" in (await team.send(nina, f"/find {query}"))[-1].text
+    async with team.uow_factory() as uow:
+        team_id = int(await uow.session.scalar(select(Client.team_id).limit(1)))
+        for query in ("Ivanof", "Смирновой", "Сидоров"):
+            # Written as the code before migration 0006 wrote them: no found clients.
+            await uow.audit.add(
+                team_id=team_id,
+                actor_id=None,
+                action="search",
+                now=team.clock.now(),
+                details={"query": query, "found": 1},
+            )
+        await uow.commit()
+    await team.send(OWNER, "/forget Иванов")
+    await team.press(OWNER, ForgetClient(act="yes", cid=client_id).pack())
+    async with team.uow_factory() as uow:
+        queries = sorted(
+            str((details or {}).get("query", "-"))
+            for details in await uow.session.scalars(
+                select(AuditEntry.details).where(AuditEntry.action == "search")
+            )
+        )
+    assert queries == ["-", "-", "-", "-", "Сидоров"]
+
+
+async def test_forget_leaves_no_bytes_of_the_person_in_the_sqlite_files(
+    team: BotHarness, backend: str, tmp_path: Path
+):
+    """Deleted and overwritten rows stay readable in free pages and in the write-ahead log
+    unless SQLite zeroes them and the log is checkpointed away."""
+    if backend != "sqlite":
+        pytest.skip("PostgreSQL keeps old row versions until VACUUM (see the README)")
+    client_id = await _client_id(team)
+    await _make_every_kind_of_trace(team, client_id)
+    database = tmp_path / "db.sqlite3"
+    wal = tmp_path / "db.sqlite3-wal"
+    traces = [
+        t.encode()
+        for t in ("Иванов", "Ivanov", "Ivanof", "Pyotr", "ivanov@mail.ru", "1234567", "Ленина")
+    ]
+
+    def raw() -> bytes:
+        return database.read_bytes() + (wal.read_bytes() if wal.exists() else b"")
+
+    assert any(trace in raw() for trace in traces)
+    await team.send(OWNER, "/forget Иванов")
+    await team.press(OWNER, ForgetClient(act="yes", cid=client_id).pack())
+    left = raw()
+    assert [trace for trace in traces if trace in left] == []
+    assert "Сидоров".encode() in left  # the other client stays
+
+
+async def test_sqlite_zeroes_freed_space_whatever_the_build_default(tmp_path: Path):
+    """Some SQLite builds (Debian's) zero deleted content by default, others do not: the
+    connection sets it either way."""
+    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'secure.sqlite3'}")
+
+    @event.listens_for(engine.sync_engine, "connect", insert=True)
+    def _build_default_off(dbapi_connection: Any, _record: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA secure_delete=OFF")
+        cursor.close()
+
+    try:
+        async with engine.connect() as conn:
+            assert (await conn.execute(text("PRAGMA secure_delete"))).scalar() == 1
+    finally:
+        await engine.dispose()

@@ -163,15 +163,17 @@ class ClientService:
             min_score=limits.match_min_score,
             limit=limits.list_page_size,
         )
+        ids = [m.candidate.id for m in matches]
         await self._ctx.uow.audit.add(
             team_id=actor.team.id,
             actor_id=actor.member.id,
             action="search",
             now=self._ctx.now(),
-            # The query is personal data too: /forget scrubs it along with the client.
+            # The query is personal data too: /forget blanks it when erasing any client it
+            # found, recorded here because a typo or an inflected form does not spell the name.
             details={"query": query[:100], "found": len(matches)},
+            found=ids,
         )
-        ids = [m.candidate.id for m in matches]
         return await self._ctx.uow.clients.get_many(actor.team.id, ids)
 
     # -- changes ----------------------------------------------------------------------------

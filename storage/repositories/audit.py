@@ -1,14 +1,14 @@
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import distinct, func, select
+from sqlalchemy import distinct, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.models import AuditEntry, Client, Member
+from storage.models import AuditEntry, AuditFoundClient, Client, Member
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,18 +37,22 @@ class AuditRepository:
         now: datetime,
         client_id: int | None = None,
         details: dict[str, Any] | None = None,
+        found: Iterable[int] = (),
     ) -> None:
-        self._session.add(
-            AuditEntry(
-                team_id=team_id,
-                actor_id=actor_id,
-                action=action,
-                client_id=client_id,
-                details=details,
-                created_at=now,
-            )
+        """`found`: the clients a lookup found, for `/forget` to erase its query by."""
+        entry = AuditEntry(
+            team_id=team_id,
+            actor_id=actor_id,
+            action=action,
+            client_id=client_id,
+            details=details,
+            created_at=now,
         )
+        self._session.add(entry)
         await self._session.flush()
+        rows = [{"audit_id": entry.id, "client_id": cid} for cid in dict.fromkeys(found)]
+        if rows:
+            await self._session.execute(insert(AuditFoundClient), rows)
 
     async def page(
         self,

@@ -8,17 +8,21 @@ names the person goes.
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, literal, or_, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import Connection, delete, func, literal, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from storage.models import (
     Activity,
     AuditEntry,
+    AuditFoundClient,
+    Campaign,
     Client,
     ClientContact,
     ClientPhone,
@@ -30,8 +34,32 @@ from storage.models import (
 )
 from storage.types import UTCDateTime
 
+log = logging.getLogger(__name__)
+
 # Shorter needles than this would match unrelated text (a one-letter name, "ООО").
 MIN_NEEDLE = 3
+SEARCH = "search"
+
+
+@dataclass(frozen=True, slots=True)
+class PersonForms:
+    """How the person can be looked up: what fuzzy search compares, and their names as typed."""
+
+    names: list[str]  # the client's name, contact person, other contacts
+    search_text: str
+    phone_digits: str  # space-separated, as on the client row
+
+
+@dataclass(frozen=True, slots=True)
+class AuditSearch:
+    id: int
+    query: str
+
+
+@dataclass(frozen=True, slots=True)
+class CampaignTitle:
+    id: int
+    title: str
 
 
 # Keys whose values name a team member, never the client: an alert about the member "Anna
@@ -160,6 +188,70 @@ class PrivacyRepository:
                 needles.add(folded)
         return sorted(needles)
 
+    async def person_forms(self, team_id: int, client_id: int) -> PersonForms | None:
+        client = await self._session.scalar(
+            select(Client).where(Client.team_id == team_id, Client.id == client_id)
+        )
+        if client is None:
+            return None
+        contacts = await self._session.scalars(
+            select(ClientContact.name).where(ClientContact.client_id == client_id)
+        )
+        return PersonForms(
+            names=[n for n in (client.name, client.contact_person, *contacts) if n],
+            search_text=client.search_text,
+            phone_digits=client.phone_digits,
+        )
+
+    async def searches(self, team_id: int) -> list[AuditSearch]:
+        """Every search query of the team still in the log (not yet scrubbed)."""
+        rows = await self._session.execute(
+            select(AuditEntry.id, AuditEntry.details).where(
+                AuditEntry.team_id == team_id,
+                AuditEntry.action == SEARCH,
+                AuditEntry.details.is_not(None),
+            )
+        )
+        return [
+            AuditSearch(row.id, str(row.details["query"]))
+            for row in rows
+            if isinstance(row.details, dict) and row.details.get("query")
+        ]
+
+    async def campaigns_of(self, team_id: int, client_id: int) -> list[CampaignTitle]:
+        """Campaigns the client was part of (read before their follow-ups go)."""
+        rows = await self._session.execute(
+            select(Campaign.id, Campaign.title)
+            .where(
+                Campaign.team_id == team_id,
+                Campaign.id.in_(
+                    select(Followup.campaign_id).where(
+                        Followup.team_id == team_id, Followup.client_id == client_id
+                    )
+                ),
+            )
+            .order_by(Campaign.id)
+        )
+        return [CampaignTitle(row.id, row.title) for row in rows]
+
+    async def retitle_campaign(self, team_id: int, campaign: CampaignTitle, title: str) -> None:
+        """The new title, also on the campaign's follow-ups that still carry the old one as
+        their reason (those of the other clients)."""
+        await self._session.execute(
+            update(Campaign)
+            .where(Campaign.team_id == team_id, Campaign.id == campaign.id)
+            .values(title=title)
+        )
+        await self._session.execute(
+            update(Followup)
+            .where(
+                Followup.team_id == team_id,
+                Followup.campaign_id == campaign.id,
+                Followup.reason == campaign.title,
+            )
+            .values(reason=title)
+        )
+
     async def erase_client(
         self, team_id: int, client_id: int, placeholder: str, now: datetime
     ) -> None:
@@ -255,20 +347,34 @@ class PrivacyRepository:
         await self._delete_ids(OutboxMessage, OutboxMessage.id, doomed)
         return len(doomed)
 
-    async def scrub_audit(self, team_id: int, client_id: int, needles: Sequence[str]) -> None:
+    async def scrub_audit(
+        self,
+        team_id: int,
+        client_id: int,
+        needles: Sequence[str],
+        also: Iterable[int] = (),
+    ) -> None:
         """Audit rows stay (who did what, when, to which client id); details naming the person
-        (a search query, an export scope) are emptied."""
+        are emptied: those of every search that found the client (recorded when it ran), of
+        the rows in `also`, and (the net for rows logged before searches recorded what they
+        found) of any row whose text names the person."""
         await self._session.execute(
             update(AuditEntry)
             .where(AuditEntry.team_id == team_id, AuditEntry.client_id == client_id)
             .values(details=None)
+        )
+        found = set(
+            await self._session.scalars(
+                select(AuditFoundClient.audit_id).where(AuditFoundClient.client_id == client_id)
+            )
         )
         rows = await self._session.execute(
             select(AuditEntry.id, AuditEntry.details).where(
                 AuditEntry.team_id == team_id, AuditEntry.details.is_not(None)
             )
         )
-        ids = [row.id for row in rows if _mentions(row.details, needles, client_id)]
+        named = {row.id for row in rows if _mentions(row.details, needles, client_id)}
+        ids = sorted(found | named | set(also))
         for start in range(0, len(ids), 500):
             await self._session.execute(
                 update(AuditEntry)
@@ -286,7 +392,37 @@ class PrivacyRepository:
         keys = [row.key for row in rows if _mentions(row.data, needles, client_id)]
         await self._delete_ids(FsmRecord, FsmRecord.key, keys)
 
+    async def compact(self) -> None:
+        """Make erased bytes unreadable from the database files; call after the erasure's
+        commit. SQLite (with secure_delete on, see storage/db.py) has zeroed the freed space;
+        this copies the write-ahead log into the database and truncates it, since the log
+        still holds the pages as they were before. PostgreSQL: nothing to do from here (old
+        row versions go with VACUUM, see the README)."""
+        engine = self._session.bind
+        if not isinstance(engine, AsyncEngine) or engine.dialect.name != "sqlite":
+            return
+        try:
+            async with engine.connect() as conn:
+                busy = await conn.run_sync(_checkpoint)
+        except Exception as exc:  # the erasure is committed; a failed clean-up must not undo
+            log.warning("WAL checkpoint after an erasure failed: %s", type(exc).__name__)
+            return
+        if busy:
+            # A reader still uses old pages; the next automatic checkpoint copies them over.
+            log.warning("WAL checkpoint after an erasure could not finish: readers active")
+
     async def _delete_ids(self, model: Any, column: Any, ids: Iterable[Any]) -> None:
         batch = list(ids)
         for start in range(0, len(batch), 500):
             await self._session.execute(delete(model).where(column.in_(batch[start : start + 500])))
+
+
+def _checkpoint(conn: Connection) -> bool:
+    """Run outside any transaction (a checkpoint inside one cannot finish); True when busy."""
+    cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    try:
+        cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        row = cursor.fetchone()
+    finally:
+        cursor.close()
+    return bool(row and row[0])
