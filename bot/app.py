@@ -28,7 +28,6 @@ from bot.telegram.middlewares import (
     UpdateLogMiddleware,
 )
 from bot.telegram.notifier import TelegramNotifier
-from bot.telegram.outgoing import DeferOutgoing
 from bot.telegram.sender import RateLimiter, RedisChatSpacing, Sender
 from bot.telegram.sessions import TelegramSession
 from handlers import get_routers
@@ -99,7 +98,6 @@ def build_bot(settings: Settings, session: BaseSession | None = None) -> Bot:
     if session is None:
         session = TelegramSession(api=TelegramAPIServer.from_base(settings.telegram_api_url))
     token = settings.bot_token.get_secret_value() if settings.has_token else OFFLINE_TOKEN  # type: ignore[union-attr]
-    session.middleware(DeferOutgoing())
     return Bot(token, session=session, default=DefaultBotProperties(parse_mode=ParseMode.HTML))
 
 

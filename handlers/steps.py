@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from aiogram import Bot, F, Router
+from aiogram import F, Router
 from aiogram.fsm.context import FSMContext
 from aiogram.types import Message
 
 from bot.services.context import Actor
 from bot.services.hub import Services
+from bot.telegram.replies import Replies
 from handlers.clients import add_client, show_found
 from handlers.flow import Flow, Steps
 
@@ -15,27 +16,27 @@ from handlers.flow import Flow, Steps
 
 
 async def client_answer(
-    message: Message, bot: Bot, actor: Actor, services: Services, state: FSMContext
+    message: Message, actor: Actor, services: Services, state: FSMContext, replies: Replies
 ) -> None:
-    await Flow(bot, message.chat.id, actor, services, state).client_named(message.text or "")
+    await Flow(replies, actor, services, state).client_named(message.text or "")
 
 
 async def details_answer(
-    message: Message, bot: Bot, actor: Actor, services: Services, state: FSMContext
+    message: Message, actor: Actor, services: Services, state: FSMContext, replies: Replies
 ) -> None:
-    await Flow(bot, message.chat.id, actor, services, state).details_given(message.text or "")
+    await Flow(replies, actor, services, state).details_given(message.text or "")
 
 
 async def add_answer(
-    message: Message, bot: Bot, actor: Actor, services: Services, state: FSMContext
+    message: Message, actor: Actor, services: Services, state: FSMContext, replies: Replies
 ) -> None:
-    await add_client(Flow(bot, message.chat.id, actor, services, state), message.text or "")
+    await add_client(Flow(replies, actor, services, state), message.text or "")
 
 
 async def find_answer(
-    message: Message, actor: Actor, services: Services, state: FSMContext
+    message: Message, actor: Actor, services: Services, state: FSMContext, replies: Replies
 ) -> None:
-    await show_found(message, message.text or "", actor, services, state)
+    await show_found(message.text or "", actor, services, state, replies)
 
 
 def build_router() -> Router:

@@ -24,9 +24,7 @@ from bot.services.errors import DomainError
 from bot.services.hub import Services
 from bot.services.portfolio.cache import ReportCache
 from bot.telegram.fsm_storage import bound_uow
-from bot.telegram.outgoing import OutgoingBuffer
-from bot.telegram.outgoing import bind as outgoing_bind
-from bot.telegram.outgoing import unbind as outgoing_unbind
+from bot.telegram.replies import Replies
 from bot.telegram.texts import error_text
 from storage.db import is_unavailable
 from storage.dto import MemberDTO, TeamDTO
@@ -142,7 +140,7 @@ class UnitOfWorkMiddleware(BaseMiddleware):
         retries = self._settings.update_db_retries if self._dedup else 0
         for attempt in range(retries + 1):
             try:
-                result, outgoing, failure = await self._attempt(handler, event, data)
+                result, replies, failure = await self._attempt(handler, event, data)
                 break
             except Exception as exc:
                 if attempt >= retries or not is_unavailable(exc):
@@ -163,17 +161,18 @@ class UnitOfWorkMiddleware(BaseMiddleware):
                 await asyncio.sleep(RETRY_BACKOFF_SECONDS * 2**attempt)
         # The transaction is over (and SQLite's write gate released) before Telegram is called;
         # a failure from here on is Telegram's, never retried (the update is already committed).
-        bot = data["bot"]
-        await outgoing.flush(bot)
+        await replies.flush()
         if failure is not None:
-            await _answer(event, error_text(failure.code, failure.params))
+            refusal = Replies(data["bot"], event)
+            _refuse(refusal, event, error_text(failure.code, failure.params))
+            await refusal.flush()
         return result
 
     async def _attempt(
         self, handler: Handler, event: Update, data: dict[str, Any]
-    ) -> tuple[Any, OutgoingBuffer, DomainError | ParseError | None]:
-        """One try in one transaction; what it said is returned buffered, to send after it."""
-        outgoing = OutgoingBuffer()
+    ) -> tuple[Any, Replies, DomainError | ParseError | None]:
+        """One try in one transaction; what it said is returned unsent, to send after it."""
+        replies = data["replies"] = Replies(data["bot"], event)
         failure: DomainError | ParseError | None = None
         result: Any = None
         trace: UpdateTrace = data.get("update_trace") or UpdateTrace()
@@ -185,41 +184,37 @@ class UnitOfWorkMiddleware(BaseMiddleware):
                 user.language_code if user else None, default=self._settings.default_language
             )
         )
-        outgoing_token = outgoing_bind(outgoing)
-        try:
-            async with self._uow_factory() as uow:
-                # Duplicate deliveries: the update id is recorded in the update's own
-                # transaction, so it is taken exactly when the update's effects are committed.
-                # A handler that crashes rolls the id back with everything else and a redelivery
-                # is handled afresh (at-least-once for failures, once for successes). On
-                # PostgreSQL a second instance that receives the same id meanwhile waits on the
-                # row lock, then skips it. Answering the webhook early is what makes Telegram
-                # not redeliver; this table catches its retries, polling restarts and replicas.
-                if self._dedup and not await uow.updates.claim(event.update_id, self._clock.now()):
-                    trace.outcome = "duplicate"
-                    return None, outgoing, None
-                await self._prepare(uow, data)
-                actor = data.get("actor")
-                trace.member_id = actor.member.id if actor is not None else None
-                uow_token = bound_uow.set(uow)
-                try:
-                    result = await handler(event, data)
-                except (DomainError, ParseError) as exc:
-                    await uow.rollback()
-                    outgoing.discard()
-                    failure = exc
-                    trace.outcome = "refused"
-                    if self._dedup:
-                        # Nothing else is kept, but the polite refusal is not repeated.
-                        await uow.updates.claim(event.update_id, self._clock.now())
-                        await uow.commit()
-                else:
+        async with self._uow_factory() as uow:
+            # Duplicate deliveries: the update id is recorded in the update's own
+            # transaction, so it is taken exactly when the update's effects are committed.
+            # A handler that crashes rolls the id back with everything else and a redelivery
+            # is handled afresh (at-least-once for failures, once for successes). On
+            # PostgreSQL a second instance that receives the same id meanwhile waits on the
+            # row lock, then skips it. Answering the webhook early is what makes Telegram
+            # not redeliver; this table catches its retries, polling restarts and replicas.
+            if self._dedup and not await uow.updates.claim(event.update_id, self._clock.now()):
+                trace.outcome = "duplicate"
+                return None, replies, None
+            await self._prepare(uow, data)
+            actor = data.get("actor")
+            trace.member_id = actor.member.id if actor is not None else None
+            uow_token = bound_uow.set(uow)
+            try:
+                result = await handler(event, data)
+            except (DomainError, ParseError) as exc:
+                await uow.rollback()
+                replies.discard()
+                failure = exc
+                trace.outcome = "refused"
+                if self._dedup:
+                    # Nothing else is kept, but the polite refusal is not repeated.
+                    await uow.updates.claim(event.update_id, self._clock.now())
                     await uow.commit()
-                finally:
-                    bound_uow.reset(uow_token)
-        finally:
-            outgoing_unbind(outgoing_token)
-        return result, outgoing, failure
+            else:
+                await uow.commit()
+            finally:
+                bound_uow.reset(uow_token)
+        return result, replies, failure
 
     async def _prepare(self, uow: UnitOfWork, data: dict[str, Any]) -> None:
         ctx = ServiceContext(
@@ -282,17 +277,19 @@ class MembersOnlyMiddleware(BaseMiddleware):
             text = _(
                 "Your access to this team has been closed. Ask the owner if this is a mistake."
             )
+        replies: Replies = data["replies"]
         if isinstance(event, CallbackQuery):
-            await event.answer(text, show_alert=True)
+            replies.answer_callback(text, show_alert=True)
         elif isinstance(event, Message) and event.chat.type == "private":
-            await event.answer(text)
+            replies.answer(text)
         return None
 
 
-async def _answer(update: Update, text: str) -> None:
+def _refuse(replies: Replies, update: Update, text: str) -> None:
+    """A service's or parser's refusal, worded for the member."""
     if update.message is not None:
-        await update.message.answer(text)
+        replies.answer(text)
     elif update.callback_query is not None:
         # Alerts are plain text: strip the HTML the shared error texts use.
         plain = text.replace("<code>", "«").replace("</code>", "»").replace("&lt;", "<")
-        await update.callback_query.answer(plain.replace("&gt;", ">")[:200], show_alert=True)
+        replies.answer_callback(plain.replace("&gt;", ">")[:200], show_alert=True)
