@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import logging
 
-from aiogram import F, Router
+from aiogram import Router
 from aiogram.enums import ChatType
 from aiogram.filters import JOIN_TRANSITION, ChatMemberUpdatedFilter
 from aiogram.methods import AnswerInlineQuery, LeaveChat
 from aiogram.types import ChatMemberUpdated, InlineQuery, Message
 
 from bot.i18n import N_, _
+from bot.telegram.filters import not_private
 from bot.telegram.replies import Replies
 
 log = logging.getLogger(__name__)
@@ -21,7 +22,7 @@ PRIVATE_ONLY = N_(
 )
 
 
-async def not_private(message: Message, replies: Replies) -> None:
+async def not_private_chat(message: Message, replies: Replies) -> None:
     # Answer commands only: replying to every group message would be noise.
     if (message.text or "").startswith("/"):
         replies.answer(_(PRIVATE_ONLY))
@@ -43,11 +44,11 @@ async def inline(query: InlineQuery, replies: Replies) -> None:
 
 def build_router() -> Router:
     router = Router(name="chat_scope")
-    router.message.register(not_private, F.chat.type != ChatType.PRIVATE)
+    router.message.register(not_private_chat, not_private)
     router.my_chat_member.register(
         added_to_group,
         ChatMemberUpdatedFilter(member_status_changed=JOIN_TRANSITION),
-        F.chat.type != ChatType.PRIVATE,
+        not_private,
     )
     router.inline_query.register(inline)
     return router

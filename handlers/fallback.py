@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from aiogram import F, Router
+from aiogram import Router
 from aiogram.types import CallbackQuery, Message
 
 from bot.i18n import _
+from bot.telegram.filters import command_text
 from bot.telegram.replies import Replies
 
 
@@ -28,7 +29,7 @@ async def stale_button(query: CallbackQuery, replies: Replies) -> None:
 
 def build_router() -> Router:
     router = Router(name="fallback")
-    router.message.register(unknown_command, F.text.startswith("/"))
+    router.message.register(unknown_command, command_text)
     router.message.register(stray_message)
     router.callback_query.register(stale_button)
     return router

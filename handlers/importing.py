@@ -27,7 +27,7 @@ import logging
 import secrets
 from datetime import datetime
 
-from aiogram import Bot, F, Router
+from aiogram import Bot, Router
 from aiogram.exceptions import TelegramAPIError
 from aiogram.filters import Command
 from aiogram.fsm.context import FSMContext
@@ -44,6 +44,7 @@ from bot.services.importing.mapping import FIELDS, SKIP
 from bot.services.importing.service import DuplicatePolicy
 from bot.telegram import import_texts as texts
 from bot.telegram.callbacks import ImportAction
+from bot.telegram.filters import has_document, has_photo
 from bot.telegram.replies import Replies
 from bot.telegram.texts import error_text
 from storage.enums import Role
@@ -308,7 +309,7 @@ async def _run_import(
 def build_router() -> Router:
     router = Router(name="importing")
     router.message.register(import_command, Command("import"))
-    router.message.register(document_received, F.document)
-    router.message.register(photo_received, F.photo, _owner)
+    router.message.register(document_received, has_document)
+    router.message.register(photo_received, has_photo, _owner)
     router.callback_query.register(import_action, ImportAction.filter())
     return router

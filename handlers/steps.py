@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from aiogram import F, Router
+from aiogram import Router
+from aiogram.filters import StateFilter
 from aiogram.fsm.context import FSMContext
 from aiogram.types import Message
 
 from bot.services.context import Actor
 from bot.services.hub import Services
+from bot.telegram.filters import answer_text
 from bot.telegram.replies import Replies
 from handlers.clients import add_client, show_found
 from handlers.flow import Flow, Steps
@@ -41,9 +43,9 @@ async def find_answer(
 
 def build_router() -> Router:
     router = Router(name="steps")
-    router.message.filter(F.text, ~F.text.startswith("/"))
-    router.message.register(client_answer, Steps.client)
-    router.message.register(details_answer, Steps.details)
-    router.message.register(add_answer, Steps.add)
-    router.message.register(find_answer, Steps.find)
+    router.message.filter(answer_text)
+    router.message.register(client_answer, StateFilter(Steps.client))
+    router.message.register(details_answer, StateFilter(Steps.details))
+    router.message.register(add_answer, StateFilter(Steps.add))
+    router.message.register(find_answer, StateFilter(Steps.find))
     return router

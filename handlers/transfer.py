@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from html import escape
 
-from aiogram import F, Router
-from aiogram.filters import Command, CommandObject
+from aiogram import Router
+from aiogram.filters import Command, CommandObject, StateFilter
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, Message
@@ -17,6 +17,7 @@ from bot.services.errors import DomainError
 from bot.services.hub import Services
 from bot.services.team import SUMMARY_NAMES
 from bot.telegram.callbacks import TransferPick
+from bot.telegram.filters import answer_text
 from bot.telegram.replies import Replies
 from bot.telegram.team_render import transferred_text
 from storage.dto import MemberDTO
@@ -214,10 +215,8 @@ async def _member(services: Services, actor: Actor, member_id: object) -> Member
 def build_router() -> Router:
     router = Router(name="transfer")
     router.message.register(transfer, Command("transfer"))
-    # Commands are never answers: `/today` in the middle of a question runs `/today`.
-    answers = F.text & ~F.text.startswith("/")
-    router.message.register(source_answer, TransferSteps.source, answers)
-    router.message.register(target_answer, TransferSteps.target, answers)
-    router.message.register(clients_answer, TransferSteps.clients, answers)
+    router.message.register(source_answer, StateFilter(TransferSteps.source), answer_text)
+    router.message.register(target_answer, StateFilter(TransferSteps.target), answer_text)
+    router.message.register(clients_answer, StateFilter(TransferSteps.clients), answer_text)
     router.callback_query.register(picked, TransferPick.filter())
     return router
