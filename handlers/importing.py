@@ -8,7 +8,7 @@ and no second unit of work is opened inside the first (SQLite's write gate would
 itself). Replies wait for that commit (bot/telegram/replies.py), which is right for the final
 report — it must not claim rows that were rolled back — but would hide progress. So the button
 answer and the progress edits are the documented exception, sent at once
-(`replies.answer_callback_now`, `replies.edit_now`): they say nothing about saved data, only
+(`replies.answer_callback_now`, `ProgressMessage`): they say nothing about saved data, only
 "working on it". The report and the last edit are ordinary replies and leave after the commit.
 A failure is caught here, rolled back explicitly and reported on the progress message; the
 update then commits nothing but the cleared state.
@@ -59,19 +59,23 @@ class ImportSteps(StatesGroup):
 
 
 class ProgressMessage:
-    """Edits the pressed message with the import's progress, at once (not after the commit), at
-    most every `interval` seconds by the injected clock (Telegram limits edits; tests drive the
-    clock)."""
+    """Edits one message with the import's progress at most every `interval` seconds by the
+    injected clock (Telegram limits edits; tests drive the clock). The edits go to Telegram at
+    once, not with the update's replies after the commit: the documented exception."""
 
-    def __init__(self, replies: Replies, clock: Clock, interval: float) -> None:
-        self._replies = replies
+    def __init__(
+        self, bot: Bot, chat_id: int, message_id: int, clock: Clock, interval: float
+    ) -> None:
+        self._bot, self._chat_id, self._message_id = bot, chat_id, message_id
         self._clock, self._interval = clock, interval
         self._last: datetime | None = None
         self.edits = 0
 
     async def show(self, text: str) -> None:
         try:
-            await self._replies.edit_now(text)
+            await self._bot.edit_message_text(
+                text=text, chat_id=self._chat_id, message_id=self._message_id
+            )
             self.edits += 1
         except TelegramAPIError as exc:
             # Progress is cosmetic: a failed edit must not stop the import.
@@ -253,7 +257,10 @@ async def _run_import(
     policy: DuplicatePolicy,
 ) -> None:
     ctx = services.ctx
-    progress = ProgressMessage(replies, ctx.clock, ctx.limits.import_progress_seconds)
+    assert replies.chat_id is not None and replies.message_id is not None
+    progress = ProgressMessage(
+        bot, replies.chat_id, replies.message_id, ctx.clock, ctx.limits.import_progress_seconds
+    )
     # Answered now: the import may take a minute, Telegram's spinner does not wait that long.
     await replies.answer_callback_now(_("Importing…"))
     await progress.show(texts.progress_text("read", 0, 0))

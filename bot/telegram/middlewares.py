@@ -7,7 +7,7 @@ import logging
 import re
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 from aiogram import BaseMiddleware
@@ -226,7 +226,7 @@ class UnitOfWorkMiddleware(BaseMiddleware):
             self._reports,
             self._conversations,
         )
-        data["services"] = Services(ctx, self._settings)
+        services = data["services"] = Services(ctx, self._settings)
         data["settings"] = self._settings
         user = data.get("event_from_user")
         actor: Actor | None = None
@@ -235,16 +235,7 @@ class UnitOfWorkMiddleware(BaseMiddleware):
             found = await uow.members.with_team(user.id)
             member, team = found if found is not None else (None, None)
             if member is not None and team is not None and member.is_active:
-                if member.unreachable_at is not None:
-                    # They wrote to us, so they unblocked the bot: deliveries resume.
-                    await uow.members.update(member.team_id, member.id, unreachable_at=None)
-                    await uow.outbox.reopen_blocked(member.id, self._clock.now())
-                    member = replace(member, unreachable_at=None)
-                if user.language_code and user.language_code != member.telegram_language:
-                    await uow.members.update(
-                        member.team_id, member.id, telegram_language=user.language_code
-                    )
-                    member = replace(member, telegram_language=user.language_code)
+                member = await services.presence.seen(member, user.language_code)
                 actor = Actor(member, team)
         data["actor"] = actor
         # A removed member is told their access is closed, not treated as a stranger.

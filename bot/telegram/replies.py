@@ -8,9 +8,9 @@ drops the replies. So a member is never told "saved" about something rolled back
 cosmetic call cannot undo saved work, and no database lock is held while Telegram is slow.
 
 The exception: a handler that must show something *during* a long update, or needs the real
-message Telegram created, asks for it explicitly with `send_now()`, `edit_now()` or
-`answer_callback_now()` (the import's progress message, handlers/importing.py). Those go out at
-once and must never claim that data is saved.
+message Telegram created (to edit it later), asks for it explicitly: `send_now()`,
+`answer_callback_now()`, or a direct Bot call as the import's progress message does
+(handlers/importing.py). Those go out at once and must never claim that data is saved.
 """
 
 from __future__ import annotations
@@ -126,23 +126,6 @@ class Replies:
         message id, to edit later). Never for news that depends on the transaction."""
         return await self._bot(
             SendMessage(chat_id=self._chat(), text=text, reply_markup=reply_markup)
-        )
-
-    async def edit_now(
-        self,
-        text: str,
-        *,
-        message_id: int | None = None,
-        reply_markup: InlineKeyboardMarkup | None = None,
-    ) -> None:
-        """Edits a message before the commit (progress of a long update): the pressed message,
-        or `message_id` in the update's chat."""
-        chat_id = self._chat()
-        target = message_id if message_id is not None else self._pressed()[1]
-        await self._bot(
-            EditMessageText(
-                chat_id=chat_id, message_id=target, text=text, reply_markup=reply_markup
-            )
         )
 
     async def answer_callback_now(self, text: str | None = None) -> None:
