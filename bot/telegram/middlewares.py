@@ -23,7 +23,6 @@ from bot.services.context import Actor, ConversationEraser, ServiceContext
 from bot.services.errors import DomainError
 from bot.services.hub import Services
 from bot.services.portfolio.cache import ReportCache
-from bot.telegram.fsm_storage import bound_uow
 from bot.telegram.replies import Replies
 from bot.telegram.texts import error_text
 from storage.db import is_unavailable
@@ -198,7 +197,8 @@ class UnitOfWorkMiddleware(BaseMiddleware):
             await self._prepare(uow, data)
             actor = data.get("actor")
             trace.member_id = actor.member.id if actor is not None else None
-            uow_token = bound_uow.set(uow)
+            # The FSM middleware, next in the chain, joins the conversation state to it.
+            data["uow"] = uow
             try:
                 result = await handler(event, data)
             except (DomainError, ParseError) as exc:
@@ -213,7 +213,7 @@ class UnitOfWorkMiddleware(BaseMiddleware):
             else:
                 await uow.commit()
             finally:
-                bound_uow.reset(uow_token)
+                del data["uow"]
         return result, replies, failure
 
     async def _prepare(self, uow: UnitOfWork, data: dict[str, Any]) -> None:
