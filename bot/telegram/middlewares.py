@@ -135,7 +135,7 @@ class UnitOfWorkMiddleware(BaseMiddleware):
         # Telegram already has its 200 (or its getUpdates offset moved on): an update failing
         # because the database was briefly unavailable would never come again. Retrying it is
         # safe: the attempt rolled back everything, the dedup row included, and its replies
-        # were only buffered. Off without dedup (console, harnesses), which never retry.
+        # were not sent yet. Off without dedup (console, harnesses), which never retry.
         retries = self._settings.update_db_retries if self._dedup else 0
         for attempt in range(retries + 1):
             try:
