@@ -21,14 +21,13 @@ from bot.jobs.sweep import DeliverySweep
 from bot.locks import Locks
 from bot.metrics import Metrics
 from bot.services.context import ConversationEraser
-from bot.telegram.fsm_storage import SqlStorage
+from bot.telegram.fsm_storage import SqlStorage, TransactionalFSMMiddleware
 from bot.telegram.middlewares import (
     MembersOnlyMiddleware,
     UnitOfWorkMiddleware,
     UpdateLogMiddleware,
 )
 from bot.telegram.notifier import TelegramNotifier
-from bot.telegram.outgoing import DeferOutgoing
 from bot.telegram.sender import RateLimiter, RedisChatSpacing, Sender
 from bot.telegram.sessions import TelegramSession
 from handlers import get_routers
@@ -68,12 +67,14 @@ def build_dispatcher(
     dedup_updates: bool = False,
     conversations: ConversationEraser | None = None,
 ) -> Dispatcher:
-    dispatcher = Dispatcher(storage=fsm_storage or SqlStorage(uow_factory, clock))
-    # The unit of work must wrap the FSM middleware: its state read then joins the update's
-    # transaction instead of opening a second one. (A Redis storage is wrapped in
-    # DeferredStorage for the same reason: its writes wait for the commit.)
+    # aiogram's own FSM middleware is replaced by one that reads and writes the conversation
+    # state through the update's unit of work; the unit of work must wrap it. (A Redis storage
+    # is wrapped in DeferredStorage for the same reason: its writes wait for the commit.)
+    dispatcher = Dispatcher(storage=fsm_storage or SqlStorage(uow_factory, clock), disable_fsm=True)
+    fsm = dispatcher.fsm = TransactionalFSMMiddleware(
+        dispatcher.fsm.storage, dispatcher.fsm.events_isolation, dispatcher.fsm.strategy
+    )
     outer = dispatcher.update.outer_middleware
-    outer.unregister(dispatcher.fsm)
     # Inside aiogram's error middleware, so that it sees a failure before the errors router
     # turns it into a polite answer; outside the unit of work, so that its time includes it.
     outer(UpdateLogMiddleware(metrics))
@@ -87,7 +88,7 @@ def build_dispatcher(
             conversations=conversations,
         )
     )
-    outer(dispatcher.fsm)
+    outer(fsm)
     members_only = MembersOnlyMiddleware()
     dispatcher.message.outer_middleware(members_only)
     dispatcher.callback_query.outer_middleware(members_only)
@@ -99,7 +100,6 @@ def build_bot(settings: Settings, session: BaseSession | None = None) -> Bot:
     if session is None:
         session = TelegramSession(api=TelegramAPIServer.from_base(settings.telegram_api_url))
     token = settings.bot_token.get_secret_value() if settings.has_token else OFFLINE_TOKEN  # type: ignore[union-attr]
-    session.middleware(DeferOutgoing())
     return Bot(token, session=session, default=DefaultBotProperties(parse_mode=ParseMode.HTML))
 
 

@@ -16,6 +16,7 @@ from bot.parsing.errors import ParseError
 from bot.parsing.tokens import scan, tail
 from bot.services.context import Actor
 from bot.services.hub import Services
+from bot.telegram.replies import Replies
 
 _OPENING_QUOTES = "\"'«“„"
 _CLOSING_QUOTES = "\"'»”“"
@@ -54,7 +55,11 @@ def parse_campaign(args: str, now: datetime) -> CampaignCommand:
 
 
 async def campaign(
-    message: Message, command: CommandObject, actor: Actor, services: Services
+    message: Message,
+    command: CommandObject,
+    actor: Actor,
+    services: Services,
+    replies: Replies,
 ) -> None:
     # A manager or head hears "not allowed", not how to use a command they may not run.
     services.campaigns.check_allowed(actor)
@@ -68,7 +73,7 @@ async def campaign(
         if when.at is not None
         else fmt_date(when.day, today)
     )
-    await message.answer(
+    replies.answer(
         _(
             "📣 Campaign «{title}» for «{selector}» on {day}.\n"
             "Follow-ups created: {count}. Managers: {managers}."

@@ -8,14 +8,15 @@ from aiogram.fsm.context import FSMContext
 from aiogram.types import Message
 
 from bot.i18n import _
+from bot.telegram.replies import Replies
 
 
-async def cancel(message: Message, state: FSMContext) -> None:
+async def cancel(message: Message, state: FSMContext, replies: Replies) -> None:
     if await state.get_state() is None and not await state.get_data():
-        await message.answer(_("There is nothing to cancel."))
+        replies.answer(_("There is nothing to cancel."))
         return
     await state.clear()
-    await message.answer(_("Cancelled. Nothing was saved."))
+    replies.answer(_("Cancelled. Nothing was saved."))
 
 
 def build_router() -> Router:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from html import escape
 
-from aiogram import Bot, F, Router
+from aiogram import F, Router
 from aiogram.filters import Command, CommandObject
 from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Message
@@ -23,15 +23,12 @@ from bot.telegram.render import (
     temperature_label,
     when_text,
 )
+from bot.telegram.replies import Replies
 from handlers.flow import CLIENT_COMMANDS, Flow, Steps
 from storage.enums import Temperature
 
 # What the card's date buttons mean, in days from today.
 POSTPONE_DAYS = {"tomorrow": 1, "week": 7}
-
-
-def _flow(bot: Bot, chat_id: int, actor: Actor, services: Services, state: FSMContext) -> Flow:
-    return Flow(bot, chat_id, actor, services, state)
 
 
 async def add_client(flow: Flow, text: str) -> None:
@@ -56,15 +53,15 @@ async def add_client(flow: Flow, text: str) -> None:
 async def add(
     message: Message,
     command: CommandObject,
-    bot: Bot,
     actor: Actor,
     services: Services,
     state: FSMContext,
+    replies: Replies,
 ) -> None:
-    flow = _flow(bot, message.chat.id, actor, services, state)
+    flow = Flow(replies, actor, services, state)
     if not (command.args or "").strip():
         await state.set_state(Steps.add)
-        await message.answer(
+        replies.answer(
             _(
                 "Send the new client: name, then phone, email, city, #tags, temperature, "
                 "separated by commas. For example:\n"
@@ -78,39 +75,44 @@ async def add(
 async def client_command(
     message: Message,
     command: CommandObject,
-    bot: Bot,
     actor: Actor,
     services: Services,
     state: FSMContext,
+    replies: Replies,
 ) -> None:
-    flow = _flow(bot, message.chat.id, actor, services, state)
+    flow = Flow(replies, actor, services, state)
     await flow.start(command.command.lower(), command.args or "")
 
 
 async def find(
-    message: Message, command: CommandObject, actor: Actor, services: Services, state: FSMContext
+    message: Message,
+    command: CommandObject,
+    actor: Actor,
+    services: Services,
+    state: FSMContext,
+    replies: Replies,
 ) -> None:
     query = (command.args or "").strip()
     if not query:
         await state.set_state(Steps.find)
-        await message.answer(_("What do I look for? A name, part of it, or phone digits."))
+        replies.answer(_("What do I look for? A name, part of it, or phone digits."))
         return
-    await show_found(message, query, actor, services, state)
+    await show_found(query, actor, services, state, replies)
 
 
 async def show_found(
-    message: Message, query: str, actor: Actor, services: Services, state: FSMContext
+    query: str, actor: Actor, services: Services, state: FSMContext, replies: Replies
 ) -> None:
     await state.clear()
     clients = await services.clients.find(actor, query)
     if not clients:
-        await message.answer(
+        replies.answer(
             _("Nothing found for «{query}». To add a client: <code>/add {query}</code>").format(
                 query=echo(query)
             )
         )
         return
-    await message.answer(
+    replies.answer(
         _("Found {count}. Open a card:").format(count=len(clients)),
         reply_markup=client_buttons(clients),
     )
@@ -119,67 +121,56 @@ async def show_found(
 async def picked(
     query: CallbackQuery,
     callback_data: PickClient,
-    bot: Bot,
     actor: Actor,
     services: Services,
     state: FSMContext,
+    replies: Replies,
 ) -> None:
     if callback_data.cmd not in CLIENT_COMMANDS or query.message is None:
-        await query.answer()
+        replies.answer_callback()
         return
-    await query.answer()
-    flow = _flow(bot, query.message.chat.id, actor, services, state)
+    replies.answer_callback()
+    flow = Flow(replies, actor, services, state)
     await flow.picked(callback_data.cmd, callback_data.cid, callback_data.pid)
-    await bot.edit_message_reply_markup(
-        chat_id=query.message.chat.id, message_id=query.message.message_id, reply_markup=None
-    )
+    replies.edit_markup()
 
 
 async def card_view_action(
     query: CallbackQuery,
     callback_data: CardAction,
-    bot: Bot,
     actor: Actor,
     services: Services,
     state: FSMContext,
+    replies: Replies,
 ) -> None:
     if callback_data.act == "open":
-        flow = _button_flow(query, bot, actor, services, state)
-        await query.answer()
-        if flow is not None:
-            await flow.execute("client", callback_data.cid, "")
+        replies.answer_callback()
+        # Telegram may no longer have the pressed message: then there is no chat to answer in.
+        if query.message is not None:
+            await Flow(replies, actor, services, state).execute("client", callback_data.cid, "")
         return
     updated = await services.clients.set_temperature(
         actor, callback_data.cid, Temperature(callback_data.act)
     )
-    await query.answer(
+    replies.answer_callback(
         _("{name} is now {temperature}.").format(
             name=updated.name[:ECHO_LIMIT], temperature=temperature_label(updated.temperature)
         )
     )
 
 
-def _button_flow(
-    query: CallbackQuery, bot: Bot, actor: Actor, services: Services, state: FSMContext
-) -> Flow | None:
-    """The flow answering in the chat of the pressed message (None: Telegram no longer has it)."""
-    if query.message is None:
-        return None
-    return _flow(bot, query.message.chat.id, actor, services, state)
-
-
 async def card_log_action(
     query: CallbackQuery,
     callback_data: CardAction,
-    bot: Bot,
     actor: Actor,
     services: Services,
     state: FSMContext,
+    replies: Replies,
 ) -> None:
-    flow = _button_flow(query, bot, actor, services, state)
-    if flow is None or query.message is None:
-        await query.answer()
+    if query.message is None:
+        replies.answer_callback()
         return
+    flow = Flow(replies, actor, services, state)
     cid, act, fid = callback_data.cid, callback_data.act, callback_data.fid
     activities = services.activities
     if act in ("done", "no_answer"):
@@ -189,11 +180,9 @@ async def card_log_action(
         days = POSTPONE_DAYS[act]
         result = await activities.postpone(actor, cid, days=days, expected_followup=fid)
     await state.clear()
-    await query.answer()
+    replies.answer_callback()
     # Buttons that log go away once used: a second press must not log the call twice.
-    await bot.edit_message_reply_markup(
-        chat_id=query.message.chat.id, message_id=query.message.message_id, reply_markup=None
-    )
+    replies.edit_markup()
     await flow.send(logged_text(result, flow.viewer()))
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 from html import escape
 
-from aiogram import Bot, Router
+from aiogram import Router
 from aiogram.filters import Command, CommandObject
 from aiogram.types import BufferedInputFile, CallbackQuery, InlineKeyboardMarkup, Message
 from aiogram.utils.keyboard import InlineKeyboardBuilder
@@ -23,6 +23,7 @@ from bot.services.matching import MatchKind
 from bot.telegram.callbacks import AuditPage as AuditPageData
 from bot.telegram.callbacks import ForgetClient, SetConsent
 from bot.telegram.render import consent_label, echo, outcome_label, stage_label
+from bot.telegram.replies import Replies
 from storage.enums import Consent, Role
 
 # -- export ------------------------------------------------------------------------------------
@@ -85,7 +86,7 @@ def export_labels() -> ExportLabels:
 
 
 async def export(
-    message: Message, command: CommandObject, bot: Bot, actor: Actor, services: Services
+    message: Message, command: CommandObject, actor: Actor, services: Services, replies: Replies
 ) -> None:
     limits = services.ctx.limits
     request = parse_export(command.args or "", max_tag_chars=limits.max_tag_chars)
@@ -94,15 +95,15 @@ async def export(
     if request.activities:
         caption += " " + _("With {count} activities.").format(count=fmt_number(result.activities))
     for file in result.files:
-        await bot.send_document(
-            message.chat.id, BufferedInputFile(file.data, filename=file.filename)
-        )
-    await message.answer(
+        replies.document(BufferedInputFile(file.data, filename=file.filename))
+    replies.answer(
         caption + "\n" + _("The file holds personal data: keep it safe and do not forward it.")
     )
 
 
-async def grant(message: Message, command: CommandObject, actor: Actor, services: Services) -> None:
+async def grant(
+    message: Message, command: CommandObject, actor: Actor, services: Services, replies: Replies
+) -> None:
     allowed = command.command.lower() == "grant"
     words = (command.args or "").split()
     if len(words) < 2 or words[0].casefold() not in ("export", "экспорт"):
@@ -113,7 +114,7 @@ async def grant(message: Message, command: CommandObject, actor: Actor, services
         if allowed
         else _("<b>{name}</b> can no longer export clients.")
     )
-    await message.answer(text.format(name=escape(member.full_name)))
+    replies.answer(text.format(name=escape(member.full_name)))
 
 
 # -- audit -------------------------------------------------------------------------------------
@@ -234,7 +235,9 @@ async def _audit_reply(
     return audit_text(page, services, actor), audit_keyboard(page, query, size)
 
 
-async def audit(message: Message, command: CommandObject, actor: Actor, services: Services) -> None:
+async def audit(
+    message: Message, command: CommandObject, actor: Actor, services: Services, replies: Replies
+) -> None:
     today = services.ctx.local_now(actor).date()
     query = parse_audit(command.args or "", today)
     text, markup = await _audit_reply(actor, services, query, 0)
@@ -244,14 +247,18 @@ async def audit(message: Message, command: CommandObject, actor: Actor, services
             "export, import, transfer, roles, erase, alerts), <code>/audit week</code>, "
             "<code>/audit 01.11-23.11</code>."
         )
-    await message.answer(text, reply_markup=markup)
+    replies.answer(text, reply_markup=markup)
 
 
 async def audit_page(
-    query: CallbackQuery, callback_data: AuditPageData, bot: Bot, actor: Actor, services: Services
+    query: CallbackQuery,
+    callback_data: AuditPageData,
+    actor: Actor,
+    services: Services,
+    replies: Replies,
 ) -> None:
     if query.message is None:
-        await query.answer()
+        replies.answer_callback()
         return
     filters = AuditQuery(
         member_id=callback_data.mid or None,
@@ -260,20 +267,15 @@ async def audit_page(
         until=date.fromordinal(callback_data.until) if callback_data.until > 0 else None,
     )
     text, markup = await _audit_reply(actor, services, filters, callback_data.off)
-    await query.answer()
-    await bot.edit_message_text(
-        text=text,
-        chat_id=query.message.chat.id,
-        message_id=query.message.message_id,
-        reply_markup=markup,
-    )
+    replies.answer_callback()
+    replies.edit(text, markup)
 
 
 # -- consent and erasure -----------------------------------------------------------------------
 
 
 async def consent(
-    message: Message, command: CommandObject, actor: Actor, services: Services
+    message: Message, command: CommandObject, actor: Actor, services: Services, replies: Replies
 ) -> None:
     name, value = split_consent(command.args or "")
     resolution = await services.clients.resolve(actor, name)
@@ -287,9 +289,9 @@ async def consent(
                 callback_data=SetConsent(cid=match.candidate.id, val=value),
             )
         b.adjust(1)
-        await message.answer(_("Several clients match. Which one?"), reply_markup=b.as_markup())
+        replies.answer(_("Several clients match. Which one?"), reply_markup=b.as_markup())
         return
-    await message.answer(await _consent_set(actor, services, resolution.best.id, value))
+    replies.answer(await _consent_set(actor, services, resolution.best.id, value))
 
 
 async def _consent_set(actor: Actor, services: Services, client_id: int, value: Consent) -> str:
@@ -300,16 +302,18 @@ async def _consent_set(actor: Actor, services: Services, client_id: int, value: 
 
 
 async def consent_picked(
-    query: CallbackQuery, callback_data: SetConsent, bot: Bot, actor: Actor, services: Services
+    query: CallbackQuery,
+    callback_data: SetConsent,
+    actor: Actor,
+    services: Services,
+    replies: Replies,
 ) -> None:
     if callback_data.val not in Consent.__members__.values() or query.message is None:
-        await query.answer()
+        replies.answer_callback()
         return
     text = await _consent_set(actor, services, callback_data.cid, Consent(callback_data.val))
-    await query.answer()
-    await bot.edit_message_text(
-        text=text, chat_id=query.message.chat.id, message_id=query.message.message_id
-    )
+    replies.answer_callback()
+    replies.edit(text)
 
 
 def _confirm_text(name: str) -> str:
@@ -328,7 +332,7 @@ def _confirm_keyboard(client_id: int) -> InlineKeyboardMarkup:
 
 
 async def forget(
-    message: Message, command: CommandObject, actor: Actor, services: Services
+    message: Message, command: CommandObject, actor: Actor, services: Services, replies: Replies
 ) -> None:
     name = (command.args or "").strip()
     if not name:
@@ -337,7 +341,7 @@ async def forget(
     require_role(actor, Role.OWNER)
     resolution = await services.clients.resolve(actor, name)
     if resolution.kind is MatchKind.NONE:
-        await message.answer(_("No client matches «{name}».").format(name=echo(name)))
+        replies.answer(_("No client matches «{name}».").format(name=echo(name)))
         return
     if resolution.kind is MatchKind.SEVERAL:
         b = InlineKeyboardBuilder()
@@ -347,51 +351,45 @@ async def forget(
                 callback_data=ForgetClient(act="ask", cid=match.candidate.id),
             )
         b.adjust(1)
-        await message.answer(_("Several clients match. Which one?"), reply_markup=b.as_markup())
+        replies.answer(_("Several clients match. Which one?"), reply_markup=b.as_markup())
         return
     client = await services.privacy.forget_target(actor, resolution.best.id)
     text = _confirm_text(client.name)
-    await message.answer(text, reply_markup=_confirm_keyboard(client.id))
+    replies.answer(text, reply_markup=_confirm_keyboard(client.id))
 
 
 async def forget_pressed(
-    query: CallbackQuery, callback_data: ForgetClient, bot: Bot, actor: Actor, services: Services
+    query: CallbackQuery,
+    callback_data: ForgetClient,
+    actor: Actor,
+    services: Services,
+    replies: Replies,
 ) -> None:
     if query.message is None:
-        await query.answer()
+        replies.answer_callback()
         return
-    chat_id, message_id = query.message.chat.id, query.message.message_id
     if callback_data.act == "ask":
         client = await services.privacy.forget_target(actor, callback_data.cid)
         text = _confirm_text(client.name)
-        await query.answer()
-        await bot.edit_message_text(
-            text=text,
-            chat_id=chat_id,
-            message_id=message_id,
-            reply_markup=_confirm_keyboard(client.id),
-        )
+        replies.answer_callback()
+        replies.edit(text, _confirm_keyboard(client.id))
         return
     if callback_data.act == "no":
         await services.privacy.forget_target(actor, callback_data.cid)
-        await query.answer()
-        await bot.edit_message_text(
-            text=_("Nothing was erased."), chat_id=chat_id, message_id=message_id
-        )
+        replies.answer_callback()
+        replies.edit(_("Nothing was erased."))
         return
     if callback_data.act != "yes":
-        await query.answer()
+        replies.answer_callback()
         return
     placeholder = await services.privacy.forget(actor, callback_data.cid)
-    await query.answer()
+    replies.answer_callback()
     # The confirmation quoted the name: it is replaced, so the chat keeps no copy either.
-    await bot.edit_message_text(
-        text=_(
+    replies.edit(
+        _(
             "🗑 Personal data erased. The client stays in the numbers as «{placeholder}»; "
             "reminders about them are cancelled. The audit log records the erasure."
-        ).format(placeholder=escape(placeholder)),
-        chat_id=chat_id,
-        message_id=message_id,
+        ).format(placeholder=escape(placeholder))
     )
 
 

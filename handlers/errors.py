@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import logging
 
-from aiogram import Router
-from aiogram.exceptions import TelegramAPIError
+from aiogram import Bot, Router
 from aiogram.types import ErrorEvent
 
 from bot.i18n import _
+from bot.telegram.replies import Replies
 from storage.db import is_unavailable
 
 log = logging.getLogger(__name__)
 
 
-async def on_error(event: ErrorEvent) -> bool:
+async def on_error(event: ErrorEvent, bot: Bot) -> bool:
     update = event.update
     # Type and update id only at error level: exception text may quote client data.
     log.error(
@@ -30,13 +30,14 @@ async def on_error(event: ErrorEvent) -> bool:
         )
     else:
         text = _("Something went wrong. Nothing was saved; please try again.")
-    try:
-        if update.message is not None:
-            await update.message.answer(text)
-        elif update.callback_query is not None:
-            await update.callback_query.answer(text, show_alert=True)
-    except TelegramAPIError:
-        log.warning("could not tell the member about failed update %s", update.update_id)
+    # The update's transaction is over (rolled back) and its own replies dropped: this one goes
+    # at once. A failure to deliver it is logged by the flush.
+    replies = Replies(bot, update)
+    if update.message is not None:
+        replies.answer(text)
+    elif update.callback_query is not None:
+        replies.answer_callback(text, show_alert=True)
+    await replies.flush()
     return True
 
 

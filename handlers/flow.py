@@ -10,7 +10,6 @@ from datetime import datetime
 from decimal import Decimal
 from html import escape
 
-from aiogram import Bot
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import InlineKeyboardMarkup
@@ -34,7 +33,7 @@ from bot.telegram.render import (
     pick_keyboard,
     temperature_label,
 )
-from bot.telegram.texts import split_text
+from bot.telegram.replies import Replies
 from storage.enums import FollowupKind, Temperature
 
 # Stands in for the client's name once the client is known, so the same parsers read the rest.
@@ -52,17 +51,13 @@ class Steps(StatesGroup):
 
 @dataclass
 class Flow:
-    bot: Bot
-    chat_id: int
+    replies: Replies
     actor: Actor
     services: Services
     state: FSMContext
 
     async def send(self, text: str, markup: InlineKeyboardMarkup | None = None) -> None:
-        chunks = split_text(text)
-        for index, chunk in enumerate(chunks):
-            last = index == len(chunks) - 1
-            await self.bot.send_message(self.chat_id, chunk, reply_markup=markup if last else None)
+        self.replies.answer(text, markup)
 
     # -- entry points -----------------------------------------------------------------------
 

@@ -9,7 +9,7 @@ from aiogram.types import Message
 from bot.i18n import _
 from bot.services.access import sees_whole_team
 from bot.services.context import Actor
-from bot.telegram.texts import split_text
+from bot.telegram.replies import Replies
 from storage.enums import Role
 
 
@@ -111,10 +111,10 @@ def help_text(actor: Actor) -> str:
     return text
 
 
-async def show_help(message: Message, actor: Actor) -> None:
-    # The owner's help lists every command and outgrows one Telegram message (in Russian).
-    for chunk in split_text(help_text(actor)):
-        await message.answer(chunk)
+async def show_help(message: Message, actor: Actor, replies: Replies) -> None:
+    # The owner's help lists every command and outgrows one Telegram message (in Russian):
+    # `answer` splits it.
+    replies.answer(help_text(actor))
 
 
 def build_router() -> Router:

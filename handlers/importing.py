@@ -5,12 +5,13 @@ How a long import shows progress although replies wait for the commit
 The import runs inside the unit of work of the update that pressed «Import» (or «Skip» /
 «Merge»): one transaction for the whole file, so a failure anywhere leaves the base as it was,
 and no second unit of work is opened inside the first (SQLite's write gate would wait on
-itself). Ordinary replies are buffered until that commit (bot/telegram/outgoing.py), which is
-right for the final report — it must not claim rows that were rolled back — but would hide
-progress. So the button answer and the progress edits are sent *unbuffered* (`_unbuffered`):
-they say nothing about saved data, only "working on it". The report and the last edit stay
-buffered and leave after the commit. A failure is caught here, rolled back explicitly and
-reported on the progress message; the update then commits nothing but the cleared state.
+itself). Replies wait for that commit (bot/telegram/replies.py), which is right for the final
+report — it must not claim rows that were rolled back — but would hide progress. So the button
+answer and the progress edits are the documented exception, sent at once
+(`replies.answer_callback_now`, `ProgressMessage`): they say nothing about saved data, only
+"working on it". The report and the last edit are ordinary replies and leave after the commit.
+A failure is caught here, rolled back explicitly and reported on the progress message; the
+update then commits nothing but the cleared state.
 While the import runs on SQLite other updates queue at the write gate. On PostgreSQL they
 proceed (the team row is not locked); the import takes an advisory lock per team, so two imports
 of one team never interleave, and a second press of the same button (a double tap read the
@@ -24,11 +25,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import datetime
 
-from aiogram import Bot, F, Router
+from aiogram import Bot, Router
 from aiogram.exceptions import TelegramAPIError
 from aiogram.filters import Command
 from aiogram.fsm.context import FSMContext
@@ -45,9 +44,9 @@ from bot.services.importing.mapping import FIELDS, SKIP
 from bot.services.importing.service import DuplicatePolicy
 from bot.telegram import import_texts as texts
 from bot.telegram.callbacks import ImportAction
-from bot.telegram.outgoing import bind as outgoing_bind
-from bot.telegram.outgoing import unbind as outgoing_unbind
-from bot.telegram.texts import error_text, split_text
+from bot.telegram.filters import has_document, has_photo
+from bot.telegram.replies import Replies
+from bot.telegram.texts import error_text
 from storage.enums import Role
 
 log = logging.getLogger(__name__)
@@ -59,19 +58,10 @@ class ImportSteps(StatesGroup):
     mapping = State()
 
 
-@contextmanager
-def _unbuffered() -> Iterator[None]:
-    """Requests made in this block go to Telegram at once instead of after the commit."""
-    token = outgoing_bind(None)
-    try:
-        yield
-    finally:
-        outgoing_unbind(token)
-
-
 class ProgressMessage:
-    """Edits one message with the import's progress, at most every `interval` seconds by the
-    injected clock (Telegram limits edits; tests drive the clock)."""
+    """Edits one message with the import's progress at most every `interval` seconds by the
+    injected clock (Telegram limits edits; tests drive the clock). The edits go to Telegram at
+    once, not with the update's replies after the commit: the documented exception."""
 
     def __init__(
         self, bot: Bot, chat_id: int, message_id: int, clock: Clock, interval: float
@@ -82,15 +72,14 @@ class ProgressMessage:
         self.edits = 0
 
     async def show(self, text: str) -> None:
-        with _unbuffered():
-            try:
-                await self._bot.edit_message_text(
-                    text=text, chat_id=self._chat_id, message_id=self._message_id
-                )
-                self.edits += 1
-            except TelegramAPIError as exc:
-                # Progress is cosmetic: a failed edit must not stop the import.
-                log.warning("import progress not shown: %s", type(exc).__name__)
+        try:
+            await self._bot.edit_message_text(
+                text=text, chat_id=self._chat_id, message_id=self._message_id
+            )
+            self.edits += 1
+        except TelegramAPIError as exc:
+            # Progress is cosmetic: a failed edit must not stop the import.
+            log.warning("import progress not shown: %s", type(exc).__name__)
 
     async def __call__(self, stage: str, done: int, total: int) -> None:
         now = self._clock.now()
@@ -110,10 +99,12 @@ async def _download(bot: Bot, file_id: str) -> bytes:
     return stream.read()
 
 
-async def import_command(message: Message, actor: Actor, services: Services) -> None:
+async def import_command(
+    message: Message, actor: Actor, services: Services, replies: Replies
+) -> None:
     services.imports.ensure_owner(actor)
     limits = services.ctx.limits
-    await message.answer(
+    replies.answer(
         _(
             "Send me your client table as a file: <b>.xlsx</b> or <b>.csv</b> (UTF-8 or "
             "Windows-1251, comma or semicolon), up to {mb} MB and {rows} rows.\n"
@@ -127,7 +118,12 @@ async def import_command(message: Message, actor: Actor, services: Services) -> 
 
 
 async def document_received(
-    message: Message, bot: Bot, actor: Actor, services: Services, state: FSMContext
+    message: Message,
+    bot: Bot,
+    actor: Actor,
+    services: Services,
+    state: FSMContext,
+    replies: Replies,
 ) -> None:
     document = message.document
     assert document is not None
@@ -152,7 +148,7 @@ async def document_received(
             "mgr_name": actor.member.full_name,
         }
     )
-    await message.answer(
+    replies.answer(
         texts.mapping_text(
             file_name,
             preview.rows,
@@ -167,14 +163,14 @@ async def document_received(
     )
 
 
-def _owner(message: Message, actor: Actor) -> bool:
+async def _owner(message: Message, actor: Actor) -> bool:
     return actor.member.role == Role.OWNER
 
 
-async def photo_received(message: Message) -> None:
+async def photo_received(message: Message, replies: Replies) -> None:
     """An owner who sends a photo of a table means to import it; others' photos are not
     about import at all and get the general hint."""
-    await message.answer(
+    replies.answer(
         _(
             "That is a picture; I can only read tables. Send the client base as a file: "
             "<b>.xlsx</b> or <b>.csv</b> (in Telegram: 📎 → File)."
@@ -189,6 +185,7 @@ async def import_action(
     actor: Actor,
     services: Services,
     state: FSMContext,
+    replies: Replies,
 ) -> None:
     services.imports.ensure_owner(actor)
     data = await state.get_data()
@@ -198,19 +195,16 @@ async def import_action(
         or query.message is None
     ):
         raise DomainError("import_expired")
-    chat_id, message_id = query.message.chat.id, query.message.message_id
     headers: list[str] = list(data["headers"])
     mapping: list[str] = list(data["mapping"])
     act, col = callback_data.act, callback_data.col
     if act in ("col", "set") and not 0 <= col < len(headers):
         raise DomainError("import_expired")
     if act == "col":
-        await query.answer()
-        await bot.edit_message_text(
-            text=texts.field_choice_text(headers[col], col),
-            chat_id=chat_id,
-            message_id=message_id,
-            reply_markup=texts.field_keyboard(callback_data.tok, col, mapping[col]),
+        replies.answer_callback()
+        replies.edit(
+            texts.field_choice_text(headers[col], col),
+            texts.field_keyboard(callback_data.tok, col, mapping[col]),
         )
         return
     if act in ("set", "back", "mgr"):
@@ -228,9 +222,9 @@ async def import_action(
                 raise DomainError("import_expired")
             mapping[col] = field
             await state.update_data(mapping=mapping)
-        await query.answer()
-        await bot.edit_message_text(
-            text=texts.mapping_text(
+        replies.answer_callback()
+        replies.edit(
+            texts.mapping_text(
                 data["file_name"],
                 data["rows"],
                 headers,
@@ -238,29 +232,23 @@ async def import_action(
                 bool(data.get("approx")),
                 data.get("mgr_name"),
             ),
-            chat_id=chat_id,
-            message_id=message_id,
-            reply_markup=texts.mapping_keyboard(
-                callback_data.tok, headers, mapping, data.get("mgr_name")
-            ),
+            texts.mapping_keyboard(callback_data.tok, headers, mapping, data.get("mgr_name")),
         )
         return
     if act == "stop":
         await state.clear()
-        await query.answer()
-        await bot.edit_message_text(
-            text=_("Import cancelled. Nothing was saved."), chat_id=chat_id, message_id=message_id
-        )
+        replies.answer_callback()
+        replies.edit(_("Import cancelled. Nothing was saved."))
         return
     policies = {"go": DuplicatePolicy.ASK, "skip": DuplicatePolicy.SKIP}
     policy = policies.get(act, DuplicatePolicy.MERGE if act == "merge" else None)
     if policy is None:
         raise DomainError("import_expired")
-    await _run_import(query, bot, actor, services, state, data, policy)
+    await _run_import(replies, bot, actor, services, state, data, policy)
 
 
 async def _run_import(
-    query: CallbackQuery,
+    replies: Replies,
     bot: Bot,
     actor: Actor,
     services: Services,
@@ -268,18 +256,13 @@ async def _run_import(
     data: dict[str, object],
     policy: DuplicatePolicy,
 ) -> None:
-    assert query.message is not None
     ctx = services.ctx
+    assert replies.chat_id is not None and replies.message_id is not None
     progress = ProgressMessage(
-        bot,
-        query.message.chat.id,
-        query.message.message_id,
-        ctx.clock,
-        ctx.limits.import_progress_seconds,
+        bot, replies.chat_id, replies.message_id, ctx.clock, ctx.limits.import_progress_seconds
     )
-    with _unbuffered():
-        # Answered now: the import may take a minute, Telegram's spinner does not wait that long.
-        await query.answer(_("Importing…"))
+    # Answered now: the import may take a minute, Telegram's spinner does not wait that long.
+    await replies.answer_callback_now(_("Importing…"))
     await progress.show(texts.progress_text("read", 0, 0))
     tok = str(data["tok"])
     try:
@@ -318,33 +301,22 @@ async def _run_import(
         await progress.show(text)
         return
     if result.needs_choice:
-        await bot.edit_message_text(
-            text=texts.duplicates_text(result),
-            chat_id=query.message.chat.id,
-            message_id=query.message.message_id,
-            reply_markup=texts.duplicates_keyboard(tok),
-        )
+        replies.edit(texts.duplicates_text(result), texts.duplicates_keyboard(tok))
         return
     await state.clear()
-    await bot.edit_message_text(
-        text=_("✅ Import finished."),
-        chat_id=query.message.chat.id,
-        message_id=query.message.message_id,
-    )
+    replies.edit(_("✅ Import finished."))
     listed = ctx.limits.import_problems_listed
-    for chunk in split_text(texts.report_text(result, listed)):
-        await bot.send_message(query.message.chat.id, chunk)
+    replies.answer(texts.report_text(result, listed))
     if len(result.problems) > listed:
-        await bot.send_document(
-            query.message.chat.id,
-            BufferedInputFile(texts.problems_csv(result), filename="import-problems.csv"),
+        replies.document(
+            BufferedInputFile(texts.problems_csv(result), filename="import-problems.csv")
         )
 
 
 def build_router() -> Router:
     router = Router(name="importing")
     router.message.register(import_command, Command("import"))
-    router.message.register(document_received, F.document)
-    router.message.register(photo_received, F.photo, _owner)
+    router.message.register(document_received, has_document)
+    router.message.register(photo_received, has_photo, _owner)
     router.callback_query.register(import_action, ImportAction.filter())
     return router

@@ -11,6 +11,7 @@ from bot.services.context import Actor
 from bot.services.errors import DomainError
 from bot.services.hub import Services
 from bot.telegram.render import role_label
+from bot.telegram.replies import Replies
 from storage.enums import Role
 
 _ROLE_WORDS = {
@@ -25,7 +26,12 @@ _ROLE_WORDS = {
 
 
 async def invite(
-    message: Message, command: CommandObject, actor: Actor, services: Services, bot: Bot
+    message: Message,
+    command: CommandObject,
+    actor: Actor,
+    services: Services,
+    bot: Bot,
+    replies: Replies,
 ) -> None:
     word = (command.args or "manager").strip().casefold()
     role = _ROLE_WORDS.get(word)
@@ -35,7 +41,7 @@ async def invite(
     me = await bot.me()
     link = f"https://t.me/{me.username}?start={created.token}"
     expires = fmt_datetime(created.expires_at.astimezone(actor.zone))
-    await message.answer(
+    replies.answer(
         _(
             "Invitation for a {role}. Send this link to the person; it works once and "
             "expires {expires}:\n{link}"

@@ -14,6 +14,7 @@ from bot.services.context import Actor
 from bot.services.hub import Services
 from bot.telegram.callbacks import ListPage
 from bot.telegram.render import Viewer, page_keyboard, page_text, stage_label, temperature_label
+from bot.telegram.replies import Replies
 from storage.enums import Stage, Temperature
 
 _WORDS = {
@@ -85,7 +86,7 @@ async def render(
 
 
 async def list_clients(
-    message: Message, command: CommandObject, actor: Actor, services: Services
+    message: Message, command: CommandObject, actor: Actor, services: Services, replies: Replies
 ) -> None:
     key = filter_key(command.args or "", services.ctx.limits.max_tag_chars)
     text, markup = await render(actor, services, key, 0)
@@ -95,22 +96,21 @@ async def list_clients(
             "<code>overdue</code>, <code>leads</code>, <code>won</code>, <code>lost</code>, "
             "<code>#tag</code>"
         )
-    await message.answer(text, reply_markup=markup)
+    replies.answer(text, reply_markup=markup)
 
 
 async def turn_page(
-    query: CallbackQuery, callback_data: ListPage, actor: Actor, services: Services
+    query: CallbackQuery,
+    callback_data: ListPage,
+    actor: Actor,
+    services: Services,
+    replies: Replies,
 ) -> None:
-    await query.answer()
+    replies.answer_callback()
     if query.message is None:
         return
     text, markup = await render(actor, services, callback_data.flt, callback_data.off)
-    await query.bot.edit_message_text(  # type: ignore[union-attr]
-        text=text,
-        chat_id=query.message.chat.id,
-        message_id=query.message.message_id,
-        reply_markup=markup,
-    )
+    replies.edit(text, markup)
 
 
 def build_router() -> Router:

@@ -18,6 +18,7 @@ from bot.services.hub import Services
 from bot.services.portfolio.periods import Period, current, parse_period, period_from_key
 from bot.telegram import portfolio_view as view
 from bot.telegram.callbacks import PortfolioAct, PortfolioView
+from bot.telegram.replies import Replies
 
 
 def parse_args(text: str, today: date) -> tuple[Period, str]:
@@ -58,13 +59,13 @@ async def _render(
 
 
 async def portfolio(
-    message: Message, command: CommandObject, actor: Actor, services: Services
+    message: Message, command: CommandObject, actor: Actor, services: Services, replies: Replies
 ) -> None:
     today = services.portfolio.today(actor)
     period, name = parse_args(command.args or "", today)
     manager_id = await services.portfolio.find_member(actor, name) if name else None
     text, markup = await _render(actor, services, period, manager_id, view.SUMMARY)
-    await message.answer(text, reply_markup=markup)
+    replies.answer(text, reply_markup=markup)
 
 
 def _checked(data: PortfolioView | PortfolioAct) -> tuple[Period, int | None, str]:
@@ -75,19 +76,18 @@ def _checked(data: PortfolioView | PortfolioAct) -> tuple[Period, int | None, st
 
 
 async def switch(
-    query: CallbackQuery, callback_data: PortfolioView, actor: Actor, services: Services
+    query: CallbackQuery,
+    callback_data: PortfolioView,
+    actor: Actor,
+    services: Services,
+    replies: Replies,
 ) -> None:
     period, manager_id, section = _checked(callback_data)
     text, markup = await _render(actor, services, period, manager_id, section)
-    await query.answer()
+    replies.answer_callback()
     if query.message is None:
         return
-    await query.bot.edit_message_text(  # type: ignore[union-attr]
-        text=text,
-        chat_id=query.message.chat.id,
-        message_id=query.message.message_id,
-        reply_markup=markup,
-    )
+    replies.edit(text, markup)
 
 
 async def _chart(
@@ -141,24 +141,21 @@ async def _chart(
 
 
 async def act(
-    query: CallbackQuery, callback_data: PortfolioAct, actor: Actor, services: Services
+    query: CallbackQuery,
+    callback_data: PortfolioAct,
+    actor: Actor,
+    services: Services,
+    replies: Replies,
 ) -> None:
     period, manager_id, section = _checked(callback_data)
     if query.message is None or callback_data.a not in ("chart", "xlsx", "csv"):
         raise DomainError("pick_expired")
-    chat_id = query.message.chat.id
-    bot = query.bot
-    assert bot is not None
     if callback_data.a == "chart":
         if section not in view.CHART_SECTIONS:
             raise DomainError("pick_expired")
         png, filename = await _chart(actor, services, period, manager_id, section)
-        await query.answer()
-        await bot.send_photo(
-            chat_id=chat_id,
-            photo=BufferedInputFile(png, filename=filename),
-            caption=view.section_title(section),
-        )
+        replies.answer_callback()
+        replies.photo(BufferedInputFile(png, filename=filename), view.section_title(section))
         return
     # Imported on first use: the spreadsheet library is heavy and exports are rare.
     from bot.services.tabular import write_csv, write_xlsx
@@ -172,13 +169,12 @@ async def act(
     content = write_xlsx(exported) if callback_data.a == "xlsx" else write_csv(exported[0])
     rows = sum(len(list(sheet.rows)) for sheet in exported)
     await portfolio.record_export(actor, report, section, callback_data.a, rows)
-    await query.answer()
-    await bot.send_document(
-        chat_id=chat_id,
-        document=BufferedInputFile(
+    replies.answer_callback()
+    replies.document(
+        BufferedInputFile(
             content, filename=portfolio_export.file_name(report, section, callback_data.a)
         ),
-        caption=_("{title}: {period}").format(
+        _("{title}: {period}").format(
             title=view.section_title(section), period=view.period_label(period)
         ),
     )

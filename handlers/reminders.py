@@ -3,7 +3,7 @@ then the push is edited to say what was done, with no buttons left to press twic
 
 from __future__ import annotations
 
-from aiogram import Bot, Router
+from aiogram import Router
 from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Message
 
@@ -12,6 +12,7 @@ from bot.services.context import Actor
 from bot.services.hub import Services
 from bot.telegram.callbacks import Remind
 from bot.telegram.render import logged_text
+from bot.telegram.replies import Replies
 from handlers.flow import Flow
 
 # What the date buttons mean: (days, hours) from now.
@@ -21,20 +22,20 @@ SNOOZE = {"hour": (0, 1), "tomorrow": (1, 0), "twoweeks": (14, 0)}
 async def reminder_action(
     query: CallbackQuery,
     callback_data: Remind,
-    bot: Bot,
     actor: Actor,
     services: Services,
     state: FSMContext,
+    replies: Replies,
 ) -> None:
     message = query.message
     if message is None:
-        await query.answer()
+        replies.answer_callback()
         return
-    flow = Flow(bot, message.chat.id, actor, services, state)
+    flow = Flow(replies, actor, services, state)
     activities = services.activities
     followup, client = await activities.pending_target(actor, callback_data.fid)
     act = callback_data.act
-    await query.answer()
+    replies.answer_callback()
     if act == "open":
         await flow.execute("client", client.id, "")
         return
@@ -54,12 +55,7 @@ async def reminder_action(
         )
     summary = logged_text(result, flow.viewer())
     if isinstance(message, Message) and message.html_text:
-        await bot.edit_message_text(
-            text=f"{message.html_text}\n\n{summary}",
-            chat_id=message.chat.id,
-            message_id=message.message_id,
-            reply_markup=None,
-        )
+        replies.edit(f"{message.html_text}\n\n{summary}")
     else:
         await flow.send(summary)
 

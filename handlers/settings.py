@@ -13,6 +13,7 @@ from bot.services.context import Actor
 from bot.services.errors import DomainError
 from bot.services.hub import Services
 from bot.telegram.callbacks import SetLanguage
+from bot.telegram.replies import Replies
 from storage.dto import MemberDTO, TeamDTO
 
 _KEYS = {
@@ -80,13 +81,13 @@ def team_settings_text(team: TeamDTO) -> str:
     )
 
 
-async def _team_settings(message: Message, args: str, actor: Actor, services: Services) -> None:
+async def _team_settings(args: str, actor: Actor, services: Services, replies: Replies) -> None:
     if not args:
-        await message.answer(team_settings_text(actor.team))
+        replies.answer(team_settings_text(actor.team))
         return
     word, _sep, value = args.partition(" ")
     team = await services.team_settings.set_period(actor, word, value.strip())
-    await message.answer(_("Saved.") + "\n\n" + team_settings_text(team))
+    replies.answer(_("Saved.") + "\n\n" + team_settings_text(team))
 
 
 def language_keyboard() -> InlineKeyboardMarkup:
@@ -97,15 +98,20 @@ def language_keyboard() -> InlineKeyboardMarkup:
 
 
 async def change_settings(
-    message: Message, command: CommandObject, actor: Actor, services: Services, settings: Settings
+    message: Message,
+    command: CommandObject,
+    actor: Actor,
+    services: Services,
+    settings: Settings,
+    replies: Replies,
 ) -> None:
     args = (command.args or "").strip()
     if not args:
-        await message.answer(settings_text(actor.member), reply_markup=language_keyboard())
+        replies.answer(settings_text(actor.member), reply_markup=language_keyboard())
         return
     word, _sep, value = args.partition(" ")
     if word.casefold() in ("team", "команда"):
-        await _team_settings(message, value.strip(), actor, services)
+        await _team_settings(value.strip(), actor, services, replies)
         return
     key = _KEYS.get(word.casefold())
     value = value.strip()
@@ -121,7 +127,7 @@ async def change_settings(
     else:
         member = await member_settings.set_language(actor, value)
         set_locale(member.language or settings.default_language)
-    await message.answer(_("Saved.") + "\n\n" + settings_text(member))
+    replies.answer(_("Saved.") + "\n\n" + settings_text(member))
 
 
 async def choose_language(
@@ -130,17 +136,13 @@ async def choose_language(
     actor: Actor,
     services: Services,
     settings: Settings,
+    replies: Replies,
 ) -> None:
     member = await services.member_settings.set_language(actor, callback_data.code)
     set_locale(member.language or settings.default_language)
-    await query.answer(_("Saved."))
+    replies.answer_callback(_("Saved."))
     if query.message is not None:
-        await query.bot.edit_message_text(  # type: ignore[union-attr]
-            text=settings_text(member),
-            chat_id=query.message.chat.id,
-            message_id=query.message.message_id,
-            reply_markup=language_keyboard(),
-        )
+        replies.edit(settings_text(member), language_keyboard())
 
 
 def build_router() -> Router:

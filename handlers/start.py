@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from html import escape
 
-from aiogram import Bot, Router
+from aiogram import Router
 from aiogram.filters import CommandObject, CommandStart
 from aiogram.types import Message
 
@@ -13,10 +13,15 @@ from bot.i18n import _, pick_language, set_locale, use_locale
 from bot.services.hub import Services
 from bot.services.onboarding import NewcomerInfo, StartKind, StartOutcome
 from bot.telegram.render import role_label
+from bot.telegram.replies import Replies
 
 
 async def start(
-    message: Message, command: CommandObject, services: Services, settings: Settings, bot: Bot
+    message: Message,
+    command: CommandObject,
+    services: Services,
+    settings: Settings,
+    replies: Replies,
 ) -> None:
     user = message.from_user
     if user is None:
@@ -36,7 +41,7 @@ async def start(
         )
     name = escape(user.first_name)
     if outcome.kind is StartKind.OWNER_CREATED:
-        await message.answer(
+        replies.answer(
             _(
                 "Hello, {name}! You are the owner of a new team. 👋\n\n"
                 "Add your first client: <code>/add Ivanov Petr, +7 999 123-45-67, Moscow</code>\n"
@@ -48,7 +53,7 @@ async def start(
         )
     elif outcome.kind is StartKind.JOINED:
         assert outcome.member is not None
-        await message.answer(
+        replies.answer(
             _(
                 "Welcome to the team, {name}! Your role: {role}.\n\n"
                 "Add a client: <code>/add Ivanov Petr, +7 999 123-45-67</code>\n"
@@ -56,25 +61,25 @@ async def start(
                 "All commands: /help"
             ).format(name=name, role=role_label(outcome.member.role))
         )
-        await _tell_inviter(bot, outcome, settings)
+        _tell_inviter(replies, outcome, settings)
     elif outcome.kind is StartKind.WELCOME_BACK:
-        await message.answer(
+        replies.answer(
             _("Hello again, {name}! See what is due: /today. All commands: /help").format(name=name)
         )
     elif outcome.kind is StartKind.INVITE_EXPIRED:
-        await message.answer(_("This invitation link has expired. Ask the owner for a new one."))
+        replies.answer(_("This invitation link has expired. Ask the owner for a new one."))
     elif outcome.kind is StartKind.INVITE_USED:
-        await message.answer(
+        replies.answer(
             _("This invitation link has already been used. Ask the owner for a new one.")
         )
     elif outcome.kind is StartKind.INVITE_INVALID:
-        await message.answer(_("This invitation link is not valid. Ask the owner for a new one."))
+        replies.answer(_("This invitation link is not valid. Ask the owner for a new one."))
     elif outcome.kind is StartKind.DEACTIVATED:
-        await message.answer(
+        replies.answer(
             _("Your access to this team has been closed. Ask the owner if this is a mistake.")
         )
     else:
-        await message.answer(
+        replies.answer(
             _(
                 "Hello! This is a private sales assistant of a team. To join, ask the owner "
                 "for an invitation link."
@@ -82,7 +87,7 @@ async def start(
         )
 
 
-async def _tell_inviter(bot: Bot, outcome: StartOutcome, settings: Settings) -> None:
+def _tell_inviter(replies: Replies, outcome: StartOutcome, settings: Settings) -> None:
     inviter, member = outcome.inviter, outcome.member
     if inviter is None or member is None:
         return
@@ -94,7 +99,7 @@ async def _tell_inviter(bot: Bot, outcome: StartOutcome, settings: Settings) -> 
             name=escape(member.full_name), role=role_label(member.role)
         )
     # Sent after the commit like every reply; if the owner blocked the bot, the join still stands.
-    await bot.send_message(inviter.telegram_id, text)
+    replies.send(inviter.telegram_id, text)
 
 
 def build_router() -> Router:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from aiogram import Bot, F, Router
+from aiogram import Router
+from aiogram.filters import StateFilter
 from aiogram.fsm.context import FSMContext
 from aiogram.types import Message
 
 from bot.services.context import Actor
 from bot.services.hub import Services
+from bot.telegram.filters import answer_text
+from bot.telegram.replies import Replies
 from handlers.clients import add_client, show_found
 from handlers.flow import Flow, Steps
 
@@ -15,34 +18,34 @@ from handlers.flow import Flow, Steps
 
 
 async def client_answer(
-    message: Message, bot: Bot, actor: Actor, services: Services, state: FSMContext
+    message: Message, actor: Actor, services: Services, state: FSMContext, replies: Replies
 ) -> None:
-    await Flow(bot, message.chat.id, actor, services, state).client_named(message.text or "")
+    await Flow(replies, actor, services, state).client_named(message.text or "")
 
 
 async def details_answer(
-    message: Message, bot: Bot, actor: Actor, services: Services, state: FSMContext
+    message: Message, actor: Actor, services: Services, state: FSMContext, replies: Replies
 ) -> None:
-    await Flow(bot, message.chat.id, actor, services, state).details_given(message.text or "")
+    await Flow(replies, actor, services, state).details_given(message.text or "")
 
 
 async def add_answer(
-    message: Message, bot: Bot, actor: Actor, services: Services, state: FSMContext
+    message: Message, actor: Actor, services: Services, state: FSMContext, replies: Replies
 ) -> None:
-    await add_client(Flow(bot, message.chat.id, actor, services, state), message.text or "")
+    await add_client(Flow(replies, actor, services, state), message.text or "")
 
 
 async def find_answer(
-    message: Message, actor: Actor, services: Services, state: FSMContext
+    message: Message, actor: Actor, services: Services, state: FSMContext, replies: Replies
 ) -> None:
-    await show_found(message, message.text or "", actor, services, state)
+    await show_found(message.text or "", actor, services, state, replies)
 
 
 def build_router() -> Router:
     router = Router(name="steps")
-    router.message.filter(F.text, ~F.text.startswith("/"))
-    router.message.register(client_answer, Steps.client)
-    router.message.register(details_answer, Steps.details)
-    router.message.register(add_answer, Steps.add)
-    router.message.register(find_answer, Steps.find)
+    router.message.filter(answer_text)
+    router.message.register(client_answer, StateFilter(Steps.client))
+    router.message.register(details_answer, StateFilter(Steps.details))
+    router.message.register(add_answer, StateFilter(Steps.add))
+    router.message.register(find_answer, StateFilter(Steps.find))
     return router

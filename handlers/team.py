@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from html import escape
 
-from aiogram import Bot, Router
+from aiogram import Router
 from aiogram.filters import Command, CommandObject
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 from aiogram.utils.keyboard import InlineKeyboardBuilder
@@ -17,6 +17,7 @@ from bot.services.hub import Services
 from bot.services.team import SUMMARY_NAMES
 from bot.telegram.callbacks import TeamAct
 from bot.telegram.render import Viewer, role_label
+from bot.telegram.replies import Replies
 from bot.telegram.team_render import (
     confirm_keyboard,
     panel_keyboard,
@@ -34,9 +35,9 @@ def _viewer(actor: Actor, services: Services) -> Viewer:
     return Viewer(actor.zone, services.ctx.local_now(actor).date())
 
 
-async def team(message: Message, actor: Actor, services: Services) -> None:
+async def team(message: Message, actor: Actor, services: Services, replies: Replies) -> None:
     roster = await services.team.roster(actor, 0)
-    await message.answer(
+    replies.answer(
         roster_text(roster, _viewer(actor, services)), reply_markup=roster_keyboard(roster)
     )
 
@@ -49,14 +50,14 @@ def ownership_question(name: str) -> str:
 
 
 async def owner_command(
-    message: Message, command: CommandObject, actor: Actor, services: Services
+    message: Message, command: CommandObject, actor: Actor, services: Services, replies: Replies
 ) -> None:
     require_role(actor, Role.OWNER)
     args = (command.args or "").strip()
     if not args:
         receivers = await services.team.receivers(actor, actor.member.id)
         if not receivers:
-            await message.answer(_("There is nobody else in the team yet. Invite: /invite"))
+            replies.answer(_("There is nobody else in the team yet. Invite: /invite"))
             return
         b = InlineKeyboardBuilder()
         for member in receivers:
@@ -64,29 +65,24 @@ async def owner_command(
                 text=f"👑 {member.full_name[:40]}", callback_data=TeamAct(act="own", mid=member.id)
             )
         b.adjust(1)
-        await message.answer(
-            _("Whom do you hand the ownership over to?"), reply_markup=b.as_markup()
-        )
+        replies.answer(_("Whom do you hand the ownership over to?"), reply_markup=b.as_markup())
         return
     named = await services.team.resolve_member(actor, args)
     member = await services.team.heir(actor, named.id)
-    await message.answer(
+    replies.answer(
         ownership_question(member.full_name), reply_markup=confirm_keyboard("ownok", member.id)
     )
 
 
 async def team_button(
-    query: CallbackQuery, callback_data: TeamAct, bot: Bot, actor: Actor, services: Services
+    query: CallbackQuery, callback_data: TeamAct, actor: Actor, services: Services, replies: Replies
 ) -> None:
-    message = query.message
-    if message is None:
-        await query.answer()
+    if query.message is None:
+        replies.answer_callback()
         return
     text, markup, note = await _act(callback_data, actor, services)
-    await query.answer(note)
-    await bot.edit_message_text(
-        text=text, chat_id=message.chat.id, message_id=message.message_id, reply_markup=markup
-    )
+    replies.answer_callback(note)
+    replies.edit(text, markup)
 
 
 async def _act(

@@ -9,13 +9,12 @@ from aiogram.types import Message
 from bot.services.context import Actor
 from bot.services.hub import Services
 from bot.telegram.render import Viewer, worklist_text
-from bot.telegram.texts import split_text
+from bot.telegram.replies import Replies
 
 
-async def today(message: Message, actor: Actor, services: Services) -> None:
+async def today(message: Message, actor: Actor, services: Services, replies: Replies) -> None:
     work = await services.worklist.today(actor)
-    for chunk in split_text(worklist_text(work, Viewer(actor.zone, work.today))):
-        await message.answer(chunk)
+    replies.answer(worklist_text(work, Viewer(actor.zone, work.today)))
 
 
 def build_router() -> Router:

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from html import escape
 
-from aiogram import Bot, F, Router
-from aiogram.filters import Command, CommandObject
+from aiogram import Router
+from aiogram.filters import Command, CommandObject, StateFilter
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
-from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
+from aiogram.types import CallbackQuery, Message
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from bot.i18n import _
@@ -17,6 +17,8 @@ from bot.services.errors import DomainError
 from bot.services.hub import Services
 from bot.services.team import SUMMARY_NAMES
 from bot.telegram.callbacks import TransferPick
+from bot.telegram.filters import answer_text
+from bot.telegram.replies import Replies
 from bot.telegram.team_render import transferred_text
 from storage.dto import MemberDTO
 
@@ -27,19 +29,13 @@ class TransferSteps(StatesGroup):
     clients = State()
 
 
-async def _send(
-    bot: Bot, chat_id: int, text: str, markup: InlineKeyboardMarkup | None = None
-) -> None:
-    await bot.send_message(chat_id, text, reply_markup=markup)
-
-
 async def _ask_source(
-    bot: Bot, chat_id: int, services: Services, actor: Actor, state: FSMContext
+    replies: Replies, services: Services, actor: Actor, state: FSMContext
 ) -> None:
     holders = await services.team.holders(actor)
     if not holders:
         await state.clear()
-        await _send(bot, chat_id, _("Nobody in the team has clients yet."))
+        replies.answer(_("Nobody in the team has clients yet."))
         return
     b = InlineKeyboardBuilder()
     for member in holders:
@@ -51,16 +47,14 @@ async def _ask_source(
     b.adjust(1)
     await state.set_state(TransferSteps.source)
     await state.set_data({"offered": [m.id for m in holders]})
-    await _send(
-        bot,
-        chat_id,
+    replies.answer(
         _("Whose clients do you move? Press a member or write the name. /cancel to stop."),
         b.as_markup(),
     )
 
 
 async def _ask_target(
-    bot: Bot, chat_id: int, services: Services, actor: Actor, state: FSMContext, source: MemberDTO
+    replies: Replies, services: Services, actor: Actor, state: FSMContext, source: MemberDTO
 ) -> None:
     count = await services.team.client_count(actor, source.id)
     if not count:
@@ -75,9 +69,7 @@ async def _ask_target(
     b.adjust(1)
     await state.set_state(TransferSteps.target)
     await state.set_data({"src": source.id, "offered": [m.id for m in receivers]})
-    await _send(
-        bot,
-        chat_id,
+    replies.answer(
         _("To whom do the clients of <b>{name}</b> ({count}) go? Press or write the name.").format(
             name=escape(source.full_name), count=count
         ),
@@ -86,15 +78,13 @@ async def _ask_target(
 
 
 async def _ask_clients(
-    bot: Bot, chat_id: int, state: FSMContext, source: MemberDTO, target: MemberDTO
+    replies: Replies, state: FSMContext, source: MemberDTO, target: MemberDTO
 ) -> None:
     b = InlineKeyboardBuilder()
     b.button(text=_("All of them"), callback_data=TransferPick(step="all", mid=target.id))
     await state.set_state(TransferSteps.clients)
     await state.set_data({"src": source.id, "dst": target.id})
-    await _send(
-        bot,
-        chat_id,
+    replies.answer(
         _(
             "All clients of <b>{source}</b> go to <b>{target}</b>, or only some? Press "
             "<b>All of them</b> or send the names separated by commas."
@@ -104,8 +94,7 @@ async def _ask_clients(
 
 
 async def _run(
-    bot: Bot,
-    chat_id: int,
+    replies: Replies,
     services: Services,
     actor: Actor,
     state: FSMContext,
@@ -115,21 +104,20 @@ async def _run(
 ) -> None:
     result = await services.team.transfer(actor, source_id, target_id, client_ids)
     await state.clear()
-    await _send(bot, chat_id, transferred_text(result, SUMMARY_NAMES))
+    replies.answer(transferred_text(result, SUMMARY_NAMES))
 
 
 async def transfer(
     message: Message,
     command: CommandObject,
-    bot: Bot,
     actor: Actor,
     services: Services,
     state: FSMContext,
+    replies: Replies,
 ) -> None:
     args = (command.args or "").strip()
-    chat_id = message.chat.id
     if not args:
-        await _ask_source(bot, chat_id, services, actor, state)
+        await _ask_source(replies, services, actor, state)
         return
     try:
         request = await services.team.parse_transfer(actor, args)
@@ -137,11 +125,10 @@ async def transfer(
         if exc.code != "transfer_target_missing":
             raise
         source = await services.team.resolve_member(actor, args)
-        await _ask_target(bot, chat_id, services, actor, state, source)
+        await _ask_target(replies, services, actor, state, source)
         return
     await _run(
-        bot,
-        chat_id,
+        replies,
         services,
         actor,
         state,
@@ -152,14 +139,14 @@ async def transfer(
 
 
 async def source_answer(
-    message: Message, bot: Bot, actor: Actor, services: Services, state: FSMContext
+    message: Message, actor: Actor, services: Services, state: FSMContext, replies: Replies
 ) -> None:
     source = await services.team.resolve_member(actor, message.text or "")
-    await _ask_target(bot, message.chat.id, services, actor, state, source)
+    await _ask_target(replies, services, actor, state, source)
 
 
 async def target_answer(
-    message: Message, bot: Bot, actor: Actor, services: Services, state: FSMContext
+    message: Message, actor: Actor, services: Services, state: FSMContext, replies: Replies
 ) -> None:
     data = await state.get_data()
     target = await services.team.resolve_member(actor, message.text or "")
@@ -168,11 +155,11 @@ async def target_answer(
         raise DomainError("member_removed", name=target.full_name)
     if target.id == source.id:
         raise DomainError("transfer_same", name=target.full_name)
-    await _ask_clients(bot, message.chat.id, state, source, target)
+    await _ask_clients(replies, state, source, target)
 
 
 async def clients_answer(
-    message: Message, bot: Bot, actor: Actor, services: Services, state: FSMContext
+    message: Message, actor: Actor, services: Services, state: FSMContext, replies: Replies
 ) -> None:
     data = await state.get_data()
     source = await _member(services, actor, data.get("src"))
@@ -181,44 +168,41 @@ async def clients_answer(
         await state.clear()
         raise DomainError("pick_expired")
     ids = await services.team.resolve_clients_of(actor, source, message.text or "")
-    await _run(bot, message.chat.id, services, actor, state, source.id, target_id, ids)
+    await _run(replies, services, actor, state, source.id, target_id, ids)
 
 
 async def picked(
     query: CallbackQuery,
     callback_data: TransferPick,
-    bot: Bot,
     actor: Actor,
     services: Services,
     state: FSMContext,
+    replies: Replies,
 ) -> None:
     if query.message is None:
-        await query.answer()
+        replies.answer_callback()
         return
-    chat_id = query.message.chat.id
     current, data = await state.get_state(), await state.get_data()
     step, mid = callback_data.step, callback_data.mid
     # Only a button of the question now open counts: an old or forged one is refused.
     if step == "from" and current == TransferSteps.source.state and mid in data.get("offered", []):
         source = await _member(services, actor, mid)
-        await query.answer()
-        await _ask_target(bot, chat_id, services, actor, state, source)
+        replies.answer_callback()
+        await _ask_target(replies, services, actor, state, source)
     elif step == "to" and current == TransferSteps.target.state and mid in data.get("offered", []):
         source = await _member(services, actor, data.get("src"))
         target = await _member(services, actor, mid)
-        await query.answer()
-        await _ask_clients(bot, chat_id, state, source, target)
+        replies.answer_callback()
+        await _ask_clients(replies, state, source, target)
     elif step == "all" and current == TransferSteps.clients.state and mid == data.get("dst"):
         source_id = data.get("src")
         if not isinstance(source_id, int):
             raise DomainError("pick_expired")
-        await _run(bot, chat_id, services, actor, state, source_id, mid, None)
-        await query.answer()
+        await _run(replies, services, actor, state, source_id, mid, None)
+        replies.answer_callback()
     else:
         raise DomainError("pick_expired")
-    await bot.edit_message_reply_markup(
-        chat_id=chat_id, message_id=query.message.message_id, reply_markup=None
-    )
+    replies.edit_markup()
 
 
 async def _member(services: Services, actor: Actor, member_id: object) -> MemberDTO:
@@ -231,10 +215,8 @@ async def _member(services: Services, actor: Actor, member_id: object) -> Member
 def build_router() -> Router:
     router = Router(name="transfer")
     router.message.register(transfer, Command("transfer"))
-    # Commands are never answers: `/today` in the middle of a question runs `/today`.
-    answers = F.text & ~F.text.startswith("/")
-    router.message.register(source_answer, TransferSteps.source, answers)
-    router.message.register(target_answer, TransferSteps.target, answers)
-    router.message.register(clients_answer, TransferSteps.clients, answers)
+    router.message.register(source_answer, StateFilter(TransferSteps.source), answer_text)
+    router.message.register(target_answer, StateFilter(TransferSteps.target), answer_text)
+    router.message.register(clients_answer, StateFilter(TransferSteps.clients), answer_text)
     router.callback_query.register(picked, TransferPick.filter())
     return router

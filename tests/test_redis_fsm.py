@@ -162,7 +162,7 @@ async def test_state_writes_wait_for_the_commit_and_vanish_on_rollback(
     from aiogram.fsm.storage.base import DefaultKeyBuilder, StorageKey
     from aiogram.fsm.storage.redis import RedisStorage
 
-    from bot.telegram.fsm_storage import DeferredStorage, bound_uow
+    from bot.telegram.fsm_storage import DeferredStorage
     from storage.db import create_session_factory
     from storage.uow import UnitOfWorkFactory
 
@@ -173,20 +173,18 @@ async def test_state_writes_wait_for_the_commit_and_vanish_on_rollback(
     uows = UnitOfWorkFactory(create_session_factory(engine))
     try:
         async with uows() as uow:
-            token = bound_uow.set(uow)
-            await storage.set_state(key, "Steps:name")
-            await storage.set_data(key, {"client": 1})
-            assert await storage.get_state(key) == "Steps:name"  # read your own write
+            update_storage = storage.in_transaction(uow)
+            await update_storage.set_state(key, "Steps:name")
+            await update_storage.set_data(key, {"client": 1})
+            assert await update_storage.get_state(key) == "Steps:name"  # read your own write
             assert await storage.inner.get_state(key) is None  # not written yet
             await uow.rollback()
-            bound_uow.reset(token)
         assert await storage.get_state(key) is None
         async with uows() as uow:
-            token = bound_uow.set(uow)
-            await storage.set_state(key, "Steps:outcome")
-            await storage.set_data(key, {"client": 2})
+            update_storage = storage.in_transaction(uow)
+            await update_storage.set_state(key, "Steps:outcome")
+            await update_storage.set_data(key, {"client": 2})
             await uow.commit()
-            bound_uow.reset(token)
         assert await storage.get_state(key) == "Steps:outcome"
         assert await storage.get_data(key) == {"client": 2}
     finally:

@@ -22,7 +22,6 @@ from storage.dto import (
     ClientDTO,
     ClientListItem,
     FollowupDTO,
-    MatchCandidate,
     MemberDTO,
 )
 from storage.enums import OPEN_LEAD_STAGES, ActivityKind, Consent, Stage, Temperature
@@ -125,12 +124,12 @@ class ClientService:
 
     # -- lookup -----------------------------------------------------------------------------
 
-    async def _candidates(self, actor: Actor) -> list[MatchCandidate]:
+    async def _candidates(self, actor: Actor) -> matching.Candidates:
         key = (actor.team.id, manager_scope(actor))
         version = actor.team.roster_version
         cached = self._ctx.candidates.get(key, version)
         if cached is None:
-            cached = await self._ctx.uow.clients.candidates(*key)
+            cached = matching.prepare(await self._ctx.uow.clients.candidates(*key))
             self._ctx.candidates.put(key, version, cached)
         return cached
 

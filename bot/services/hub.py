@@ -12,7 +12,7 @@ from bot.services.clients import ClientService
 from bot.services.context import ServiceContext
 from bot.services.export import ExportService
 from bot.services.importing.service import ImportService
-from bot.services.members import MemberSettingsService, TeamSettingsService
+from bot.services.members import MemberSettingsService, PresenceService, TeamSettingsService
 from bot.services.onboarding import OnboardingService
 from bot.services.portfolio.service import PortfolioService
 from bot.services.privacy import PrivacyService
@@ -44,6 +44,10 @@ class Services:
     @cached_property
     def imports(self) -> ImportService:
         return ImportService(self.ctx)
+
+    @cached_property
+    def presence(self) -> PresenceService:
+        return PresenceService(self.ctx)
 
     @cached_property
     def member_settings(self) -> MemberSettingsService:

@@ -2,6 +2,14 @@
 
 Names are compared in one script: both sides go through anyascii ("Иванов" -> "ivanov"), so a
 manager may type either alphabet. rapidfuzz does the string distance in C.
+
+A lookup runs on `Candidates`, a manager's client list prepared once per roster version and kept
+in the candidate cache (bot/services/candidate_cache.py): the name variants split into words,
+an index of whole variants, and every distinct word once. A name typed exactly as one client's
+(and nobody else's) is answered from the index; anything else is scored in one batch
+(`process.cdist` over the prepared words and variants, in C) and only the few candidates above
+the threshold are scored again one by one, so the scores and their order are exactly those of
+`score()`.
 """
 
 from __future__ import annotations
@@ -11,6 +19,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
+import numpy as np
 from anyascii import anyascii
 from rapidfuzz import fuzz, process
 
@@ -18,7 +27,6 @@ from storage.dto import MatchCandidate
 
 VARIANT_SEPARATOR = " | "
 _NON_WORD = re.compile(r"[^0-9a-z]+")
-_PREFILTER_LIMIT = 60
 # Scores within this distance of the best are "as good": the member must pick.
 _TIE_MARGIN = 6.0
 _PHONE_MIN_DIGITS = 5
@@ -119,36 +127,127 @@ def score(query: Query | str, candidate: MatchCandidate) -> float:
     )
 
 
-def rank(
-    query: str, candidates: Sequence[MatchCandidate], *, min_score: float, limit: int
-) -> list[Match]:
-    q = Query.of(query)
-    if not q.normalized:
+class Candidates:
+    """A client list prepared for lookups (built once per roster version, then only read)."""
+
+    def __init__(self, candidates: Sequence[MatchCandidate]) -> None:
+        self.items: tuple[MatchCandidate, ...] = tuple(candidates)
+        self.variants: list[str] = []
+        self.exact: dict[str, list[int]] = {}
+        starts: list[int] = []
+        words: dict[str, int] = {}
+        rows: list[list[int]] = []
+        for index, candidate in enumerate(self.items):
+            starts.append(len(self.variants))
+            for variant in candidate.search_text.split(VARIANT_SEPARATOR):
+                self.variants.append(variant)
+                self.exact.setdefault(variant, []).append(index)
+                rows.append([words.setdefault(w, len(words)) for w in variant.split()])
+        # Every candidate has at least one variant (an empty search text is one empty variant),
+        # so each one's variants are the slice from its start to the next one's.
+        self.starts = np.array(starts, dtype=np.intp)
+        self.words = list(words)
+        # A variant is the row of its words' positions, padded with a position past the end
+        # whose score is below any real one.
+        width = max((len(row) for row in rows), default=0) or 1
+        pad = len(words)
+        padded = [row + [pad] * (width - len(row)) for row in rows]
+        # Column k holds every variant's k-th word: the batch takes the best over `width`
+        # whole-array steps rather than a short reduction per variant.
+        self.word_columns = np.ascontiguousarray(np.array(padded, np.intp).reshape(-1, width).T)
+        self.empty = np.array([not row for row in rows], dtype=bool)
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+
+def prepare(candidates: Sequence[MatchCandidate] | Candidates) -> Candidates:
+    return candidates if isinstance(candidates, Candidates) else Candidates(candidates)
+
+
+def _batch_scores(q: Query, prepared: Candidates, min_score: float) -> np.ndarray:
+    """`score()` of every candidate at once: the same formula on arrays, in the same order of
+        operations, so the same floats (tests/test_matching.py holds them equal). Below `min_score`
+    a score may come out lower than score()'s: only who passes, and with what, is exact."""
+    # Each typed word against each distinct word once, plus the padding position.
+    per_word = process.cdist(
+        q.tokens, prepared.words, scorer=fuzz.ratio, processor=None, dtype=np.float64
+    )
+    per_word = np.hstack([per_word, np.full((len(q.tokens), 1), -1.0)])
+    total: np.ndarray | None = None
+    lowest: np.ndarray | None = None
+    for row in per_word:
+        # How well this typed word matches the closest word of each variant.
+        best = row.take(prepared.word_columns[0])
+        for column in prepared.word_columns[1:]:
+            np.maximum(best, row.take(column), out=best)
+        total = best if total is None else total + best
+        lowest = best if lowest is None else np.minimum(lowest, best)
+    assert total is not None and lowest is not None
+    token_score = total / len(q.tokens)
+    token_score = np.where(lowest < _WORD_FLOOR, np.minimum(token_score, _WORD_FLOOR), token_score)
+    # Under the cutoff rapidfuzz gives up early and says 0; above it, the exact ratio.
+    whole = process.cdist(
+        [q.normalized],
+        prepared.variants,
+        scorer=fuzz.ratio,
+        processor=None,
+        dtype=np.float64,
+        score_cutoff=min_score,
+    )[0]
+    variant_score = np.where(prepared.empty, 0.0, np.maximum(token_score - 0.5, whole))
+    return np.maximum.reduceat(variant_score, prepared.starts)
+
+
+def _rank(q: Query, prepared: Candidates, *, min_score: float, limit: int) -> list[Match]:
+    if not q.normalized or not len(prepared):
         return []
-    pool: Sequence[MatchCandidate] = candidates
-    if len(candidates) > _PREFILTER_LIMIT and q.digits is None:
-        # Cheap C-level pass first; the word-by-word score runs only on the plausible few.
-        hits = process.extract(
-            q.normalized,
-            [c.search_text for c in candidates],
-            scorer=fuzz.token_set_ratio,
-            limit=_PREFILTER_LIMIT,
-            score_cutoff=min_score - 15,
-        )
-        pool = [candidates[index] for _, _, index in hits]
-    scored = [Match(c, score(q, c)) for c in pool]
-    good = [m for m in scored if m.score >= min_score]
+    items = prepared.items
+    if q.digits is not None:
+        alternative = phone_digits(q.digits)
+        good = [
+            Match(c, 100.0)
+            for c in items
+            if q.digits in c.phone_digits or alternative in c.phone_digits
+        ]
+        good = good if min_score <= 100.0 else []
+    elif q.tokens:
+        scores = _batch_scores(q, prepared, min_score)
+        good = [Match(items[i], float(scores[i])) for i in np.flatnonzero(scores >= min_score)]
+    else:
+        return []
     good.sort(key=lambda m: (-m.score, m.candidate.name, m.candidate.id))
     return good[:limit]
 
 
+def rank(
+    query: str,
+    candidates: Sequence[MatchCandidate] | Candidates,
+    *,
+    min_score: float,
+    limit: int,
+) -> list[Match]:
+    return _rank(Query.of(query), prepare(candidates), min_score=min_score, limit=limit)
+
+
 def resolve(
-    query: str, candidates: Sequence[MatchCandidate], *, min_score: float, limit: int
+    query: str,
+    candidates: Sequence[MatchCandidate] | Candidates,
+    *,
+    min_score: float,
+    limit: int,
 ) -> Resolution:
-    matches = rank(query, candidates, min_score=min_score, limit=limit)
+    prepared = prepare(candidates)
+    q = Query.of(query)
+    normalized = q.normalized
+    only = prepared.exact.get(normalized, ()) if normalized and q.digits is None else ()
+    if len(only) == 1 and min_score <= 100.0:
+        # The full name typed exactly, and nobody else's: it wins over near ones ("Иванов"
+        # over "Иванова") without ranking the others.
+        return Resolution(MatchKind.UNIQUE, (Match(prepared.items[only[0]], 100.0),))
+    matches = _rank(q, prepared, min_score=min_score, limit=limit)
     if not matches:
         return Resolution(MatchKind.NONE, ())
-    normalized = normalize(query)
     exact = tuple(
         m for m in matches if normalized in m.candidate.search_text.split(VARIANT_SEPARATOR)
     )
@@ -164,7 +263,7 @@ def resolve(
 
 def resolve_prefix(
     words: Sequence[str],
-    candidates: Sequence[MatchCandidate],
+    candidates: Sequence[MatchCandidate] | Candidates,
     *,
     min_score: float,
     limit: int,
@@ -172,6 +271,7 @@ def resolve_prefix(
 ) -> tuple[Resolution, int]:
     """For commands whose name is followed by free text (`/note Ivanov wants a discount`):
     the longest leading run of words that names a client, and how many words it took."""
+    candidates = prepare(candidates)
     best: tuple[Resolution, int] = (Resolution(MatchKind.NONE, ()), 0)
     best_score = -1.0
     for count in range(1, min(max_words, len(words)) + 1):

@@ -1,4 +1,5 @@
-"""A member's own preferences: language, time zone, working hours."""
+"""A member's own preferences (language, time zone, working hours), and what their writing to
+the bot tells us about them."""
 
 from __future__ import annotations
 
@@ -98,6 +99,29 @@ def parse_hours(text: str) -> tuple[time, time]:
     if start >= end:
         raise DomainError("hours_invalid", value=text)
     return start, end
+
+
+class PresenceService:
+    """A member wrote to the bot: that is news about them, applied before their update is
+    handled (bot/telegram/middlewares.py calls `seen` for every update of an active member)."""
+
+    def __init__(self, ctx: ServiceContext) -> None:
+        self._ctx = ctx
+
+    async def seen(self, member: MemberDTO, telegram_language: str | None) -> MemberDTO:
+        """The member as they are now: reachable again if they had blocked the bot (the pushes
+        dropped because of the block are owed again, marked late), and with the language their
+        Telegram app uses now (the fallback until they choose one in /settings)."""
+        uow = self._ctx.uow
+        if member.unreachable_at is not None:
+            # They wrote to us, so they unblocked the bot: deliveries resume.
+            await uow.members.update(member.team_id, member.id, unreachable_at=None)
+            await uow.outbox.reopen_blocked(member.id, self._ctx.now())
+            member = replace(member, unreachable_at=None)
+        if telegram_language and telegram_language != member.telegram_language:
+            await uow.members.update(member.team_id, member.id, telegram_language=telegram_language)
+            member = replace(member, telegram_language=telegram_language)
+        return member
 
 
 class MemberSettingsService:

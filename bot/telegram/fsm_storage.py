@@ -1,68 +1,93 @@
 """FSM storage in our own database, so a half-finished step-by-step command survives a restart.
 
-While an update is being handled the storage writes through that update's unit of work (one
-transaction: on SQLite a second writer from the same handler would wait on itself).
+While an update is handled its conversation state is read and written through that update's
+unit of work: one transaction (on SQLite a second writer from the same handler would wait on
+itself), and a rollback forgets the state change with everything else. This is explicit, not a
+context variable: `UnitOfWorkMiddleware` puts the update's unit of work in the middleware data,
+and `TransactionalFSMMiddleware` (aiogram's FSM middleware, one step further in) gives the
+handlers an `FSMContext` over `storage.in_transaction(uow)`, a storage made for that update.
+The storage itself, used outside an update (a job, a script), is its own transaction per call.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Mapping, Sequence
-from contextvars import ContextVar
-from typing import Any
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import Any, Protocol, cast, runtime_checkable
 
+from aiogram import Bot
+from aiogram.fsm.context import FSMContext
+from aiogram.fsm.middleware import FSMContextMiddleware
 from aiogram.fsm.state import State
 from aiogram.fsm.storage.base import BaseStorage, DefaultKeyBuilder, StateType, StorageKey
+from aiogram.types import TelegramObject
 
 from bot.clock import Clock
 from storage.repositories.privacy import mentions
 from storage.uow import UnitOfWork, UnitOfWorkFactory
 
 log = logging.getLogger(__name__)
-bound_uow: ContextVar[UnitOfWork | None] = ContextVar("salesbot_bound_uow", default=None)
+
+
+def _state_value(state: StateType) -> str | None:
+    return state.state if isinstance(state, State) else state  # type: ignore[return-value]
+
+
+@runtime_checkable
+class JoinsTransaction(Protocol):
+    """A storage that can follow one update's unit of work."""
+
+    def in_transaction(self, uow: UnitOfWork) -> BaseStorage: ...
+
+
+class TransactionalFSMMiddleware(FSMContextMiddleware):
+    """aiogram's FSM middleware, with the update's state read and written through the update's
+    unit of work (`data["uow"]`, set by UnitOfWorkMiddleware, which must wrap this one)."""
+
+    async def __call__(
+        self,
+        handler: Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]],
+        event: TelegramObject,
+        data: dict[str, Any],
+    ) -> Any:
+        uow = data.get("uow")
+        storage = self.storage
+        if uow is not None and isinstance(storage, JoinsTransaction):
+            storage = storage.in_transaction(uow)
+        data["fsm_storage"] = storage
+        context = self.resolve_event_context(cast(Bot, data["bot"]), data)
+        if context is None:
+            return await handler(event, data)
+        state = FSMContext(storage=storage, key=context.key)
+        # As aiogram does: the state is read once the isolation lock is held.
+        async with self.events_isolation.lock(key=state.key):
+            data.update({"state": state, "raw_state": await state.get_state()})
+            return await handler(event, data)
 
 
 class SqlStorage(BaseStorage):
+    """The conversation table; each call its own transaction unless `in_transaction(uow)`."""
+
     def __init__(self, uow_factory: UnitOfWorkFactory, clock: Clock) -> None:
         self._uow_factory = uow_factory
         self._clock = clock
         self._keys = DefaultKeyBuilder(with_destiny=True)
 
+    def in_transaction(self, uow: UnitOfWork) -> BaseStorage:
+        return _SqlInTransaction(uow, self._clock, self._keys)
+
     async def _write(self, key: StorageKey, **values: Any) -> None:
-        raw_key = self._keys.build(key)
-        uow = bound_uow.get()
-        if uow is None:
-            async with self._uow_factory() as own:
-                await own.fsm.put(raw_key, self._clock.now(), **values)
-                await own.commit()
-            return
-        current = await self._cached(uow, raw_key)
-        wanted = (values.get("state", current[0]), values.get("data", current[1]))
-        # `state.clear()` after every finished command must not cost two writes.
-        if wanted == current:
-            return
-        await uow.fsm.put(raw_key, self._clock.now(), **values)
-        uow.fsm_cache[raw_key] = wanted
+        async with self._uow_factory() as own:
+            await own.fsm.put(self._keys.build(key), self._clock.now(), **values)
+            await own.commit()
 
     async def _read(self, key: StorageKey) -> tuple[str | None, dict[str, Any]]:
-        raw_key = self._keys.build(key)
-        uow = bound_uow.get()
-        if uow is not None:
-            state, data = await self._cached(uow, raw_key)
-            return state, dict(data)
         async with self._uow_factory() as own:
-            return await own.fsm.get(raw_key)
-
-    @staticmethod
-    async def _cached(uow: UnitOfWork, raw_key: str) -> tuple[str | None, dict[str, Any]]:
-        if raw_key not in uow.fsm_cache:
-            uow.fsm_cache[raw_key] = await uow.fsm.get(raw_key)
-        return uow.fsm_cache[raw_key]
+            return await own.fsm.get(self._keys.build(key))
 
     async def set_state(self, key: StorageKey, state: StateType = None) -> None:
-        value = state.state if isinstance(state, State) else state
-        await self._write(key, state=value)
+        await self._write(key, state=_state_value(state))
 
     async def get_state(self, key: StorageKey) -> str | None:
         return (await self._read(key))[0]
@@ -77,65 +102,116 @@ class SqlStorage(BaseStorage):
         return None
 
 
+class _SqlInTransaction(BaseStorage):
+    """The conversation table inside one update: reads cached in the unit of work, writes in
+    its transaction, and none at all when nothing changed."""
+
+    def __init__(self, uow: UnitOfWork, clock: Clock, keys: DefaultKeyBuilder) -> None:
+        self._uow, self._clock, self._keys = uow, clock, keys
+
+    async def _cached(self, raw_key: str) -> tuple[str | None, dict[str, Any]]:
+        cache = self._uow.fsm_cache
+        if raw_key not in cache:
+            cache[raw_key] = await self._uow.fsm.get(raw_key)
+        return cache[raw_key]
+
+    async def _write(self, key: StorageKey, **values: Any) -> None:
+        raw_key = self._keys.build(key)
+        current = await self._cached(raw_key)
+        wanted = (values.get("state", current[0]), values.get("data", current[1]))
+        # `state.clear()` after every finished command must not cost two writes.
+        if wanted == current:
+            return
+        await self._uow.fsm.put(raw_key, self._clock.now(), **values)
+        self._uow.fsm_cache[raw_key] = wanted
+
+    async def set_state(self, key: StorageKey, state: StateType = None) -> None:
+        await self._write(key, state=_state_value(state))
+
+    async def get_state(self, key: StorageKey) -> str | None:
+        return (await self._cached(self._keys.build(key)))[0]
+
+    async def set_data(self, key: StorageKey, data: Mapping[str, Any]) -> None:
+        await self._write(key, data=dict(data))
+
+    async def get_data(self, key: StorageKey) -> dict[str, Any]:
+        return dict((await self._cached(self._keys.build(key)))[1])
+
+    async def close(self) -> None:
+        return None  # the update's storage closes nothing: the shared one owns the connection
+
+
 class DeferredStorage(BaseStorage):
     """A storage outside the database (Redis) made to follow the update's transaction.
 
-    Inside an update, reads are cached in the unit of work and writes are held there too; the
-    final state is written after the commit (`UnitOfWork.after_commit`) and forgotten on a
-    rollback, exactly like SqlStorage. Outside an update (a scheduler job) it is the storage.
+    Outside an update (a scheduler job) it is the inner storage. `in_transaction(uow)` gives
+    the update's view: reads cached in the unit of work, writes held there too; the final state
+    is written after the commit (`UnitOfWork.after_commit`) and forgotten on a rollback, exactly
+    like SqlStorage.
     """
 
     def __init__(self, inner: BaseStorage) -> None:
         self.inner = inner
         self._keys = DefaultKeyBuilder(with_destiny=True)
 
-    async def _cached(self, uow: UnitOfWork, key: StorageKey) -> tuple[str | None, dict[str, Any]]:
+    def in_transaction(self, uow: UnitOfWork) -> BaseStorage:
+        return _DeferredInTransaction(self.inner, uow, self._keys)
+
+    async def set_state(self, key: StorageKey, state: StateType = None) -> None:
+        await self.inner.set_state(key, _state_value(state))
+
+    async def get_state(self, key: StorageKey) -> str | None:
+        return await self.inner.get_state(key)
+
+    async def set_data(self, key: StorageKey, data: Mapping[str, Any]) -> None:
+        await self.inner.set_data(key, dict(data))
+
+    async def get_data(self, key: StorageKey) -> dict[str, Any]:
+        return await self.inner.get_data(key)
+
+    async def close(self) -> None:
+        await self.inner.close()
+
+
+class _DeferredInTransaction(BaseStorage):
+    def __init__(self, inner: BaseStorage, uow: UnitOfWork, keys: DefaultKeyBuilder) -> None:
+        self._inner, self._uow, self._keys = inner, uow, keys
+
+    async def _cached(self, key: StorageKey) -> tuple[str | None, dict[str, Any]]:
         raw_key = "deferred:" + self._keys.build(key)
-        if raw_key not in uow.fsm_cache:
-            state = await self.inner.get_state(key)
-            data = await self.inner.get_data(key)
-            uow.fsm_cache[raw_key] = (state, dict(data))
-        return uow.fsm_cache[raw_key]
+        cache = self._uow.fsm_cache
+        if raw_key not in cache:
+            state = await self._inner.get_state(key)
+            data = await self._inner.get_data(key)
+            cache[raw_key] = (state, dict(data))
+        return cache[raw_key]
 
     async def _write(self, key: StorageKey, **values: Any) -> None:
-        uow = bound_uow.get()
-        if uow is None:
-            if "state" in values:
-                await self.inner.set_state(key, values["state"])
-            if "data" in values:
-                await self.inner.set_data(key, values["data"])
-            return
         raw_key = "deferred:" + self._keys.build(key)
-        current = await self._cached(uow, key)
+        current = await self._cached(key)
         wanted = (values.get("state", current[0]), values.get("data", current[1]))
         if wanted == current:
             return
+        uow = self._uow
         first_write = not any(getattr(h, "fsm_key", None) == raw_key for h in uow.after_commit)
         uow.fsm_cache[raw_key] = wanted
         if first_write:
-            uow.after_commit.append(_Flush(self.inner, key, uow, raw_key))
+            uow.after_commit.append(_Flush(self._inner, key, uow, raw_key))
 
     async def set_state(self, key: StorageKey, state: StateType = None) -> None:
-        value = state.state if isinstance(state, State) else state
-        await self._write(key, state=value)
+        await self._write(key, state=_state_value(state))
 
     async def get_state(self, key: StorageKey) -> str | None:
-        uow = bound_uow.get()
-        if uow is None:
-            return await self.inner.get_state(key)
-        return (await self._cached(uow, key))[0]
+        return (await self._cached(key))[0]
 
     async def set_data(self, key: StorageKey, data: Mapping[str, Any]) -> None:
         await self._write(key, data=dict(data))
 
     async def get_data(self, key: StorageKey) -> dict[str, Any]:
-        uow = bound_uow.get()
-        if uow is None:
-            return await self.inner.get_data(key)
-        return dict((await self._cached(uow, key))[1])
+        return dict((await self._cached(key))[1])
 
     async def close(self) -> None:
-        await self.inner.close()
+        return None
 
 
 class _Flush:

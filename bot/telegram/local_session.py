@@ -8,7 +8,9 @@ Dispatcher and the real handlers with no network.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
+import time
 from collections import deque
 from collections.abc import AsyncGenerator, Callable
 from dataclasses import dataclass
@@ -22,6 +24,7 @@ from aiogram.methods import (
     AnswerCallbackQuery,
     EditMessageText,
     GetFile,
+    GetMe,
     SendDocument,
     SendMessage,
     TelegramMethod,
@@ -30,7 +33,6 @@ from aiogram.methods.base import TelegramType
 from aiogram.types import BufferedInputFile
 
 from bot.telegram.sessions import response_type
-from bot.telegram.synthetic import raw_result
 
 TEXT_LIMIT = 4096
 _FILE_DIR = "documents"
@@ -88,6 +90,40 @@ def check_html(text: str) -> str | None:
     if parser.visible > TEXT_LIMIT:
         return "Bad Request: message is too long"
     return None
+
+
+_message_ids = itertools.count(1000)
+
+
+def raw_result(bot: Bot, method: TelegramMethod[Any], *, bot_username: str = "salesbot") -> Any:
+    """What Telegram would answer to a successful request, as JSON."""
+    if isinstance(method, GetMe):
+        return {"id": bot.id, "is_bot": True, "first_name": "Salesbot", "username": bot_username}
+    returning = repr(method.__returning__)
+    if "MessageId" in returning:
+        return {"message_id": next(_message_ids)}
+    if "Message" in returning:
+        return _message_for(method)
+    if "list" in returning.lower():
+        return []
+    return True
+
+
+def _message_for(method: TelegramMethod[Any]) -> dict[str, Any]:
+    chat_id = getattr(method, "chat_id", None) or 0
+    message_id = getattr(method, "message_id", None) or next(_message_ids)
+    message: dict[str, Any] = {
+        "message_id": message_id,
+        "date": int(time.time()),
+        "chat": {"id": chat_id if isinstance(chat_id, int) else 0, "type": "private"},
+    }
+    text = getattr(method, "text", None)
+    if isinstance(text, str):
+        message["text"] = text
+    markup = getattr(method, "reply_markup", None)
+    if markup is not None and hasattr(markup, "inline_keyboard"):
+        message["reply_markup"] = markup.model_dump(mode="json", exclude_none=True)
+    return message
 
 
 class LocalSession(BaseSession):

@@ -7,7 +7,7 @@ import logging
 import re
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 from aiogram import BaseMiddleware
@@ -23,10 +23,7 @@ from bot.services.context import Actor, ConversationEraser, ServiceContext
 from bot.services.errors import DomainError
 from bot.services.hub import Services
 from bot.services.portfolio.cache import ReportCache
-from bot.telegram.fsm_storage import bound_uow
-from bot.telegram.outgoing import OutgoingBuffer
-from bot.telegram.outgoing import bind as outgoing_bind
-from bot.telegram.outgoing import unbind as outgoing_unbind
+from bot.telegram.replies import Replies
 from bot.telegram.texts import error_text
 from storage.db import is_unavailable
 from storage.dto import MemberDTO, TeamDTO
@@ -138,11 +135,11 @@ class UnitOfWorkMiddleware(BaseMiddleware):
         # Telegram already has its 200 (or its getUpdates offset moved on): an update failing
         # because the database was briefly unavailable would never come again. Retrying it is
         # safe: the attempt rolled back everything, the dedup row included, and its replies
-        # were only buffered. Off without dedup (console, harnesses), which never retry.
+        # were not sent yet. Off without dedup (console, harnesses), which never retry.
         retries = self._settings.update_db_retries if self._dedup else 0
         for attempt in range(retries + 1):
             try:
-                result, outgoing, failure = await self._attempt(handler, event, data)
+                result, replies, failure = await self._attempt(handler, event, data)
                 break
             except Exception as exc:
                 if attempt >= retries or not is_unavailable(exc):
@@ -163,17 +160,18 @@ class UnitOfWorkMiddleware(BaseMiddleware):
                 await asyncio.sleep(RETRY_BACKOFF_SECONDS * 2**attempt)
         # The transaction is over (and SQLite's write gate released) before Telegram is called;
         # a failure from here on is Telegram's, never retried (the update is already committed).
-        bot = data["bot"]
-        await outgoing.flush(bot)
+        await replies.flush()
         if failure is not None:
-            await _answer(event, error_text(failure.code, failure.params))
+            refusal = Replies(data["bot"], event)
+            _refuse(refusal, event, error_text(failure.code, failure.params))
+            await refusal.flush()
         return result
 
     async def _attempt(
         self, handler: Handler, event: Update, data: dict[str, Any]
-    ) -> tuple[Any, OutgoingBuffer, DomainError | ParseError | None]:
-        """One try in one transaction; what it said is returned buffered, to send after it."""
-        outgoing = OutgoingBuffer()
+    ) -> tuple[Any, Replies, DomainError | ParseError | None]:
+        """One try in one transaction; what it said is returned unsent, to send after it."""
+        replies = data["replies"] = Replies(data["bot"], event)
         failure: DomainError | ParseError | None = None
         result: Any = None
         trace: UpdateTrace = data.get("update_trace") or UpdateTrace()
@@ -185,41 +183,38 @@ class UnitOfWorkMiddleware(BaseMiddleware):
                 user.language_code if user else None, default=self._settings.default_language
             )
         )
-        outgoing_token = outgoing_bind(outgoing)
-        try:
-            async with self._uow_factory() as uow:
-                # Duplicate deliveries: the update id is recorded in the update's own
-                # transaction, so it is taken exactly when the update's effects are committed.
-                # A handler that crashes rolls the id back with everything else and a redelivery
-                # is handled afresh (at-least-once for failures, once for successes). On
-                # PostgreSQL a second instance that receives the same id meanwhile waits on the
-                # row lock, then skips it. Answering the webhook early is what makes Telegram
-                # not redeliver; this table catches its retries, polling restarts and replicas.
-                if self._dedup and not await uow.updates.claim(event.update_id, self._clock.now()):
-                    trace.outcome = "duplicate"
-                    return None, outgoing, None
-                await self._prepare(uow, data)
-                actor = data.get("actor")
-                trace.member_id = actor.member.id if actor is not None else None
-                uow_token = bound_uow.set(uow)
-                try:
-                    result = await handler(event, data)
-                except (DomainError, ParseError) as exc:
-                    await uow.rollback()
-                    outgoing.discard()
-                    failure = exc
-                    trace.outcome = "refused"
-                    if self._dedup:
-                        # Nothing else is kept, but the polite refusal is not repeated.
-                        await uow.updates.claim(event.update_id, self._clock.now())
-                        await uow.commit()
-                else:
+        async with self._uow_factory() as uow:
+            # Duplicate deliveries: the update id is recorded in the update's own
+            # transaction, so it is taken exactly when the update's effects are committed.
+            # A handler that crashes rolls the id back with everything else and a redelivery
+            # is handled afresh (at-least-once for failures, once for successes). On
+            # PostgreSQL a second instance that receives the same id meanwhile waits on the
+            # row lock, then skips it. Answering the webhook early is what makes Telegram
+            # not redeliver; this table catches its retries, polling restarts and replicas.
+            if self._dedup and not await uow.updates.claim(event.update_id, self._clock.now()):
+                trace.outcome = "duplicate"
+                return None, replies, None
+            await self._prepare(uow, data)
+            actor = data.get("actor")
+            trace.member_id = actor.member.id if actor is not None else None
+            # The FSM middleware, next in the chain, joins the conversation state to it.
+            data["uow"] = uow
+            try:
+                result = await handler(event, data)
+            except (DomainError, ParseError) as exc:
+                await uow.rollback()
+                replies.discard()
+                failure = exc
+                trace.outcome = "refused"
+                if self._dedup:
+                    # Nothing else is kept, but the polite refusal is not repeated.
+                    await uow.updates.claim(event.update_id, self._clock.now())
                     await uow.commit()
-                finally:
-                    bound_uow.reset(uow_token)
-        finally:
-            outgoing_unbind(outgoing_token)
-        return result, outgoing, failure
+            else:
+                await uow.commit()
+            finally:
+                del data["uow"]
+        return result, replies, failure
 
     async def _prepare(self, uow: UnitOfWork, data: dict[str, Any]) -> None:
         ctx = ServiceContext(
@@ -231,7 +226,7 @@ class UnitOfWorkMiddleware(BaseMiddleware):
             self._reports,
             self._conversations,
         )
-        data["services"] = Services(ctx, self._settings)
+        services = data["services"] = Services(ctx, self._settings)
         data["settings"] = self._settings
         user = data.get("event_from_user")
         actor: Actor | None = None
@@ -240,16 +235,7 @@ class UnitOfWorkMiddleware(BaseMiddleware):
             found = await uow.members.with_team(user.id)
             member, team = found if found is not None else (None, None)
             if member is not None and team is not None and member.is_active:
-                if member.unreachable_at is not None:
-                    # They wrote to us, so they unblocked the bot: deliveries resume.
-                    await uow.members.update(member.team_id, member.id, unreachable_at=None)
-                    await uow.outbox.reopen_blocked(member.id, self._clock.now())
-                    member = replace(member, unreachable_at=None)
-                if user.language_code and user.language_code != member.telegram_language:
-                    await uow.members.update(
-                        member.team_id, member.id, telegram_language=user.language_code
-                    )
-                    member = replace(member, telegram_language=user.language_code)
+                member = await services.presence.seen(member, user.language_code)
                 actor = Actor(member, team)
         data["actor"] = actor
         # A removed member is told their access is closed, not treated as a stranger.
@@ -282,17 +268,19 @@ class MembersOnlyMiddleware(BaseMiddleware):
             text = _(
                 "Your access to this team has been closed. Ask the owner if this is a mistake."
             )
+        replies: Replies = data["replies"]
         if isinstance(event, CallbackQuery):
-            await event.answer(text, show_alert=True)
+            replies.answer_callback(text, show_alert=True)
         elif isinstance(event, Message) and event.chat.type == "private":
-            await event.answer(text)
+            replies.answer(text)
         return None
 
 
-async def _answer(update: Update, text: str) -> None:
+def _refuse(replies: Replies, update: Update, text: str) -> None:
+    """A service's or parser's refusal, worded for the member."""
     if update.message is not None:
-        await update.message.answer(text)
+        replies.answer(text)
     elif update.callback_query is not None:
         # Alerts are plain text: strip the HTML the shared error texts use.
         plain = text.replace("<code>", "«").replace("</code>", "»").replace("&lt;", "<")
-        await update.callback_query.answer(plain.replace("&gt;", ">")[:200], show_alert=True)
+        replies.answer_callback(plain.replace("&gt;", ">")[:200], show_alert=True)

@@ -1,0 +1,177 @@
+"""What a handler says in answer to its update, sent only after the update's transaction commits.
+
+The unit-of-work middleware (bot/telegram/middlewares.py) makes one `Replies` per update and
+hands it to the handlers as the `replies` argument. Handlers write to it (`replies.answer(text)`,
+`replies.edit(text)`, `replies.answer_callback()`, `replies.document(file)` …); nothing leaves
+while the transaction is open. After the commit the middleware calls `flush()`; on a rollback it
+drops the replies. So a member is never told "saved" about something rolled back, a failed
+cosmetic call cannot undo saved work, and no database lock is held while Telegram is slow.
+
+The exception: a handler that must show something *during* a long update, or needs the real
+message Telegram created (to edit it later), asks for it explicitly: `send_now()`,
+`answer_callback_now()`, or a direct Bot call as the import's progress message does
+(handlers/importing.py). Those go out at once and must never claim that data is saved.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from aiogram import Bot
+from aiogram.exceptions import TelegramAPIError, TelegramRetryAfter
+from aiogram.methods import (
+    AnswerCallbackQuery,
+    EditMessageReplyMarkup,
+    EditMessageText,
+    SendDocument,
+    SendMessage,
+    SendPhoto,
+    TelegramMethod,
+)
+from aiogram.types import BufferedInputFile, InlineKeyboardMarkup, Message, Update
+
+from bot.telegram.texts import split_text
+
+log = logging.getLogger(__name__)
+# A reply answered 429 is retried once if Telegram asks for at most this many seconds (the
+# update keeps its webhook slot meanwhile, which slows intake: the backpressure wanted).
+REPLY_MAX_RETRY_AFTER = 5
+
+
+class Replies:
+    """The update's outgoing messages, edits and button answers, in the order written."""
+
+    def __init__(self, bot: Bot, update: Update) -> None:
+        self._bot = bot
+        self._pending: list[TelegramMethod[Any]] = []
+        self.chat_id: int | None = None
+        # The message a pressed button sits on (None for a typed message).
+        self.message_id: int | None = None
+        self._query_id: str | None = None
+        if update.message is not None:
+            self.chat_id = update.message.chat.id
+        elif update.callback_query is not None:
+            self._query_id = update.callback_query.id
+            pressed = update.callback_query.message
+            if pressed is not None:
+                self.chat_id, self.message_id = pressed.chat.id, pressed.message_id
+        elif update.my_chat_member is not None:
+            self.chat_id = update.my_chat_member.chat.id
+
+    @property
+    def pending(self) -> list[TelegramMethod[Any]]:
+        """What flush() would send (a copy): for tests and the update log."""
+        return list(self._pending)
+
+    # -- buffered: sent after the commit ----------------------------------------------------
+
+    def answer(self, text: str, reply_markup: InlineKeyboardMarkup | None = None) -> None:
+        """A message in the update's chat; split at line breaks if longer than Telegram takes,
+        the buttons under the last part."""
+        self.send(self._chat(), text, reply_markup)
+
+    def send(
+        self, chat_id: int, text: str, reply_markup: InlineKeyboardMarkup | None = None
+    ) -> None:
+        """A message to any chat (an owner told that someone joined)."""
+        chunks = split_text(text)
+        for index, chunk in enumerate(chunks):
+            last = index == len(chunks) - 1
+            self.add(
+                SendMessage(
+                    chat_id=chat_id, text=chunk, reply_markup=reply_markup if last else None
+                )
+            )
+
+    def edit(self, text: str, reply_markup: InlineKeyboardMarkup | None = None) -> None:
+        """New text (and buttons; none if not given) for the message whose button was pressed."""
+        chat_id, message_id = self._pressed()
+        self.add(
+            EditMessageText(
+                chat_id=chat_id, message_id=message_id, text=text, reply_markup=reply_markup
+            )
+        )
+
+    def edit_markup(self, reply_markup: InlineKeyboardMarkup | None = None) -> None:
+        """New buttons for the pressed message; without an argument its buttons go away."""
+        chat_id, message_id = self._pressed()
+        self.add(
+            EditMessageReplyMarkup(
+                chat_id=chat_id, message_id=message_id, reply_markup=reply_markup
+            )
+        )
+
+    def answer_callback(self, text: str | None = None, *, show_alert: bool = False) -> None:
+        """Stops the pressed button's spinner, with an optional toast (or alert)."""
+        self.add(self._callback_answer(text, show_alert))
+
+    def document(self, file: BufferedInputFile, caption: str | None = None) -> None:
+        self.add(SendDocument(chat_id=self._chat(), document=file, caption=caption))
+
+    def photo(self, file: BufferedInputFile, caption: str | None = None) -> None:
+        self.add(SendPhoto(chat_id=self._chat(), photo=file, caption=caption))
+
+    def add(self, method: TelegramMethod[Any]) -> None:
+        """Any other Bot API request, sent after the commit in its turn."""
+        self._pending.append(method)
+
+    # -- at once: the documented exception ----------------------------------------------------
+
+    async def send_now(
+        self, text: str, reply_markup: InlineKeyboardMarkup | None = None
+    ) -> Message:
+        """Sends a message before the commit and returns it as Telegram created it (a real
+        message id, to edit later). Never for news that depends on the transaction."""
+        return await self._bot(
+            SendMessage(chat_id=self._chat(), text=text, reply_markup=reply_markup)
+        )
+
+    async def answer_callback_now(self, text: str | None = None) -> None:
+        """Stops the spinner at once: a long update would outlast Telegram's patience."""
+        await self._bot(self._callback_answer(text, False))
+
+    # -- the middleware's side ----------------------------------------------------------------
+
+    def discard(self) -> None:
+        self._pending.clear()
+
+    async def flush(self) -> None:
+        """Sends everything written, in order. A reply that fails is logged and skipped: the
+        data is saved, and a reply that cannot be delivered must not undo it."""
+        methods, self._pending = self._pending, []
+        for method in methods:
+            try:
+                try:
+                    await self._bot(method)
+                except TelegramRetryAfter as exc:
+                    # Replies do not go through the sender's limiter; over Telegram's budget
+                    # (a burst of updates) waiting it out once beats losing the answer.
+                    if exc.retry_after > REPLY_MAX_RETRY_AFTER:
+                        raise
+                    await asyncio.sleep(max(exc.retry_after, 1))
+                    await self._bot(method)
+            except TelegramAPIError as exc:
+                log.warning("reply %s not delivered: %s", type(method).__name__, type(exc).__name__)
+
+    # -- internals ------------------------------------------------------------------------------
+
+    def _chat(self) -> int:
+        if self.chat_id is None:
+            raise RuntimeError("this update has no chat to answer in")
+        return self.chat_id
+
+    def _pressed(self) -> tuple[int, int]:
+        if self.chat_id is None or self.message_id is None:
+            raise RuntimeError("only a button press has a message to edit")
+        return self.chat_id, self.message_id
+
+    def _callback_answer(self, text: str | None, show_alert: bool) -> AnswerCallbackQuery:
+        if self._query_id is None:
+            raise RuntimeError("only a button press can be answered")
+        # None, not False, when not asked: the request is then exactly what aiogram's
+        # `CallbackQuery.answer()` sends.
+        return AnswerCallbackQuery(
+            callback_query_id=self._query_id, text=text, show_alert=show_alert or None
+        )
