@@ -74,7 +74,7 @@ async def test_sigterm_in_the_middle_of_a_sending_tick_sends_nothing_twice(
         await asyncio.to_thread(wait_for, lambda: _shutting_down(first), 30, "shutdown to begin")
         await asyncio.sleep(0.5)
         api.release_sends()
-        assert await asyncio.to_thread(first.stop, 30) == 0, first.tail()
+        exits = [await asyncio.to_thread(first.stop, 30)]
 
         second = bot("second", 3002).start()
         try:
@@ -89,7 +89,7 @@ async def test_sigterm_in_the_middle_of_a_sending_tick_sends_nothing_twice(
                 wait_for, lambda: second.metric("outbox_backlog") == 0, 30, "an empty outbox"
             )
         finally:
-            assert second.stop() == 0, second.tail()
+            exits.append(second.stop())
     finally:
         api.stop()
         if schema:
@@ -97,6 +97,7 @@ async def test_sigterm_in_the_middle_of_a_sending_tick_sends_nothing_twice(
     per_member = Counter(message.chat_id for message in api.sent)
     assert per_member == Counter(seeded.telegram_ids), per_member  # each exactly once
     assert _errors(first) == [] and _errors(second) == [], (first.tail(), second.tail())
+    assert exits == [0, 0], (first.tail(), second.tail())
 
 
 # --- the console's /quit ------------------------------------------------------------------------
