@@ -83,6 +83,11 @@ class FaultApi:
         self._runner: web.AppRunner | None = None
         self._site: web.TCPSite | None = None
         self._script: asyncio.Task[None] | None = None
+        # While set and closed, every sendMessage waits here, then is recorded as sent: like
+        # Telegram, which delivers a message whose request reached it even if the client has
+        # given up meanwhile. `held` counts the requests that waited.
+        self._sends_open: asyncio.Event | None = None
+        self.held = 0
 
     # --- lifecycle --------------------------------------------------------------------------
 
@@ -132,6 +137,13 @@ class FaultApi:
             if seconds > 0:
                 await asyncio.sleep(seconds)
 
+    async def hold_sends(self) -> None:
+        self._sends_open = asyncio.Event()
+
+    async def release_sends(self) -> None:
+        if self._sends_open is not None:
+            self._sends_open.set()
+
     # --- requests ---------------------------------------------------------------------------
 
     async def _dispatch(self, request: web.Request) -> web.StreamResponse:
@@ -168,6 +180,10 @@ class FaultApi:
             note("ok")
             return _ok({"id": bot_id, "is_bot": True, "first_name": "Fake", "username": "fake_bot"})
         if method == "sendmessage":
+            gate = self._sends_open
+            if gate is not None and not gate.is_set():
+                self.held += 1
+                await gate.wait()
             return self._send_message(params, chat_id, bot_id, now, note)
         if method in ("editmessagetext", "editmessagereplymarkup"):
             note("ok")
@@ -226,6 +242,16 @@ class ThreadedFaultApi:
 
     def set_mode(self, mode: str) -> None:
         self._call(self.api.set_mode(mode))
+
+    def hold_sends(self) -> None:
+        self._call(self.api.hold_sends())
+
+    def release_sends(self) -> None:
+        self._call(self.api.release_sends())
+
+    @property
+    def held(self) -> int:
+        return self.api.held
 
     def run_script(self, phases: list[tuple[str, float]]) -> Any:
         """Starts the script and returns at once (a concurrent.futures.Future)."""

@@ -55,11 +55,12 @@ async def _console(settings: Settings) -> None:
     printer = ConsolePrinter()
     app = build_application(settings, session=LocalSession(on_request=printer))
     # Reminders fall due in the playground too: they print between prompts.
-    scheduler = start_scheduler(app)
+    ticker = start_scheduler(app)
     try:
         await run_console(app.dispatcher, app.bot, printer, settings.default_language)
     finally:
-        scheduler.shutdown(wait=False)
+        # /quit in the first seconds often lands in the first tick: it ends before the exit.
+        await ticker.stop(settings.shutdown_timeout_seconds)
         await app.close()
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 from aiogram import Bot, Dispatcher
@@ -12,7 +11,6 @@ from aiogram.client.session.base import BaseSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.enums import ParseMode
 from aiogram.fsm.storage.base import BaseStorage
-from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.clock import Clock, SystemClock
@@ -30,6 +28,7 @@ from bot.telegram.middlewares import (
 from bot.telegram.notifier import TelegramNotifier
 from bot.telegram.sender import RateLimiter, RedisChatSpacing, Sender
 from bot.telegram.sessions import TelegramSession
+from bot.ticker import Ticker
 from handlers import get_routers
 from storage.db import create_engine, create_session_factory
 from storage.uow import UnitOfWorkFactory
@@ -152,17 +151,10 @@ def build_application(
     return Application(settings, engine, uow_factory, clock, dispatcher, bot, sweep, metrics)
 
 
-def start_scheduler(app: Application) -> AsyncIOScheduler:
+def start_scheduler(app: Application) -> Ticker:
     """APScheduler only ticks: every job's state is in the database, so a tick missed or run on
-    several instances at once is harmless."""
-    scheduler = AsyncIOScheduler()
-    scheduler.add_job(
-        app.sweep.run_once,
-        "interval",
-        seconds=app.settings.delivery.sweep_interval_seconds,
-        max_instances=1,
-        coalesce=True,
-        next_run_time=datetime.now(UTC),
-    )
-    scheduler.start()
-    return scheduler
+    several instances at once is harmless. Stop it with `await ticker.stop(seconds)`, which lets
+    a tick in progress finish (bot/ticker.py)."""
+    ticker = Ticker(app.sweep.run_once, app.settings.delivery.sweep_interval_seconds)
+    ticker.start()
+    return ticker

@@ -18,7 +18,10 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 OFFICIAL_API_URL = "https://api.telegram.org"
 SUPPORTED_LANGUAGES = ("ru", "en")
-_SECRET_TOKEN = re.compile(r"[A-Za-z0-9_-]{1,256}")
+# Telegram accepts 1-256 of these; fewer than 16 is guessable, so the bot asks for at least 16.
+_SECRET_TOKEN = re.compile(r"[A-Za-z0-9_-]{16,256}")
+# The ports Telegram's own servers post webhooks to (a self-hosted Bot API server allows any).
+WEBHOOK_PORTS = (443, 80, 88, 8443)
 
 
 class RuleDefaults(BaseModel):
@@ -130,10 +133,10 @@ class Settings(BaseSettings):
 
     # Production runtime (see README "Deploying"): how updates arrive and where probes listen.
     bot_mode: Literal["polling", "webhook"] = "polling"
-    # The public HTTPS address Telegram posts to. Without a path, WEBHOOK_PATH is appended.
+    # The public https address Telegram posts to. Without a path, WEBHOOK_PATH is appended.
     webhook_url: str | None = None
     webhook_path: str = "/telegram/webhook"
-    # Telegram echoes it in X-Telegram-Bot-Api-Secret-Token: 1-256 of A-Z a-z 0-9 _ -.
+    # Telegram echoes it in X-Telegram-Bot-Api-Secret-Token: 16-256 of A-Z a-z 0-9 _ -.
     webhook_secret: SecretStr | None = None
     webhook_host: str = "0.0.0.0"
     webhook_port: int | None = Field(None, ge=1, le=65535)
@@ -202,9 +205,36 @@ class Settings(BaseSettings):
             return None
         raw = value.get_secret_value()
         if raw and not _SECRET_TOKEN.fullmatch(raw):
-            # The message never repeats the value: it is a credential.
-            raise ValueError("must be 1-256 characters of A-Z, a-z, 0-9, _ and -")
+            # The message never repeats the value (nor its length): it is a credential.
+            raise ValueError(
+                "must be 16-256 characters of A-Z, a-z, 0-9, _ and - "
+                "(make one with: openssl rand -hex 32)"
+            )
         return value
+
+    @model_validator(mode="after")
+    def _webhook_url_telegram_accepts(self) -> Settings:
+        """Telegram's servers post only to https on a few ports; refused here, at start-up,
+        rather than by setWebhook later. A self-hosted Bot API server (TELEGRAM_API_URL) also
+        posts to http and any port, so the check is for the official API only."""
+        if not self.webhook_url or self.telegram_api_url != OFFICIAL_API_URL:
+            return self
+        url = urlparse(self.webhook_url)
+        try:
+            port = url.port
+        except ValueError:
+            port = -1
+        if url.scheme != "https" or not url.hostname:
+            raise ValueError(
+                "WEBHOOK_URL must be an https:// address such as https://bot.example.org: "
+                "Telegram posts updates over HTTPS only"
+            )
+        if port is not None and port not in WEBHOOK_PORTS:
+            raise ValueError(
+                "WEBHOOK_URL must use port 443, 80, 88 or 8443 (or none): "
+                "Telegram posts updates to no other port"
+            )
+        return self
 
     @model_validator(mode="after")
     def _webhook_complete(self) -> Settings:
@@ -212,7 +242,7 @@ class Settings(BaseSettings):
             return self
         if self.webhook_secret is None or not self.webhook_secret.get_secret_value():
             raise ValueError(
-                "BOT_MODE=webhook requires WEBHOOK_SECRET (random, 1-256 characters of "
+                "BOT_MODE=webhook requires WEBHOOK_SECRET (random, 16-256 characters of "
                 "A-Z a-z 0-9 _ -): without it anyone who finds the URL could post updates"
             )
         if not self.webhook_url:

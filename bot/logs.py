@@ -90,16 +90,36 @@ def make_handler(secrets: list[str], fmt: str = "text", stream: Any = None) -> l
     return handler
 
 
+# Loggers that write what must never reach a log at any LOG_LEVEL, and the level below which they
+# are silenced. The SQLite driver logs every call with its SQL parameters at DEBUG (client names,
+# phones, notes); SQLAlchemy's engine logs statements at INFO and result rows at DEBUG.
+PRIVATE_LOGGERS = {
+    "aiosqlite": logging.INFO,
+    "sqlalchemy.engine": logging.WARNING,
+    "sqlalchemy.orm": logging.WARNING,
+    "asyncpg": logging.INFO,
+}
+# Loggers that are only noise below WARNING.
+_CHATTY_LOGGERS = (
+    # Every request path of the Bot API holds the token; aiohttp's access log is off anyway,
+    # and per-update lines come from bot.telegram.middlewares instead.
+    "aiohttp.access",
+    # aiogram's own "Update id=… is handled" line would repeat bot.updates' one.
+    "aiogram.event",
+    # Alembic announces each of its plugins at INFO on every start; the migrations stay visible.
+    "alembic.runtime.plugins",
+    # APScheduler reports every tick twice at INFO; failed ticks are logged by bot.runtime.
+    "apscheduler.executors",
+)
+
+
 def setup_logging(level: str, secrets: list[str], fmt: str = "text") -> None:
     root = logging.getLogger()
     root.handlers[:] = [make_handler(secrets, fmt)]
     root.setLevel(level.upper())
-    # Every request path of the Bot API holds the token; aiohttp's access log is off anyway,
-    # and per-update lines come from bot.telegram.middlewares instead.
-    logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
-    # aiogram's own "Update id=… is handled" line would repeat bot.updates' one.
-    logging.getLogger("aiogram.event").setLevel(logging.WARNING)
-    # Alembic announces each of its plugins at INFO on every start; the migrations stay visible.
-    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
-    # APScheduler reports every tick twice at INFO; failed ticks are logged by bot.runtime.
-    logging.getLogger("apscheduler.executors").setLevel(logging.WARNING)
+    # A logger's own level decides alone (a parent's is not consulted again on the way up), so
+    # each is set to the higher of its floor and LOG_LEVEL: never more verbose than asked.
+    for name, floor in PRIVATE_LOGGERS.items():
+        logging.getLogger(name).setLevel(max(floor, root.level))
+    for name in _CHATTY_LOGGERS:
+        logging.getLogger(name).setLevel(max(logging.WARNING, root.level))

@@ -6,8 +6,9 @@
 `web_app(lifecycle=True)` with aiohttp's TestServer, which calls `start()` and `stop()`.
 
 Shutdown order (`stop()`): refuse new webhook requests with 503 and report not ready; stop
-polling; stop the scheduler and let the current sweep tick finish; wait for the updates in
-flight (bounded by SHUTDOWN_TIMEOUT_SECONDS); give back outbox rows claimed and not sent;
+polling; pause the sweep's clock (no new tick) and wait for the tick in progress and the updates
+in flight (bounded by SHUTDOWN_TIMEOUT_SECONDS), only then shut APScheduler down (bot/ticker.py:
+it would cancel a tick still running); give back outbox rows claimed and not sent;
 delete the webhook if this was the last instance; close the Bot session, Redis and the engine.
 """
 
@@ -20,7 +21,7 @@ import secrets
 import signal
 import time
 from contextlib import suppress
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from aiogram.client.session.base import BaseSession
@@ -28,7 +29,6 @@ from aiogram.exceptions import TelegramAPIError, TelegramNetworkError
 from aiogram.methods import TelegramMethod
 from aiogram.types import Update
 from aiohttp import web
-from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from pydantic import ValidationError
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -39,6 +39,7 @@ from bot.config import Settings
 from bot.locks import LocalLocks, Locks, RedisLocks
 from bot.metrics import CONTENT_TYPE
 from bot.telegram.fsm_storage import DeferredStorage, RedisConversations
+from bot.ticker import Ticker
 from storage.migrate import current_revision, head_revision
 
 log = logging.getLogger(__name__)
@@ -75,7 +76,7 @@ class Runtime:
         self._closing = False
         self._started = False
         self._stopped = False
-        self._scheduler: AsyncIOScheduler | None = None
+        self._ticker: Ticker | None = None
         self._tick_task: asyncio.Task[Any] | None = None
         self._polling_task: asyncio.Task[None] | None = None
         self._announcer: asyncio.Task[None] | None = None
@@ -316,16 +317,8 @@ class Runtime:
                 )
             )
         if self.run_scheduler:
-            self._scheduler = AsyncIOScheduler()
-            self._scheduler.add_job(
-                self.tick,
-                "interval",
-                seconds=self.settings.delivery.sweep_interval_seconds,
-                max_instances=1,
-                coalesce=True,
-                next_run_time=datetime.now(UTC),
-            )
-            self._scheduler.start()
+            self._ticker = Ticker(self.tick, self.settings.delivery.sweep_interval_seconds)
+            self._ticker.start()
 
     async def _register_commands(self) -> None:
         from bot.telegram.menu import register_commands
@@ -398,6 +391,8 @@ class Runtime:
         self._closing = True
         deadline = time.monotonic() + self.settings.shutdown_timeout_seconds
         log.info("shutting down", extra={"in_flight": self.in_flight})
+        if self._ticker is not None:
+            self._ticker.pause()  # no new tick; the one in progress is waited for below
         if self._announcer is not None:
             self._announcer.cancel()
         if self._polling_task is not None:
@@ -407,11 +402,10 @@ class Runtime:
                 await self._polling_task
             except Exception as exc:
                 log.error("polling ended with %s", type(exc).__name__, exc_info=exc)
-        if self._scheduler is not None:
-            self._scheduler.shutdown(wait=False)
         waiting: set[asyncio.Future[Any]] = set(self._tasks) | _polling_tasks(self.app)
-        if self._tick_task is not None and self._tick_task is not asyncio.current_task():
-            waiting.add(self._tick_task)
+        for tick in (self._tick_task, self._ticker.current if self._ticker else None):
+            if tick is not None and tick is not asyncio.current_task():
+                waiting.add(tick)
         if waiting:
             _done, late = await asyncio.wait(waiting, timeout=max(0.0, deadline - time.monotonic()))
             if late:
@@ -419,6 +413,8 @@ class Runtime:
                 for task in late:
                     task.cancel()
                 await asyncio.wait(late, timeout=1.0)
+        if self._ticker is not None:
+            self._ticker.shutdown()  # only now: APScheduler cancels whatever it still runs
         try:
             released = await self.app.sweep.release_leases()
             if released:

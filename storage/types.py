@@ -12,6 +12,9 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
 
 CENTS = Decimal("0.01")
+# Every `Integer` column (all primary keys among them) is int4 on PostgreSQL: an id above this
+# cannot exist, and binding one fails in the driver (OverflowError) instead of finding nothing.
+MAX_ROW_ID = 2**31 - 1
 
 
 class UTCDateTime(TypeDecorator[datetime]):

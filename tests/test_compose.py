@@ -147,7 +147,7 @@ async def test_probe_command_checks_health_and_readiness(
             "BOT_TOKEN": "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw-compose",
             "BOT_MODE": "webhook",
             "WEBHOOK_URL": "https://bot.example.org",
-            "WEBHOOK_SECRET": "abc",
+            "WEBHOOK_SECRET": "probe-secret-0123456789",
             "WEBHOOK_PORT": str(server.port),
         }.items():
             monkeypatch.setenv(name, value)

@@ -169,7 +169,7 @@ async def test_database_outage_polite_answers_and_the_sweep_resumes(
         bot_token=token_for(4002),
         bot_mode="webhook",
         webhook_url="https://bot.example.org",
-        webhook_secret="outage-secret",
+        webhook_secret="outage-secret-abcdef",
         database_url=PG_URL,
         delivery=DeliverySettings(sweep_interval_seconds=0.5),
     )

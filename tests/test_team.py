@@ -309,7 +309,9 @@ async def test_a_transfer_button_to_a_removed_member_or_the_same_one_is_refused(
     assert any("Nina is no longer in the team" in a for a in team.alerts())
     assert await team.press(OWNER, TeamAct(act="to", mid=max_id, arg=str(max_id)).pack()) == []
     assert any("already belong to Max" in a for a in team.alerts())
-    assert await team.press(OWNER, TeamAct(act="to", mid=max_id, arg="x").pack()) == []
+    # Not a member id at all: refused when the press is parsed, like an unknown button.
+    assert await team.press(OWNER, f"tm:to:{max_id}:x:0") == []
+    assert team.alerts() == ["This button is no longer active."]
     assert await managers_of(team) == before
     assert await audit_rows(team, "transfer") == []
 

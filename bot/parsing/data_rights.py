@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from datetime import date, timedelta
 
+from bot.parsing.dates import within_range
 from bot.parsing.errors import ParseError
 from bot.parsing.new_client import clean_tag, consent_word
 from bot.services.audit import AuditQuery
@@ -105,6 +106,8 @@ def _day(text: str, today: date) -> date:
         raise ParseError("period_invalid", value=text) from exc
     if year is None and value > today:
         value = value.replace(year=value.year - 1)  # "15.12" said in November is last December
+    if not within_range(value):
+        raise ParseError("period_invalid", value=text)
     return value
 
 

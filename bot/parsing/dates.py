@@ -20,6 +20,15 @@ from dateutil.relativedelta import relativedelta
 from bot.parsing.errors import ParseError
 from bot.parsing.tokens import longest_phrase_at, norm, tokenize
 
+# The days the bot works with at all, typed or in a button. Nothing real lies outside, and date
+# arithmetic near Python's limits (the day after, the period before) would overflow.
+EARLIEST_DAY = date(1900, 1, 1)
+LATEST_DAY = date(2999, 12, 31)
+
+
+def within_range(day: date) -> bool:
+    return EARLIEST_DAY <= day <= LATEST_DAY
+
 
 @dataclass(frozen=True)
 class When:

@@ -12,6 +12,7 @@ from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 from babel import dates as babel_dates
 
 from bot.i18n import _, current_locale, fmt_date_full, fmt_money, fmt_number
+from bot.parsing.dates import within_range
 from bot.services.portfolio.compute import ABC, XYZ, shown
 from bot.services.portfolio.periods import (
     CUSTOM,
@@ -505,7 +506,9 @@ def keyboard(
         )
         for kind, label in kinds
     ]
-    period_row.append(view(_("◀ Previous"), report.period.previous().key, manager, section))
+    previous = report.period.previous()
+    if within_range(previous.start):  # the period before 01.1900 is not one the bot offers
+        period_row.append(view(_("◀ Previous"), previous.key, manager, section))
     if report.period.kind != CUSTOM and report.period.end < today:
         following = _following(report.period)
         if following is not None:

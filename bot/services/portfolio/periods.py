@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass
 from datetime import date, timedelta
 
+from bot.parsing.dates import within_range
 from bot.parsing.errors import ParseError
 
 MONTH, QUARTER, YEAR, CUSTOM = "M", "Q", "Y", "C"
@@ -99,9 +100,12 @@ def current(kind: str, today: date) -> Period:
 def _day(d: str, m: str, y: str | None, default_year: int) -> date:
     year = default_year if y is None else (int(y) + 2000 if len(y) == 2 else int(y))
     try:
-        return date(year, int(m), int(d))
+        day = date(year, int(m), int(d))
     except ValueError as exc:
         raise ParseError("portfolio_period_invalid") from exc
+    if not within_range(day):
+        raise ParseError("portfolio_period_invalid")
+    return day
 
 
 def parse_period(text: str, today: date) -> Period | None:
@@ -135,18 +139,21 @@ def period_from_key(key: str) -> Period | None:
     my, mm, qy, qn, yy, c1, c2 = found.groups()
     try:
         if my:
-            return month_of(date(int(my), int(mm), 1))
-        if qy:
-            return quarter_of(date(int(qy), (int(qn) - 1) * 3 + 1, 1))
-        if yy:
-            return year_of(date(int(yy), 1, 1))
-        start = date(int(c1[:4]), int(c1[4:6]), int(c1[6:]))
-        end = date(int(c2[:4]), int(c2[4:6]), int(c2[6:]))
-    except ValueError:
+            period = month_of(date(int(my), int(mm), 1))
+        elif qy:
+            period = quarter_of(date(int(qy), (int(qn) - 1) * 3 + 1, 1))
+        elif yy:
+            period = year_of(date(int(yy), 1, 1))
+        else:
+            start = date(int(c1[:4]), int(c1[4:6]), int(c1[6:]))
+            end = date(int(c2[:4]), int(c2[4:6]), int(c2[6:]))
+            if start > end or (end - start).days + 1 > MAX_SPAN_DAYS:
+                return None
+            period = Period(CUSTOM, start, end)
+    except (ValueError, OverflowError):  # M999912: its month ends past date.max
         return None
-    if start > end or (end - start).days + 1 > MAX_SPAN_DAYS:
-        return None
-    return Period(CUSTOM, start, end)
+    # Y0001 is well-formed, but its previous year is not a date.
+    return period if within_range(period.start) and within_range(period.end) else None
 
 
 def months_back(day: date, months: int) -> date:

@@ -1,0 +1,166 @@
+"""Forged buttons with absurd values: every field of every callback is range-checked when the
+press is parsed, and a bad one is refused like an unknown button — the polite "no longer active",
+no traceback, no ERROR line, nothing changed."""
+
+from __future__ import annotations
+
+import inspect
+import logging
+from typing import Any
+
+import pytest
+from aiogram.filters.callback_data import CallbackData
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from bot.telegram import callbacks
+from handlers.flow import CLIENT_COMMANDS
+from storage.models import Base
+from tests.harness import BotHarness, Person
+
+OWNER = Person(1, "Olga")
+MANAGER = Person(2, "Max")
+UNKNOWN_BUTTON = "This button is no longer active."
+
+CLASSES: list[type[CallbackData]] = sorted(
+    (
+        cls
+        for _name, cls in inspect.getmembers(callbacks, inspect.isclass)
+        if issubclass(cls, CallbackData) and cls is not CallbackData
+    ),
+    key=lambda cls: cls.__name__,
+)
+
+# A valid press of each kind (ids of the rows the `team` fixture makes): each case below changes
+# one field of it, so that field alone is what makes the press bad.
+VALID: dict[str, dict[str, str]] = {
+    "AuditPage": {"mid": "2", "grp": "views", "since": "739000", "until": "739100", "off": "20"},
+    "CardAction": {"act": "done", "cid": "1", "fid": "1"},
+    "ForgetClient": {"act": "ask", "cid": "1"},
+    "ImportAction": {"act": "set", "tok": "a1b2c3", "col": "0", "fld": "name"},
+    "ListPage": {"flt": "a", "off": "25"},
+    "PickClient": {"cmd": "client", "cid": "1", "pid": "abc123"},
+    "PortfolioAct": {"a": "csv", "p": "M202611", "m": "0", "s": "1"},
+    "PortfolioView": {"p": "C20260101-20260331", "m": "2", "s": "0"},
+    "Remind": {"act": "open", "fid": "1"},
+    "SetConsent": {"cid": "1", "val": "yes"},
+    "SetLanguage": {"code": "ru"},
+    "TeamAct": {"act": "to", "mid": "2", "arg": "1", "off": "0"},
+    "TransferPick": {"step": "from", "mid": "2"},
+}
+# Fields whose every value is meaningful (a list filter key reads anything unknown as "all").
+FREE_TEXT = {("ListPage", "flt")}
+
+HUGE = "9" * 20  # beyond int8 too
+BAD_NUMBERS = [HUGE, "-" + HUGE, "2147483648", "-2", "12abc", "1.5", "0x1f"]
+BAD_WORDS = ["zz!z", "DONE", "x" * 40]
+# Period keys: well-formed but days Python cannot step before or after, or no period at all.
+BAD_PERIODS = ["Y0001", "M999912", "Q00011", "C00010101-00010102", "Y1899", "M202613", "Y20260"]
+
+
+def _bad_values(cls: type[CallbackData], field: str) -> list[str]:
+    annotation = cls.model_fields[field].annotation
+    if field == "p" and cls.__name__.startswith("Portfolio"):
+        return BAD_PERIODS
+    if annotation is int:
+        values = list(BAD_NUMBERS)
+        if field in ("since", "until"):
+            values += ["1", "3652059", str(693595)]  # 0001-01-01, 9999-12-31, 1899-12-31
+        return values
+    if field in ("pid", "tok"):  # random names: any short word of letters and digits is one
+        return ["zz!z", "x" * 40, ""]
+    if (cls.__name__, field) == ("TeamAct", "arg"):
+        return [*BAD_WORDS, HUGE, "2147483648", "0", "-1"]
+    return BAD_WORDS
+
+
+CASES = [
+    pytest.param(cls, field, id=f"{cls.__name__}.{field}")
+    for cls in CLASSES
+    for field in cls.model_fields
+    if (cls.__name__, field) not in FREE_TEXT
+]
+
+
+def _data(cls: type[CallbackData], **changed: str) -> str:
+    values = {**VALID[cls.__name__], **changed}
+    return ":".join([cls.__prefix__, *(values[name] for name in cls.model_fields)])
+
+
+def test_every_callback_class_has_a_valid_sample_that_unpacks():
+    assert sorted(VALID) == [cls.__name__ for cls in CLASSES]
+    for cls in CLASSES:
+        assert cls.unpack(_data(cls)).pack() == _data(cls)
+
+
+def test_pick_commands_are_the_commands_a_pick_can_finish():
+    assert set(callbacks.ClientCommand) == set(CLIENT_COMMANDS)
+
+
+@pytest.fixture
+async def team(harness: BotHarness) -> BotHarness:
+    await harness.join_owner(OWNER)
+    await harness.invite_and_join(OWNER, MANAGER)
+    await harness.send(OWNER, "/add Petrov, +7 999 555-44-33")
+    return harness
+
+
+async def _rows(engine: AsyncEngine) -> dict[str, list[Any]]:
+    async with engine.connect() as conn:
+        return {
+            table.name: sorted(map(tuple, await conn.execute(select(table))), key=repr)
+            for table in Base.metadata.sorted_tables
+            if table.name != "processed_updates"
+        }
+
+
+@pytest.mark.parametrize(("cls", "field"), CASES)
+async def test_a_forged_button_with_an_absurd_value_is_refused_like_an_unknown_one(
+    team: BotHarness,
+    engine: AsyncEngine,
+    caplog: pytest.LogCaptureFixture,
+    cls: type[CallbackData],
+    field: str,
+):
+    before = await _rows(engine)
+    caplog.set_level(logging.INFO)
+    for value in _bad_values(cls, field):
+        data = _data(cls, **{field: value})
+        assert len(data.encode()) <= 64, data  # what Telegram lets a button carry
+        for person in (OWNER, MANAGER):
+            caplog.clear()
+            replies = await team.press(person, data)
+            assert team.alerts() == [UNKNOWN_BUTTON], (data, team.alerts())
+            assert replies == [], data
+            errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
+            assert errors == [], (data, [r.getMessage() for r in errors])
+    assert await _rows(engine) == before
+
+
+@pytest.mark.parametrize(
+    ("command", "expected"),
+    [
+        ("/audit 01.01.0001-31.12.9999", "01.01.0001"),
+        ("/audit 31.12.9999", "31.12.9999"),
+        ("/portfolio 01.01.0001-02.01.0001", "period"),
+        ("/portfolio 01.01.1899-31.01.1899", "period"),
+    ],
+)
+async def test_typed_days_beyond_the_bots_range_are_refused_politely(
+    team: BotHarness, caplog: pytest.LogCaptureFixture, command: str, expected: str
+):
+    replies = await team.send(OWNER, command)
+    assert len(replies) == 1 and expected in replies[0].text, [r.text for r in replies]
+    assert "Something went wrong" not in replies[0].text
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+
+
+async def test_the_first_and_last_months_the_bot_offers_have_working_buttons(team: BotHarness):
+    first = await team.send(OWNER, "/portfolio 01.01.1900-31.01.1900")
+    labels = [text for text, _data in first[0].buttons]
+    assert "◀ Previous" not in labels
+    last = await team.send(OWNER, "/portfolio 01.12.2999-31.12.2999")
+    data = dict(last[0].buttons)["◀ Previous"]
+    assert data.startswith("pf:C29991031-29991130")
+    replies = await team.press(OWNER, data)
+    assert team.alerts() != [UNKNOWN_BUTTON] and len(replies) == 1
