@@ -21,6 +21,7 @@ from bot.jobs.sweep import DeliverySweep
 from bot.locks import Locks
 from bot.metrics import Metrics
 from bot.services.context import ConversationEraser
+from bot.services.importing.worker import FileWorkers
 from bot.telegram.fsm_storage import SqlStorage
 from bot.telegram.middlewares import (
     MembersOnlyMiddleware,
@@ -52,8 +53,11 @@ class Application:
     bot: Bot
     sweep: DeliverySweep
     metrics: Metrics = field(default_factory=Metrics)
+    files: FileWorkers | None = None
 
     async def close(self) -> None:
+        if self.files is not None:
+            self.files.close()
         await self.bot.session.close()
         await self.engine.dispose()
 
@@ -67,6 +71,7 @@ def build_dispatcher(
     metrics: Metrics | None = None,
     dedup_updates: bool = False,
     conversations: ConversationEraser | None = None,
+    files: FileWorkers | None = None,
 ) -> Dispatcher:
     dispatcher = Dispatcher(storage=fsm_storage or SqlStorage(uow_factory, clock))
     # The unit of work must wrap the FSM middleware: its state read then joins the update's
@@ -85,6 +90,7 @@ def build_dispatcher(
             dedup_updates=dedup_updates,
             metrics=metrics,
             conversations=conversations,
+            files=files,
         )
     )
     outer(dispatcher.fsm)
@@ -125,6 +131,7 @@ def build_application(
         create_session_factory(engine), serialize=engine.dialect.name == "sqlite"
     )
     metrics = Metrics()
+    files = FileWorkers(settings.import_files)
     dispatcher = build_dispatcher(
         settings,
         uow_factory,
@@ -133,6 +140,7 @@ def build_application(
         metrics=metrics,
         dedup_updates=dedup_updates,
         conversations=conversations,
+        files=files,
     )
     bot = build_bot(settings, session)
     # Telegram times a chat's messages on arrival: a send exactly 1 s after the last one can land
@@ -149,7 +157,9 @@ def build_application(
     sender = Sender(bot, limiter, chat_spacing=spacing)
     notifier = TelegramNotifier(sender, clock, settings.default_language)
     sweep = DeliverySweep(uow_factory, clock, notifier, settings.delivery, locks=locks)
-    return Application(settings, engine, uow_factory, clock, dispatcher, bot, sweep, metrics)
+    return Application(
+        settings, engine, uow_factory, clock, dispatcher, bot, sweep, metrics, files=files
+    )
 
 
 def start_scheduler(app: Application) -> AsyncIOScheduler:

@@ -430,6 +430,8 @@ class Runtime:
         await self.close()
 
     async def close(self) -> None:
+        if self.app.files is not None:
+            self.app.files.close()
         with suppress(Exception):
             await self.app.bot.session.close()
         with suppress(Exception):

@@ -134,9 +134,15 @@ async def document_received(
     imports = services.imports
     # Refused from what Telegram says about the file, before downloading a byte of it.
     imports.check_upload(actor, document.file_name, document.file_size)
-    content = await _download(bot, document.file_id)
-    preview = imports.preview(actor, document.file_name, content)
+    earlier = await state.get_data()
+    if isinstance(earlier.get("tok"), str):
+        imports.discard(actor, earlier["tok"])  # a new file replaces a preview left unanswered
     tok = secrets.token_hex(3)
+    # Downloading and reading take seconds (the file is read in a worker process): meanwhile
+    # the database is free for others. Nothing of the import is written before this point.
+    async with services.ctx.uow.paused():
+        content = await _download(bot, document.file_id)
+        preview = await imports.preview(actor, document.file_name, content, tok)
     file_name = document.file_name or "table"
     await state.set_state(ImportSteps.mapping)
     await state.set_data(
@@ -147,7 +153,6 @@ async def document_received(
             "headers": preview.headers,
             "mapping": preview.mapping,
             "rows": preview.rows,
-            "approx": preview.approximate,
             "mgr": actor.member.id,
             "mgr_name": actor.member.full_name,
         }
@@ -158,8 +163,7 @@ async def document_received(
             preview.rows,
             preview.headers,
             preview.mapping,
-            preview.approximate,
-            actor.member.full_name,
+            manager_name=actor.member.full_name,
         ),
         reply_markup=texts.mapping_keyboard(
             tok, preview.headers, preview.mapping, actor.member.full_name
@@ -235,8 +239,7 @@ async def import_action(
                 data["rows"],
                 headers,
                 mapping,
-                bool(data.get("approx")),
-                data.get("mgr_name"),
+                manager_name=data.get("mgr_name"),
             ),
             chat_id=chat_id,
             message_id=message_id,
@@ -246,6 +249,7 @@ async def import_action(
         )
         return
     if act == "stop":
+        services.imports.discard(actor, callback_data.tok)
         await state.clear()
         await query.answer()
         await bot.edit_message_text(
@@ -283,16 +287,20 @@ async def _run_import(
     await progress.show(texts.progress_text("read", 0, 0))
     tok = str(data["tok"])
     try:
-        content = await _download(bot, str(data["file_id"]))
+        if not services.imports.has_parsed(actor, tok):
+            # The rows read at preview are not here (another instance, or they expired): the
+            # file is read again, once, before anything is written.
+            async with ctx.uow.paused():
+                content = await _download(bot, str(data["file_id"]))
+                await services.imports.preview(actor, str(data["file_name"]), content, tok)
         result = await services.imports.run(
             actor,
-            str(data["file_name"]),
-            content,
+            tok,
+            list(data["headers"]),  # type: ignore[call-overload]
             list(data["mapping"]),  # type: ignore[call-overload]
             policy,
             progress,
             default_manager_id=data["mgr"] if isinstance(data.get("mgr"), int) else None,
-            token=tok,
         )
     except asyncio.CancelledError:
         # Shutdown: the transaction is rolled back by the unit of work; without a word the
@@ -314,6 +322,7 @@ async def _run_import(
         else:
             log.exception("import failed: %s", type(exc).__name__)
             text = _("The import failed and nothing was saved. Please try again.")
+        services.imports.discard(actor, tok)
         await state.clear()
         await progress.show(text)
         return
@@ -325,6 +334,7 @@ async def _run_import(
             reply_markup=texts.duplicates_keyboard(tok),
         )
         return
+    services.imports.discard(actor, tok)
     await state.clear()
     await bot.edit_message_text(
         text=_("✅ Import finished."),

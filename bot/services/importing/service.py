@@ -1,7 +1,11 @@
 """Import of a client table (owner only): preview the columns, validate every row, find
 duplicates, then write everything in the caller's unit of work — all of it or nothing.
 
-Two passes over the file. Reading validates and looks for duplicates without writing, so when
+The file is parsed once, at preview, by a worker process (`worker.py`) that writes its rows to
+a file keyed by the import's token (`parsed.py`); «Import» reads those rows back in chunks,
+letting other updates run between them, so no step holds the event loop for long.
+
+Two passes over the rows. Reading validates and looks for duplicates without writing, so when
 duplicates turn up and the owner has not said what to do with them, nothing has been written
 and the question can be asked. Writing then goes in bulk statements (a 50,000-row file is
 50 INSERTs per table, not 250,000). A failure anywhere raises out of the caller's unit of work,
@@ -12,24 +16,22 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import Awaitable, Callable, Sequence
+import time
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from enum import StrEnum
+from pathlib import Path
 from typing import Any
 
 from bot.services import matching
 from bot.services.clients import first_contact_due, length_exceeded, new_client_row
 from bot.services.context import Actor, ServiceContext
 from bot.services.errors import DomainError
-from bot.services.importing import values
-from bot.services.importing.mapping import (
-    SKIP,
-    guess_mapping,
-    header_score,
-    mapping_problem,
-)
-from bot.services.importing.reader import Cell, Table, file_kind, open_table
+from bot.services.importing import parsed, values
+from bot.services.importing.mapping import SKIP, guess_mapping, mapping_problem
+from bot.services.importing.reader import Cell, file_kind
+from bot.services.importing.worker import FileWorkers, ParseJob
 from storage.dto import MemberDTO
 from storage.enums import ActivityKind, Consent, FollowupKind, Role
 
@@ -38,8 +40,8 @@ Progress = Callable[[str, int, int], Awaitable[None]]
 # How often the progress callback hears from the loops; it decides itself when to show it.
 PROGRESS_EVERY = 500
 WRITE_BATCH = 1000
-# Up to this many rows the preview counts them exactly (a fraction of a second).
-EXACT_COUNT_BELOW = 5000
+# Checking rows is pure Python on the event loop: it lets other updates in this often.
+YIELD_EVERY_SECONDS = 0.02
 _TEXT_COLUMNS = ("contact_person", "position", "website", "city", "address", "source", "segment")
 _MERGE_FIELDS = (
     "contact_person",
@@ -74,7 +76,6 @@ class Preview:
     headers: list[str]
     mapping: list[str]
     rows: int
-    approximate: bool = False  # a large XLSX's quick count (empty rows Excel kept included)
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,60 +163,76 @@ class ImportService:
             raise DomainError("import_too_large", limit=limit // (1024 * 1024))
         return kind
 
-    def _open(self, actor: Actor, file_name: str | None, data: bytes) -> Table:
-        kind = self.check_upload(actor, file_name, len(data))
-        return open_table(data, kind, header_score=header_score)
+    @property
+    def _files(self) -> FileWorkers:
+        if self._ctx.files is None:
+            raise RuntimeError("imports need the file workers (ServiceContext.files)")
+        return self._ctx.files
 
-    def preview(self, actor: Actor, file_name: str | None, data: bytes) -> Preview:
-        """The header, the guessed mapping and the row count (refused above the row limit)."""
-        table = self._open(actor, file_name, data)
-        limit = self._ctx.limits.import_max_rows
-        # The quick count of an XLSX may include empty rows: it is trusted only for a large file
-        # under the limit; a small file or one over the limit has its rows counted for real.
-        # The import itself counts exactly again.
-        count = table.quick_count() if table.quick_count is not None else 0
-        approximate = EXACT_COUNT_BELOW < count <= limit
-        if not approximate:
-            count = 0
-            for _ in table.rows:
-                count += 1
-                if count > limit:
-                    raise DomainError("import_too_many_rows", limit=limit)
-        if count == 0:
-            raise DomainError("import_empty")
-        return Preview(
-            headers=table.headers,
-            mapping=guess_mapping(table.headers),
-            rows=count,
-            approximate=approximate,
+    def _parsed_path(self, actor: Actor, token: str) -> Path:
+        return parsed.parsed_path(
+            self._files.limits.parsed_dir, actor.team.id, actor.member.id, token
         )
+
+    async def preview(
+        self, actor: Actor, file_name: str | None, data: bytes, token: str
+    ) -> Preview:
+        """The header, the guessed mapping and the row count (refused above the row limit).
+        The rows are kept for «Import» under `token` (see `parsed.py`)."""
+        kind = self.check_upload(actor, file_name, len(data))
+        files = self._files
+        out = self._parsed_path(actor, token)
+        upload = out.with_suffix(".upload")
+        await asyncio.to_thread(self._stage, upload, data)
+        table = await files.parse(
+            ParseJob(kind, upload, out, files.limits, self._ctx.limits.import_max_rows)
+        )
+        return Preview(headers=table.headers, mapping=guess_mapping(table.headers), rows=table.rows)
+
+    def _stage(self, upload: Path, data: bytes) -> None:
+        """The downloaded file, where the worker reads it; old leftovers go meanwhile."""
+        keep = self._files.limits.parsed_keep_hours * 3600
+        upload.parent.mkdir(parents=True, exist_ok=True)
+        parsed.prune(upload.parent, keep)
+        upload.write_bytes(data)
+
+    def has_parsed(self, actor: Actor, token: str) -> bool:
+        """Whether the rows read at preview are still here (not after a move to another
+        instance or a wiped folder: then the file is read again)."""
+        return self._parsed_path(actor, token).exists()
+
+    def discard(self, actor: Actor, token: str) -> None:
+        """The import is over (done, cancelled or failed): its rows are not kept."""
+        parsed.discard(self._parsed_path(actor, token))
 
     # -- the import -----------------------------------------------------------------------------
 
     async def run(
         self,
         actor: Actor,
-        file_name: str | None,
-        data: bytes,
+        token: str,
+        headers: Sequence[str],
         mapping: Sequence[str],
         policy: DuplicatePolicy,
         progress: Progress,
         default_manager_id: int | None = None,
-        token: str | None = None,
     ) -> ImportResult:
-        """`default_manager_id`: who gets the rows with an empty manager cell (the importing
+        """Writes the rows `preview` read under `token`, as `mapping` says.
+        `default_manager_id`: who gets the rows with an empty manager cell (the importing
         owner when None); re-checked here, it came through a button. `token`: one per file
         sent; a second run with it (a double tap that passed the handler's check before the
         first run committed) is refused once it holds the team's import lock."""
-        table = self._open(actor, file_name, data)
-        mapping = list(mapping)[: len(table.headers)]
-        mapping += [SKIP] * (len(table.headers) - len(mapping))
+        self.ensure_owner(actor)
+        headers = list(headers)
+        path = self._parsed_path(actor, token)
+        mapping = list(mapping)[: len(headers)]
+        mapping += [SKIP] * (len(headers) - len(mapping))
         problem = mapping_problem(mapping)
         if problem is not None:
             raise DomainError(problem)
         uow, team_id = self._ctx.uow, actor.team.id
         await uow.imports.lock_team(team_id)
-        if token is not None and await uow.imports.already_imported(team_id, token):
+        if await uow.imports.already_imported(team_id, token):
             raise DomainError("import_already_done")
         members = await self._member_lookup(actor)
         default_manager = await self.default_manager(actor, default_manager_id)
@@ -232,16 +249,19 @@ class ImportService:
         problems: list[Problem] = []
         skipped_rows = count = 0
         limit = self._ctx.limits.import_max_rows
-        for number, cells in table.rows:
+        yielded = time.perf_counter()
+        for number, cells in self._rows(path):
             count += 1
             if count > limit:
                 raise DomainError("import_too_many_rows", limit=limit)
             if count % PROGRESS_EVERY == 0:
                 await progress("read", count, 0)
-                # Reading is pure CPU: let other members' updates run in between.
+            if time.perf_counter() - yielded > YIELD_EVERY_SECONDS:
+                # Checking rows is pure CPU: let other members' updates run in between.
                 await asyncio.sleep(0)
+                yielded = time.perf_counter()
             row, row_problems = self._parse(
-                default_manager, number, cells, table.headers, mapping, members
+                default_manager, number, cells, headers, mapping, members
             )
             if row is None:
                 skipped_rows += 1
@@ -307,6 +327,22 @@ class ImportService:
             },
         )
         return result
+
+    def _rows(self, path: Path) -> Iterator[tuple[int, list[Cell]]]:
+        """The rows read at preview, one chunk at a time. Gone (expired, another instance):
+        the handler has the file read again before calling `run`, so this is a rare race."""
+        try:
+            chunks = parsed.read_chunks(path)
+            first = next(chunks, [])
+        except FileNotFoundError as exc:
+            raise DomainError("import_expired") from exc
+
+        def rows() -> Iterator[tuple[int, list[Cell]]]:
+            yield from first
+            for chunk in chunks:
+                yield from chunk
+
+        return rows()
 
     async def _member_lookup(self, actor: Actor) -> dict[str, MemberDTO | None]:
         """Active members by full name and by @username; a name two members share is None."""
