@@ -94,8 +94,10 @@ class ImportFileSettings(BaseModel):
     max_part_mb: int = Field(160, ge=1, le=4096)
     # Uncompressed to compressed: real sheets are 5-30 times, a zip bomb thousands.
     max_ratio: int = Field(200, ge=10)
-    # Row elements in the sheet, empty ones included, and columns: Excel's own maximums.
-    max_sheet_rows: int = Field(1_048_576, ge=1)
+    # Row elements in the sheet, empty ones Excel kept for their formatting included (four
+    # times the row limit: counting Excel's own maximum, a million, takes seconds), and
+    # columns (Excel's own maximum).
+    max_sheet_rows: int = Field(200_000, ge=1)
     max_columns: int = Field(16_384, ge=1)
     # Characters in one cell (Excel's own maximum), in one CSV file's cell too.
     max_cell_chars: int = Field(32_767, ge=100)

@@ -79,6 +79,7 @@ class Runtime:
         self._tick_task: asyncio.Task[Any] | None = None
         self._polling_task: asyncio.Task[None] | None = None
         self._announcer: asyncio.Task[None] | None = None
+        self._warm_up: asyncio.Task[None] | None = None
         self._last_prune: float | None = None
 
     @classmethod
@@ -292,6 +293,9 @@ class Runtime:
             return
         self._started = True
         await self._register_instance()
+        if self.app.files is not None:
+            # The file workers' forkserver loads openpyxl now, not when the first file arrives.
+            self._warm_up = asyncio.create_task(self.app.files.warm_up())
         bot = self.app.bot
         allowed = self.app.dispatcher.resolve_used_update_types()
         if self.settings.bot_mode == "webhook":

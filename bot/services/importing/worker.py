@@ -103,8 +103,17 @@ def _child(conn: Connection, job: ParseJob) -> None:
     except Exception as exc:  # an unexpected failure: the parent logs its type and refuses
         reply = ("failed", type(exc).__name__)
     with contextlib.suppress(Exception):
-        conn.send(reply)
+        conn.send((*reply, _peak_mb()))
     conn.close()
+
+
+def _peak_mb() -> int:
+    """The child's peak resident memory in MB (reported to the benchmark and tests)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
+
+
+def _ready() -> None:
+    """A child that only proves the forkserver is up."""
 
 
 def _mp_context() -> Any:
@@ -125,14 +134,21 @@ class FileWorkers:
         self._slots: asyncio.Semaphore | None = None
         self._live: set[Any] = set()
         self.started = 0  # processes started (the tests count them)
+        self.last_peak_mb: int | None = None  # the last child's peak memory, if it said
 
     async def warm_up(self) -> None:
-        """Start the forkserver now (it imports openpyxl: a fraction of a second, in a thread),
-        so the first file sent does not wait for it."""
-        from multiprocessing import forkserver
+        """Start the forkserver now and wait until it has loaded what a child needs (about two
+        seconds on a busy machine, in a thread), so that the first file sent does not wait."""
 
-        _mp_context()
-        await asyncio.to_thread(forkserver.ensure_running)
+        def start_one() -> None:
+            process = _mp_context().Process(target=_ready, daemon=True)
+            process.start()
+            process.join(60)
+
+        try:
+            await asyncio.to_thread(start_one)
+        except Exception as exc:  # the first file will start it instead
+            log.warning("import worker warm-up failed: %s", type(exc).__name__)
 
     async def parse(self, job: ParseJob) -> ParsedTable:
         if self._slots is None:
@@ -161,6 +177,8 @@ class FileWorkers:
             with contextlib.suppress(FileNotFoundError):
                 job.upload.unlink()
         kind = reply[0]
+        if kind in ("ok", "refused", "failed"):
+            *reply, self.last_peak_mb = reply
         if kind == "ok":
             return ParsedTable(headers=reply[1], rows=reply[2], path=job.out)
         parsed.discard(job.out)
