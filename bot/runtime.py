@@ -14,6 +14,7 @@ delete the webhook if this was the last instance; close the Bot session, Redis a
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import logging
 import secrets
@@ -296,6 +297,10 @@ class Runtime:
         if self.app.files is not None:
             # The file workers' forkserver loads openpyxl now, not when the first file arrives.
             self._warm_up = asyncio.create_task(self.app.files.warm_up())
+        # What exists now (modules, classes, the app) lives as long as the process: a full
+        # garbage collection during a big import need not scan it again (bench/loop_stall.py).
+        gc.collect()
+        gc.freeze()
         bot = self.app.bot
         allowed = self.app.dispatcher.resolve_used_update_types()
         if self.settings.bot_mode == "webhook":

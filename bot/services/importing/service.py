@@ -39,9 +39,22 @@ from storage.enums import ActivityKind, Consent, FollowupKind, Role
 Progress = Callable[[str, int, int], Awaitable[None]]
 # How often the progress callback hears from the loops; it decides itself when to show it.
 PROGRESS_EVERY = 500
-WRITE_BATCH = 1000
-# Checking rows is pure Python on the event loop: it lets other updates in this often.
+WRITE_BATCH = 500
+# Checking and preparing rows is pure Python on the event loop: it lets other updates in this
+# often (a batch of 1,000 prepared in one go held the loop for 300 ms on a busy machine).
 YIELD_EVERY_SECONDS = 0.02
+
+
+class _Slices:
+    """Long loops on the event loop give way to other updates every `YIELD_EVERY_SECONDS`."""
+
+    def __init__(self) -> None:
+        self._since = time.perf_counter()
+
+    async def give_way(self) -> None:
+        if time.perf_counter() - self._since > YIELD_EVERY_SECONDS:
+            await asyncio.sleep(0)
+            self._since = time.perf_counter()
 _TEXT_COLUMNS = ("contact_person", "position", "website", "city", "address", "source", "segment")
 _MERGE_FIELDS = (
     "contact_person",
@@ -249,17 +262,14 @@ class ImportService:
         problems: list[Problem] = []
         skipped_rows = count = 0
         limit = self._ctx.limits.import_max_rows
-        yielded = time.perf_counter()
+        slices = _Slices()
         for number, cells in self._rows(path):
             count += 1
             if count > limit:
                 raise DomainError("import_too_many_rows", limit=limit)
             if count % PROGRESS_EVERY == 0:
                 await progress("read", count, 0)
-            if time.perf_counter() - yielded > YIELD_EVERY_SECONDS:
-                # Checking rows is pure CPU: let other members' updates run in between.
-                await asyncio.sleep(0)
-                yielded = time.perf_counter()
+            await slices.give_way()
             row, row_problems = self._parse(
                 default_manager, number, cells, headers, mapping, members
             )
@@ -452,11 +462,13 @@ class ImportService:
         # Each manager's first follow-up falls due when their own working day starts.
         dues: dict[tuple[int, date | None], Any] = {}
         all_ids = await uow.imports.reserve_client_ids(team_id, len(rows))
+        slices = _Slices()
         for start in range(0, len(rows), WRITE_BATCH):
             batch = rows[start : start + WRITE_BATCH]
             ids = all_ids[start : start + WRITE_BATCH]
             client_rows = []
             for client_id, row in zip(ids, batch, strict=True):
+                await slices.give_way()
                 # Every row of one file has the same keys (one per mapped column, None when
                 # empty): the INSERT then goes as one executemany.
                 columns = row.columns
@@ -474,6 +486,7 @@ class ImportService:
             await uow.imports.add_clients(client_rows)
             phones, tags, followups, notes = [], [], [], []
             for client_id, row in zip(ids, batch, strict=True):
+                await slices.give_way()
                 phones += [
                     {"team_id": team_id, "client_id": client_id, "raw": raw, "digits": digits}
                     for raw, digits in row.phones
@@ -524,7 +537,9 @@ class ImportService:
         targets = await uow.imports.merge_targets(team_id, ids)
         tags = await uow.imports.tags_of(team_id, ids)
         notes = await uow.imports.notes_of(team_id, ids)
+        slices = _Slices()
         for client_id, row in merges:
+            await slices.give_way()
             current = targets.get(client_id)
             if current is None:
                 continue
