@@ -55,6 +55,8 @@ class _Slices:
         if time.perf_counter() - self._since > YIELD_EVERY_SECONDS:
             await asyncio.sleep(0)
             self._since = time.perf_counter()
+
+
 _TEXT_COLUMNS = ("contact_person", "position", "website", "city", "address", "source", "segment")
 _MERGE_FIELDS = (
     "contact_person",
