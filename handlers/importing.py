@@ -11,7 +11,10 @@ progress. So the button answer and the progress edits are sent *unbuffered* (`_u
 they say nothing about saved data, only "working on it". The report and the last edit stay
 buffered and leave after the commit. A failure is caught here, rolled back explicitly and
 reported on the progress message; the update then commits nothing but the cleared state.
-While the import runs on SQLite other updates queue at the write gate. On PostgreSQL they
+Reading a file (the download, then the parse in a worker process: bot/services/importing/
+worker.py) happens with the unit of work paused (`UnitOfWork.paused`), so nobody waits for it;
+the rows read at preview are what «Import» writes. While the import writes on SQLite other
+updates queue at the write gate. On PostgreSQL they
 proceed (the team row is not locked); the import takes an advisory lock per team, so two imports
 of one team never interleave, and a second press of the same button (a double tap read the
 state before the first run cleared it) finds the first run's audit row once it gets the lock and
