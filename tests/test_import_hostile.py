@@ -218,3 +218,40 @@ async def test_a_csv_with_one_huge_cell_says_which_cell(team: BotHarness):
     text = replies[-1].text
     assert "Row 3, column 2: the cell is longer than 32767 characters" in text
     assert "Send an <b>.xlsx</b> or <b>.csv</b> file" not in text
+
+
+async def test_a_paused_unit_of_work_lets_others_in_and_a_cancelled_one_gives_back_nothing(
+    engine: Any,
+):
+    from storage.db import create_session_factory
+    from storage.uow import UnitOfWorkFactory
+
+    factory = UnitOfWorkFactory(create_session_factory(engine), serialize=True)
+    other_ran = asyncio.Event()
+    taken_back = asyncio.Event()
+    held = asyncio.Event()
+
+    async def reader() -> None:
+        async with factory() as uow:
+            async with uow.paused():
+                async with factory():  # would wait forever if the gate were still held
+                    other_ran.set()
+                held.set()
+                await taken_back.wait()
+            raise AssertionError("the gate came back while another unit of work held it")
+
+    async def holder() -> None:
+        await held.wait()
+        async with factory():
+            taken_back.set()
+            await asyncio.sleep(0.05)  # the reader now waits to take the gate back
+            task.cancel()
+            await asyncio.sleep(0)
+
+    task = asyncio.create_task(reader())
+    await asyncio.wait_for(holder(), 10)
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert other_ran.is_set()
+    async with asyncio.timeout(5), factory():  # the gate is free, released exactly once
+        pass
