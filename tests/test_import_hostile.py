@@ -255,3 +255,46 @@ async def test_a_paused_unit_of_work_lets_others_in_and_a_cancelled_one_gives_ba
     assert other_ran.is_set()
     async with asyncio.timeout(5), factory():  # the gate is free, released exactly once
         pass
+
+
+async def test_a_shutdown_while_a_file_is_read_stops_its_worker(tmp_path: Path):
+    """The runtime cancels updates still running at SHUTDOWN_TIMEOUT_SECONDS: the process
+    reading the file goes with them, and so does the uploaded copy."""
+    build, _, _ = BOMBS["256 MB of empty rows"]
+    settings = ImportFileSettings(parsed_dir=tmp_path, **NO_SIZE_LIMITS)
+    workers = FileWorkers(settings)
+    (tmp_path / "big.upload").write_bytes(build())
+    job = ParseJob("xlsx", tmp_path / "big.upload", tmp_path / "big.rows", settings, 50_000)
+    reading = asyncio.create_task(workers.parse(job))
+    while not workers._live:  # the worker process has started
+        await asyncio.sleep(0.005)
+        assert not reading.done()
+    (process,) = workers._live
+    reading.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await reading
+    assert not process.is_alive()
+    assert workers._live == set()
+    assert "big.upload" not in _leftovers(tmp_path)
+
+
+async def test_a_worker_that_dies_without_a_word_gets_a_polite_refusal(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """A child killed by the kernel (memory, CPU) sends nothing: its end of the pipe closing
+    is the answer, at once, not after the time limit."""
+    from bot.services.importing import worker
+
+    settings = ImportFileSettings(parsed_dir=tmp_path, worker_seconds=600)
+    workers = FileWorkers(settings)
+    monkeypatch.setattr(worker, "_child", _die)
+    (tmp_path / "t.upload").write_bytes(b"Name\\nA\\n")
+    job = ParseJob("csv", tmp_path / "t.upload", tmp_path / "t.rows", settings, 50_000)
+    with pytest.raises(DomainError) as refused:
+        await asyncio.wait_for(workers.parse(job), NO_HANG_SECONDS)
+    assert refused.value.code == "import_worker_failed"
+    assert _leftovers(tmp_path) == []
+
+
+def _die(conn: Any, job: Any) -> None:
+    os._exit(9)

@@ -162,18 +162,17 @@ class FileWorkers:
         process = context.Process(target=_child, args=(sender, job), daemon=True)
         self._live.add(process)
         self.started += 1
+        # Starting may wait for the forkserver to come up: not on the loop.
+        starting = asyncio.ensure_future(asyncio.to_thread(process.start))
         try:
-            # Starting may wait for the forkserver to come up: not on the loop.
-            await asyncio.to_thread(process.start)
+            await asyncio.shield(starting)
+            # The child has its own end now: with ours closed, its death reads as EOF.
             sender.close()
             reply = await self._reply(receiver)
         finally:
+            sender.close()
             receiver.close()
-            if process.is_alive():
-                process.kill()
-            with contextlib.suppress(ValueError):
-                await asyncio.shield(asyncio.to_thread(process.join, 5))
-            self._live.discard(process)
+            await self._stop(process, starting)
             with contextlib.suppress(FileNotFoundError):
                 job.upload.unlink()
         kind = reply[0]
@@ -191,6 +190,20 @@ class FileWorkers:
         # client data.
         log.warning("import worker failed: %s", reply[1] if len(reply) > 1 else "no answer")
         raise DomainError("import_worker_failed")
+
+    async def _stop(self, process: Any, starting: asyncio.Future[None]) -> None:
+        """Kill the child if it still runs and reap it; a start cancelled half-way (shutdown)
+        is let finish first, or the child would outlive us."""
+        try:
+            await asyncio.shield(starting)
+        except Exception:  # it never started: nothing to stop
+            self._live.discard(process)
+            return
+        if process.is_alive():
+            process.kill()
+        with contextlib.suppress(ValueError):
+            await asyncio.shield(asyncio.to_thread(process.join, 5))
+        self._live.discard(process)
 
     async def _reply(self, receiver: Connection) -> tuple[Any, ...]:
         loop = asyncio.get_running_loop()
