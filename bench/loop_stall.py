@@ -99,6 +99,9 @@ class StallMeter:
         try:
             yield self
         finally:
+            # A tick still asleep when the work ends counts too: work that never gave way
+            # at all (the old, synchronous preview) is one stall as long as itself.
+            self.worst = max(self.worst, time.perf_counter() - self.last_beat - TICK_SECONDS)
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
 
