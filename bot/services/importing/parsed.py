@@ -37,6 +37,11 @@ def parsed_path(directory: Path, team_id: int, member_id: int, token: str) -> Pa
     return directory / f"{int(team_id)}-{int(member_id)}-{token}{_SUFFIX}"
 
 
+def temporary_path(path: Path, pid: int) -> Path:
+    """Where the worker with this process id writes `path` before it is complete."""
+    return path.with_suffix(f".tmp{pid}")
+
+
 class RowsWriter:
     """Writes rows in chunks to a temporary name; `commit()` gives the file its real name, so
     a reader never sees half a file."""
@@ -44,7 +49,7 @@ class RowsWriter:
     def __init__(self, path: Path, headers: list[str]) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self._path = path
-        self._tmp = path.with_suffix(f".tmp{os.getpid()}")
+        self._tmp = temporary_path(path, os.getpid())
         self._file = self._tmp.open("wb")
         self._chunk: list[Row] = []
         pickle.dump({"format": _FORMAT, "headers": headers}, self._file, pickle.HIGHEST_PROTOCOL)

@@ -175,6 +175,9 @@ class FileWorkers:
             await self._stop(process, starting)
             with contextlib.suppress(FileNotFoundError):
                 job.upload.unlink()
+            if process.pid is not None:
+                # Half a file of rows from a child killed while writing it.
+                parsed.discard(parsed.temporary_path(job.out, process.pid))
         kind = reply[0]
         if kind in ("ok", "refused", "failed"):
             *reply, self.last_peak_mb = reply
