@@ -40,9 +40,9 @@ from storage.enums import ActivityKind, Consent, FollowupKind, Role
 Progress = Callable[[str, int, int], Awaitable[None]]
 # How often the progress callback hears from the loops; it decides itself when to show it.
 PROGRESS_EVERY = 500
-WRITE_BATCH = 500
+WRITE_BATCH = 250
 # Checking and preparing rows is pure Python on the event loop: it lets other updates in this
-# often (a batch of 1,000 prepared in one go held the loop for 300 ms on a busy machine).
+# often (a batch of 1,000 prepared and sent in one go held the loop 300 ms on a busy machine).
 YIELD_EVERY_SECONDS = 0.02
 
 
