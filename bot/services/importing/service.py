@@ -329,6 +329,8 @@ class ImportService:
                 else:
                     in_base.append((index, row))
             merged = len(duplicates)
+        imported = len(new_rows)
+        del keys  # freed now, not with everything else when this returns
         await self._write(actor, new_rows, progress)
         if policy is DuplicatePolicy.MERGE:
             await self._merge_into_base(actor, in_base)
@@ -337,7 +339,7 @@ class ImportService:
         await uow.imports.bump_roster(team_id)
         result = ImportResult(
             rows=count,
-            imported=len(new_rows),
+            imported=imported,
             merged=merged,
             duplicates=len(duplicates),
             duplicates_skipped=0 if policy is DuplicatePolicy.MERGE else len(duplicates),
@@ -485,8 +487,12 @@ class ImportService:
         dues: dict[tuple[int, date | None], Any] = {}
         all_ids = await uow.imports.reserve_client_ids(team_id, len(rows))
         slices = _Slices()
-        for start in range(0, len(rows), WRITE_BATCH):
-            batch = rows[start : start + WRITE_BATCH]
+        total = len(rows)
+        for start in range(0, total, WRITE_BATCH):
+            # Taken off the list as they are written: 50,000 rows freed at once when the import
+            # returned held the loop for 100-200 ms.
+            batch = rows[:WRITE_BATCH]
+            del rows[:WRITE_BATCH]
             ids = all_ids[start : start + WRITE_BATCH]
             client_rows = []
             for client_id, row in zip(ids, batch, strict=True):
@@ -549,7 +555,7 @@ class ImportService:
             await uow.imports.add_tags(tags)
             await uow.imports.add_followups(followups)
             await uow.imports.add_activities(notes)
-            await progress("write", start + len(batch), len(rows))
+            await progress("write", start + len(batch), total)
 
     async def _merge_into_base(self, actor: Actor, merges: list[tuple[int, _Row]]) -> None:
         """Fill what the existing card lacks; add phones and tags it does not have. Never
