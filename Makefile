@@ -53,6 +53,7 @@ bench: install
 	$(BIN)/python -m bench.export_clients
 	$(BIN)/python -m bench.portfolio
 	$(BIN)/python -m bench.charts
+	$(BIN)/python -m bench.loop_stall
 
 # Ten minutes of 50 updates/s through the webhook: two instances on PostgreSQL, then one on
 # SQLite. Prints lost/duplicated updates, latency and each instance's memory trend.

@@ -30,9 +30,10 @@ from sqlalchemy import func, select
 from bench.generate import SURNAMES, generate
 from bench.scratch_db import scratch_engine
 from bot.clock import FrozenClock
-from bot.config import Settings
+from bot.config import ImportFileSettings, Settings
 from bot.services.context import Actor, ServiceContext
 from bot.services.importing.service import DuplicatePolicy, ImportService
+from bot.services.importing.worker import FileWorkers
 from storage.db import create_session_factory
 from storage.dto import MemberDTO, TeamDTO, to_dto
 from storage.models import Client, Member, Team
@@ -135,16 +136,20 @@ async def run(backend: str, rows: int, base: int) -> None:
             last[0] = now
             stages.setdefault(stage, now)
 
+        files = FileWorkers(ImportFileSettings(parsed_dir=path.parent / "parsed"))
+        await files.warm_up()
         async with uows() as uow:
             ctx = ServiceContext(uow, FrozenClock(NOW), settings.limits, settings.rules)
+            ctx.files = files
             service = ImportService(ctx)
             t0 = time.perf_counter()
-            preview = service.preview(actor, path.name, data)
+            # The file is read in a worker process (its memory is not in the peak below).
+            preview = await service.preview(actor, path.name, data, "b1")
             preview_s = time.perf_counter() - t0
             t0 = last[0] = time.perf_counter()
             cpu0 = time.process_time()
             result = await service.run(
-                actor, path.name, data, preview.mapping, DuplicatePolicy.SKIP, progress
+                actor, "b1", preview.headers, preview.mapping, DuplicatePolicy.SKIP, progress
             )
             await uow.commit()
             import_s = time.perf_counter() - t0

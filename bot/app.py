@@ -19,6 +19,7 @@ from bot.jobs.sweep import DeliverySweep
 from bot.locks import Locks
 from bot.metrics import Metrics
 from bot.services.context import ConversationEraser
+from bot.services.importing.worker import FileWorkers
 from bot.telegram.fsm_storage import SqlStorage, TransactionalFSMMiddleware
 from bot.telegram.middlewares import (
     MembersOnlyMiddleware,
@@ -50,8 +51,11 @@ class Application:
     bot: Bot
     sweep: DeliverySweep
     metrics: Metrics = field(default_factory=Metrics)
+    files: FileWorkers | None = None
 
     async def close(self) -> None:
+        if self.files is not None:
+            self.files.close()
         await self.bot.session.close()
         await self.engine.dispose()
 
@@ -65,6 +69,7 @@ def build_dispatcher(
     metrics: Metrics | None = None,
     dedup_updates: bool = False,
     conversations: ConversationEraser | None = None,
+    files: FileWorkers | None = None,
 ) -> Dispatcher:
     # aiogram's own FSM middleware is replaced by one that reads and writes the conversation
     # state through the update's unit of work; the unit of work must wrap it. (A Redis storage
@@ -85,6 +90,7 @@ def build_dispatcher(
             dedup_updates=dedup_updates,
             metrics=metrics,
             conversations=conversations,
+            files=files,
         )
     )
     outer(fsm)
@@ -124,6 +130,7 @@ def build_application(
         create_session_factory(engine), serialize=engine.dialect.name == "sqlite"
     )
     metrics = Metrics()
+    files = FileWorkers(settings.import_files)
     dispatcher = build_dispatcher(
         settings,
         uow_factory,
@@ -132,6 +139,7 @@ def build_application(
         metrics=metrics,
         dedup_updates=dedup_updates,
         conversations=conversations,
+        files=files,
     )
     bot = build_bot(settings, session)
     # Telegram times a chat's messages on arrival: a send exactly 1 s after the last one can land
@@ -148,7 +156,9 @@ def build_application(
     sender = Sender(bot, limiter, chat_spacing=spacing)
     notifier = TelegramNotifier(sender, clock, settings.default_language)
     sweep = DeliverySweep(uow_factory, clock, notifier, settings.delivery, locks=locks)
-    return Application(settings, engine, uow_factory, clock, dispatcher, bot, sweep, metrics)
+    return Application(
+        settings, engine, uow_factory, clock, dispatcher, bot, sweep, metrics, files=files
+    )
 
 
 def start_scheduler(app: Application) -> Ticker:

@@ -86,6 +86,41 @@ class Limits(BaseModel):
     audit_page_size: int = Field(20, ge=5, le=50)
 
 
+class ImportFileSettings(BaseModel):
+    """What one imported file may unpack to, and the worker process that reads it
+    (env `IMPORT_FILES__MAX_CELL_CHARS=10000`, ...). An .xlsx is a zip: 400 KB can unpack to
+    gigabytes, so every bound is checked while the file is read, not after."""
+
+    # All parts read from an .xlsx together, uncompressed, and any one of them (zip headers are
+    # checked first, then bytes are counted while inflating: headers can lie).
+    max_unpacked_mb: int = Field(256, ge=1, le=4096)
+    max_part_mb: int = Field(160, ge=1, le=4096)
+    # Uncompressed to compressed: real sheets are 5-30 times, a zip bomb thousands.
+    max_ratio: int = Field(200, ge=10)
+    # Row elements in the sheet, empty ones Excel kept for their formatting included (four
+    # times the row limit: counting Excel's own maximum, a million, takes seconds), and
+    # columns (Excel's own maximum).
+    max_sheet_rows: int = Field(200_000, ge=1)
+    max_columns: int = Field(16_384, ge=1)
+    # Characters in one cell (Excel's own maximum), in one CSV file's cell too.
+    max_cell_chars: int = Field(32_767, ge=100)
+    max_shared_strings: int = Field(2_000_000, ge=1)
+    max_shared_chars: int = Field(64_000_000, ge=1)
+    # Nesting of XML elements (a sheet needs 6) and bytes of XML read without any element,
+    # text or end tag completing (one absurdly long tag, attribute or comment).
+    max_xml_depth: int = Field(64, ge=8)
+    max_xml_token_kb: int = Field(1024, ge=64)
+    # The worker process that reads a file: its address-space limit and its time limit.
+    worker_memory_mb: int = Field(1536, ge=256)
+    worker_seconds: float = Field(120.0, gt=0, le=3600)
+    # Files read at once by this instance (each in its own process).
+    workers: int = Field(2, ge=1, le=16)
+    # Rows read at preview wait here for «Import», keyed by the import's one-time token;
+    # removed after the import or cancel, and after this many hours if the owner never answers.
+    parsed_dir: Path = Path("./data/imports")
+    parsed_keep_hours: int = Field(48, ge=1)
+
+
 class AnalyticsSettings(BaseModel):
     """`/portfolio` thresholds and its cache (env `ANALYTICS__ABC_A_PERCENT=80`, ...)."""
 
@@ -164,6 +199,7 @@ class Settings(BaseSettings):
     limits: Limits = Limits()
     delivery: DeliverySettings = DeliverySettings()
     analytics: AnalyticsSettings = AnalyticsSettings()
+    import_files: ImportFileSettings = ImportFileSettings()
 
     @field_validator("default_timezone")
     @classmethod

@@ -15,6 +15,7 @@ delete the webhook if this was the last instance; close the Bot session, Redis a
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import logging
 import secrets
@@ -80,6 +81,7 @@ class Runtime:
         self._tick_task: asyncio.Task[Any] | None = None
         self._polling_task: asyncio.Task[None] | None = None
         self._announcer: asyncio.Task[None] | None = None
+        self._warm_up: asyncio.Task[None] | None = None
         self._last_prune: float | None = None
 
     @classmethod
@@ -293,6 +295,13 @@ class Runtime:
             return
         self._started = True
         await self._register_instance()
+        if self.app.files is not None:
+            # The file workers' forkserver loads openpyxl now, not when the first file arrives.
+            self._warm_up = asyncio.create_task(self.app.files.warm_up())
+        # What exists now (modules, classes, the app) lives as long as the process: a full
+        # garbage collection during a big import need not scan it again (bench/loop_stall.py).
+        gc.collect()
+        gc.freeze()
         bot = self.app.bot
         allowed = self.app.dispatcher.resolve_used_update_types()
         if self.settings.bot_mode == "webhook":
@@ -426,6 +435,8 @@ class Runtime:
         await self.close()
 
     async def close(self) -> None:
+        if self.app.files is not None:
+            self.app.files.close()
         with suppress(Exception):
             await self.app.bot.session.close()
         with suppress(Exception):

@@ -12,7 +12,10 @@ answer and the progress edits are the documented exception, sent at once
 "working on it". The report and the last edit are ordinary replies and leave after the commit.
 A failure is caught here, rolled back explicitly and reported on the progress message; the
 update then commits nothing but the cleared state.
-While the import runs on SQLite other updates queue at the write gate. On PostgreSQL they
+Reading a file (the download, then the parse in a worker process: bot/services/importing/
+worker.py) happens with the unit of work paused (`UnitOfWork.paused`), so nobody waits for it;
+the rows read at preview are what «Import» writes. While the import writes on SQLite other
+updates queue at the write gate. On PostgreSQL they
 proceed (the team row is not locked); the import takes an advisory lock per team, so two imports
 of one team never interleave, and a second press of the same button (a double tap read the
 state before the first run cleared it) finds the first run's audit row once it gets the lock and
@@ -130,9 +133,15 @@ async def document_received(
     imports = services.imports
     # Refused from what Telegram says about the file, before downloading a byte of it.
     imports.check_upload(actor, document.file_name, document.file_size)
-    content = await _download(bot, document.file_id)
-    preview = imports.preview(actor, document.file_name, content)
+    earlier = await state.get_data()
+    if isinstance(earlier.get("tok"), str):
+        imports.discard(actor, earlier["tok"])  # a new file replaces a preview left unanswered
     tok = secrets.token_hex(3)
+    # Downloading and reading take seconds (the file is read in a worker process): meanwhile
+    # the database is free for others. Nothing of the import is written before this point.
+    async with services.ctx.uow.paused():
+        content = await _download(bot, document.file_id)
+        preview = await imports.preview(actor, document.file_name, content, tok)
     file_name = document.file_name or "table"
     await state.set_state(ImportSteps.mapping)
     await state.set_data(
@@ -143,7 +152,6 @@ async def document_received(
             "headers": preview.headers,
             "mapping": preview.mapping,
             "rows": preview.rows,
-            "approx": preview.approximate,
             "mgr": actor.member.id,
             "mgr_name": actor.member.full_name,
         }
@@ -154,8 +162,7 @@ async def document_received(
             preview.rows,
             preview.headers,
             preview.mapping,
-            preview.approximate,
-            actor.member.full_name,
+            manager_name=actor.member.full_name,
         ),
         reply_markup=texts.mapping_keyboard(
             tok, preview.headers, preview.mapping, actor.member.full_name
@@ -229,13 +236,13 @@ async def import_action(
                 data["rows"],
                 headers,
                 mapping,
-                bool(data.get("approx")),
-                data.get("mgr_name"),
+                manager_name=data.get("mgr_name"),
             ),
             texts.mapping_keyboard(callback_data.tok, headers, mapping, data.get("mgr_name")),
         )
         return
     if act == "stop":
+        services.imports.discard(actor, callback_data.tok)
         await state.clear()
         replies.answer_callback()
         replies.edit(_("Import cancelled. Nothing was saved."))
@@ -266,16 +273,20 @@ async def _run_import(
     await progress.show(texts.progress_text("read", 0, 0))
     tok = str(data["tok"])
     try:
-        content = await _download(bot, str(data["file_id"]))
+        if not services.imports.has_parsed(actor, tok):
+            # The rows read at preview are not here (another instance, or they expired): the
+            # file is read again, once, before anything is written.
+            async with ctx.uow.paused():
+                content = await _download(bot, str(data["file_id"]))
+                await services.imports.preview(actor, str(data["file_name"]), content, tok)
         result = await services.imports.run(
             actor,
-            str(data["file_name"]),
-            content,
+            tok,
+            list(data["headers"]),  # type: ignore[call-overload]
             list(data["mapping"]),  # type: ignore[call-overload]
             policy,
             progress,
             default_manager_id=data["mgr"] if isinstance(data.get("mgr"), int) else None,
-            token=tok,
         )
     except asyncio.CancelledError:
         # Shutdown: the transaction is rolled back by the unit of work; without a word the
@@ -297,12 +308,14 @@ async def _run_import(
         else:
             log.exception("import failed: %s", type(exc).__name__)
             text = _("The import failed and nothing was saved. Please try again.")
+        services.imports.discard(actor, tok)
         await state.clear()
         await progress.show(text)
         return
     if result.needs_choice:
         replies.edit(texts.duplicates_text(result), texts.duplicates_keyboard(tok))
         return
+    services.imports.discard(actor, tok)
     await state.clear()
     replies.edit(_("✅ Import finished."))
     listed = ctx.limits.import_problems_listed

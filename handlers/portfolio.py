@@ -4,6 +4,7 @@ section, a chart and an export. Every press is re-checked by the service."""
 from __future__ import annotations
 
 import asyncio
+import importlib
 from datetime import date
 from decimal import Decimal
 
@@ -93,8 +94,9 @@ async def switch(
 async def _chart(
     actor: Actor, services: Services, period: Period, manager_id: int | None, section: str
 ) -> tuple[bytes, str]:
-    # Imported on first use: matplotlib takes seconds to load, and most runs draw no chart.
-    from bot.charts import abc_xyz_heatmap, activity_per_week, quality_trend
+    # Imported on first use (matplotlib takes seconds to load, and most runs draw no chart),
+    # in a thread: on the event loop the import held every other update for seconds.
+    charts = await asyncio.to_thread(importlib.import_module, "bot.charts")
 
     portfolio = services.portfolio
     if section == "2":
@@ -105,7 +107,7 @@ async def _chart(
 
         title = _("ABC-XYZ: {period}").format(period=view.period_label(period))
         png = await asyncio.to_thread(
-            abc_xyz_heatmap,
+            charts.abc_xyz_heatmap,
             report.matrix_counts,
             report.matrix_revenue,
             title=title,
@@ -124,7 +126,7 @@ async def _chart(
             for member, points in series.items()
         }
         png = await asyncio.to_thread(
-            quality_trend,
+            charts.quality_trend,
             lines,
             title=_("Share of A clients by period"),
             y_label=_("A clients, %"),
@@ -132,7 +134,7 @@ async def _chart(
         return png, "quality.png"
     weeks, per_kind = await portfolio.activity_weeks(actor, period, manager_id)
     png = await asyncio.to_thread(
-        activity_per_week,
+        charts.activity_per_week,
         [f"{week:%d.%m}" for week in weeks],
         {view.kind_label(kind): counts for kind, counts in per_kind.items()},
         title=_("Activity per week: {period}").format(period=view.period_label(period)),

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from types import TracebackType
 from typing import Any
 
@@ -29,8 +30,9 @@ from storage.repositories.updates import ProcessedUpdateRepository
 
 
 class UnitOfWork:
-    def __init__(self, session: AsyncSession) -> None:
+    def __init__(self, session: AsyncSession, gate: _Gate | None = None) -> None:
         self.session = session
+        self._gate = gate
         self.teams = TeamRepository(session)
         self.members = MemberRepository(session)
         self.clients = ClientRepository(session)
@@ -65,6 +67,22 @@ class UnitOfWork:
         self.fsm_cache.clear()
         self.after_commit = []
 
+    @asynccontextmanager
+    async def paused(self) -> AsyncIterator[None]:
+        """Commit what this unit of work did so far and let other units of work run while the
+        caller waits for something that is not the database (a file read in a worker process
+        for seconds): on SQLite the write gate is released, on PostgreSQL the connection goes
+        back to the pool. Afterwards the unit of work goes on in a new transaction. Use it only
+        where what came before may be committed on its own."""
+        await self.commit()
+        if self._gate is not None:
+            self._gate.release()
+        try:
+            yield
+        finally:
+            if self._gate is not None:
+                await self._gate.acquire()
+
 
 class UnitOfWorkFactory:
     """Opens a unit of work; leaving the block without commit() rolls everything back."""
@@ -76,25 +94,43 @@ class UnitOfWorkFactory:
         # SQLite has one writer at a time. Queueing units of work here, first come first served,
         # replaces the busy handler's sleep-and-retry (which made waiting updates seconds late).
         # Do not open a unit of work inside another one when this is on.
-        self._gate: asyncio.Lock | None = asyncio.Lock() if serialize else None
+        self._lock: asyncio.Lock | None = asyncio.Lock() if serialize else None
 
     def __call__(self) -> _UowContext:
-        return _UowContext(self._session_factory, self._gate)
+        return _UowContext(self._session_factory, self._lock)
+
+
+class _Gate:
+    """One unit of work's hold on the factory's lock: released at the end only if held (a
+    unit of work cancelled while `paused()` waits to take it back does not hold it)."""
+
+    def __init__(self, lock: asyncio.Lock) -> None:
+        self._lock = lock
+        self.held = False
+
+    async def acquire(self) -> None:
+        await self._lock.acquire()
+        self.held = True
+
+    def release(self) -> None:
+        if self.held:
+            self.held = False
+            self._lock.release()
 
 
 class _UowContext:
     def __init__(
-        self, session_factory: async_sessionmaker[AsyncSession], gate: asyncio.Lock | None
+        self, session_factory: async_sessionmaker[AsyncSession], lock: asyncio.Lock | None
     ) -> None:
         self._session_factory = session_factory
-        self._gate = gate
+        self._gate = _Gate(lock) if lock is not None else None
         self._session: AsyncSession | None = None
 
     async def __aenter__(self) -> UnitOfWork:
         if self._gate is not None:
             await self._gate.acquire()
         self._session = self._session_factory()
-        return UnitOfWork(self._session)
+        return UnitOfWork(self._session, self._gate)
 
     async def __aexit__(
         self,

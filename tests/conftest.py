@@ -128,8 +128,14 @@ def clock() -> FrozenClock:
 
 
 @pytest.fixture
-def settings() -> Settings:
-    return Settings(_env_file=None, bot_token=None, database_url="sqlite+aiosqlite:///:memory:")
+def settings(tmp_path: Path) -> Settings:
+    return Settings(
+        _env_file=None,
+        bot_token=None,
+        database_url="sqlite+aiosqlite:///:memory:",
+        # Rows of a previewed import wait here for «Import» (never in the tree's ./data).
+        import_files={"parsed_dir": tmp_path / "imports"},
+    )
 
 
 @pytest.fixture

@@ -374,7 +374,8 @@ async def test_restart_in_the_middle_of_the_mapping_loses_nothing(
     try:
         replies = await restarted.press(OWNER, ImportAction(act="go", tok=tok).pack())
         assert "Clients added: 1." in replies[-1].text
-        assert restarted.session.sent(GetFile)  # downloaded again at import time
+        # The rows read at preview were kept on disk under the token: not downloaded again.
+        assert not restarted.session.sent(GetFile)
         assert restarted.session.violations == []
     finally:
         await restarted.app.bot.session.close()
@@ -522,14 +523,11 @@ async def test_many_problems_come_with_a_csv_of_all_of_them(team: BotHarness):
     assert len(lines) == 26 and lines[-1] == ["26", "Телефон", "not a phone number", "12"]
 
 
-async def test_a_large_xlsx_shows_a_quick_row_count(
-    team: BotHarness, monkeypatch: pytest.MonkeyPatch
-):
-    monkeypatch.setattr(import_service, "EXACT_COUNT_BELOW", 2)
+async def test_an_xlsx_counts_its_rows_exactly_at_preview(team: BotHarness):
     mapping = (await upload(team, OWNER, xlsx(OFFICE_XLSX), "база.xlsx"))[-1]
-    assert "about 5 rows" in mapping.text  # row 7 is kept by Excel although empty
+    assert "4 rows" in mapping.text  # row 7 is kept by Excel although empty: not counted
     replies = await team.press(OWNER, button(mapping, "go"))
-    assert "Rows read: 4." in replies[-1].text  # the import counts exactly
+    assert "Rows read: 4." in replies[-1].text
 
 
 async def test_progress_edits_wait_for_the_interval_on_the_clock(team: BotHarness):
@@ -582,9 +580,13 @@ async def test_an_exception_in_the_service_rolls_the_whole_file_back(
         async with team.uow_factory() as uow:
             found = await uow.members.with_team(OWNER.id)
             assert found is not None
-            ctx = ServiceContext(uow, team.clock, settings.limits, settings.rules)
-            await ImportService(ctx).run(
-                Actor(*found), "t.csv", content, ["name", "phone", "tags"],
+            ctx = ServiceContext(
+                uow, team.clock, settings.limits, settings.rules, files=team.app.files
+            )
+            service, actor = ImportService(ctx), Actor(*found)
+            preview = await service.preview(actor, "t.csv", content, "abc123")
+            await service.run(
+                actor, "abc123", preview.headers, ["name", "phone", "tags"],
                 DuplicatePolicy.ASK, explode,
             )  # fmt: skip
             await uow.commit()  # never reached

@@ -12,8 +12,10 @@ from typing import Any
 import pytest
 from openpyxl import Workbook
 
+from bot.config import ImportFileSettings
 from bot.services.errors import DomainError
 from bot.services.importing import reader, values
+from bot.services.importing.guard import FileGuard
 from bot.services.importing.mapping import (
     guess_field,
     guess_mapping,
@@ -40,6 +42,9 @@ def _xlsx(rows: list[list[Any]], *, merge: str | None = None, fmt: str | None = 
     return buffer.getvalue()
 
 
+LIMITS = ImportFileSettings()
+
+
 def _all(table: reader.Table) -> list[tuple[int, list[Any]]]:
     return list(table.rows)
 
@@ -56,8 +61,8 @@ ROWS: list[list[Any]] = [
 
 def test_the_expat_reader_reads_what_openpyxl_reads():
     data = _xlsx(ROWS, merge="B2:C2", fmt="DD.MM.YYYY")
-    fast, _ = reader._xlsx_rows(data)
-    slow, _ = reader._openpyxl_rows(data)
+    fast = reader._xlsx_rows(data, FileGuard(LIMITS))
+    slow = reader._openpyxl_rows(data, FileGuard(LIMITS), zipfile.ZipFile(io.BytesIO(data)))
     fast_rows = [(n, [c for c in cells]) for n, cells in fast]
     slow_rows = [(n, [c for c in cells]) for n, cells in slow]
 
@@ -133,13 +138,12 @@ def test_an_excel_package_with_shared_strings_dates_and_prefixes():
         "</x:row></x:sheetData></x:worksheet>"
     )
     data = _package(sheet, ["Клиент", "ДР", "Телефон", "Ромашка", "+7 999 123-45-67"])
-    table = reader.open_table(data, "xlsx", header_score=header_score)
+    table = reader.open_table(data, "xlsx", header_score=header_score, limits=LIMITS)
     assert table.headers == ["Клиент", "ДР", "ДР", "Телефон"]  # a blank takes its left name
     rows = _all(table)
     assert rows[0] == (3, ["Ромашка", datetime(1980, 3, 15), True, "+7 999 123-45-67"])
     assert rows[1] == (5, ["Тест & Ко", datetime(1980, 3, 15, 12), None, 2])
-    assert table.quick_count is not None and table.quick_count() == 2
-    shared = reader.XlsxSheet(zipfile.ZipFile(io.BytesIO(data)))
+    shared = reader.XlsxSheet(zipfile.ZipFile(io.BytesIO(data)), FileGuard(LIMITS))
     assert shared._strings[-1] == "Риch"  # runs joined, phonetic hints left out
 
 
@@ -151,12 +155,14 @@ def test_the_1904_calendar_is_honoured():
         "</sheetData></worksheet>"
     )
     data = _package(sheet, ["Название", "День рождения", "Ромашка"], date1904=True)
-    rows = _all(reader.open_table(data, "xlsx", header_score=header_score))
+    rows = _all(reader.open_table(data, "xlsx", header_score=header_score, limits=LIMITS))
     assert rows == [(2, ["Ромашка", datetime(1904, 1, 2)])]
 
 
 def test_the_header_is_found_below_title_rows_and_merged_cells_name_both_columns():
-    table = reader.open_table(_xlsx(ROWS, merge="B2:C2"), "xlsx", header_score=header_score)
+    table = reader.open_table(
+        _xlsx(ROWS, merge="B2:C2"), "xlsx", header_score=header_score, limits=LIMITS
+    )
     assert table.header_row == 2
     assert table.headers == ["Название", "Телефон", "Телефон", "ДР", "Сумма", "VIP", "Заметка"]
     assert [n for n, _ in table.rows] == [3, 5]  # the empty row 4 is skipped
@@ -164,7 +170,7 @@ def test_the_header_is_found_below_title_rows_and_merged_cells_name_both_columns
 
 def test_without_a_recognisable_header_the_first_row_is_taken():
     content = b"Foo;Bar\n1;2\n"
-    table = reader.open_table(content, "csv", header_score=header_score)
+    table = reader.open_table(content, "csv", header_score=header_score, limits=LIMITS)
     assert table.headers == ["Foo", "Bar"] and _all(table) == [(2, ["1", "2"])]
 
 
@@ -173,14 +179,16 @@ def test_without_a_recognisable_header_the_first_row_is_taken():
 def test_csv_encodings_and_delimiters(encoding: str, delimiter: str):
     text = delimiter.join(["Название", "Город"]) + "\r\n"
     text += delimiter.join(['"Рога, копыта; и Ко"', "Тверь"]) + "\r\n"
-    table = reader.open_table(text.encode(encoding), "csv", header_score=header_score)
+    table = reader.open_table(
+        text.encode(encoding), "csv", header_score=header_score, limits=LIMITS
+    )
     assert table.headers == ["Название", "Город"]
     assert _all(table) == [(2, ["Рога, копыта; и Ко", "Тверь"])]
 
 
 def test_ragged_csv_falls_back_to_the_most_frequent_delimiter():
     text = "Название;Телефон;Город\nА;1\nБ;2;3;4;5\n"
-    table = reader.open_table(text.encode(), "csv", header_score=header_score)
+    table = reader.open_table(text.encode(), "csv", header_score=header_score, limits=LIMITS)
     assert table.headers == ["Название", "Телефон", "Город"]
 
 

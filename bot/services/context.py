@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 from zoneinfo import ZoneInfo
 
 from bot.clock import Clock
@@ -14,6 +14,9 @@ from bot.services.candidate_cache import CandidateCache
 from bot.services.portfolio.cache import ReportCache
 from storage.dto import MemberDTO, TeamDTO
 from storage.uow import UnitOfWork
+
+if TYPE_CHECKING:
+    from bot.services.importing.worker import FileWorkers
 
 
 class ConversationEraser(Protocol):
@@ -46,6 +49,8 @@ class ServiceContext:
     reports: ReportCache = field(default_factory=ReportCache)
     # Set when conversation state lives outside the database (REDIS_URL); see bot/runtime.py.
     conversations: ConversationEraser | None = None
+    # The worker processes that read imported files off the event loop (long-lived, per app).
+    files: FileWorkers | None = None
 
     def now(self) -> datetime:
         return self.clock.now()

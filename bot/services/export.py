@@ -25,6 +25,7 @@ from bot.services.access import manager_scope, require_role
 from bot.services.alerts import alert_owners
 from bot.services.context import Actor, ServiceContext
 from bot.services.errors import DomainError
+from bot.services.gc_pause import full_collections_deferred
 from bot.services.tabular import Cell, Sheet, write_csv, write_xlsx
 from bot.services.team import find_member
 from bot.services.watch import note_viewing
@@ -199,6 +200,14 @@ class ExportService:
         return member
 
     async def export(
+        self, actor: Actor, request: ExportRequest, labels: ExportLabels
+    ) -> ExportResult:
+        # The writer thread builds objects for every cell: a full garbage collection among
+        # them held the event loop 100-250 ms (bench/loop_stall.py's measure); it waits.
+        with full_collections_deferred():
+            return await self._export(actor, request, labels)
+
+    async def _export(
         self, actor: Actor, request: ExportRequest, labels: ExportLabels
     ) -> ExportResult:
         if not may_export(actor):

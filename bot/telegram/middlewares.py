@@ -22,6 +22,7 @@ from bot.services.candidate_cache import CandidateCache
 from bot.services.context import Actor, ConversationEraser, ServiceContext
 from bot.services.errors import DomainError
 from bot.services.hub import Services
+from bot.services.importing.worker import FileWorkers
 from bot.services.portfolio.cache import ReportCache
 from bot.telegram.replies import Replies
 from bot.telegram.texts import error_text
@@ -116,8 +117,10 @@ class UnitOfWorkMiddleware(BaseMiddleware):
         dedup_updates: bool = False,
         metrics: Metrics | None = None,
         conversations: ConversationEraser | None = None,
+        files: FileWorkers | None = None,
     ) -> None:
         self._uow_factory = uow_factory
+        self._files = files
         self._conversations = conversations
         self._clock = clock
         self._settings = settings
@@ -225,6 +228,7 @@ class UnitOfWorkMiddleware(BaseMiddleware):
             self._candidates,
             self._reports,
             self._conversations,
+            self._files,
         )
         services = data["services"] = Services(ctx, self._settings)
         data["settings"] = self._settings

@@ -151,6 +151,68 @@ def error_text(code: str, params: dict[str, object]) -> str:
         "import_download_failed": _(
             "I could not download the file from Telegram. Please send it again."
         ),
+        # What one file may unpack to (bot/services/importing/guard.py): each says which
+        # limit was hit and what to do.
+        "import_unpacked_too_large": _(
+            "This .xlsx unpacks to more than {limit} MB, more than I read from one file. "
+            "Split the table into several files, or save it as .csv and send that."
+        ),
+        "import_part_too_large": _(
+            "A sheet of this .xlsx unpacks to more than {limit} MB, more than I read from one "
+            "file. Split the table into several files, or save it as .csv and send that."
+        ),
+        "import_compression": _(
+            "This .xlsx is compressed more than {limit} to 1, far tighter than a real table "
+            "ever is, so I did not unpack it. Open it in Excel and save it again, or save it "
+            "as .csv."
+        ),
+        "import_sheet_rows": _(
+            "The sheet has more than {limit} rows, empty ones included. Delete the empty rows "
+            "below the table or split it into several files, or save it as .csv."
+        ),
+        "import_too_many_columns": _(
+            "The table has more than {limit} columns. Keep only the columns with client data, "
+            "or save it as .csv."
+        ),
+        "import_cell_too_long": _(
+            "Row {row}, column {column}: the cell is longer than {limit} characters. Shorten "
+            "it or clear it, then send the file again."
+        ),
+        "import_shared_too_long": _(
+            "The file holds a text longer than {limit} characters, more than a cell may hold. "
+            "Shorten it, or save the table as .csv and send that."
+        ),
+        "import_shared_strings": _(
+            "The file holds more than {limit} different texts. Split the table into several "
+            "files, or save it as .csv."
+        ),
+        "import_shared_chars": _(
+            "The texts in this file add up to more than {limit} characters. Split the table "
+            "into several files, or save it as .csv."
+        ),
+        "import_xml_depth": _(
+            "This .xlsx is not built the way Excel builds one: its markup is nested more than "
+            "{limit} levels deep. Open it in Excel and save it again, or save it as .csv."
+        ),
+        "import_xml_token": _(
+            "This .xlsx holds a piece of markup longer than {limit} KB, which a real table "
+            "never has. Open it in Excel and save it again, or save it as .csv."
+        ),
+        "import_worker_memory": _(
+            "Reading this file needs more memory than I give one file, so I stopped. Nothing "
+            "was saved. Split the table into several files, or save it as .csv."
+        ),
+        "import_worker_timeout": _(
+            "Reading this file took longer than {limit} seconds, so I stopped. Nothing was "
+            "saved. Split the table into several files, or save it as .csv."
+        ),
+        "import_worker_failed": _(
+            "I could not finish reading this file. Nothing was saved. If it is a very large "
+            "table, split it into several files or save it as .csv; otherwise send it again."
+        ),
+        "import_csv_encoding": _(
+            "I cannot tell the encoding of this .csv. Save it again as «CSV UTF-8» and send it."
+        ),
         "client_erased": _(
             "This client's personal data was erased at the owner's request; "
             "there is nothing to show."

@@ -4,20 +4,27 @@ Real files have a title row or two above the header, merged header cells, empty 
 middle, CSV saved by Excel in Windows-1251 with semicolons. The reader finds the header among
 the first rows, skips empty rows, and hands out each data row with its row number in the file,
 so problems can be reported the way the owner sees the sheet.
+
+Nothing here trusts the file: see `guard.py` for the bounds, which hold for CSV too (cell
+length, columns). Reading runs in a worker process (`worker.py`), never on the event loop.
 """
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
-import re
 import zipfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
 from xml.parsers.expat import ExpatError
 
+from openpyxl.utils.cell import get_column_letter
+
+from bot.config import ImportFileSettings
 from bot.services.errors import DomainError
+from bot.services.importing.guard import FileGuard
 from bot.services.importing.xlsx import UnsupportedLayoutError, XlsxSheet
 
 Cell = str | int | float | date | datetime | None
@@ -26,9 +33,6 @@ HEADER_SCAN_ROWS = 10
 CSV_ENCODINGS = ("utf-8-sig", "cp1251")
 CSV_DELIMITERS = ",;\t"
 SPREADSHEET_KINDS = ("xlsx", "csv")
-# An opening row tag, plain or namespace-prefixed (`<row r="2">`, `<x:row>`).
-_ROW_TAG = re.compile(rb"<(?:[\w.-]{1,16}:)?row[\s>/]")
-_ROW_TAG_MAX = 24
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,10 +40,6 @@ class Table:
     headers: list[str]
     header_row: int  # 1-based, as the spreadsheet numbers it
     rows: Iterator[tuple[int, list[Cell]]]  # (row number in the file, cells)
-    # Counts the rows below the header without reading their cells (an XLSX sheet's row
-    # elements: empty rows Excel kept for their formatting count too). None: iterate `rows`.
-    quick_count: Callable[[], int] | None = None
-    rows_through_header: int = 0  # non-empty rows up to and including the header
 
 
 def file_kind(file_name: str | None) -> str:
@@ -53,21 +53,18 @@ def file_kind(file_name: str | None) -> str:
     raise DomainError("import_not_spreadsheet")
 
 
-def open_table(data: bytes, kind: str, *, header_score: Callable[[list[str]], int]) -> Table:
+def open_table(
+    data: bytes,
+    kind: str,
+    *,
+    header_score: Callable[[list[str]], int],
+    limits: ImportFileSettings,
+) -> Table:
     """The table in the file. `header_score` rates a candidate header row (how many of its cells
     name a known field): the best of the first rows is the header."""
     if kind == "xlsx":
-        rows, count_elements = _xlsx_rows(data)
-        table = _with_header(rows, header_score)
-        above = table.rows_through_header
-        return Table(
-            table.headers,
-            table.header_row,
-            table.rows,
-            lambda: max(count_elements() - above, 0),
-            above,
-        )
-    return _with_header(_csv_rows(data), header_score)
+        return _with_header(_xlsx_rows(data, FileGuard(limits)), header_score)
+    return _with_header(_csv_rows(data, limits), header_score)
 
 
 def _blank(cell: Cell) -> bool:
@@ -102,12 +99,7 @@ def _with_header(
             if not all(_blank(c) for c in cells):
                 yield number, cells
 
-    return Table(
-        headers=headers,
-        header_row=header_number,
-        rows=data_rows(),
-        rows_through_header=index + 1,
-    )
+    return Table(headers=headers, header_row=header_number, rows=data_rows())
 
 
 def _header_texts(cells: list[Cell]) -> list[str]:
@@ -130,15 +122,15 @@ def _merged_headers(cells: list[Cell]) -> list[str]:
 # -- XLSX -------------------------------------------------------------------------------------
 
 
-def _xlsx_rows(data: bytes) -> tuple[Iterator[tuple[int, list[Cell]]], Callable[[], int]]:
+def _xlsx_rows(data: bytes, guard: FileGuard) -> Iterator[tuple[int, list[Cell]]]:
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
     except zipfile.BadZipFile as exc:
         raise DomainError("import_not_spreadsheet") from exc
     try:
-        sheet = XlsxSheet(archive)
+        sheet = XlsxSheet(archive, guard)
     except UnsupportedLayoutError:
-        return _openpyxl_rows(data)
+        return _openpyxl_rows(data, guard, archive)
     except (zipfile.BadZipFile, ExpatError, OSError) as exc:
         raise DomainError("import_not_spreadsheet") from exc
 
@@ -148,28 +140,19 @@ def _xlsx_rows(data: bytes) -> tuple[Iterator[tuple[int, list[Cell]]], Callable[
         except (zipfile.BadZipFile, ExpatError, ValueError, IndexError, OSError) as exc:
             raise DomainError("import_not_spreadsheet") from exc
 
-    return rows(), lambda: _count_row_elements(data, sheet.sheet_path)
+    return rows()
 
 
-def _count_row_elements(data: bytes, path: str) -> int:
-    """`<row` elements in the sheet's XML: a byte scan, 50 times faster than parsing."""
-    count, tail = 0, b""
-    with zipfile.ZipFile(io.BytesIO(data)) as archive, archive.open(path) as source:
-        while chunk := source.read(1 << 20):
-            block = tail + chunk
-            # A tag cut between two chunks is counted in the next block only.
-            cut = max(len(block) - _ROW_TAG_MAX, 0)
-            count += sum(1 for match in _ROW_TAG.finditer(block) if match.start() < cut)
-            tail = block[cut:]
-        count += len(_ROW_TAG.findall(tail))
-    return count
-
-
-def _openpyxl_rows(data: bytes) -> tuple[Iterator[tuple[int, list[Cell]]], Callable[[], int]]:
-    """The slow, thorough reader, for packages the expat reader does not know."""
+def _openpyxl_rows(
+    data: bytes, guard: FileGuard, archive: zipfile.ZipFile
+) -> Iterator[tuple[int, list[Cell]]]:
+    """The slow, thorough reader, for packages the expat reader does not know. It reads parts
+    without the guard's streaming checks, so the whole package must pass the headers' check
+    first, and its cells are checked as they come (the worker's memory limit backs this up)."""
     from openpyxl import load_workbook
     from openpyxl.utils.exceptions import InvalidFileException
 
+    guard.check_headers(archive)
     try:
         workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     except (zipfile.BadZipFile, InvalidFileException, KeyError, ValueError, OSError) as exc:
@@ -177,23 +160,50 @@ def _openpyxl_rows(data: bytes) -> tuple[Iterator[tuple[int, list[Cell]]], Calla
     sheet = workbook.active
     if sheet is None:
         raise DomainError("import_empty")
+    limits = guard.limits
 
     def rows() -> Iterator[tuple[int, list[Cell]]]:
         try:
             for number, values in enumerate(sheet.iter_rows(values_only=True), start=1):
-                yield number, list(values)
+                if number > limits.max_sheet_rows:
+                    raise DomainError("import_sheet_rows", limit=limits.max_sheet_rows)
+                cells = list(values)
+                check_cells(number, cells, limits, get_column_letter)
+                yield number, cells
         finally:
             workbook.close()
 
-    return rows(), lambda: _count_row_elements(data, sheet._worksheet_path)  # type: ignore[union-attr]
+    return rows()
+
+
+def check_cells(
+    number: int, cells: list[Cell], limits: ImportFileSettings, column: Callable[[int], str]
+) -> None:
+    if len(cells) > limits.max_columns:
+        raise DomainError("import_too_many_columns", limit=limits.max_columns)
+    for index, cell in enumerate(cells):
+        if isinstance(cell, str) and len(cell) > limits.max_cell_chars:
+            raise DomainError(
+                "import_cell_too_long",
+                row=number,
+                column=column(index + 1),
+                limit=limits.max_cell_chars,
+            )
 
 
 # -- CSV --------------------------------------------------------------------------------------
 
 
 def decode_csv(data: bytes) -> str:
-    """UTF-8 (with or without the BOM Excel writes) or else Windows-1251, the two encodings a
+    """UTF-8 (with or without the BOM Excel writes), UTF-16 (Excel's «Unicode text», with its
+    BOM, or without one when every other byte is zero), or else Windows-1251, the encodings a
     Russian office produces. cp1251 decodes any byte, so binary junk is caught by NUL bytes."""
+    utf16 = _utf16(data)
+    if utf16 is not None:
+        try:
+            return data.decode(utf16).removeprefix("\ufeff")
+        except UnicodeDecodeError as exc:
+            raise DomainError("import_csv_encoding") from exc
     if b"\x00" in data[:65536]:
         raise DomainError("import_not_spreadsheet")
     for encoding in CSV_ENCODINGS:
@@ -201,7 +211,22 @@ def decode_csv(data: bytes) -> str:
             return data.decode(encoding)
         except UnicodeDecodeError:
             continue
-    raise DomainError("import_not_spreadsheet")  # unreachable: cp1251 maps almost every byte
+    raise DomainError("import_csv_encoding")  # unreachable: cp1251 maps almost every byte
+
+
+def _utf16(data: bytes) -> str | None:
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return "utf-16"
+    sample = data[:4096]
+    if len(sample) < 4:
+        return None
+    # Text in UTF-16 without a BOM: the high byte of every ASCII character is zero.
+    even, odd = sample[0::2], sample[1::2]
+    if odd.count(0) > len(odd) * 0.6 and not even.count(0):
+        return "utf-16-le"
+    if even.count(0) > len(even) * 0.6 and not odd.count(0):
+        return "utf-16-be"
+    return None
 
 
 def _delimiter(sample: str) -> str:
@@ -214,14 +239,20 @@ def _delimiter(sample: str) -> str:
         return max(CSV_DELIMITERS, key=first.count)
 
 
-def _csv_rows(data: bytes) -> Iterator[tuple[int, list[Cell]]]:
+def _csv_rows(data: bytes, limits: ImportFileSettings) -> Iterator[tuple[int, list[Cell]]]:
     text = decode_csv(data)
+    # The csv module's own bound (128 KB a field) would fail with a message naming neither the
+    # cell nor the limit; the file's own length bounds a field here, and the cell limit is
+    # checked below with its row and column.
+    csv.field_size_limit(max(csv.field_size_limit(), len(text) + 1))
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=_delimiter(text[:65536]))
 
     def rows() -> Iterator[tuple[int, list[Cell]]]:
         try:
             for number, values in enumerate(reader, start=1):
-                yield number, list(values)
+                cells: list[Cell] = list(values)
+                check_cells(number, cells, limits, str)
+                yield number, cells
         except csv.Error as exc:
             raise DomainError("import_not_spreadsheet") from exc
 

@@ -1,7 +1,11 @@
 """Import of a client table (owner only): preview the columns, validate every row, find
 duplicates, then write everything in the caller's unit of work — all of it or nothing.
 
-Two passes over the file. Reading validates and looks for duplicates without writing, so when
+The file is parsed once, at preview, by a worker process (`worker.py`) that writes its rows to
+a file keyed by the import's token (`parsed.py`); «Import» reads those rows back in chunks,
+letting other updates run between them, so no step holds the event loop for long.
+
+Two passes over the rows. Reading validates and looks for duplicates without writing, so when
 duplicates turn up and the owner has not said what to do with them, nothing has been written
 and the question can be asked. Writing then goes in bulk statements (a 50,000-row file is
 50 INSERTs per table, not 250,000). A failure anywhere raises out of the caller's unit of work,
@@ -12,24 +16,23 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import Awaitable, Callable, Sequence
+import time
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from enum import StrEnum
+from pathlib import Path
 from typing import Any
 
 from bot.services import matching
 from bot.services.clients import first_contact_due, length_exceeded, new_client_row
 from bot.services.context import Actor, ServiceContext
 from bot.services.errors import DomainError
-from bot.services.importing import values
-from bot.services.importing.mapping import (
-    SKIP,
-    guess_mapping,
-    header_score,
-    mapping_problem,
-)
-from bot.services.importing.reader import Cell, Table, file_kind, open_table
+from bot.services.gc_pause import full_collections_deferred
+from bot.services.importing import parsed, values
+from bot.services.importing.mapping import SKIP, guess_mapping, mapping_problem
+from bot.services.importing.reader import Cell, file_kind
+from bot.services.importing.worker import FileWorkers, ParseJob
 from storage.dto import MemberDTO
 from storage.enums import ActivityKind, Consent, FollowupKind, Role
 
@@ -37,9 +40,24 @@ from storage.enums import ActivityKind, Consent, FollowupKind, Role
 Progress = Callable[[str, int, int], Awaitable[None]]
 # How often the progress callback hears from the loops; it decides itself when to show it.
 PROGRESS_EVERY = 500
-WRITE_BATCH = 1000
-# Up to this many rows the preview counts them exactly (a fraction of a second).
-EXACT_COUNT_BELOW = 5000
+WRITE_BATCH = 250
+# Checking and preparing rows is pure Python on the event loop: it lets other updates in this
+# often (a batch of 1,000 prepared and sent in one go held the loop 300 ms on a busy machine).
+YIELD_EVERY_SECONDS = 0.02
+
+
+class _Slices:
+    """Long loops on the event loop give way to other updates every `YIELD_EVERY_SECONDS`."""
+
+    def __init__(self) -> None:
+        self._since = time.perf_counter()
+
+    async def give_way(self) -> None:
+        if time.perf_counter() - self._since > YIELD_EVERY_SECONDS:
+            await asyncio.sleep(0)
+            self._since = time.perf_counter()
+
+
 _TEXT_COLUMNS = ("contact_person", "position", "website", "city", "address", "source", "segment")
 _MERGE_FIELDS = (
     "contact_person",
@@ -74,7 +92,6 @@ class Preview:
     headers: list[str]
     mapping: list[str]
     rows: int
-    approximate: bool = False  # a large XLSX's quick count (empty rows Excel kept included)
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,69 +179,105 @@ class ImportService:
             raise DomainError("import_too_large", limit=limit // (1024 * 1024))
         return kind
 
-    def _open(self, actor: Actor, file_name: str | None, data: bytes) -> Table:
-        kind = self.check_upload(actor, file_name, len(data))
-        return open_table(data, kind, header_score=header_score)
+    @property
+    def _files(self) -> FileWorkers:
+        if self._ctx.files is None:
+            raise RuntimeError("imports need the file workers (ServiceContext.files)")
+        return self._ctx.files
 
-    def preview(self, actor: Actor, file_name: str | None, data: bytes) -> Preview:
-        """The header, the guessed mapping and the row count (refused above the row limit)."""
-        table = self._open(actor, file_name, data)
-        limit = self._ctx.limits.import_max_rows
-        # The quick count of an XLSX may include empty rows: it is trusted only for a large file
-        # under the limit; a small file or one over the limit has its rows counted for real.
-        # The import itself counts exactly again.
-        count = table.quick_count() if table.quick_count is not None else 0
-        approximate = EXACT_COUNT_BELOW < count <= limit
-        if not approximate:
-            count = 0
-            for _ in table.rows:
-                count += 1
-                if count > limit:
-                    raise DomainError("import_too_many_rows", limit=limit)
-        if count == 0:
-            raise DomainError("import_empty")
-        return Preview(
-            headers=table.headers,
-            mapping=guess_mapping(table.headers),
-            rows=count,
-            approximate=approximate,
+    def _parsed_path(self, actor: Actor, token: str) -> Path:
+        return parsed.parsed_path(
+            self._files.limits.parsed_dir, actor.team.id, actor.member.id, token
         )
+
+    async def preview(
+        self, actor: Actor, file_name: str | None, data: bytes, token: str
+    ) -> Preview:
+        """The header, the guessed mapping and the row count (refused above the row limit).
+        The rows are kept for «Import» under `token` (see `parsed.py`)."""
+        kind = self.check_upload(actor, file_name, len(data))
+        files = self._files
+        out = self._parsed_path(actor, token)
+        upload = out.with_suffix(".upload")
+        await asyncio.to_thread(self._stage, upload, data)
+        table = await files.parse(
+            ParseJob(kind, upload, out, files.limits, self._ctx.limits.import_max_rows)
+        )
+        return Preview(headers=table.headers, mapping=guess_mapping(table.headers), rows=table.rows)
+
+    def _stage(self, upload: Path, data: bytes) -> None:
+        """The downloaded file, where the worker reads it; old leftovers go meanwhile."""
+        keep = self._files.limits.parsed_keep_hours * 3600
+        upload.parent.mkdir(parents=True, exist_ok=True)
+        parsed.prune(upload.parent, keep)
+        upload.write_bytes(data)
+
+    def has_parsed(self, actor: Actor, token: str) -> bool:
+        """Whether the rows read at preview are still here (not after a move to another
+        instance or a wiped folder: then the file is read again)."""
+        return self._parsed_path(actor, token).exists()
+
+    def discard(self, actor: Actor, token: str) -> None:
+        """The import is over (done, cancelled or failed): its rows are not kept."""
+        parsed.discard(self._parsed_path(actor, token))
 
     # -- the import -----------------------------------------------------------------------------
 
     async def run(
         self,
         actor: Actor,
-        file_name: str | None,
-        data: bytes,
+        token: str,
+        headers: Sequence[str],
         mapping: Sequence[str],
         policy: DuplicatePolicy,
         progress: Progress,
         default_manager_id: int | None = None,
-        token: str | None = None,
     ) -> ImportResult:
-        """`default_manager_id`: who gets the rows with an empty manager cell (the importing
+        # Checking 50,000 rows builds objects for each: a full garbage collection among them
+        # was the longest event-loop stall of an import (over 500 ms); it waits until after.
+        with full_collections_deferred():
+            return await self._run(
+                actor, token, headers, mapping, policy, progress, default_manager_id
+            )
+
+    async def _run(
+        self,
+        actor: Actor,
+        token: str,
+        headers: Sequence[str],
+        mapping: Sequence[str],
+        policy: DuplicatePolicy,
+        progress: Progress,
+        default_manager_id: int | None,
+    ) -> ImportResult:
+        """Writes the rows `preview` read under `token`, as `mapping` says.
+        `default_manager_id`: who gets the rows with an empty manager cell (the importing
         owner when None); re-checked here, it came through a button. `token`: one per file
         sent; a second run with it (a double tap that passed the handler's check before the
         first run committed) is refused once it holds the team's import lock."""
-        table = self._open(actor, file_name, data)
-        mapping = list(mapping)[: len(table.headers)]
-        mapping += [SKIP] * (len(table.headers) - len(mapping))
+        self.ensure_owner(actor)
+        headers = list(headers)
+        path = self._parsed_path(actor, token)
+        mapping = list(mapping)[: len(headers)]
+        mapping += [SKIP] * (len(headers) - len(mapping))
         problem = mapping_problem(mapping)
         if problem is not None:
             raise DomainError(problem)
         uow, team_id = self._ctx.uow, actor.team.id
         await uow.imports.lock_team(team_id)
-        if token is not None and await uow.imports.already_imported(team_id, token):
+        if await uow.imports.already_imported(team_id, token):
             raise DomainError("import_already_done")
         members = await self._member_lookup(actor)
         default_manager = await self.default_manager(actor, default_manager_id)
         keys = _Keys()
+        slices = _Slices()
         for client_id, name, city, email in await uow.imports.client_keys(team_id):
+            await slices.give_way()  # folding 10,000 names is 100 ms of pure Python
             keys.names.setdefault(_name_key(name, city), ("base", client_id))
             if email:
                 keys.emails.setdefault(email.casefold(), ("base", client_id))
         for client_id, digits in await uow.imports.phone_keys(team_id):
+            await slices.give_way()
             keys.phones.setdefault(digits, ("base", client_id))
 
         new_rows: list[_Row] = []
@@ -232,16 +285,15 @@ class ImportService:
         problems: list[Problem] = []
         skipped_rows = count = 0
         limit = self._ctx.limits.import_max_rows
-        for number, cells in table.rows:
+        for number, cells in self._rows(path):
             count += 1
             if count > limit:
                 raise DomainError("import_too_many_rows", limit=limit)
             if count % PROGRESS_EVERY == 0:
                 await progress("read", count, 0)
-                # Reading is pure CPU: let other members' updates run in between.
-                await asyncio.sleep(0)
+            await slices.give_way()
             row, row_problems = self._parse(
-                default_manager, number, cells, table.headers, mapping, members
+                default_manager, number, cells, headers, mapping, members
             )
             if row is None:
                 skipped_rows += 1
@@ -277,6 +329,8 @@ class ImportService:
                 else:
                     in_base.append((index, row))
             merged = len(duplicates)
+        imported = len(new_rows)
+        del keys  # freed now, not with everything else when this returns
         await self._write(actor, new_rows, progress)
         if policy is DuplicatePolicy.MERGE:
             await self._merge_into_base(actor, in_base)
@@ -285,7 +339,7 @@ class ImportService:
         await uow.imports.bump_roster(team_id)
         result = ImportResult(
             rows=count,
-            imported=len(new_rows),
+            imported=imported,
             merged=merged,
             duplicates=len(duplicates),
             duplicates_skipped=0 if policy is DuplicatePolicy.MERGE else len(duplicates),
@@ -307,6 +361,22 @@ class ImportService:
             },
         )
         return result
+
+    def _rows(self, path: Path) -> Iterator[tuple[int, list[Cell]]]:
+        """The rows read at preview, one chunk at a time. Gone (expired, another instance):
+        the handler has the file read again before calling `run`, so this is a rare race."""
+        try:
+            chunks = parsed.read_chunks(path)
+            first = next(chunks, [])
+        except FileNotFoundError as exc:
+            raise DomainError("import_expired") from exc
+
+        def rows() -> Iterator[tuple[int, list[Cell]]]:
+            yield from first
+            for chunk in chunks:
+                yield from chunk
+
+        return rows()
 
     async def _member_lookup(self, actor: Actor) -> dict[str, MemberDTO | None]:
         """Active members by full name and by @username; a name two members share is None."""
@@ -416,11 +486,17 @@ class ImportService:
         # Each manager's first follow-up falls due when their own working day starts.
         dues: dict[tuple[int, date | None], Any] = {}
         all_ids = await uow.imports.reserve_client_ids(team_id, len(rows))
-        for start in range(0, len(rows), WRITE_BATCH):
-            batch = rows[start : start + WRITE_BATCH]
+        slices = _Slices()
+        total = len(rows)
+        for start in range(0, total, WRITE_BATCH):
+            # Taken off the list as they are written: 50,000 rows freed at once when the import
+            # returned held the loop for 100-200 ms.
+            batch = rows[:WRITE_BATCH]
+            del rows[:WRITE_BATCH]
             ids = all_ids[start : start + WRITE_BATCH]
             client_rows = []
             for client_id, row in zip(ids, batch, strict=True):
+                await slices.give_way()
                 # Every row of one file has the same keys (one per mapped column, None when
                 # empty): the INSERT then goes as one executemany.
                 columns = row.columns
@@ -438,6 +514,7 @@ class ImportService:
             await uow.imports.add_clients(client_rows)
             phones, tags, followups, notes = [], [], [], []
             for client_id, row in zip(ids, batch, strict=True):
+                await slices.give_way()
                 phones += [
                     {"team_id": team_id, "client_id": client_id, "raw": raw, "digits": digits}
                     for raw, digits in row.phones
@@ -478,7 +555,7 @@ class ImportService:
             await uow.imports.add_tags(tags)
             await uow.imports.add_followups(followups)
             await uow.imports.add_activities(notes)
-            await progress("write", start + len(batch), len(rows))
+            await progress("write", start + len(batch), total)
 
     async def _merge_into_base(self, actor: Actor, merges: list[tuple[int, _Row]]) -> None:
         """Fill what the existing card lacks; add phones and tags it does not have. Never
@@ -488,7 +565,9 @@ class ImportService:
         targets = await uow.imports.merge_targets(team_id, ids)
         tags = await uow.imports.tags_of(team_id, ids)
         notes = await uow.imports.notes_of(team_id, ids)
+        slices = _Slices()
         for client_id, row in merges:
+            await slices.give_way()
             current = targets.get(client_id)
             if current is None:
                 continue

@@ -7,6 +7,9 @@ elements that matter (row, c, v, t), several times faster. Everything openpyxl w
 the values is kept: shared and inline strings, numbers, booleans, and numbers in a date format
 become datetimes (the workbook's 1900 or 1904 calendar). Anything unexpected in the package
 structure raises `UnsupportedLayoutError`, and the caller falls back to openpyxl.
+
+Every part is read through a `FileGuard`: sizes, the number and length of shared strings and
+cells, rows, columns, XML depth and tag length are checked as the bytes stream in.
 """
 
 from __future__ import annotations
@@ -16,14 +19,16 @@ import zipfile
 from collections.abc import Iterator
 from datetime import datetime
 from functools import cache
-from typing import Any, BinaryIO
+from typing import Any
 from xml.etree import ElementTree
-from xml.parsers import expat
 
 from openpyxl.styles.numbers import BUILTIN_FORMATS, is_date_format
+from openpyxl.utils.cell import get_column_letter
 from openpyxl.utils.datetime import CALENDAR_MAC_1904, CALENDAR_WINDOWS_1900, from_excel
 
-_CHUNK = 1 << 16
+from bot.services.errors import DomainError
+from bot.services.importing.guard import CHUNK, FileGuard
+
 _REL_ID = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}id"
 
 
@@ -36,8 +41,11 @@ def _local(tag: str) -> str:
 
 
 def _column_index(ref: str) -> int:
-    """ "B7" -> 1."""
-    return _letters_index(ref.rstrip("0123456789"))
+    """ "B7" -> 1. More than three letters is past Excel's last column (XFD)."""
+    letters = ref.rstrip("0123456789")
+    if len(letters) > 3:
+        return 26**3
+    return _letters_index(letters)
 
 
 @cache
@@ -53,11 +61,12 @@ def _letters_index(letters: str) -> int:
 class XlsxSheet:
     """The first sheet of the workbook (the active one when the file says which)."""
 
-    def __init__(self, archive: zipfile.ZipFile) -> None:
+    def __init__(self, archive: zipfile.ZipFile, guard: FileGuard) -> None:
+        self._guard = guard
         try:
             self._archive = archive
             workbook_path = self._office_document()
-            workbook = ElementTree.fromstring(archive.read(workbook_path))
+            workbook = self._tree(workbook_path)
             self.sheet_path = self._sheet_path(workbook, workbook_path)
             self._epoch = CALENDAR_WINDOWS_1900
             for element in workbook.iter():
@@ -71,8 +80,11 @@ class XlsxSheet:
 
     # -- package structure --------------------------------------------------------------------
 
+    def _tree(self, path: str) -> ElementTree.Element:
+        return self._guard.tree(self._guard.read(self._archive, path))
+
     def _office_document(self) -> str:
-        rels = ElementTree.fromstring(self._archive.read("_rels/.rels"))
+        rels = self._tree("_rels/.rels")
         for rel in rels:
             if rel.get("Type", "").endswith("/officeDocument"):
                 return rel.get("Target", "").lstrip("/")
@@ -81,10 +93,7 @@ class XlsxSheet:
     def _sheet_path(self, workbook: ElementTree.Element, workbook_path: str) -> str:
         base = posixpath.dirname(workbook_path)
         rels_path = posixpath.join(base, "_rels", posixpath.basename(workbook_path) + ".rels")
-        targets = {
-            rel.get("Id"): rel.get("Target", "")
-            for rel in ElementTree.fromstring(self._archive.read(rels_path))
-        }
+        targets = {rel.get("Id"): rel.get("Target", "") for rel in self._tree(rels_path)}
         sheets = [e for e in workbook.iter() if _local(e.tag) == "sheet"]
         active = 0
         for element in workbook.iter():
@@ -99,25 +108,33 @@ class XlsxSheet:
 
     def _shared_strings(self, path: str) -> list[str]:
         try:
-            source = self._archive.open(path)
+            source = self._guard.open(self._archive, path)
         except KeyError:
             return []
+        limits = self._guard.limits
         strings: list[str] = []
         parts: list[str] = []
-        state = {"t": False, "phonetic": 0}
+        state = {"t": False, "phonetic": 0, "depth": 0, "chars": 0, "all": 0}
 
         def start(name: str, attrs: dict[str, str]) -> None:
+            state["depth"] += 1
+            if state["depth"] > limits.max_xml_depth:
+                raise DomainError("import_xml_depth", limit=limits.max_xml_depth)
             local = name.rsplit(":", 1)[-1]
             if local == "si":
                 parts.clear()
+                state["chars"] = 0
             elif local == "t" and not state["phonetic"]:
                 state["t"] = True
             elif local == "rPh":  # phonetic hints of East Asian text are not the text
                 state["phonetic"] += 1
 
         def end(name: str) -> None:
+            state["depth"] -= 1
             local = name.rsplit(":", 1)[-1]
             if local == "si":
+                if len(strings) >= limits.max_shared_strings:
+                    raise DomainError("import_shared_strings", limit=limits.max_shared_strings)
                 strings.append("".join(parts))
             elif local == "t":
                 state["t"] = False
@@ -126,15 +143,24 @@ class XlsxSheet:
 
         def text(data: str) -> None:
             if state["t"]:
+                state["chars"] += len(data)
+                state["all"] += len(data)
+                if state["chars"] > limits.max_cell_chars:
+                    raise DomainError("import_shared_too_long", limit=limits.max_cell_chars)
+                if state["all"] > limits.max_shared_chars:
+                    raise DomainError("import_shared_chars", limit=limits.max_shared_chars)
                 parts.append(data)
 
         with source:
-            _parse(source, start, end, text)
+            parser = self._guard.parser(start, end, text)
+            while chunk := source.read(CHUNK):
+                parser.feed(chunk)
+            parser.close()
         return strings
 
     def _dates(self, path: str) -> frozenset[int]:
         try:
-            styles = ElementTree.fromstring(self._archive.read(path))
+            styles = self._tree(path)
         except KeyError:
             return frozenset()
         formats = dict(BUILTIN_FORMATS)
@@ -156,28 +182,48 @@ class XlsxSheet:
         """(row number, cell values) of every row present in the sheet, in order."""
         done: list[tuple[int, list[Any]]] = []
         strings, dates, epoch = self._strings, self._date_styles, self._epoch
+        limits = self._guard.limits
+        max_depth, max_cols, max_chars = (
+            limits.max_xml_depth,
+            limits.max_columns,
+            limits.max_cell_chars,
+        )
+        max_rows = limits.max_sheet_rows
         cell: dict[str, Any] = {"row": 0, "cells": [], "col": 0, "t": "n", "s": 0, "on": False}
+        # Nesting depth, rows seen, characters of the current cell.
+        counts = {"depth": 0, "rows": 0, "chars": 0}
         buffer: list[str] = []
 
         locals_: dict[str, str] = {}
 
         def start(name: str, attrs: dict[str, str]) -> None:
+            counts["depth"] += 1
+            if counts["depth"] > max_depth:
+                raise DomainError("import_xml_depth", limit=max_depth)
             local = locals_.get(name) or locals_.setdefault(name, name.rsplit(":", 1)[-1])
             if local == "c":
                 ref = attrs.get("r")
-                cell["col"] = _column_index(ref) if ref else len(cell["cells"])
+                col = _column_index(ref) if ref else len(cell["cells"])
+                if col >= max_cols:
+                    raise DomainError("import_too_many_columns", limit=max_cols)
+                cell["col"] = col
                 cell["t"] = attrs.get("t", "n")
                 cell["s"] = int(attrs.get("s", "0"))
+                counts["chars"] = 0
                 buffer.clear()
             elif local in ("v", "t"):
                 cell["on"] = True
             elif local == "row":
+                counts["rows"] += 1
+                if counts["rows"] > max_rows:
+                    raise DomainError("import_sheet_rows", limit=max_rows)
                 cell["row"] = int(attrs["r"]) if "r" in attrs else cell["row"] + 1
                 cell["cells"] = []
             elif local == "rPh":
                 cell["on"] = False
 
         def end(name: str) -> None:
+            counts["depth"] -= 1
             local = locals_.get(name) or locals_.setdefault(name, name.rsplit(":", 1)[-1])
             if local in ("v", "t"):
                 cell["on"] = False
@@ -192,15 +238,23 @@ class XlsxSheet:
 
         def text(data: str) -> None:
             if cell["on"]:
+                counts["chars"] += len(data)
+                if counts["chars"] > max_chars:
+                    raise DomainError(
+                        "import_cell_too_long",
+                        row=cell["row"],
+                        column=get_column_letter(cell["col"] + 1),
+                        limit=max_chars,
+                    )
                 buffer.append(data)
 
-        with self._archive.open(self.sheet_path) as source:
-            parser = _parser(start, end, text)
-            while chunk := source.read(_CHUNK):
-                parser.Parse(chunk, False)
+        with self._guard.open(self._archive, self.sheet_path) as source:
+            parser = self._guard.parser(start, end, text)
+            while chunk := source.read(CHUNK):
+                parser.feed(chunk)
                 yield from done
                 done.clear()
-            parser.Parse(b"", True)
+            parser.close()
             yield from done
 
 
@@ -221,19 +275,3 @@ def _value(
     if style in dates:
         return from_excel(number, epoch)
     return number
-
-
-def _parser(start: Any, end: Any, text: Any) -> Any:
-    parser = expat.ParserCreate()
-    parser.buffer_text = True
-    parser.StartElementHandler = start
-    parser.EndElementHandler = end
-    parser.CharacterDataHandler = text
-    return parser
-
-
-def _parse(source: BinaryIO, start: Any, end: Any, text: Any) -> None:
-    parser = _parser(start, end, text)
-    while chunk := source.read(_CHUNK):
-        parser.Parse(chunk, False)
-    parser.Parse(b"", True)
