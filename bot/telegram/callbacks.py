@@ -36,8 +36,12 @@ class Remind(CallbackData, prefix="rm"):
 
 
 class ListPage(CallbackData, prefix="lp"):
+    """A page of `/list`: the rows a service returns from `off`, part `pt` of them as they fit
+    in one message (-1: the last part; see bot/telegram/paging.py)."""
+
     flt: str
     off: int
+    pt: int = 0
 
 
 class SetLanguage(CallbackData, prefix="lg"):
@@ -63,6 +67,7 @@ class AuditPage(CallbackData, prefix="au"):
     since: int = 0
     until: int = 0
     off: int = 0
+    pt: int = 0  # part of the rows from `off` that fits one message (-1: the last)
 
 
 class ForgetClient(CallbackData, prefix="fg"):
@@ -82,13 +87,15 @@ class SetConsent(CallbackData, prefix="cs"):
 class TeamAct(CallbackData, prefix="tm"):
     """`/team` buttons: page, open, role, rm, rmok, give, to, own, ownok.
 
-    `mid` is the member acted on, `arg` a role or the receiving member's id, `off` a roster page.
-    The service re-checks all of them: a button may be forged or outlive a removal."""
+    `mid` is the member acted on, `arg` a role or the receiving member's id, `off` a roster page
+    and `pt` its part that fits one message (-1: the last). The service re-checks all of them:
+    a button may be forged or outlive a removal."""
 
     act: str
     mid: int = 0
     arg: str = ""
     off: int = 0
+    pt: int = 0
 
 
 class TransferPick(CallbackData, prefix="tf"):
