@@ -126,25 +126,17 @@ async def _audit_reply(
     query: AuditQuery,
     offset: int,
     part: int = 0,
-    footer: str = "",
 ) -> tuple[str, InlineKeyboardMarkup | None]:
     page = await services.audit.page(actor, query, offset)
     viewer = Viewer(actor.zone, services.ctx.local_now(actor).date())
     size = services.ctx.limits.audit_page_size
-    return audit_view(page, query, viewer, part=part, chunk_size=size, footer=footer)
+    return audit_view(page, query, viewer, part=part, chunk_size=size)
 
 
 async def audit(message: Message, command: CommandObject, actor: Actor, services: Services) -> None:
     today = services.ctx.local_now(actor).date()
     query = parse_audit(command.args or "", today)
-    hint = ""
-    if not (command.args or "").strip():
-        hint = _(
-            "Filters: <code>/audit Petrov</code>, <code>/audit export</code> (views, search, "
-            "export, import, transfer, roles, erase, alerts), <code>/audit week</code>, "
-            "<code>/audit 01.11-23.11</code>."
-        )
-    text, markup = await _audit_reply(actor, services, query, 0, footer=hint)
+    text, markup = await _audit_reply(actor, services, query, 0)
     await message.answer(text, reply_markup=markup)
 
 

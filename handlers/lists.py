@@ -75,7 +75,7 @@ def decode(key: str) -> tuple[ClientFilter, str]:
 
 
 async def render(
-    actor: Actor, services: Services, key: str, offset: int, part: int = 0, footer: str = ""
+    actor: Actor, services: Services, key: str, offset: int, part: int = 0
 ) -> tuple[str, InlineKeyboardMarkup | None]:
     flt, title = decode(key)
     page = await services.clients.list_page(actor, flt, offset)
@@ -88,7 +88,6 @@ async def render(
         show_manager=sees_whole_team(actor),
         part=part,
         chunk_size=services.ctx.limits.list_page_size,
-        footer=footer,
     )
 
 
@@ -96,14 +95,7 @@ async def list_clients(
     message: Message, command: CommandObject, actor: Actor, services: Services
 ) -> None:
     key = filter_key(command.args or "", services.ctx.limits.max_tag_chars)
-    hint = ""
-    if key == "a":
-        hint = _(
-            "Filters: <code>/list hot</code>, <code>warm</code>, <code>cold</code>, "
-            "<code>overdue</code>, <code>leads</code>, <code>won</code>, <code>lost</code>, "
-            "<code>#tag</code>"
-        )
-    text, markup = await render(actor, services, key, 0, footer=hint)
+    text, markup = await render(actor, services, key, 0)
     await message.answer(text, reply_markup=markup)
 
 

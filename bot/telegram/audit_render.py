@@ -108,11 +108,17 @@ def audit_view(
     *,
     part: int,
     chunk_size: int,
-    footer: str = "",
 ) -> tuple[str, InlineKeyboardMarkup | None]:
     """The entries from `page.offset` that fit one message (part `part` of them), with
-    Newer/Older buttons leading to the neighbouring parts."""
-    tail = "\n\n" + footer if footer else ""
+    Newer/Older buttons leading to the neighbouring parts. The unfiltered log shows how to
+    filter on every page: the same widths on every page keep a button's part the same rows."""
+    tail = ""
+    if not (query.member or query.member_id or query.group or query.since or query.until):
+        tail = "\n\n" + _(
+            "Filters: <code>/audit Petrov</code>, <code>/audit export</code> (views, search, "
+            "export, import, transfer, roles, erase, alerts), <code>/audit week</code>, "
+            "<code>/audit 01.11-23.11</code>."
+        )
     if not page.lines:
         return _("No audit entries match.") + tail, None
     budget = budget_for(_header(page, page.total, page.total), tail, joints=1)

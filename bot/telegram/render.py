@@ -299,11 +299,19 @@ def list_view(
     show_manager: bool,
     part: int,
     chunk_size: int,
-    footer: str = "",
 ) -> tuple[str, InlineKeyboardMarkup | None]:
     """One page of `/list`: the rows from `page.offset` that fit one message (part `part` of
-    them), with Back/More buttons that lead to the neighbouring parts."""
-    tail = "\n\n" + footer if footer else ""
+    them), with Back/More buttons that lead to the neighbouring parts.
+
+    Every page of one list has the same header and footer widths, so a button's part holds the
+    same rows however the page was reached."""
+    tail = ""
+    if flt == "a":
+        tail = "\n\n" + _(
+            "Filters: <code>/list hot</code>, <code>warm</code>, <code>cold</code>, "
+            "<code>overdue</code>, <code>leads</code>, <code>won</code>, <code>lost</code>, "
+            "<code>#tag</code>"
+        )
     if page.total == 0:
         return _("No clients match this list.") + tail, None
     # The widest header this list can have (the numbers never have more digits than total).
