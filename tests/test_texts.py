@@ -3,7 +3,12 @@ code units after the HTML is parsed), into chunks that are each valid HTML."""
 
 from __future__ import annotations
 
+import re
 from html import escape
+from html.parser import HTMLParser
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from bot.telegram.local_session import check_html
 from bot.telegram.paging import (
@@ -125,3 +130,41 @@ def test_page_buttons_lead_to_the_neighbouring_parts_and_chunks():
     assert (more.offset, more.part) == (75, 0)
     _back, more = neighbours(175, last, len(rows), 200, 25)
     assert more is None
+
+
+class _Reference(HTMLParser):
+    """Python's HTML parser, counting text between tags: the fast measure must agree."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.visible = 0
+
+    def handle_data(self, data: str) -> None:
+        self.visible += utf16_len(data)
+
+
+_pieces = st.one_of(
+    st.text(max_size=30).map(escape),
+    st.sampled_from(["<b>", "</b>", "<code>", "</code>", '<a href="x?a=1&amp;b=2">', "</a>"]),
+    st.sampled_from(["&amp;", "&lt;", "&#59;", "&#x1F642;", "&quot;", "🙂", "\n", " "]),
+)
+
+
+@settings(derandomize=True, max_examples=300, deadline=None)
+@given(st.lists(_pieces, max_size=40).map("".join))
+def test_the_fast_measure_agrees_with_an_html_parser(html: str):
+    reference = _Reference()
+    reference.feed(html)
+    reference.close()
+    assert visible_length(html) == reference.visible
+
+
+@settings(derandomize=True, max_examples=200, deadline=None)
+@given(st.lists(_pieces, max_size=60).map("".join), st.integers(20, 300))
+def test_split_and_truncate_keep_any_markup_valid_and_within_the_limit(html: str, limit: int):
+    html = html.replace("<b>", "").replace("</b>", "")  # only well-nested tags from here on
+    html = "<b>" + re.sub(r"<[^>]*>", "", html) + "</b>"
+    for chunk in split_text(html, limit):
+        assert measure(chunk).error is None and visible_length(chunk) <= limit
+    cut = truncate(html, limit)
+    assert measure(cut).error is None and visible_length(cut) <= limit

@@ -13,6 +13,8 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
+from html import unescape
 from html.parser import HTMLParser
 
 TEXT_LIMIT = 4096  # a message, after entities parsing
@@ -26,11 +28,15 @@ ALLOWED_TAGS = frozenset(
 # chunk's first part does not know how the chunk before it splits).
 LAST_PART = -1
 
-# One token of Telegram HTML: a tag, an entity, a run of plain text, or a stray `<`/`&`.
+# One token of Telegram HTML: a tag, an entity, a run of plain text, or a stray `<` or `&`
+# (counted as text, as Telegram's and Python's HTML parsers do).
 _TOKEN = re.compile(
-    r"<[^<>]*>|&(?:#[0-9]{1,7}|#[xX][0-9a-fA-F]{1,6}|[A-Za-z][A-Za-z0-9]{0,31});|[^<&]+|[<&]"
+    r"</?[A-Za-z][^<>]*>|&(?:#[0-9]{1,7}|#[xX][0-9a-fA-F]{1,6}|[A-Za-z][A-Za-z0-9]{0,31});"
+    r"|[^<&]+|[<&]"
 )
-_TAG_NAME = re.compile(r"<\s*(/?)\s*([A-Za-z][A-Za-z0-9]*)")
+_TAGS = re.compile(r"</?[A-Za-z][^<>]*>")
+_ENTITY = re.compile(r"&(?:#[0-9]{1,7}|#[xX][0-9a-fA-F]{1,6}|[A-Za-z][A-Za-z0-9]{0,31});")
+_TAG_NAME = re.compile(r"<(/?)([A-Za-z][A-Za-z0-9]*)")
 
 
 def utf16_len(text: str) -> int:
@@ -38,13 +44,49 @@ def utf16_len(text: str) -> int:
     return len(text.encode("utf-16-le")) // 2
 
 
+def _tokens(html: str) -> list[str]:
+    return _TOKEN.findall(html)
+
+
+def _entity_width(entity: str) -> int:
+    return utf16_len(entity) - _entity_saving(entity)
+
+
+@lru_cache(maxsize=4096)
+def _width(token: str) -> int:
+    if len(token) > 1:
+        if token[0] == "<":
+            return 0
+        if token[0] == "&":
+            return _entity_width(token)
+    return utf16_len(token)
+
+
+def visible_length(html: str) -> int:
+    """What Telegram counts of this HTML text: the shown characters in UTF-16 code units, an
+    entity as the character it stands for, tags as nothing. The pager and the in-memory Bot
+    API both measure with this."""
+    # Regular expressions and a cache do the work, not a parser: every row of every page is
+    # measured, and a name may hold two hundred entities.
+    text = _TAGS.sub("", html)
+    length = utf16_len(text)
+    if "&" in text:
+        length -= sum(map(_entity_saving, _ENTITY.findall(text)))
+    return length
+
+
+@lru_cache(maxsize=512)
+def _entity_saving(entity: str) -> int:
+    """How much shorter an entity is shown than written: `&amp;` 5 written, 1 shown."""
+    return utf16_len(entity) - utf16_len(unescape(entity))
+
+
 class _Parser(HTMLParser):
-    """Telegram's HTML rules: known tags only, properly nested; length counts visible text."""
+    """Telegram's HTML rules: known tags only, properly nested, something visible."""
 
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
         self.stack: list[str] = []
-        self.visible = 0
         self.blank = True
         self.error: str | None = None
 
@@ -58,7 +100,6 @@ class _Parser(HTMLParser):
             self.error = self.error or f"unexpected end tag {tag!r}"
 
     def handle_data(self, data: str) -> None:
-        self.visible += utf16_len(data)
         self.blank = self.blank and not data.strip()
 
 
@@ -77,26 +118,10 @@ def measure(html: str) -> Measured:
     error = parser.error
     if error is None and parser.stack:
         error = f"unclosed tag {parser.stack[-1]!r}"
-    return Measured(parser.visible, parser.blank, error)
-
-
-def visible_length(html: str) -> int:
-    return measure(html).visible
+    return Measured(visible_length(html), parser.blank, error)
 
 
 # -- cutting ---------------------------------------------------------------------------------
-
-
-def _tokens(html: str) -> list[str]:
-    return _TOKEN.findall(html)
-
-
-def _width(token: str) -> int:
-    if token.startswith("<") and len(token) > 1:
-        return 0
-    if token.startswith("&") and token.endswith(";"):
-        return visible_length(token)
-    return utf16_len(token)
 
 
 def _tag(token: str) -> tuple[bool, str] | None:
@@ -108,6 +133,8 @@ def _tag(token: str) -> tuple[bool, str] | None:
 
 
 def _update(stack: list[tuple[str, str]], token: str) -> None:
+    if token[:1] != "<":
+        return
     tag = _tag(token)
     if tag is None:
         return
@@ -126,43 +153,50 @@ def _openers(stack: Sequence[tuple[str, str]]) -> str:
     return "".join(raw for _name, raw in stack)
 
 
-def _split_at(
-    html: str, limit: int, stack: Sequence[tuple[str, str]] = ()
-) -> tuple[str, str, list[tuple[str, str]]]:
-    """(head, rest, tags open after head): head shows at most `limit` characters, is cut between
-    tokens or inside plain text (never inside a tag or an entity), preferably at a space.
+def _split_tokens(
+    tokens: list[str], limit: int, stack: Sequence[tuple[str, str]] = ()
+) -> tuple[list[str], list[str], list[tuple[str, str]], int]:
+    """(head, rest, tags open after head, head's width): head shows at most `limit`
+    characters, cut between tokens or inside plain text (never inside a tag or an entity),
+    preferably at a space.
 
     Tags open at the cut are left open in head (the caller closes them) and are not repeated
-    in rest (the caller reopens them): `stack` holds the tags open before `html`."""
+    in rest (the caller reopens them): `stack` holds the tags open before the tokens."""
     open_tags = list(stack)
     used = 0
-    head: list[str] = []
-    tokens = _tokens(html)
     for index, token in enumerate(tokens):
         width = _width(token)
         if used + width <= limit:
-            head.append(token)
             used += width
             _update(open_tags, token)
             continue
-        if _tag(token) is None and not token.startswith("&"):
-            # Plain text: take the characters that still fit, breaking at a space if one is
-            # near the end, so a word is not cut in two.
-            room, taken = limit - used, 0
-            cut = 0
-            for position, char in enumerate(token):
-                taken += utf16_len(char)
-                if taken > room:
-                    break
-                cut = position + 1
-            space = token.rfind(" ", 0, cut)
-            if space > 0 and cut - space < 40:
-                cut = space
-            head.append(token[:cut])
-            rest = token[cut:].lstrip(" ")
-            return "".join(head), rest + "".join(tokens[index + 1 :]), open_tags
-        return "".join(head), "".join(tokens[index:]), open_tags
-    return "".join(head), "", open_tags
+        if len(token) > 1 and token[0] in "<&":
+            return tokens[:index], tokens[index:], open_tags, used
+        # Plain text: the characters that still fit, breaking at a space if one is near the
+        # end, so a word is not cut in two.
+        room, taken, cut = limit - used, 0, 0
+        for position, char in enumerate(token):
+            taken += utf16_len(char)
+            if taken > room:
+                break
+            cut = position + 1
+        space = token.rfind(" ", 0, cut)
+        if space > 0 and cut - space < 40:
+            cut = space
+        head, rest = token[:cut], token[cut:].lstrip(" ")
+        return (
+            [*tokens[:index], head],
+            [rest, *tokens[index + 1 :]],
+            open_tags,
+            used + utf16_len(head),
+        )
+    return tokens, [], open_tags, used
+
+
+def _blank(html: str) -> bool:
+    text = _TAGS.sub("", html)
+    # Unescaped only when nothing but entities and spaces is left (rare, and short then).
+    return not _ENTITY.sub("", text).strip() and not unescape(text).strip()
 
 
 def truncate(html: str, limit: int) -> str:
@@ -170,8 +204,10 @@ def truncate(html: str, limit: int) -> str:
     characters, every tag the cut leaves open closed."""
     if visible_length(html) <= limit:
         return html
-    head, _rest, open_tags = _split_at(html, max(limit - utf16_len(ELLIPSIS), 0))
-    return head.rstrip() + ELLIPSIS + _closers(open_tags)
+    head, _rest, open_tags, _width = _split_tokens(
+        _tokens(html), max(limit - utf16_len(ELLIPSIS), 0)
+    )
+    return "".join(head).rstrip() + ELLIPSIS + _closers(open_tags)
 
 
 def fit_lines(lines: Sequence[str], limit: int = TEXT_LIMIT) -> str:
@@ -213,7 +249,7 @@ def split_text(text: str, limit: int = TEXT_LIMIT) -> list[str]:
     def flush(open_at_end: list[tuple[str, str]]) -> None:
         nonlocal prefix, body, used
         chunk = (prefix + "\n".join(body)).strip("\n") + _closers(open_at_end)
-        if not measure(chunk).blank:
+        if not _blank(chunk):
             chunks.append(chunk)
         prefix, body, used = _openers(open_at_end), [], 0
 
@@ -223,19 +259,23 @@ def split_text(text: str, limit: int = TEXT_LIMIT) -> list[str]:
         if body and used + joint + width > limit:
             flush(stack)
             joint = 0
+        tokens = _tokens(line) if used + joint + width > limit else []
         while used + joint + width > limit:
             # Too long even for a message of its own: what fits goes here, the rest on.
-            head, line, open_tags = _split_at(line, limit - used - joint, stack)
-            body.append(head)
+            head, tokens, open_tags, shown = _split_tokens(tokens, limit - used - joint, stack)
+            if shown == 0:
+                break  # nothing fits at all (a limit below one character): give up cutting
+            body.append("".join(head))
             flush(open_tags)
             # The rest reopens the tags itself: the next chunk starts with none open.
             stack, prefix = [], ""
-            line = _openers(open_tags) + line
-            joint, width = 0, visible_length(line)
+            tokens = [raw for _name, raw in open_tags] + tokens
+            joint, width = 0, width - shown
+            line = "".join(tokens)
         body.append(line)
         used += joint + width
-        for token in _tokens(line):
-            _update(stack, token)
+        for tag in _TAGS.findall(line):
+            _update(stack, tag)
     if body:
         flush(stack)
     return chunks
@@ -261,8 +301,10 @@ def parts(rows: Sequence[str], budget: int, sep: str = "\n") -> list[tuple[int, 
     packed: list[tuple[int, list[str]]] = []
     first, current, used = 0, [], 0
     for index, row in enumerate(rows):
-        row = truncate(row, budget)
         width = visible_length(row)
+        if width > budget:
+            row = truncate(row, budget)
+            width = visible_length(row)
         extra = joint if current else 0
         if current and used + extra + width > budget:
             packed.append((first, current))
