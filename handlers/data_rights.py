@@ -10,19 +10,20 @@ from aiogram.filters import Command, CommandObject
 from aiogram.types import BufferedInputFile, CallbackQuery, InlineKeyboardMarkup, Message
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
-from bot.i18n import _, fmt_datetime, fmt_number
+from bot.i18n import _, fmt_number
 from bot.parsing.data_rights import parse_audit, parse_export, split_consent
 from bot.parsing.errors import ParseError
 from bot.services.access import require_role
-from bot.services.audit import AuditPage, AuditQuery
+from bot.services.audit import AuditQuery
 from bot.services.context import Actor
 from bot.services.errors import DomainError
 from bot.services.export import ExportLabels
 from bot.services.hub import Services
 from bot.services.matching import MatchKind
+from bot.telegram.audit_render import audit_view
 from bot.telegram.callbacks import AuditPage as AuditPageData
 from bot.telegram.callbacks import ForgetClient, SetConsent
-from bot.telegram.render import consent_label, echo, outcome_label, stage_label
+from bot.telegram.render import Viewer, consent_label, echo, outcome_label, stage_label
 from bot.telegram.replies import Replies
 from storage.enums import Consent, Role
 
@@ -119,120 +120,18 @@ async def grant(
 
 # -- audit -------------------------------------------------------------------------------------
 
-_ACTION_LABELS = {
-    "card_view": "👁",
-    "search": "🔎",
-    "export": "📤",
-    "import": "📥",
-    "transfer": "🔁",
-    "erase": "🗑",
-    "mass_view": "⚠️",
-    "consent": "✅",
-    "grant_export": "🔑",
-    "revoke_export": "🔒",
-}
-
-
-def _action_name(action: str) -> str:
-    return {
-        "card_view": _("opened the card"),
-        "search": _("searched"),
-        "export": _("exported"),
-        "import": _("imported"),
-        "transfer": _("transferred clients"),
-        "erase": _("erased personal data"),
-        "mass_view": _("mass viewing alert"),
-        "consent": _("set consent"),
-        "grant_export": _("granted export"),
-        "revoke_export": _("revoked export"),
-        "team_created": _("created the team"),
-        "member_joined": _("joined the team"),
-        "invite_created": _("created an invitation"),
-        "member_rejoined": _("rejoined the team"),
-        "role_change": _("changed a role"),
-        "member_removed": _("removed a member"),
-        "campaign_launched": _("launched a campaign"),
-    }.get(action, escape(action))
-
-
-def _details(action: str, details: dict[str, object]) -> str:
-    if details.get("scrubbed"):
-        return _("details erased")
-    if action == "search" and "query" in details:
-        return "«" + echo(str(details["query"]))[:40] + "»"
-    if action == "export":
-        return _("{rows} rows, {format}").format(
-            rows=fmt_number(int(str(details.get("rows", 0)))),
-            format=escape(str(details.get("format", "")).upper()),
-        )
-    if action == "mass_view":
-        return _("{cards} cards, {exports} exports in {minutes} min").format(
-            cards=details.get("cards", 0),
-            exports=details.get("exports", 0),
-            minutes=details.get("minutes", 0),
-        )
-    if action in ("grant_export", "revoke_export") and "member" in details:
-        return escape(str(details["member"]))[:40]
-    if action == "consent" and "consent" in details:
-        return consent_label(str(details["consent"]))
-    return ""
-
-
-def audit_text(page: AuditPage, services: Services, actor: Actor) -> str:
-    if not page.lines:
-        return _("No audit entries match.")
-    today = services.ctx.local_now(actor).date()
-    lines = [
-        _("<b>Audit log</b>: {first}–{last} of {total}, newest first").format(
-            first=page.offset + 1,
-            last=page.offset + len(page.lines),
-            total=fmt_number(page.total),
-        )
-    ]
-    if page.member_name:
-        lines[0] += " · " + escape(page.member_name)
-    for line in page.lines:
-        when = fmt_datetime(line.at.astimezone(actor.zone), today)
-        who = escape(line.actor_name or "—")
-        parts = [f"{_ACTION_LABELS.get(line.action, '•')} {when}", who, _action_name(line.action)]
-        if line.client_id is not None:
-            if line.client_erased:
-                parts.append(_("erased client"))
-            elif line.client_name:
-                parts.append("<b>" + escape(line.client_name[:60]) + "</b>")
-        details = _details(line.action, line.details)
-        if details:
-            parts.append(details)
-        lines.append(" · ".join(parts))
-    return "\n".join(lines)
-
-
-def audit_keyboard(page: AuditPage, query: AuditQuery, size: int) -> InlineKeyboardMarkup | None:
-    data = AuditPageData(
-        mid=page.member_id or 0,
-        grp=query.group or "",
-        since=query.since.toordinal() if query.since else 0,
-        until=query.until.toordinal() if query.until else 0,
-    )
-    b = InlineKeyboardBuilder()
-    if page.offset > 0:
-        b.button(
-            text=_("◀️ Newer"),
-            callback_data=data.model_copy(update={"off": max(page.offset - size, 0)}),
-        )
-    if page.offset + len(page.lines) < page.total:
-        b.button(
-            text=_("Older ▶️"), callback_data=data.model_copy(update={"off": page.offset + size})
-        )
-    return b.as_markup() if b.buttons else None
-
 
 async def _audit_reply(
-    actor: Actor, services: Services, query: AuditQuery, offset: int
+    actor: Actor,
+    services: Services,
+    query: AuditQuery,
+    offset: int,
+    part: int = 0,
 ) -> tuple[str, InlineKeyboardMarkup | None]:
     page = await services.audit.page(actor, query, offset)
+    viewer = Viewer(actor.zone, services.ctx.local_now(actor).date())
     size = services.ctx.limits.audit_page_size
-    return audit_text(page, services, actor), audit_keyboard(page, query, size)
+    return audit_view(page, query, viewer, part=part, chunk_size=size)
 
 
 async def audit(
@@ -241,12 +140,6 @@ async def audit(
     today = services.ctx.local_now(actor).date()
     query = parse_audit(command.args or "", today)
     text, markup = await _audit_reply(actor, services, query, 0)
-    if not (command.args or "").strip():
-        text += "\n\n" + _(
-            "Filters: <code>/audit Petrov</code>, <code>/audit export</code> (views, search, "
-            "export, import, transfer, roles, erase, alerts), <code>/audit week</code>, "
-            "<code>/audit 01.11-23.11</code>."
-        )
     replies.answer(text, reply_markup=markup)
 
 
@@ -266,7 +159,7 @@ async def audit_page(
         since=date.fromordinal(callback_data.since) if callback_data.since > 0 else None,
         until=date.fromordinal(callback_data.until) if callback_data.until > 0 else None,
     )
-    text, markup = await _audit_reply(actor, services, filters, callback_data.off)
+    text, markup = await _audit_reply(actor, services, filters, callback_data.off, callback_data.pt)
     replies.answer_callback()
     replies.edit(text, markup)
 

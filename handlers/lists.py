@@ -13,7 +13,7 @@ from bot.services.clients import LEAD_FILTER, ClientFilter
 from bot.services.context import Actor
 from bot.services.hub import Services
 from bot.telegram.callbacks import ListPage
-from bot.telegram.render import Viewer, page_keyboard, page_text, stage_label, temperature_label
+from bot.telegram.render import Viewer, list_view, stage_label, temperature_label
 from bot.telegram.replies import Replies
 from storage.enums import Stage, Temperature
 
@@ -76,13 +76,20 @@ def decode(key: str) -> tuple[ClientFilter, str]:
 
 
 async def render(
-    actor: Actor, services: Services, key: str, offset: int
+    actor: Actor, services: Services, key: str, offset: int, part: int = 0
 ) -> tuple[str, InlineKeyboardMarkup | None]:
     flt, title = decode(key)
     page = await services.clients.list_page(actor, flt, offset)
     viewer = Viewer(actor.zone, services.ctx.local_now(actor).date())
-    text = page_text(page, title, viewer, show_manager=sees_whole_team(actor))
-    return text, page_keyboard(key, page, services.ctx.limits.list_page_size)
+    return list_view(
+        page,
+        key,
+        title,
+        viewer,
+        show_manager=sees_whole_team(actor),
+        part=part,
+        chunk_size=services.ctx.limits.list_page_size,
+    )
 
 
 async def list_clients(
@@ -90,12 +97,6 @@ async def list_clients(
 ) -> None:
     key = filter_key(command.args or "", services.ctx.limits.max_tag_chars)
     text, markup = await render(actor, services, key, 0)
-    if key == "a":
-        text += "\n\n" + _(
-            "Filters: <code>/list hot</code>, <code>warm</code>, <code>cold</code>, "
-            "<code>overdue</code>, <code>leads</code>, <code>won</code>, <code>lost</code>, "
-            "<code>#tag</code>"
-        )
     replies.answer(text, reply_markup=markup)
 
 
@@ -109,7 +110,9 @@ async def turn_page(
     replies.answer_callback()
     if query.message is None:
         return
-    text, markup = await render(actor, services, callback_data.flt, callback_data.off)
+    text, markup = await render(
+        actor, services, callback_data.flt, callback_data.off, callback_data.pt
+    )
     replies.edit(text, markup)
 
 

@@ -23,8 +23,7 @@ from bot.telegram.team_render import (
     panel_keyboard,
     panel_text,
     receivers_keyboard,
-    roster_keyboard,
-    roster_text,
+    roster_view,
     transferred_text,
     whom_text,
 )
@@ -37,9 +36,8 @@ def _viewer(actor: Actor, services: Services) -> Viewer:
 
 async def team(message: Message, actor: Actor, services: Services, replies: Replies) -> None:
     roster = await services.team.roster(actor, 0)
-    replies.answer(
-        roster_text(roster, _viewer(actor, services)), reply_markup=roster_keyboard(roster)
-    )
+    text, markup = roster_view(roster, _viewer(actor, services))
+    replies.answer(text, reply_markup=markup)
 
 
 def ownership_question(name: str) -> str:
@@ -93,7 +91,7 @@ async def _act(
     act, mid = data.act, data.mid
     if act == "page":
         roster = await team_service.roster(actor, data.off)
-        return roster_text(roster, viewer), roster_keyboard(roster), None
+        return *roster_view(roster, viewer, data.pt), None
     if act == "open":
         line = await team_service.line(actor, mid)
         return panel_text(line, viewer), panel_keyboard(line, actor.member), None

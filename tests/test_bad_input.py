@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
+from bot.telegram.paging import TEXT_LIMIT, visible_length
 from storage.models import Activity, Client, Deal, Followup
 from tests.harness import BotHarness, Person
 
@@ -84,7 +85,7 @@ async def test_a_huge_card_is_split_below_telegrams_limit(owner: BotHarness):
     for n in range(5):
         await owner.send(OWNER, f"/note Иванов {n} " + "долгий текст " * 300)
     replies = await owner.send(OWNER, "/client Иванов")
-    assert all(len(r.text) <= 4096 for r in replies)
+    assert all(visible_length(r.text) <= TEXT_LIMIT for r in replies)
 
 
 async def test_duplicate_phone_is_refused_team_wide(owner: BotHarness):

@@ -10,6 +10,7 @@ from datetime import date, timedelta
 import pytest
 from sqlalchemy import func, select
 
+from bot.telegram.paging import TEXT_LIMIT, visible_length
 from storage.models import Activity, Deal, Followup
 from tests.harness import BotHarness, Person
 
@@ -254,7 +255,7 @@ async def test_the_owners_full_help_arrives_whole_within_telegrams_limit(
 ):
     await team.send(OWNER, f"/settings lang {language}")
     replies = await team.send(OWNER, "/help")
-    assert all(len(r.text) <= 4096 for r in replies)
+    assert all(visible_length(r.text) <= TEXT_LIMIT for r in replies)
     whole = "\n".join(r.text for r in replies)
     for command in ("/call", "/portfolio", "/team", "/transfer", "/import", "/export", "/forget"):
         assert command in whole

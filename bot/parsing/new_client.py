@@ -6,9 +6,11 @@ import re
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
+from html.entities import html5
 
 from bot.parsing.amounts import parse_amount
 from bot.parsing.errors import ParseError
+from bot.parsing.names import clean_name
 from storage.enums import Consent
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -16,7 +18,13 @@ _URL = re.compile(
     r"^(https?://|www\.)\S+$|^[\w-]+(\.[\w-]+)*\.(ru|com|рф|net|org|io|su|by|kz)(/\S*)?$", re.I
 )
 _PHONE = re.compile(r"^\+?[\d\s()\-.]{7,20}$")
-_TAG = re.compile(r"#([\w-]+)")
+# Not the `#` of a typed numeric entity (`&#59;`).
+_TAG = re.compile(r"(?<!&)#([\w-]+)")
+_SEPARATOR = re.compile(r"[,;\n]")
+# An HTML entity just before a `;`: `&amp`, `&#59`, `&#x3b`.
+_ENTITY_START = re.compile(r"&(#[0-9]{1,7}|#[xX][0-9a-fA-F]{1,6}|[A-Za-z][A-Za-z0-9]{1,31})$")
+# Fields that hold a person's name: cleaned like the client's name (see bot.parsing.names).
+_PERSON_FIELDS = ("contact_person", "referrer")
 
 TEMPERATURE_WORDS = {
     "hot": "hot",
@@ -136,15 +144,41 @@ def _parse_birthday(text: str) -> date:
     raise ParseError("birthday_invalid", value=text)
 
 
+def _ends_entity(text: str, position: int) -> bool:
+    """Whether the `;` at `position` closes an HTML entity (`&amp;`, `&#59;`)."""
+    found = _ENTITY_START.search(text, max(0, position - 40), position)
+    if found is None:
+        return False
+    name = found.group(1)
+    return name.startswith("#") or f"{name};" in html5
+
+
+def _split_parts(args: str) -> list[str]:
+    """The parts of `/add`: `,` `;` and new lines separate them, except a `;` that ends an HTML
+    entity someone typed (`Tom &amp; Jerry`): that is part of the name, kept as typed."""
+    parts: list[str] = []
+    start = 0
+    for separator in _SEPARATOR.finditer(args):
+        if separator.group() == ";" and _ends_entity(args, separator.start()):
+            continue
+        parts.append(args[start : separator.start()])
+        start = separator.end()
+    parts.append(args[start:])
+    return parts
+
+
 def parse_new_client(args: str, *, max_amount: Decimal, max_tag_chars: int) -> NewClientInput:
-    parts = [part.strip() for part in re.split(r"[,;\n]", args) if part.strip()]
+    parts = [part.strip() for part in _split_parts(args) if part.strip()]
     if not parts:
         raise ParseError("name_missing")
     tags = [tag for tag in (clean_tag(t, max_tag_chars) for t in _TAG.findall(args)) if tag]
     parts = [p for p in (_TAG.sub("", part).strip() for part in parts) if p]
     if not parts:
         raise ParseError("name_missing")
-    result = NewClientInput(name=parts[0], tags=tags)
+    name = clean_name(parts[0])
+    if not name:
+        raise ParseError("name_missing")
+    result = NewClientInput(name=name, tags=tags)
     unlabelled: list[str] = []
     for part in parts[1:]:
         key, sep, value = part.partition(":")
@@ -170,6 +204,8 @@ def parse_new_client(args: str, *, max_amount: Decimal, max_tag_chars: int) -> N
 
 
 def _assign(result: NewClientInput, target: str, value: str, max_amount: Decimal) -> None:
+    if target in _PERSON_FIELDS:
+        value = clean_name(value)
     if not value:
         return
     if target == "phone":

@@ -9,6 +9,7 @@ from functools import cache
 from typing import Any
 
 from bot.parsing.dates import When
+from bot.parsing.names import clean_name
 from bot.parsing.new_client import NewClientInput
 from bot.services import matching
 from bot.services.access import ensure_visible, manager_scope
@@ -136,7 +137,7 @@ class ClientService:
     async def resolve(self, actor: Actor, query: str) -> Resolution:
         limits = self._ctx.limits
         return matching.resolve(
-            query,
+            clean_name(query),
             await self._candidates(actor),
             min_score=limits.match_min_score,
             limit=limits.pick_candidates,
@@ -145,7 +146,7 @@ class ClientService:
     async def resolve_leading(self, actor: Actor, words: list[str]) -> tuple[Resolution, int]:
         limits = self._ctx.limits
         return matching.resolve_prefix(
-            words,
+            [clean_name(word) for word in words],
             await self._candidates(actor),
             min_score=limits.match_min_score,
             limit=limits.pick_candidates,
@@ -157,7 +158,7 @@ class ClientService:
     async def find(self, actor: Actor, query: str) -> list[ClientDTO]:
         limits = self._ctx.limits
         matches = matching.rank(
-            query,
+            clean_name(query),
             await self._candidates(actor),
             min_score=limits.match_min_score,
             limit=limits.list_page_size,

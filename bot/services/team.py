@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 
+from bot.parsing.names import clean_name
 from bot.parsing.tokens import scan, tail
 from bot.services import matching
 from bot.services.access import TEAM_WIDE_ROLES, require_role
@@ -77,7 +78,7 @@ def _candidate(member: MemberDTO) -> MatchCandidate:
 async def find_member(ctx: ServiceContext, team_id: int, text: str) -> MemberDTO:
     """A member by @username, or by name fuzzily (typos, Latin or Cyrillic). Removed
     members are found too, so that the answer can say they left."""
-    query = text.strip()
+    query = clean_name(text)
     if not query:
         raise DomainError("member_not_found", value=text)
     members = list((await ctx.uow.members.of_team(team_id)).values())
@@ -362,7 +363,7 @@ class TeamService:
         """Client names separated by commas (or one name, or single words), among the clients
         of `source`."""
         require_team_wide(actor)
-        parts = [part.strip() for part in text.split(",") if part.strip()]
+        parts = [part for part in (clean_name(p) for p in text.split(",")) if part]
         if not parts:
             raise DomainError("transfer_empty", name=source.full_name)
         uow, limits = self._ctx.uow, self._ctx.limits

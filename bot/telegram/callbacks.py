@@ -27,6 +27,8 @@ from storage.types import MAX_ROW_ID
 
 # A list's, a roster's or the audit log's offset: far beyond any real page, far below overflow.
 MAX_OFFSET = 10_000_000
+# A page of rows splits into at most one part per row.
+MAX_PARTS = 1_000
 # A column of an imported table: Excel's sheets end at column 16,384.
 MAX_COLUMN = 16_383
 
@@ -57,6 +59,8 @@ def _period_key(value: str) -> str:
 RowId = Annotated[int, Field(ge=1, le=MAX_ROW_ID)]
 RowIdOrNone = Annotated[int, Field(ge=0, le=MAX_ROW_ID)]  # 0: none (the team, no follow-up)
 Offset = Annotated[int, Field(ge=0, le=MAX_OFFSET)]
+# A page's part that fits one message; -1: the last part (bot/telegram/paging.py).
+Part = Annotated[int, Field(ge=-1, le=MAX_PARTS)]
 DayOrNone = Annotated[int, AfterValidator(_day_or_none)]  # date.toordinal(); 0: none
 # The random names of a pick list or an upload (secrets.token_hex).
 Token = Annotated[str, StringConstraints(pattern=r"^[0-9A-Za-z_-]{1,32}$")]
@@ -169,8 +173,12 @@ class Remind(CallbackData, prefix="rm"):
 
 
 class ListPage(CallbackData, prefix="lp"):
+    """A page of `/list`: the rows a service returns from `off`, part `pt` of them as they fit
+    in one message (-1: the last part; see bot/telegram/paging.py)."""
+
     flt: str  # handlers.lists.decode reads anything it does not know as "all clients"
     off: Offset
+    pt: Part = 0
 
 
 class SetLanguage(CallbackData, prefix="lg"):
@@ -196,6 +204,7 @@ class AuditPage(CallbackData, prefix="au"):
     since: DayOrNone = 0
     until: DayOrNone = 0
     off: Offset = 0
+    pt: Part = 0  # part of the rows from `off` that fits one message (-1: the last)
 
 
 class ForgetClient(CallbackData, prefix="fg"):
@@ -215,13 +224,15 @@ class SetConsent(CallbackData, prefix="cs"):
 class TeamAct(CallbackData, prefix="tm"):
     """`/team` buttons: page, open, role, rm, rmok, give, to, own, ownok.
 
-    `mid` is the member acted on, `arg` a role or the receiving member's id, `off` a roster page.
-    The service re-checks all of them: a button may be forged or outlive a removal."""
+    `mid` is the member acted on, `arg` a role or the receiving member's id, `off` a roster page
+    and `pt` its part that fits one message (-1: the last). The service re-checks all of them:
+    a button may be forged or outlive a removal."""
 
     act: TeamStep
     mid: RowIdOrNone = 0
     arg: str = ""
     off: Offset = 0
+    pt: Part = 0
 
     @model_validator(mode="after")
     def _arg_is_a_role_or_an_id(self) -> TeamAct:

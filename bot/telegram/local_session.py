@@ -14,7 +14,6 @@ import time
 from collections import deque
 from collections.abc import AsyncGenerator, Callable
 from dataclasses import dataclass
-from html.parser import HTMLParser
 from typing import Any
 
 from aiogram import Bot
@@ -27,22 +26,18 @@ from aiogram.methods import (
     GetMe,
     SendDocument,
     SendMessage,
+    SendPhoto,
     TelegramMethod,
 )
 from aiogram.methods.base import TelegramType
 from aiogram.types import BufferedInputFile
 
+from bot.telegram.paging import ALERT_LIMIT, CAPTION_LIMIT, TEXT_LIMIT, measure, utf16_len
 from bot.telegram.sessions import response_type
 
-TEXT_LIMIT = 4096
 _FILE_DIR = "documents"
-CAPTION_LIMIT = 1024
 # What a bot may upload through the public Bot API.
 DOCUMENT_LIMIT = 50 * 1024 * 1024
-ALERT_LIMIT = 200
-ALLOWED_TAGS = frozenset(
-    {"b", "strong", "i", "em", "u", "ins", "s", "strike", "del", "code", "pre", "a", "blockquote"}
-)
 
 
 @dataclass
@@ -54,40 +49,15 @@ class PlannedFailure:
     chat_id: int | None = None
 
 
-class _EntityParser(HTMLParser):
-    """Telegram's HTML rules: known tags only, properly nested; length counts visible text."""
-
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.stack: list[str] = []
-        self.visible = 0
-        self.error: str | None = None
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag not in ALLOWED_TAGS:
-            self.error = self.error or f"unsupported start tag {tag!r}"
-        self.stack.append(tag)
-
-    def handle_endtag(self, tag: str) -> None:
-        if not self.stack or self.stack.pop() != tag:
-            self.error = self.error or f"unexpected end tag {tag!r}"
-
-    def handle_data(self, data: str) -> None:
-        self.visible += len(data.encode("utf-16-le")) // 2
-
-
-def check_html(text: str) -> str | None:
-    """Telegram's objection to this HTML text, or None."""
-    parser = _EntityParser()
-    parser.feed(text)
-    parser.close()
-    if parser.error is None and parser.stack:
-        parser.error = f"unclosed tag {parser.stack[-1]!r}"
-    if parser.error:
-        return f"Bad Request: can't parse entities: {parser.error}"
-    if parser.visible == 0:
+def check_html(text: str, limit: int = TEXT_LIMIT) -> str | None:
+    """Telegram's objection to this HTML text, or None. Measured by the same function the bot
+    pages its views with (`bot.telegram.paging.measure`)."""
+    measured = measure(text)
+    if measured.error:
+        return f"Bad Request: can't parse entities: {measured.error}"
+    if measured.blank:
         return "Bad Request: message text is empty"
-    if parser.visible > TEXT_LIMIT:
+    if measured.visible > limit:
         return "Bad Request: message is too long"
     return None
 
@@ -219,12 +189,14 @@ class LocalSession(BaseSession):
             document = method.document
             if isinstance(document, BufferedInputFile) and len(document.data) > DOCUMENT_LIMIT:
                 problem = "Request Entity Too Large"
-            elif isinstance(method.caption, str) and len(method.caption) > CAPTION_LIMIT:
-                problem = "Bad Request: message caption is too long"
+            elif isinstance(method.caption, str):
+                problem = _caption_problem(method.caption)
+        elif isinstance(method, SendPhoto) and isinstance(method.caption, str):
+            problem = _caption_problem(method.caption)
         elif isinstance(method, AnswerCallbackQuery):
             if method.callback_query_id in self._answered_queries:
                 problem = "Bad Request: query is too old and response timeout expired"
-            elif method.text and len(method.text) > ALERT_LIMIT:
+            elif method.text and utf16_len(method.text) > ALERT_LIMIT:
                 problem = "Bad Request: MESSAGE_TOO_LONG"
             self._answered_queries.add(method.callback_query_id)
         if problem is None:
@@ -256,3 +228,12 @@ class LocalSession(BaseSession):
         content = self.files.get(file_id, b"")
         for start in range(0, len(content), chunk_size):
             yield content[start : start + chunk_size]
+
+
+def _caption_problem(caption: str) -> str | None:
+    if not caption:
+        return None
+    problem = check_html(caption, CAPTION_LIMIT)
+    if problem == "Bad Request: message is too long":
+        return "Bad Request: message caption is too long"
+    return None if problem == "Bad Request: message text is empty" else problem

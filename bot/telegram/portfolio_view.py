@@ -33,7 +33,7 @@ from bot.services.portfolio.service import (
     Report,
 )
 from bot.telegram.callbacks import PortfolioAct, PortfolioView
-from bot.telegram.texts import MESSAGE_LIMIT
+from bot.telegram.paging import fit_lines
 
 SUMMARY = "0"
 SECTIONS = ("0", "1", "2", "3", "4", "5", "6", "7", "8", "9")
@@ -150,14 +150,10 @@ def _more(lines: list[str], total: int, shown_count: int) -> list[str]:
 
 
 def _fit(text: str) -> str:
-    """Never over Telegram's limit: whole lines are dropped from the end (lists are already
-    trimmed to the top ones, so this only guards against very long names)."""
-    if len(text) <= MESSAGE_LIMIT:
-        return text
-    lines = text.split("\n")
-    while lines and len("\n".join(lines)) > MESSAGE_LIMIT - 2:
-        lines.pop()
-    return "\n".join(lines) + "\n…"
+    """Never over Telegram's limit, measured as Telegram counts: whole lines are dropped from
+    the end (lists are already trimmed to the top ones, so this only guards against very long
+    names), a line too long on its own is cut."""
+    return fit_lines(text.split("\n"))
 
 
 def header(report: Report) -> str:

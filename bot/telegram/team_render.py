@@ -12,6 +12,7 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 from bot.i18n import _, fmt_datetime
 from bot.services.team import Roster, RosterLine, TransferResult
 from bot.telegram.callbacks import TeamAct
+from bot.telegram.paging import budget_for, neighbours, part_of
 from bot.telegram.render import Viewer, role_label
 from storage.dto import MemberDTO
 from storage.enums import Role
@@ -34,45 +35,44 @@ def _load_line(line: RosterLine, viewer: Viewer) -> str:
     )
 
 
-def roster_text(roster: Roster, viewer: Viewer) -> str:
-    lines = [_("👥 <b>Team</b> ({count})").format(count=roster.total)]
-    for index, line in enumerate(roster.lines, start=roster.offset + 1):
-        member = line.member
-        status = role_label(member.role) if member.is_active else _("removed")
-        lines.append(
-            f"\n{index}. <b>{escape(member_label(member))}</b> — {status}\n"
-            f"{_load_line(line, viewer)}"
-        )
-    lines.append("\n" + _("Press a member to change the role, remove or reassign clients."))
-    return "\n".join(lines)
+def _roster_row(index: int, line: RosterLine, viewer: Viewer) -> str:
+    member = line.member
+    status = role_label(member.role) if member.is_active else _("removed")
+    return (
+        f"\n{index}. <b>{escape(member_label(member))}</b> — {status}\n{_load_line(line, viewer)}"
+    )
 
 
-def roster_keyboard(roster: Roster) -> InlineKeyboardMarkup:
+def roster_view(roster: Roster, viewer: Viewer, part: int = 0) -> tuple[str, InlineKeyboardMarkup]:
+    """A page of `/team`: the members from `roster.offset` that fit one message (part `part`
+    of them), a button for each of them, and Back/More leading to the neighbouring parts."""
+    header = _("👥 <b>Team</b> ({count})").format(count=roster.total)
+    footer = "\n" + _("Press a member to change the role, remove or reassign clients.")
+    rows = [
+        _roster_row(index, line, viewer)
+        for index, line in enumerate(roster.lines, start=roster.offset + 1)
+    ]
+    shown = part_of(rows, part, budget_for(header, footer, joints=2))
+    text = "\n".join([header, *shown.rows, footer])
     b = InlineKeyboardBuilder()
-    for line in roster.lines:
+    members = roster.lines[shown.first : shown.first + len(shown.rows)]
+    for line in members:
         mark = "👤" if line.member.is_active else "🚫"
         b.button(
             text=f"{mark} {line.member.full_name[:40]}",
             callback_data=TeamAct(act="open", mid=line.member.id),
         )
-    sizes = [1] * len(roster.lines)
-    nav = 0
-    if roster.offset > 0:
-        b.button(
-            text=_("◀️ Back"),
-            callback_data=TeamAct(act="page", off=max(0, roster.offset - roster.page_size)),
-        )
-        nav += 1
-    if roster.offset + roster.page_size < roster.total:
-        b.button(
-            text=_("More ▶️"),
-            callback_data=TeamAct(act="page", off=roster.offset + roster.page_size),
-        )
-        nav += 1
+    sizes = [1] * len(members)
+    back, more = neighbours(roster.offset, shown, len(roster.lines), roster.total, roster.page_size)
+    if back is not None:
+        b.button(text=_("◀️ Back"), callback_data=TeamAct(act="page", off=back.offset, pt=back.part))
+    if more is not None:
+        b.button(text=_("More ▶️"), callback_data=TeamAct(act="page", off=more.offset, pt=more.part))
+    nav = (back is not None) + (more is not None)
     if nav:
         sizes.append(nav)
     b.adjust(*sizes)
-    return b.as_markup()
+    return text, b.as_markup()
 
 
 def panel_text(line: RosterLine, viewer: Viewer) -> str:

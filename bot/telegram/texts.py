@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import re
 from decimal import Decimal
 from html import escape
 
 from bot.i18n import _, fmt_number
+from bot.telegram.paging import split_text
 
-_TAG = re.compile(r"</?[a-z]+>")
-# Telegram refuses messages over 4096 characters; leave room for the closing of an HTML tag.
-MESSAGE_LIMIT = 4000
+# Handlers split long replies with this; it lives with Telegram's limits in bot.telegram.paging.
+__all__ = ["error_text", "split_text"]
 
 
 def error_text(code: str, params: dict[str, object]) -> str:
@@ -314,33 +313,3 @@ def error_text(code: str, params: dict[str, object]) -> str:
     if template is None:
         return _("Something went wrong. Nothing was saved; please try again.")
     return template.format(**p)
-
-
-def split_text(text: str, limit: int = MESSAGE_LIMIT) -> list[str]:
-    """Split on line breaks so that no message exceeds Telegram's limit and no tag is cut."""
-    if len(text) <= limit:
-        return [text]
-    chunks: list[str] = []
-    current = ""
-    for line in text.split("\n"):
-        if len(line) > limit:
-            # Only user text makes a line this long; cutting it must not split a tag pair.
-            line = _TAG.sub("", line)
-        while len(line) > limit:
-            # A single overlong line (a huge note) is cut at a space where one is near.
-            cut = line.rfind(" ", 0, limit)
-            cut = cut if cut > limit // 2 else limit
-            if current:
-                chunks.append(current)
-                current = ""
-            chunks.append(line[:cut])
-            line = line[cut:].lstrip()
-        candidate = f"{current}\n{line}" if current else line
-        if len(candidate) > limit:
-            chunks.append(current)
-            current = line
-        else:
-            current = candidate
-    if current:
-        chunks.append(current)
-    return chunks

@@ -24,6 +24,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+from bot.parsing.names import clean_name, clean_optional
 from bot.services import matching
 from bot.services.clients import first_contact_due, length_exceeded, new_client_row
 from bot.services.context import Actor, ServiceContext
@@ -439,7 +440,7 @@ class ImportService:
     ) -> None:
         limits = self._ctx.limits
         if target == "name":
-            row.name = row.name or (values.text(cell) or "")
+            row.name = row.name or clean_name(values.text(cell) or "")
         elif target == "phone":
             for raw, digits in values.phones(cell):
                 if all(digits != known for _, known in row.phones):
@@ -477,6 +478,8 @@ class ImportService:
                 row.manager = manager
         elif target in _TEXT_COLUMNS:
             text = values.text(cell)
+            if target == "contact_person":
+                text = clean_optional(text)  # a person's name, cleaned as /add cleans it
             if length_exceeded(target, text) is not None:
                 raise values.BadValueError("too_long")
             row.columns[target] = text
