@@ -34,18 +34,25 @@ CLASSES: list[type[CallbackData]] = sorted(
 # A valid press of each kind (ids of the rows the `team` fixture makes): each case below changes
 # one field of it, so that field alone is what makes the press bad.
 VALID: dict[str, dict[str, str]] = {
-    "AuditPage": {"mid": "2", "grp": "views", "since": "739000", "until": "739100", "off": "20"},
+    "AuditPage": {
+        "mid": "2",
+        "grp": "views",
+        "since": "739000",
+        "until": "739100",
+        "off": "20",
+        "pt": "1",
+    },
     "CardAction": {"act": "done", "cid": "1", "fid": "1"},
     "ForgetClient": {"act": "ask", "cid": "1"},
     "ImportAction": {"act": "set", "tok": "a1b2c3", "col": "0", "fld": "name"},
-    "ListPage": {"flt": "a", "off": "25"},
+    "ListPage": {"flt": "a", "off": "25", "pt": "-1"},
     "PickClient": {"cmd": "client", "cid": "1", "pid": "abc123"},
     "PortfolioAct": {"a": "csv", "p": "M202611", "m": "0", "s": "1"},
     "PortfolioView": {"p": "C20260101-20260331", "m": "2", "s": "0"},
     "Remind": {"act": "open", "fid": "1"},
     "SetConsent": {"cid": "1", "val": "yes"},
     "SetLanguage": {"code": "ru"},
-    "TeamAct": {"act": "to", "mid": "2", "arg": "1", "off": "0"},
+    "TeamAct": {"act": "to", "mid": "2", "arg": "1", "off": "0", "pt": "0"},
     "TransferPick": {"step": "from", "mid": "2"},
 }
 # Fields whose every value is meaningful (a list filter key reads anything unknown as "all").
