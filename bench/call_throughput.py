@@ -229,7 +229,7 @@ class Bench:
 
     async def floor_ms(self, command: str, count: int) -> tuple[float, float]:
         dispatcher, bot, session = self.floor
-        telegram_id, manager_id = self.pairs[0]
+        telegram_id = self.pairs[0][0]
         self.updates.pushes.setdefault(telegram_id, [])
         make = (
             (lambda: self.updates.press(telegram_id, "rm:done:1"))
