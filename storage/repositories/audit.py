@@ -5,10 +5,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import distinct, func, select
+from sqlalchemy import distinct, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import AuditEntry, Client, Member
+from storage.sqlite_driver import quick
+
+_ADD = quick(insert(AuditEntry.__table__))
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,17 +41,17 @@ class AuditRepository:
         client_id: int | None = None,
         details: dict[str, Any] | None = None,
     ) -> None:
-        self._session.add(
-            AuditEntry(
-                team_id=team_id,
-                actor_id=actor_id,
-                action=action,
-                client_id=client_id,
-                details=details,
-                created_at=now,
-            )
+        await self._session.execute(
+            _ADD,
+            {
+                "team_id": team_id,
+                "actor_id": actor_id,
+                "action": action,
+                "client_id": client_id,
+                "details": details,
+                "created_at": now,
+            },
         )
-        await self._session.flush()
 
     async def page(
         self,
