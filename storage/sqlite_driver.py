@@ -211,6 +211,11 @@ class LoopFirstConnection(AsyncAdapt_aiosqlite_connection):
         self._hops_sent = 0
         self._hops_done = 0
 
+    @property
+    def hops(self) -> int:
+        """Calls sent to the driver's thread so far (tests and benchmarks count them)."""
+        return self._hops_sent
+
     def cursor(self, server_side: bool = False) -> Any:
         if server_side:
             return super().cursor(server_side=True)
