@@ -249,6 +249,8 @@ class Followup(Base):
         # A manager's worklist: pending follow-ups by due time.
         Index(None, "team_id", "manager_id", "state", "due_at"),
         Index(None, "state", "due_at"),
+        # A client's pending follow-ups, campaign ones included: what a contact closes.
+        Index(None, "client_id", "state"),
         # At most one pending follow-up per client: "the next contact".
         Index(
             "uq_followups_client_pending",

@@ -1,0 +1,28 @@
+"""an index on follow-ups by client and state: closing a client's pending follow-ups
+
+Revision ID: 0008
+Revises: 0005
+Create Date: 2026-12-02 00:45:00
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from alembic import op
+
+revision: str = "0008"
+down_revision: str | None = "0005"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    # A contact closes the client's next contact and its campaign follow-ups come due: "client
+    # and pending, and (not a campaign or due by today)". The partial unique index covers only
+    # the first half of that OR, so every /call scanned the whole team's follow-ups.
+    op.create_index("ix_followups_client_id_state", "followups", ["client_id", "state"])
+
+
+def downgrade() -> None:
+    op.drop_index("ix_followups_client_id_state", table_name="followups")
