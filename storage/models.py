@@ -179,6 +179,8 @@ class Activity(Base):
     __table_args__ = (
         Index(None, "client_id", "occurred_at"),
         Index(None, "team_id", "occurred_at"),
+        # A card's history: with (team_id, occurred_at) alone SQLite walks the team's by date.
+        Index(None, "team_id", "client_id", "occurred_at"),
         Index(None, "author_id", "occurred_at"),
         # /portfolio regularity: counts per author and kind over a period, index-only.
         Index(None, "author_id", "kind", "occurred_at"),
