@@ -1,9 +1,10 @@
 """A throw-away, migrated database for one benchmark run: a SQLite file in a temporary folder,
-or a fresh schema in the PostgreSQL of `TEST_DATABASE_URL`, dropped afterwards."""
+or a fresh schema in the PostgreSQL of `TEST_DATABASE_URL`; either is removed afterwards."""
 
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 import uuid
 from collections.abc import AsyncIterator
@@ -41,6 +42,7 @@ async def scratch_engine(
     backend: str, name: str, **engine_kwargs: Any
 ) -> AsyncIterator[AsyncEngine]:
     schema = None
+    folder: Path | None = None
     if backend == "sqlite":
         folder = Path(tempfile.mkdtemp(prefix="salesbot-bench-"))
         engine = create_engine(f"sqlite+aiosqlite:///{folder / f'{name}.sqlite3'}", **engine_kwargs)
@@ -54,3 +56,5 @@ async def scratch_engine(
         await engine.dispose()
         if schema:
             await drop_schema(schema)
+        if folder is not None:
+            shutil.rmtree(folder, ignore_errors=True)

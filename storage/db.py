@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
@@ -9,6 +10,11 @@ from sqlalchemy import event, exc
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.pool import NullPool
+
+from storage import sqlite_driver
+
+# A pooled PostgreSQL connection idle this long is pinged before use (see _ping_when_idle).
+IDLE_PING_SECONDS = 10.0
 
 
 def is_sqlite(url: str) -> bool:
@@ -39,8 +45,12 @@ def create_engine(
         else:
             kwargs.setdefault("pool_size", 5)
             kwargs.setdefault("max_overflow", 10)
+        # Short statements run on the event loop, the rest on aiosqlite's thread, each in one
+        # step (storage/sqlite_driver.py): not three or four thread hops per statement.
         engine = create_async_engine(
-            url, connect_args={"timeout": busy_timeout_ms / 1000}, **kwargs
+            sqlite_driver.engine_url(parsed),
+            connect_args={"timeout": busy_timeout_ms / 1000},
+            **kwargs,
         )
         _tune_sqlite(engine, busy_timeout_ms)
         return engine
@@ -49,9 +59,36 @@ def create_engine(
     connect_args: dict[str, Any] = {"timeout": 10, "command_timeout": 60}
     if search_path:
         connect_args["server_settings"] = {"search_path": search_path}
-    kwargs.setdefault("pool_pre_ping", True)
     kwargs.setdefault("pool_timeout", 30)
-    return create_async_engine(url, connect_args=connect_args, **kwargs)
+    engine = create_async_engine(url, connect_args=connect_args, **kwargs)
+    _ping_when_idle(engine, IDLE_PING_SECONDS)
+    return engine
+
+
+def _ping_when_idle(engine: AsyncEngine, idle_seconds: float) -> None:
+    """Test a pooled connection before use only if it sat idle for `idle_seconds`.
+
+    SQLAlchemy's `pool_pre_ping` pings on every checkout: with asyncpg that is BEGIN, an empty
+    query and ROLLBACK, three round trips before each update's own. A connection in steady use
+    is known to work; one that broke anyway fails its statement, SQLAlchemy then recycles the
+    whole pool, and the update is retried (UnitOfWorkMiddleware) on a fresh connection.
+    """
+    sync_engine = engine.sync_engine
+
+    @event.listens_for(sync_engine, "checkin")
+    def _checked_in(_dbapi_connection: Any, record: Any) -> None:
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(sync_engine, "checkout")
+    def _checked_out(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        idle_since = record.info.get("idle_since")
+        if idle_since is None or time.monotonic() - idle_since < idle_seconds:
+            return
+        try:
+            dbapi_connection.ping()
+        except Exception as error:
+            # The pool throws this connection away and checks out another (or a new one).
+            raise exc.DisconnectionError("idle connection failed its ping") from error
 
 
 def _tune_sqlite(engine: AsyncEngine, busy_timeout_ms: int) -> None:

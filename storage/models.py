@@ -179,6 +179,8 @@ class Activity(Base):
     __table_args__ = (
         Index(None, "client_id", "occurred_at"),
         Index(None, "team_id", "occurred_at"),
+        # A card's history: with (team_id, occurred_at) alone SQLite walks the team's by date.
+        Index(None, "team_id", "client_id", "occurred_at"),
         Index(None, "author_id", "occurred_at"),
         # /portfolio regularity: counts per author and kind over a period, index-only.
         Index(None, "author_id", "kind", "occurred_at"),
@@ -249,6 +251,8 @@ class Followup(Base):
         # A manager's worklist: pending follow-ups by due time.
         Index(None, "team_id", "manager_id", "state", "due_at"),
         Index(None, "state", "due_at"),
+        # A client's pending follow-ups, campaign ones included: what a contact closes.
+        Index(None, "client_id", "state"),
         # At most one pending follow-up per client: "the next contact".
         Index(
             "uq_followups_client_pending",

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from contextvars import ContextVar, Token
 from types import TracebackType
 from typing import Any
 
@@ -27,6 +29,20 @@ from storage.repositories.privacy import PrivacyRepository
 from storage.repositories.roster import RosterRepository
 from storage.repositories.teams import TeamRepository
 from storage.repositories.updates import ProcessedUpdateRepository
+
+
+class NestedUnitOfWorkError(RuntimeError):
+    """A unit of work was opened while the same task holds one open.
+
+    One update or job is one unit of work: a second one would be a second transaction whose
+    effects commit or roll back apart from the first, and on SQLite it would wait forever for
+    the write lock (or the FIFO gate) that the first one holds. Pass the open unit of work down
+    instead. (Another task may open its own: it waits for its turn.)
+    """
+
+
+# The task that holds a unit of work open in this context, if any.
+_holder: ContextVar[asyncio.Task[Any] | None] = ContextVar("salesbot_uow_holder", default=None)
 
 
 class UnitOfWork:
@@ -93,7 +109,8 @@ class UnitOfWorkFactory:
         self._session_factory = session_factory
         # SQLite has one writer at a time. Queueing units of work here, first come first served,
         # replaces the busy handler's sleep-and-retry (which made waiting updates seconds late).
-        # Do not open a unit of work inside another one when this is on.
+        # A unit of work opened inside another one fails (NestedUnitOfWorkError) instead of
+        # waiting here for itself.
         self._lock: asyncio.Lock | None = asyncio.Lock() if serialize else None
 
     def __call__(self) -> _UowContext:
@@ -125,10 +142,18 @@ class _UowContext:
         self._session_factory = session_factory
         self._gate = _Gate(lock) if lock is not None else None
         self._session: AsyncSession | None = None
+        self._holding: Token[asyncio.Task[Any] | None] | None = None
 
     async def __aenter__(self) -> UnitOfWork:
+        task = asyncio.current_task()
+        if task is not None and _holder.get() is task:
+            raise NestedUnitOfWorkError(
+                "a unit of work was opened inside another one in the same task: pass the open "
+                "unit of work down instead (on SQLite this would wait for itself forever)"
+            )
         if self._gate is not None:
             await self._gate.acquire()
+        self._holding = _holder.set(task)
         self._session = self._session_factory()
         return UnitOfWork(self._session, self._gate)
 
@@ -146,5 +171,9 @@ class _UowContext:
             try:
                 await self._session.close()
             finally:
+                if self._holding is not None:
+                    with contextlib.suppress(ValueError):  # left in another context: nothing held
+                        _holder.reset(self._holding)
+                    self._holding = None
                 if self._gate is not None:
                     self._gate.release()

@@ -13,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from storage.db import create_session_factory
-from storage.uow import UnitOfWorkFactory
+from storage.uow import NestedUnitOfWorkError, UnitOfWorkFactory
 from tests.factories import NOW, team_with_owner
 
 
@@ -158,6 +158,32 @@ async def test_concurrent_writers_wait_instead_of_failing(engine: AsyncEngine, g
     async with uows() as uow:
         notes = await uow.activities.recent(team_id, client_id, ["note"], 100)
     assert len(notes) == 40
+
+
+async def test_a_unit_of_work_opened_inside_another_fails_by_name(engine: AsyncEngine):
+    # As the app builds it: on SQLite the FIFO gate is on, and a nested unit of work used to
+    # wait for the gate (or the write lock) its own task holds, forever.
+    uows = UnitOfWorkFactory(
+        create_session_factory(engine), serialize=engine.dialect.name == "sqlite"
+    )
+    async with asyncio.timeout(10), uows() as outer:
+        team_id, _member_id, client_id = await _team_member_client(outer)
+        with pytest.raises(NestedUnitOfWorkError, match="inside another"):
+            async with uows():
+                pass
+        await outer.commit()
+
+    async def other_task() -> bool:
+        async with uows() as uow:
+            return await uow.clients.get(team_id, client_id) is not None
+
+    # Neither the gate nor the marker stays behind; another task opens its own and waits its turn.
+    async with asyncio.timeout(10):
+        async with uows() as uow:
+            waiting = asyncio.create_task(other_task())
+            await asyncio.sleep(0)
+            assert await uow.clients.get(team_id, client_id) is not None
+        assert await waiting
 
 
 async def test_a_failed_statement_does_not_carry_client_data_into_logs(engine: AsyncEngine):

@@ -118,10 +118,9 @@ class ActivityService:
         follow-up keeps the old one's reason unless a new reason is given.
         """
         uow, now = self._ctx.uow, self._ctx.now()
-        previous = await uow.followups.pending_for_client(actor.team.id, client.id)
         state = FollowupState.DONE if contact else FollowupState.RESCHEDULED
         # A contact also settles campaign follow-ups that have come due.
-        await uow.followups.close_pending(
+        previous = await uow.followups.close_pending(
             actor.team.id,
             client.id,
             state,

@@ -4,11 +4,29 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.dto import ActivityDTO, to_dto
+from storage.dto import ActivityDTO
 from storage.models import Activity, Deal
+from storage.repositories.columns import columns_for
+from storage.sqlite_driver import quick
+
+_ACTIVITIES = Activity.__table__
+_DEALS = Deal.__table__
+_A = _ACTIVITIES.c
+_ADD = quick(insert(_ACTIVITIES).returning(_A.id))
+_ADD_DEAL = quick(insert(_DEALS).returning(_DEALS.c.id))
+_RECENT = (
+    select(*columns_for(_ACTIVITIES, ActivityDTO))
+    .where(
+        _A.team_id == bindparam("team_id"),
+        _A.client_id == bindparam("client_id"),
+        _A.kind.in_(bindparam("kinds", expanding=True)),
+    )
+    .order_by(_A.occurred_at.desc(), _A.id.desc())
+    .limit(bindparam("limit"))
+)
 
 
 class ActivityRepository:
@@ -26,33 +44,28 @@ class ActivityRepository:
         text: str | None,
         occurred_at: datetime,
     ) -> int:
-        row = Activity(
-            team_id=team_id,
-            client_id=client_id,
-            author_id=author_id,
-            kind=kind,
-            outcome=outcome,
-            text=text,
-            occurred_at=occurred_at,
+        result = await self._session.execute(
+            _ADD,
+            {
+                "team_id": team_id,
+                "client_id": client_id,
+                "author_id": author_id,
+                "kind": kind,
+                "outcome": outcome,
+                "text": text,
+                "occurred_at": occurred_at,
+            },
         )
-        self._session.add(row)
-        await self._session.flush()
-        return row.id
+        return int(result.scalar_one())
 
     async def recent(
         self, team_id: int, client_id: int, kinds: Sequence[str], limit: int
     ) -> list[ActivityDTO]:
-        rows = await self._session.scalars(
-            select(Activity)
-            .where(
-                Activity.team_id == team_id,
-                Activity.client_id == client_id,
-                Activity.kind.in_(list(kinds)),
-            )
-            .order_by(Activity.occurred_at.desc(), Activity.id.desc())
-            .limit(limit)
+        rows = await self._session.execute(
+            _RECENT,
+            {"team_id": team_id, "client_id": client_id, "kinds": list(kinds), "limit": limit},
         )
-        return [to_dto(ActivityDTO, row) for row in rows]
+        return [ActivityDTO(*row) for row in rows]
 
     async def add_deal(
         self,
@@ -68,18 +81,19 @@ class ActivityRepository:
         closed_on: date,
         now: datetime,
     ) -> int:
-        deal = Deal(
-            team_id=team_id,
-            client_id=client_id,
-            manager_id=manager_id,
-            activity_id=activity_id,
-            amount=amount,
-            margin_percent=margin_percent,
-            profit=profit,
-            currency=currency,
-            closed_on=closed_on,
-            created_at=now,
+        result = await self._session.execute(
+            _ADD_DEAL,
+            {
+                "team_id": team_id,
+                "client_id": client_id,
+                "manager_id": manager_id,
+                "activity_id": activity_id,
+                "amount": amount,
+                "margin_percent": margin_percent,
+                "profit": profit,
+                "currency": currency,
+                "closed_on": closed_on,
+                "created_at": now,
+            },
         )
-        self._session.add(deal)
-        await self._session.flush()
-        return deal.id
+        return int(result.scalar_one())

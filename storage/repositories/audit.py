@@ -9,6 +9,10 @@ from sqlalchemy import distinct, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import AuditEntry, AuditFoundClient, Client, Member
+from storage.sqlite_driver import quick
+
+_ADD = quick(insert(AuditEntry.__table__))
+_ADD_RETURNING_ID = quick(insert(AuditEntry.__table__).returning(AuditEntry.__table__.c.id))
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,19 +44,22 @@ class AuditRepository:
         found: Iterable[int] = (),
     ) -> None:
         """`found`: the clients a lookup found, for `/forget` to erase its query by."""
-        entry = AuditEntry(
-            team_id=team_id,
-            actor_id=actor_id,
-            action=action,
-            client_id=client_id,
-            details=details,
-            created_at=now,
+        values = {
+            "team_id": team_id,
+            "actor_id": actor_id,
+            "action": action,
+            "client_id": client_id,
+            "details": details,
+            "created_at": now,
+        }
+        client_ids = list(dict.fromkeys(found))
+        if not client_ids:
+            await self._session.execute(_ADD, values)
+            return
+        audit_id = (await self._session.execute(_ADD_RETURNING_ID, values)).scalar_one()
+        await self._session.execute(
+            insert(AuditFoundClient), [{"audit_id": audit_id, "client_id": c} for c in client_ids]
         )
-        self._session.add(entry)
-        await self._session.flush()
-        rows = [{"audit_id": entry.id, "client_id": cid} for cid in dict.fromkeys(found)]
-        if rows:
-            await self._session.execute(insert(AuditFoundClient), rows)
 
     async def page(
         self,

@@ -4,14 +4,34 @@ from collections.abc import Sequence
 from datetime import date
 from typing import Any
 
-from sqlalchemy import and_, delete, func, select, update
+from sqlalchemy import and_, bindparam, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.dto import ClientDTO, ClientListItem, MatchCandidate, to_dto
+from storage.dto import ClientDTO, ClientListItem, MatchCandidate
 from storage.models import Client, ClientContact, ClientPhone, ClientTag, Followup, Team
+from storage.repositories.columns import columns_for
+from storage.sqlite_driver import quick
 
 # Changing any of these changes who a lookup may find: the team's roster version moves.
 ROSTER_FIELDS = frozenset({"name", "contact_person", "search_text", "phone_digits", "manager_id"})
+
+# Client rows are read and written with Core statements only (never loaded as ORM objects), so
+# a Core update can never leave a stale copy in a session's identity map.
+_CLIENTS = Client.__table__
+_CLIENT_COLUMNS = columns_for(_CLIENTS, ClientDTO)
+_CLIENT = select(*_CLIENT_COLUMNS).where(
+    _CLIENTS.c.team_id == bindparam("team_id"), _CLIENTS.c.id == bindparam("client_id")
+)
+_CLIENTS_BY_ID = select(*_CLIENT_COLUMNS).where(
+    _CLIENTS.c.team_id == bindparam("team_id"),
+    _CLIENTS.c.id.in_(bindparam("client_ids", expanding=True)),
+)
+# The SET clause comes from the parameters' keys (column names); the key names below are not.
+_UPDATE = quick(
+    update(_CLIENTS).where(
+        _CLIENTS.c.team_id == bindparam("where_team_id"), _CLIENTS.c.id == bindparam("where_id")
+    )
+)
 
 
 class ClientRepository:
@@ -20,7 +40,11 @@ class ClientRepository:
 
     async def _bump_roster(self, team_id: int) -> None:
         await self._session.execute(
-            update(Team).where(Team.id == team_id).values(roster_version=Team.roster_version + 1)
+            quick(
+                update(Team)
+                .where(Team.id == team_id)
+                .values(roster_version=Team.roster_version + 1)
+            )
         )
 
     async def add(self, **values: Any) -> int:
@@ -31,17 +55,19 @@ class ClientRepository:
         return client.id
 
     async def get(self, team_id: int, client_id: int) -> ClientDTO | None:
-        row = await self._session.scalar(
-            select(Client).where(Client.team_id == team_id, Client.id == client_id)
-        )
-        return to_dto(ClientDTO, row) if row else None
+        row = (
+            await self._session.execute(_CLIENT, {"team_id": team_id, "client_id": client_id})
+        ).first()
+        return ClientDTO(*row) if row else None
 
     async def get_many(self, team_id: int, client_ids: Sequence[int]) -> list[ClientDTO]:
         """The clients with these ids, in the order given."""
-        rows = await self._session.scalars(
-            select(Client).where(Client.team_id == team_id, Client.id.in_(list(client_ids)))
+        if not client_ids:
+            return []
+        rows = await self._session.execute(
+            _CLIENTS_BY_ID, {"team_id": team_id, "client_ids": list(client_ids)}
         )
-        by_id = {row.id: to_dto(ClientDTO, row) for row in rows}
+        by_id = {row.id: ClientDTO(*row) for row in rows}
         return [by_id[client_id] for client_id in client_ids if client_id in by_id]
 
     async def add_contact(
@@ -54,7 +80,7 @@ class ClientRepository:
 
     async def update(self, team_id: int, client_id: int, **values: Any) -> None:
         await self._session.execute(
-            update(Client).where(Client.team_id == team_id, Client.id == client_id).values(**values)
+            _UPDATE, {"where_team_id": team_id, "where_id": client_id, **values}
         )
         if ROSTER_FIELDS.intersection(values):
             await self._bump_roster(team_id)

@@ -2,13 +2,63 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import or_, select, true, update
+from sqlalchemy import and_, bindparam, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.dto import DueItem, FollowupDTO, to_dto
+from storage.dto import DueItem, FollowupDTO
 from storage.models import Client, Followup
+from storage.repositories.columns import columns_for
+from storage.sqlite_driver import quick
 
 CAMPAIGN = "campaign"
+
+# Follow-ups are read and written with Core statements only (never loaded as ORM objects), so a
+# Core update can never leave a stale copy in a session's identity map.
+_FOLLOWUPS = Followup.__table__
+_CLIENTS = Client.__table__
+_COLUMNS = columns_for(_FOLLOWUPS, FollowupDTO)
+_FIELDS = len(_COLUMNS)
+_F = _FOLLOWUPS.c
+_BY_ID = select(*_COLUMNS).where(
+    _F.team_id == bindparam("team_id"), _F.id == bindparam("followup_id")
+)
+# Bind names differ from column names: an UPDATE reserves those for its SET clause.
+_CLIENT_PENDING = and_(
+    _F.team_id == bindparam("where_team_id"),
+    _F.client_id == bindparam("where_client_id"),
+    _F.state == "pending",
+)
+# The next contact; campaign follow-ups come on top of it.
+_NEXT_CONTACT = _F.kind != CAMPAIGN
+_PENDING_FOR_CLIENT = select(*_COLUMNS).where(_CLIENT_PENDING, _NEXT_CONTACT)
+_CLOSE = update(_FOLLOWUPS).values(state=bindparam("new_state"), closed_at=bindparam("now"))
+# close_pending's three scopes: the next contact; with the campaign follow-ups due by a day; all.
+_CLOSE_NEXT = quick(_CLOSE.where(_CLIENT_PENDING, _NEXT_CONTACT).returning(*_COLUMNS))
+_CLOSE_NEXT_AND_DUE = quick(
+    _CLOSE.where(_CLIENT_PENDING, or_(_NEXT_CONTACT, _F.due_on <= bindparam("due_by"))).returning(
+        *_COLUMNS
+    )
+)
+_CLOSE_ALL = quick(_CLOSE.where(_CLIENT_PENDING).returning(*_COLUMNS))
+_CLOSE_ONE = quick(
+    _CLOSE.where(
+        _F.team_id == bindparam("where_team_id"),
+        _F.id == bindparam("where_id"),
+        _F.state == "pending",
+    )
+)
+_ADD = quick(insert(_FOLLOWUPS).returning(*_COLUMNS))
+_DUE_FOR_MANAGER = (
+    select(*_COLUMNS, _CLIENTS.c.name, _CLIENTS.c.temperature)
+    .join_from(_FOLLOWUPS, _CLIENTS, _CLIENTS.c.id == _F.client_id)
+    .where(
+        _F.team_id == bindparam("team_id"),
+        _F.manager_id == bindparam("manager_id"),
+        _F.state == "pending",
+        _F.due_at < bindparam("until"),
+    )
+    .order_by(_F.due_at, _F.id)
+)
 
 
 class FollowupRepository:
@@ -16,22 +66,18 @@ class FollowupRepository:
         self._session = session
 
     async def get(self, team_id: int, followup_id: int) -> FollowupDTO | None:
-        row = await self._session.scalar(
-            select(Followup).where(Followup.team_id == team_id, Followup.id == followup_id)
-        )
-        return to_dto(FollowupDTO, row) if row else None
+        row = (
+            await self._session.execute(_BY_ID, {"team_id": team_id, "followup_id": followup_id})
+        ).first()
+        return FollowupDTO(*row) if row else None
 
     async def pending_for_client(self, team_id: int, client_id: int) -> FollowupDTO | None:
-        row = await self._session.scalar(
-            select(Followup).where(
-                Followup.team_id == team_id,
-                Followup.client_id == client_id,
-                Followup.state == "pending",
-                # The next contact; campaign follow-ups come on top of it.
-                Followup.kind != CAMPAIGN,
+        row = (
+            await self._session.execute(
+                _PENDING_FOR_CLIENT, {"where_team_id": team_id, "where_client_id": client_id}
             )
-        )
-        return to_dto(FollowupDTO, row) if row else None
+        ).first()
+        return FollowupDTO(*row) if row else None
 
     async def close_pending(
         self,
@@ -42,34 +88,30 @@ class FollowupRepository:
         *,
         campaigns_due_by: date | None = None,
         all_campaigns: bool = False,
-    ) -> None:
+    ) -> FollowupDTO | None:
         """Close the client's next contact; campaign follow-ups too when due by the given day
-        (a contact was made) or all of them (the client refused)."""
-        scope = Followup.kind != CAMPAIGN
+        (a contact was made) or all of them (the client refused). Returns the next contact it
+        closed, now closed, if there was one."""
+        params: dict[str, object] = {
+            "where_team_id": team_id,
+            "where_client_id": client_id,
+            "new_state": state,
+            "now": now,
+        }
+        statement = _CLOSE_NEXT
         if all_campaigns:
-            scope = true()
+            statement = _CLOSE_ALL
         elif campaigns_due_by is not None:
-            scope = or_(scope, Followup.due_on <= campaigns_due_by)
-        await self._session.execute(
-            update(Followup)
-            .where(
-                Followup.team_id == team_id,
-                Followup.client_id == client_id,
-                Followup.state == "pending",
-                scope,
-            )
-            .values(state=state, closed_at=now)
-        )
+            statement = _CLOSE_NEXT_AND_DUE
+            params["due_by"] = campaigns_due_by
+        rows = await self._session.execute(statement, params)
+        closed = [FollowupDTO(*row) for row in rows]
+        return next((followup for followup in closed if followup.kind != CAMPAIGN), None)
 
     async def close_one(self, team_id: int, followup_id: int, state: str, now: datetime) -> None:
         await self._session.execute(
-            update(Followup)
-            .where(
-                Followup.team_id == team_id,
-                Followup.id == followup_id,
-                Followup.state == "pending",
-            )
-            .values(state=state, closed_at=now)
+            _CLOSE_ONE,
+            {"where_team_id": team_id, "where_id": followup_id, "new_state": state, "now": now},
         )
 
     async def add(
@@ -87,39 +129,38 @@ class FollowupRepository:
         now: datetime,
         campaign_id: int | None = None,
     ) -> FollowupDTO:
-        row = Followup(
-            team_id=team_id,
-            client_id=client_id,
-            manager_id=manager_id,
-            created_by=created_by,
-            kind=kind,
-            due_at=due_at,
-            due_on=due_on,
-            date_only=date_only,
-            reason=reason,
-            campaign_id=campaign_id,
-            state="pending",
-            created_at=now,
-        )
-        self._session.add(row)
-        await self._session.flush()
-        return to_dto(FollowupDTO, row)
+        row = (
+            await self._session.execute(
+                _ADD,
+                {
+                    "team_id": team_id,
+                    "client_id": client_id,
+                    "manager_id": manager_id,
+                    "created_by": created_by,
+                    "kind": kind,
+                    "due_at": due_at,
+                    "due_on": due_on,
+                    "date_only": date_only,
+                    "reason": reason,
+                    "campaign_id": campaign_id,
+                    "state": "pending",
+                    "created_at": now,
+                },
+            )
+        ).one()
+        return FollowupDTO(*row)
 
     async def due_for_manager(
         self, team_id: int, manager_id: int, until: datetime
     ) -> list[DueItem]:
         rows = await self._session.execute(
-            select(Followup, Client.name, Client.temperature)
-            .join(Client, Client.id == Followup.client_id)
-            .where(
-                Followup.team_id == team_id,
-                Followup.manager_id == manager_id,
-                Followup.state == "pending",
-                Followup.due_at < until,
-            )
-            .order_by(Followup.due_at, Followup.id)
+            _DUE_FOR_MANAGER, {"team_id": team_id, "manager_id": manager_id, "until": until}
         )
         return [
-            DueItem(followup=to_dto(FollowupDTO, row[0]), client_name=row[1], temperature=row[2])
+            DueItem(
+                followup=FollowupDTO(*row[:_FIELDS]),
+                client_name=row[_FIELDS],
+                temperature=row[_FIELDS + 1],
+            )
             for row in rows
         ]

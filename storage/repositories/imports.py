@@ -119,11 +119,13 @@ class ImportRepository:
         """Current column values of the clients duplicates are merged into."""
         if not client_ids:
             return {}
-        rows = await self._session.scalars(
-            select(Client).where(Client.team_id == team_id, Client.id.in_(list(client_ids)))
+        # Core rows, not ORM objects: client rows are updated with Core statements, which would
+        # leave an identity map's copies stale (storage/repositories/clients.py).
+        clients = Client.__table__
+        rows = await self._session.execute(
+            select(clients).where(clients.c.team_id == team_id, clients.c.id.in_(list(client_ids)))
         )
-        columns = [c.key for c in Client.__table__.columns]
-        return {row.id: {name: getattr(row, name) for name in columns} for row in rows}
+        return {row.id: dict(row._mapping) for row in rows}
 
     async def notes_of(self, team_id: int, client_ids: Sequence[int]) -> dict[int, set[str]]:
         """Texts of the notes the clients already have: a file merged again adds none twice."""

@@ -3,11 +3,26 @@ from __future__ import annotations
 from datetime import datetime, time
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.dto import MemberDTO, TeamDTO, to_dto
 from storage.models import Member, Team
+from storage.repositories.columns import columns_for
+from storage.sqlite_driver import quick
+
+_MEMBERS = Member.__table__
+_TEAMS = Team.__table__
+_MEMBER_COLUMNS = columns_for(_MEMBERS, MemberDTO)
+_WITH_TEAM = (
+    select(*_MEMBER_COLUMNS, *columns_for(_TEAMS, TeamDTO))
+    .join_from(_MEMBERS, _TEAMS, _TEAMS.c.id == _MEMBERS.c.team_id)
+    .where(_MEMBERS.c.telegram_id == bindparam("telegram_id"))
+)
+_MEMBER = select(*_MEMBER_COLUMNS).where(
+    _MEMBERS.c.team_id == bindparam("team_id"), _MEMBERS.c.id == bindparam("member_id")
+)
+_MEMBER_FIELDS = len(_MEMBER_COLUMNS)
 
 
 class MemberRepository:
@@ -20,26 +35,20 @@ class MemberRepository:
 
     async def with_team(self, telegram_id: int) -> tuple[MemberDTO, TeamDTO] | None:
         """The account's membership and its team in one round trip: every update starts here."""
-        row = (
-            await self._session.execute(
-                select(Member, Team)
-                .join(Team, Team.id == Member.team_id)
-                .where(Member.telegram_id == telegram_id)
-            )
-        ).first()
+        row = (await self._session.execute(_WITH_TEAM, {"telegram_id": telegram_id})).first()
         if row is None:
             return None
-        return to_dto(MemberDTO, row[0]), to_dto(TeamDTO, row[1])
+        return MemberDTO(*row[:_MEMBER_FIELDS]), TeamDTO(*row[_MEMBER_FIELDS:])
 
     async def of_team(self, team_id: int) -> dict[int, MemberDTO]:
         rows = await self._session.scalars(select(Member).where(Member.team_id == team_id))
         return {row.id: to_dto(MemberDTO, row) for row in rows}
 
     async def get(self, team_id: int, member_id: int) -> MemberDTO | None:
-        row = await self._session.scalar(
-            select(Member).where(Member.team_id == team_id, Member.id == member_id)
-        )
-        return to_dto(MemberDTO, row) if row else None
+        row = (
+            await self._session.execute(_MEMBER, {"team_id": team_id, "member_id": member_id})
+        ).first()
+        return MemberDTO(*row) if row else None
 
     async def names(self, team_id: int, member_ids: set[int]) -> dict[int, str]:
         if not member_ids:
@@ -88,9 +97,15 @@ class MemberRepository:
 
     async def update_by_id(self, member_id: int, **values: Any) -> None:
         """For jobs, which hold a member id from a row of the same team."""
-        await self._session.execute(update(Member).where(Member.id == member_id).values(**values))
+        await self._session.execute(
+            quick(update(Member).where(Member.id == member_id).values(**values))
+        )
 
     async def update(self, team_id: int, member_id: int, **values: Any) -> None:
         await self._session.execute(
-            update(Member).where(Member.team_id == team_id, Member.id == member_id).values(**values)
+            quick(
+                update(Member)
+                .where(Member.team_id == team_id, Member.id == member_id)
+                .values(**values)
+            )
         )

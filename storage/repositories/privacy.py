@@ -150,9 +150,13 @@ class PrivacyRepository:
 
     async def personal_strings(self, team_id: int, client_id: int) -> list[str]:
         """Every piece of text that identifies the person, case-folded: what must not remain."""
-        client = await self._session.scalar(
-            select(Client).where(Client.team_id == team_id, Client.id == client_id)
-        )
+        # A Core row, not an ORM object (see storage/repositories/clients.py).
+        clients = Client.__table__
+        client = (
+            await self._session.execute(
+                select(clients).where(clients.c.team_id == team_id, clients.c.id == client_id)
+            )
+        ).first()
         if client is None:
             return []
         values: list[str | None] = [

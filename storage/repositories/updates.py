@@ -4,11 +4,23 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import delete
+from sqlalchemy import bindparam, delete
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import ProcessedUpdate
+from storage.sqlite_driver import quick
+
+_UPDATES = ProcessedUpdate.__table__
+# Built once per dialect: the statement every update from Telegram starts with.
+_CLAIM = {
+    name: quick(
+        dialect.insert(_UPDATES)
+        .values(update_id=bindparam("update_id"), received_at=bindparam("now"))
+        .on_conflict_do_nothing(index_elements=[_UPDATES.c.update_id])
+    )
+    for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite))
+}
 
 
 class ProcessedUpdateRepository:
@@ -22,14 +34,8 @@ class ProcessedUpdateRepository:
         transaction ends: the loser sees the row if the winner commits, and takes over if the
         winner rolls back.
         """
-        dialect = self._session.get_bind().dialect.name
-        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-        statement = (
-            insert(ProcessedUpdate)
-            .values(update_id=update_id, received_at=now)
-            .on_conflict_do_nothing(index_elements=[ProcessedUpdate.update_id])
-        )
-        result = await self._session.execute(statement)
+        statement = _CLAIM[self._session.get_bind().dialect.name]
+        result = await self._session.execute(statement, {"update_id": update_id, "now": now})
         return result.rowcount == 1
 
     async def prune(self, before: datetime) -> int:
