@@ -231,11 +231,15 @@ async def test_a_paused_unit_of_work_lets_others_in_and_a_cancelled_one_gives_ba
     taken_back = asyncio.Event()
     held = asyncio.Event()
 
+    async def other() -> None:
+        async with factory():  # would wait forever if the gate were still held
+            other_ran.set()
+
     async def reader() -> None:
         async with factory() as uow:
             async with uow.paused():
-                async with factory():  # would wait forever if the gate were still held
-                    other_ran.set()
+                # Another task: a unit of work opened by the same one would be nested.
+                await asyncio.wait_for(asyncio.create_task(other()), 10)
                 held.set()
                 await taken_back.wait()
             raise AssertionError("the gate came back while another unit of work held it")
