@@ -211,3 +211,24 @@ async def test_ended_period_is_cached_until_data_changes(data):  # type: ignore[
         fresh = await _service(uow, cache).report(actor, NOVEMBER, None)
     assert fresh is not first
     assert fresh.total.now.revenue == D(2000)
+
+
+async def test_ranking_runs_in_a_thread_not_on_the_event_loop(data, monkeypatch):  # type: ignore[no-untyped-def]
+    """A team's year takes hundreds of milliseconds to rank: other members' updates and the
+    sweep must not wait for it (issue 12: no update holds the loop for more than ~50 ms)."""
+    import threading
+
+    from bot.services.portfolio import compute
+
+    loop_thread = threading.get_ident()
+    seen: list[int] = []
+    real = compute.abc_classes
+
+    def watched(*args, **kwargs):  # type: ignore[no-untyped-def]
+        seen.append(threading.get_ident())
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(compute, "abc_classes", watched)
+    report = await _report(data, data[1].owner_id)
+    assert report.clients  # the ranking ran and found the team's buyers
+    assert seen and loop_thread not in seen

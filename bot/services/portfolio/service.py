@@ -9,6 +9,7 @@ so a manager's "A" means the same as everyone else's.
 
 from __future__ import annotations
 
+import asyncio
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -150,6 +151,25 @@ class MemberChoice:
     name: str
 
 
+@dataclass(frozen=True, slots=True)
+class _Ranked:
+    """What `_rank` works out from the loaded rows, in a thread."""
+
+    total: GroupLine
+    lines: list[ClientLine]
+    counts: dict[tuple[str, str], int]
+    revenue: dict[tuple[str, str], Decimal]
+    moves: list[ClientLine]
+    quality: list[QualityLine]
+    change: ShareChange | None
+    managers: list[GroupLine]
+    segments: list[GroupLine]
+    angels: list[ClientLine]
+    demons: list[ClientLine]
+    gained: list[ClientLine]
+    lost: list[ClientLine]
+
+
 class PortfolioService:
     def __init__(self, ctx: ServiceContext, settings: AnalyticsSettings) -> None:
         self._ctx = ctx
@@ -263,7 +283,6 @@ class PortfolioService:
     async def _build(self, actor: Actor, period: Period, scope: int | None, today: date) -> Report:
         repo = self._ctx.uow.analytics
         team_id, currency = actor.team.id, actor.team.currency
-        settings = self._settings
         previous = period.previous()
         members = await repo.members(team_id)
         names = {member_id: name for member_id, name, _role, _active in members}
@@ -271,6 +290,91 @@ class PortfolioService:
 
         sales_now = await repo.sales(team_id, currency, period.start, period.end)
         sales_prev = await repo.sales(team_id, currency, previous.start, previous.end)
+        # XYZ windows: the months up to each period's last month; one query covers both.
+        window = self._settings.xyz_months
+        end_now, end_prev = month_index(period.end), month_index(previous.end)
+        first_month = min(end_now, end_prev) - window + 1
+        window_start = date(first_month // 12, first_month % 12 + 1, 1)
+        monthly_rows = await repo.monthly(team_id, currency, window_start, period.end, scope)
+        buyers = {client_id for client_id, _month, _kopecks in monthly_rows} | {
+            row.client_id
+            for row in sales_now
+            if row.client_id in clients or scope is None or row.manager_id == scope
+        }
+        first = await repo.first_deals(period.end, sorted(buyers))
+        days = period.elapsed_days(today)
+        # Ranking and grouping a team's year is hundreds of milliseconds of pure Python: it runs
+        # in a thread, so the event loop (other members' updates, the sweep) is never held by it.
+        r = await asyncio.to_thread(
+            self._rank,
+            period,
+            scope,
+            clients,
+            names,
+            sales_now,
+            sales_prev,
+            monthly_rows,
+            first,
+            (end_now, end_prev, window),
+            days,
+        )
+        authors = [scope] if scope is not None else sorted(names)
+        activity = await self._activity(actor, period, scope, authors, sales_now, names, days)
+        health_by_manager = await self._health(actor, scope)
+        health = {bucket: 0 for bucket in HEALTH_BUCKETS}
+        for per_manager in health_by_manager.values():
+            for bucket, n in per_manager.items():
+                health[bucket] += n
+        return Report(
+            team_id=team_id,
+            manager_id=scope,
+            manager_name=names.get(scope) if scope is not None else None,
+            period=period,
+            previous=previous,
+            currency=currency,
+            today=today,
+            days=days,
+            total=r.total,
+            clients=r.lines,
+            matrix_counts=r.counts,
+            matrix_revenue=r.revenue,
+            moves=r.moves,
+            quality=r.quality,
+            biggest_change=r.change,
+            activity=activity,
+            managers=r.managers,
+            segments=r.segments,
+            angels=r.angels,
+            demons=r.demons,
+            gained=r.gained,
+            lost=r.lost,
+            health=health,
+            health_by_manager=health_by_manager,
+            names=names,
+            thresholds=(
+                self._settings.abc_a_percent,
+                self._settings.abc_b_percent,
+                self._settings.xyz_x_percent,
+                self._settings.xyz_y_percent,
+            ),
+        )
+
+    def _rank(
+        self,
+        period: Period,
+        scope: int | None,
+        clients: dict[int, ClientRow],
+        names: dict[int, str],
+        sales_now: Sequence[SalesRow],
+        sales_prev: Sequence[SalesRow],
+        monthly_rows: Sequence[tuple[int, int, int]],
+        first: dict[int, date],
+        months: tuple[int, int, int],
+        days: int,
+    ) -> _Ranked:
+        """The pure part of a report: classes, lines, groups and lists from loaded rows."""
+        settings = self._settings
+        end_now, end_prev, window = months
         abc_now = compute.abc_classes(
             _by_client(sales_now), settings.abc_a_percent, settings.abc_b_percent
         )
@@ -278,22 +382,9 @@ class PortfolioService:
             _by_client(sales_prev), settings.abc_a_percent, settings.abc_b_percent
         )
 
-        # XYZ windows: the months up to each period's last month; one query covers both.
-        window = settings.xyz_months
-        end_now, end_prev = month_index(period.end), month_index(previous.end)
-        first_month = min(end_now, end_prev) - window + 1
-        window_start = date(first_month // 12, first_month % 12 + 1, 1)
         monthly: dict[int, dict[int, int]] = defaultdict(dict)
-        for client_id, month, kopecks in await repo.monthly(
-            team_id, currency, window_start, period.end, scope
-        ):
+        for client_id, month, kopecks in monthly_rows:
             monthly[client_id][month] = kopecks
-        buyers = set(monthly) | {
-            row.client_id
-            for row in sales_now
-            if row.client_id in clients or scope is None or row.manager_id == scope
-        }
-        first = await repo.first_deals(period.end, sorted(buyers))
         xyz_now = compute.xyz_classes(
             monthly, first, end_now, window, settings.xyz_x_percent, settings.xyz_y_percent
         )
@@ -349,7 +440,6 @@ class PortfolioService:
         ]
 
         quality, change = self._quality(lines, clients, names, scope)
-        days = period.elapsed_days(today)
         managers = self._managers(sales_now, sales_prev, first, names, scope, days)
         segments = self._segments(lines, days)
         total = GroupLine(
@@ -383,45 +473,20 @@ class PortfolioService:
         lost = [line for line in lines if line.prev.deals and not line.now.deals]
         lost.sort(key=lambda line: (-line.prev.revenue, line.name))
 
-        authors = [scope] if scope is not None else sorted(names)
-        activity = await self._activity(actor, period, scope, authors, sales_now, names, days)
-        health_by_manager = await self._health(actor, scope)
-        health = {bucket: 0 for bucket in HEALTH_BUCKETS}
-        for per_manager in health_by_manager.values():
-            for bucket, n in per_manager.items():
-                health[bucket] += n
-        return Report(
-            team_id=team_id,
-            manager_id=scope,
-            manager_name=names.get(scope) if scope is not None else None,
-            period=period,
-            previous=previous,
-            currency=currency,
-            today=today,
-            days=days,
-            total=total,
-            clients=lines,
-            matrix_counts=counts,
-            matrix_revenue=revenue,
-            moves=moves,
-            quality=quality,
-            biggest_change=change,
-            activity=activity,
-            managers=managers,
-            segments=segments,
-            angels=angels,
-            demons=demons,
-            gained=gained,
-            lost=lost,
-            health=health,
-            health_by_manager=health_by_manager,
-            names=names,
-            thresholds=(
-                settings.abc_a_percent,
-                settings.abc_b_percent,
-                settings.xyz_x_percent,
-                settings.xyz_y_percent,
-            ),
+        return _Ranked(
+            total,
+            lines,
+            counts,
+            revenue,
+            moves,
+            quality,
+            change,
+            managers,
+            segments,
+            angels,
+            demons,
+            gained,
+            lost,
         )
 
     def _quality(
