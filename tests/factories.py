@@ -35,3 +35,22 @@ async def team_with_owner(
         now=NOW,
     )
     return team, owner
+
+
+async def team_member_client(uow: UnitOfWork) -> tuple[int, int, int]:
+    """An owner's team (Telegram id 42) with one warm client, Иванов: (team, member, client)."""
+    team, member = await team_with_owner(uow, telegram_id=42)
+    client_id = await uow.clients.add(
+        team_id=team.id,
+        manager_id=member.id,
+        name="Иванов",
+        temperature="warm",
+        stage="new",
+        stage_changed_at=NOW,
+        created_at=NOW,
+        updated_at=NOW,
+        consent="unknown",
+        search_text="ivanov",
+        phone_digits="",
+    )
+    return team.id, member.id, client_id

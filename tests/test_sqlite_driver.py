@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from storage import sqlite_driver
 from storage.db import create_engine, create_session_factory
 from storage.uow import UnitOfWork, UnitOfWorkFactory
-from tests.factories import NOW, team_with_owner
+from tests.factories import NOW, team_member_client, team_with_owner
 
 
 @pytest.fixture
@@ -36,30 +36,12 @@ async def _driver(uow: UnitOfWork) -> sqlite_driver.LoopFirstConnection:
     return adapted
 
 
-async def _client(uow: UnitOfWork) -> tuple[int, int, int]:
-    team, member = await team_with_owner(uow, telegram_id=42)
-    client_id = await uow.clients.add(
-        team_id=team.id,
-        manager_id=member.id,
-        name="Иванов",
-        temperature="warm",
-        stage="new",
-        stage_changed_at=NOW,
-        created_at=NOW,
-        updated_at=NOW,
-        consent="unknown",
-        search_text="ivanov",
-        phone_digits="",
-    )
-    return team.id, member.id, client_id
-
-
 async def test_an_update_reads_and_writes_on_the_loop_and_hops_only_to_commit(
     sqlite_engine: AsyncEngine,
 ):
     uows = UnitOfWorkFactory(create_session_factory(sqlite_engine), serialize=True)
     async with uows() as uow:
-        team_id, member_id, client_id = await _client(uow)
+        team_id, member_id, client_id = await team_member_client(uow)
         await uow.commit()
     async with uows() as uow:
         # What `/call Иванов done` does.
@@ -103,7 +85,7 @@ async def test_an_update_reads_and_writes_on_the_loop_and_hops_only_to_commit(
 async def test_a_connection_returned_mid_transaction_is_rolled_back(sqlite_engine: AsyncEngine):
     uows = UnitOfWorkFactory(create_session_factory(sqlite_engine), serialize=True)
     async with uows() as uow:
-        team_id, _member_id, client_id = await _client(uow)
+        team_id, _member_id, client_id = await team_member_client(uow)
         await uow.commit()
     async with uows() as uow:
         await uow.clients.update(team_id, client_id, name="Петров")

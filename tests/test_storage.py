@@ -14,25 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from storage.db import create_session_factory
 from storage.uow import NestedUnitOfWorkError, UnitOfWorkFactory
-from tests.factories import NOW, team_with_owner
-
-
-async def _team_member_client(uow) -> tuple[int, int, int]:  # type: ignore[no-untyped-def]
-    team, member = await team_with_owner(uow, telegram_id=42)
-    client_id = await uow.clients.add(
-        team_id=team.id,
-        manager_id=member.id,
-        name="Иванов",
-        temperature="warm",
-        stage="new",
-        stage_changed_at=NOW,
-        created_at=NOW,
-        updated_at=NOW,
-        consent="unknown",
-        search_text="ivanov",
-        phone_digits="",
-    )
-    return team.id, member.id, client_id
+from tests.factories import NOW, team_member_client
 
 
 @pytest.fixture
@@ -43,7 +25,7 @@ def uows(engine: AsyncEngine) -> UnitOfWorkFactory:
 async def test_money_is_exact_and_datetimes_come_back_as_aware_utc(uows: UnitOfWorkFactory):
     moscow = datetime(2026, 12, 2, 10, 15, tzinfo=ZoneInfo("Europe/Moscow"))
     async with uows() as uow:
-        team_id, member_id, client_id = await _team_member_client(uow)
+        team_id, member_id, client_id = await team_member_client(uow)
         await uow.activities.add_deal(
             team_id=team_id,
             client_id=client_id,
@@ -95,7 +77,7 @@ async def test_fsm_rows_upsert_state_and_data_independently(uows: UnitOfWorkFact
 
 async def test_a_client_has_at_most_one_pending_followup(uows: UnitOfWorkFactory):
     async with uows() as uow:
-        team_id, member_id, client_id = await _team_member_client(uow)
+        team_id, member_id, client_id = await team_member_client(uow)
         await uow.followups.add(
             team_id=team_id,
             client_id=client_id,
@@ -133,7 +115,7 @@ async def test_concurrent_writers_wait_instead_of_failing(engine: AsyncEngine, g
         create_session_factory(engine), serialize=gated and engine.dialect.name == "sqlite"
     )
     async with uows() as uow:
-        team_id, member_id, client_id = await _team_member_client(uow)
+        team_id, member_id, client_id = await team_member_client(uow)
         await uow.commit()
 
     async def write(n: int) -> None:
@@ -167,7 +149,7 @@ async def test_a_unit_of_work_opened_inside_another_fails_by_name(engine: AsyncE
         create_session_factory(engine), serialize=engine.dialect.name == "sqlite"
     )
     async with asyncio.timeout(10), uows() as outer:
-        team_id, _member_id, client_id = await _team_member_client(outer)
+        team_id, _member_id, client_id = await team_member_client(outer)
         with pytest.raises(NestedUnitOfWorkError, match="inside another"):
             async with uows():
                 pass
