@@ -26,6 +26,7 @@ from pathlib import Path
 
 from openpyxl import Workbook
 from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bench.generate import SURNAMES, generate
 from bench.scratch_db import scratch_engine
@@ -99,25 +100,38 @@ def generate_file(path: Path, rows: int, managers: list[str], seed: int = 7) -> 
     workbook.save(path)
 
 
+async def generated_team(
+    engine: AsyncEngine, base: int
+) -> tuple[UnitOfWorkFactory, TeamDTO, list[MemberDTO]]:
+    """A generated base of `base` clients and 20 managers: its unit-of-work factory, its team
+    and the team's members."""
+    await generate(engine, managers=20, clients=base, activities=0, deals=0, now=NOW)
+    uows = UnitOfWorkFactory(
+        create_session_factory(engine), serialize=engine.dialect.name == "sqlite"
+    )
+    async with uows() as uow:
+        team_row = await uow.session.scalar(select(Team).order_by(Team.id).limit(1))
+        assert team_row is not None
+        team = to_dto(TeamDTO, team_row)
+        members = [
+            to_dto(MemberDTO, m)
+            for m in await uow.session.scalars(select(Member).where(Member.team_id == team.id))
+        ]
+    return uows, team, members
+
+
+def unique_names(members: list[MemberDTO]) -> list[str]:
+    """Two members with one name cannot be told apart: such a name is "unknown manager"."""
+    all_names = [m.full_name for m in members]
+    return [name for name in all_names if all_names.count(name) == 1]
+
+
 async def run(backend: str, rows: int, base: int) -> None:
     async with scratch_engine(backend, "import") as engine:
-        await generate(engine, managers=20, clients=base, activities=0, deals=0, now=NOW)
-        uows = UnitOfWorkFactory(
-            create_session_factory(engine), serialize=engine.dialect.name == "sqlite"
-        )
-        async with uows() as uow:
-            team_row = await uow.session.scalar(select(Team).order_by(Team.id).limit(1))
-            assert team_row is not None
-            team = to_dto(TeamDTO, team_row)
-            member_rows = list(
-                await uow.session.scalars(select(Member).where(Member.team_id == team.id))
-            )
-            members = [to_dto(MemberDTO, m) for m in member_rows]
+        uows, team, members = await generated_team(engine, base)
         owner = next(m for m in members if m.role == "owner")
         path = Path(tempfile.mkdtemp()) / "clients.xlsx"
-        # Two members with one name cannot be told apart: such a name is "unknown manager".
-        all_names = [m.full_name for m in members]
-        names = [name for name in all_names if all_names.count(name) == 1]
+        names = unique_names(members)
         # In a child process: the generator's memory must not count as the import's peak.
         command = [sys.executable, "-m", "bench.import_xlsx", "--generate", str(path)]
         command += ["--rows", str(rows), "--managers", "|".join(names)]

@@ -131,41 +131,22 @@ async def _timed(
 
 
 async def run(backend: str, rows: int, base: int, debug: bool = False) -> None:
-    from sqlalchemy import select
-
     from bench.bombs import BOMBS
-    from bench.generate import generate
-    from bench.import_xlsx import NOW
+    from bench.import_xlsx import NOW, generated_team, unique_names
     from bench.scratch_db import scratch_engine
     from bot.clock import FrozenClock
     from bot.config import ImportFileSettings, Settings
     from bot.services.context import Actor, ServiceContext
     from bot.services.importing.service import DuplicatePolicy, ImportService
     from bot.services.importing.worker import FileWorkers
-    from storage.db import create_session_factory
-    from storage.dto import MemberDTO, TeamDTO, to_dto
-    from storage.models import Member, Team
-    from storage.uow import UnitOfWorkFactory
 
     async with scratch_engine(backend, "loop_stall") as engine:
-        await generate(engine, managers=20, clients=base, activities=0, deals=0, now=NOW)
-        uows = UnitOfWorkFactory(
-            create_session_factory(engine), serialize=engine.dialect.name == "sqlite"
-        )
-        async with uows() as uow:
-            team_row = await uow.session.scalar(select(Team).order_by(Team.id).limit(1))
-            assert team_row is not None
-            team = to_dto(TeamDTO, team_row)
-            members = [
-                to_dto(MemberDTO, m)
-                for m in await uow.session.scalars(select(Member).where(Member.team_id == team.id))
-            ]
+        uows, team, members = await generated_team(engine, base)
         owner = next(m for m in members if m.role == "owner")
         actor = Actor(owner, team)
         folder = Path(tempfile.mkdtemp(prefix="salesbot-stall-"))
         path = folder / "clients.xlsx"
-        all_names = [m.full_name for m in members]
-        names = [name for name in all_names if all_names.count(name) == 1]
+        names = unique_names(members)
         command = [sys.executable, "-m", "bench.import_xlsx", "--generate", str(path)]
         command += ["--rows", str(rows), "--managers", "|".join(names)]
         await asyncio.to_thread(subprocess.run, command, check=True)
