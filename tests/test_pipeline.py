@@ -55,6 +55,17 @@ async def test_replies_are_sent_only_when_flushed_and_in_the_order_written():
     assert len(session.requests) == 3
 
 
+async def test_a_button_answer_is_cut_to_what_telegram_takes_counting_utf16_units():
+    bot, session = _bot()
+    replies = Replies(bot, _press_update())
+    replies.answer_callback("⚠️ " + "🙂" * 150, show_alert=True)  # 303 UTF-16 units
+    await replies.flush()
+    text = session.requests[0].text
+    assert len(text.encode("utf-16-le")) // 2 <= 200
+    assert text.startswith("⚠️ 🙂") and "\ufffd" not in text
+    assert session.violations == []
+
+
 async def test_discarded_replies_are_never_sent():
     bot, session = _bot()
     replies = Replies(bot, _message_update())

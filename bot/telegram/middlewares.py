@@ -287,4 +287,4 @@ def _refuse(replies: Replies, update: Update, text: str) -> None:
     elif update.callback_query is not None:
         # Alerts are plain text: strip the HTML the shared error texts use.
         plain = text.replace("<code>", "«").replace("</code>", "»").replace("&lt;", "<")
-        replies.answer_callback(plain.replace("&gt;", ">")[:200], show_alert=True)
+        replies.answer_callback(plain.replace("&gt;", ">"), show_alert=True)

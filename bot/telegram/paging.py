@@ -44,6 +44,18 @@ def utf16_len(text: str) -> int:
     return len(text.encode("utf-16-le")) // 2
 
 
+def cut_plain(text: str, limit: int) -> str:
+    """Plain text (no HTML) cut to at most `limit` UTF-16 units, never inside a character."""
+    if utf16_len(text) <= limit:
+        return text
+    units = 0
+    for index, char in enumerate(text):
+        units += 2 if ord(char) > 0xFFFF else 1
+        if units > limit:
+            return text[:index]
+    return text
+
+
 def _tokens(html: str) -> list[str]:
     return _TOKEN.findall(html)
 

@@ -32,6 +32,7 @@ from aiogram.methods import (
 )
 from aiogram.types import BufferedInputFile, InlineKeyboardMarkup, Message, Update
 
+from bot.telegram.paging import ALERT_LIMIT, cut_plain
 from bot.telegram.texts import split_text
 
 log = logging.getLogger(__name__)
@@ -172,6 +173,9 @@ class Replies:
             raise RuntimeError("only a button press can be answered")
         # None, not False, when not asked: the request is then exactly what aiogram's
         # `CallbackQuery.answer()` sends.
+        # Telegram refuses a longer button answer, and the member would get nothing.
+        if text is not None:
+            text = cut_plain(text, ALERT_LIMIT)
         return AnswerCallbackQuery(
             callback_query_id=self._query_id, text=text, show_alert=show_alert or None
         )
