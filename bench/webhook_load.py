@@ -245,7 +245,8 @@ async def _drive(
                     async with http.post(url, data=body, headers=headers) as response:
                         await response.read()
                         status = response.status
-                except aiohttp.ClientError:
+                except (aiohttp.ClientError, TimeoutError):
+                    # Telegram retries a webhook that failed or timed out, and so do we.
                     status = -1
                 if item is not None:
                     item.status = status
