@@ -20,11 +20,11 @@ from bot.services.errors import DomainError
 from bot.services.export import ExportLabels
 from bot.services.hub import Services
 from bot.services.matching import MatchKind
-from bot.telegram.audit_render import audit_view
 from bot.telegram.callbacks import AuditPage as AuditPageData
 from bot.telegram.callbacks import ForgetClient, SetConsent
 from bot.telegram.render import Viewer, consent_label, echo, outcome_label, stage_label
 from bot.telegram.replies import Replies
+from bot.telegram.views.audit import audit_view
 from storage.enums import Consent, Role
 
 # -- export ------------------------------------------------------------------------------------

@@ -17,9 +17,9 @@ from bot.services.context import Actor
 from bot.services.errors import DomainError
 from bot.services.hub import Services
 from bot.services.portfolio.periods import Period, current, parse_period, period_from_key
-from bot.telegram import portfolio_view as view
 from bot.telegram.callbacks import PortfolioAct, PortfolioView
 from bot.telegram.replies import Replies
+from bot.telegram.views import portfolio as view
 
 
 def parse_args(text: str, today: date) -> tuple[Period, str]:
