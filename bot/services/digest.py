@@ -21,6 +21,7 @@ from storage.repositories.digest import (
     IdleClient,
     ManagerLine,
     NamedClient,
+    TeamMemberLine,
 )
 from storage.repositories.outbox import OutboxRow
 from storage.uow import UnitOfWork
@@ -285,7 +286,7 @@ class _TeamFacts:
     stuck: dict[int, list[NamedClient]]
     birthdays: dict[int, list[Birthday]]
     overdue_counts: dict[int, int]
-    members: list[tuple[int, str, str]]
+    members: list[TeamMemberLine]
     member_rows: dict[int, MemberDTO]
     sent_days: dict[int, list[date]]
 
@@ -365,12 +366,12 @@ async def load_digest(
     numbers = await batch.numbers(uow, row.team_id, start, end)
     lines: list[ManagerLine] = []
     if member.role in (Role.OWNER, Role.HEAD):
-        for member_id, name, role in facts.members:
-            late = facts.overdue_counts.get(member_id, 0)
-            if role == Role.OWNER and member_id != member.id and not late:
+        for other in facts.members:
+            late = facts.overdue_counts.get(other.id, 0)
+            if other.role == Role.OWNER and other.id != member.id and not late:
                 continue
-            n = numbers.get(member_id, DayNumbers())
-            lines.append(ManagerLine(member_id, name, n.calls, late, n.deals, n.deal_sum))
+            n = numbers.get(other.id, DayNumbers())
+            lines.append(ManagerLine(other.id, other.full_name, n.calls, late, n.deals, n.deal_sum))
     earlier = [d for d in facts.sent_days.get(member.id, []) if d < day]
     last_day = max(earlier) if earlier else None
     catch_up = (

@@ -71,6 +71,13 @@ class ManagerLine:
 
 
 @dataclass(frozen=True, slots=True)
+class TeamMemberLine:
+    id: int
+    full_name: str
+    role: str
+
+
+@dataclass(frozen=True, slots=True)
 class IdleClient:
     """A client whose clock has run since `since` (aware UTC): the start of its episode."""
 
@@ -309,13 +316,14 @@ class DigestRepository:
         )
         return {manager: int(n) for manager, n in rows}
 
-    async def team_members(self, team_id: int) -> list[tuple[int, str, str]]:
+    async def team_members(self, team_id: int) -> list[TeamMemberLine]:
+        """The active members, by name: the lines of an owner's or head's digest."""
         rows = await self._session.execute(
             select(Member.id, Member.full_name, Member.role)
             .where(Member.team_id == team_id, Member.is_active.is_(True))
             .order_by(Member.full_name)
         )
-        return [tuple(row) for row in rows]  # type: ignore[misc]
+        return [TeamMemberLine(member_id, name, role) for member_id, name, role in rows]
 
 
 def lead_anchor() -> ColumnElement[datetime]:
