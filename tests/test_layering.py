@@ -71,6 +71,13 @@ def test_services_do_not_import_the_telegram_layer_or_handlers():
     assert _offenders(("bot/services", "bot/jobs"), ("bot.telegram", "handlers")) == {}
 
 
+def test_services_and_handlers_leave_queries_to_the_repositories():
+    """Every query is a repository's: no session, no select() above storage."""
+    folders = ("bot/services", "bot/jobs", "handlers", "bot/telegram/views")
+    assert _offenders(folders, ("sqlalchemy",)) == {}
+    assert _offenders(("handlers", "bot/telegram/views"), ("storage.models", "storage.uow")) == {}
+
+
 def test_services_do_not_read_the_orm_models():
     found = _offenders(("bot/services",), ("storage.models",))
     assert set(found) - MODELS_PENDING == set(), found
