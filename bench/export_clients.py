@@ -29,7 +29,7 @@ from bot.config import Limits, RuleDefaults
 from bot.i18n import use_locale
 from bot.services.context import Actor, ServiceContext
 from bot.services.export import ExportRequest, ExportService
-from handlers.data_rights import export_labels
+from bot.telegram.views.data_rights import export_labels
 from storage.db import create_engine, create_session_factory
 from storage.dto import MemberDTO, TeamDTO, to_dto
 from storage.migrate import upgrade

@@ -4,19 +4,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from html import escape
 
 from aiogram import Router
 from aiogram.filters import Command, CommandObject
 from aiogram.types import Message
 
-from bot.i18n import _, fmt_date, fmt_datetime
 from bot.parsing.dates import When, parse_when_prefix
 from bot.parsing.errors import ParseError
 from bot.parsing.tokens import scan, tail
 from bot.services.context import Actor
 from bot.services.hub import Services
 from bot.telegram.replies import Replies
+from bot.telegram.views import campaigns as view
 
 _OPENING_QUOTES = "\"'«“„"
 _CLOSING_QUOTES = "\"'»”“"
@@ -63,28 +62,10 @@ async def campaign(
 ) -> None:
     # A manager or head hears "not allowed", not how to use a command they may not run.
     services.campaigns.check_allowed(actor)
-    local_now = services.ctx.local_now(actor)
+    local_now = services.local_now(actor)
     parsed = parse_campaign(command.args or "", local_now)
     result = await services.campaigns.launch(actor, parsed.selector, parsed.when, parsed.title)
-    today = local_now.date()
-    when = parsed.when
-    day = (
-        fmt_datetime(datetime.combine(when.day, when.at), today)
-        if when.at is not None
-        else fmt_date(when.day, today)
-    )
-    replies.answer(
-        _(
-            "📣 Campaign «{title}» for «{selector}» on {day}.\n"
-            "Follow-ups created: {count}. Managers: {managers}."
-        ).format(
-            title=escape(result.title),
-            selector=escape(result.selector),
-            day=day,
-            count=result.followups,
-            managers=result.managers,
-        )
-    )
+    replies.answer(view.launched_text(result, parsed.when, local_now.date()))
 
 
 def build_router() -> Router:

@@ -8,14 +8,11 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from html import escape
 
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import InlineKeyboardMarkup
-from aiogram.utils.keyboard import InlineKeyboardBuilder
 
-from bot.i18n import _
 from bot.parsing.commands import parse_call, parse_deal, parse_schedule, split_meeting_done
 from bot.parsing.errors import ParseError
 from bot.parsing.tokens import scan, tail
@@ -23,17 +20,9 @@ from bot.services.context import Actor
 from bot.services.errors import DomainError
 from bot.services.hub import Services
 from bot.services.matching import MatchKind, Resolution
-from bot.telegram.callbacks import CardAction
-from bot.telegram.render import (
-    Viewer,
-    card_keyboard,
-    card_text,
-    echo,
-    logged_text,
-    pick_keyboard,
-    temperature_label,
-)
+from bot.telegram.render import Viewer, card_keyboard, card_text, logged_text
 from bot.telegram.replies import Replies
+from bot.telegram.views import flow as view
 from storage.enums import FollowupKind, Temperature
 
 # Stands in for the client's name once the client is known, so the same parsers read the rest.
@@ -67,9 +56,7 @@ class Flow:
         if not args:
             await self.state.set_state(Steps.client)
             await self.state.set_data({"cmd": cmd})
-            await self.send(
-                _("Which client? Send a name, part of it, or phone digits. /cancel to stop.")
-            )
+            await self.send(view.which_client())
             return
         split = self._split(cmd, args)
         if split is None:
@@ -154,51 +141,15 @@ class Flow:
                     "cids": [m.candidate.id for m in resolution.matches],
                 }
             )
-            await self.send(
-                _("Several clients match. Which one?"), pick_keyboard(cmd, pick_id, resolution)
-            )
+            await self.send(*view.several_clients(cmd, pick_id, resolution))
             return
         await self.state.clear()
-        await self.send(
-            _("No client matches «{name}». To add a new one: <code>/add {name}</code>").format(
-                name=echo(name)
-            )
-        )
+        await self.send(view.no_client(name))
 
     async def _ask_details(self, cmd: str, client_id: int, client_name: str) -> None:
         await self.state.set_state(Steps.details)
         await self.state.set_data({"cmd": cmd, "cid": client_id})
-        prompts = {
-            "call": _(
-                "How did the call with <b>{name}</b> go? Write <code>done</code>, "
-                "<code>no answer</code>, <code>callback in 2 weeks</code>, <code>refused</code> "
-                "or <code>deal 150000</code>."
-            ),
-            "note": _("Send the note about <b>{name}</b>."),
-            "meet": _(
-                "When is the meeting with <b>{name}</b>? For example <code>tomorrow 15:00</code>. "
-                "If it has already happened, write <code>done</code>."
-            ),
-            "next": _(
-                "When is the next contact with <b>{name}</b>? For example <code>friday</code>, "
-                "<code>15.12 10:00</code>, <code>in 2 weeks</code>."
-            ),
-            "deal": _(
-                "What is the deal amount with <b>{name}</b>? "
-                "For example <code>150000 margin 30%</code>."
-            ),
-        }
-        markup = None
-        if cmd == "call":
-            b = InlineKeyboardBuilder()
-            b.button(text=_("✅ Talked"), callback_data=CardAction(act="done", cid=client_id))
-            b.button(
-                text=_("📵 No answer"), callback_data=CardAction(act="no_answer", cid=client_id)
-            )
-            markup = b.as_markup()
-        await self.send(
-            prompts[cmd].format(name=escape(client_name)) + "\n" + _("/cancel to stop."), markup
-        )
+        await self.send(*view.details_question(cmd, client_id, client_name))
 
     async def execute(self, cmd: str, client_id: int, rest: str) -> None:
         services, actor = self.services, self.actor
@@ -218,9 +169,7 @@ class Flow:
             await self.send(logged_text(result, viewer))
         elif cmd == "note":
             client = await services.activities.add_note(actor, client_id, rest)
-            await self.send(
-                _("📝 Note about <b>{name}</b> saved.").format(name=escape(client.name))
-            )
+            await self.send(view.note_saved(client.name))
         elif cmd in ("meet", "next"):
             held = split_meeting_done(text) if cmd == "meet" else None
             if held is not None:
@@ -243,7 +192,7 @@ class Flow:
             await self.send(logged_text(result, viewer))
         elif cmd in ("hot", "warm", "cold"):
             updated = await services.clients.set_temperature(actor, client_id, Temperature(cmd))
-            await self.send(_temperature_changed(updated.name, cmd))
+            await self.send(view.temperature_changed(updated.name, cmd))
         else:
             card = await services.clients.card(actor, client_id)
             await self.send(
@@ -255,13 +204,7 @@ class Flow:
         return Viewer(self.actor.zone, self._now().date())
 
     def _now(self) -> datetime:
-        return self.services.ctx.local_now(self.actor)
+        return self.services.local_now(self.actor)
 
     def _max_amount(self) -> Decimal:
-        return self.services.ctx.limits.max_amount
-
-
-def _temperature_changed(name: str, temperature: str) -> str:
-    return _("<b>{name}</b> is now {temperature}.").format(
-        name=escape(name), temperature=temperature_label(temperature)
-    )
+        return self.services.limits.max_amount

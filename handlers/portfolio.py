@@ -3,23 +3,20 @@ section, a chart and an export. Every press is re-checked by the service."""
 
 from __future__ import annotations
 
-import asyncio
-import importlib
 from datetime import date
-from decimal import Decimal
 
 from aiogram import Router
 from aiogram.filters import Command, CommandObject
 from aiogram.types import BufferedInputFile, CallbackQuery, InlineKeyboardMarkup, Message
 
-from bot.i18n import _, fmt_money
 from bot.services.context import Actor
 from bot.services.errors import DomainError
 from bot.services.hub import Services
 from bot.services.portfolio.periods import Period, current, parse_period, period_from_key
-from bot.telegram import portfolio_view as view
 from bot.telegram.callbacks import PortfolioAct, PortfolioView
 from bot.telegram.replies import Replies
+from bot.telegram.views import portfolio as view
+from bot.telegram.views import portfolio_chart as chart
 
 
 def parse_args(text: str, today: date) -> tuple[Period, str]:
@@ -94,52 +91,16 @@ async def switch(
 async def _chart(
     actor: Actor, services: Services, period: Period, manager_id: int | None, section: str
 ) -> tuple[bytes, str]:
-    # Imported on first use (matplotlib takes seconds to load, and most runs draw no chart),
-    # in a thread: on the event loop the import held every other update for seconds.
-    charts = await asyncio.to_thread(importlib.import_module, "bot.charts")
-
     portfolio = services.portfolio
     if section == "2":
-        report = await portfolio.report(actor, period, manager_id)
-
-        def money(amount: Decimal) -> str:
-            return fmt_money(amount.quantize(Decimal(1)), report.currency)
-
-        title = _("ABC-XYZ: {period}").format(period=view.period_label(period))
-        png = await asyncio.to_thread(
-            charts.abc_xyz_heatmap,
-            report.matrix_counts,
-            report.matrix_revenue,
-            title=title,
-            format_money=money,
-        )
-        return png, "abc-xyz.png"
+        return await chart.abc_xyz(await portfolio.report(actor, period, manager_id), period)
     if section == "3":
         series = await portfolio.quality_series(actor, period, manager_id)
         names = {c.id: c.name for c in await portfolio.choices(actor)}
-        if actor.member.id not in names:
-            names[actor.member.id] = actor.member.full_name
-        lines = {
-            names.get(member, "?"): [
-                (view.short_period_label(p), value) for p, value in points if value is not None
-            ]
-            for member, points in series.items()
-        }
-        png = await asyncio.to_thread(
-            charts.quality_trend,
-            lines,
-            title=_("Share of A clients by period"),
-            y_label=_("A clients, %"),
-        )
-        return png, "quality.png"
+        names.setdefault(actor.member.id, actor.member.full_name)
+        return await chart.quality(series, names)
     weeks, per_kind = await portfolio.activity_weeks(actor, period, manager_id)
-    png = await asyncio.to_thread(
-        charts.activity_per_week,
-        [f"{week:%d.%m}" for week in weeks],
-        {view.kind_label(kind): counts for kind, counts in per_kind.items()},
-        title=_("Activity per week: {period}").format(period=view.period_label(period)),
-    )
-    return png, "activity.png"
+    return await chart.activity(weeks, per_kind, period)
 
 
 async def act(
@@ -176,9 +137,7 @@ async def act(
         BufferedInputFile(
             content, filename=portfolio_export.file_name(report, section, callback_data.a)
         ),
-        _("{title}: {period}").format(
-            title=view.section_title(section), period=view.period_label(period)
-        ),
+        view.export_caption(section, period),
     )
 
 

@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-from html import escape
-
 from aiogram import Router
 from aiogram.filters import Command, CommandObject, StateFilter
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, Message
-from aiogram.utils.keyboard import InlineKeyboardBuilder
 
-from bot.i18n import _
 from bot.services.context import Actor
 from bot.services.errors import DomainError
 from bot.services.hub import Services
@@ -20,6 +16,7 @@ from bot.telegram.callbacks import TransferPick
 from bot.telegram.filters import answer_text
 from bot.telegram.replies import Replies
 from bot.telegram.team_render import transferred_text
+from bot.telegram.views import transfer as view
 from storage.dto import MemberDTO
 
 
@@ -35,22 +32,11 @@ async def _ask_source(
     holders = await services.team.holders(actor)
     if not holders:
         await state.clear()
-        replies.answer(_("Nobody in the team has clients yet."))
+        replies.answer(view.nobody_holds_clients())
         return
-    b = InlineKeyboardBuilder()
-    for member in holders:
-        mark = "" if member.is_active else "🚫 "
-        b.button(
-            text=f"{mark}{member.full_name[:40]}",
-            callback_data=TransferPick(step="from", mid=member.id),
-        )
-    b.adjust(1)
     await state.set_state(TransferSteps.source)
     await state.set_data({"offered": [m.id for m in holders]})
-    replies.answer(
-        _("Whose clients do you move? Press a member or write the name. /cancel to stop."),
-        b.as_markup(),
-    )
+    replies.answer(*view.ask_source(holders))
 
 
 async def _ask_target(
@@ -61,36 +47,17 @@ async def _ask_target(
         await state.clear()
         raise DomainError("transfer_empty", name=source.full_name)
     receivers = await services.team.receivers(actor, source.id)
-    b = InlineKeyboardBuilder()
-    for member in receivers:
-        b.button(
-            text=f"➡️ {member.full_name[:40]}", callback_data=TransferPick(step="to", mid=member.id)
-        )
-    b.adjust(1)
     await state.set_state(TransferSteps.target)
     await state.set_data({"src": source.id, "offered": [m.id for m in receivers]})
-    replies.answer(
-        _("To whom do the clients of <b>{name}</b> ({count}) go? Press or write the name.").format(
-            name=escape(source.full_name), count=count
-        ),
-        b.as_markup(),
-    )
+    replies.answer(*view.ask_target(source, count, receivers))
 
 
 async def _ask_clients(
     replies: Replies, state: FSMContext, source: MemberDTO, target: MemberDTO
 ) -> None:
-    b = InlineKeyboardBuilder()
-    b.button(text=_("All of them"), callback_data=TransferPick(step="all", mid=target.id))
     await state.set_state(TransferSteps.clients)
     await state.set_data({"src": source.id, "dst": target.id})
-    replies.answer(
-        _(
-            "All clients of <b>{source}</b> go to <b>{target}</b>, or only some? Press "
-            "<b>All of them</b> or send the names separated by commas."
-        ).format(source=escape(source.full_name), target=escape(target.full_name)),
-        b.as_markup(),
-    )
+    replies.answer(*view.ask_clients(source, target))
 
 
 async def _run(

@@ -24,6 +24,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from storage.limits import CAMPAIGN_SELECTOR_CHARS, CAMPAIGN_TITLE_CHARS
 from storage.types import Money, Percent, UTCDateTime
 
 NAMING = {
@@ -238,9 +239,9 @@ class Campaign(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     team_id: Mapped[int] = mapped_column(ForeignKey("teams.id", ondelete="CASCADE"), index=True)
     created_by: Mapped[int] = mapped_column(ForeignKey("members.id"))
-    selector: Mapped[str] = mapped_column(String(100))
+    selector: Mapped[str] = mapped_column(String(CAMPAIGN_SELECTOR_CHARS))
     due_on: Mapped[date] = mapped_column(Date())
-    title: Mapped[str] = mapped_column(String(200))
+    title: Mapped[str] = mapped_column(String(CAMPAIGN_TITLE_CHARS))
     clients_count: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 

@@ -28,7 +28,7 @@ from bot.config import Settings
 from bot.services.clients import new_client_row
 from bot.telegram.callbacks import PortfolioView
 from bot.telegram.paging import TEXT_LIMIT, visible_length
-from bot.telegram.portfolio_view import SECTIONS
+from bot.telegram.views.portfolio import SECTIONS
 from storage.models import Activity, Client, ClientTag, Deal, Followup, Member, text_limit
 from tests.harness import BotHarness, Person, Reply
 from tests.test_reminders import make_sweep

@@ -1,16 +1,37 @@
-"""Arguments of `/export`, `/audit` and `/consent`, in English or Russian."""
+"""Arguments of `/export`, `/audit` and `/consent`, in English or Russian, read into the requests
+the export and audit services take."""
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from datetime import date, timedelta
 
 from bot.parsing.dates import within_range
 from bot.parsing.errors import ParseError
 from bot.parsing.new_client import clean_tag, consent_word
-from bot.services.audit import AuditQuery
-from bot.services.export import CSV, XLSX, ExportRequest
 from storage.enums import Consent
+
+XLSX, CSV = "xlsx", "csv"
+
+
+@dataclass(frozen=True, slots=True)
+class ExportRequest:
+    fmt: str = XLSX
+    manager: str | None = None  # a member's name as typed
+    segment: str | None = None
+    tag: str | None = None
+    activities: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class AuditQuery:
+    member: str | None = None  # a name as typed; resolved by the audit service
+    member_id: int | None = None  # already resolved (a page button)
+    group: str | None = None  # a key of bot.services.audit.ACTION_GROUPS
+    since: date | None = None  # local days, inclusive
+    until: date | None = None
+
 
 _WITH_ACTIVITIES = re.compile(
     r"(?:^|\s)(?:with\s+(?:activities|history)|с\s+(?:историей|активностями|действиями))(?=\s|$)",

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
+from bot.parsing.data_rights import AuditQuery
 from bot.services.access import require_role
 from bot.services.context import Actor, ServiceContext
 from bot.services.team import find_member
@@ -34,15 +35,6 @@ ACTION_GROUPS: dict[str, tuple[str, ...]] = {
     "alerts": ("mass_view",),
     "consent": ("consent",),
 }
-
-
-@dataclass(frozen=True, slots=True)
-class AuditQuery:
-    member: str | None = None  # a name as typed; resolved here
-    member_id: int | None = None  # already resolved (a page button)
-    group: str | None = None  # a key of ACTION_GROUPS
-    since: date | None = None  # local days, inclusive
-    until: date | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,7 +13,7 @@ from bot.services.context import Actor, ServiceContext
 from bot.services.errors import DomainError
 from bot.services.scheduling import Due, due_from_when
 from storage.enums import Role
-from storage.models import Campaign, text_limit
+from storage.limits import CAMPAIGN_SELECTOR_CHARS, CAMPAIGN_TITLE_CHARS
 from storage.repositories.campaigns import CampaignTarget, PlannedFollowup
 
 
@@ -42,12 +42,10 @@ class CampaignService:
         title = " ".join(title.split())
         if not selector or not title:
             raise DomainError("campaign_usage")
-        title_limit = text_limit(Campaign, "title") or len(title)
-        if len(title) > title_limit:
-            raise DomainError("campaign_title_too_long", limit=title_limit)
+        if len(title) > CAMPAIGN_TITLE_CHARS:
+            raise DomainError("campaign_title_too_long", limit=CAMPAIGN_TITLE_CHARS)
         self._check_not_past(actor, when)
-        selector_limit = text_limit(Campaign, "selector") or len(selector)
-        if len(selector) > selector_limit:
+        if len(selector) > CAMPAIGN_SELECTOR_CHARS:
             # Longer than any segment or tag can be: nothing can match.
             raise DomainError("campaign_no_clients", selector=selector)
 

@@ -8,24 +8,20 @@ that moment, so the next nudge is a new episode and the old one is never repeate
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Row, func, select, update
-from sqlalchemy.sql.elements import ColumnElement
-
 from storage.dto import ClientDTO, MemberDTO, TeamDTO
-from storage.enums import OPEN_LEAD_STAGES, Role, Stage, Temperature
-from storage.models import Client, Member, Team
+from storage.enums import OPEN_LEAD_STAGES, Role, Temperature
 from storage.repositories.digest import (
     Birthday,
     DayNumbers,
+    DigestMember,
+    IdleClient,
     ManagerLine,
     NamedClient,
-    lead_anchor,
+    TeamMemberLine,
 )
 from storage.repositories.outbox import OutboxRow
 from storage.uow import UnitOfWork
@@ -130,166 +126,152 @@ def _next_working_moment(now: datetime, zone: ZoneInfo, start: time, end: time) 
 # -- planning ----------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True, slots=True)
+class _DueDigest:
+    member: DigestMember
+    key: str  # the outbox dedup key: one digest per member and local day
+    day: date
+    moment: datetime  # the member's digest time that day, UTC
+
+
 async def plan_digests(uow: UnitOfWork, now: datetime, *, late_after: timedelta) -> int:
-    wanted = []
+    wanted: list[_DueDigest] = []
     for member in await uow.digest.recipients():
         zone = ZoneInfo(member.timezone)
         local = now.astimezone(zone)
-        assert isinstance(member.digest_time, time)
         if local.time() < member.digest_time:
             continue
-        moment = datetime.combine(local.date(), member.digest_time, tzinfo=zone).astimezone(UTC)
-        wanted.append(
-            (member, f"{DIGEST}:{member.id}:{local.date().isoformat()}", local.date(), moment)
-        )
+        day = local.date()
+        moment = datetime.combine(day, member.digest_time, tzinfo=zone).astimezone(UTC)
+        wanted.append(_DueDigest(member, f"{DIGEST}:{member.id}:{day.isoformat()}", day, moment))
     planned = 0
     for start in range(0, len(wanted), 500):
         chunk = wanted[start : start + 500]
-        existing = await uow.digest.existing_keys([key for _, key, _, _ in chunk])
-        for member, key, day, moment in chunk:
-            if key in existing:
+        existing = await uow.digest.existing_keys([due.key for due in chunk])
+        for due in chunk:
+            if due.key in existing:
                 continue
             await uow.outbox.enqueue(
-                team_id=member.team_id,
-                member_id=member.id,
+                team_id=due.member.team_id,
+                member_id=due.member.id,
                 kind=DIGEST,
-                dedup_key=key,
-                due_at=moment,
+                dedup_key=due.key,
+                due_at=due.moment,
                 next_attempt_at=now,
-                late=now - moment > late_after,
+                late=now - due.moment > late_after,
                 now=now,
-                payload={"day": day.isoformat()},
+                payload={"day": due.day.isoformat()},
             )
             planned += 1
     return planned
 
 
+@dataclass(frozen=True, slots=True)
+class OwedNudge:
+    """A nudge a rule says is owed: to whom, about which client, and since when."""
+
+    client_id: int
+    recipient_id: int
+    step: str  # quiet, cooled, stuck1, stuck2, stuck3
+    key: str  # the outbox dedup key: one nudge per client, episode (and recipient)
+    days: int  # the rule's threshold, told in the text
+    episode: int  # the moment its clock started, epoch seconds
+
+
 async def plan_nudges(uow: UnitOfWork, now: datetime) -> int:
     planned = 0
-    teams = (await uow.session.execute(select(Team))).scalars().all()
-    for team in teams:
+    for team in await uow.digest.teams():
         planned += await _plan_team_nudges(uow, team, now)
     return planned
 
 
-async def _plan_team_nudges(uow: UnitOfWork, team: Team, now: datetime) -> int:
-    session = uow.session
-    members = {
-        m.id: m
-        for m in (
-            await session.execute(
-                select(Member).where(Member.team_id == team.id, Member.is_active.is_(True))
-            )
-        ).scalars()
-    }
-    bosses = [m.id for m in members.values() if m.role in (Role.OWNER, Role.HEAD)]
-    # client, recipient, step, key, days, episode start (epoch)
-    owed: list[tuple[int, int, str, str, int, int]] = []
-
-    async def idle_hot(since: ColumnElement[datetime], days: int) -> Sequence[Row[Any]]:
-        """Hot, active clients whose `since` moment is more than `days` ago."""
-        rows = await session.execute(
-            select(Client.id, Client.manager_id, since).where(
-                Client.team_id == team.id,
-                Client.temperature == Temperature.HOT,
-                Client.archived_at.is_(None),
-                since < now - timedelta(days=days),
-            )
+def _owed_nudges(
+    team: TeamDTO,
+    bosses: list[int],
+    quiet: list[IdleClient],
+    cooled: list[IdleClient],
+    stuck: list[IdleClient],
+    now: datetime,
+) -> tuple[list[OwedNudge], list[int]]:
+    """What the team's rules owe for its idle clients, and which stuck leads go to the archive."""
+    owed: list[OwedNudge] = []
+    for client in quiet:
+        epoch = _epoch(client.since)
+        key = f"quiet:{client.id}:{epoch}"
+        owed.append(
+            OwedNudge(client.id, client.manager_id, "quiet", key, team.quiet_hot_days, epoch)
         )
-        return rows.all()
-
-    quiet_since = func.coalesce(Client.last_contact_at, Client.created_at)
-    for client_id, manager_id, anchor in await idle_hot(quiet_since, team.quiet_hot_days):
-        key = f"quiet:{client_id}:{_epoch(anchor)}"
-        owed.append((client_id, manager_id, "quiet", key, team.quiet_hot_days, _epoch(anchor)))
-
-    cool_since = func.coalesce(Client.last_activity_at, Client.created_at)
-    cooled = []
-    for client_id, manager_id, anchor in await idle_hot(cool_since, team.hot_to_warm_days):
-        cooled.append(client_id)
-        for recipient in {manager_id, *bosses}:
-            key = f"cooled:{client_id}:{_epoch(anchor)}:{recipient}"
+    for client in cooled:
+        epoch = _epoch(client.since)
+        for recipient in {client.manager_id, *bosses}:
+            key = f"cooled:{client.id}:{epoch}:{recipient}"
             owed.append(
-                (client_id, recipient, "cooled", key, team.hot_to_warm_days, _epoch(anchor))
+                OwedNudge(client.id, recipient, "cooled", key, team.hot_to_warm_days, epoch)
             )
-    if cooled:
-        await session.execute(
-            update(Client)
-            .where(Client.team_id == team.id, Client.id.in_(cooled))
-            .values(temperature=Temperature.WARM, updated_at=now)
-        )
-
-    anchor = lead_anchor()
     first = team.stuck_lead_days
     second = first + team.stuck_escalate_days
     third = second + team.stuck_archive_days
-    rows = await session.execute(
-        select(Client.id, Client.manager_id, anchor).where(
-            Client.team_id == team.id,
-            Client.stage.in_(list(OPEN_LEAD_STAGES)),
-            Client.archived_at.is_(None),
-            anchor < now - timedelta(days=first),
-        )
-    )
-    archived = []
-    for client_id, manager_id, since in rows:
-        idle = now - _aware(since)
-        epoch = _epoch(since)
+    archived: list[int] = []
+    for client in stuck:
+        idle = now - client.since
+        epoch = _epoch(client.since)
         if idle >= timedelta(days=third):
-            archived.append(client_id)
-            for recipient in {manager_id, *bosses}:
-                key = f"stuck3:{client_id}:{epoch}:{recipient}"
-                owed.append((client_id, recipient, "stuck3", key, third, epoch))
+            archived.append(client.id)
+            for recipient in {client.manager_id, *bosses}:
+                key = f"stuck3:{client.id}:{epoch}:{recipient}"
+                owed.append(OwedNudge(client.id, recipient, "stuck3", key, third, epoch))
         elif idle >= timedelta(days=second):
             for recipient in bosses:
-                key = f"stuck2:{client_id}:{epoch}:{recipient}"
-                owed.append((client_id, recipient, "stuck2", key, second, epoch))
+                key = f"stuck2:{client.id}:{epoch}:{recipient}"
+                owed.append(OwedNudge(client.id, recipient, "stuck2", key, second, epoch))
         else:
-            owed.append(
-                (client_id, manager_id, "stuck1", f"stuck1:{client_id}:{epoch}", first, epoch)
-            )
-    if archived:
-        await session.execute(
-            update(Client)
-            .where(Client.team_id == team.id, Client.id.in_(archived))
-            .values(stage=Stage.LOST, archived_at=now, stage_changed_at=now, updated_at=now)
-        )
+            key = f"stuck1:{client.id}:{epoch}"
+            owed.append(OwedNudge(client.id, client.manager_id, "stuck1", key, first, epoch))
+    return owed, archived
+
+
+async def _plan_team_nudges(uow: UnitOfWork, team: TeamDTO, now: datetime) -> int:
+    repo = uow.digest
+    members = {m.id: m for m in (await uow.members.of_team(team.id)).values() if m.is_active}
+    bosses = [m.id for m in members.values() if m.role in (Role.OWNER, Role.HEAD)]
+    quiet = await repo.quiet_hot(team.id, now - timedelta(days=team.quiet_hot_days))
+    cooled = await repo.cooling_hot(team.id, now - timedelta(days=team.hot_to_warm_days))
+    await repo.cool_down(team.id, [client.id for client in cooled], now)
+    stuck = await repo.idle_leads(
+        team.id, list(OPEN_LEAD_STAGES), now - timedelta(days=team.stuck_lead_days)
+    )
+    owed, archived = _owed_nudges(team, bosses, quiet, cooled, stuck, now)
+    await repo.archive_lost(team.id, archived, now)
 
     planned = 0
     for start in range(0, len(owed), 500):
         chunk = owed[start : start + 500]
-        existing = await uow.digest.existing_keys([item[3] for item in chunk])
-        for client_id, recipient, step, key, days, episode in chunk:
-            member = members.get(recipient)
-            if key in existing or member is None or member.unreachable_at is not None:
+        existing = await repo.existing_keys([nudge.key for nudge in chunk])
+        for nudge in chunk:
+            member = members.get(nudge.recipient_id)
+            if nudge.key in existing or member is None or member.unreachable_at is not None:
                 continue
             await uow.outbox.enqueue(
                 team_id=team.id,
-                member_id=recipient,
+                member_id=nudge.recipient_id,
                 kind=NUDGE,
-                dedup_key=key,
+                dedup_key=nudge.key,
                 due_at=now,
                 next_attempt_at=_next_working_moment(
                     now, ZoneInfo(member.timezone), member.work_start, member.work_end
                 ),
                 late=False,
                 now=now,
-                client_id=client_id,
-                payload={"step": step, "days": days, "episode": episode},
+                client_id=nudge.client_id,
+                payload={"step": nudge.step, "days": nudge.days, "episode": nudge.episode},
             )
             planned += 1
     return planned
 
 
-def _aware(moment: datetime) -> datetime:
-    # CASE expressions come back untyped on SQLite: a naive string or datetime in UTC.
-    if isinstance(moment, str):
-        moment = datetime.fromisoformat(moment)
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
 def _epoch(moment: datetime) -> int:
-    return int(_aware(moment).timestamp())
+    aware = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    return int(aware.timestamp())
 
 
 # -- content -----------------------------------------------------------------------------------
@@ -304,7 +286,7 @@ class _TeamFacts:
     stuck: dict[int, list[NamedClient]]
     birthdays: dict[int, list[Birthday]]
     overdue_counts: dict[int, int]
-    members: list[tuple[int, str, str]]
+    members: list[TeamMemberLine]
     member_rows: dict[int, MemberDTO]
     sent_days: dict[int, list[date]]
 
@@ -384,12 +366,12 @@ async def load_digest(
     numbers = await batch.numbers(uow, row.team_id, start, end)
     lines: list[ManagerLine] = []
     if member.role in (Role.OWNER, Role.HEAD):
-        for member_id, name, role in facts.members:
-            late = facts.overdue_counts.get(member_id, 0)
-            if role == Role.OWNER and member_id != member.id and not late:
+        for other in facts.members:
+            late = facts.overdue_counts.get(other.id, 0)
+            if other.role == Role.OWNER and other.id != member.id and not late:
                 continue
-            n = numbers.get(member_id, DayNumbers())
-            lines.append(ManagerLine(member_id, name, n.calls, late, n.deals, n.deal_sum))
+            n = numbers.get(other.id, DayNumbers())
+            lines.append(ManagerLine(other.id, other.full_name, n.calls, late, n.deals, n.deal_sum))
     earlier = [d for d in facts.sent_days.get(member.id, []) if d < day]
     last_day = max(earlier) if earlier else None
     catch_up = (

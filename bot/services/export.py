@@ -21,6 +21,7 @@ from functools import cache
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
+from bot.parsing.data_rights import CSV, ExportRequest
 from bot.services.access import manager_scope, require_role
 from bot.services.alerts import alert_owners
 from bot.services.context import Actor, ServiceContext
@@ -33,20 +34,10 @@ from storage.dto import MemberDTO
 from storage.enums import Role
 from storage.repositories.export import ActivityExportRow, ClientExportRow, ExportFilter
 
-XLSX, CSV = "xlsx", "csv"
 # The Bot API takes files up to 50 MB from a bot; a bigger export is refused, not half-sent.
 MAX_FILE_BYTES = 50 * 1024 * 1024
 T = TypeVar("T")
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True, slots=True)
-class ExportRequest:
-    fmt: str = XLSX
-    manager: str | None = None  # a member's name as typed
-    segment: str | None = None
-    tag: str | None = None
-    activities: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import date, datetime
 from functools import cached_property
 
-from bot.config import Settings
+from bot.clock import Clock
+from bot.config import Limits, Settings
 from bot.services.activities import ActivityService
 from bot.services.audit import AuditService
 from bot.services.campaigns import CampaignService
 from bot.services.clients import ClientService
-from bot.services.context import ServiceContext
+from bot.services.context import Actor, ServiceContext
 from bot.services.export import ExportService
 from bot.services.importing.service import ImportService
 from bot.services.members import MemberSettingsService, PresenceService, TeamSettingsService
@@ -22,66 +26,101 @@ from bot.services.worklist import WorklistService
 
 class Services:
     def __init__(self, ctx: ServiceContext, settings: Settings) -> None:
-        self.ctx = ctx
+        self._ctx = ctx
         self._settings = settings
+
+    # -- what handlers need besides the services: never the context or the unit of work -------
+
+    @property
+    def limits(self) -> Limits:
+        """The input limits and page sizes parsers and views apply."""
+        return self._ctx.limits
+
+    @property
+    def clock(self) -> Clock:
+        return self._ctx.clock
+
+    def local_now(self, actor: Actor) -> datetime:
+        """Now on the actor's wall clock: what "today" and "tomorrow" mean in what they type."""
+        return self._ctx.local_now(actor)
+
+    def today(self, actor: Actor) -> date:
+        return self._ctx.local_now(actor).date()
+
+    @asynccontextmanager
+    async def database_released(self) -> AsyncIterator[None]:
+        """While the handler waits on something that is not the database (a download): what was
+        done so far is committed and others may write (storage/uow.py, `paused`)."""
+        async with self._ctx.uow.paused():
+            yield
+
+    async def discard_changes(self) -> None:
+        """Roll back what this update wrote, when the handler reports the failure itself."""
+        await self._ctx.uow.rollback()
+
+    @property
+    def ctx(self) -> ServiceContext:
+        """Transitional: handlers/clients.py, lists.py, importing.py and team.py still read it
+        (their owners are rewriting them); they move to the methods above, then this goes."""
+        return self._ctx
 
     @cached_property
     def clients(self) -> ClientService:
-        return ClientService(self.ctx)
+        return ClientService(self._ctx)
 
     @cached_property
     def activities(self) -> ActivityService:
-        return ActivityService(self.ctx)
+        return ActivityService(self._ctx)
 
     @cached_property
     def worklist(self) -> WorklistService:
-        return WorklistService(self.ctx)
+        return WorklistService(self._ctx)
 
     @cached_property
     def campaigns(self) -> CampaignService:
-        return CampaignService(self.ctx)
+        return CampaignService(self._ctx)
 
     @cached_property
     def imports(self) -> ImportService:
-        return ImportService(self.ctx)
+        return ImportService(self._ctx)
 
     @cached_property
     def presence(self) -> PresenceService:
-        return PresenceService(self.ctx)
+        return PresenceService(self._ctx)
 
     @cached_property
     def member_settings(self) -> MemberSettingsService:
-        return MemberSettingsService(self.ctx)
+        return MemberSettingsService(self._ctx)
 
     @cached_property
     def team_settings(self) -> TeamSettingsService:
-        return TeamSettingsService(self.ctx)
+        return TeamSettingsService(self._ctx)
 
     @cached_property
     def export(self) -> ExportService:
-        return ExportService(self.ctx)
+        return ExportService(self._ctx)
 
     @cached_property
     def audit(self) -> AuditService:
-        return AuditService(self.ctx)
+        return AuditService(self._ctx)
 
     @cached_property
     def privacy(self) -> PrivacyService:
-        return PrivacyService(self.ctx)
+        return PrivacyService(self._ctx)
 
     @cached_property
     def team(self) -> TeamService:
-        return TeamService(self.ctx)
+        return TeamService(self._ctx)
 
     @cached_property
     def portfolio(self) -> PortfolioService:
-        return PortfolioService(self.ctx, self._settings.analytics)
+        return PortfolioService(self._ctx, self._settings.analytics)
 
     @cached_property
     def onboarding(self) -> OnboardingService:
         s = self._settings
         return OnboardingService(
-            self.ctx,
+            self._ctx,
             default_timezone=s.default_timezone,
             default_currency=s.default_currency,
             owner_telegram_id=s.owner_telegram_id,

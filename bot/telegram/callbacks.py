@@ -249,7 +249,7 @@ class TransferPick(CallbackData, prefix="tf"):
     mid: RowIdOrNone = 0
 
 
-# A /portfolio section: "0".."9" (bot.telegram.portfolio_view.SECTIONS, which imports this).
+# A /portfolio section: "0".."9" (bot.telegram.views.portfolio.SECTIONS, which imports this).
 Section = Annotated[str, StringConstraints(pattern=r"^[0-9]$")]
 # A period key (bot/services/portfolio/periods.py) that names a real period within the bot's
 # range of days.

@@ -1,4 +1,4 @@
-"""`/portfolio` views as spreadsheets (XLSX, CSV). Separate from portfolio_view so that the
+"""`/portfolio` views as spreadsheets (XLSX, CSV). Separate from views.portfolio so that the
 spreadsheet library is loaded only when someone exports."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from bot.i18n import _
 from bot.services.portfolio.compute import ABC, XYZ, shown
 from bot.services.portfolio.service import HEALTH_BUCKETS, GroupLine, Report
 from bot.services.tabular import Cell, Sheet
-from bot.telegram.portfolio_view import KINDS, health_label, kind_label
+from bot.telegram.views.portfolio import KINDS, health_label, kind_label
 
 
 def _money_cell(value: Decimal) -> Decimal:

@@ -4,14 +4,25 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime, time
 from decimal import Decimal
 
-from sqlalchemy import and_, case, extract, func, or_, select
+from sqlalchemy import and_, case, extract, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
-from storage.models import Activity, Client, ClientContact, Deal, Followup, Member, OutboxMessage
+from storage.dto import TeamDTO, to_dto
+from storage.enums import Stage, Temperature
+from storage.models import (
+    Activity,
+    Client,
+    ClientContact,
+    Deal,
+    Followup,
+    Member,
+    OutboxMessage,
+    Team,
+)
 from storage.types import Money
 
 
@@ -21,8 +32,8 @@ class DigestMember:
     team_id: int
     role: str
     timezone: str
-    digest_time: object
-    work_start: object
+    digest_time: time
+    work_start: time
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +70,22 @@ class ManagerLine:
     deal_sum: Decimal
 
 
+@dataclass(frozen=True, slots=True)
+class TeamMemberLine:
+    id: int
+    full_name: str
+    role: str
+
+
+@dataclass(frozen=True, slots=True)
+class IdleClient:
+    """A client whose clock has run since `since` (aware UTC): the start of its episode."""
+
+    id: int
+    manager_id: int
+    since: datetime
+
+
 class DigestRepository:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
@@ -75,6 +102,67 @@ class DigestRepository:
             ).where(Member.is_active.is_(True), Member.unreachable_at.is_(None))
         )
         return [DigestMember(*row) for row in rows]
+
+    async def teams(self) -> list[TeamDTO]:
+        return [to_dto(TeamDTO, team) for team in await self._session.scalars(select(Team))]
+
+    async def quiet_hot(self, team_id: int, before: datetime) -> list[IdleClient]:
+        """Hot, active clients nobody has talked to since before `before`."""
+        return await self._idle_hot(
+            team_id, func.coalesce(Client.last_contact_at, Client.created_at), before
+        )
+
+    async def cooling_hot(self, team_id: int, before: datetime) -> list[IdleClient]:
+        """Hot, active clients with no activity of any kind since before `before`."""
+        return await self._idle_hot(
+            team_id, func.coalesce(Client.last_activity_at, Client.created_at), before
+        )
+
+    async def _idle_hot(
+        self, team_id: int, since: ColumnElement[datetime], before: datetime
+    ) -> list[IdleClient]:
+        rows = await self._session.execute(
+            select(Client.id, Client.manager_id, since).where(
+                Client.team_id == team_id,
+                Client.temperature == Temperature.HOT,
+                Client.archived_at.is_(None),
+                since < before,
+            )
+        )
+        return [IdleClient(cid, manager, _utc(moment)) for cid, manager, moment in rows]
+
+    async def idle_leads(
+        self, team_id: int, stages: Sequence[str], before: datetime
+    ) -> list[IdleClient]:
+        """Active leads in `stages` that have not moved (stage or activity) since `before`."""
+        anchor = lead_anchor()
+        rows = await self._session.execute(
+            select(Client.id, Client.manager_id, anchor).where(
+                Client.team_id == team_id,
+                Client.stage.in_(list(stages)),
+                Client.archived_at.is_(None),
+                anchor < before,
+            )
+        )
+        return [IdleClient(cid, manager, _utc(moment)) for cid, manager, moment in rows]
+
+    async def cool_down(self, team_id: int, client_ids: Sequence[int], now: datetime) -> None:
+        """Hot clients left alone too long become warm."""
+        if client_ids:
+            await self._session.execute(
+                update(Client)
+                .where(Client.team_id == team_id, Client.id.in_(list(client_ids)))
+                .values(temperature=Temperature.WARM, updated_at=now)
+            )
+
+    async def archive_lost(self, team_id: int, client_ids: Sequence[int], now: datetime) -> None:
+        """Leads stuck past every reminder are closed as lost and archived."""
+        if client_ids:
+            await self._session.execute(
+                update(Client)
+                .where(Client.team_id == team_id, Client.id.in_(list(client_ids)))
+                .values(stage=Stage.LOST, archived_at=now, stage_changed_at=now, updated_at=now)
+            )
 
     async def existing_keys(self, keys: Sequence[str]) -> set[str]:
         if not keys:
@@ -228,16 +316,24 @@ class DigestRepository:
         )
         return {manager: int(n) for manager, n in rows}
 
-    async def team_members(self, team_id: int) -> list[tuple[int, str, str]]:
+    async def team_members(self, team_id: int) -> list[TeamMemberLine]:
+        """The active members, by name: the lines of an owner's or head's digest."""
         rows = await self._session.execute(
             select(Member.id, Member.full_name, Member.role)
             .where(Member.team_id == team_id, Member.is_active.is_(True))
             .order_by(Member.full_name)
         )
-        return [tuple(row) for row in rows]  # type: ignore[misc]
+        return [TeamMemberLine(member_id, name, role) for member_id, name, role in rows]
 
 
 def lead_anchor() -> ColumnElement[datetime]:
     """Since when a lead has not moved: the later of its stage change and its last activity."""
     last = func.coalesce(Client.last_activity_at, Client.stage_changed_at)
     return case((last > Client.stage_changed_at, last), else_=Client.stage_changed_at)
+
+
+def _utc(moment: datetime | str) -> datetime:
+    # CASE expressions come back untyped on SQLite: a naive string or datetime in UTC.
+    if isinstance(moment, str):
+        moment = datetime.fromisoformat(moment)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

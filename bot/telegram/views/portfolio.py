@@ -71,6 +71,10 @@ def section_title(section: str) -> str:
     }[section]
 
 
+def export_caption(section: str, period: Period) -> str:
+    return _("{title}: {period}").format(title=section_title(section), period=period_label(period))
+
+
 def kind_label(kind: str) -> str:
     return {
         "call": _("calls"),

@@ -8,7 +8,8 @@ from aiogram.types import InlineKeyboardMarkup
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from bot.i18n import _, fmt_datetime, fmt_number
-from bot.services.audit import AuditPage, AuditQuery
+from bot.parsing.data_rights import AuditQuery
+from bot.services.audit import AuditPage
 from bot.telegram.callbacks import AuditPage as AuditPageData
 from bot.telegram.paging import budget_for, neighbours, part_of
 from bot.telegram.render import Viewer, consent_label, snippet
