@@ -83,6 +83,14 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if args.command == "probe":
         return probe(settings, "/ready" if args.ready else "/health")
+    if args.command != "migrate":
+        from bot.i18n import MissingCataloguesError, require_catalogues
+
+        try:
+            require_catalogues()
+        except MissingCataloguesError as exc:
+            print(f"Cannot start: {exc}", file=sys.stderr)
+            return 2
     from bot.logs import setup_logging
 
     console = args.command == "console" or not settings.has_token
