@@ -27,7 +27,9 @@ class InFlight:
 
     def tasks(self) -> set[asyncio.Future[Any]]:
         # aiogram keeps the tasks of the polled updates it is handling here; read-only use.
-        polled = getattr(self._app.dispatcher, "_handle_update_tasks", set())
+        polled: set[asyncio.Task[Any]] = getattr(
+            self._app.dispatcher, "_handle_update_tasks", set()
+        )
         return set(self._tasks) | set(polled)
 
     def __len__(self) -> int:

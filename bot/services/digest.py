@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Row, func, select, update
@@ -186,7 +185,9 @@ async def _plan_team_nudges(uow: UnitOfWork, team: Team, now: datetime) -> int:
     # client, recipient, step, key, days, episode start (epoch)
     owed: list[tuple[int, int, str, str, int, int]] = []
 
-    async def idle_hot(since: ColumnElement[datetime], days: int) -> Sequence[Row[Any]]:
+    async def idle_hot(
+        since: ColumnElement[datetime], days: int
+    ) -> Sequence[Row[int, int, datetime]]:
         """Hot, active clients whose `since` moment is more than `days` ago."""
         rows = await session.execute(
             select(Client.id, Client.manager_id, since).where(
@@ -219,16 +220,16 @@ async def _plan_team_nudges(uow: UnitOfWork, team: Team, now: datetime) -> int:
             .values(temperature=Temperature.WARM, updated_at=now)
         )
 
-    anchor = lead_anchor()
+    lead_since = lead_anchor()
     first = team.stuck_lead_days
     second = first + team.stuck_escalate_days
     third = second + team.stuck_archive_days
     rows = await session.execute(
-        select(Client.id, Client.manager_id, anchor).where(
+        select(Client.id, Client.manager_id, lead_since).where(
             Client.team_id == team.id,
             Client.stage.in_(list(OPEN_LEAD_STAGES)),
             Client.archived_at.is_(None),
-            anchor < now - timedelta(days=first),
+            lead_since < now - timedelta(days=first),
         )
     )
     archived = []
