@@ -38,7 +38,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bench.generate import GeneratedBase, generate
 from bench.scratch_db import scratch_engine
-from bot.app import OFFLINE_TOKEN, Application, build_application
+from bot.app import OFFLINE_TOKEN, Application, Overrides, build
 from bot.config import Settings
 from bot.telegram.callbacks import Remind
 from bot.telegram.local_session import LocalSession
@@ -213,7 +213,8 @@ class Bench:
         self.args = args
         settings = Settings(_env_file=None, database_url=str(engine.url), bot_token=None)
         self.session = LocalSession(delay=args.api_delay_ms / 1000)
-        self.app: Application = build_application(settings, session=self.session, engine=engine)
+        overrides = Overrides(session=self.session, engine=engine, dedup_updates=False)
+        self.app: Application = build(settings, overrides)
         self.updates = Updates(base)
         self.pairs = list(zip(base.manager_telegram_ids, base.manager_ids, strict=True))
         self.floor = floor_dispatcher()

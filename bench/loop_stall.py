@@ -154,7 +154,7 @@ async def run(backend: str, rows: int, base: int, debug: bool = False) -> None:
         settings = Settings(_env_file=None, bot_token=None)
         files = FileWorkers(ImportFileSettings(parsed_dir=folder / "parsed"))
         await files.warm_up()
-        # As the runtime does once started (bot/runtime.py): what exists now lives for the
+        # As the runtime does once started (bot/runtime/lifecycle.py): what exists now lives for the
         # whole process, and no garbage collection needs to scan it again.
         gc.collect()
         gc.freeze()

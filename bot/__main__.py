@@ -27,14 +27,10 @@ Meanwhile, try the product here: the same bot and database, with a terminal inst
 
 
 async def _migrate(settings: Settings) -> None:
-    from storage.db import create_engine
+    from bot.app import build_engine
     from storage.migrate import upgrade
 
-    engine = create_engine(
-        settings.database_url,
-        busy_timeout_ms=settings.sqlite_busy_timeout_ms,
-        search_path=settings.database_schema,
-    )
+    engine = build_engine(settings)
     try:
         await upgrade(engine)
     finally:
@@ -48,12 +44,13 @@ async def _run(settings: Settings) -> None:
 
 
 async def _console(settings: Settings) -> None:
-    from bot.app import build_application, start_scheduler
+    from bot.app import Overrides, build, start_scheduler
     from bot.telegram.console import ConsolePrinter, run_console
     from bot.telegram.local_session import LocalSession
 
     printer = ConsolePrinter()
-    app = build_application(settings, session=LocalSession(on_request=printer))
+    session = LocalSession(on_request=printer)
+    app = build(settings, Overrides(session=session, dedup_updates=False))
     # Reminders fall due in the playground too: they print between prompts.
     ticker = start_scheduler(app)
     try:
@@ -86,6 +83,14 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if args.command == "probe":
         return probe(settings, "/ready" if args.ready else "/health")
+    if args.command != "migrate":
+        from bot.i18n import MissingCataloguesError, require_catalogues
+
+        try:
+            require_catalogues()
+        except MissingCataloguesError as exc:
+            print(f"Cannot start: {exc}", file=sys.stderr)
+            return 2
     from bot.logs import setup_logging
 
     console = args.command == "console" or not settings.has_token

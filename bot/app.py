@@ -1,8 +1,15 @@
-"""The composition root: the one place that builds settings, engine, Bot and Dispatcher."""
+"""The composition root: `build(settings, overrides)` is the one place that wires the application.
+
+Everything that starts the bot builds it here: `python -m bot` (through bot/runtime), the console
+playground, the tests' harness and runtime kit, and the benchmarks. `Overrides` holds the few
+things a caller other than production replaces (the clock, the Bot API transport, the engine).
+"""
 
 from __future__ import annotations
 
+from contextlib import suppress
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 from aiogram import Bot, Dispatcher
@@ -16,11 +23,16 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from bot.clock import Clock, SystemClock
 from bot.config import Settings
 from bot.jobs.sweep import DeliverySweep
-from bot.locks import Locks
+from bot.locks import LocalLocks, Locks, RedisLocks
 from bot.metrics import Metrics
 from bot.services.context import ConversationEraser
 from bot.services.importing.worker import FileWorkers
-from bot.telegram.fsm_storage import SqlStorage, TransactionalFSMMiddleware
+from bot.telegram.fsm_storage import (
+    DeferredStorage,
+    RedisConversations,
+    SqlStorage,
+    TransactionalFSMMiddleware,
+)
 from bot.telegram.middlewares import (
     MembersOnlyMiddleware,
     UnitOfWorkMiddleware,
@@ -37,8 +49,26 @@ from storage.uow import UnitOfWorkFactory
 # Any syntactically valid token works offline: the console and tests never reach Telegram.
 OFFLINE_TOKEN = "1000000001:offline-console-token-not-a-real-one"
 
-
+# Telegram times a chat's messages on arrival: a send exactly 1 s after the last one can land
+# a fraction of a millisecond early (network jitter) and get 429, so keep a small margin.
 PER_CHAT_INTERVAL = 1.05
+# Redis answers the readiness probe (3 s) or the probe reports it unreachable.
+REDIS_TIMEOUT_SECONDS = 3.0
+# A step-by-step command left half done in Redis is forgotten after a month.
+REDIS_CONVERSATION_TTL = timedelta(days=30)
+
+
+@dataclass(frozen=True)
+class Overrides:
+    """What tests, benchmarks and the console replace; the defaults are production's."""
+
+    clock: Clock | None = None
+    # The Bot API transport: LocalSession (bot/telegram/local_session.py) keeps it in memory.
+    session: BaseSession | None = None
+    engine: AsyncEngine | None = None
+    # Telegram redelivers an update it got no answer for: production records update ids and
+    # drops repeats. The console and the test harness number their updates from 1 on every run.
+    dedup_updates: bool = True
 
 
 @dataclass
@@ -52,12 +82,110 @@ class Application:
     sweep: DeliverySweep
     metrics: Metrics = field(default_factory=Metrics)
     files: FileWorkers | None = None
+    # Set when REDIS_URL is: conversation state, locks and per-chat pacing shared by replicas.
+    redis: Any | None = None
+    locks: Locks = field(default_factory=LocalLocks)
 
     async def close(self) -> None:
+        """Each part is closed even if another one fails to: this runs on the way out."""
         if self.files is not None:
             self.files.close()
-        await self.bot.session.close()
+        with suppress(Exception):
+            await self.bot.session.close()
+        with suppress(Exception):
+            await self.dispatcher.storage.close()
+        if self.redis is not None:
+            with suppress(Exception):
+                await self.redis.aclose()
         await self.engine.dispose()
+
+
+@dataclass
+class _RedisParts:
+    client: Any
+    fsm_storage: BaseStorage
+    locks: Locks
+    conversations: ConversationEraser
+
+
+def build(settings: Settings, overrides: Overrides | None = None) -> Application:
+    overrides = overrides or Overrides()
+    clock = overrides.clock or SystemClock()
+    engine = overrides.engine or build_engine(settings)
+    uow_factory = UnitOfWorkFactory(
+        create_session_factory(engine), serialize=engine.dialect.name == "sqlite"
+    )
+    shared = _redis_parts(settings) if settings.redis_url is not None else None
+    metrics = Metrics()
+    files = FileWorkers(settings.import_files)
+    dispatcher = build_dispatcher(
+        settings,
+        uow_factory,
+        clock,
+        shared.fsm_storage if shared else None,
+        metrics=metrics,
+        dedup_updates=overrides.dedup_updates,
+        conversations=shared.conversations if shared else None,
+        files=files,
+    )
+    bot = build_bot(settings, overrides.session)
+    limiter = RateLimiter(
+        per_second=settings.delivery.global_per_second, per_chat_interval=PER_CHAT_INTERVAL
+    )
+    # With Redis (several replicas) the per-chat pace is shared; the global one stays local.
+    spacing = (
+        RedisChatSpacing(shared.client, settings.redis_prefix, interval=PER_CHAT_INTERVAL)
+        if shared
+        else None
+    )
+    sender = Sender(bot, limiter, chat_spacing=spacing)
+    notifier = TelegramNotifier(sender, clock, settings.default_language)
+    locks = shared.locks if shared else LocalLocks()
+    sweep = DeliverySweep(uow_factory, clock, notifier, settings.delivery, locks=locks)
+    return Application(
+        settings,
+        engine,
+        uow_factory,
+        clock,
+        dispatcher,
+        bot,
+        sweep,
+        metrics,
+        files=files,
+        redis=shared.client if shared else None,
+        locks=locks,
+    )
+
+
+def build_engine(settings: Settings) -> AsyncEngine:
+    return create_engine(
+        settings.database_url,
+        busy_timeout_ms=settings.sqlite_busy_timeout_ms,
+        search_path=settings.database_schema,
+    )
+
+
+def _redis_parts(settings: Settings) -> _RedisParts:
+    from aiogram.fsm.storage.base import DefaultKeyBuilder
+    from aiogram.fsm.storage.redis import RedisStorage
+    from redis.asyncio import Redis
+
+    assert settings.redis_url is not None
+    client = Redis.from_url(
+        settings.redis_url.get_secret_value(),
+        socket_connect_timeout=REDIS_TIMEOUT_SECONDS,
+        socket_timeout=REDIS_TIMEOUT_SECONDS * 2,
+    )
+    keys = DefaultKeyBuilder(prefix=f"{settings.redis_prefix}:fsm", with_destiny=True)
+    ttl = REDIS_CONVERSATION_TTL
+    inner = RedisStorage(client, key_builder=keys, state_ttl=ttl, data_ttl=ttl)
+    return _RedisParts(
+        client=client,
+        # Its writes wait for the update's commit (bot/telegram/fsm_storage.py).
+        fsm_storage=DeferredStorage(inner),
+        locks=RedisLocks(client, settings.redis_prefix),
+        conversations=RedisConversations(client, f"{settings.redis_prefix}:fsm"),
+    )
 
 
 def build_dispatcher(
@@ -108,63 +236,11 @@ def build_bot(settings: Settings, session: BaseSession | None = None) -> Bot:
     return Bot(token, session=session, default=DefaultBotProperties(parse_mode=ParseMode.HTML))
 
 
-def build_application(
-    settings: Settings,
-    *,
-    clock: Clock | None = None,
-    session: BaseSession | None = None,
-    engine: AsyncEngine | None = None,
-    fsm_storage: BaseStorage | None = None,
-    locks: Locks | None = None,
-    dedup_updates: bool = False,
-    redis: Any | None = None,
-    conversations: ConversationEraser | None = None,
-) -> Application:
-    clock = clock or SystemClock()
-    engine = engine or create_engine(
-        settings.database_url,
-        busy_timeout_ms=settings.sqlite_busy_timeout_ms,
-        search_path=settings.database_schema,
-    )
-    uow_factory = UnitOfWorkFactory(
-        create_session_factory(engine), serialize=engine.dialect.name == "sqlite"
-    )
-    metrics = Metrics()
-    files = FileWorkers(settings.import_files)
-    dispatcher = build_dispatcher(
-        settings,
-        uow_factory,
-        clock,
-        fsm_storage,
-        metrics=metrics,
-        dedup_updates=dedup_updates,
-        conversations=conversations,
-        files=files,
-    )
-    bot = build_bot(settings, session)
-    # Telegram times a chat's messages on arrival: a send exactly 1 s after the last one can land
-    # a fraction of a millisecond early (network jitter) and get 429, so keep a small margin.
-    limiter = RateLimiter(
-        per_second=settings.delivery.global_per_second, per_chat_interval=PER_CHAT_INTERVAL
-    )
-    # With Redis (several replicas) the per-chat pace is shared; the global one stays local.
-    spacing = (
-        RedisChatSpacing(redis, settings.redis_prefix, interval=PER_CHAT_INTERVAL)
-        if redis is not None
-        else None
-    )
-    sender = Sender(bot, limiter, chat_spacing=spacing)
-    notifier = TelegramNotifier(sender, clock, settings.default_language)
-    sweep = DeliverySweep(uow_factory, clock, notifier, settings.delivery, locks=locks)
-    return Application(
-        settings, engine, uow_factory, clock, dispatcher, bot, sweep, metrics, files=files
-    )
-
-
 def start_scheduler(app: Application) -> Ticker:
-    """APScheduler only ticks: every job's state is in the database, so a tick missed or run on
-    several instances at once is harmless. Stop it with `await ticker.stop(seconds)`, which lets
-    a tick in progress finish (bot/ticker.py)."""
+    """The console's clock: APScheduler only ticks, every job's state is in the database, so a
+    tick missed or run on several instances at once is harmless. Stop it with
+    `await ticker.stop(seconds)`, which lets a tick in progress finish (bot/ticker.py). The
+    production runtime ticks its own way (bot/runtime/lifecycle.py: housekeeping too)."""
     ticker = Ticker(app.sweep.run_once, app.settings.delivery.sweep_interval_seconds)
     ticker.start()
     return ticker

@@ -1,6 +1,6 @@
 """Settings read from the environment and `.env`.
 
-Built once in the composition root (`bot.app`) and passed down; never imported as a global instance.
+Built once and passed to the composition root (`bot.app.build`); never a global instance.
 """
 
 from __future__ import annotations

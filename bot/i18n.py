@@ -27,7 +27,11 @@ from babel.support import NullTranslations, Translations
 from bot.config import SUPPORTED_LANGUAGES
 
 DOMAIN = "messages"
-LOCALES_DIR = Path(__file__).resolve().parent.parent / "locales"
+# An installed wheel carries the catalogues compiled (setup.py); a checkout has locales/ beside
+# the packages, with the .po sources and the .mo files `make locales` compiles.
+_PACKAGED = Path(__file__).resolve().parent / "locales"
+_CHECKOUT = Path(__file__).resolve().parent.parent / "locales"
+LOCALES_DIR = _PACKAGED if _PACKAGED.is_dir() else _CHECKOUT
 
 _locale: ContextVar[str] = ContextVar("salesbot_locale", default=SUPPORTED_LANGUAGES[0])
 log = logging.getLogger(__name__)
@@ -53,6 +57,31 @@ def _translations(language: str) -> NullTranslations:
         buffer.seek(0)
         return Translations(buffer, domain=DOMAIN)
     return NullTranslations()
+
+
+class MissingCataloguesError(RuntimeError):
+    """A supported language has no catalogue: the bot would answer in untranslated English."""
+
+
+def missing_catalogues() -> list[str]:
+    """Supported languages with neither a compiled catalogue nor its source to compile."""
+    missing = []
+    for language in SUPPORTED_LANGUAGES:
+        folder = LOCALES_DIR / language / "LC_MESSAGES"
+        if not (folder / f"{DOMAIN}.mo").is_file() and not (folder / f"{DOMAIN}.po").is_file():
+            missing.append(language)
+    return missing
+
+
+def require_catalogues() -> None:
+    """At start-up: refuse to run rather than fall back to English silently."""
+    missing = missing_catalogues()
+    if missing:
+        raise MissingCataloguesError(
+            f"no translations for {', '.join(missing)}: {LOCALES_DIR} has no"
+            f" <language>/LC_MESSAGES/{DOMAIN}.mo or .po. Build the package with its"
+            " catalogues (pip wheel . compiles them) or run `make locales` in a checkout."
+        )
 
 
 def pick_language(*candidates: str | None, default: str) -> str:

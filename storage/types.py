@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy import BigInteger, DateTime, Integer
 from sqlalchemy.engine import Dialect
-from sqlalchemy.types import TypeDecorator
+from sqlalchemy.types import TypeDecorator, TypeEngine
 
 CENTS = Decimal("0.01")
 # Every `Integer` column (all primary keys among them) is int4 on PostgreSQL: an id above this
@@ -44,7 +44,7 @@ class UTCDateTime(TypeDecorator[datetime]):
 class _ScaledDecimal(TypeDecorator[Decimal]):
     """A Decimal with two places stored as an integer of hundredths: exact on every dialect."""
 
-    impl = BigInteger
+    impl: type[TypeEngine[Any]] = BigInteger
     cache_ok = True
 
     def process_bind_param(self, value: Decimal | int | None, dialect: Dialect) -> int | None:

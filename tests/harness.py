@@ -16,7 +16,7 @@ from aiogram.methods import (
 from aiogram.types import CallbackQuery, Chat, InlineKeyboardMarkup, Message, Update, User
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.app import Application, build_application
+from bot.app import Application, Overrides, build
 from bot.clock import FrozenClock
 from bot.config import Settings
 from bot.telegram.local_session import LocalSession
@@ -52,7 +52,8 @@ class BotHarness:
     @classmethod
     def create(cls, settings: Settings, engine: AsyncEngine, clock: FrozenClock) -> BotHarness:
         session = LocalSession()
-        app = build_application(settings, clock=clock, session=session, engine=engine)
+        overrides = Overrides(clock=clock, session=session, engine=engine, dedup_updates=False)
+        app = build(settings, overrides)
         return cls(app=app, session=session, clock=clock)
 
     @property

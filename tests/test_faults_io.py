@@ -26,7 +26,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bench.fault_api import ThreadedFaultApi, max_in_window, min_gap_per_chat
-from bot.app import build_application
+from bot.app import Overrides, build
 from bot.config import DeliverySettings, Settings
 from bot.runtime import Runtime
 from bot.telegram.local_session import LocalSession
@@ -71,7 +71,7 @@ async def test_bot_api_faults_drop_nothing_and_recovery_keeps_the_limits(
         delivery=DeliverySettings(retry_backoff_seconds=1, batch_size=100),
     )
     session = TelegramSession(api=TelegramAPIServer.from_base(fault_api.base_url), timeout=1)
-    app = build_application(settings, session=session, engine=engine)
+    app = build(settings, Overrides(session=session, engine=engine, dedup_updates=False))
 
     async def sweep_like_the_scheduler(stop: asyncio.Event) -> None:
         while not stop.is_set():

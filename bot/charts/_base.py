@@ -39,6 +39,7 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import PathPatch
 from matplotlib.path import Path
 from matplotlib.transforms import Affine2D
+from matplotlib.typing import ColorType, LineStyleType
 from PIL import Image
 
 DPI = 180
@@ -206,7 +207,7 @@ class Canvas:
     def __init__(self, height: float) -> None:
         self.height = height
         self.figure = Figure(figsize=(WIDTH_PT / 72, height / 72), dpi=DPI, facecolor="white")
-        FigureCanvasAgg(self.figure)
+        self._agg = FigureCanvasAgg(self.figure)  # the figure's canvas from now on
         self._points = Affine2D().scale(1 / 72) + self.figure.dpi_scale_trans
         # All text of one colour, as glyph outlines, drawn as one path over everything else.
         self._ink: dict[tuple[float, ...], tuple[list[np.ndarray], list[np.ndarray]]] = {}
@@ -302,9 +303,9 @@ class Canvas:
         xs: Sequence[float],
         ys: Sequence[float],
         *,
-        color: object,
+        color: ColorType,
         width: float,
-        style: str = "-",
+        style: LineStyleType = "-",
         marker: str = "None",
         marker_size: float = 0,
     ) -> Line2D:
@@ -340,7 +341,7 @@ class Canvas:
         self.figure.canvas.draw()
         width, height = self.figure.canvas.get_width_height()
         rgba = Image.frombuffer(
-            "RGBA", (width, height), self.figure.canvas.buffer_rgba(), "raw", "RGBA", 0, 1
+            "RGBA", (width, height), self._agg.buffer_rgba(), "raw", "RGBA", 0, 1
         )
         palette = rgba.convert("RGB").quantize(
             _PALETTE_COLOURS, method=Image.Quantize.FASTOCTREE, dither=Image.Dither.NONE

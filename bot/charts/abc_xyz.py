@@ -7,6 +7,7 @@ from decimal import Decimal
 from typing import Literal
 
 from matplotlib import colormaps
+from matplotlib.typing import ColorType
 
 from bot.charts._base import (
     INK,
@@ -92,6 +93,7 @@ def draw_abc_xyz_heatmap(
         for column_index, column in enumerate(COLUMNS):
             cell = (row, column)
             weight = weights[row_index * 3 + column_index]
+            face: ColorType
             if weight > 0:
                 face = cmap(_CMAP_FROM + (_CMAP_TO - _CMAP_FROM) * weight / top)
                 ink = "white" if _luminance(face) < 0.5 else INK

@@ -8,6 +8,7 @@ from collections.abc import Mapping, Sequence
 from decimal import Decimal
 
 from matplotlib import colormaps
+from matplotlib.typing import ColorType, LineStyleType
 
 from bot.charts._base import (
     GRID,
@@ -80,7 +81,7 @@ def _periods(series: Mapping[str, Sequence[tuple[str, Decimal]]]) -> list[str]:
     return order
 
 
-def _style(index: int) -> tuple[object, str, str]:
+def _style(index: int) -> tuple[ColorType, LineStyleType, str]:
     colour = colormaps["tab10"](index % 10)
     cycle = index // 10
     return colour, "-" if cycle % 2 == 0 else "--", _MARKERS[cycle % len(_MARKERS)]
@@ -146,7 +147,7 @@ def draw_quality_trend(
     canvas.text(MARGIN, y_of(50), label, size=LABEL_PT, rotation=90, ha="center", va="top")
     period_labels.draw(canvas, bottom - 2)
 
-    ends: list[tuple[float, float, object]] = []
+    ends: list[tuple[float, float, ColorType]] = []
     column_width = (WIDTH_PT - 2 * MARGIN) / columns
     for index, name in enumerate(names):
         values = [math.nan] * len(periods)

@@ -193,12 +193,10 @@ class ActivityService:
             )
             extra = self._won_fields(client, today)
         client = await self._touch(actor, client, contact=True, **extra)
-        when = command.when
         reason = comment if outcome is Outcome.CALLBACK else None
-        if when is None:
-            if outcome is Outcome.CALLBACK:
-                raise DomainError("date_missing")
-            when = default_when(actor, client.temperature, today)
+        if command.when is None and outcome is Outcome.CALLBACK:
+            raise DomainError("date_missing")
+        when = command.when or default_when(actor, client.temperature, today)
         followup = await self._reschedule(actor, client, when, reason=reason)
         return Logged(
             client,

@@ -58,9 +58,9 @@ class AuditService:
             member = await find_member(self._ctx, actor.team.id, query.member)
             member_id, member_name = member.id, member.full_name
         elif member_id is not None:
-            member = await uow.members.get(actor.team.id, member_id)
-            member_name = member.full_name if member else None
-            if member is None:
+            found = await uow.members.get(actor.team.id, member_id)
+            member_name = found.full_name if found else None
+            if found is None:
                 member_id = None
         zone = actor.zone
 

@@ -47,7 +47,7 @@ class ServiceContext:
     candidates: CandidateCache = field(default_factory=CandidateCache)
     # Reports of ended periods (bot/services/portfolio/cache.py); long-lived like `candidates`.
     reports: ReportCache = field(default_factory=ReportCache)
-    # Set when conversation state lives outside the database (REDIS_URL); see bot/runtime.py.
+    # Set when conversation state lives outside the database (REDIS_URL); see bot/app.py.
     conversations: ConversationEraser | None = None
     # The worker processes that read imported files off the event loop (long-lived, per app).
     files: FileWorkers | None = None

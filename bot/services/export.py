@@ -298,9 +298,10 @@ def _local(value: datetime | None, zone: ZoneInfo) -> datetime | None:
 
 
 def _client_cells(row: ClientExportRow, zone: ZoneInfo, labels: ExportLabels) -> list[Cell]:
-    next_contact: date | datetime | None = _local(row.next_contact_at, zone)
-    if next_contact is not None and row.next_contact_date_only:
-        next_contact = next_contact.date()
+    local = _local(row.next_contact_at, zone)
+    next_contact: date | datetime | None = local
+    if local is not None and row.next_contact_date_only:
+        next_contact = local.date()
     return [
         row.id,
         row.name,

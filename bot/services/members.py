@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from dataclasses import replace
 from datetime import time
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from bot.config import SUPPORTED_LANGUAGES, RuleDefaults
@@ -177,5 +178,6 @@ class TeamSettingsService:
         high = next((b.le for b in bounds if hasattr(b, "le")), 3650)
         if not value.isdigit() or not low <= int(value) <= high:
             raise DomainError("team_period_invalid", low=low, high=high)
-        await self._ctx.uow.teams.update(actor.team.id, **{field: int(value)})
-        return replace(actor.team, **{field: int(value)})
+        changed: dict[str, Any] = {field: int(value)}
+        await self._ctx.uow.teams.update(actor.team.id, **changed)
+        return replace(actor.team, **changed)

@@ -43,10 +43,11 @@ class ConsolePrinter:
 
     def __call__(self, method: TelegramMethod[Any]) -> None:
         if isinstance(method, SendMessage | EditMessageText):
-            print("\n" + html_to_console(method.text), file=self.out)
+            text = method.text or ""
+            print("\n" + html_to_console(text), file=self.out)
             if isinstance(method, EditMessageText) and method.reply_markup is None:
                 self.buttons = []
-            self._remember(method.reply_markup, getattr(method, "message_id", None), method.text)
+            self._remember(method.reply_markup, getattr(method, "message_id", None), text)
         elif isinstance(method, EditMessageReplyMarkup) and method.reply_markup is None:
             self.buttons = []
         elif isinstance(method, AnswerCallbackQuery) and method.text:

@@ -311,7 +311,8 @@ def parts(rows: Sequence[str], budget: int, sep: str = "\n") -> list[tuple[int, 
     characters; a row too long for a part of its own is cut with an ellipsis."""
     joint = visible_length(sep)
     packed: list[tuple[int, list[str]]] = []
-    first, current, used = 0, [], 0
+    current: list[str] = []
+    first, used = 0, 0
     for index, row in enumerate(rows):
         width = visible_length(row)
         if width > budget:

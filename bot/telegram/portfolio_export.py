@@ -106,9 +106,12 @@ def quality_sheet(report: Report) -> Sheet:
         _("{category} before, %").format(category=c) for c in names
     ]
     rows: list[list[Cell]] = [
-        [q.name, q.clients]
-        + [_pct_cell(q.now.get(c)) for c in names]
-        + [_pct_cell(q.prev.get(c)) for c in names]
+        [
+            q.name,
+            q.clients,
+            *(_pct_cell(q.now.get(c)) for c in names),
+            *(_pct_cell(q.prev.get(c)) for c in names),
+        ]
         for q in report.quality
     ]
     return Sheet(_("Quality"), headers, rows)
@@ -118,9 +121,12 @@ def activity_sheet(report: Report) -> Sheet:
     headers = [_("Manager"), _("Days")] + [kind_label(k) for k in KINDS]
     headers += [_("{kind} a week").format(kind=kind_label(k)) for k in KINDS]
     rows: list[list[Cell]] = [
-        [line.name, line.days]
-        + [line.counts.get(k, 0) for k in KINDS]
-        + [shown(line.per(k, 7), 2) for k in KINDS]
+        [
+            line.name,
+            line.days,
+            *(line.counts.get(k, 0) for k in KINDS),
+            *(shown(line.per(k, 7), 2) for k in KINDS),
+        ]
         for line in report.activity
     ]
     return Sheet(_("Activity"), headers, rows)

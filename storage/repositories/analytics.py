@@ -107,7 +107,7 @@ class AnalyticsRepository:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
 
-    async def _rows(self, query: Executable) -> Result[Any]:
+    async def _rows(self, query: Executable) -> Result[*tuple[Any, ...]]:
         # Core execution on the unit of work's connection: these are plain column tuples, and
         # the ORM's per-row bookkeeping costs more than the query on tens of thousands of rows.
         connection = await self._session.connection()
@@ -297,7 +297,9 @@ class AnalyticsRepository:
         ).one()
         activity_id = await self._session.scalar(select(func.max(Activity.id)))
         roster = await self._session.scalar(select(Team.roster_version).where(Team.id == team_id))
-        return DataVersion(int(deal_id or 0), int(deal_count), int(activity_id or 0), int(roster))
+        return DataVersion(
+            int(deal_id or 0), int(deal_count), int(activity_id or 0), int(roster or 0)
+        )
 
 
 def _as_date(value: date | str) -> date:

@@ -8,11 +8,18 @@ without rebuilding the expression each time, and no ORM object (identity map, fl
 from __future__ import annotations
 
 from dataclasses import fields
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Column, Table
+from sqlalchemy import Column, CursorResult, Result, Table
 
 
 def columns_for(table: Table, dto: type[Any]) -> tuple[Column[Any], ...]:
     """The table's columns named like the DTO's fields, in their order: `dto(*row)` builds it."""
     return tuple(table.c[field.name] for field in fields(dto))
+
+
+def rowcount(result: Result[Any]) -> int:
+    """Rows an UPDATE or DELETE changed. The session's `execute` is typed to return a Result for
+    every statement; what a data-changing statement returns is its CursorResult subclass, which
+    has the count."""
+    return cast("CursorResult[Any]", result).rowcount or 0

@@ -238,6 +238,7 @@ class DigestRepository:
             )
         )
         for client_id, name, birthday, manager in rows:
+            assert birthday is not None  # the query matched its month and day
             day = pairs[(birthday.month, birthday.day)]
             out.append(Birthday(client_id, name, None, day, manager))
         contact_day = [
@@ -247,7 +248,7 @@ class DigestRepository:
             )
             for (m, d) in pairs
         ]
-        rows = await self._session.execute(
+        contacts = await self._session.execute(
             select(
                 Client.id,
                 Client.name,
@@ -258,7 +259,8 @@ class DigestRepository:
             .join(Client, Client.id == ClientContact.client_id)
             .where(*scope, or_(*contact_day))
         )
-        for client_id, name, person, birthday, manager in rows:
+        for client_id, name, person, birthday, manager in contacts:
+            assert birthday is not None  # the query matched its month and day
             day = pairs[(birthday.month, birthday.day)]
             out.append(Birthday(client_id, name, person, day, manager))
         return sorted(out, key=lambda b: (b.day, b.client_name))

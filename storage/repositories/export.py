@@ -6,10 +6,11 @@ more than one chunk of plain rows is held at a time. Erased clients are never re
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import KW_ONLY, dataclass
 from datetime import date, datetime
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import ColumnElement, and_, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -51,8 +52,37 @@ class ClientExportRow:
     next_contact_date_only: bool | None
     last_contact_at: datetime | None
     created_at: datetime
+    _: KW_ONLY  # read apart from the row
     phones: list[str]
     tags: list[str]
+
+
+# What the query reads, named and ordered like ClientExportRow's fields (phones and tags are read
+# apart): a row becomes one by position. tests/test_export.py holds the two in step.
+CLIENT_EXPORT_COLUMNS = (
+    Client.id,
+    Client.name,
+    Client.contact_person,
+    Client.position,
+    Client.email,
+    Client.website,
+    Client.city,
+    Client.address,
+    Client.birthday,
+    Client.source,
+    Client.referrer,
+    Client.segment,
+    Client.consent,
+    Client.temperature,
+    Client.stage,
+    Client.potential,
+    Client.first_deal_on,
+    Member.full_name.label("manager"),
+    Followup.due_at.label("next_contact_at"),
+    Followup.date_only.label("next_contact_date_only"),
+    Client.last_contact_at,
+    Client.created_at,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,32 +145,10 @@ class ExportRepository:
         conn = await self._session.connection()
         last = 0
         while True:
-            rows = (
+            # Read by position, in CLIENT_EXPORT_COLUMNS' order.
+            rows: Sequence[tuple[Any, ...]] = (
                 await conn.execute(
-                    select(
-                        Client.id,
-                        Client.name,
-                        Client.contact_person,
-                        Client.position,
-                        Client.email,
-                        Client.website,
-                        Client.city,
-                        Client.address,
-                        Client.birthday,
-                        Client.source,
-                        Client.referrer,
-                        Client.segment,
-                        Client.consent,
-                        Client.temperature,
-                        Client.stage,
-                        Client.potential,
-                        Client.first_deal_on,
-                        Member.full_name,
-                        Followup.due_at,
-                        Followup.date_only,
-                        Client.last_contact_at,
-                        Client.created_at,
-                    )
+                    select(*CLIENT_EXPORT_COLUMNS)
                     .join(Member, Member.id == Client.manager_id)
                     .outerjoin(Followup, pending)
                     .where(*conditions, Client.id > last)
@@ -167,7 +175,8 @@ class ExportRepository:
             ):
                 tags.setdefault(client_id, []).append(tag)
             yield [
-                ClientExportRow(*row, phones.get(row[0], []), tags.get(row[0], [])) for row in rows
+                ClientExportRow(*row, phones=phones.get(row[0], []), tags=tags.get(row[0], []))
+                for row in rows
             ]
             last = ids[-1]
 

@@ -7,6 +7,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.dto import InviteDTO, to_dto
 from storage.models import Invite
+from storage.repositories.columns import rowcount
 
 
 class InviteRepository:
@@ -46,4 +47,4 @@ class InviteRepository:
             .where(Invite.id == invite_id, Invite.used_by.is_(None))
             .values(used_by=member_id, used_at=now)
         )
-        return result.rowcount == 1
+        return rowcount(result) == 1

@@ -11,6 +11,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import Client, Followup, Member, OutboxMessage
+from storage.repositories.columns import rowcount
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,7 +184,7 @@ class OutboxRepository:
                 attempts=OutboxMessage.attempts + 1,
             )
         )
-        return result.rowcount == 1
+        return rowcount(result) == 1
 
     async def retry_later(
         self, row_id: int, owner: str, next_attempt_at: datetime, error: str | None
@@ -234,7 +235,7 @@ class OutboxRepository:
             .where(OutboxMessage.lease_owner == owner, OutboxMessage.state == "pending")
             .values(lease_owner=None, lease_until=None)
         )
-        return result.rowcount or 0
+        return rowcount(result)
 
     async def backlog(self, now: datetime) -> tuple[int, datetime | None]:
         """Pending rows that may be sent now, and the due moment of the oldest pending row that

@@ -32,6 +32,7 @@ from storage.models import (
     OutboxMessage,
     Team,
 )
+from storage.repositories.columns import rowcount
 from storage.types import UTCDateTime
 
 log = logging.getLogger(__name__)
@@ -330,7 +331,7 @@ class PrivacyRepository:
             .where(Followup.team_id == team_id, Followup.client_id == client_id)
             .values(reason=None)
         )
-        return int(result.rowcount or 0)  # type: ignore[attr-defined]
+        return rowcount(result)
 
     async def erase_outbox(self, team_id: int, client_id: int, needles: Sequence[str]) -> int:
         """Rows about the client, and any other row whose payload names the person (an alert

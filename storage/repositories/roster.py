@@ -10,6 +10,7 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import Activity, Client, Followup, Member, OutboxMessage, Team
+from storage.repositories.columns import rowcount
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,7 +153,7 @@ class RosterRepository:
             .where(Member.team_id == team_id, Member.id == member_id, Member.is_active.is_(True))
             .values(is_active=False, removed_at=now)
         )
-        return result.rowcount == 1  # type: ignore[attr-defined]
+        return rowcount(result) == 1
 
     async def active_owners(self, team_id: int) -> int:
         count = await self._session.scalar(

@@ -9,6 +9,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import ProcessedUpdate
+from storage.repositories.columns import rowcount
 from storage.sqlite_driver import quick
 
 _UPDATES = ProcessedUpdate.__table__
@@ -36,11 +37,11 @@ class ProcessedUpdateRepository:
         """
         statement = _CLAIM[self._session.get_bind().dialect.name]
         result = await self._session.execute(statement, {"update_id": update_id, "now": now})
-        return result.rowcount == 1
+        return rowcount(result) == 1
 
     async def prune(self, before: datetime) -> int:
         """Forget ids received before `before`: Telegram redelivers for at most a day."""
         result = await self._session.execute(
             delete(ProcessedUpdate).where(ProcessedUpdate.received_at < before)
         )
-        return result.rowcount or 0
+        return rowcount(result)

@@ -470,9 +470,9 @@ class ImportService:
             note = values.text(cell)
             row.note = note[: limits.max_note_chars] if note else None
         elif target == "manager":
-            raw = values.text(cell)
-            if raw is not None:
-                manager = members.get(_member_key(raw))
+            named = values.text(cell)
+            if named is not None:
+                manager = members.get(_member_key(named))
                 if manager is None:
                     raise values.BadValueError("manager")
                 row.manager = manager

@@ -180,7 +180,7 @@ class FileWorkers:
                 parsed.discard(parsed.temporary_path(job.out, process.pid))
         kind = reply[0]
         if kind in ("ok", "refused", "failed"):
-            *reply, self.last_peak_mb = reply
+            reply, self.last_peak_mb = reply[:-1], reply[-1]
         if kind == "ok":
             return ParsedTable(headers=reply[1], rows=reply[2], path=job.out)
         parsed.discard(job.out)
