@@ -16,6 +16,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from bot.telegram_limits import DOWNLOAD_MAX_BYTES, UPLOAD_MAX_BYTES
+
 OFFICIAL_API_URL = "https://api.telegram.org"
 SUPPORTED_LANGUAGES = ("ru", "en")
 # Telegram accepts 1-256 of these; fewer than 16 is guessable, so the bot asks for at least 16.
@@ -72,7 +74,9 @@ class Limits(BaseModel):
     invite_ttl_hours: int = 72
     match_min_score: float = 72.0
     # Import of client tables (/import): refused above these sizes, before any row is read.
-    import_max_bytes: int = 20 * 1024 * 1024
+    import_max_bytes: int = DOWNLOAD_MAX_BYTES
+    # An exported file above this is refused: what the Bot API server takes from a bot.
+    export_max_bytes: int = Field(UPLOAD_MAX_BYTES, ge=1)
     import_max_rows: int = 50_000
     # The progress message is edited at most this often (Telegram limits edits per chat).
     import_progress_seconds: float = 3.0

@@ -17,7 +17,7 @@ from bot.services.access import require_role
 from bot.services.audit import AuditQuery
 from bot.services.context import Actor
 from bot.services.errors import DomainError
-from bot.services.export import ExportLabels
+from bot.services.export import ExportLabels, client_headers
 from bot.services.hub import Services
 from bot.services.matching import MatchKind
 from bot.telegram.audit_render import audit_view
@@ -48,31 +48,7 @@ def export_labels() -> ExportLabels:
     return ExportLabels(
         client_sheet=_("Clients"),
         activity_sheet=_("Activities"),
-        client_headers=[
-            "ID",
-            _("Name"),
-            _("Contact"),
-            _("Position"),
-            _("Phones"),
-            _("Email"),
-            _("Website"),
-            _("City"),
-            _("Address"),
-            _("Birthday"),
-            _("Source"),
-            _("Referred by"),
-            _("Segment"),
-            _("Tags"),
-            _("Consent"),
-            _("Temperature"),
-            _("Stage"),
-            _("Potential"),
-            _("First deal"),
-            _("Manager"),
-            _("Next contact"),
-            _("Last contact"),
-            _("Created"),
-        ],
+        client_headers=client_headers(_),
         activity_headers=[
             _("Client ID"),
             _("Client"),

@@ -17,9 +17,10 @@ from functools import lru_cache
 from html import unescape
 from html.parser import HTMLParser
 
-TEXT_LIMIT = 4096  # a message, after entities parsing
-CAPTION_LIMIT = 1024  # a photo's or document's caption
-ALERT_LIMIT = 200  # the text of a callback answer
+from bot.telegram_limits import ALERT_LIMIT, CAPTION_LIMIT, TEXT_LIMIT
+
+__all__ = ["ALERT_LIMIT", "CAPTION_LIMIT", "TEXT_LIMIT"]  # imported from here by the views
+
 ELLIPSIS = "…"
 ALLOWED_TAGS = frozenset(
     {"b", "strong", "i", "em", "u", "ins", "s", "strike", "del", "code", "pre", "a", "blockquote"}
