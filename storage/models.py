@@ -247,7 +247,8 @@ class Campaign(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     team_id: Mapped[int] = mapped_column(ForeignKey("teams.id", ondelete="CASCADE"), index=True)
     created_by: Mapped[int] = mapped_column(ForeignKey("members.id"))
-    selector: Mapped[str] = mapped_column(String(100))
+    # A segment or a tag (the shorter of the two).
+    selector: Mapped[str] = mapped_column(String(_length("segment")))
     due_on: Mapped[date] = mapped_column(Date())
     title: Mapped[str] = mapped_column(String(200))
     clients_count: Mapped[int] = mapped_column(Integer)

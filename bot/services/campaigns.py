@@ -13,8 +13,12 @@ from bot.services.context import Actor, ServiceContext
 from bot.services.errors import DomainError
 from bot.services.scheduling import Due, due_from_when
 from storage.enums import Role
-from storage.models import Campaign, text_limit
-from storage.repositories.campaigns import CampaignTarget, PlannedFollowup
+from storage.repositories.campaigns import (
+    SELECTOR_LIMIT,
+    TITLE_LIMIT,
+    CampaignTarget,
+    PlannedFollowup,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,12 +46,10 @@ class CampaignService:
         title = " ".join(title.split())
         if not selector or not title:
             raise DomainError("campaign_usage")
-        title_limit = text_limit(Campaign, "title") or len(title)
-        if len(title) > title_limit:
-            raise DomainError("campaign_title_too_long", limit=title_limit)
+        if len(title) > TITLE_LIMIT:
+            raise DomainError("campaign_title_too_long", limit=TITLE_LIMIT)
         self._check_not_past(actor, when)
-        selector_limit = text_limit(Campaign, "selector") or len(selector)
-        if len(selector) > selector_limit:
+        if len(selector) > SELECTOR_LIMIT:
             # Longer than any segment or tag can be: nothing can match.
             raise DomainError("campaign_no_clients", selector=selector)
 
