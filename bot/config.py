@@ -75,18 +75,20 @@ class Limits(BaseModel):
     match_min_score: float = 72.0
     # Import of client tables (/import): refused above these sizes, before any row is read.
     import_max_bytes: int = DOWNLOAD_MAX_BYTES
-    # An exported file above this is refused: what the Bot API server takes from a bot.
-    export_max_bytes: int = Field(UPLOAD_MAX_BYTES, ge=1)
     import_max_rows: int = 50_000
     # The progress message is edited at most this often (Telegram limits edits per chat).
     import_progress_seconds: float = 3.0
     import_problems_listed: int = 20
+    # Rows an import writes per batch of INSERTs: smaller lets other updates in more often.
+    import_write_rows: int = Field(250, ge=1, le=5000)
     # Mass viewing: more than this many distinct client cards (plus exports) opened by one
     # member within the window alerts the owners once (a sign of copying the base).
     mass_view_cards: int = Field(30, ge=1)
     mass_view_minutes: int = Field(10, ge=1, le=1440)
     # Rows read from the database per query while an export streams into its file.
     export_chunk_rows: int = Field(2000, ge=100, le=50_000)
+    # An exported file above this is refused: what the Bot API server takes from a bot.
+    export_max_bytes: int = Field(UPLOAD_MAX_BYTES, ge=1)
     audit_page_size: int = Field(20, ge=5, le=50)
 
 

@@ -43,7 +43,6 @@ from storage.enums import ActivityKind, Consent, FollowupKind, Role
 Progress = Callable[[str, int, int], Awaitable[None]]
 # How often the progress callback hears from the loops; it decides itself when to show it.
 PROGRESS_EVERY = 500
-WRITE_BATCH = 250
 # Checking and preparing rows is pure Python on the event loop: it lets other updates in this
 # often (a batch of 1,000 prepared and sent in one go held the loop 300 ms on a busy machine).
 YIELD_EVERY_SECONDS = 0.02
@@ -486,12 +485,13 @@ class ImportService:
         all_ids = await uow.imports.reserve_client_ids(team_id, len(rows))
         slices = _Slices()
         total = len(rows)
-        for start in range(0, total, WRITE_BATCH):
+        batch_rows = self._ctx.limits.import_write_rows
+        for start in range(0, total, batch_rows):
             # Taken off the list as they are written: 50,000 rows freed at once when the import
             # returned held the loop for 100-200 ms.
-            batch = rows[:WRITE_BATCH]
-            del rows[:WRITE_BATCH]
-            ids = all_ids[start : start + WRITE_BATCH]
+            batch = rows[:batch_rows]
+            del rows[:batch_rows]
+            ids = all_ids[start : start + batch_rows]
             client_rows = []
             for client_id, row in zip(ids, batch, strict=True):
                 await slices.give_way()
