@@ -80,7 +80,8 @@ class NewClientInput:
         return self.columns.get("city")
 
 
-# Callback data holds a tag (`/list #tag` pages): what the rest of a ListPage button leaves.
+# Callback data holds a tag (`/list #tag` pages): what is left of it beside the rest of a
+# ListPage button (`lp:g.`, the largest offset and part: under 24 bytes).
 TAG_MAX_BYTES = CALLBACK_DATA_BYTES - 24
 
 
