@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, and_, null, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import QueryableAttribute
 
 from bot.fields import EXPORTED, ClientField, Kind
 from storage.models import Activity, Client, ClientPhone, ClientTag, Followup, Member
@@ -33,7 +34,7 @@ class ExportFilter:
 ClientExportRow = list[Any]
 
 
-def _exported_column(field: ClientField) -> ColumnElement[Any]:
+def _exported_column(field: ClientField) -> ColumnElement[Any] | QueryableAttribute[Any]:
     if field.is_column:
         return Client.__table__.c[field.name]
     if field.kind is Kind.MANAGER:
