@@ -16,6 +16,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from bot.telegram_limits import DOWNLOAD_MAX_BYTES, UPLOAD_MAX_BYTES
+
 OFFICIAL_API_URL = "https://api.telegram.org"
 SUPPORTED_LANGUAGES = ("ru", "en")
 # Telegram accepts 1-256 of these; fewer than 16 is guessable, so the bot asks for at least 16.
@@ -72,17 +74,21 @@ class Limits(BaseModel):
     invite_ttl_hours: int = 72
     match_min_score: float = 72.0
     # Import of client tables (/import): refused above these sizes, before any row is read.
-    import_max_bytes: int = 20 * 1024 * 1024
+    import_max_bytes: int = DOWNLOAD_MAX_BYTES
     import_max_rows: int = 50_000
     # The progress message is edited at most this often (Telegram limits edits per chat).
     import_progress_seconds: float = 3.0
     import_problems_listed: int = 20
+    # Rows an import writes per batch of INSERTs: smaller lets other updates in more often.
+    import_write_rows: int = Field(250, ge=1, le=5000)
     # Mass viewing: more than this many distinct client cards (plus exports) opened by one
     # member within the window alerts the owners once (a sign of copying the base).
     mass_view_cards: int = Field(30, ge=1)
     mass_view_minutes: int = Field(10, ge=1, le=1440)
     # Rows read from the database per query while an export streams into its file.
     export_chunk_rows: int = Field(2000, ge=100, le=50_000)
+    # An exported file above this is refused: what the Bot API server takes from a bot.
+    export_max_bytes: int = Field(UPLOAD_MAX_BYTES, ge=1)
     audit_page_size: int = Field(20, ge=5, le=50)
 
 

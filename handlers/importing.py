@@ -50,6 +50,7 @@ from bot.telegram.callbacks import ImportAction
 from bot.telegram.filters import has_document, has_photo
 from bot.telegram.replies import Replies
 from bot.telegram.texts import error_text
+from bot.telegram_limits import MB
 from storage.enums import Role
 
 log = logging.getLogger(__name__)
@@ -114,9 +115,7 @@ async def import_command(
             "The first row with column names is the header: Название, Контакт, Телефон, Email, "
             "Город, День рождения, Менеджер, Следующий звонок, Теги… I will guess where each "
             "column goes and show it before anything is saved."
-        ).format(
-            mb=limits.import_max_bytes // (1024 * 1024), rows=fmt_number(limits.import_max_rows)
-        )
+        ).format(mb=limits.import_max_bytes // MB, rows=fmt_number(limits.import_max_rows))
     )
 
 

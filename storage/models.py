@@ -25,6 +25,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from bot.fields import FIELDS_BY_NAME
 from storage.limits import CAMPAIGN_SELECTOR_CHARS, CAMPAIGN_TITLE_CHARS
 from storage.types import Money, Percent, UTCDateTime
 
@@ -35,6 +36,13 @@ NAMING = {
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
+
+
+def _length(field: str) -> int:
+    """A client text column's length: declared once, in the field registry (bot/fields.py)."""
+    length = FIELDS_BY_NAME[field].max_length
+    assert length is not None, field
+    return length
 
 
 class Base(DeclarativeBase):
@@ -114,20 +122,20 @@ class Client(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     team_id: Mapped[int] = mapped_column(ForeignKey("teams.id", ondelete="CASCADE"))
     manager_id: Mapped[int] = mapped_column(ForeignKey("members.id"))
-    name: Mapped[str] = mapped_column(String(200))
-    contact_person: Mapped[str | None] = mapped_column(String(200))
-    position: Mapped[str | None] = mapped_column(String(200))
-    email: Mapped[str | None] = mapped_column(String(254))
-    website: Mapped[str | None] = mapped_column(String(254))
-    city: Mapped[str | None] = mapped_column(String(120))
-    address: Mapped[str | None] = mapped_column(String(400))
+    name: Mapped[str] = mapped_column(String(_length("name")))
+    contact_person: Mapped[str | None] = mapped_column(String(_length("contact_person")))
+    position: Mapped[str | None] = mapped_column(String(_length("position")))
+    email: Mapped[str | None] = mapped_column(String(_length("email")))
+    website: Mapped[str | None] = mapped_column(String(_length("website")))
+    city: Mapped[str | None] = mapped_column(String(_length("city")))
+    address: Mapped[str | None] = mapped_column(String(_length("address")))
     birthday: Mapped[date | None] = mapped_column(Date())
-    source: Mapped[str | None] = mapped_column(String(200))
-    referrer: Mapped[str | None] = mapped_column(String(200))
-    segment: Mapped[str | None] = mapped_column(String(100))
-    consent: Mapped[str] = mapped_column(String(8), server_default="unknown")
-    temperature: Mapped[str] = mapped_column(String(8))
-    stage: Mapped[str] = mapped_column(String(16))
+    source: Mapped[str | None] = mapped_column(String(_length("source")))
+    referrer: Mapped[str | None] = mapped_column(String(_length("referrer")))
+    segment: Mapped[str | None] = mapped_column(String(_length("segment")))
+    consent: Mapped[str] = mapped_column(String(_length("consent")), server_default="unknown")
+    temperature: Mapped[str] = mapped_column(String(_length("temperature")))
+    stage: Mapped[str] = mapped_column(String(_length("stage")))
     stage_changed_at: Mapped[datetime] = mapped_column(UTCDateTime())
     potential: Mapped[Decimal | None] = mapped_column(Money())
     first_deal_on: Mapped[date | None] = mapped_column(Date())
@@ -150,7 +158,7 @@ class ClientPhone(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     team_id: Mapped[int] = mapped_column(ForeignKey("teams.id", ondelete="CASCADE"))
     client_id: Mapped[int] = mapped_column(ForeignKey("clients.id", ondelete="CASCADE"), index=True)
-    raw: Mapped[str] = mapped_column(String(64))
+    raw: Mapped[str] = mapped_column(String(_length("phone")))
     digits: Mapped[str] = mapped_column(String(32))
     label: Mapped[str | None] = mapped_column(String(64))
 
@@ -161,10 +169,11 @@ class ClientContact(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     team_id: Mapped[int] = mapped_column(ForeignKey("teams.id", ondelete="CASCADE"))
     client_id: Mapped[int] = mapped_column(ForeignKey("clients.id", ondelete="CASCADE"), index=True)
-    name: Mapped[str] = mapped_column(String(200))
-    position: Mapped[str | None] = mapped_column(String(200))
-    phone: Mapped[str | None] = mapped_column(String(64))
-    email: Mapped[str | None] = mapped_column(String(254))
+    # Every contact after the first: sized as the client's own contact person, phone, email.
+    name: Mapped[str] = mapped_column(String(_length("contact_person")))
+    position: Mapped[str | None] = mapped_column(String(_length("position")))
+    phone: Mapped[str | None] = mapped_column(String(_length("phone")))
+    email: Mapped[str | None] = mapped_column(String(_length("email")))
     birthday: Mapped[date | None] = mapped_column(Date())
     social: Mapped[str | None] = mapped_column(String(254))
 
@@ -176,7 +185,7 @@ class ClientTag(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     team_id: Mapped[int] = mapped_column(ForeignKey("teams.id", ondelete="CASCADE"))
     client_id: Mapped[int] = mapped_column(ForeignKey("clients.id", ondelete="CASCADE"))
-    tag: Mapped[str] = mapped_column(String(32))
+    tag: Mapped[str] = mapped_column(String(_length("tags")))
 
 
 class Activity(Base):

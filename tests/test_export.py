@@ -15,6 +15,8 @@ from aiogram.types import BufferedInputFile
 from openpyxl import load_workbook
 from sqlalchemy import select
 
+from bot.telegram.texts import error_text
+from bot.telegram_limits import MB
 from storage.models import AuditEntry, Member
 from tests.harness import BotHarness, Person
 from tests.test_reminders import make_sweep
@@ -230,12 +232,14 @@ async def test_russian_export_has_russian_headers(team: BotHarness):
     assert "экспортировано" in replies[-1].text
 
 
-async def test_a_file_over_telegrams_limit_is_refused(
-    team: BotHarness, monkeypatch: pytest.MonkeyPatch
-):
-    monkeypatch.setattr("bot.services.export.MAX_FILE_BYTES", 100)
+async def test_a_file_over_telegrams_limit_is_refused(team: BotHarness):
+    limits = team.app.settings.limits
+    assert "larger than the 50 MB" in error_text(
+        "export_too_large", {"limit": limits.export_max_bytes // MB}
+    )
+    limits.export_max_bytes = 100
     replies = await team.send(OWNER, "/export csv")
-    assert "larger than the 50 MB" in replies[-1].text
+    assert "larger than the 1 MB Telegram lets a bot send" in replies[-1].text
     assert _documents(team) == []
     async with team.uow_factory() as uow:
         assert (

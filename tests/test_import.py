@@ -16,6 +16,7 @@ from openpyxl import Workbook
 from sqlalchemy import func, select
 
 from bot.services.importing import service as import_service
+from bot.services.importing.mapping import FIELDS
 from bot.telegram.callbacks import ImportAction
 from storage.models import Activity, AuditEntry, Client, ClientPhone, ClientTag, Followup
 from storage.repositories.imports import ImportRepository
@@ -326,7 +327,8 @@ async def test_mapping_is_fixed_with_buttons(team: BotHarness):
     mapping = (await upload(team, OWNER, csv_bytes(rows), "t.csv"))[-1]
     tok = tok_of(mapping)
     choice = (await team.press(OWNER, ImportAction(act="col", tok=tok, col=0).pack()))[-1]
-    assert "«Фирма»" in choice.text and len(choice.buttons) == 20
+    # A button per field (bot/fields.py), then "skip" and "back".
+    assert "«Фирма»" in choice.text and len(choice.buttons) == len(FIELDS) + 2
     back = await team.press(OWNER, ImportAction(act="set", tok=tok, col=0, fld="name").pack())
     assert "1. Фирма → <b>Name</b>" in back[-1].text
     await team.press(OWNER, ImportAction(act="set", tok=tok, col=1, fld="city").pack())
@@ -462,7 +464,7 @@ async def test_a_failure_half_way_leaves_the_base_as_it_was(
 ):
     await team.send(OWNER, "/add Старый клиент, +7 999 123-45-67")
     before = {model: await count(team, model) for model in (Client, ClientPhone, Followup)}
-    monkeypatch.setattr(import_service, "WRITE_BATCH", 2)
+    team.app.settings.limits.import_write_rows = 2
     calls = {"n": 0}
     original = ImportRepository.add_followups
 
@@ -495,7 +497,7 @@ async def test_progress_is_shown_while_importing_and_the_button_is_answered_at_o
 ):
     team.app.settings.limits.import_progress_seconds = 0
     monkeypatch.setattr(import_service, "PROGRESS_EVERY", 10)
-    monkeypatch.setattr(import_service, "WRITE_BATCH", 25)
+    team.app.settings.limits.import_write_rows = 25
     rows = [["Название"]] + [[f"Клиент {i}"] for i in range(100)]
     mapping = (await upload(team, OWNER, csv_bytes(rows), "t.csv"))[-1]
     await team.press(OWNER, button(mapping, "go"))
@@ -554,19 +556,16 @@ async def test_progress_edits_wait_for_the_interval_on_the_clock(team: BotHarnes
     assert progress.edits == 2
 
 
-async def test_an_exception_in_the_service_rolls_the_whole_file_back(
-    team: BotHarness, monkeypatch: pytest.MonkeyPatch
-):
+async def test_an_exception_in_the_service_rolls_the_whole_file_back(team: BotHarness):
     """Below the handler: the unit of work that saw the failure commits nothing."""
     from bot.config import Settings
     from bot.services.context import Actor, ServiceContext
     from bot.services.importing.service import DuplicatePolicy, ImportService
 
-    monkeypatch.setattr(import_service, "WRITE_BATCH", 3)
     rows = [["Название", "Телефон", "Теги"]]
     rows += [[f"Клиент {i}", f"99900000{i:02d}", "vip"] for i in range(10)]
     content = csv_bytes(rows)
-    settings = Settings(_env_file=None, bot_token=None)
+    settings = Settings(_env_file=None, bot_token=None, limits={"import_write_rows": 3})
     tables = (Client, ClientPhone, ClientTag, Followup, AuditEntry)
     before = [await count(team, model) for model in tables]
     async with team.uow_factory() as uow:

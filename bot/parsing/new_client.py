@@ -7,10 +7,13 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 from html.entities import html5
+from typing import Any
 
+from bot.fields import ADD_KEYS, Kind, client_field
 from bot.parsing.amounts import parse_amount
 from bot.parsing.errors import ParseError
 from bot.parsing.names import clean_name
+from bot.telegram_limits import CALLBACK_DATA_BYTES
 from storage.enums import Consent
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -23,8 +26,6 @@ _TAG = re.compile(r"(?<!&)#([\w-]+)")
 _SEPARATOR = re.compile(r"[,;\n]")
 # An HTML entity just before a `;`: `&amp`, `&#59`, `&#x3b`.
 _ENTITY_START = re.compile(r"&(#[0-9]{1,7}|#[xX][0-9a-fA-F]{1,6}|[A-Za-z][A-Za-z0-9]{1,31})$")
-# Fields that hold a person's name: cleaned like the client's name (see bot.parsing.names).
-_PERSON_FIELDS = ("contact_person", "referrer")
 
 TEMPERATURE_WORDS = {
     "hot": "hot",
@@ -40,43 +41,6 @@ TEMPERATURE_WORDS = {
     "холодный": "cold",
     "холодная": "cold",
 }
-
-_KEYS = {
-    "contact": "contact_person",
-    "контакт": "contact_person",
-    "лпр": "contact_person",
-    "position": "position",
-    "должность": "position",
-    "city": "city",
-    "город": "city",
-    "address": "address",
-    "адрес": "address",
-    "source": "source",
-    "источник": "source",
-    "referrer": "referrer",
-    "рекомендатель": "referrer",
-    "от": "referrer",
-    "segment": "segment",
-    "сегмент": "segment",
-    "site": "website",
-    "сайт": "website",
-    "email": "email",
-    "почта": "email",
-    "phone": "phone",
-    "телефон": "phone",
-    "тел": "phone",
-    "birthday": "birthday",
-    "др": "birthday",
-    "день рождения": "birthday",
-    "potential": "potential",
-    "потенциал": "potential",
-    "consent": "consent",
-    "согласие": "consent",
-    "note": "note",
-    "заметка": "note",
-    "комментарий": "note",
-}
-
 
 _CONSENT_WORDS = {
     "yes": Consent.YES,
@@ -99,21 +63,26 @@ def consent_word(word: str) -> Consent | None:
 class NewClientInput:
     name: str
     phones: list[str] = field(default_factory=list)
-    email: str | None = None
-    website: str | None = None
-    city: str | None = None
-    fields: dict[str, str] = field(default_factory=dict)
-    birthday: date | None = None
-    potential: Decimal | None = None
+    # Columns of the client by their names in bot/fields.py, as typed values (text, a date, a
+    # Decimal, a Consent, a temperature).
+    columns: dict[str, Any] = field(default_factory=dict)
     tags: list[str] = field(default_factory=list)
     # Every `contact:` after the first: more people at the same client.
     extra_contacts: list[str] = field(default_factory=list)
-    temperature: str | None = None
     note: str | None = None
 
+    @property
+    def email(self) -> str | None:
+        return self.columns.get("email")
 
-# Callback data holds a tag (`/list #tag` pages) and has 64 bytes in all.
-TAG_MAX_BYTES = 40
+    @property
+    def city(self) -> str | None:
+        return self.columns.get("city")
+
+
+# Callback data holds a tag (`/list #tag` pages): what is left of it beside the rest of a
+# ListPage button (`lp:g.`, the largest offset and part: under 24 bytes).
+TAG_MAX_BYTES = CALLBACK_DATA_BYTES - 24
 
 
 def clean_tag(word: str, max_chars: int) -> str:
@@ -182,56 +151,53 @@ def parse_new_client(args: str, *, max_amount: Decimal, max_tag_chars: int) -> N
     unlabelled: list[str] = []
     for part in parts[1:]:
         key, sep, value = part.partition(":")
-        target = _KEYS.get(key.strip().casefold()) if sep else None
+        target = ADD_KEYS.get(key.strip().casefold()) if sep else None
         if target:
             _assign(result, target, value.strip(), max_amount)
         elif part.casefold() in TEMPERATURE_WORDS:
-            result.temperature = TEMPERATURE_WORDS[part.casefold()]
+            result.columns["temperature"] = TEMPERATURE_WORDS[part.casefold()]
         elif _EMAIL.match(part):
-            result.email = part
+            result.columns["email"] = part
         elif is_phone(part):
             result.phones.append(part)
         elif _URL.match(part):
-            result.website = part
+            result.columns["website"] = part
         else:
             unlabelled.append(part)
     # The first bare word after the name is almost always the city; anything else is a note.
     if unlabelled and result.city is None:
-        result.city = unlabelled.pop(0)
+        result.columns["city"] = unlabelled.pop(0)
     if unlabelled:
         result.note = ", ".join(filter(None, [result.note, *unlabelled]))
     return result
 
 
 def _assign(result: NewClientInput, target: str, value: str, max_amount: Decimal) -> None:
-    if target in _PERSON_FIELDS:
+    """`key: value`, read as the field's kind (bot/fields.py) says."""
+    kind = client_field(target).kind
+    if kind is Kind.PERSON:
         value = clean_name(value)
     if not value:
         return
-    if target == "phone":
+    if kind is Kind.PHONES:
         if not is_phone(value):
             raise ParseError("phone_invalid", value=value)
         result.phones.append(value)
-    elif target == "email":
-        if not _EMAIL.match(value):
-            raise ParseError("email_invalid", value=value)
-        result.email = value
-    elif target == "website":
-        result.website = value
-    elif target == "city":
-        result.city = value
-    elif target == "birthday":
-        result.birthday = _parse_birthday(value)
-    elif target == "potential":
-        result.potential = parse_amount(value, max_amount=max_amount)
-    elif target == "note":
+    elif kind is Kind.NOTE:
         result.note = value
-    elif target == "consent":
+    elif kind is Kind.EMAIL and not _EMAIL.match(value):
+        raise ParseError("email_invalid", value=value)
+    elif kind is Kind.DATE:
+        result.columns[target] = _parse_birthday(value)
+    elif kind is Kind.MONEY:
+        result.columns[target] = parse_amount(value, max_amount=max_amount)
+    elif kind is Kind.CONSENT:
         consent = consent_word(value)
         if consent is None:
             raise ParseError("consent_usage")
-        result.fields["consent"] = consent
-    elif target == "contact_person" and "contact_person" in result.fields:
+        result.columns[target] = consent
+    elif target == "contact_person" and target in result.columns:
+        # A second `contact:`: another person at the same client.
         result.extra_contacts.append(value)
     else:
-        result.fields[target] = value
+        result.columns[target] = value

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from functools import cache
 from typing import Any
 
+from bot.fields import max_length
 from bot.parsing.dates import When
 from bot.parsing.names import clean_name
 from bot.parsing.new_client import NewClientInput
@@ -26,7 +26,6 @@ from storage.dto import (
     MemberDTO,
 )
 from storage.enums import OPEN_LEAD_STAGES, ActivityKind, Consent, Stage, Temperature
-from storage.models import Client, ClientContact, ClientPhone, text_limit
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,15 +98,9 @@ def new_client_row(
 
 
 def length_exceeded(field: str, value: str | None) -> int | None:
-    """The column's limit when `value` is longer than it, else None."""
-    limit = _client_limit(field)
+    """The field's limit (bot/fields.py) when `value` is longer than it, else None."""
+    limit = max_length(field)
     return limit if value and limit and len(value) > limit else None
-
-
-@cache
-def _client_limit(field: str) -> int | None:
-    # Asked once per cell by an import: the column's declared length does not change.
-    return text_limit(Client, field)
 
 
 def first_contact_due(
@@ -192,7 +185,6 @@ class ClientService:
             raise DomainError("duplicate_phone")
         if data.email and await uow.clients.ids_with_email(actor.team.id, data.email.casefold()):
             raise DomainError("duplicate_email")
-        fields = data.fields
         client_id = await uow.clients.add(
             **new_client_row(
                 team_id=actor.team.id,
@@ -201,19 +193,7 @@ class ClientService:
                 now=now,
                 digits=digits,
                 extra_contacts=data.extra_contacts,
-                temperature=data.temperature,
-                consent=fields.get("consent", Consent.UNKNOWN),
-                contact_person=fields.get("contact_person"),
-                position=fields.get("position"),
-                email=data.email,
-                website=data.website,
-                city=data.city,
-                address=fields.get("address"),
-                birthday=data.birthday,
-                source=fields.get("source"),
-                referrer=fields.get("referrer"),
-                segment=fields.get("segment"),
-                potential=data.potential,
+                **data.columns,
             )
         )
         for raw, digit in zip(data.phones, digits, strict=True):
@@ -251,22 +231,18 @@ class ClientService:
 
     @staticmethod
     def _check_lengths(data: NewClientInput) -> None:
-        values: dict[str, str | None] = {
-            "email": data.email,
-            "website": data.website,
-            "city": data.city,
-            **data.fields,
-        }
-        for field, value in values.items():
+        for field, value in data.columns.items():
+            if not isinstance(value, str):
+                continue
             limit = length_exceeded(field, value)
             if limit is not None:
                 raise DomainError("field_too_long", field=field, limit=limit)
-        contact_limit = text_limit(ClientContact, "name") or 200
-        if any(len(contact) > contact_limit for contact in data.extra_contacts):
-            raise DomainError("field_too_long", field="contact_person", limit=contact_limit)
-        phone_limit = text_limit(ClientPhone, "raw") or 64
+        for contact in data.extra_contacts:
+            limit = length_exceeded("contact_person", contact)
+            if limit is not None:
+                raise DomainError("field_too_long", field="contact_person", limit=limit)
         for raw in data.phones:
-            if len(raw) > phone_limit:
+            if length_exceeded("phone", raw) is not None:
                 raise DomainError("phone_invalid", value=raw)
 
     async def set_temperature(

@@ -8,6 +8,7 @@ from html import escape
 from aiogram.types import InlineKeyboardMarkup
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
+from bot.fields import FIELDS_BY_NAME
 from bot.i18n import N_, _, fmt_number
 from bot.services.importing.mapping import FIELDS, SKIP
 from bot.services.importing.service import ImportResult
@@ -18,26 +19,6 @@ from bot.telegram.callbacks import ImportAction
 MAX_COLUMN_BUTTONS = 40
 _HEADER_CHARS = 24
 
-FIELD_LABELS = {
-    "name": N_("Name"),
-    "contact_person": N_("Contact"),
-    "position": N_("Position"),
-    "phone": N_("Phone"),
-    "email": N_("Email"),
-    "website": N_("Website"),
-    "city": N_("City"),
-    "address": N_("Address"),
-    "birthday": N_("Birthday"),
-    "source": N_("Source"),
-    "segment": N_("Segment"),
-    "tags": N_("Tags"),
-    "manager": N_("Manager"),
-    "next_call": N_("Next call"),
-    "temperature": N_("Temperature"),
-    "potential": N_("Potential"),
-    "consent": N_("Consent"),
-    "note": N_("Note"),
-}
 REASONS = {
     "name": N_("no name"),
     "phone": N_("not a phone number"),
@@ -52,7 +33,7 @@ REASONS = {
 
 
 def field_label(field: str) -> str:
-    return _(FIELD_LABELS[field]) if field in FIELD_LABELS else _("skip")
+    return _(FIELDS_BY_NAME[field].label) if field in FIELDS_BY_NAME else _("skip")
 
 
 def _header(text: str, index: int) -> str:

@@ -34,10 +34,9 @@ from aiogram.types import BufferedInputFile
 
 from bot.telegram.paging import ALERT_LIMIT, CAPTION_LIMIT, TEXT_LIMIT, measure, utf16_len
 from bot.telegram.sessions import response_type
+from bot.telegram_limits import UPLOAD_MAX_BYTES
 
 _FILE_DIR = "documents"
-# What a bot may upload through the public Bot API.
-DOCUMENT_LIMIT = 50 * 1024 * 1024
 
 
 @dataclass
@@ -187,7 +186,7 @@ class LocalSession(BaseSession):
         elif isinstance(method, SendDocument):
             # Files the bot builds in memory (exports) are BufferedInputFile.
             document = method.document
-            if isinstance(document, BufferedInputFile) and len(document.data) > DOCUMENT_LIMIT:
+            if isinstance(document, BufferedInputFile) and len(document.data) > UPLOAD_MAX_BYTES:
                 problem = "Request Entity Too Large"
             elif isinstance(method.caption, str):
                 problem = _caption_problem(method.caption)

@@ -1,4 +1,5 @@
-"""Telegram's length limits, and the one way the bot measures, cuts and pages its HTML messages.
+"""The one way the bot measures, cuts and pages its HTML messages against Telegram's length limits
+(bot/telegram_limits.py).
 
 Telegram counts a message after parsing its HTML: tags count nothing, an entity such as `&amp;`
 counts as the one character it stands for, and characters are counted in UTF-16 code units (an
@@ -17,9 +18,11 @@ from functools import lru_cache
 from html import unescape
 from html.parser import HTMLParser
 
-TEXT_LIMIT = 4096  # a message, after entities parsing
-CAPTION_LIMIT = 1024  # a photo's or document's caption
-ALERT_LIMIT = 200  # the text of a callback answer
+# Views measure against these here, beside the measure itself.
+from bot.telegram_limits import ALERT_LIMIT as ALERT_LIMIT
+from bot.telegram_limits import CAPTION_LIMIT as CAPTION_LIMIT
+from bot.telegram_limits import TEXT_LIMIT as TEXT_LIMIT
+
 ELLIPSIS = "…"
 ALLOWED_TAGS = frozenset(
     {"b", "strong", "i", "em", "u", "ins", "s", "strike", "del", "code", "pre", "a", "blockquote"}

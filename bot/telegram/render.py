@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
+from bot.fields import ON_CARD, ClientField, Kind
 from bot.i18n import _, fmt_date, fmt_date_full, fmt_datetime, fmt_money, fmt_number, fmt_time
 from bot.services.activities import Logged
 from bot.services.clients import ClientCard, ClientPage
@@ -137,42 +138,11 @@ def card_text(card: ClientCard, viewer: Viewer, currency: str) -> str:
     c = card.client
     lines = [f"<b>{escape(c.name)}</b>"]
     lines.append(f"{temperature_label(c.temperature)} · {stage_label(c.stage)}")
-    if c.contact_person:
-        contact = escape(c.contact_person)
-        if c.position:
-            contact += f", {escape(c.position)}"
-        lines.append(_("Contact: {contact}").format(contact=contact))
-    for name, position in card.contacts:
-        extra = f", {escape(position)}" if position else ""
-        lines.append(_("Contact: {contact}").format(contact=escape(name) + extra))
-    if card.phones:
-        lines.append(_("Phone: {phones}").format(phones=", ".join(escape(p) for p in card.phones)))
-    if c.email:
-        lines.append(_("Email: {email}").format(email=escape(c.email)))
-    if c.website:
-        lines.append(_("Website: {site}").format(site=escape(c.website)))
-    if c.city or c.address:
-        lines.append(
-            _("Address: {address}").format(
-                address=escape(", ".join(filter(None, [c.city, c.address])))
-            )
+    for field in ON_CARD:
+        lines.extend(
+            _("{label}: {value}").format(label=_(field.card_title), value=value)
+            for value in _card_values(field, card, currency)
         )
-    if c.birthday:
-        lines.append(_("Birthday: {date}").format(date=fmt_date_full(c.birthday)))
-    if c.source:
-        lines.append(_("Source: {source}").format(source=escape(c.source)))
-    if c.referrer:
-        lines.append(_("Referred by: {name}").format(name=escape(c.referrer)))
-    lines.append(
-        _("Consent to data processing: {consent}").format(consent=consent_label(c.consent))
-    )
-    if c.segment:
-        lines.append(_("Segment: {segment}").format(segment=escape(c.segment)))
-    if card.tags:
-        lines.append(_("Tags: {tags}").format(tags=" ".join("#" + escape(t) for t in card.tags)))
-    if c.potential is not None:
-        lines.append(_("Potential: {amount}").format(amount=fmt_money(c.potential, currency)))
-    lines.append(_("Manager: {name}").format(name=escape(card.manager_name)))
     if card.next_followup is not None:
         reason = card.next_followup.reason
         line = _("Next contact: {when}.").format(when=when_text(card.next_followup, viewer))
@@ -190,6 +160,35 @@ def card_text(card: ClientCard, viewer: Viewer, currency: str) -> str:
         lines.append(_("<b>Last notes</b>"))
         lines.extend(_activity_line(a, viewer) for a in card.notes)
     return "\n".join(lines)
+
+
+def _card_values(field: ClientField, card: ClientCard, currency: str) -> list[str]:
+    """The field's value on the card, shown as its kind is shown; none when empty (consent is
+    always shown: "unknown" is worth asking about)."""
+    c = card.client
+    if field.kind is Kind.PHONES:
+        return [", ".join(escape(p) for p in card.phones)] if card.phones else []
+    if field.kind is Kind.TAGS:
+        return [" ".join("#" + escape(t) for t in card.tags)] if card.tags else []
+    if field.kind is Kind.MANAGER:
+        return [escape(card.manager_name)]
+    value = getattr(c, field.name)
+    if field.kind is Kind.CONSENT:
+        return [consent_label(value)]
+    if field.name == "contact_person":
+        # The position belongs to the first contact; every other contact has its own.
+        people = [(value, c.position)] if value else []
+        return [
+            escape(name) + (f", {escape(pos)}" if pos else "")
+            for name, pos in people + card.contacts
+        ]
+    if value is None or value == "":
+        return []
+    if field.kind is Kind.DATE:
+        return [fmt_date_full(value)]
+    if field.kind is Kind.MONEY:
+        return [fmt_money(value, currency)]
+    return [escape(str(value))]
 
 
 def _activity_line(activity: ActivityDTO, viewer: Viewer) -> str:

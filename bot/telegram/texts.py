@@ -5,6 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 from html import escape
 
+from bot.fields import FIELDS_BY_NAME
 from bot.i18n import _, fmt_number
 from bot.telegram.paging import split_text
 
@@ -224,7 +225,7 @@ def error_text(code: str, params: dict[str, object]) -> str:
         "export_own_only": _("You can export only your own clients: <code>/export</code>."),
         "export_failed": _("The file could not be built. Please try again a bit later."),
         "export_too_large": _(
-            "The file would be larger than the 50 MB Telegram lets a bot send. Export a part: "
+            "The file would be larger than the {limit} MB Telegram lets a bot send. Export a part: "
             "<code>/export Petrov</code>, <code>/export segment VIP</code>, or XLSX instead "
             "of CSV."
         ),
@@ -296,19 +297,8 @@ def error_text(code: str, params: dict[str, object]) -> str:
         ),
         "period_too_long": _("The period is too long: at most three years."),
     }
-    if code == "field_too_long":
-        labels = {
-            "email": _("Email"),
-            "website": _("Website"),
-            "city": _("City"),
-            "address": _("Address"),
-            "contact_person": _("Contact"),
-            "position": _("Position"),
-            "source": _("Source"),
-            "referrer": _("Referred by"),
-            "segment": _("Segment"),
-        }
-        p["field"] = labels.get(str(params.get("field")), p.get("field", ""))
+    if code == "field_too_long" and str(params.get("field")) in FIELDS_BY_NAME:
+        p["field"] = _(FIELDS_BY_NAME[str(params.get("field"))].label)
     template = texts.get(code)
     if template is None:
         return _("Something went wrong. Nothing was saved; please try again.")

@@ -6,15 +6,16 @@ more than one chunk of plain rows is held at a time. Erased clients are never re
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
-from dataclasses import KW_ONLY, dataclass
-from datetime import date, datetime
-from decimal import Decimal
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, select
+from sqlalchemy import ColumnElement, and_, null, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import QueryableAttribute
 
+from bot.fields import EXPORTED, ClientField, Kind
 from storage.models import Activity, Client, ClientPhone, ClientTag, Followup, Member
 from storage.repositories.campaigns import fold
 
@@ -26,63 +27,29 @@ class ExportFilter:
     tag: str | None = None  # in its stored form
 
 
-@dataclass(frozen=True, slots=True)
-class ClientExportRow:
-    # In the order of the query's columns, phones and tags last: built from a row by position
-    # (attribute access on result rows costs more than the rest of the export).
-    id: int
-    name: str
-    contact_person: str | None
-    position: str | None
-    email: str | None
-    website: str | None
-    city: str | None
-    address: str | None
-    birthday: date | None
-    source: str | None
-    referrer: str | None
-    segment: str | None
-    consent: str
-    temperature: str
-    stage: str
-    potential: Decimal | None
-    first_deal_on: date | None
-    manager: str
-    next_contact_at: datetime | None
-    next_contact_date_only: bool | None
-    last_contact_at: datetime | None
-    created_at: datetime
-    _: KW_ONLY  # read apart from the row
-    phones: list[str]
-    tags: list[str]
+# A client as exported: the values of bot.fields.EXPORTED in their order (phones and tags as
+# lists of text, the manager's name, the next contact's time), then whether that next contact
+# is for a day rather than a time. A plain list: attribute access on rows costs more than the
+# rest of the export.
+ClientExportRow = list[Any]
 
 
-# What the query reads, named and ordered like ClientExportRow's fields (phones and tags are read
-# apart): a row becomes one by position. tests/test_export.py holds the two in step.
-CLIENT_EXPORT_COLUMNS = (
-    Client.id,
-    Client.name,
-    Client.contact_person,
-    Client.position,
-    Client.email,
-    Client.website,
-    Client.city,
-    Client.address,
-    Client.birthday,
-    Client.source,
-    Client.referrer,
-    Client.segment,
-    Client.consent,
-    Client.temperature,
-    Client.stage,
-    Client.potential,
-    Client.first_deal_on,
-    Member.full_name.label("manager"),
-    Followup.due_at.label("next_contact_at"),
-    Followup.date_only.label("next_contact_date_only"),
-    Client.last_contact_at,
-    Client.created_at,
-)
+def _exported_column(field: ClientField) -> ColumnElement[Any] | QueryableAttribute[Any]:
+    if field.is_column:
+        return Client.__table__.c[field.name]
+    if field.kind is Kind.MANAGER:
+        return Member.full_name
+    if field.kind is Kind.FOLLOWUP:
+        return Followup.due_at
+    if field.kind in (Kind.PHONES, Kind.TAGS):
+        return null().label(field.name)  # filled from their own tables below
+    raise ValueError(f"no export column for {field.name}")
+
+
+_CLIENT_COLUMNS = [_exported_column(field) for field in EXPORTED]
+_ID = next(i for i, field in enumerate(EXPORTED) if field.kind is Kind.ID)
+_PHONES = next(i for i, field in enumerate(EXPORTED) if field.kind is Kind.PHONES)
+_TAGS = next(i for i, field in enumerate(EXPORTED) if field.kind is Kind.TAGS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,10 +112,9 @@ class ExportRepository:
         conn = await self._session.connection()
         last = 0
         while True:
-            # Read by position, in CLIENT_EXPORT_COLUMNS' order.
-            rows: Sequence[tuple[Any, ...]] = (
+            rows = (
                 await conn.execute(
-                    select(*CLIENT_EXPORT_COLUMNS)
+                    select(*_CLIENT_COLUMNS, Followup.date_only)
                     .join(Member, Member.id == Client.manager_id)
                     .outerjoin(Followup, pending)
                     .where(*conditions, Client.id > last)
@@ -158,7 +124,7 @@ class ExportRepository:
             ).all()
             if not rows:
                 return
-            ids = [row[0] for row in rows]
+            ids = [row[_ID] for row in rows]
             phones: dict[int, list[str]] = {}
             for client_id, raw in await conn.execute(
                 select(ClientPhone.client_id, ClientPhone.raw)
@@ -174,10 +140,13 @@ class ExportRepository:
                 .order_by(ClientTag.tag)
             ):
                 tags.setdefault(client_id, []).append(tag)
-            yield [
-                ClientExportRow(*row, phones=phones.get(row[0], []), tags=tags.get(row[0], []))
-                for row in rows
-            ]
+            chunk_rows: list[ClientExportRow] = []
+            for row in rows:
+                values = [*row]
+                values[_PHONES] = phones.get(row[_ID], [])
+                values[_TAGS] = tags.get(row[_ID], [])
+                chunk_rows.append(values)
+            yield chunk_rows
             last = ids[-1]
 
     async def activities(

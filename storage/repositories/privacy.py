@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import Connection, delete, func, literal, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
+from bot.fields import ERASED_COLUMNS, IDENTIFYING_COLUMNS
 from storage.models import (
     Activity,
     AuditEntry,
@@ -161,11 +162,7 @@ class PrivacyRepository:
         if client is None:
             return []
         values: list[str | None] = [
-            client.name,
-            client.contact_person,
-            client.email,
-            client.website,
-            client.address,
+            *(getattr(client, column) for column in IDENTIFYING_COLUMNS),
             *client.phone_digits.split(" "),
             # Transliterated forms: a search typed in Latin for a Cyrillic name.
             *client.search_text.split(" | "),
@@ -264,16 +261,9 @@ class PrivacyRepository:
             update(Client)
             .where(Client.team_id == team_id, Client.id == client_id)
             .values(
+                # Personal columns (bot/fields.py) blanked; the name kept neutral, for the counts.
+                **dict.fromkeys(ERASED_COLUMNS),
                 name=placeholder,
-                contact_person=None,
-                position=None,
-                email=None,
-                website=None,
-                city=None,
-                address=None,
-                birthday=None,
-                source=None,
-                referrer=None,
                 search_text="",
                 phone_digits="",
                 erased_at=now,

@@ -11,130 +11,18 @@ from collections.abc import Sequence
 
 from rapidfuzz import fuzz, process
 
-# Target fields in the order the owner sees them on the buttons.
-FIELDS = (
-    "name",
-    "contact_person",
-    "position",
-    "phone",
-    "email",
-    "website",
-    "city",
-    "address",
-    "birthday",
-    "source",
-    "segment",
-    "tags",
-    "manager",
-    "next_call",
-    "temperature",
-    "potential",
-    "consent",
-    "note",
-)
+from bot.fields import IMPORTED, Kind
+
+# Target fields in the order the owner sees them on the buttons, with the header words that
+# name each: bot/fields.py.
+FIELDS = tuple(field.name for field in IMPORTED)
 # Several columns may hold phones ("Телефон", "Телефон 2", "Мобильный"); every other field
 # takes one column, the first that names it.
-MULTI_COLUMN_FIELDS = frozenset({"phone"})
+MULTI_COLUMN_FIELDS = frozenset(field.name for field in IMPORTED if field.kind is Kind.PHONES)
 SKIP = ""
 
-_SYNONYMS: dict[str, tuple[str, ...]] = {
-    "name": (
-        "название",
-        "наименование",
-        "компания",
-        "клиент",
-        "организация",
-        "контрагент",
-        "фио",
-        "фио клиента",
-        "имя",
-        "name",
-        "company",
-        "client",
-        "customer",
-        "organization",
-        "organisation",
-        "full name",
-    ),
-    "contact_person": (
-        "контакт",
-        "контактное лицо",
-        "контактное лицо фио",
-        "лпр",
-        "contact",
-        "contact person",
-        "contact name",
-    ),
-    "position": ("должность", "позиция", "position", "job title", "title", "role"),
-    "phone": (
-        "телефон",
-        "тел",
-        "моб",
-        "мобильный",
-        "мобильный телефон",
-        "рабочий телефон",
-        "номер телефона",
-        "phone",
-        "tel",
-        "telephone",
-        "mobile",
-        "phone number",
-        "cell",
-    ),
-    "email": ("email", "e mail", "почта", "электронная почта", "эл почта", "mail"),
-    "website": ("сайт", "веб сайт", "website", "web site", "site", "url", "web"),
-    "city": ("город", "населенный пункт", "city", "town"),
-    "address": ("адрес", "address", "юридический адрес", "фактический адрес"),
-    "birthday": ("день рождения", "др", "дата рождения", "birthday", "date of birth", "dob"),
-    "source": ("источник", "откуда", "канал", "source", "lead source", "channel"),
-    "segment": ("сегмент", "тип", "тип клиента", "категория", "segment", "type", "category"),
-    "tags": ("теги", "тег", "метки", "tags", "tag", "labels"),
-    "manager": (
-        "менеджер",
-        "ответственный",
-        "ответственный менеджер",
-        "manager",
-        "responsible",
-        "owner",
-        "sales rep",
-        "account manager",
-    ),
-    "next_call": (
-        "следующий звонок",
-        "следующий контакт",
-        "дата следующего контакта",
-        "дата звонка",
-        "перезвонить",
-        "next call",
-        "next contact",
-        "follow up",
-        "next follow up",
-    ),
-    # Not "статус": in most tables that is the pipeline stage, not the temperature.
-    "temperature": ("температура", "temperature", "warmth"),
-    "potential": ("потенциал", "potential", "потенциал закупок", "budget", "бюджет"),
-    "consent": (
-        "согласие",
-        "согласие на обработку",
-        "согласие пд",
-        "consent",
-        "gdpr consent",
-    ),
-    "note": (
-        "комментарий",
-        "примечание",
-        "заметка",
-        "заметки",
-        "описание",
-        "comment",
-        "note",
-        "notes",
-        "remarks",
-        "description",
-    ),
-}
 _CHOICES: list[tuple[str, str]] = [
-    (synonym, field) for field, synonyms in _SYNONYMS.items() for synonym in synonyms
+    (synonym, field.name) for field in IMPORTED for synonym in field.headers or ()
 ]
 _CHOICE_TEXTS = [synonym for synonym, _ in _CHOICES]
 _BRACKETS = re.compile(r"\(.*?\)|\[.*?\]")

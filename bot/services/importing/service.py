@@ -24,6 +24,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+from bot.fields import IMPORTED, Kind
 from bot.parsing.names import clean_name, clean_optional
 from bot.services import matching
 from bot.services.clients import first_contact_due, length_exceeded, new_client_row
@@ -34,6 +35,7 @@ from bot.services.importing import parsed, values
 from bot.services.importing.mapping import SKIP, guess_mapping, mapping_problem
 from bot.services.importing.reader import Cell, file_kind
 from bot.services.importing.worker import FileWorkers, ParseJob
+from bot.telegram_limits import MB
 from storage.dto import MemberDTO
 from storage.enums import ActivityKind, Consent, FollowupKind, Role
 
@@ -41,7 +43,6 @@ from storage.enums import ActivityKind, Consent, FollowupKind, Role
 Progress = Callable[[str, int, int], Awaitable[None]]
 # How often the progress callback hears from the loops; it decides itself when to show it.
 PROGRESS_EVERY = 500
-WRITE_BATCH = 250
 # Checking and preparing rows is pure Python on the event loop: it lets other updates in this
 # often (a batch of 1,000 prepared and sent in one go held the loop 300 ms on a busy machine).
 YIELD_EVERY_SECONDS = 0.02
@@ -59,19 +60,11 @@ class _Slices:
             self._since = time.perf_counter()
 
 
-_TEXT_COLUMNS = ("contact_person", "position", "website", "city", "address", "source", "segment")
-_MERGE_FIELDS = (
-    "contact_person",
-    "position",
-    "email",
-    "website",
-    "city",
-    "address",
-    "birthday",
-    "source",
-    "segment",
-    "potential",
-)
+# What each import target is (bot/fields.py): how its cell is read.
+_KINDS = {field.name: field.kind for field in IMPORTED}
+# What a duplicate row fills into the card it duplicates, when that card lacks it.
+_MERGE_FIELDS = tuple(field.name for field in IMPORTED if field.merged)
+_TEXT_KINDS = frozenset({Kind.PERSON, Kind.TEXT, Kind.URL})
 
 
 class DuplicatePolicy(StrEnum):
@@ -177,7 +170,7 @@ class ImportService:
         kind = file_kind(file_name)
         limit = self._ctx.limits.import_max_bytes
         if file_size is not None and file_size > limit:
-            raise DomainError("import_too_large", limit=limit // (1024 * 1024))
+            raise DomainError("import_too_large", limit=limit // MB)
         return kind
 
     @property
@@ -439,46 +432,47 @@ class ImportService:
         self, row: _Row, target: str, cell: Cell, members: dict[str, MemberDTO | None]
     ) -> None:
         limits = self._ctx.limits
-        if target == "name":
+        kind = _KINDS[target]
+        if kind is Kind.NAME:
             row.name = row.name or clean_name(values.text(cell) or "")
-        elif target == "phone":
+        elif kind is Kind.PHONES:
             for raw, digits in values.phones(cell):
                 if all(digits != known for _, known in row.phones):
                     row.phones.append((raw, digits))
-        elif target == "email":
+        elif kind is Kind.EMAIL:
             email = values.email(cell)
-            if length_exceeded("email", email) is not None:
+            if length_exceeded(target, email) is not None:
                 raise values.BadValueError("too_long")
-            row.columns["email"] = email
-        elif target in ("birthday", "next_call"):
+            row.columns[target] = email
+        elif kind is Kind.DATE:
             found = values.day(cell)
-            if target == "birthday":
-                if found is not None and found > self._ctx.now().date():
-                    raise values.BadValueError("date")
-                row.columns["birthday"] = found
-            else:
-                row.next_call = found
-        elif target == "temperature":
-            row.columns["temperature"] = values.temperature(cell)
-        elif target == "potential":
-            row.columns["potential"] = values.potential(cell, limits.max_amount)
-        elif target == "consent":
-            row.columns["consent"] = values.consent(cell)
-        elif target == "tags":
+            # Only birthdays are imported as dates: none is in the future.
+            if found is not None and found > self._ctx.now().date():
+                raise values.BadValueError("date")
+            row.columns[target] = found
+        elif kind is Kind.FOLLOWUP:
+            row.next_call = values.day(cell)
+        elif kind is Kind.TEMPERATURE:
+            row.columns[target] = values.temperature(cell)
+        elif kind is Kind.MONEY:
+            row.columns[target] = values.potential(cell, limits.max_amount)
+        elif kind is Kind.CONSENT:
+            row.columns[target] = values.consent(cell)
+        elif kind is Kind.TAGS:
             row.tags = values.tags(cell, limits.max_tag_chars)
-        elif target == "note":
+        elif kind is Kind.NOTE:
             note = values.text(cell)
             row.note = note[: limits.max_note_chars] if note else None
-        elif target == "manager":
+        elif kind is Kind.MANAGER:
             named = values.text(cell)
             if named is not None:
                 manager = members.get(_member_key(named))
                 if manager is None:
                     raise values.BadValueError("manager")
                 row.manager = manager
-        elif target in _TEXT_COLUMNS:
+        elif kind in _TEXT_KINDS:
             text = values.text(cell)
-            if target == "contact_person":
+            if kind is Kind.PERSON:
                 text = clean_optional(text)  # a person's name, cleaned as /add cleans it
             if length_exceeded(target, text) is not None:
                 raise values.BadValueError("too_long")
@@ -491,12 +485,13 @@ class ImportService:
         all_ids = await uow.imports.reserve_client_ids(team_id, len(rows))
         slices = _Slices()
         total = len(rows)
-        for start in range(0, total, WRITE_BATCH):
+        batch_rows = self._ctx.limits.import_write_rows
+        for start in range(0, total, batch_rows):
             # Taken off the list as they are written: 50,000 rows freed at once when the import
             # returned held the loop for 100-200 ms.
-            batch = rows[:WRITE_BATCH]
-            del rows[:WRITE_BATCH]
-            ids = all_ids[start : start + WRITE_BATCH]
+            batch = rows[:batch_rows]
+            del rows[:batch_rows]
+            ids = all_ids[start : start + batch_rows]
             client_rows = []
             for client_id, row in zip(ids, batch, strict=True):
                 await slices.give_way()

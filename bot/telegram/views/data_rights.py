@@ -11,7 +11,7 @@ from aiogram.types import InlineKeyboardMarkup
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from bot.i18n import _, fmt_number
-from bot.services.export import ExportLabels, ExportResult
+from bot.services.export import ExportLabels, ExportResult, client_headers
 from bot.services.matching import Resolution
 from bot.telegram.callbacks import ForgetClient, SetConsent
 from bot.telegram.render import consent_label, echo, outcome_label, stage_label
@@ -41,31 +41,7 @@ def export_labels() -> ExportLabels:
     return ExportLabels(
         client_sheet=_("Clients"),
         activity_sheet=_("Activities"),
-        client_headers=[
-            "ID",
-            _("Name"),
-            _("Contact"),
-            _("Position"),
-            _("Phones"),
-            _("Email"),
-            _("Website"),
-            _("City"),
-            _("Address"),
-            _("Birthday"),
-            _("Source"),
-            _("Referred by"),
-            _("Segment"),
-            _("Tags"),
-            _("Consent"),
-            _("Temperature"),
-            _("Stage"),
-            _("Potential"),
-            _("First deal"),
-            _("Manager"),
-            _("Next contact"),
-            _("Last contact"),
-            _("Created"),
-        ],
+        client_headers=client_headers(_),
         activity_headers=[
             _("Client ID"),
             _("Client"),
