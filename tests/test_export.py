@@ -301,13 +301,3 @@ async def test_a_failing_export_is_answered_politely(harness: BotHarness, monkey
     monkeypatch.setattr(export_module, "write_xlsx", broken)
     replies = await harness.send(OWNER, "/export")
     assert "could not be built" in replies[-1].text
-
-
-def test_the_export_query_reads_the_columns_in_the_rows_field_order():
-    # Rows become ClientExportRow by position: a column added out of place would shift the rest.
-    from dataclasses import fields
-
-    from storage.repositories.export import CLIENT_EXPORT_COLUMNS, ClientExportRow
-
-    read = [column.key for column in CLIENT_EXPORT_COLUMNS]
-    assert read == [f.name for f in fields(ClientExportRow) if not f.kw_only]
