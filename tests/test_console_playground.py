@@ -108,4 +108,5 @@ def test_ctrl_c_in_the_first_seconds_exits_without_a_traceback(tmp_path: Path, a
     finally:
         process.kill()
     assert "Traceback" not in err, err
-    assert process.returncode in (0, 130)
+    # -SIGINT: the signal came before Python set up its handler (still nothing printed).
+    assert process.returncode in (0, 130, -signal.SIGINT)
