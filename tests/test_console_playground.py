@@ -3,6 +3,7 @@ saved where a path shows them, a quiet Ctrl+C, and a banner that names the langu
 
 from __future__ import annotations
 
+import asyncio
 import io
 import os
 import signal
@@ -68,7 +69,7 @@ async def test_charts_are_saved_as_png_and_their_path_printed(harness: BotHarnes
     assert printed, out.getvalue()[-2000:]
     path = Path(printed[-1].removeprefix("[chart: ").split("]")[0])
     assert path.parent == tmp_path and path.suffix == ".png"
-    assert path.read_bytes().startswith(b"\x89PNG")
+    assert (await asyncio.to_thread(path.read_bytes)).startswith(b"\x89PNG")
 
 
 def test_the_banner_names_the_language_and_how_to_switch():

@@ -176,7 +176,7 @@ class ListPage(CallbackData, prefix="lp"):
     """A page of `/list`: the rows a service returns from `off`, part `pt` of them as they fit
     in one message (-1: the last part; see bot/telegram/paging.py)."""
 
-    flt: str  # handlers.lists.decode reads anything it does not know as "all clients"
+    flt: str  # bot.telegram.views.lists.decode reads anything it does not know as "all clients"
     off: Offset
     pt: Part = 0
 

@@ -67,6 +67,7 @@ class Keyboard:
     message_id: int | None
     text: str  # the HTML of the message the buttons sit on
     buttons: list[tuple[str, str]]
+    markup: InlineKeyboardMarkup | None = None
 
 
 class ConsolePrinter:
@@ -104,9 +105,9 @@ class ConsolePrinter:
                 self.keyboards.pop(message_id, None)
             self._remember(method.reply_markup, message_id, method.text)
         elif isinstance(method, EditMessageReplyMarkup):
-            self.keyboards.pop(method.message_id, None)
+            old = self.keyboards.pop(method.message_id, None)
             if method.reply_markup is not None:
-                self._remember(method.reply_markup, method.message_id, "")
+                self._remember(method.reply_markup, method.message_id, old.text if old else "")
         elif isinstance(method, AnswerCallbackQuery) and method.text:
             print(f"\n({method.text})", file=self.out)
         elif isinstance(method, SendPhoto):
@@ -136,7 +137,7 @@ class ConsolePrinter:
         ]
         if not buttons:
             return
-        keyboard = Keyboard(message_id, text, buttons)
+        keyboard = Keyboard(message_id, text, buttons, markup)
         self.keyboards[message_id] = keyboard
         if message_id is None:
             self._unplaced = keyboard
@@ -169,7 +170,12 @@ class ConsoleChat:
         self._ids = itertools.count(1)
 
     def _message(
-        self, text: str, message_id: int | None = None, *, from_bot: bool = False
+        self,
+        text: str,
+        message_id: int | None = None,
+        *,
+        from_bot: bool = False,
+        markup: InlineKeyboardMarkup | None = None,
     ) -> Message:
         return Message(
             message_id=message_id or next(self._ids),
@@ -177,6 +183,7 @@ class ConsoleChat:
             chat=self.chat,
             from_user=None if from_bot else self.user,
             text=text,
+            reply_markup=markup,
         )
 
     async def say(self, line: str) -> None:
@@ -193,12 +200,13 @@ class ConsoleChat:
                 id=str(update_id),
                 from_user=self.user,
                 chat_instance="console",
-                # The message the button sits on, as Telegram would send it back (plain text:
-                # our own HTML is enough for the bot to quote it).
+                # The message the button sits on, as Telegram sends it back: plain text and
+                # its buttons.
                 message=self._message(
                     html_to_console(keyboard.text) or "…",
                     keyboard.message_id or 1,
                     from_bot=True,
+                    markup=keyboard.markup,
                 ),
                 data=data,
             )

@@ -7,19 +7,18 @@ from datetime import date
 from html import escape
 from zoneinfo import ZoneInfo
 
-from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
+from aiogram.types import InlineKeyboardMarkup
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from bot.i18n import _, fmt_date, fmt_date_full, fmt_datetime, fmt_money, fmt_number, fmt_time
 from bot.services.activities import Logged
-from bot.services.clients import ClientCard, ClientPage
+from bot.services.clients import ClientCard
 from bot.services.digest import Digest, Notice, Nudge
 from bot.services.matching import Resolution
 from bot.services.reminders import Reminder
 from bot.services.worklist import Worklist
-from bot.telegram.callbacks import CardAction, ListPage, PickClient, Remind
-from bot.telegram.paging import budget_for, neighbours, part_of
-from storage.dto import ActivityDTO, ClientDTO, ClientListItem, FollowupDTO
+from bot.telegram.callbacks import CardAction, PickClient, Remind
+from storage.dto import ActivityDTO, ClientDTO, FollowupDTO
 from storage.repositories.digest import Birthday, NamedClient
 
 _SNIPPET = 300
@@ -265,80 +264,6 @@ def _due_line(name: str, f: FollowupDTO, temperature: str, viewer: Viewer, overd
     kind = _("meeting") if f.kind == "meeting" else _("call")
     reason = f" — {snippet(f.reason, 80)}" if f.reason else ""
     return f"{icon} {when} · {kind}: <b>{escape(name)}</b>{reason}"
-
-
-def _list_row(item: ClientListItem, page: ClientPage, viewer: Viewer, show_manager: bool) -> str:
-    icon = TEMPERATURE_ICONS.get(item.temperature, "•")
-    if item.next_due_at is None:
-        nxt = _("no next contact")
-    else:
-        local = item.next_due_at.astimezone(viewer.zone)
-        nxt = (
-            fmt_date(local.date(), viewer.today)
-            if item.next_date_only
-            else fmt_datetime(local, viewer.today)
-        )
-        if local.date() < viewer.today:
-            nxt = "⚠️ " + nxt
-    who = f" · {escape(page.manager_names.get(item.manager_id, ''))}" if show_manager else ""
-    return f"{icon} <b>{escape(item.name)}</b> · {nxt}{who}"
-
-
-def _list_header(title: str, start: int, end: int, total: int) -> str:
-    return _("<b>{title}</b>: {start}–{end} of {total}").format(
-        title=escape(title), start=start, end=end, total=total
-    )
-
-
-def list_view(
-    page: ClientPage,
-    flt: str,
-    title: str,
-    viewer: Viewer,
-    *,
-    show_manager: bool,
-    part: int,
-    chunk_size: int,
-) -> tuple[str, InlineKeyboardMarkup | None]:
-    """One page of `/list`: the rows from `page.offset` that fit one message (part `part` of
-    them), with Back/More buttons that lead to the neighbouring parts.
-
-    Every page of one list has the same header and footer widths, so a button's part holds the
-    same rows however the page was reached."""
-    tail = ""
-    if flt == "a":
-        tail = "\n\n" + _(
-            "Filters: <code>/list hot</code>, <code>warm</code>, <code>cold</code>, "
-            "<code>overdue</code>, <code>leads</code>, <code>won</code>, <code>lost</code>, "
-            "<code>#tag</code>"
-        )
-    if page.total == 0:
-        return _("No clients match this list.") + tail, None
-    # The widest header this list can have (the numbers never have more digits than total).
-    widest = _list_header(title, page.total, page.total, page.total)
-    budget = budget_for(widest, tail, joints=1)
-    rows = [_list_row(item, page, viewer, show_manager) for item in page.items]
-    shown = part_of(rows, part, budget)
-    start = page.offset + shown.first + 1
-    header = _list_header(title, start, start + len(shown.rows) - 1, page.total)
-    text = "\n".join([header, *shown.rows]) + tail
-    back, more = neighbours(page.offset, shown, len(page.items), page.total, chunk_size)
-    buttons: list[InlineKeyboardButton] = []
-    if back is not None:
-        buttons.append(
-            InlineKeyboardButton(
-                text=_("◀ Back"),
-                callback_data=ListPage(flt=flt, off=back.offset, pt=back.part).pack(),
-            )
-        )
-    if more is not None:
-        buttons.append(
-            InlineKeyboardButton(
-                text=_("More ▶"),
-                callback_data=ListPage(flt=flt, off=more.offset, pt=more.part).pack(),
-            )
-        )
-    return text, InlineKeyboardMarkup(inline_keyboard=[buttons]) if buttons else None
 
 
 def role_label(role: str) -> str:

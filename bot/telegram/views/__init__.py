@@ -1,0 +1,1 @@
+"""Rendering for handlers: service results turned into HTML messages and keyboards."""
