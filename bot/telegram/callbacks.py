@@ -272,3 +272,10 @@ class PortfolioAct(CallbackData, prefix="pa"):
     p: PeriodKey
     m: RowIdOrNone
     s: Section
+
+
+class AddAnyway(CallbackData, prefix="ad"):
+    """ "Add anyway" under `/add`'s likely-duplicate warning. `tok` pairs the press with the
+    `/add` text kept in the member's step data: an older warning's button adds nothing."""
+
+    tok: Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{8}$")]

@@ -94,6 +94,13 @@ def snippet(text: str | None, limit: int = _SNIPPET) -> str:
 
 def logged_text(result: Logged, viewer: Viewer) -> str:
     name = f"<b>{escape(result.client.name)}</b>"
+    planned = result.next_followup
+    if result.outcome is None and planned is not None:
+        # /meet and /next: the plan is the news; said once, with its date.
+        when = when_text(planned, viewer)
+        if planned.kind == "meeting":
+            return _("📅 Meeting with {name} planned: {when}.").format(name=name, when=when)
+        return _("📅 Next contact with {name}: {when}.").format(name=name, when=when)
     headline = {
         "done": _("✅ Call with {name} logged."),
         "no_answer": _("📵 No answer from {name} logged."),
@@ -116,11 +123,14 @@ def logged_text(result: Logged, viewer: Viewer) -> str:
     if result.archived:
         lines.append(_("The lead is marked as lost and archived."))
     if result.next_followup is not None:
-        key = (
-            _("Next contact: {when} (by default for a {temperature} client).")
-            if result.next_is_default
-            else _("Next contact: {when}.")
-        )
+        # Every date comes with its true reason: an unanswered call is retried, a talk is
+        # followed up by the client's temperature, a date the member typed is just that.
+        if not result.next_is_default:
+            key = _("Next contact: {when}.")
+        elif result.outcome == "no_answer":
+            key = _("Next try: {when}, the team's retry after no answer.")
+        else:
+            key = _("Next contact: {when}, the team's period for a {temperature} client.")
         lines.append(
             key.format(
                 when=when_text(result.next_followup, viewer),
