@@ -10,7 +10,7 @@ from aiogram.filters import Command, CommandObject
 from aiogram.types import BufferedInputFile, CallbackQuery, InlineKeyboardMarkup, Message
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
-from bot.i18n import _, fmt_number
+from bot.i18n import _, fmt_number, ngettext
 from bot.parsing.data_rights import parse_audit, parse_export, split_consent
 from bot.parsing.errors import ParseError
 from bot.services.access import require_role
@@ -92,9 +92,13 @@ async def export(
     limits = services.ctx.limits
     request = parse_export(command.args or "", max_tag_chars=limits.max_tag_chars)
     result = await services.export.export(actor, request, export_labels())
-    caption = _("📤 {rows} clients exported.").format(rows=fmt_number(result.clients))
+    caption = ngettext(
+        "📤 {rows} client exported.", "📤 {rows} clients exported.", result.clients
+    ).format(rows=fmt_number(result.clients))
     if request.activities:
-        caption += " " + _("With {count} activities.").format(count=fmt_number(result.activities))
+        caption += " " + ngettext(
+            "With {count} activity.", "With {count} activities.", result.activities
+        ).format(count=fmt_number(result.activities))
     for file in result.files:
         replies.document(BufferedInputFile(file.data, filename=file.filename))
     replies.answer(

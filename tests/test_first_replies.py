@@ -140,3 +140,13 @@ async def test_help_shows_the_teams_own_periods(harness: BotHarness):
     assert "hot 5, warm 14, cold 30" in text
     assert "try again in 2 days" in text
     assert "hot 3" not in text
+
+
+async def test_a_phone_of_a_client_the_member_cannot_see_is_still_refused(harness: BotHarness):
+    await started(harness)
+    manager = Person(502, "Max")
+    await harness.invite_and_join(OWNER, manager)
+    await harness.send(OWNER, "/add Ivanov Petr, +7 999 123-45-67")
+    reply = (await harness.send(manager, "/add Petya, 8 999 123 45 67"))[-1]
+    assert "already in the team's base" in reply.text and "Ivanov" not in reply.text
+    assert not reply.buttons

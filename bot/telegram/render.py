@@ -10,7 +10,16 @@ from zoneinfo import ZoneInfo
 from aiogram.types import InlineKeyboardMarkup
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
-from bot.i18n import _, fmt_date, fmt_date_full, fmt_datetime, fmt_money, fmt_number, fmt_time
+from bot.i18n import (
+    _,
+    fmt_date,
+    fmt_date_full,
+    fmt_datetime,
+    fmt_money,
+    fmt_number,
+    fmt_time,
+    ngettext,
+)
 from bot.services.activities import Logged
 from bot.services.clients import ClientCard
 from bot.services.digest import Digest, Notice, Nudge
@@ -386,7 +395,7 @@ def digest_text(d: Digest, viewer: Viewer) -> str:
         )
     y = d.yesterday
     lines.append(
-        _("Yesterday: {calls} calls, {meetings} meetings, {deals} deals for {sum}.").format(
+        _("Yesterday — calls: {calls}, meetings: {meetings}, deals: {deals} for {sum}.").format(
             calls=y.calls,
             meetings=y.meetings,
             deals=y.deals,
@@ -398,7 +407,7 @@ def digest_text(d: Digest, viewer: Viewer) -> str:
         lines.append(_("<b>Team yesterday</b>"))
         for line in d.team_lines:
             lines.append(
-                _("{name}: {calls} calls, {overdue} overdue, {deals} deals ({sum})").format(
+                _("{name} — calls: {calls}, overdue: {overdue}, deals: {deals} ({sum})").format(
                     name=escape(line.name),
                     calls=line.calls,
                     overdue=line.overdue,
@@ -421,27 +430,40 @@ def nudge_text(n: Nudge) -> str:
     name = f"<b>{escape(n.client.name)}</b>"
     short = escape(n.client.name.split()[0])
     if n.step == "quiet":
-        return _(
+        return ngettext(
+            "🤫 {name} is going quiet: a hot client with no contact for {days} day.\n"
+            "Call now: <code>/call {short} done</code>",
             "🤫 {name} is going quiet: a hot client with no contact for {days} days.\n"
-            "Call now: <code>/call {short} done</code>"
+            "Call now: <code>/call {short} done</code>",
+            n.days,
         ).format(name=name, days=n.days, short=short)
     if n.step == "cooled":
-        return _(
-            "❄️ {name} (manager: {manager}) had no activity for {days} days and is now warm."
+        return ngettext(
+            "❄️ {name} (manager: {manager}) had no activity for {days} day and is now warm.",
+            "❄️ {name} (manager: {manager}) had no activity for {days} days and is now warm.",
+            n.days,
         ).format(name=name, manager=escape(n.manager_name), days=n.days)
     stage = stage_label(n.client.stage)
     if n.step == "stuck1":
-        return _(
+        return ngettext(
+            "⏳ Lead {name} has been at «{stage}» for {days} day. Log a contact or move it "
+            "on: <code>/call {short} done</code>",
             "⏳ Lead {name} has been at «{stage}» for {days} days. Log a contact or move it "
-            "on: <code>/call {short} done</code>"
+            "on: <code>/call {short} done</code>",
+            n.days,
         ).format(name=name, stage=stage, days=n.days, short=short)
     if n.step == "stuck2":
-        return _(
+        return ngettext(
+            "⏳ {manager}'s lead {name} has been at «{stage}» for {days} day, and the reminder "
+            "got no reaction.",
             "⏳ {manager}'s lead {name} has been at «{stage}» for {days} days, and the reminder "
-            "got no reaction."
+            "got no reaction.",
+            n.days,
         ).format(manager=escape(n.manager_name), name=name, stage=stage, days=n.days)
-    return _(
-        "🗄 Lead {name} (manager: {manager}) was archived after {days} days without movement."
+    return ngettext(
+        "🗄 Lead {name} (manager: {manager}) was archived after {days} day without movement.",
+        "🗄 Lead {name} (manager: {manager}) was archived after {days} days without movement.",
+        n.days,
     ).format(name=name, manager=escape(n.manager_name), days=n.days)
 
 
