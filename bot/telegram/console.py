@@ -152,8 +152,10 @@ class ConsolePrinter:
             print(f"\n[{kind}: {name}, {len(data) // 1024} KB]{title}", file=self.out)
             return
         self.files_dir.mkdir(parents=True, exist_ok=True)
-        # Numbered: the same chart asked twice must not overwrite the first one.
+        # Numbered: the same chart asked twice (or in an earlier session) is not overwritten.
         path = self.files_dir / f"{next(self._files):03d}-{Path(name).name}"
+        while path.exists():
+            path = self.files_dir / f"{next(self._files):03d}-{Path(name).name}"
         path.write_bytes(data)
         print(f"\n[{kind}: {path}]{title}", file=self.out)
 
