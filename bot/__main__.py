@@ -8,10 +8,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
+import tempfile
+from pathlib import Path
+from typing import TYPE_CHECKING
 
-from pydantic import ValidationError
-
-from bot.config import Settings
+if TYPE_CHECKING:
+    from bot.config import Settings
 
 NO_TOKEN_HELP = """\
 No BOT_TOKEN is set, so this is the local console playground.
@@ -48,8 +50,10 @@ async def _console(settings: Settings) -> None:
     from bot.telegram.console import ConsolePrinter, run_console
     from bot.telegram.local_session import LocalSession
 
-    printer = ConsolePrinter()
-    session = LocalSession(on_request=printer)
+    # Charts and exports land here; the printed path opens them.
+    printer = ConsolePrinter(files_dir=Path(tempfile.gettempdir()) / "salesbot-console")
+    session = LocalSession()
+    printer.attach(session)
     app = build(settings, Overrides(session=session, dedup_updates=False))
     # Reminders fall due in the playground too: they print between prompts.
     ticker = start_scheduler(app)
@@ -62,6 +66,16 @@ async def _console(settings: Settings) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    try:
+        return _main(argv)
+    except KeyboardInterrupt:
+        # Ctrl+C at any moment, even while the first imports or migrations run: a clean exit,
+        # not a hundred lines of traceback.
+        print(file=sys.stderr)
+        return 130
+
+
+def _main(argv: list[str] | None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bot", description="Salesbot")
     parser.add_argument(
         "command",
@@ -73,6 +87,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--ready", action="store_true", help="probe /ready instead of /health")
     args = parser.parse_args(argv)
+    # Imported here, not at the top: Ctrl+C during these first imports is caught by main().
+    from pydantic import ValidationError
+
+    from bot.config import Settings
+
     try:
         settings = Settings()
     except ValidationError as exc:

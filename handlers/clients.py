@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from html import escape
+import secrets
 
 from aiogram import F, Router
 from aiogram.filters import Command, CommandObject
@@ -14,16 +14,16 @@ from bot.parsing.commands import Outcome
 from bot.parsing.new_client import parse_new_client
 from bot.services.context import Actor
 from bot.services.hub import Services
-from bot.telegram.callbacks import CardAction, PickClient
+from bot.telegram.callbacks import AddAnyway, CardAction, PickClient
 from bot.telegram.render import (
     ECHO_LIMIT,
     client_buttons,
     echo,
     logged_text,
     temperature_label,
-    when_text,
 )
 from bot.telegram.replies import Replies
+from bot.telegram.views.clients import added_text, duplicate_keyboard, duplicate_text
 from handlers.flow import CLIENT_COMMANDS, Flow, Steps
 from storage.enums import Temperature
 
@@ -31,23 +31,45 @@ from storage.enums import Temperature
 POSTPONE_DAYS = {"tomorrow": 1, "week": 7}
 
 
-async def add_client(flow: Flow, text: str) -> None:
+# Where the step data keeps an `/add` held back by the duplicate warning.
+PENDING_ADD = "pending_add"
+
+
+async def add_client(flow: Flow, text: str, *, anyway: bool = False) -> None:
     limits = flow.services.ctx.limits
     data = parse_new_client(text, max_amount=limits.max_amount, max_tag_chars=limits.max_tag_chars)
-    added = await flow.services.clients.add(flow.actor, data)
+    clients = flow.services.clients
+    if not anyway:
+        duplicates = await clients.likely_duplicates(flow.actor, data)
+        if duplicates:
+            token = secrets.token_hex(4)
+            await flow.state.set_state(None)
+            await flow.state.set_data({PENDING_ADD: {"tok": token, "text": text}})
+            await flow.send(
+                duplicate_text(data.name, duplicates), duplicate_keyboard(duplicates, token)
+            )
+            return
+    added = await clients.add(flow.actor, data, allow_duplicate=anyway)
     await flow.state.clear()
-    client = added.client
-    await flow.send(
-        _(
-            "➕ <b>{name}</b> added ({temperature}). First contact: {when}.\n"
-            "Log it: <code>/call {short} done</code> · card: <code>/client {short}</code>"
-        ).format(
-            name=escape(client.name),
-            temperature=temperature_label(client.temperature),
-            when=when_text(added.followup, flow.viewer()),
-            short=escape(client.name.split()[0]),
-        )
-    )
+    await flow.send(added_text(added, flow.viewer()))
+
+
+async def add_anyway(
+    query: CallbackQuery,
+    callback_data: AddAnyway,
+    actor: Actor,
+    services: Services,
+    state: FSMContext,
+    replies: Replies,
+) -> None:
+    pending = (await state.get_data()).get(PENDING_ADD)
+    if not isinstance(pending, dict) or pending.get("tok") != callback_data.tok:
+        replies.answer_callback(_("This button is no longer active."))
+        return
+    replies.answer_callback()
+    if query.message is not None:
+        replies.edit_markup()
+    await add_client(Flow(replies, actor, services, state), str(pending["text"]), anyway=True)
 
 
 async def add(
@@ -192,6 +214,7 @@ def build_router() -> Router:
     router.message.register(client_command, Command(*CLIENT_COMMANDS))
     router.message.register(find, Command("find"))
     router.callback_query.register(picked, PickClient.filter())
+    router.callback_query.register(add_anyway, AddAnyway.filter())
     router.callback_query.register(
         card_view_action, CardAction.filter(F.act.in_({"hot", "warm", "cold", "open"}))
     )

@@ -111,7 +111,7 @@ async def import_command(
     replies.answer(
         _(
             "Send me your client table as a file: <b>.xlsx</b> or <b>.csv</b> (UTF-8 or "
-            "Windows-1251, comma or semicolon), up to {mb} MB and {rows} rows.\n"
+            "Windows-1251, comma or semicolon); at most {mb} MB, rows at most: {rows}.\n"
             "The first row with column names is the header: Название, Контакт, Телефон, Email, "
             "Город, День рождения, Менеджер, Следующий звонок, Теги… I will guess where each "
             "column goes and show it before anything is saved."

@@ -127,7 +127,8 @@ async def change_settings(
     else:
         member = await member_settings.set_language(actor, value)
         set_locale(member.language or settings.default_language)
-    replies.answer(_("Saved.") + "\n\n" + settings_text(member))
+    # The text offers "the buttons below": they are always there.
+    replies.answer(_("Saved.") + "\n\n" + settings_text(member), reply_markup=language_keyboard())
 
 
 async def choose_language(

@@ -55,7 +55,7 @@ async def test_call_done_without_date_schedules_by_temperature(team: BotHarness)
     await team.send(MANAGER, "/add Петров, hot")
     replies = await team.send(MANAGER, "/call Ivanov done")
     assert "Call with <b>Иванов</b> logged" in replies[0].text
-    assert "by default" in replies[0].text
+    assert "the team's period for a 🌤 warm client" in replies[0].text
     assert (await _pending(team, "Иванов")).due_on == date(2026, 12, 16)  # type: ignore[union-attr]
     await team.send(MANAGER, "/call петров сделано")
     assert (await _pending(team, "Петров")).due_on == date(2026, 12, 5)  # type: ignore[union-attr]

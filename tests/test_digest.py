@@ -103,7 +103,7 @@ async def test_yesterdays_numbers_are_counted(team: BotHarness):
     team.session.clear()
     await make_sweep(team).run_once()
     [digest] = messages(team, MANAGER.id, "Good morning")
-    assert "Yesterday: 2 calls, 0 meetings, 1 deals" in digest
+    assert "Yesterday — calls: 2, meetings: 0, deals: 1" in digest
 
 
 async def test_an_empty_day_gets_one_short_line(team: BotHarness):

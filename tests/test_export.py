@@ -229,7 +229,7 @@ async def test_russian_export_has_russian_headers(team: BotHarness):
     sheets = _xlsx(doc)
     header = sheets[next(iter(sheets))][0]
     assert header[1] == "Название"
-    assert "экспортировано" in replies[-1].text
+    assert "Экспортирован" in replies[-1].text
 
 
 async def test_a_file_over_telegrams_limit_is_refused(team: BotHarness):

@@ -34,6 +34,7 @@ CLASSES: list[type[CallbackData]] = sorted(
 # A valid press of each kind (ids of the rows the `team` fixture makes): each case below changes
 # one field of it, so that field alone is what makes the press bad.
 VALID: dict[str, dict[str, str]] = {
+    "AddAnyway": {"tok": "0123abcd"},
     "AuditPage": {
         "mid": "2",
         "grp": "views",

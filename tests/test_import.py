@@ -273,7 +273,7 @@ async def test_duplicates_ask_first_then_skip(team: BotHarness):
     mapping = (await upload(team, OWNER, csv_bytes(rows), "dups.csv"))[-1]
     replies = await team.press(OWNER, button(mapping, "go"))
     question = replies[-1]
-    assert "Found 3 duplicates" in question.text
+    assert "Duplicates found: 3." in question.text
     assert await count(team, Client) == 1  # nothing written before the choice
     replies = await team.press(OWNER, button(question, "skip"))
     report = replies[-1].text
@@ -293,7 +293,7 @@ async def test_duplicates_merge_fills_empty_fields_and_never_overwrites(team: Bo
     ]  # fmt: skip
     mapping = (await upload(team, OWNER, csv_bytes(rows), "dups.csv"))[-1]
     question = (await team.press(OWNER, button(mapping, "go")))[-1]
-    assert "Found 2 duplicates" in question.text
+    assert "Duplicates found: 2." in question.text
     report = (await team.press(OWNER, button(question, "merge")))[-1].text
     assert "Clients added: 1." in report
     assert "Duplicates merged into existing clients: 2." in report
@@ -506,7 +506,7 @@ async def test_progress_is_shown_while_importing_and_the_button_is_answered_at_o
     edits = [r.text for r in requests if isinstance(r, EditMessageText)]
     assert answer == 0  # before any progress: the spinner stops at once
     assert any("rows read" in text for text in edits)
-    assert "⏳ Importing… 50 of 100 clients written (50%)." in edits
+    assert "⏳ Importing… clients written: 50 of 100 (50%)." in edits
     assert edits[-1] == "✅ Import finished."
 
 
@@ -546,8 +546,8 @@ async def test_progress_edits_wait_for_the_interval_on_the_clock(team: BotHarnes
     await progress("write", 1000, 4000)
     edits = [r.text for r in team.session.sent(EditMessageText)]
     assert edits == [
-        "⏳ Checking the file… 500 rows read.",
-        "⏳ Importing… 1,000 of 4,000 clients written (25%).",
+        "⏳ Checking the file… rows read: 500.",
+        "⏳ Importing… clients written: 1,000 of 4,000 (25%).",
     ]
     # A failed edit (Telegram hiccup) does not stop the import.
     team.session.fail_next(400, "Bad Request: message to edit not found")
@@ -667,7 +667,7 @@ async def test_a_second_press_of_merge_after_the_first_committed_imports_nothing
     await team.send(OWNER, "/add Старый клиент, +7 999 123-45-67")
     mapping = (await upload(team, OWNER, csv_bytes(NOTED_ROWS), "dups.csv"))[-1]
     question = (await team.press(OWNER, button(mapping, "go")))[-1]
-    assert "Found 1 duplicates" in question.text
+    assert "Duplicates found: 1." in question.text
     storage = team.app.dispatcher.storage
     key = StorageKey(bot_id=team.app.bot.id, chat_id=OWNER.id, user_id=OWNER.id)
     seen_state, seen_data = await storage.get_state(key), await storage.get_data(key)

@@ -60,9 +60,7 @@ async def test_exactly_n_cards_is_quiet_and_n_plus_one_alerts_once(team: BotHarn
     assert await _alerts(team) == []
     await _open(team, MAX, CLIENTS[N : N + 1])
     [alert] = await _alerts(team)
-    assert (
-        "<b>Max</b> opened 6 different client cards and made 0 exports within 10 minutes" in alert
-    )
+    assert "<b>Max</b>, within 10 min: different client cards opened: 6, exports: 0" in alert
     # The same burst goes on: no second alert.
     await _open(team, MAX, CLIENTS[N + 1 : N + 4])
     assert await _alerts(team) == []
@@ -108,7 +106,7 @@ async def test_exports_count_with_cards(team: BotHarness):
     assert await _alerts(team) == []  # 4 cards + 1 export = N
     await team.send(MAX, "/export csv")
     [alert] = await _alerts(team)
-    assert "opened 4 different client cards and made 2 exports" in alert
+    assert "different client cards opened: 4, exports: 2" in alert
 
 
 def test_the_threshold_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch):

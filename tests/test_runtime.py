@@ -106,5 +106,5 @@ def test_run_without_a_token_explains_botfather_and_opens_the_console(tmp_path: 
     )
     assert result.returncode == 0, result.stderr
     assert "@BotFather" in result.stdout
-    assert "Call with Ivanov logged" in result.stdout or "Звонок Ivanov записан" in result.stdout
+    assert "Call with Ivanov logged" in result.stdout or "Звонок записан: Ivanov" in result.stdout
     assert (tmp_path / "first-run.sqlite3").exists()

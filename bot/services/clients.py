@@ -171,7 +171,34 @@ class ClientService:
 
     # -- changes ----------------------------------------------------------------------------
 
-    async def add(self, actor: Actor, data: NewClientInput) -> AddedClient:
+    async def likely_duplicates(self, actor: Actor, data: NewClientInput) -> list[ClientDTO]:
+        """Clients the member sees that the new one probably is: the same phone or email, or
+        the same name in either alphabet ("Иванов Пётр" and "Ivanov Petr")."""
+        uow = self._ctx.uow
+        digits = [matching.phone_digits(raw) for raw in data.phones]
+        ids = set(await uow.clients.ids_with_phone(actor.team.id, digits)) if digits else set()
+        if data.email:
+            ids.update(await uow.clients.ids_with_email(actor.team.id, data.email.casefold()))
+        key = matching.normalize(clean_name(data.name))
+        if key:
+            prepared = await self._candidates(actor)
+            ids.update(prepared.items[i].id for i in prepared.exact.get(key, ()))
+        clients = await uow.clients.get_many(actor.team.id, sorted(ids))
+        return [client for client in clients if self._visible(actor, client)]
+
+    @staticmethod
+    def _visible(actor: Actor, client: ClientDTO) -> bool:
+        try:
+            ensure_visible(actor, client)
+        except DomainError:
+            return False
+        return True
+
+    async def add(
+        self, actor: Actor, data: NewClientInput, *, allow_duplicate: bool = False
+    ) -> AddedClient:
+        """A new client. `allow_duplicate`: the member saw the likely duplicates and chose to
+        add anyway; a phone or email of a client they cannot see is still refused."""
         uow, now, limits = self._ctx.uow, self._ctx.now(), self._ctx.limits
         name = data.name.strip()
         if not name:
@@ -181,9 +208,15 @@ class ClientService:
         self._check_lengths(data)
         digits = [matching.phone_digits(raw) for raw in data.phones]
         # Team-wide, not only the member's own: two managers must not work one client unknowingly.
-        if await uow.clients.ids_with_phone(actor.team.id, digits):
+        if not await self._may_share(
+            actor, await uow.clients.ids_with_phone(actor.team.id, digits), allow_duplicate
+        ):
             raise DomainError("duplicate_phone")
-        if data.email and await uow.clients.ids_with_email(actor.team.id, data.email.casefold()):
+        if data.email and not await self._may_share(
+            actor,
+            await uow.clients.ids_with_email(actor.team.id, data.email.casefold()),
+            allow_duplicate,
+        ):
             raise DomainError("duplicate_email")
         client_id = await uow.clients.add(
             **new_client_row(
@@ -228,6 +261,14 @@ class ClientService:
         client = await uow.clients.get(actor.team.id, client_id)
         assert client is not None
         return AddedClient(client, followup)
+
+    async def _may_share(self, actor: Actor, ids: Sequence[int], allow: bool) -> bool:
+        if not ids:
+            return True
+        if not allow:
+            return False
+        clients = await self._ctx.uow.clients.get_many(actor.team.id, list(ids))
+        return len(clients) == len(ids) and all(self._visible(actor, c) for c in clients)
 
     @staticmethod
     def _check_lengths(data: NewClientInput) -> None:

@@ -30,6 +30,8 @@ _NON_WORD = re.compile(r"[^0-9a-z]+")
 # Scores within this distance of the best are "as good": the member must pick.
 _TIE_MARGIN = 6.0
 _PHONE_MIN_DIGITS = 5
+# Four digits are how people name a phone: its last four ("the one ending in 4567").
+_PHONE_ENDING_DIGITS = 4
 # Below this, a typed word is not a misspelling of any word of the name.
 _WORD_FLOOR = 60.0
 
@@ -106,16 +108,24 @@ class Query:
         normalized = normalize(text)
         digits = re.sub(r"\D", "", text)
         is_phone = (
-            len(digits) >= _PHONE_MIN_DIGITS and len(digits) >= len(normalized.replace(" ", "")) - 1
+            len(digits) >= _PHONE_ENDING_DIGITS
+            and len(digits) >= len(normalized.replace(" ", "")) - 1
         )
         return cls(text, normalized, tuple(normalized.split()), digits if is_phone else None)
+
+
+def phone_hit(digits: str, candidate: MatchCandidate) -> bool:
+    """Whether typed digits name one of the candidate's phones: its last four, or any run of
+    five or more (with the 8/7 trunk prefix either way)."""
+    if len(digits) < _PHONE_MIN_DIGITS:
+        return any(phone.endswith(digits) for phone in candidate.phone_digits.split())
+    return digits in candidate.phone_digits or phone_digits(digits) in candidate.phone_digits
 
 
 def score(query: Query | str, candidate: MatchCandidate) -> float:
     q = query if isinstance(query, Query) else Query.of(query)
     if q.digits is not None:
-        hit = q.digits in candidate.phone_digits or phone_digits(q.digits) in candidate.phone_digits
-        return 100.0 if hit else 0.0
+        return 100.0 if phone_hit(q.digits, candidate) else 0.0
     if not q.tokens:
         return 0.0
     return max(
@@ -204,12 +214,7 @@ def _rank(q: Query, prepared: Candidates, *, min_score: float, limit: int) -> li
         return []
     items = prepared.items
     if q.digits is not None:
-        alternative = phone_digits(q.digits)
-        good = [
-            Match(c, 100.0)
-            for c in items
-            if q.digits in c.phone_digits or alternative in c.phone_digits
-        ]
+        good = [Match(c, 100.0) for c in items if phone_hit(q.digits, c)]
         good = good if min_score <= 100.0 else []
     elif q.tokens:
         scores = _batch_scores(q, prepared, min_score)
@@ -230,6 +235,10 @@ def rank(
     return _rank(Query.of(query), prepare(candidates), min_score=min_score, limit=limit)
 
 
+def _spelling(name: str) -> str:
+    return " ".join(name.casefold().replace("ё", "е").split())
+
+
 def resolve(
     query: str,
     candidates: Sequence[MatchCandidate] | Candidates,
@@ -241,6 +250,10 @@ def resolve(
     q = Query.of(query)
     normalized = q.normalized
     only = prepared.exact.get(normalized, ()) if normalized and q.digits is None else ()
+    if len(only) > 1:
+        # "Ivanov Petr" and "Иванов Пётр" read the same across alphabets; the one spelled
+        # exactly as typed is the one meant.
+        only = [i for i in only if _spelling(prepared.items[i].name) == _spelling(query)] or only
     if len(only) == 1 and min_score <= 100.0:
         # The full name typed exactly, and nobody else's: it wins over near ones ("Иванов"
         # over "Иванова") without ranking the others.

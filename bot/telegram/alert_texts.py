@@ -10,7 +10,7 @@ from collections.abc import Callable, Mapping
 from html import escape
 from typing import Any
 
-from bot.i18n import _, fmt_number
+from bot.i18n import _, fmt_number, ngettext
 from bot.services.alerts import Alert
 from bot.telegram.team_render import TEAM_ALERTS
 
@@ -37,23 +37,29 @@ def _export_scope(params: Mapping[str, Any]) -> str:
 
 
 def _export_text(params: Mapping[str, Any]) -> str:
-    text = _("📤 <b>{member}</b> exported {scope}: {rows} rows, {format}.").format(
+    rows = int(params.get("rows", 0))
+    text = ngettext(
+        "📤 <b>{member}</b> exported {scope}: {rows} row, {format}.",
+        "📤 <b>{member}</b> exported {scope}: {rows} rows, {format}.",
+        rows,
+    ).format(
         member=escape(str(params.get("member", "?"))),
         scope=_export_scope(params),
-        rows=fmt_number(int(params.get("rows", 0))),
+        rows=fmt_number(rows),
         format=escape(str(params.get("format", "")).upper()),
     )
     if int(params.get("activities", 0)):
-        text += " " + _("With {count} activities.").format(
-            count=fmt_number(int(params.get("activities", 0)))
-        )
+        activities = int(params.get("activities", 0))
+        text += " " + ngettext(
+            "With {count} activity.", "With {count} activities.", activities
+        ).format(count=fmt_number(activities))
     return text + "\n" + _("See /audit export. To take the right away: /revoke export.")
 
 
 def _mass_view_text(params: Mapping[str, Any]) -> str:
     return _(
-        "⚠️ <b>{member}</b> opened {cards} different client cards and made {exports} exports "
-        "within {minutes} minutes. This may be someone copying the base. "
+        "⚠️ <b>{member}</b>, within {minutes} min: different client cards opened: {cards}, "
+        "exports: {exports}. This may be someone copying the base. "
         "Details: <code>/audit views</code>."
     ).format(
         member=escape(str(params.get("member", "?"))),

@@ -176,7 +176,7 @@ class ListPage(CallbackData, prefix="lp"):
     """A page of `/list`: the rows a service returns from `off`, part `pt` of them as they fit
     in one message (-1: the last part; see bot/telegram/paging.py)."""
 
-    flt: str  # handlers.lists.decode reads anything it does not know as "all clients"
+    flt: str  # bot.telegram.views.lists.decode reads anything it does not know as "all clients"
     off: Offset
     pt: Part = 0
 
@@ -272,3 +272,10 @@ class PortfolioAct(CallbackData, prefix="pa"):
     p: PeriodKey
     m: RowIdOrNone
     s: Section
+
+
+class AddAnyway(CallbackData, prefix="ad"):
+    """ "Add anyway" under `/add`'s likely-duplicate warning. `tok` pairs the press with the
+    `/add` text kept in the member's step data: an older warning's button adds nothing."""
+
+    tok: Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{8}$")]

@@ -9,7 +9,7 @@ from aiogram.types import InlineKeyboardMarkup
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from bot.fields import FIELDS_BY_NAME
-from bot.i18n import N_, _, fmt_number
+from bot.i18n import N_, _, fmt_number, ngettext
 from bot.services.importing.mapping import FIELDS, SKIP
 from bot.services.importing.service import ImportResult
 from bot.services.tabular import Sheet, write_csv
@@ -50,9 +50,17 @@ def mapping_text(
     manager_name: str | None = None,
 ) -> str:
     title = (
-        _("📄 <b>{file}</b>: about {rows} rows. Where each column goes:")
+        ngettext(
+            "📄 <b>{file}</b>: about {rows} row. Where each column goes:",
+            "📄 <b>{file}</b>: about {rows} rows. Where each column goes:",
+            rows,
+        )
         if approximate
-        else _("📄 <b>{file}</b>: {rows} rows. Where each column goes:")
+        else ngettext(
+            "📄 <b>{file}</b>: {rows} row. Where each column goes:",
+            "📄 <b>{file}</b>: {rows} rows. Where each column goes:",
+            rows,
+        )
     )
     lines = [title.format(file=escape(file_name[:60]), rows=fmt_number(rows))]
     # As many lines as buttons: 150 columns listed would pass Telegram's 4096 characters.
@@ -62,9 +70,11 @@ def mapping_text(
         lines.append(f"{index + 1}. {escape(_header(header, index))} → {target}")
     if len(headers) > len(shown):
         lines.append(
-            _("…and {count} more columns, kept as guessed.").format(
-                count=fmt_number(len(headers) - len(shown))
-            )
+            ngettext(
+                "…and {count} more column, kept as guessed.",
+                "…and {count} more columns, kept as guessed.",
+                len(headers) - len(shown),
+            ).format(count=fmt_number(len(headers) - len(shown)))
         )
     lines.append("")
     if manager_name:
@@ -121,9 +131,9 @@ def field_keyboard(tok: str, index: int, current: str) -> InlineKeyboardMarkup:
 
 def progress_text(stage: str, done: int, total: int) -> str:
     if stage == "read":
-        return _("⏳ Checking the file… {done} rows read.").format(done=fmt_number(done))
+        return _("⏳ Checking the file… rows read: {done}.").format(done=fmt_number(done))
     percent = done * 100 // total if total else 100
-    return _("⏳ Importing… {done} of {total} clients written ({percent}%).").format(
+    return _("⏳ Importing… clients written: {done} of {total} ({percent}%).").format(
         done=fmt_number(done), total=fmt_number(total), percent=percent
     )
 
@@ -137,8 +147,8 @@ def interrupted_text() -> str:
 
 def duplicates_text(result: ImportResult) -> str:
     return _(
-        "Found {count} duplicates: rows with the same phone, email or name and city as a client "
-        "already in the base or an earlier row of the file. What do I do with them?\n"
+        "Duplicates found: {count}. These rows have the same phone, email or name and city as a "
+        "client already in the base or an earlier row of the file. What do I do with them?\n"
         "«Merge» fills the empty fields of the existing client and adds phones and tags; "
         "it never overwrites what is there."
     ).format(count=fmt_number(result.duplicates))

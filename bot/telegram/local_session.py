@@ -101,6 +101,7 @@ class LocalSession(BaseSession):
         *,
         bot_username: str = "salesbot_local",
         on_request: Callable[[TelegramMethod[Any]], None] | None = None,
+        on_result: Callable[[TelegramMethod[Any], Any], None] | None = None,
         delay: float = 0.0,
     ) -> None:
         super().__init__()
@@ -109,6 +110,8 @@ class LocalSession(BaseSession):
         self.violations: list[str] = []
         self.bot_username = bot_username
         self.on_request = on_request
+        # Told what Telegram answered to each accepted request (the console learns message ids).
+        self.on_result = on_result
         self.delay = delay  # simulated network round trip, for benchmarks
         self._failures: deque[PlannedFailure] = deque()
         self._answered_queries: set[str] = set()
@@ -165,6 +168,8 @@ class LocalSession(BaseSession):
         response = response_type(method.__returning__).model_validate(
             {"ok": True, "result": result}, context={"bot": bot}
         )
+        if self.on_result is not None:
+            self.on_result(method, response.result)
         return response.result  # type: ignore[no-any-return]
 
     def _file_result(self, method: GetFile) -> dict[str, Any]:

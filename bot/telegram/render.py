@@ -7,20 +7,28 @@ from datetime import date
 from html import escape
 from zoneinfo import ZoneInfo
 
-from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
+from aiogram.types import InlineKeyboardMarkup
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from bot.fields import ON_CARD, ClientField, Kind
-from bot.i18n import _, fmt_date, fmt_date_full, fmt_datetime, fmt_money, fmt_number, fmt_time
+from bot.i18n import (
+    _,
+    fmt_date,
+    fmt_date_full,
+    fmt_datetime,
+    fmt_money,
+    fmt_number,
+    fmt_time,
+    ngettext,
+)
 from bot.services.activities import Logged
-from bot.services.clients import ClientCard, ClientPage
+from bot.services.clients import ClientCard
 from bot.services.digest import Digest, Notice, Nudge
 from bot.services.matching import Resolution
 from bot.services.reminders import Reminder
 from bot.services.worklist import Worklist
-from bot.telegram.callbacks import CardAction, ListPage, PickClient, Remind
-from bot.telegram.paging import budget_for, neighbours, part_of
-from storage.dto import ActivityDTO, ClientDTO, ClientListItem, FollowupDTO
+from bot.telegram.callbacks import CardAction, PickClient, Remind
+from storage.dto import ActivityDTO, ClientDTO, FollowupDTO
 from storage.repositories.digest import Birthday, NamedClient
 
 _SNIPPET = 300
@@ -96,6 +104,13 @@ def snippet(text: str | None, limit: int = _SNIPPET) -> str:
 
 def logged_text(result: Logged, viewer: Viewer) -> str:
     name = f"<b>{escape(result.client.name)}</b>"
+    planned = result.next_followup
+    if result.outcome is None and planned is not None:
+        # /meet and /next: the plan is the news; said once, with its date.
+        when = when_text(planned, viewer)
+        if planned.kind == "meeting":
+            return _("📅 Meeting with {name} planned: {when}.").format(name=name, when=when)
+        return _("📅 Next contact with {name}: {when}.").format(name=name, when=when)
     headline = {
         "done": _("✅ Call with {name} logged."),
         "no_answer": _("📵 No answer from {name} logged."),
@@ -118,11 +133,14 @@ def logged_text(result: Logged, viewer: Viewer) -> str:
     if result.archived:
         lines.append(_("The lead is marked as lost and archived."))
     if result.next_followup is not None:
-        key = (
-            _("Next contact: {when} (by default for a {temperature} client).")
-            if result.next_is_default
-            else _("Next contact: {when}.")
-        )
+        # Every date comes with its true reason: an unanswered call is retried, a talk is
+        # followed up by the client's temperature, a date the member typed is just that.
+        if not result.next_is_default:
+            key = _("Next contact: {when}.")
+        elif result.outcome == "no_answer":
+            key = _("Next try: {when}, the team's retry after no answer.")
+        else:
+            key = _("Next contact: {when}, the team's period for a {temperature} client.")
         lines.append(
             key.format(
                 when=when_text(result.next_followup, viewer),
@@ -266,80 +284,6 @@ def _due_line(name: str, f: FollowupDTO, temperature: str, viewer: Viewer, overd
     return f"{icon} {when} · {kind}: <b>{escape(name)}</b>{reason}"
 
 
-def _list_row(item: ClientListItem, page: ClientPage, viewer: Viewer, show_manager: bool) -> str:
-    icon = TEMPERATURE_ICONS.get(item.temperature, "•")
-    if item.next_due_at is None:
-        nxt = _("no next contact")
-    else:
-        local = item.next_due_at.astimezone(viewer.zone)
-        nxt = (
-            fmt_date(local.date(), viewer.today)
-            if item.next_date_only
-            else fmt_datetime(local, viewer.today)
-        )
-        if local.date() < viewer.today:
-            nxt = "⚠️ " + nxt
-    who = f" · {escape(page.manager_names.get(item.manager_id, ''))}" if show_manager else ""
-    return f"{icon} <b>{escape(item.name)}</b> · {nxt}{who}"
-
-
-def _list_header(title: str, start: int, end: int, total: int) -> str:
-    return _("<b>{title}</b>: {start}–{end} of {total}").format(
-        title=escape(title), start=start, end=end, total=total
-    )
-
-
-def list_view(
-    page: ClientPage,
-    flt: str,
-    title: str,
-    viewer: Viewer,
-    *,
-    show_manager: bool,
-    part: int,
-    chunk_size: int,
-) -> tuple[str, InlineKeyboardMarkup | None]:
-    """One page of `/list`: the rows from `page.offset` that fit one message (part `part` of
-    them), with Back/More buttons that lead to the neighbouring parts.
-
-    Every page of one list has the same header and footer widths, so a button's part holds the
-    same rows however the page was reached."""
-    tail = ""
-    if flt == "a":
-        tail = "\n\n" + _(
-            "Filters: <code>/list hot</code>, <code>warm</code>, <code>cold</code>, "
-            "<code>overdue</code>, <code>leads</code>, <code>won</code>, <code>lost</code>, "
-            "<code>#tag</code>"
-        )
-    if page.total == 0:
-        return _("No clients match this list.") + tail, None
-    # The widest header this list can have (the numbers never have more digits than total).
-    widest = _list_header(title, page.total, page.total, page.total)
-    budget = budget_for(widest, tail, joints=1)
-    rows = [_list_row(item, page, viewer, show_manager) for item in page.items]
-    shown = part_of(rows, part, budget)
-    start = page.offset + shown.first + 1
-    header = _list_header(title, start, start + len(shown.rows) - 1, page.total)
-    text = "\n".join([header, *shown.rows]) + tail
-    back, more = neighbours(page.offset, shown, len(page.items), page.total, chunk_size)
-    buttons: list[InlineKeyboardButton] = []
-    if back is not None:
-        buttons.append(
-            InlineKeyboardButton(
-                text=_("◀ Back"),
-                callback_data=ListPage(flt=flt, off=back.offset, pt=back.part).pack(),
-            )
-        )
-    if more is not None:
-        buttons.append(
-            InlineKeyboardButton(
-                text=_("More ▶"),
-                callback_data=ListPage(flt=flt, off=more.offset, pt=more.part).pack(),
-            )
-        )
-    return text, InlineKeyboardMarkup(inline_keyboard=[buttons]) if buttons else None
-
-
 def role_label(role: str) -> str:
     return {"owner": _("owner"), "head": _("head of sales"), "manager": _("manager")}.get(
         role, role
@@ -450,7 +394,7 @@ def digest_text(d: Digest, viewer: Viewer) -> str:
         )
     y = d.yesterday
     lines.append(
-        _("Yesterday: {calls} calls, {meetings} meetings, {deals} deals for {sum}.").format(
+        _("Yesterday — calls: {calls}, meetings: {meetings}, deals: {deals} for {sum}.").format(
             calls=y.calls,
             meetings=y.meetings,
             deals=y.deals,
@@ -462,7 +406,7 @@ def digest_text(d: Digest, viewer: Viewer) -> str:
         lines.append(_("<b>Team yesterday</b>"))
         for line in d.team_lines:
             lines.append(
-                _("{name}: {calls} calls, {overdue} overdue, {deals} deals ({sum})").format(
+                _("{name} — calls: {calls}, overdue: {overdue}, deals: {deals} ({sum})").format(
                     name=escape(line.name),
                     calls=line.calls,
                     overdue=line.overdue,
@@ -485,27 +429,40 @@ def nudge_text(n: Nudge) -> str:
     name = f"<b>{escape(n.client.name)}</b>"
     short = escape(n.client.name.split()[0])
     if n.step == "quiet":
-        return _(
+        return ngettext(
+            "🤫 {name} is going quiet: a hot client with no contact for {days} day.\n"
+            "Call now: <code>/call {short} done</code>",
             "🤫 {name} is going quiet: a hot client with no contact for {days} days.\n"
-            "Call now: <code>/call {short} done</code>"
+            "Call now: <code>/call {short} done</code>",
+            n.days,
         ).format(name=name, days=n.days, short=short)
     if n.step == "cooled":
-        return _(
-            "❄️ {name} (manager: {manager}) had no activity for {days} days and is now warm."
+        return ngettext(
+            "❄️ {name} (manager: {manager}) had no activity for {days} day and is now warm.",
+            "❄️ {name} (manager: {manager}) had no activity for {days} days and is now warm.",
+            n.days,
         ).format(name=name, manager=escape(n.manager_name), days=n.days)
     stage = stage_label(n.client.stage)
     if n.step == "stuck1":
-        return _(
+        return ngettext(
+            "⏳ Lead {name} has been at «{stage}» for {days} day. Log a contact or move it "
+            "on: <code>/call {short} done</code>",
             "⏳ Lead {name} has been at «{stage}» for {days} days. Log a contact or move it "
-            "on: <code>/call {short} done</code>"
+            "on: <code>/call {short} done</code>",
+            n.days,
         ).format(name=name, stage=stage, days=n.days, short=short)
     if n.step == "stuck2":
-        return _(
+        return ngettext(
+            "⏳ {manager}'s lead {name} has been at «{stage}» for {days} day, and the reminder "
+            "got no reaction.",
             "⏳ {manager}'s lead {name} has been at «{stage}» for {days} days, and the reminder "
-            "got no reaction."
+            "got no reaction.",
+            n.days,
         ).format(manager=escape(n.manager_name), name=name, stage=stage, days=n.days)
-    return _(
-        "🗄 Lead {name} (manager: {manager}) was archived after {days} days without movement."
+    return ngettext(
+        "🗄 Lead {name} (manager: {manager}) was archived after {days} day without movement.",
+        "🗄 Lead {name} (manager: {manager}) was archived after {days} days without movement.",
+        n.days,
     ).format(name=name, manager=escape(n.manager_name), days=n.days)
 
 

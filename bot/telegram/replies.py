@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
+from html import unescape
 from typing import Any
 
 from aiogram import Bot
@@ -51,6 +53,8 @@ class Replies:
         # The message a pressed button sits on (None for a typed message).
         self.message_id: int | None = None
         self._query_id: str | None = None
+        # What the pressed message shows now, as Telegram sent it back with the press.
+        self._pressed_message: Message | None = None
         if update.message is not None:
             self.chat_id = update.message.chat.id
         elif update.callback_query is not None:
@@ -58,6 +62,8 @@ class Replies:
             pressed = update.callback_query.message
             if pressed is not None:
                 self.chat_id, self.message_id = pressed.chat.id, pressed.message_id
+                if isinstance(pressed, Message):
+                    self._pressed_message = pressed
         elif update.my_chat_member is not None:
             self.chat_id = update.my_chat_member.chat.id
 
@@ -87,8 +93,13 @@ class Replies:
             )
 
     def edit(self, text: str, reply_markup: InlineKeyboardMarkup | None = None) -> None:
-        """New text (and buttons; none if not given) for the message whose button was pressed."""
+        """New text (and buttons; none if not given) for the message whose button was pressed.
+
+        Skipped when the message already shows exactly this (a tap on the button of the view on
+        screen): Telegram refuses such an edit with "message is not modified"."""
         chat_id, message_id = self._pressed()
+        if self._pressed_message is not None and shows(self._pressed_message, text, reply_markup):
+            return
         self.add(
             EditMessageText(
                 chat_id=chat_id, message_id=message_id, text=text, reply_markup=reply_markup
@@ -179,3 +190,19 @@ class Replies:
         return AnswerCallbackQuery(
             callback_query_id=self._query_id, text=text, show_alert=show_alert or None
         )
+
+
+_TAG = re.compile(r"<[^>]+>")
+
+
+def shows(message: Message, html: str, markup: InlineKeyboardMarkup | None) -> bool:
+    """Whether the message already has this text and these buttons (Telegram hands the text
+    back without the HTML; the same view has the same markup, so the visible text decides)."""
+    current = message.text if message.text is not None else message.caption
+    if current is None or current.strip() != unescape(_TAG.sub("", html)).strip():
+        return False
+    if markup is None or message.reply_markup is None:
+        return markup is None and message.reply_markup is None
+    return message.reply_markup.model_dump(exclude_none=True) == markup.model_dump(
+        exclude_none=True
+    )

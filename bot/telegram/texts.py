@@ -6,11 +6,18 @@ from decimal import Decimal
 from html import escape
 
 from bot.fields import FIELDS_BY_NAME
-from bot.i18n import _, fmt_number
+from bot.i18n import _, fmt_number, ngettext
 from bot.telegram.paging import split_text
 
 # Handlers split long replies with this; it lives with Telegram's limits in bot.telegram.paging.
 __all__ = ["error_text", "split_text"]
+
+
+def _count(value: object) -> int:
+    try:
+        return int(str(value))
+    except ValueError:
+        return 0
 
 
 def error_text(code: str, params: dict[str, object]) -> str:
@@ -21,6 +28,8 @@ def error_text(code: str, params: dict[str, object]) -> str:
     if "names" in params:
         # A list of names: longer than one echoed word, still bounded.
         p["names"] = escape(str(params["names"])[:400])
+    # The number a limit's sentence counts by ("at most 1 character", "at most 200 characters").
+    limit = _count(params.get("limit"))
     texts = {
         "date_invalid": _(
             "I could not understand the date, or there is no such date. "
@@ -46,13 +55,20 @@ def error_text(code: str, params: dict[str, object]) -> str:
             "or a profit amount not larger than the deal."
         ),
         "name_missing": _("Which client? Write the name after the command."),
-        "name_too_long": _("The name is too long: at most {limit} characters."),
+        "name_too_long": ngettext(
+            "The name is too long: at most {limit} character.",
+            "The name is too long: at most {limit} characters.",
+            limit,
+        ),
         "note_missing": _(
             "The note is empty. Example: <code>/note Ivanov wants a discount</code>."
         ),
-        "note_too_long": _(
-            "The text is too long ({length} characters, the limit is {limit}). "
-            "Please shorten it or split it into several notes."
+        "note_too_long": ngettext(
+            "The text is too long: at most {limit} character, this one has {length}. "
+            "Please shorten it or split it into several notes.",
+            "The text is too long: at most {limit} characters, this one has {length}. "
+            "Please shorten it or split it into several notes.",
+            limit,
         ),
         "outcome_missing": _(
             "What was the result of the call? Use: <code>done</code>, <code>no answer</code>, "
@@ -78,7 +94,11 @@ def error_text(code: str, params: dict[str, object]) -> str:
             "A client with this email is already in the team's base. "
             "If it should be yours, ask the head of sales to reassign it."
         ),
-        "field_too_long": _("{field} is too long: at most {limit} characters."),
+        "field_too_long": ngettext(
+            "{field} is too long: at most {limit} character.",
+            "{field} is too long: at most {limit} characters.",
+            limit,
+        ),
         "phone_invalid": _("«{value}» does not look like a phone number."),
         "email_invalid": _("«{value}» does not look like an email address."),
         "birthday_invalid": _(
@@ -120,7 +140,11 @@ def error_text(code: str, params: dict[str, object]) -> str:
             "The campaign «{title}» for «{selector}» on {day} has already been launched. "
             "Nothing was added."
         ),
-        "campaign_title_too_long": _("The campaign title is too long: at most {limit} characters."),
+        "campaign_title_too_long": ngettext(
+            "The campaign title is too long: at most {limit} character.",
+            "The campaign title is too long: at most {limit} characters.",
+            limit,
+        ),
         "pick_expired": _("This choice has expired. Please send the command again."),
         "import_owner_only": _(
             "Only the team owner can import clients. Ask the owner to send the file."
@@ -135,9 +159,12 @@ def error_text(code: str, params: dict[str, object]) -> str:
         "import_too_large": _(
             "The file is too large: at most {limit} MB. Split it into several files."
         ),
-        "import_too_many_rows": _(
+        "import_too_many_rows": ngettext(
+            "The table has more than {limit} row. Split it into several files of up to "
+            "{limit} row.",
             "The table has more than {limit} rows. Split it into several files of up to "
-            "{limit} rows."
+            "{limit} rows.",
+            limit,
         ),
         "import_empty": _("The table is empty: I found no rows with data."),
         "import_name_unmapped": _(
@@ -166,33 +193,54 @@ def error_text(code: str, params: dict[str, object]) -> str:
             "ever is, so I did not unpack it. Open it in Excel and save it again, or save it "
             "as .csv."
         ),
-        "import_sheet_rows": _(
+        "import_sheet_rows": ngettext(
+            "The sheet has more than {limit} row, empty ones included. Delete the empty rows "
+            "below the table or split it into several files, or save it as .csv.",
             "The sheet has more than {limit} rows, empty ones included. Delete the empty rows "
-            "below the table or split it into several files, or save it as .csv."
+            "below the table or split it into several files, or save it as .csv.",
+            limit,
         ),
-        "import_too_many_columns": _(
+        "import_too_many_columns": ngettext(
+            "The table has more than {limit} column. Keep only the columns with client data, "
+            "or save it as .csv.",
             "The table has more than {limit} columns. Keep only the columns with client data, "
-            "or save it as .csv."
+            "or save it as .csv.",
+            limit,
         ),
-        "import_cell_too_long": _(
+        "import_cell_too_long": ngettext(
+            "Row {row}, column {column}: the cell is longer than {limit} character. Shorten "
+            "it or clear it, then send the file again.",
             "Row {row}, column {column}: the cell is longer than {limit} characters. Shorten "
-            "it or clear it, then send the file again."
+            "it or clear it, then send the file again.",
+            limit,
         ),
-        "import_shared_too_long": _(
+        "import_shared_too_long": ngettext(
+            "The file holds a text longer than {limit} character, more than a cell may hold. "
+            "Shorten it, or save the table as .csv and send that.",
             "The file holds a text longer than {limit} characters, more than a cell may hold. "
-            "Shorten it, or save the table as .csv and send that."
+            "Shorten it, or save the table as .csv and send that.",
+            limit,
         ),
-        "import_shared_strings": _(
+        "import_shared_strings": ngettext(
+            "The file holds more than {limit} different text. Split the table into several "
+            "files, or save it as .csv.",
             "The file holds more than {limit} different texts. Split the table into several "
-            "files, or save it as .csv."
+            "files, or save it as .csv.",
+            limit,
         ),
-        "import_shared_chars": _(
+        "import_shared_chars": ngettext(
+            "The texts in this file add up to more than {limit} character. Split the table "
+            "into several files, or save it as .csv.",
             "The texts in this file add up to more than {limit} characters. Split the table "
-            "into several files, or save it as .csv."
+            "into several files, or save it as .csv.",
+            limit,
         ),
-        "import_xml_depth": _(
+        "import_xml_depth": ngettext(
             "This .xlsx is not built the way Excel builds one: its markup is nested more than "
-            "{limit} levels deep. Open it in Excel and save it again, or save it as .csv."
+            "{limit} level deep. Open it in Excel and save it again, or save it as .csv.",
+            "This .xlsx is not built the way Excel builds one: its markup is nested more than "
+            "{limit} levels deep. Open it in Excel and save it again, or save it as .csv.",
+            limit,
         ),
         "import_xml_token": _(
             "This .xlsx holds a piece of markup longer than {limit} KB, which a real table "
@@ -202,9 +250,12 @@ def error_text(code: str, params: dict[str, object]) -> str:
             "Reading this file needs more memory than I give one file, so I stopped. Nothing "
             "was saved. Split the table into several files, or save it as .csv."
         ),
-        "import_worker_timeout": _(
+        "import_worker_timeout": ngettext(
+            "Reading this file took longer than {limit} second, so I stopped. Nothing was "
+            "saved. Split the table into several files, or save it as .csv.",
             "Reading this file took longer than {limit} seconds, so I stopped. Nothing was "
-            "saved. Split the table into several files, or save it as .csv."
+            "saved. Split the table into several files, or save it as .csv.",
+            limit,
         ),
         "import_worker_failed": _(
             "I could not finish reading this file. Nothing was saved. If it is a very large "

@@ -7,7 +7,7 @@ from html import escape
 from aiogram.types import InlineKeyboardMarkup
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
-from bot.i18n import _, fmt_datetime, fmt_number
+from bot.i18n import _, fmt_datetime, fmt_number, ngettext
 from bot.parsing.data_rights import AuditQuery
 from bot.services.audit import AuditPage
 from bot.telegram.callbacks import AuditPage as AuditPageData
@@ -61,12 +61,13 @@ def _details(action: str, details: dict[str, object]) -> str:
         # Cut what was typed, then escape it: a cut never falls inside `&amp;`.
         return "«" + snippet(" ".join(str(details["query"]).split()), QUERY_SHOWN) + "»"
     if action == "export":
-        return _("{rows} rows, {format}").format(
-            rows=fmt_number(int(str(details.get("rows", 0)))),
+        rows = int(str(details.get("rows", 0)))
+        return ngettext("{rows} row, {format}", "{rows} rows, {format}", rows).format(
+            rows=fmt_number(rows),
             format=escape(str(details.get("format", "")).upper()),
         )
     if action == "mass_view":
-        return _("{cards} cards, {exports} exports in {minutes} min").format(
+        return _("cards: {cards}, exports: {exports}, in {minutes} min").format(
             cards=details.get("cards", 0),
             exports=details.get("exports", 0),
             minutes=details.get("minutes", 0),

@@ -10,7 +10,7 @@ from aiogram.filters.callback_data import CallbackData
 from aiogram.types import InlineKeyboardMarkup
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
-from bot.i18n import _, fmt_number
+from bot.i18n import _, fmt_number, ngettext
 from bot.services.export import ExportLabels, ExportResult, client_headers
 from bot.services.matching import Resolution
 from bot.telegram.callbacks import ForgetClient, SetConsent
@@ -56,9 +56,13 @@ def export_labels() -> ExportLabels:
 
 
 def exported_caption(result: ExportResult, with_activities: bool) -> str:
-    caption = _("📤 {rows} clients exported.").format(rows=fmt_number(result.clients))
+    caption = ngettext(
+        "📤 {rows} client exported.", "📤 {rows} clients exported.", result.clients
+    ).format(rows=fmt_number(result.clients))
     if with_activities:
-        caption += " " + _("With {count} activities.").format(count=fmt_number(result.activities))
+        caption += " " + ngettext(
+            "With {count} activity.", "With {count} activities.", result.activities
+        ).format(count=fmt_number(result.activities))
     return caption + "\n" + _("The file holds personal data: keep it safe and do not forward it.")
 
 

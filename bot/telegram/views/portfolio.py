@@ -11,7 +11,7 @@ from html import escape
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 from babel import dates as babel_dates
 
-from bot.i18n import _, current_locale, fmt_date_full, fmt_money, fmt_number
+from bot.i18n import _, current_locale, fmt_date_full, fmt_money, fmt_number, ngettext
 from bot.parsing.dates import within_range
 from bot.services.portfolio.compute import ABC, XYZ, shown
 from bot.services.portfolio.periods import (
@@ -228,7 +228,7 @@ def _summary(report: Report, f: Formatter, top: int) -> str:
             clients=fmt_number(sum(1 for line in report.clients if line.now.deals)),
         ),
         _("ABC: {abc}; XYZ: {xyz}").format(abc=abc, xyz=xyz),
-        _("Activity: {calls} calls, {meetings} meetings, {proposals} proposals").format(
+        _("Activity — calls: {calls}, meetings: {meetings}, proposals: {proposals}").format(
             calls=fmt_number(counts["call"]),
             meetings=fmt_number(counts["meeting"]),
             proposals=fmt_number(counts["proposal"]),
@@ -313,7 +313,7 @@ def _quality(report: Report, f: Formatter, top: int) -> str:
     lines: list[str] = []
     for q in report.quality:
         lines.append(
-            _("<b>{name}</b> ({clients} clients): {abc} | {xyz}").format(
+            _("<b>{name}</b> (clients: {clients}): {abc} | {xyz}").format(
                 name=escape(q.name),
                 clients=fmt_number(q.clients),
                 abc=_shares(q.now, ABC),
@@ -333,9 +333,12 @@ def _quality(report: Report, f: Formatter, top: int) -> str:
 
 def _activity(report: Report, f: Formatter, top: int) -> str:
     lines = [
-        _(
+        ngettext(
             "Per manager: 📞 calls · 🤝 meetings · 📄 proposals · 💰 deals; total, then per day, "
-            "week and month ({days} days)."
+            "week and month ({days} day).",
+            "Per manager: 📞 calls · 🤝 meetings · 📄 proposals · 💰 deals; total, then per day, "
+            "week and month ({days} days).",
+            report.days,
         ).format(days=fmt_number(report.days))
     ]
     for line in report.activity[: max(top * 2, 20)]:
@@ -411,7 +414,7 @@ def _ltv_line(label: str, group: GroupLine, f: Formatter) -> str:
         return _("{label}: LTV 0 — single purchases only, lifetime not known yet").format(
             label=label
         )
-    return _("{label}: LTV {ltv} (S {s} × C {c}/month × P {p} × T {t} months)").format(
+    return _("{label}: LTV {ltv} (S {s} × C {c}/month × P {p} × T {t}, months)").format(
         label=label,
         ltv=f.money(value.value),
         s=f.money(value.s),
