@@ -126,17 +126,24 @@ async def _at_once(function: Any, *args: Any) -> Any:
 class _Deadline:
     """A progress handler that interrupts a statement run on the loop when it works too long
     (`heavy`: it ran the processor past the budget) or waits too long (on the disk, or for a
-    core on a loaded machine)."""
+    core on a loaded machine).
+
+    The clocks are first read at the handler's first call, `PROGRESS_STEPS` instructions in: most
+    reads end before it, and reading the thread's processor clock is a system call."""
 
     __slots__ = ("cpu_at", "fired", "heavy", "wall_at")
 
     def __init__(self) -> None:
-        self.cpu_at = time.thread_time() + LOOP_BUDGET_SECONDS
-        self.wall_at = time.perf_counter() + LOOP_WALL_LIMIT_SECONDS
+        self.cpu_at = 0.0
+        self.wall_at = 0.0
         self.fired = False
         self.heavy = False
 
     def __call__(self) -> int:
+        if not self.cpu_at:
+            self.cpu_at = time.thread_time() + LOOP_BUDGET_SECONDS
+            self.wall_at = time.perf_counter() + LOOP_WALL_LIMIT_SECONDS
+            return 0
         if time.thread_time() > self.cpu_at:
             self.fired = self.heavy = True
         elif time.perf_counter() > self.wall_at:
@@ -238,6 +245,17 @@ class LoopFirstConnection(AsyncAdapt_aiosqlite_connection):
         except Exception as error:
             self._handle_exception(error)
 
+    async def hop_async(self, function: Any, *args: Any) -> Any:
+        """`hop` for a caller on the event loop, outside SQLAlchemy (storage/hot.py)."""
+        try:
+            driver = self._connection
+            if not driver._running or driver._connection is None:
+                raise ValueError("Connection closed")
+            self._hops_sent += 1
+            return await driver._execute(self._on_thread, function, *args)
+        except Exception as error:
+            self._handle_exception(error)
+
     def _on_thread(self, function: Any, *args: Any) -> Any:
         try:
             return function(self._connection._conn, *args)
@@ -260,12 +278,33 @@ class LoopFirstConnection(AsyncAdapt_aiosqlite_connection):
                 self._handle_exception(error)
         return self.hop(_run, sql, parameters)  # type: ignore[no-any-return]
 
+    async def run_async(self, sql: str, parameters: Any, quick_write: bool) -> _Result:
+        """`run` for a caller on the event loop, outside SQLAlchemy (storage/hot.py): the same
+        rules, inside a transaction the session has begun."""
+        raw = self._loop_connection()
+        if raw is not None and raw.in_transaction:
+            try:
+                if quick_write:
+                    return _run(raw, sql, parameters)
+                if sql[:6].upper() == "SELECT" and sql not in self.dbapi.slow_statements:
+                    result = self._read_within_budget(raw, sql, parameters)
+                    if result is not None:
+                        return result
+            except Exception as error:
+                self._handle_exception(error)
+        return await self.hop_async(_run, sql, parameters)  # type: ignore[no-any-return]
+
     def _read_on_loop(self, raw: sqlite3.Connection, sql: str, parameters: Any) -> _Result | None:
         """The rows, or None if the budget ran out (the transaction is then as it was)."""
+        return await_(_at_once(self._read_within_budget, raw, sql, parameters))  # type: ignore[no-any-return]
+
+    def _read_within_budget(
+        self, raw: sqlite3.Connection, sql: str, parameters: Any
+    ) -> _Result | None:
         deadline = _Deadline()
         raw.set_progress_handler(deadline, PROGRESS_STEPS)
         try:
-            return await_(_at_once(_run, raw, sql, parameters))  # type: ignore[no-any-return]
+            return _run(raw, sql, parameters)
         except sqlite3.OperationalError:
             if not deadline.fired:
                 raise

@@ -8,6 +8,7 @@ from sqlalchemy import bindparam, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.dto import ActivityDTO
+from storage.hot import HotStatement
 from storage.models import Activity, Deal
 from storage.repositories.columns import columns_for
 from storage.sqlite_driver import quick
@@ -15,8 +16,8 @@ from storage.sqlite_driver import quick
 _ACTIVITIES = Activity.__table__
 _DEALS = Deal.__table__
 _A = _ACTIVITIES.c
-_ADD = quick(insert(_ACTIVITIES).returning(_A.id))
-_ADD_DEAL = quick(insert(_DEALS).returning(_DEALS.c.id))
+_ADD = HotStatement(quick(insert(_ACTIVITIES).returning(_A.id)))
+_ADD_DEAL = HotStatement(quick(insert(_DEALS).returning(_DEALS.c.id)))
 _RECENT = (
     select(*columns_for(_ACTIVITIES, ActivityDTO))
     .where(
@@ -44,8 +45,8 @@ class ActivityRepository:
         text: str | None,
         occurred_at: datetime,
     ) -> int:
-        result = await self._session.execute(
-            _ADD,
+        [(activity_id,)] = await _ADD.rows(
+            self._session,
             {
                 "team_id": team_id,
                 "client_id": client_id,
@@ -56,7 +57,7 @@ class ActivityRepository:
                 "occurred_at": occurred_at,
             },
         )
-        return int(result.scalar_one())
+        return int(activity_id)
 
     async def recent(
         self, team_id: int, client_id: int, kinds: Sequence[str], limit: int
@@ -81,8 +82,8 @@ class ActivityRepository:
         closed_on: date,
         now: datetime,
     ) -> int:
-        result = await self._session.execute(
-            _ADD_DEAL,
+        [(deal_id,)] = await _ADD_DEAL.rows(
+            self._session,
             {
                 "team_id": team_id,
                 "client_id": client_id,
@@ -96,4 +97,4 @@ class ActivityRepository:
                 "created_at": now,
             },
         )
-        return int(result.scalar_one())
+        return int(deal_id)
