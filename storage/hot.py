@@ -19,7 +19,7 @@ returns (which begins the transaction, BEGIN IMMEDIATE on SQLite), pending ORM c
 flushed first as autoflush would, and a database error goes through SQLAlchemy's own handling
 (wrapped as `sqlalchemy.exc.*`, a lost connection invalidated). A statement this module cannot
 run exactly as SQLAlchemy would (expanding IN lists, Python-side column defaults) goes through
-`session.execute` unchanged.
+`session.execute` unchanged, and so does every statement on another driver.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from sqlalchemy.dialects.postgresql.asyncpg import AsyncAdapt_asyncpg_connection
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.sql.base import Executable
@@ -176,7 +177,9 @@ class HotStatement:
             await session.flush()
         link = await _link(session)
         compiled = self._compile(link.dialect, tuple(sorted(values)))
-        if compiled is None:
+        if compiled is None or not isinstance(
+            link.adapter, LoopFirstConnection | AsyncAdapt_asyncpg_connection
+        ):
             result = await session.execute(self.statement, dict(values))
             return [tuple(row) for row in result] if result.returns_rows else []
         parameters = compiled.parameters(values)
@@ -220,7 +223,7 @@ async def _raise_as_sqlalchemy(
     if not isinstance(error, link.dialect.loaded_dbapi.Error):
         raise error
     await greenlet_spawn(
-        link.connection.sync_connection._handle_dbapi_exception,  # type: ignore[union-attr]
+        link.connection.sync_connection._handle_dbapi_exception,
         error,
         sql,
         parameters,

@@ -364,6 +364,13 @@ class LoopFirstSQLiteDialect(SQLiteDialect_aiosqlite):
     def import_dbapi(cls) -> LoopFirstDbapi:  # type: ignore[override]
         return LoopFirstDbapi(__import__("aiosqlite"), __import__("sqlite3"))
 
+    def do_begin(self, dbapi_connection: Any) -> None:
+        # A deferred transaction that later writes can fail at once with "database is locked"
+        # (the busy handler is skipped to avoid deadlock). Taking the write lock up front makes
+        # concurrent updates queue behind the busy timeout instead. Sent here rather than from a
+        # "begin" event: no statement execution around it, and its errors are SQLAlchemy's.
+        dbapi_connection.cursor().execute(_BEGIN)
+
     def do_execute(self, cursor: Any, statement: str, parameters: Any, context: Any = None) -> None:
         if isinstance(cursor, LoopFirstCursor):
             quick_write = bool(context is not None and context.execution_options.get(QUICK_WRITE))
