@@ -4,7 +4,7 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import bindparam, insert, select
+from sqlalchemy import bindparam, insert, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.dto import ActivityDTO
@@ -18,16 +18,26 @@ _DEALS = Deal.__table__
 _A = _ACTIVITIES.c
 _ADD = HotStatement(quick(insert(_ACTIVITIES).returning(_A.id)))
 _ADD_DEAL = HotStatement(quick(insert(_DEALS).returning(_DEALS.c.id)))
-_RECENT = (
-    select(*columns_for(_ACTIVITIES, ActivityDTO))
-    .where(
-        _A.team_id == bindparam("team_id"),
-        _A.client_id == bindparam("client_id"),
-        _A.kind.in_(bindparam("kinds", expanding=True)),
-    )
-    .order_by(_A.occurred_at.desc(), _A.id.desc())
-    .limit(bindparam("limit"))
-)
+# One statement per number of kinds (a card asks for one and for four): an expanding IN list
+# would take it off the hot path (storage/hot.py).
+_RECENT: dict[int, HotStatement] = {}
+
+
+def _recent(count: int) -> HotStatement:
+    statement = _RECENT.get(count)
+    if statement is None:
+        statement = HotStatement(
+            select(*columns_for(_ACTIVITIES, ActivityDTO))
+            .where(
+                _A.team_id == bindparam("team_id"),
+                _A.client_id == bindparam("client_id"),
+                or_(*(_A.kind == bindparam(f"kind_{n}") for n in range(count))),
+            )
+            .order_by(_A.occurred_at.desc(), _A.id.desc())
+            .limit(bindparam("limit"))
+        )
+        _RECENT[count] = statement
+    return statement
 
 
 class ActivityRepository:
@@ -62,9 +72,16 @@ class ActivityRepository:
     async def recent(
         self, team_id: int, client_id: int, kinds: Sequence[str], limit: int
     ) -> list[ActivityDTO]:
-        rows = await self._session.execute(
-            _RECENT,
-            {"team_id": team_id, "client_id": client_id, "kinds": list(kinds), "limit": limit},
+        if not kinds:
+            return []
+        rows = await _recent(len(kinds)).rows(
+            self._session,
+            {
+                "team_id": team_id,
+                "client_id": client_id,
+                "limit": limit,
+                **{f"kind_{n}": kind for n, kind in enumerate(kinds)},
+            },
         )
         return [ActivityDTO(*row) for row in rows]
 

@@ -39,6 +39,28 @@ _UPDATE = HotStatement(
     )
 )
 _TEAMS = Team.__table__
+# A card's lists, in the order they were added.
+_PHONES = ClientPhone.__table__
+_CONTACTS = ClientContact.__table__
+_TAGS = ClientTag.__table__
+_CARD_PHONES = HotStatement(
+    select(_PHONES.c.raw)
+    .where(_PHONES.c.team_id == bindparam("team_id"), _PHONES.c.client_id == bindparam("client_id"))
+    .order_by(_PHONES.c.id)
+)
+_CARD_CONTACTS = HotStatement(
+    select(_CONTACTS.c.name, _CONTACTS.c.position)
+    .where(
+        _CONTACTS.c.team_id == bindparam("team_id"),
+        _CONTACTS.c.client_id == bindparam("client_id"),
+    )
+    .order_by(_CONTACTS.c.id)
+)
+_CARD_TAGS = HotStatement(
+    select(_TAGS.c.tag)
+    .where(_TAGS.c.team_id == bindparam("team_id"), _TAGS.c.client_id == bindparam("client_id"))
+    .order_by(_TAGS.c.tag)
+)
 _BUMP_ROSTER = HotStatement(
     quick(
         update(_TEAMS)
@@ -124,20 +146,14 @@ class ClientRepository:
         await self._session.flush()
 
     async def phones(self, team_id: int, client_id: int) -> list[str]:
-        rows = await self._session.scalars(
-            select(ClientPhone.raw)
-            .where(ClientPhone.team_id == team_id, ClientPhone.client_id == client_id)
-            .order_by(ClientPhone.id)
-        )
-        return list(rows)
+        rows = await _CARD_PHONES.rows(self._session, {"team_id": team_id, "client_id": client_id})
+        return [raw for (raw,) in rows]
 
     async def contacts(self, team_id: int, client_id: int) -> list[tuple[str, str | None]]:
-        rows = await self._session.execute(
-            select(ClientContact.name, ClientContact.position)
-            .where(ClientContact.team_id == team_id, ClientContact.client_id == client_id)
-            .order_by(ClientContact.id)
+        rows = await _CARD_CONTACTS.rows(
+            self._session, {"team_id": team_id, "client_id": client_id}
         )
-        return [(row.name, row.position) for row in rows]
+        return [(name, position) for name, position in rows]
 
     async def set_tags(self, team_id: int, client_id: int, tags: Sequence[str]) -> None:
         await self._session.execute(
@@ -148,12 +164,8 @@ class ClientRepository:
         await self._session.flush()
 
     async def tags(self, team_id: int, client_id: int) -> list[str]:
-        rows = await self._session.scalars(
-            select(ClientTag.tag)
-            .where(ClientTag.team_id == team_id, ClientTag.client_id == client_id)
-            .order_by(ClientTag.tag)
-        )
-        return list(rows)
+        rows = await _CARD_TAGS.rows(self._session, {"team_id": team_id, "client_id": client_id})
+        return [tag for (tag,) in rows]
 
     async def list_page(
         self,
