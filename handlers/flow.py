@@ -5,7 +5,7 @@ ask for what is missing step by step, then run it. Used by several routers; not 
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 
@@ -13,7 +13,13 @@ from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import InlineKeyboardMarkup
 
-from bot.parsing.commands import parse_call, parse_deal, parse_schedule, split_meeting_done
+from bot.parsing.commands import (
+    CallCommand,
+    parse_call,
+    parse_deal,
+    parse_schedule,
+    split_meeting_done,
+)
 from bot.parsing.errors import ParseError
 from bot.parsing.tokens import scan, tail
 from bot.services.context import Actor
@@ -44,6 +50,9 @@ class Flow:
     actor: Actor
     services: Services
     state: FSMContext
+    # `/call Ivanov done` is parsed once, to split off the name; `execute` reuses it for the
+    # same rest ("done") instead of parsing "_client_ done" again. (rest, parsed)
+    _call: tuple[str, CallCommand] | None = field(default=None, init=False, repr=False)
 
     async def send(self, text: str, markup: InlineKeyboardMarkup | None = None) -> None:
         self.replies.answer(text, markup)
@@ -105,10 +114,14 @@ class Flow:
         if cmd == "note":
             return None
         if cmd == "call":
-            parsed = parse_call(args, self._now(), max_amount=self._max_amount())
-            if parsed.outcome is None:
+            call = parse_call(args, self._now(), max_amount=self._max_amount())
+            if call.outcome is None:
                 return None
-            name = parsed.name
+            name = call.name
+            if name:
+                rest = tail(args, scan(args), len(name.split()))
+                self._call = (rest.strip(), call)
+                return name, rest
         elif cmd in ("meet", "next"):
             held = split_meeting_done(args) if cmd == "meet" else None
             name = held[0] if held else parse_schedule(args, self._now()).name
@@ -162,7 +175,10 @@ class Flow:
         viewer = self.viewer()
         text = f"{PLACEHOLDER} {rest}"
         if cmd == "call":
-            parsed = parse_call(text, self._now(), max_amount=self._max_amount())
+            if self._call is not None and self._call[0] == rest:
+                parsed = self._call[1]
+            else:
+                parsed = parse_call(text, self._now(), max_amount=self._max_amount())
             if parsed.outcome is None:
                 raise DomainError("outcome_unknown", word=rest.split()[0])
             result = await services.activities.log_call(actor, client_id, parsed)

@@ -45,14 +45,10 @@ async def reminder_action(
         return
     if act in ("done", "no_answer"):
         outcome = Outcome.DONE if act == "done" else Outcome.NO_ANSWER
-        result = await activities.quick_call(
-            actor, client.id, outcome, expected_followup=followup.id
-        )
+        result = await activities.quick_call_pending(actor, followup, client, outcome)
     else:
         days, hours = SNOOZE[act]
-        result = await activities.postpone(
-            actor, client.id, days=days, hours=hours, expected_followup=followup.id
-        )
+        result = await activities.postpone_pending(actor, followup, client, days=days, hours=hours)
     summary = logged_text(result, flow.viewer())
     if isinstance(message, Message) and message.html_text:
         replies.edit(f"{message.html_text}\n\n{summary}")

@@ -96,22 +96,19 @@ def _tune_sqlite(engine: AsyncEngine, busy_timeout_ms: int) -> None:
 
     @event.listens_for(sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
-        # Take transaction control from the driver so that BEGIN IMMEDIATE below is ours to emit.
+        # Take transaction control from the driver: every transaction begins with BEGIN
+        # IMMEDIATE, sent by LoopFirstSQLiteDialect.do_begin (storage/sqlite_driver.py).
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA synchronous=NORMAL")
+        # Commits run on the event loop and must not checkpoint: the driver checkpoints every
+        # CHECKPOINT_EVERY_COMMITS commits on its thread (storage/sqlite_driver.py).
+        cursor.execute("PRAGMA wal_autocheckpoint=0")
         cursor.execute("PRAGMA secure_delete=ON")  # /forget: freed space is zeroed, not left
         cursor.close()
-
-    @event.listens_for(sync_engine, "begin")
-    def _on_begin(connection: Any) -> None:
-        # A deferred transaction that later writes can fail at once with "database is locked"
-        # (the busy handler is skipped to avoid deadlock). Taking the write lock up front makes
-        # concurrent updates queue behind the busy timeout instead.
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def create_session_factory(engine: AsyncEngine) -> async_sessionmaker:

@@ -19,13 +19,17 @@ and changes where and how a statement runs:
     cannot be interrupted safely: SQLite rolls back the whole transaction when it is.
 - BEGIN IMMEDIATE is tried on the loop with no busy wait; when another connection holds the
   write lock it waits on the driver's thread, under the connection's busy timeout.
-- COMMIT runs on the driver's thread (a WAL checkpoint may write and sync the database file).
+- COMMIT runs on the loop: in WAL mode with synchronous=NORMAL it appends to the log without
+  a sync, and with `wal_autocheckpoint=0` (storage/db.py) it never checkpoints. Every
+  `CHECKPOINT_EVERY_COMMITS`-th commit of a connection, and the commit of a transaction that sent
+  work to the thread (a bulk write may make a large commit), runs on the driver's thread followed
+  by a passive checkpoint (which writes and syncs the database file).
 - ROLLBACK runs on the driver's thread, and only when a transaction is open: the pool's reset
   of a connection returned after a commit costs nothing, one returned mid-transaction is still
   rolled back.
 
-So an update makes one hop (the commit) instead of three or four per statement; the event loop
-is held by a read no longer than the budget, and never by a lock.
+So a usual update makes no hop at all, instead of three or four per statement; the event loop is
+held by a read no longer than the budget, and never by a lock or a sync.
 """
 
 from __future__ import annotations
@@ -56,6 +60,9 @@ LOOP_WALL_LIMIT_SECONDS = 0.02
 PROGRESS_STEPS = 1000
 # Statements that ran over the budget once, remembered up to this many (then no more are added).
 SLOW_STATEMENTS_KEPT = 1024
+# A connection commits on the loop (no checkpoint: `PRAGMA wal_autocheckpoint=0`, storage/db.py)
+# and every this many commits on the driver's thread, followed by a passive WAL checkpoint.
+CHECKPOINT_EVERY_COMMITS = 64
 QUICK_WRITE = "quick_write"
 DRIVER = "salesbot_aiosqlite"
 _BEGIN = "BEGIN IMMEDIATE"
@@ -112,6 +119,12 @@ def _commit(connection: sqlite3.Connection) -> None:
         connection.commit()
 
 
+def _commit_and_checkpoint(connection: sqlite3.Connection) -> None:
+    _commit(connection)
+    # PASSIVE: copies what no reader still needs and never waits for anyone.
+    connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+
+
 def _rollback(connection: sqlite3.Connection) -> None:
     if connection.in_transaction:
         connection.rollback()
@@ -126,17 +139,24 @@ async def _at_once(function: Any, *args: Any) -> Any:
 class _Deadline:
     """A progress handler that interrupts a statement run on the loop when it works too long
     (`heavy`: it ran the processor past the budget) or waits too long (on the disk, or for a
-    core on a loaded machine)."""
+    core on a loaded machine).
+
+    The clocks are first read at the handler's first call, `PROGRESS_STEPS` instructions in: most
+    reads end before it, and reading the thread's processor clock is a system call."""
 
     __slots__ = ("cpu_at", "fired", "heavy", "wall_at")
 
     def __init__(self) -> None:
-        self.cpu_at = time.thread_time() + LOOP_BUDGET_SECONDS
-        self.wall_at = time.perf_counter() + LOOP_WALL_LIMIT_SECONDS
+        self.cpu_at = 0.0
+        self.wall_at = 0.0
         self.fired = False
         self.heavy = False
 
     def __call__(self) -> int:
+        if not self.cpu_at:
+            self.cpu_at = time.thread_time() + LOOP_BUDGET_SECONDS
+            self.wall_at = time.perf_counter() + LOOP_WALL_LIMIT_SECONDS
+            return 0
         if time.thread_time() > self.cpu_at:
             self.fired = self.heavy = True
         elif time.perf_counter() > self.wall_at:
@@ -203,13 +223,18 @@ class LoopFirstConnection(AsyncAdapt_aiosqlite_connection):
     # Hops sent to the driver's thread and hops it finished: each counter is written by one
     # thread only. While they differ (a hop of a cancelled task may still be running), the
     # loop does not touch the connection and queues its statements behind instead.
-    __slots__ = ("_busy_timeout_ms", "_hops_done", "_hops_sent")
+    __slots__ = ("_busy_timeout_ms", "_commits", "_hops_done", "_hops_sent", "_thread_work", "_wal")
 
     def __init__(self, dbapi: Any, connection: Any) -> None:
         super().__init__(dbapi, connection)
         self._busy_timeout_ms: int | None = None
         self._hops_sent = 0
         self._hops_done = 0
+        self._commits = 0
+        # Whether the open transaction sent anything to the thread (a bulk write, a heavy read,
+        # a wait for the lock): then its commit goes there too, as it may be large.
+        self._thread_work = False
+        self._wal: bool | None = None  # journal_mode=WAL, read at the first commit
 
     @property
     def hops(self) -> int:
@@ -234,7 +259,20 @@ class LoopFirstConnection(AsyncAdapt_aiosqlite_connection):
             if not driver._running or driver._connection is None:
                 raise ValueError("Connection closed")
             self._hops_sent += 1
+            self._thread_work = True
             return await_(driver._execute(self._on_thread, function, *args))
+        except Exception as error:
+            self._handle_exception(error)
+
+    async def hop_async(self, function: Any, *args: Any) -> Any:
+        """`hop` for a caller on the event loop, outside SQLAlchemy (storage/hot.py)."""
+        try:
+            driver = self._connection
+            if not driver._running or driver._connection is None:
+                raise ValueError("Connection closed")
+            self._hops_sent += 1
+            self._thread_work = True
+            return await driver._execute(self._on_thread, function, *args)
         except Exception as error:
             self._handle_exception(error)
 
@@ -260,12 +298,33 @@ class LoopFirstConnection(AsyncAdapt_aiosqlite_connection):
                 self._handle_exception(error)
         return self.hop(_run, sql, parameters)  # type: ignore[no-any-return]
 
+    async def run_statement(self, sql: str, parameters: Any, quick_write: bool) -> _Result:
+        """`run` for a caller on the event loop, outside SQLAlchemy (storage/hot.py): the same
+        rules, inside a transaction the session has begun."""
+        raw = self._loop_connection()
+        if raw is not None and raw.in_transaction:
+            try:
+                if quick_write:
+                    return _run(raw, sql, parameters)
+                if sql[:6].upper() == "SELECT" and sql not in self.dbapi.slow_statements:
+                    result = self._read_within_budget(raw, sql, parameters)
+                    if result is not None:
+                        return result
+            except Exception as error:
+                self._handle_exception(error)
+        return await self.hop_async(_run, sql, parameters)  # type: ignore[no-any-return]
+
     def _read_on_loop(self, raw: sqlite3.Connection, sql: str, parameters: Any) -> _Result | None:
         """The rows, or None if the budget ran out (the transaction is then as it was)."""
+        return await_(_at_once(self._read_within_budget, raw, sql, parameters))  # type: ignore[no-any-return]
+
+    def _read_within_budget(
+        self, raw: sqlite3.Connection, sql: str, parameters: Any
+    ) -> _Result | None:
         deadline = _Deadline()
         raw.set_progress_handler(deadline, PROGRESS_STEPS)
         try:
-            return await_(_at_once(_run, raw, sql, parameters))  # type: ignore[no-any-return]
+            return _run(raw, sql, parameters)
         except sqlite3.OperationalError:
             if not deadline.fired:
                 raise
@@ -294,11 +353,34 @@ class LoopFirstConnection(AsyncAdapt_aiosqlite_connection):
         return self.hop(_run, _BEGIN, None)  # type: ignore[no-any-return]
 
     def commit(self) -> None:
-        if self._connection._connection:
-            self.hop(_commit)
+        """On the loop: with synchronous=NORMAL a WAL commit appends its pages to the log
+        without a sync, and the checkpoint (which writes and syncs the database file) is not
+        run at commit (wal_autocheckpoint=0) but every CHECKPOINT_EVERY_COMMITS-th commit, on
+        the driver's thread."""
+        raw = self._loop_connection()
+        on_loop = raw is not None and raw.in_transaction and not self._thread_work
+        self._thread_work = False
+        if on_loop and self._is_wal(raw):  # type: ignore[arg-type]
+            self._commits += 1
+            if self._commits % CHECKPOINT_EVERY_COMMITS:
+                try:
+                    await_(_at_once(_commit, raw))
+                except Exception as error:
+                    self._handle_exception(error)
+                return
+            self.hop(_commit_and_checkpoint)
+        elif self._connection._connection:
+            self.hop(_commit_and_checkpoint if self._wal else _commit)
+
+    def _is_wal(self, raw: sqlite3.Connection) -> bool:
+        """Outside WAL mode (an in-memory database) a commit with synchronous=NORMAL syncs."""
+        if self._wal is None:
+            self._wal = raw.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        return self._wal
 
     def rollback(self) -> None:
         raw = self._connection._connection
+        self._thread_work = False
         # After a commit there is nothing to roll back: no hop for the pool's reset.
         if raw is not None and (self._loop_connection() is None or raw.in_transaction):
             self.hop(_rollback)
@@ -324,6 +406,13 @@ class LoopFirstSQLiteDialect(SQLiteDialect_aiosqlite):
     @classmethod
     def import_dbapi(cls) -> LoopFirstDbapi:  # type: ignore[override]
         return LoopFirstDbapi(__import__("aiosqlite"), __import__("sqlite3"))
+
+    def do_begin(self, dbapi_connection: Any) -> None:
+        # A deferred transaction that later writes can fail at once with "database is locked"
+        # (the busy handler is skipped to avoid deadlock). Taking the write lock up front makes
+        # concurrent updates queue behind the busy timeout instead. Sent here rather than from a
+        # "begin" event: no statement execution around it, and its errors are SQLAlchemy's.
+        dbapi_connection.cursor().execute(_BEGIN)
 
     def do_execute(self, cursor: Any, statement: str, parameters: Any, context: Any = None) -> None:
         if isinstance(cursor, LoopFirstCursor):

@@ -73,15 +73,16 @@ async def test_a_handler_that_crashes_leaves_the_update_free_for_a_redelivery(
     everything else, so Telegram's redelivery is handled instead of silently dropped."""
     session = GatedSession()
     runtime = _runtime(engine, clock, session)
-    original = MemberRepository.with_team
+    # Every update's first read: the member (with the conversation state, on the SQL storage).
+    original = MemberRepository.with_team_and_conversation
     crashes = [RuntimeError("database hiccup")]
 
-    async def flaky(self: MemberRepository, telegram_id: int):  # type: ignore[no-untyped-def]
+    async def flaky(self: MemberRepository, telegram_id: int, conversation: str):  # type: ignore[no-untyped-def]
         if crashes:
             raise crashes.pop()
-        return await original(self, telegram_id)
+        return await original(self, telegram_id, conversation)
 
-    monkeypatch.setattr(MemberRepository, "with_team", flaky)
+    monkeypatch.setattr(MemberRepository, "with_team_and_conversation", flaky)
     async with serving(runtime) as client:
         update = message_update(5, OWNER, "/start")
         await client.post(PATH, json=update, headers=GOOD)
@@ -179,10 +180,11 @@ async def test_a_database_outage_is_answered_as_such_in_the_members_language(
     session = GatedSession()
     runtime = _runtime(engine, clock, session)
 
-    async def down(self: MemberRepository, telegram_id: int):  # type: ignore[no-untyped-def]
+    async def down(self: MemberRepository, telegram_id: int, *_: str):  # type: ignore[no-untyped-def]
         raise OperationalError("SELECT 1", {}, ConnectionRefusedError("connection refused"))
 
     monkeypatch.setattr(MemberRepository, "with_team", down)
+    monkeypatch.setattr(MemberRepository, "with_team_and_conversation", down)
     russian = Person(803, "Ольга", language="ru")
     async with serving(runtime) as client:
         await client.post(PATH, json=message_update(1, OWNER, "/start"), headers=GOOD)

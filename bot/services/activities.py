@@ -151,7 +151,11 @@ class ActivityService:
     async def log_call(self, actor: Actor, client_id: int, command: CallCommand) -> Logged:
         if command.outcome is None:
             raise DomainError("outcome_missing")
-        client = await self._client(actor, client_id)
+        return await self._log_call(actor, await self._client(actor, client_id), command)
+
+    async def _log_call(self, actor: Actor, client: ClientDTO, command: CallCommand) -> Logged:
+        if command.outcome is None:
+            raise DomainError("outcome_missing")
         comment = self._comment(command.comment)
         today = self._today(actor)
         outcome = Outcome(command.outcome)
@@ -238,6 +242,24 @@ class ActivityService:
         exact time; days a date (due when the manager's day starts)."""
         client = await self._client(actor, client_id)
         previous = await self._expect(actor, client, expected_followup)
+        return await self._postpone(actor, client, previous, days=days, hours=hours)
+
+    async def postpone_pending(
+        self, actor: Actor, followup: FollowupDTO, client: ClientDTO, *, days: int, hours: int
+    ) -> Logged:
+        """`postpone` from a push's button, for the follow-up and client `pending_target` has
+        just read and checked (not read again)."""
+        return await self._postpone(actor, client, followup, days=days, hours=hours)
+
+    async def _postpone(
+        self,
+        actor: Actor,
+        client: ClientDTO,
+        previous: FollowupDTO | None,
+        *,
+        days: int,
+        hours: int,
+    ) -> Logged:
         if previous is not None and previous.kind == FollowupKind.CAMPAIGN:
             return await self._move_campaign_followup(
                 actor, client, previous, days=days, hours=hours
@@ -253,10 +275,14 @@ class ActivityService:
         """A card's "Talked" / "No answer" button: `/call` with no date or comment."""
         client = await self._client(actor, client_id)
         await self._expect(actor, client, expected_followup)
-        command = CallCommand(
-            name="", outcome=outcome, when=None, amount=None, margin=None, comment=""
-        )
-        return await self.log_call(actor, client.id, command)
+        return await self._log_call(actor, client, _quick_command(outcome))
+
+    async def quick_call_pending(
+        self, actor: Actor, followup: FollowupDTO, client: ClientDTO, outcome: Outcome
+    ) -> Logged:
+        """`quick_call` from a push's button, for the follow-up and client `pending_target` has
+        just read and checked (not read again)."""
+        return await self._log_call(actor, client, _quick_command(outcome))
 
     def _snooze_when(self, actor: Actor, *, days: int, hours: int) -> When:
         """Hours give an exact time from now; days a date (due when the manager's day starts)."""
@@ -390,3 +416,8 @@ class ActivityService:
             now=self._ctx.now(),
         )
         return DealInfo(amount, percent, profit, actor.team.currency)
+
+
+def _quick_command(outcome: Outcome) -> CallCommand:
+    """A "Talked" / "No answer" button: `/call` with no date or comment."""
+    return CallCommand(name="", outcome=outcome, when=None, amount=None, margin=None, comment="")

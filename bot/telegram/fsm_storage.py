@@ -65,6 +65,14 @@ class TransactionalFSMMiddleware(FSMContextMiddleware):
             data.update({"state": state, "raw_state": await state.get_state()})
             return await handler(event, data)
 
+    def conversation_row(self, data: dict[str, Any]) -> str | None:
+        """The key of the update's conversation row when the state lives in the database (then
+        `UnitOfWorkMiddleware` reads it along with the member, in one statement), else None."""
+        if not isinstance(self.storage, SqlStorage):
+            return None
+        context = self.resolve_event_context(cast(Bot, data["bot"]), data)
+        return self.storage.row_key(context.key) if context is not None else None
+
 
 class SqlStorage(BaseStorage):
     """The conversation table; each call its own transaction unless `in_transaction(uow)`."""
@@ -76,6 +84,10 @@ class SqlStorage(BaseStorage):
 
     def in_transaction(self, uow: UnitOfWork) -> BaseStorage:
         return _SqlInTransaction(uow, self._clock, self._keys)
+
+    def row_key(self, key: StorageKey) -> str:
+        """The key of the conversation's row (`UnitOfWork.fsm_cache` is keyed on it too)."""
+        return self._keys.build(key)
 
     async def _write(self, key: StorageKey, **values: Any) -> None:
         async with self._uow_factory() as own:

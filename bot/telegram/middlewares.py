@@ -24,6 +24,7 @@ from bot.services.errors import DomainError
 from bot.services.hub import Services
 from bot.services.importing.worker import FileWorkers
 from bot.services.portfolio.cache import ReportCache
+from bot.telegram.fsm_storage import TransactionalFSMMiddleware
 from bot.telegram.replies import Replies
 from bot.telegram.texts import error_text
 from storage.db import is_unavailable
@@ -236,7 +237,19 @@ class UnitOfWorkMiddleware(BaseMiddleware):
         actor: Actor | None = None
         found: tuple[MemberDTO, TeamDTO] | None = None
         if user is not None:
-            found = await uow.members.with_team(user.id)
+            fsm = getattr(data.get("dispatcher"), "fsm", None)
+            conversation = (
+                fsm.conversation_row(data) if isinstance(fsm, TransactionalFSMMiddleware) else None
+            )
+            if conversation is None:
+                found = await uow.members.with_team(user.id)
+            else:
+                # The conversation state comes along: the FSM middleware finds it in the cache.
+                with_state = await uow.members.with_team_and_conversation(user.id, conversation)
+                found = None
+                if with_state is not None:
+                    found = with_state[:2]
+                    uow.fsm_cache[conversation] = with_state[2]
             member, team = found if found is not None else (None, None)
             if member is not None and team is not None and member.is_active:
                 member = await services.presence.seen(member, user.language_code)

@@ -4,10 +4,11 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import bindparam, insert, select
+from sqlalchemy import bindparam, insert, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.dto import ActivityDTO
+from storage.hot import HotStatement
 from storage.models import Activity, Deal
 from storage.repositories.columns import columns_for
 from storage.sqlite_driver import quick
@@ -15,18 +16,28 @@ from storage.sqlite_driver import quick
 _ACTIVITIES = Activity.__table__
 _DEALS = Deal.__table__
 _A = _ACTIVITIES.c
-_ADD = quick(insert(_ACTIVITIES).returning(_A.id))
-_ADD_DEAL = quick(insert(_DEALS).returning(_DEALS.c.id))
-_RECENT = (
-    select(*columns_for(_ACTIVITIES, ActivityDTO))
-    .where(
-        _A.team_id == bindparam("team_id"),
-        _A.client_id == bindparam("client_id"),
-        _A.kind.in_(bindparam("kinds", expanding=True)),
-    )
-    .order_by(_A.occurred_at.desc(), _A.id.desc())
-    .limit(bindparam("limit"))
-)
+_ADD = HotStatement(quick(insert(_ACTIVITIES).returning(_A.id)))
+_ADD_DEAL = HotStatement(quick(insert(_DEALS).returning(_DEALS.c.id)))
+# One statement per number of kinds (a card asks for one and for four): an expanding IN list
+# would take it off the hot path (storage/hot.py).
+_RECENT: dict[int, HotStatement] = {}
+
+
+def _recent(count: int) -> HotStatement:
+    statement = _RECENT.get(count)
+    if statement is None:
+        statement = HotStatement(
+            select(*columns_for(_ACTIVITIES, ActivityDTO))
+            .where(
+                _A.team_id == bindparam("team_id"),
+                _A.client_id == bindparam("client_id"),
+                or_(*(_A.kind == bindparam(f"kind_{n}") for n in range(count))),
+            )
+            .order_by(_A.occurred_at.desc(), _A.id.desc())
+            .limit(bindparam("limit"))
+        )
+        _RECENT[count] = statement
+    return statement
 
 
 class ActivityRepository:
@@ -44,8 +55,8 @@ class ActivityRepository:
         text: str | None,
         occurred_at: datetime,
     ) -> int:
-        result = await self._session.execute(
-            _ADD,
+        [(activity_id,)] = await _ADD.rows(
+            self._session,
             {
                 "team_id": team_id,
                 "client_id": client_id,
@@ -56,14 +67,21 @@ class ActivityRepository:
                 "occurred_at": occurred_at,
             },
         )
-        return int(result.scalar_one())
+        return int(activity_id)
 
     async def recent(
         self, team_id: int, client_id: int, kinds: Sequence[str], limit: int
     ) -> list[ActivityDTO]:
-        rows = await self._session.execute(
-            _RECENT,
-            {"team_id": team_id, "client_id": client_id, "kinds": list(kinds), "limit": limit},
+        if not kinds:
+            return []
+        rows = await _recent(len(kinds)).rows(
+            self._session,
+            {
+                "team_id": team_id,
+                "client_id": client_id,
+                "limit": limit,
+                **{f"kind_{n}": kind for n, kind in enumerate(kinds)},
+            },
         )
         return [ActivityDTO(*row) for row in rows]
 
@@ -81,8 +99,8 @@ class ActivityRepository:
         closed_on: date,
         now: datetime,
     ) -> int:
-        result = await self._session.execute(
-            _ADD_DEAL,
+        [(deal_id,)] = await _ADD_DEAL.rows(
+            self._session,
             {
                 "team_id": team_id,
                 "client_id": client_id,
@@ -96,4 +114,4 @@ class ActivityRepository:
                 "created_at": now,
             },
         )
-        return int(result.scalar_one())
+        return int(deal_id)

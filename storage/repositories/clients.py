@@ -8,6 +8,7 @@ from sqlalchemy import and_, bindparam, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.dto import ClientDTO, ClientListItem, MatchCandidate
+from storage.hot import HotStatement
 from storage.models import Client, ClientContact, ClientPhone, ClientTag, Followup, Team
 from storage.repositories.columns import columns_for
 from storage.sqlite_driver import quick
@@ -19,17 +20,52 @@ ROSTER_FIELDS = frozenset({"name", "contact_person", "search_text", "phone_digit
 # a Core update can never leave a stale copy in a session's identity map.
 _CLIENTS = Client.__table__
 _CLIENT_COLUMNS = columns_for(_CLIENTS, ClientDTO)
-_CLIENT = select(*_CLIENT_COLUMNS).where(
-    _CLIENTS.c.team_id == bindparam("team_id"), _CLIENTS.c.id == bindparam("client_id")
+_CLIENT = HotStatement(
+    select(*_CLIENT_COLUMNS).where(
+        _CLIENTS.c.team_id == bindparam("team_id"), _CLIENTS.c.id == bindparam("client_id")
+    )
 )
 _CLIENTS_BY_ID = select(*_CLIENT_COLUMNS).where(
     _CLIENTS.c.team_id == bindparam("team_id"),
     _CLIENTS.c.id.in_(bindparam("client_ids", expanding=True)),
 )
 # The SET clause comes from the parameters' keys (column names); the key names below are not.
-_UPDATE = quick(
-    update(_CLIENTS).where(
-        _CLIENTS.c.team_id == bindparam("where_team_id"), _CLIENTS.c.id == bindparam("where_id")
+_UPDATE = HotStatement(
+    quick(
+        update(_CLIENTS).where(
+            _CLIENTS.c.team_id == bindparam("where_team_id"),
+            _CLIENTS.c.id == bindparam("where_id"),
+        )
+    )
+)
+_TEAMS = Team.__table__
+# A card's lists, in the order they were added.
+_PHONES = ClientPhone.__table__
+_CONTACTS = ClientContact.__table__
+_TAGS = ClientTag.__table__
+_CARD_PHONES = HotStatement(
+    select(_PHONES.c.raw)
+    .where(_PHONES.c.team_id == bindparam("team_id"), _PHONES.c.client_id == bindparam("client_id"))
+    .order_by(_PHONES.c.id)
+)
+_CARD_CONTACTS = HotStatement(
+    select(_CONTACTS.c.name, _CONTACTS.c.position)
+    .where(
+        _CONTACTS.c.team_id == bindparam("team_id"),
+        _CONTACTS.c.client_id == bindparam("client_id"),
+    )
+    .order_by(_CONTACTS.c.id)
+)
+_CARD_TAGS = HotStatement(
+    select(_TAGS.c.tag)
+    .where(_TAGS.c.team_id == bindparam("team_id"), _TAGS.c.client_id == bindparam("client_id"))
+    .order_by(_TAGS.c.tag)
+)
+_BUMP_ROSTER = HotStatement(
+    quick(
+        update(_TEAMS)
+        .where(_TEAMS.c.id == bindparam("where_team_id"))
+        .values(roster_version=_TEAMS.c.roster_version + 1)
     )
 )
 
@@ -39,13 +75,7 @@ class ClientRepository:
         self._session = session
 
     async def _bump_roster(self, team_id: int) -> None:
-        await self._session.execute(
-            quick(
-                update(Team)
-                .where(Team.id == team_id)
-                .values(roster_version=Team.roster_version + 1)
-            )
-        )
+        await _BUMP_ROSTER.rows(self._session, {"where_team_id": team_id})
 
     async def add(self, **values: Any) -> int:
         client = Client(**values)
@@ -55,9 +85,7 @@ class ClientRepository:
         return client.id
 
     async def get(self, team_id: int, client_id: int) -> ClientDTO | None:
-        row = (
-            await self._session.execute(_CLIENT, {"team_id": team_id, "client_id": client_id})
-        ).first()
+        row = await _CLIENT.first(self._session, {"team_id": team_id, "client_id": client_id})
         return ClientDTO(*row) if row else None
 
     async def get_many(self, team_id: int, client_ids: Sequence[int]) -> list[ClientDTO]:
@@ -79,8 +107,8 @@ class ClientRepository:
         await self._session.flush()
 
     async def update(self, team_id: int, client_id: int, **values: Any) -> None:
-        await self._session.execute(
-            _UPDATE, {"where_team_id": team_id, "where_id": client_id, **values}
+        await _UPDATE.rows(
+            self._session, {"where_team_id": team_id, "where_id": client_id, **values}
         )
         if ROSTER_FIELDS.intersection(values):
             await self._bump_roster(team_id)
@@ -118,20 +146,14 @@ class ClientRepository:
         await self._session.flush()
 
     async def phones(self, team_id: int, client_id: int) -> list[str]:
-        rows = await self._session.scalars(
-            select(ClientPhone.raw)
-            .where(ClientPhone.team_id == team_id, ClientPhone.client_id == client_id)
-            .order_by(ClientPhone.id)
-        )
-        return list(rows)
+        rows = await _CARD_PHONES.rows(self._session, {"team_id": team_id, "client_id": client_id})
+        return [raw for (raw,) in rows]
 
     async def contacts(self, team_id: int, client_id: int) -> list[tuple[str, str | None]]:
-        rows = await self._session.execute(
-            select(ClientContact.name, ClientContact.position)
-            .where(ClientContact.team_id == team_id, ClientContact.client_id == client_id)
-            .order_by(ClientContact.id)
+        rows = await _CARD_CONTACTS.rows(
+            self._session, {"team_id": team_id, "client_id": client_id}
         )
-        return [(row.name, row.position) for row in rows]
+        return [(name, position) for name, position in rows]
 
     async def set_tags(self, team_id: int, client_id: int, tags: Sequence[str]) -> None:
         await self._session.execute(
@@ -142,12 +164,8 @@ class ClientRepository:
         await self._session.flush()
 
     async def tags(self, team_id: int, client_id: int) -> list[str]:
-        rows = await self._session.scalars(
-            select(ClientTag.tag)
-            .where(ClientTag.team_id == team_id, ClientTag.client_id == client_id)
-            .order_by(ClientTag.tag)
-        )
-        return list(rows)
+        rows = await _CARD_TAGS.rows(self._session, {"team_id": team_id, "client_id": client_id})
+        return [tag for (tag,) in rows]
 
     async def list_page(
         self,

@@ -6,6 +6,7 @@ from sqlalchemy import and_, bindparam, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.dto import DueItem, FollowupDTO
+from storage.hot import HotStatement
 from storage.models import Client, Followup
 from storage.repositories.columns import columns_for
 from storage.sqlite_driver import quick
@@ -19,8 +20,8 @@ _CLIENTS = Client.__table__
 _COLUMNS = columns_for(_FOLLOWUPS, FollowupDTO)
 _FIELDS = len(_COLUMNS)
 _F = _FOLLOWUPS.c
-_BY_ID = select(*_COLUMNS).where(
-    _F.team_id == bindparam("team_id"), _F.id == bindparam("followup_id")
+_BY_ID = HotStatement(
+    select(*_COLUMNS).where(_F.team_id == bindparam("team_id"), _F.id == bindparam("followup_id"))
 )
 # Bind names differ from column names: an UPDATE reserves those for its SET clause.
 _CLIENT_PENDING = and_(
@@ -30,25 +31,29 @@ _CLIENT_PENDING = and_(
 )
 # The next contact; campaign follow-ups come on top of it.
 _NEXT_CONTACT = _F.kind != CAMPAIGN
-_PENDING_FOR_CLIENT = select(*_COLUMNS).where(_CLIENT_PENDING, _NEXT_CONTACT)
+_PENDING_FOR_CLIENT = HotStatement(select(*_COLUMNS).where(_CLIENT_PENDING, _NEXT_CONTACT))
 _CLOSE = update(_FOLLOWUPS).values(state=bindparam("new_state"), closed_at=bindparam("now"))
 # close_pending's three scopes: the next contact; with the campaign follow-ups due by a day; all.
-_CLOSE_NEXT = quick(_CLOSE.where(_CLIENT_PENDING, _NEXT_CONTACT).returning(*_COLUMNS))
-_CLOSE_NEXT_AND_DUE = quick(
-    _CLOSE.where(_CLIENT_PENDING, or_(_NEXT_CONTACT, _F.due_on <= bindparam("due_by"))).returning(
-        *_COLUMNS
+_CLOSE_NEXT = HotStatement(quick(_CLOSE.where(_CLIENT_PENDING, _NEXT_CONTACT).returning(*_COLUMNS)))
+_CLOSE_NEXT_AND_DUE = HotStatement(
+    quick(
+        _CLOSE.where(
+            _CLIENT_PENDING, or_(_NEXT_CONTACT, _F.due_on <= bindparam("due_by"))
+        ).returning(*_COLUMNS)
     )
 )
-_CLOSE_ALL = quick(_CLOSE.where(_CLIENT_PENDING).returning(*_COLUMNS))
-_CLOSE_ONE = quick(
-    _CLOSE.where(
-        _F.team_id == bindparam("where_team_id"),
-        _F.id == bindparam("where_id"),
-        _F.state == "pending",
+_CLOSE_ALL = HotStatement(quick(_CLOSE.where(_CLIENT_PENDING).returning(*_COLUMNS)))
+_CLOSE_ONE = HotStatement(
+    quick(
+        _CLOSE.where(
+            _F.team_id == bindparam("where_team_id"),
+            _F.id == bindparam("where_id"),
+            _F.state == "pending",
+        )
     )
 )
-_ADD = quick(insert(_FOLLOWUPS).returning(*_COLUMNS))
-_DUE_FOR_MANAGER = (
+_ADD = HotStatement(quick(insert(_FOLLOWUPS).returning(*_COLUMNS)))
+_DUE_FOR_MANAGER = HotStatement(
     select(*_COLUMNS, _CLIENTS.c.name, _CLIENTS.c.temperature)
     .join_from(_FOLLOWUPS, _CLIENTS, _CLIENTS.c.id == _F.client_id)
     .where(
@@ -66,17 +71,13 @@ class FollowupRepository:
         self._session = session
 
     async def get(self, team_id: int, followup_id: int) -> FollowupDTO | None:
-        row = (
-            await self._session.execute(_BY_ID, {"team_id": team_id, "followup_id": followup_id})
-        ).first()
+        row = await _BY_ID.first(self._session, {"team_id": team_id, "followup_id": followup_id})
         return FollowupDTO(*row) if row else None
 
     async def pending_for_client(self, team_id: int, client_id: int) -> FollowupDTO | None:
-        row = (
-            await self._session.execute(
-                _PENDING_FOR_CLIENT, {"where_team_id": team_id, "where_client_id": client_id}
-            )
-        ).first()
+        row = await _PENDING_FOR_CLIENT.first(
+            self._session, {"where_team_id": team_id, "where_client_id": client_id}
+        )
         return FollowupDTO(*row) if row else None
 
     async def close_pending(
@@ -104,13 +105,13 @@ class FollowupRepository:
         elif campaigns_due_by is not None:
             statement = _CLOSE_NEXT_AND_DUE
             params["due_by"] = campaigns_due_by
-        rows = await self._session.execute(statement, params)
+        rows = await statement.rows(self._session, params)
         closed = [FollowupDTO(*row) for row in rows]
         return next((followup for followup in closed if followup.kind != CAMPAIGN), None)
 
     async def close_one(self, team_id: int, followup_id: int, state: str, now: datetime) -> None:
-        await self._session.execute(
-            _CLOSE_ONE,
+        await _CLOSE_ONE.rows(
+            self._session,
             {"where_team_id": team_id, "where_id": followup_id, "new_state": state, "now": now},
         )
 
@@ -129,32 +130,30 @@ class FollowupRepository:
         now: datetime,
         campaign_id: int | None = None,
     ) -> FollowupDTO:
-        row = (
-            await self._session.execute(
-                _ADD,
-                {
-                    "team_id": team_id,
-                    "client_id": client_id,
-                    "manager_id": manager_id,
-                    "created_by": created_by,
-                    "kind": kind,
-                    "due_at": due_at,
-                    "due_on": due_on,
-                    "date_only": date_only,
-                    "reason": reason,
-                    "campaign_id": campaign_id,
-                    "state": "pending",
-                    "created_at": now,
-                },
-            )
-        ).one()
+        [row] = await _ADD.rows(
+            self._session,
+            {
+                "team_id": team_id,
+                "client_id": client_id,
+                "manager_id": manager_id,
+                "created_by": created_by,
+                "kind": kind,
+                "due_at": due_at,
+                "due_on": due_on,
+                "date_only": date_only,
+                "reason": reason,
+                "campaign_id": campaign_id,
+                "state": "pending",
+                "created_at": now,
+            },
+        )
         return FollowupDTO(*row)
 
     async def due_for_manager(
         self, team_id: int, manager_id: int, until: datetime
     ) -> list[DueItem]:
-        rows = await self._session.execute(
-            _DUE_FOR_MANAGER, {"team_id": team_id, "manager_id": manager_id, "until": until}
+        rows = await _DUE_FOR_MANAGER.rows(
+            self._session, {"team_id": team_id, "manager_id": manager_id, "until": until}
         )
         return [
             DueItem(

@@ -7,12 +7,37 @@ from sqlalchemy import bindparam, delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from storage.hot import HotStatement
 from storage.models import FsmRecord
 from storage.sqlite_driver import quick
 
 _FSM = FsmRecord.__table__
-_GET = select(_FSM.c.state, _FSM.c.data).where(_FSM.c.key == bindparam("key"))
-_DROP = quick(delete(_FSM).where(_FSM.c.key == bindparam("key")))
+_GET = HotStatement(select(_FSM.c.state, _FSM.c.data).where(_FSM.c.key == bindparam("key")))
+_DROP = HotStatement(quick(delete(_FSM).where(_FSM.c.key == bindparam("key"))))
+
+
+def _upsert(dialect: Any, written: tuple[str, ...]) -> HotStatement:
+    """INSERT the row, or UPDATE only the `written` fields (and the time) of the one there."""
+    insert = dialect.insert(_FSM)
+    return HotStatement(
+        quick(
+            insert.on_conflict_do_update(
+                index_elements=[_FSM.c.key],
+                set_={
+                    **{name: insert.excluded[name] for name in written},
+                    "updated_at": insert.excluded.updated_at,
+                },
+            )
+        )
+    )
+
+
+# Built once per dialect and per set of fields written: state, data, or both.
+_PUT: dict[tuple[str, tuple[str, ...]], HotStatement] = {
+    (name, written): _upsert(dialect, written)
+    for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite))
+    for written in (("data",), ("state",), ("data", "state"))
+}
 
 
 class FsmRepository:
@@ -22,20 +47,17 @@ class FsmRepository:
         self._session = session
 
     async def get(self, key: str) -> tuple[str | None, dict[str, Any]]:
-        row = (await self._session.execute(_GET, {"key": key})).first()
+        row = await _GET.first(self._session, {"key": key})
         if row is None:
             return None, {}
-        return row.state, dict(row.data or {})
+        state, data = row
+        return state, dict(data or {})
 
     async def put(self, key: str, now: datetime, **values: Any) -> None:
         dialect = self._session.get_bind().dialect.name
-        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        statement = _PUT[dialect, tuple(sorted(values))]
         row = {"state": None, "data": {}, **values}
-        statement = insert(_FSM).values(key=key, updated_at=now, **row)
-        statement = statement.on_conflict_do_update(
-            index_elements=[_FSM.c.key], set_={**values, "updated_at": now}
-        )
-        await self._session.execute(quick(statement))
+        await statement.rows(self._session, {"key": key, "updated_at": now, **row})
 
     async def drop(self, key: str) -> None:
-        await self._session.execute(_DROP, {"key": key})
+        await _DROP.rows(self._session, {"key": key})

@@ -8,17 +8,22 @@ from sqlalchemy import bindparam, delete
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from storage.hot import HotStatement
 from storage.models import ProcessedUpdate
 from storage.repositories.columns import rowcount
 from storage.sqlite_driver import quick
 
 _UPDATES = ProcessedUpdate.__table__
-# Built once per dialect: the statement every update from Telegram starts with.
+# Built once per dialect: the statement every update from Telegram starts with. It returns a
+# row only when it inserted one.
 _CLAIM = {
-    name: quick(
-        dialect.insert(_UPDATES)
-        .values(update_id=bindparam("update_id"), received_at=bindparam("now"))
-        .on_conflict_do_nothing(index_elements=[_UPDATES.c.update_id])
+    name: HotStatement(
+        quick(
+            dialect.insert(_UPDATES)
+            .values(update_id=bindparam("update_id"), received_at=bindparam("now"))
+            .on_conflict_do_nothing(index_elements=[_UPDATES.c.update_id])
+            .returning(_UPDATES.c.update_id)
+        )
     )
     for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite))
 }
@@ -36,8 +41,7 @@ class ProcessedUpdateRepository:
         winner rolls back.
         """
         statement = _CLAIM[self._session.get_bind().dialect.name]
-        result = await self._session.execute(statement, {"update_id": update_id, "now": now})
-        return rowcount(result) == 1
+        return bool(await statement.rows(self._session, {"update_id": update_id, "now": now}))
 
     async def prune(self, before: datetime) -> int:
         """Forget ids received before `before`: Telegram redelivers for at most a day."""
