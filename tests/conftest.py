@@ -27,18 +27,16 @@ REFERENCE_MOMENT = datetime(2026, 12, 2, 7, 15, tzinfo=UTC)
 
 
 @pytest.fixture(scope="session")
-def pg_url() -> Iterator[str]:
-    """A database of this test session (of each xdist worker) alone, dropped at the end:
-    PostgreSQL present, or skip (fail when CI=true)."""
+def pg_url() -> str:
+    """The tests' PostgreSQL database (`TEST_DATABASE_URL`): present, or skip (fail when
+    CI=true). A session, and each xdist worker, works in schemas of its own there."""
     services.require(services.postgres_problem())
-    url = services.run_sync(lambda: services.create_database("tests"))
-    yield url
-    services.run_sync(lambda: services.drop_database(url))
+    return services.PG_URL
 
 
 @pytest.fixture(scope="session")
-def pg_schema(pg_url: str) -> str:
-    """One migrated schema in the session's database; tests empty its tables, not recreate it."""
+def pg_schema(pg_url: str) -> Iterator[str]:
+    """One migrated schema per session; tests empty its tables, it is dropped at the end."""
 
     async def create() -> str:
         schema = await services.create_schema(pg_url, "t")
@@ -47,7 +45,9 @@ def pg_schema(pg_url: str) -> str:
         await engine.dispose()
         return schema
 
-    return str(services.run_sync(create))
+    schema = str(services.run_sync(create))
+    yield schema
+    services.run_sync(lambda: services.drop_schema(pg_url, schema))
 
 
 @pytest.fixture(scope="session")

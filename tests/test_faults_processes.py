@@ -48,7 +48,7 @@ def _fake_api() -> Iterator[ThreadedFakeBotApi]:
 
 
 def _schema(pg_url: str) -> Iterator[Schema]:
-    """A schema of its own in the session's database (tests/conftest.py `pg_url`)."""
+    """A schema of its own in the tests' database (tests/conftest.py `pg_url`)."""
     name = run_sync(lambda: create_schema(pg_url))
     yield Schema(pg_url, name)
     run_sync(lambda: drop_schema(pg_url, name))

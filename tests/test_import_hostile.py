@@ -13,12 +13,12 @@ from typing import Any
 import pytest
 from aiogram.methods import EditMessageText, GetFile
 
-from bench.bombs import BOMBS, NO_SIZE_LIMITS
 from bot.config import ImportFileSettings
 from bot.services.errors import DomainError
 from bot.services.importing import parsed
 from bot.services.importing.worker import FileWorkers, ParseJob
 from storage.models import Client
+from tests.support.bombs import BOMBS, NO_SIZE_LIMITS
 from tests.support.builders import MANAGER, OWNER
 from tests.support.harness import BotHarness, Person
 from tests.support.reads import count

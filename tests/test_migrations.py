@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from storage.db import create_engine
 from storage.migrate import current_revision, downgrade, head_revision, revisions_in_order, upgrade
 from storage.models import Base
+from tests.support.services import unique
 
 
 @pytest.fixture
@@ -24,7 +25,8 @@ async def empty_engine(backend: str, request: pytest.FixtureRequest, tmp_path: P
         await engine.dispose()
         return
     pg_url = request.getfixturevalue("pg_url")  # skips or fails with the reason when PG is absent
-    schema = f"stairs_{tmp_path.name[-8:].replace('-', '_')}".lower()
+    # Unique: concurrent runs (xdist workers, other checkouts) share the tests' database.
+    schema = unique("stairs")
     admin = create_engine(pg_url)
     async with admin.begin() as conn:
         await conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))

@@ -1,12 +1,16 @@
 """PostgreSQL and Redis for tests and benchmarks: where they are, whether they answer (CI=true:
 absence fails, elsewhere it skips), and throw-away names of one's own in them.
 
-Nothing here writes to the database named in `TEST_DATABASE_URL` (`test`) or to Redis db 0:
-- PostgreSQL: `scratch_database` creates a database `salesbot_<purpose>_<hex>` on the same
-  server (the test session, each xdist worker, each benchmark run gets one) and drops it, open
-  connections and all, afterwards; schemas inside it are `unique` too.
-- Redis: db 15 unless `TEST_REDIS_URL` says otherwise, and every user a `unique` key prefix whose
-  keys it deletes (`wipe_redis`): Redis has numbered databases only, so the prefix is the name.
+- The test suite owns the database of `TEST_DATABASE_URL` (`test`); each session, and each
+  xdist worker, migrates a schema of its own there, and fault tests make `fault_<hex>` schemas
+  for their bot processes; all are dropped afterwards. (Not a database per session: DROP
+  DATABASE waits for a checkpoint, which took 12 to 80 s at the end of each run on this busy
+  machine.)
+- Benchmarks get a database of their own (`scratch_database`: `salesbot_bench_<hex>` on the
+  same server), dropped, open connections and all, afterwards.
+- Redis: db 15 unless `TEST_REDIS_URL` says otherwise, never db 0, and every user a `unique`
+  key prefix whose keys it deletes (`wipe_redis`): Redis has numbered databases only, so the
+  prefix is the name.
 
 Importing this module imports no fixture: bench/ uses it as well as tests/conftest.py.
 """
@@ -28,7 +32,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from storage.db import create_engine
 
-# The server (and the database used only to reach it: nothing is created in it).
+# The tests' database; benchmarks only reach the server through it.
 PG_URL = os.environ.get("TEST_DATABASE_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 IN_CI = os.environ.get("CI", "").lower() == "true"
