@@ -31,8 +31,11 @@ console: install
 migrate: install
 	$(BIN)/python -m bot migrate
 
+# One worker per core; each test module stays on one worker (its module fixtures, such as the
+# pair of bot processes of the fault tests, are built once), and each worker has PostgreSQL
+# schemas and Redis key prefixes of its own (tests/conftest.py).
 test: install
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n auto --dist loadfile
 
 lint: install
 	$(BIN)/ruff check .

@@ -23,7 +23,6 @@ from pathlib import Path
 from sqlalchemy import select
 
 from bench.generate import generate
-from bench.scratch_db import PG_URL, create_schema, drop_schema
 from bot.clock import SystemClock
 from bot.config import Limits, RuleDefaults
 from bot.i18n import use_locale
@@ -35,6 +34,7 @@ from storage.dto import MemberDTO, TeamDTO, to_dto
 from storage.migrate import upgrade
 from storage.models import Member, Team
 from storage.uow import UnitOfWorkFactory
+from tests.support.services import create_database, drop_database
 
 RUNS = (("xlsx", False), ("csv", False), ("xlsx", True))
 
@@ -51,8 +51,8 @@ def _rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-async def child(url: str, schema: str | None, fmt: str, activities: bool) -> dict[str, object]:
-    engine = create_engine(url, search_path=schema) if schema else create_engine(url)
+async def child(url: str, fmt: str, activities: bool) -> dict[str, object]:
+    engine = create_engine(url)
     uows = UnitOfWorkFactory(create_session_factory(engine))
     try:
         async with uows() as uow:
@@ -86,14 +86,13 @@ async def child(url: str, schema: str | None, fmt: str, activities: bool) -> dic
 
 
 async def prepare(backend: str, args: argparse.Namespace) -> tuple[str, str | None, float]:
-    schema = None
+    """The database's URL, and again when it is a throw-away PostgreSQL one to drop after."""
+    database = None
     if backend == "sqlite":
         url = f"sqlite+aiosqlite:///{Path(tempfile.mkdtemp()) / 'export.sqlite3'}"
-        engine = create_engine(url)
     else:
-        url = PG_URL
-        schema = await create_schema()
-        engine = create_engine(PG_URL, search_path=schema)
+        url = database = await create_database("bench")
+    engine = create_engine(url)
     try:
         await upgrade(engine)
         t0 = time.perf_counter()
@@ -104,20 +103,20 @@ async def prepare(backend: str, args: argparse.Namespace) -> tuple[str, str | No
             activities=args.activities,
             deals=args.clients // 10,
         )
-        return url, schema, time.perf_counter() - t0
+        return url, database, time.perf_counter() - t0
     finally:
         await engine.dispose()
 
 
-async def drop(schema: str | None) -> None:
-    if schema:
-        await drop_schema(schema)
+async def drop(database: str | None) -> None:
+    if database:
+        await drop_database(database)
 
 
 def main(args: argparse.Namespace) -> None:
     backends = ("sqlite", "postgres") if args.backend == "both" else (args.backend,)
     for backend in backends:
-        url, schema, fill = asyncio.run(prepare(backend, args))
+        url, database, fill = asyncio.run(prepare(backend, args))
         print(
             f"[{backend}] base: {args.clients} clients, {args.activities} activities "
             f"(filled in {fill:.1f} s)",
@@ -126,7 +125,7 @@ def main(args: argparse.Namespace) -> None:
         try:
             for fmt, with_activities in RUNS:
                 command = [sys.executable, "-m", "bench.export_clients", "--child", url]
-                command += ["--schema", schema or "", "--format", fmt]
+                command += ["--format", fmt]
                 if with_activities:
                     command.append("--with-activities")
                 out = subprocess.run(command, check=True, capture_output=True, text=True)
@@ -143,7 +142,7 @@ def main(args: argparse.Namespace) -> None:
                     flush=True,
                 )
         finally:
-            asyncio.run(drop(schema))
+            asyncio.run(drop(database))
 
 
 if __name__ == "__main__":
@@ -152,14 +151,11 @@ if __name__ == "__main__":
     parser.add_argument("--clients", type=int, default=100_000)
     parser.add_argument("--activities", type=int, default=200_000)
     parser.add_argument("--child", metavar="URL")
-    parser.add_argument("--schema", default="")
     parser.add_argument("--format", default="xlsx", choices=["xlsx", "csv"])
     parser.add_argument("--with-activities", action="store_true")
     parsed = parser.parse_args()
     if parsed.child:
-        report = asyncio.run(
-            child(parsed.child, parsed.schema or None, parsed.format, parsed.with_activities)
-        )
+        report = asyncio.run(child(parsed.child, parsed.format, parsed.with_activities))
         print(json.dumps(report))
     else:
         main(parsed)

@@ -6,7 +6,7 @@ is refused: no update or job may hold the loop long, or every other member waits
 A ticker coroutine sleeps 5 ms at a time and records how late it wakes up: that lateness is
 the stall every other update would have seen. Measured during the preview (the file read in a
 worker process), the import (rows checked on the loop in short slices, then written) and each
-bomb of bench/bombs.py. Uses a throw-away database (bench/scratch_db.py). Target: <= 100 ms.
+bomb of tests/support/bombs.py. Uses a throw-away database (bench/scratch_db.py). Target: <= 100 ms.
 """
 
 from __future__ import annotations
@@ -131,7 +131,6 @@ async def _timed(
 
 
 async def run(backend: str, rows: int, base: int, debug: bool = False) -> None:
-    from bench.bombs import BOMBS
     from bench.import_xlsx import NOW, generated_team, unique_names
     from bench.scratch_db import scratch_engine
     from bot.clock import FrozenClock
@@ -139,6 +138,7 @@ async def run(backend: str, rows: int, base: int, debug: bool = False) -> None:
     from bot.services.context import Actor, ServiceContext
     from bot.services.importing.service import DuplicatePolicy, ImportService
     from bot.services.importing.worker import FileWorkers
+    from tests.support.bombs import BOMBS
 
     async with scratch_engine(backend, "loop_stall") as engine:
         uows, team, members = await generated_team(engine, base)

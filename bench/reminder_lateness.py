@@ -27,7 +27,6 @@ from aiogram.enums import ParseMode
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy import insert
 
-from bench.fake_bot_api import FakeBotApi
 from bot.clock import SystemClock
 from bot.config import DeliverySettings, RuleDefaults
 from bot.jobs.sweep import DeliverySweep
@@ -37,6 +36,7 @@ from storage.db import create_engine, create_session_factory
 from storage.migrate import upgrade
 from storage.models import Client, Followup, Member, Team
 from storage.uow import UnitOfWorkFactory
+from tests.support.telegram_api import FakeBotApi
 
 NAME = re.compile(r"Client (\d+)")
 
@@ -164,11 +164,11 @@ async def scenario(label: str, due_offsets: list[float], members: int) -> None:
     lateness, seen = [], set()
     duplicates = 0
     for message in api.sent:
-        index = int(NAME.search(message["text"]).group(1))  # type: ignore[union-attr]
+        index = int(NAME.search(message.text).group(1))  # type: ignore[union-attr]
         if index in seen:
             duplicates += 1
         seen.add(index)
-        lateness.append(message["at"] + offset - due[index].timestamp())
+        lateness.append(message.at + offset - due[index].timestamp())
     await bot.session.close()
     await api.stop()
     await engine.dispose()

@@ -22,8 +22,8 @@ from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.enums import ParseMode
 
-from bench.fake_bot_api import FakeBotApi
 from bot.telegram.sender import Outcome, RateLimiter, Sender
+from tests.support.telegram_api import FakeBotApi
 
 TOKEN = "123456:BENCH"
 
@@ -72,7 +72,7 @@ async def run(label: str, messages: int, chats: int, api: FakeBotApi) -> RunResu
     finally:
         await bot.session.close()
         await api.stop()
-    texts = Counter(m["text"] for m in api.sent)
+    texts = Counter(m.text for m in api.sent)
     sent = sum(1 for d in deliveries if d.outcome is Outcome.SENT)
     return RunResult(
         label=label,
@@ -80,7 +80,7 @@ async def run(label: str, messages: int, chats: int, api: FakeBotApi) -> RunResu
         wall_s=wall,
         rate=sent / wall if wall > 0 else 0.0,
         got_429=api.rejected_429,
-        peak_per_second=busiest_second([m["at"] for m in api.sent]),
+        peak_per_second=busiest_second([m.at for m in api.sent]),
         not_delivered=messages - len(texts),
         duplicates=sum(count - 1 for count in texts.values()),
         outcomes=Counter(d.outcome.value for d in deliveries),

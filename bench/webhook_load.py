@@ -5,8 +5,8 @@
     .venv/bin/python -m bench.webhook_load --backend both --duration 120
 
 PostgreSQL: two instances (`python -m bot run`, webhook mode, Redis for FSM and locks) on one
-fresh schema, the load split between them; SQLite: the default single instance. Both reply to
-a fake Bot API (bench/fault_api.py) that timestamps every sendMessage.
+throw-away database, the load split between them; SQLite: the default single instance. Both reply to
+a fake Bot API (tests/support/telegram_api.py) that timestamps every sendMessage.
 
 Updates come from seeded members (so handlers do real work: reads, searches, notes written),
 each with a unique update id; a share of them (`--redeliver`) is posted a second time to the
@@ -39,18 +39,12 @@ from typing import Any
 import aiohttp
 from sqlalchemy import select
 
-from bench.fault_api import FaultApi
 from storage.db import create_engine
 from storage.models import ProcessedUpdate
-from tests.faults.procs import (
-    PG_URL,
-    SECRET,
-    SECRET_HEADER,
-    WEBHOOK_PATH,
-    BotProcess,
-    unique,
-)
-from tests.faults.seed import seed_team
+from tests.support.processes import SECRET, SECRET_HEADER, WEBHOOK_PATH, BotProcess
+from tests.support.seed import seed_team
+from tests.support.services import create_database, drop_database, unique, wipe_redis
+from tests.support.telegram_api import FakeBotApi
 
 RSS_EVERY_SECONDS = 5.0
 
@@ -137,14 +131,11 @@ def command_for(rng: random.Random, user_id: int, serial: int) -> str:
 
 async def run_backend(args: argparse.Namespace, backend: str) -> dict[str, Any]:
     workdir = Path(tempfile.mkdtemp(prefix=f"webhook-load-{backend}-"))
-    api = FaultApi(enforce_limits=False)
+    api = FakeBotApi(enforce_limits=False)
     api_url = await api.start()
-    schema: str | None = None
+    database: str | None = None
     if backend == "postgres":
-        from tests.faults.db import create_schema
-
-        schema = await create_schema()
-        database_url = PG_URL
+        database_url = database = await create_database("bench")
         count = args.instances
         redis_prefix: str | None = unique("bench")
     else:
@@ -158,7 +149,6 @@ async def run_backend(args: argparse.Namespace, backend: str) -> dict[str, Any]:
                 workdir,
                 api_url=api_url,
                 database_url=database_url,
-                schema=schema,
                 bot_id=5000 + i,
                 redis_prefix=redis_prefix,
                 extra_env={"LOG_LEVEL": "WARNING", "DELIVERY__SWEEP_INTERVAL_SECONDS": "5"},
@@ -166,7 +156,7 @@ async def run_backend(args: argparse.Namespace, backend: str) -> dict[str, Any]:
         )
         for i in range(count)
     ]
-    engine = create_engine(database_url, search_path=schema)
+    engine = create_engine(database_url)
     try:
         for inst in instances:
             inst.process.start()
@@ -185,12 +175,10 @@ async def run_backend(args: argparse.Namespace, backend: str) -> dict[str, Any]:
             inst.process.stop()
         await engine.dispose()
         await api.stop()
-        if schema is not None:
-            from tests.faults.db import drop_schema, wipe_redis
-
-            await drop_schema(schema)
-            if redis_prefix:
-                await wipe_redis(redis_prefix)
+        if database is not None:
+            await drop_database(database)
+        if redis_prefix:
+            await wipe_redis(redis_prefix)
     result["backend"] = backend
     result["instances"] = count
     result["logs"] = str(workdir)
@@ -216,7 +204,7 @@ async def _processed(engine: Any, ids: set[int]) -> dict[str, int]:
 
 
 async def _drive(
-    args: argparse.Namespace, instances: list[Instance], api: FaultApi, users: list[int]
+    args: argparse.Namespace, instances: list[Instance], api: FakeBotApi, users: list[int]
 ) -> dict[str, Any]:
     rng = random.Random(7)
     posted: list[Posted] = []

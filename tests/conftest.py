@@ -1,14 +1,11 @@
-"""Fixtures: a migrated database on SQLite and on the real PostgreSQL, a frozen clock, and a
-harness that feeds Telegram updates to the real Dispatcher with an in-memory Bot API."""
+"""Fixtures, registered here and built from tests/support: a migrated database on SQLite and
+on the real PostgreSQL, a frozen clock, a Redis key prefix, and a harness that feeds Telegram
+updates to the real Dispatcher with an in-memory Bot API, with or without a team in it."""
 
 from __future__ import annotations
 
-import asyncio
-import os
 import shutil
-import uuid
 from collections.abc import AsyncIterator, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -21,66 +18,36 @@ from bot.config import Settings
 from storage.db import create_engine
 from storage.migrate import upgrade
 from storage.models import Base
-from tests.harness import BotHarness
+from tests.support import services
+from tests.support.builders import TeamSpec, build_team
+from tests.support.harness import BotHarness
 
-PG_URL = os.environ.get("TEST_DATABASE_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
-IN_CI = os.environ.get("CI", "").lower() == "true"
 # Wednesday 2026-12-02 10:15 in Moscow: the reference moment of tests/data/phrases.tsv.
 REFERENCE_MOMENT = datetime(2026, 12, 2, 7, 15, tzinfo=UTC)
 
 
-def _run_blocking(make_coro) -> object:  # type: ignore[no-untyped-def]
-    """Run a coroutine to completion from sync code, even when called inside a running loop
-    (session fixtures may be first requested from an async test)."""
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        return pool.submit(lambda: asyncio.run(make_coro())).result()
-
-
-def _pg_available() -> str | None:
-    async def probe() -> None:
-        engine = create_engine(PG_URL)
-        try:
-            async with engine.connect() as conn:
-                await conn.execute(text("select 1"))
-        finally:
-            await engine.dispose()
-
-    try:
-        _run_blocking(lambda: asyncio.wait_for(probe(), 5))
-    except Exception as exc:  # any failure to connect means "absent" for the skip message
-        return f"{type(exc).__name__}: {exc}"
-    return None
+@pytest.fixture(scope="session")
+def pg_url() -> str:
+    """The tests' PostgreSQL database (`TEST_DATABASE_URL`): present, or skip (fail when
+    CI=true). A session, and each xdist worker, works in schemas of its own there."""
+    services.require(services.postgres_problem())
+    return services.PG_URL
 
 
 @pytest.fixture(scope="session")
-def pg_schema() -> Iterator[str]:
-    """One migrated schema per test run in the shared `test` database, dropped at the end."""
-    problem = _pg_available()
-    if problem is not None:
-        message = f"PostgreSQL at {PG_URL} is not reachable ({problem})"
-        if IN_CI:
-            pytest.fail(message + "; CI=true requires it", pytrace=False)
-        pytest.skip(message)
-    schema = f"t_{uuid.uuid4().hex[:10]}"
+def pg_schema(pg_url: str) -> Iterator[str]:
+    """One migrated schema per session; tests empty its tables, it is dropped at the end."""
 
-    async def create() -> None:
-        admin = create_engine(PG_URL)
-        async with admin.begin() as conn:
-            await conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-        await admin.dispose()
-        engine = create_engine(PG_URL, search_path=schema)
+    async def create() -> str:
+        schema = await services.create_schema(pg_url, "t")
+        engine = create_engine(pg_url, search_path=schema)
         await upgrade(engine)
         await engine.dispose()
+        return schema
 
-    async def drop() -> None:
-        admin = create_engine(PG_URL)
-        async with admin.begin() as conn:
-            await conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
-        await admin.dispose()
-
-    _run_blocking(create)
+    schema = str(services.run_sync(create))
     yield schema
-    _run_blocking(drop)
+    services.run_sync(lambda: services.drop_schema(pg_url, schema))
 
 
 @pytest.fixture(scope="session")
@@ -93,7 +60,7 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
         await upgrade(engine)
         await engine.dispose()
 
-    _run_blocking(create)
+    services.run_sync(create)
     return path
 
 
@@ -113,13 +80,23 @@ async def engine(
         yield engine
         await engine.dispose()
         return
+    pg_url = request.getfixturevalue("pg_url")
     schema = request.getfixturevalue("pg_schema")
-    engine = create_engine(PG_URL, search_path=schema)
+    engine = create_engine(pg_url, search_path=schema)
     tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
     async with engine.begin() as conn:
         await conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
     yield engine
     await engine.dispose()
+
+
+@pytest.fixture
+async def redis_prefix() -> AsyncIterator[str]:
+    """A key prefix of this test alone in the tests' Redis db; its keys are deleted afterwards."""
+    services.require_redis()
+    prefix = services.unique("salesbot-test")
+    yield prefix
+    await services.wipe_redis(prefix)
 
 
 @pytest.fixture
@@ -148,3 +125,14 @@ async def harness(
     # Anything Telegram would have refused (too long, broken HTML, a second answer to one
     # button press) fails the test that caused it.
     assert h.session.violations == []
+
+
+@pytest.fixture
+def team_spec() -> TeamSpec:
+    """Who is in the `team` and what they have done: a module overrides this fixture."""
+    return TeamSpec()
+
+
+@pytest.fixture
+async def team(harness: BotHarness, team_spec: TeamSpec) -> BotHarness:
+    return await build_team(harness, team_spec)

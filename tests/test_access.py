@@ -8,8 +8,8 @@ from sqlalchemy import func, select
 
 from bot.telegram.callbacks import CardAction, PickClient
 from storage.models import Activity, Client, Followup
-from tests.factories import team_with_owner
-from tests.harness import BotHarness, Person
+from tests.support.builders import TeamSpec, team_with_owner
+from tests.support.harness import BotHarness, Person
 
 OWNER = Person(1, "Olga")
 MANAGER = Person(2, "Max")
@@ -18,13 +18,11 @@ HEAD = Person(4, "Hugo")
 
 
 @pytest.fixture
-async def team(harness: BotHarness) -> BotHarness:
-    await harness.join_owner(OWNER)
-    await harness.invite_and_join(OWNER, MANAGER)
-    await harness.invite_and_join(OWNER, OTHER)
-    await harness.invite_and_join(OWNER, HEAD, role="head")
-    await harness.send(OTHER, "/add Сидоров, +7 999 555-44-33")
-    return harness
+def team_spec() -> TeamSpec:
+    return TeamSpec(
+        invited=(MANAGER, OTHER, (HEAD, "head")),
+        commands=((OTHER, "/add Сидоров, +7 999 555-44-33"),),
+    )
 
 
 async def _sidorov_id(h: BotHarness) -> int:

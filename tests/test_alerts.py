@@ -11,8 +11,8 @@ from aiogram.methods import SendMessage
 from bot.i18n import _
 from bot.services.alerts import alert_owners
 from bot.telegram.alert_texts import ALERT_TEXTS
-from tests.harness import BotHarness, Person
-from tests.test_reminders import make_sweep
+from tests.support.harness import BotHarness, Person
+from tests.support.sweeps import make_sweep
 
 OWNER = Person(1, "Olga")
 MANAGER = Person(2, "Max")

@@ -9,7 +9,8 @@ from sqlalchemy import select
 
 from bot.telegram.callbacks import AuditPage, ForgetClient
 from storage.models import AuditEntry, Client
-from tests.harness import BotHarness, Person
+from tests.support.builders import TeamSpec
+from tests.support.harness import BotHarness, Person
 
 OWNER = Person(1, "Olga")
 MAX = Person(2, "Max Petrov")
@@ -18,15 +19,12 @@ HEAD = Person(4, "Hugo")
 
 
 @pytest.fixture
-async def team(harness: BotHarness) -> BotHarness:
-    await harness.join_owner(OWNER)
-    await harness.invite_and_join(OWNER, MAX)
-    await harness.invite_and_join(OWNER, NINA)
-    await harness.invite_and_join(OWNER, HEAD, role="head")
-    await harness.send(MAX, "/add Иванов, +7 999 123-45-67")
-    await harness.send(NINA, "/add Сидоров, +7 999 555-44-33")
-    harness.session.clear()
-    return harness
+def team_spec() -> TeamSpec:
+    return TeamSpec(
+        invited=(MAX, NINA, (HEAD, "head")),
+        commands=((MAX, "/add Иванов, +7 999 123-45-67"), (NINA, "/add Сидоров, +7 999 555-44-33")),
+        clear=True,
+    )
 
 
 # Joining the team is audited too; these tests look at what happens after.

@@ -7,7 +7,7 @@ from sqlalchemy import func, select
 
 from bot.telegram.paging import TEXT_LIMIT, visible_length
 from storage.models import Activity, Client, Deal, Followup
-from tests.harness import BotHarness, Person
+from tests.support.harness import BotHarness, Person
 
 OWNER = Person(1, "Olga")
 

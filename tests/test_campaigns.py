@@ -13,7 +13,8 @@ from sqlalchemy import event, func, insert, select
 
 from bot.telegram.callbacks import Remind
 from storage.models import AuditEntry, Campaign, Client, ClientTag, Followup, Member
-from tests.harness import BotHarness, Person
+from tests.support.builders import TeamSpec
+from tests.support.harness import BotHarness, Person
 
 OWNER = Person(1, "Olga")
 MANAGER = Person(2, "Max")
@@ -23,15 +24,12 @@ MARCH_7 = date(2027, 3, 7)
 
 
 @pytest.fixture
-async def team(harness: BotHarness) -> BotHarness:
-    await harness.join_owner(OWNER)
-    await harness.invite_and_join(OWNER, MANAGER)
-    await harness.invite_and_join(OWNER, OTHER)
-    await harness.invite_and_join(OWNER, HEAD, role="head")
-    # Nina works from Yekaterinburg (UTC+5), 10 to 19: her day starts at 05:00 UTC.
-    await harness.send(OTHER, "/settings tz Asia/Yekaterinburg")
-    await harness.send(OTHER, "/settings hours 10-19")
-    return harness
+def team_spec() -> TeamSpec:
+    return TeamSpec(
+        invited=(MANAGER, OTHER, (HEAD, "head")),
+        # Nina works from Yekaterinburg (UTC+5), 10 to 19: her day starts at 05:00 UTC.
+        commands=((OTHER, "/settings tz Asia/Yekaterinburg"), (OTHER, "/settings hours 10-19")),
+    )
 
 
 async def _campaign_followups(h: BotHarness) -> list[tuple[str, int, Followup]]:

@@ -4,6 +4,7 @@ for the same data, and no failure on empty or extreme input."""
 from __future__ import annotations
 
 import io
+import math
 import os
 import struct
 import subprocess
@@ -15,12 +16,26 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from matplotlib import colormaps
+from matplotlib.collections import PolyCollection
+from matplotlib.colors import to_rgb
+from matplotlib.lines import Line2D
 from PIL import Image
 
 from bot.charts import abc_xyz_heatmap, activity_per_week, quality_trend
-from bot.charts._base import DPI, WIDTH_PX, fit_width, shorten, text_width, wrap_lines
+from bot.charts._base import (
+    DPI,
+    INK,
+    WIDTH_PX,
+    Canvas,
+    fit_width,
+    shorten,
+    text_width,
+    wrap_lines,
+)
 from bot.charts.abc_xyz import CELL, COLUMNS, GRID_BOTTOM, GRID_LEFT, ROWS
-from bot.charts.quality import _periods
+from bot.charts.activity import draw_activity_per_week
+from bot.charts.quality import _periods, draw_quality_trend
 from bot.i18n import fmt_money, use_locale
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -107,11 +122,45 @@ def test_each_chart_is_a_small_png_as_wide_as_a_phone_screen(name: str) -> None:
     assert min(sum(rgb) for _count, rgb in colours) < 3 * 60
 
 
+def rgb255(colour: object) -> tuple[int, int, int]:
+    red, green, blue = to_rgb(colour)  # type: ignore[arg-type]
+    return round(red * 255), round(green * 255), round(blue * 255)
+
+
+def series_colour(index: int) -> tuple[int, int, int]:
+    """The colour of the index-th manager or kind (tab10, as the charts pick them)."""
+    return rgb255(colormaps["tab10"](index % 10))
+
+
+def pixels_of(image: Image.Image, rgb: tuple[int, int, int], tolerance: int = 12) -> int:
+    """How many pixels are this colour, give or take the palette's rounding."""
+    colours = image.convert("RGB").getcolors(maxcolors=1 << 16)
+    assert colours is not None
+    return sum(
+        count
+        for count, pixel in colours
+        if all(abs(a - b) <= tolerance for a, b in zip(pixel, rgb, strict=True))
+    )
+
+
+def lines_of(canvas: Canvas, index: int) -> list[Line2D]:
+    """The index-th series' lines, plot line first, then its legend handle."""
+    wanted = colormaps["tab10"](index % 10)
+    found = [a for a in canvas.figure.artists if isinstance(a, Line2D)]
+    return [line for line in found if line.get_color() == wanted]
+
+
+def finite_ys(line: Line2D) -> list[float]:
+    return [float(y) for y in line.get_ydata() if math.isfinite(y)]  # type: ignore[union-attr]
+
+
 @pytest.mark.parametrize("name", list(CHARTS))
 def test_cyrillic_money_and_dashes_render_without_any_warning(name: str) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # a missing glyph would raise here
-        CHARTS[name]()
+        image = open_png(CHARTS[name]())
+    # The title, names and numbers are there: thousands of pixels of the text colour.
+    assert pixels_of(image, rgb255(INK), tolerance=8) > 2000
 
 
 def test_a_glyph_the_font_lacks_is_reported_so_the_cyrillic_check_can_fail() -> None:
@@ -214,7 +263,7 @@ def test_heatmap_can_colour_by_revenue_instead() -> None:
 
 
 def test_heatmap_takes_huge_negative_and_odd_values() -> None:
-    open_png(
+    image = open_png(
         abc_xyz_heatmap(
             {("A", "X"): 123_456_789, ("C", "Z"): -3, ("Q", "W"): 5},
             {
@@ -226,6 +275,14 @@ def test_heatmap_takes_huge_negative_and_odd_values() -> None:
             format_money=lambda amount: f"{amount} RUB" if amount.is_finite() else "—",
         )
     )
+    assert image.width == WIDTH_PX and image.height < 2200  # the long title is cut, not grown
+    # The one positive count takes the darkest blue; a negative count is an empty cell, and
+    # ("Q", "W"), no cell of the matrix, colours nothing.
+    assert brightness(cell_colour(image, "A", "X")) < 3 * 100
+    for row in ROWS:
+        for column in COLUMNS:
+            if (row, column) != ("A", "X"):
+                assert all(abs(c - 0xEE) <= 2 for c in cell_colour(image, row, column))
 
 
 def test_everything_empty_still_draws_the_frame_and_title() -> None:
@@ -244,7 +301,13 @@ def test_everything_empty_still_draws_the_frame_and_title() -> None:
 
 
 def test_quality_trend_with_one_manager_and_one_period() -> None:
-    open_png(quality_trend({"Иванов": [("ноя", Decimal("42.5"))]}, title="Доля", y_label="%"))
+    canvas = draw_quality_trend({"Иванов": [("ноя", Decimal("42.5"))]}, title="Доля", y_label="%")
+    plot, legend = lines_of(canvas, 0)
+    assert len(finite_ys(plot)) == 1 and plot.get_marker() == "o"  # one point, as a marker
+    assert len(legend.get_xdata()) == 3  # type: ignore[arg-type]
+    image = open_png(canvas.png())
+    # The marker (9 pt across) and the legend handle, in the manager's colour.
+    assert pixels_of(image, series_colour(0)) > 400
 
 
 def test_quality_trend_with_twenty_managers_grows_the_legend_not_the_width() -> None:
@@ -291,24 +354,42 @@ def test_quality_trend_takes_gaps_odd_names_and_out_of_range_shares() -> None:
     }
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        open_png(quality_trend(series, title="Доля\nA", y_label="Доля, %" * 30))
+        canvas = draw_quality_trend(series, title="Доля\nA", y_label="Доля, %" * 30)
+        image = open_png(canvas.png())
+    plots = {name: lines_of(canvas, index)[0] for index, name in enumerate(series)}
+    # Periods a, b, c: a gap stays a gap, NaN and infinity are not drawn at all.
+    assert [math.isfinite(y) for y in plots["_underscore"].get_ydata()] == [True, False, True]  # type: ignore[union-attr]
+    assert finite_ys(plots["NaN"]) == []
+    # 150 and -5 are pinned to the frame's top and bottom: no point is higher or lower.
+    every_y = [y for line in plots.values() for y in finite_ys(line)]
+    _, top, bottom = plots["Cost $5 $6"].get_ydata()  # type: ignore[misc]
+    assert top == max(every_y) and bottom == min(every_y) and top > bottom
+    for index in range(len(series)):  # each manager's colour is on the page
+        assert pixels_of(image, series_colour(index)) > 300, index
 
 
 def test_activity_aligns_counts_with_weeks_and_takes_a_year() -> None:
     weeks = [f"неделя {i}" for i in range(52)]
-    image = open_png(
-        activity_per_week(
-            weeks,
-            {
-                "Звонки": list(range(60)),  # longer than the weeks: cut
-                "Встречи": [3],  # shorter: zeros
-                "Очень длинное название вида активности, которое не помещается": [0] * 52,
-                "Сделки": [10**9] * 52,
-            },
-            title="Активность по неделям",
-        )
+    canvas = draw_activity_per_week(
+        weeks,
+        {
+            "Звонки": list(range(60)),  # longer than the weeks: cut
+            "Встречи": [3],  # shorter: zeros
+            "Очень длинное название вида активности, которое не помещается": [0] * 52,
+            "Сделки": [10**9] * 52,
+        },
+        title="Активность по неделям",
     )
-    assert len(image.tobytes()) > 0
+    bars = [a for a in canvas.figure.artists if isinstance(a, PolyCollection)]
+    # One bar per week with a count: 51 calls (week 0 has none; 52..59 are cut), one meeting,
+    # nothing for the all-zero kind, 52 deals; each kind in its own colour.
+    assert [len(b.get_paths()) for b in bars] == [51, 1, 52]
+    colours = [rgb255(b.get_facecolor()[0]) for b in bars]
+    assert colours == [series_colour(0), series_colour(1), series_colour(3)]
+    image = open_png(canvas.png())
+    assert image.width == WIDTH_PX
+    for colour in colours:
+        assert pixels_of(image, colour) > 500
 
 
 def test_activity_grows_with_the_number_of_kinds() -> None:

@@ -12,7 +12,8 @@ from sqlalchemy import func, select
 
 from bot.telegram.paging import TEXT_LIMIT, visible_length
 from storage.models import Activity, Deal, Followup
-from tests.harness import BotHarness, Person
+from tests.support.builders import TeamSpec
+from tests.support.harness import BotHarness, Person
 
 OWNER = Person(1, "Olga")
 MANAGER = Person(2, "Max")
@@ -20,11 +21,8 @@ OTHER = Person(3, "Nina")
 
 
 @pytest.fixture
-async def team(harness: BotHarness) -> BotHarness:
-    await harness.join_owner(OWNER)
-    await harness.invite_and_join(OWNER, MANAGER)
-    await harness.invite_and_join(OWNER, OTHER)
-    return harness
+def team_spec() -> TeamSpec:
+    return TeamSpec(invited=(MANAGER, OTHER))
 
 
 async def _pending(h: BotHarness, name: str) -> Followup | None:

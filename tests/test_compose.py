@@ -16,7 +16,7 @@ from bot.__main__ import main
 from bot.clock import FrozenClock
 from bot.config import Settings
 from bot.runtime import Runtime
-from tests.runtime_kit import GatedSession, runtime_settings
+from tests.support.runtime_kit import GatedSession, runtime_settings
 
 ROOT = Path(__file__).resolve().parent.parent
 COMPOSE = (ROOT / "docker-compose.yml").read_text()

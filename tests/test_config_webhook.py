@@ -10,7 +10,7 @@ import pytest
 from pydantic import ValidationError
 
 from bot.__main__ import main
-from tests.runtime_kit import SECRET, TOKEN, runtime_settings
+from tests.support.runtime_kit import SECRET, TOKEN, runtime_settings
 
 
 @pytest.mark.parametrize(

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from bot.telegram.console import ConsoleChat, ConsolePrinter, banner
-from tests.harness import BotHarness
+from tests.support.harness import BotHarness
 
 ROOT = Path(__file__).resolve().parent.parent
 

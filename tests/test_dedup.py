@@ -18,9 +18,15 @@ from storage.migrate import current_revision, head_revision, upgrade
 from storage.models import ProcessedUpdate
 from storage.repositories.members import MemberRepository
 from storage.uow import UnitOfWorkFactory
-from tests.conftest import PG_URL
-from tests.harness import Person
-from tests.runtime_kit import GOOD, GatedSession, message_update, runtime_settings, serving, settle
+from tests.support.harness import Person
+from tests.support.runtime_kit import (
+    GOOD,
+    GatedSession,
+    message_update,
+    runtime_settings,
+    serving,
+    settle,
+)
 
 OWNER = Person(801, "Olga")
 PATH = "/telegram/webhook"
@@ -137,14 +143,14 @@ async def test_outbox_claim_takes_no_more_than_the_batch(engine: AsyncEngine, cl
     assert len({r.id for r in first + second + third}) == 5
 
 
-async def test_two_replicas_migrating_at_once_take_turns(pg_schema: str):
+async def test_two_replicas_migrating_at_once_take_turns(pg_url: str):
     """MIGRATE_ON_START on two replicas: the advisory lock makes the second wait, then find
     the schema at head (without it both would create the same tables and one would fail)."""
     schema = f"m_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(PG_URL)
+    admin = create_engine(pg_url)
     async with admin.begin() as conn:
         await conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    engines = [create_engine(PG_URL, search_path=schema) for _ in range(2)]
+    engines = [create_engine(pg_url, search_path=schema) for _ in range(2)]
     try:
         await asyncio.gather(*(upgrade(e) for e in engines))
         assert await current_revision(engines[0]) == head_revision()

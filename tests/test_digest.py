@@ -5,13 +5,12 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 
-import pytest
 from aiogram.methods import SendMessage
 from sqlalchemy import select, update
 
 from storage.models import Client
-from tests.harness import BotHarness, Person
-from tests.test_reminders import make_sweep
+from tests.support.harness import BotHarness, Person
+from tests.support.sweeps import make_sweep
 
 OWNER = Person(1, "Olga")
 MANAGER = Person(2, "Max")
@@ -19,13 +18,6 @@ MANAGER = Person(2, "Max")
 
 def utc(year: int, month: int, day: int, hour: int, minute: int = 0) -> datetime:
     return datetime(year, month, day, hour, minute, tzinfo=UTC)
-
-
-@pytest.fixture
-async def team(harness: BotHarness) -> BotHarness:
-    await harness.join_owner(OWNER)
-    await harness.invite_and_join(OWNER, MANAGER)
-    return harness
 
 
 def messages(h: BotHarness, chat_id: int, marker: str) -> list[str]:

@@ -18,8 +18,9 @@ from sqlalchemy import select
 from bot.telegram.texts import error_text
 from bot.telegram_limits import MB
 from storage.models import AuditEntry, Member
-from tests.harness import BotHarness, Person
-from tests.test_reminders import make_sweep
+from tests.support.builders import TeamSpec
+from tests.support.harness import BotHarness, Person
+from tests.support.sweeps import make_sweep
 
 OWNER = Person(1, "Olga")
 MANAGER = Person(2, "Max")
@@ -30,24 +31,24 @@ EVIL_NAME = '=HYPERLINK("http://evil.example")'
 
 
 @pytest.fixture
-async def team(harness: BotHarness) -> BotHarness:
-    await harness.join_owner(OWNER)
-    await harness.invite_and_join(OWNER, MANAGER)
-    await harness.invite_and_join(OWNER, OTHER)
-    await harness.invite_and_join(OWNER, HEAD, role="head")
-    await harness.send(
-        MANAGER,
-        "/add Иванов Петр, +7 999 123-45-67, ivanov@mail.ru, Москва, #vip, hot, "
-        "contact: Анна, source: выставка, consent: yes, birthday: 15.03.1980",
+def team_spec() -> TeamSpec:
+    return TeamSpec(
+        invited=(MANAGER, OTHER, (HEAD, "head")),
+        commands=(
+            (
+                MANAGER,
+                "/add Иванов Петр, +7 999 123-45-67, ivanov@mail.ru, Москва, #vip, hot, "
+                "contact: Анна, source: выставка, consent: yes, birthday: 15.03.1980",
+            ),
+            (MANAGER, f"/add {EVIL_NAME}"),
+            (OTHER, "/add Сидоров, +7 999 555-44-33, segment: VIP"),
+            (MANAGER, "/note Иванов +7 call him first"),
+            (MANAGER, "/note Иванов -discount 5%"),
+            (MANAGER, "/note Иванов @boss asked"),
+            (MANAGER, "/call Иванов done"),
+        ),
+        clear=True,
     )
-    await harness.send(MANAGER, f"/add {EVIL_NAME}")
-    await harness.send(OTHER, "/add Сидоров, +7 999 555-44-33, segment: VIP")
-    await harness.send(MANAGER, "/note Иванов +7 call him first")
-    await harness.send(MANAGER, "/note Иванов -discount 5%")
-    await harness.send(MANAGER, "/note Иванов @boss asked")
-    await harness.send(MANAGER, "/call Иванов done")
-    harness.session.clear()
-    return harness
 
 
 def _documents(h: BotHarness) -> list[BufferedInputFile]:

@@ -25,7 +25,6 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bench.fault_api import ThreadedFaultApi, max_in_window, min_gap_per_chat
 from bot.app import Overrides, build
 from bot.config import DeliverySettings, Settings
 from bot.runtime import Runtime
@@ -33,10 +32,11 @@ from bot.telegram.local_session import LocalSession
 from bot.telegram.sessions import TelegramSession
 from storage.db import create_engine
 from storage.models import OutboxMessage
-from tests.conftest import PG_URL
-from tests.faults.procs import await_for, message_update, token_for
-from tests.faults.proxy import CuttableProxy
-from tests.faults.seed import seed_team
+from tests.support.processes import await_for, message_update, token_for
+from tests.support.proxy import CuttableProxy
+from tests.support.seed import seed_team
+from tests.support.services import PG_URL
+from tests.support.telegram_api import ThreadedFakeBotApi, max_in_window, min_gap_per_chat
 
 # Arrival times on loopback wobble by a few milliseconds around the sender's 1 s spacing.
 PER_CHAT_TOLERANCE = 0.05
@@ -48,16 +48,19 @@ def backend() -> str:
 
 
 @pytest.fixture
-def fault_api() -> Iterator[ThreadedFaultApi]:
+def fault_api() -> Iterator[ThreadedFakeBotApi]:
     # Held requests outlast the client's 1 s timeout.
-    api = ThreadedFaultApi(enforce_limits=True, hold_seconds=3.0, retry_after=1)
+    api = ThreadedFakeBotApi(enforce_limits=True, hold_seconds=3.0, retry_after=1)
     api.start()
     yield api
     api.stop()
 
 
 async def test_bot_api_faults_drop_nothing_and_recovery_keeps_the_limits(
-    engine: AsyncEngine, fault_api: ThreadedFaultApi, caplog: pytest.LogCaptureFixture
+    engine: AsyncEngine,
+    pg_url: str,
+    fault_api: ThreadedFakeBotApi,
+    caplog: pytest.LogCaptureFixture,
 ):
     caplog.set_level(logging.INFO, logger="bot.telegram.sender")
     members, each = 20, 2
@@ -67,7 +70,7 @@ async def test_bot_api_faults_drop_nothing_and_recovery_keeps_the_limits(
         _env_file=None,
         bot_token=token_for(4001),
         telegram_api_url=fault_api.base_url,
-        database_url=PG_URL,
+        database_url=pg_url,
         delivery=DeliverySettings(retry_backoff_seconds=1, batch_size=100),
     )
     session = TelegramSession(api=TelegramAPIServer.from_base(fault_api.base_url), timeout=1)
@@ -141,8 +144,8 @@ async def test_bot_api_faults_drop_nothing_and_recovery_keeps_the_limits(
     assert min_gap_per_chat([(a.chat_id, a.at) for a in requests]) >= 1.0 - PER_CHAT_TOLERANCE
 
 
-async def _proxied_engine(proxy: CuttableProxy, schema: str) -> AsyncEngine:
-    url = make_url(PG_URL).set(host="127.0.0.1", port=proxy.port)
+async def _proxied_engine(proxy: CuttableProxy, pg_url: str, schema: str) -> AsyncEngine:
+    url = make_url(pg_url).set(host="127.0.0.1", port=proxy.port)
     # The production engine, as the bot builds it: only the address differs.
     return create_engine(url.render_as_string(hide_password=False), search_path=schema)
 
@@ -157,7 +160,7 @@ async def proxy() -> AsyncIterator[CuttableProxy]:
 
 
 async def test_database_outage_polite_answers_and_the_sweep_resumes(
-    engine: AsyncEngine, proxy: CuttableProxy, pg_schema: str
+    engine: AsyncEngine, proxy: CuttableProxy, pg_url: str, pg_schema: str
 ):
     seeded = await seed_team(engine, members=2)
     owner = seeded.telegram_ids[0]
@@ -170,11 +173,11 @@ async def test_database_outage_polite_answers_and_the_sweep_resumes(
         bot_mode="webhook",
         webhook_url="https://bot.example.org",
         webhook_secret="outage-secret-abcdef",
-        database_url=PG_URL,
+        database_url=pg_url,
         delivery=DeliverySettings(sweep_interval_seconds=0.5),
     )
     runtime = Runtime.create(
-        settings, session=session, engine=await _proxied_engine(proxy, pg_schema)
+        settings, session=session, engine=await _proxied_engine(proxy, pg_url, pg_schema)
     )
     update_ids = iter(range(1, 100))
 

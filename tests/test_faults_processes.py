@@ -20,43 +20,38 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from bench.fault_api import ThreadedFaultApi
 from storage.models import OutboxMessage
-from tests.faults.db import (
+from tests.support.processes import BotProcess, message_update, running, wait_for
+from tests.support.seed import seed_team
+from tests.support.services import (
+    Schema,
     create_schema,
     drop_schema,
     require_redis,
     run_sync,
-    schema_engine,
+    unique,
     wipe_redis,
 )
-from tests.faults.procs import (
-    PG_URL,
-    BotProcess,
-    message_update,
-    running,
-    unique,
-    wait_for,
-)
-from tests.faults.seed import seed_team
+from tests.support.telegram_api import ThreadedFakeBotApi
 
 MEMBERS = 200
 FOLLOWUPS_EACH = 1
 
-pytestmark = pytest.mark.usefixtures("pg_schema")  # PostgreSQL present, or skip (fail in CI)
+pytestmark = pytest.mark.usefixtures("pg_url")  # PostgreSQL present, or skip (fail in CI)
 
 
-def _fake_api() -> Iterator[ThreadedFaultApi]:
-    api = ThreadedFaultApi(enforce_limits=True)
+def _fake_api() -> Iterator[ThreadedFakeBotApi]:
+    api = ThreadedFakeBotApi(enforce_limits=True)
     api.start()
     yield api
     api.stop()
 
 
-def _schema() -> Iterator[str]:
-    name = run_sync(create_schema)
-    yield name
-    run_sync(lambda: drop_schema(name))
+def _schema(pg_url: str) -> Iterator[Schema]:
+    """A schema of its own in the tests' database (tests/conftest.py `pg_url`)."""
+    name = run_sync(lambda: create_schema(pg_url))
+    yield Schema(pg_url, name)
+    run_sync(lambda: drop_schema(pg_url, name))
 
 
 def _redis_prefix() -> Iterator[str]:
@@ -79,10 +74,9 @@ shared_prefix = pytest.fixture(_redis_prefix, scope="module")
 @pytest.fixture(scope="module")
 def pair(
     tmp_path_factory: pytest.TempPathFactory,
-    shared_api: ThreadedFaultApi,
-    shared_schema: str,
+    shared_api: ThreadedFakeBotApi,
+    shared_schema: Schema,
     shared_prefix: str,
-    pg_schema: str,
 ) -> Iterator[tuple[BotProcess, BotProcess]]:
     # Two replicas share Telegram's 30/s: each is configured for 14/s. Small batches make the
     # two claim turn about, so the lease and SKIP LOCKED are what keeps them apart.
@@ -99,23 +93,23 @@ def pair(
 
 
 def bot(
-    name: str, tmp_path: Path, api: ThreadedFaultApi, schema: str, bot_id: int, **env: str
+    name: str, tmp_path: Path, api: ThreadedFakeBotApi, schema: Schema, bot_id: int, **env: str
 ) -> BotProcess:
     prefix = env.pop("redis_prefix", None)
     return BotProcess(
         name,
         tmp_path,
         api_url=api.base_url,
-        database_url=PG_URL,
-        schema=schema,
+        database_url=schema.url,
+        schema=schema.name,
         bot_id=bot_id,
         redis_prefix=prefix,
         extra_env=env,
     )
 
 
-async def outbox_states(schema: str) -> dict[str, int]:
-    engine = schema_engine(schema)
+async def outbox_states(schema: Schema) -> dict[str, int]:
+    engine = schema.engine()
     try:
         async with engine.connect() as conn:
             rows = await conn.execute(
@@ -126,8 +120,8 @@ async def outbox_states(schema: str) -> dict[str, int]:
         await engine.dispose()
 
 
-async def seed(schema: str, **kwargs: object):  # type: ignore[no-untyped-def]
-    engine = schema_engine(schema)
+async def seed(schema: Schema, **kwargs: object):  # type: ignore[no-untyped-def]
+    engine = schema.engine()
     try:
         return await seed_team(engine, **kwargs)  # type: ignore[arg-type]
     finally:
@@ -135,7 +129,7 @@ async def seed(schema: str, **kwargs: object):  # type: ignore[no-untyped-def]
 
 
 async def test_two_instances_send_each_due_reminder_exactly_once(
-    pair: tuple[BotProcess, BotProcess], shared_api: ThreadedFaultApi, shared_schema: str
+    pair: tuple[BotProcess, BotProcess], shared_api: ThreadedFakeBotApi, shared_schema: Schema
 ):
     first, second = pair
     fake_api, schema = shared_api, shared_schema
@@ -171,7 +165,7 @@ async def test_two_instances_send_each_due_reminder_exactly_once(
 
 
 async def test_sigkill_in_the_middle_of_a_digest_run_loses_nothing(
-    tmp_path: Path, fake_api: ThreadedFaultApi, schema: str, redis_prefix: str
+    tmp_path: Path, fake_api: ThreadedFakeBotApi, schema: Schema, redis_prefix: str
 ):
     members = 60
     # Slow sending so that the kill lands in the middle; a short lease so the next instance
@@ -216,7 +210,7 @@ async def test_sigkill_in_the_middle_of_a_digest_run_loses_nothing(
 
 
 async def test_webhook_end_to_end_secret_malformed_and_duplicate_delivery(
-    pair: tuple[BotProcess, BotProcess], shared_api: ThreadedFaultApi, shared_schema: str
+    pair: tuple[BotProcess, BotProcess], shared_api: ThreadedFakeBotApi, shared_schema: Schema
 ):
     first, second = pair
     both = (first, second)

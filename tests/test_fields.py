@@ -20,7 +20,7 @@ from bot.services.importing.mapping import FIELDS, guess_field
 from bot.telegram.callbacks import ForgetClient
 from storage.dto import ClientDTO
 from storage.models import Client, ClientContact, ClientPhone, ClientTag
-from tests.harness import BotHarness, Person
+from tests.support.harness import BotHarness, Person
 
 OWNER = Person(1, "Olga")
 # Columns of `clients` that are bookkeeping, not a field anyone fills in or reads as such.

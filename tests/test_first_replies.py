@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from aiogram.methods import EditMessageText
 from aiogram.types import CallbackQuery, Chat, Message, Update, User
 
-from tests.harness import BotHarness, Person, Reply
+from tests.support.harness import BotHarness, Person, Reply
 
 OWNER = Person(501, "Olga")
 

@@ -16,7 +16,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from bot.telegram import callbacks
 from handlers.flow import CLIENT_COMMANDS
 from storage.models import Base
-from tests.harness import BotHarness, Person
+from tests.support.builders import TeamSpec
+from tests.support.harness import BotHarness, Person
 
 OWNER = Person(1, "Olga")
 MANAGER = Person(2, "Max")
@@ -106,11 +107,8 @@ def test_pick_commands_are_the_commands_a_pick_can_finish():
 
 
 @pytest.fixture
-async def team(harness: BotHarness) -> BotHarness:
-    await harness.join_owner(OWNER)
-    await harness.invite_and_join(OWNER, MANAGER)
-    await harness.send(OWNER, "/add Petrov, +7 999 555-44-33")
-    return harness
+def team_spec() -> TeamSpec:
+    return TeamSpec(commands=((OWNER, "/add Petrov, +7 999 555-44-33"),))
 
 
 async def _rows(engine: AsyncEngine) -> dict[str, list[Any]]:

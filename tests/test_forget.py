@@ -27,8 +27,9 @@ from storage.models import (
     FsmRecord,
     OutboxMessage,
 )
-from tests.harness import BotHarness, Person
-from tests.test_reminders import make_sweep
+from tests.support.builders import TeamSpec
+from tests.support.harness import BotHarness, Person
+from tests.support.sweeps import make_sweep
 
 OWNER = Person(1, "Olga")
 MANAGER = Person(2, "Max")
@@ -58,18 +59,19 @@ CAMPAIGN_TITLE = "Позвонить Иванову насчёт выставк�
 
 
 @pytest.fixture
-async def team(harness: BotHarness) -> BotHarness:
-    await harness.join_owner(OWNER)
-    await harness.invite_and_join(OWNER, MANAGER)
-    await harness.invite_and_join(OWNER, HEAD, role="head")
-    await harness.send(
-        MANAGER,
-        "/add Иванов Петр, +7 999 123-45-67, ivanov@mail.ru, ivanov-trade.ru, Москва, #vip, hot, "
-        "contact: Анна Смирнова, contact: Олег Смирнов, source: рекомендация, "
-        "address: ул. Ленина 5, note: secret discount",
+def team_spec() -> TeamSpec:
+    return TeamSpec(
+        invited=(MANAGER, (HEAD, "head")),
+        commands=(
+            (
+                MANAGER,
+                "/add Иванов Петр, +7 999 123-45-67, ivanov@mail.ru, ivanov-trade.ru, Москва, "
+                "#vip, hot, contact: Анна Смирнова, contact: Олег Смирнов, "
+                "source: рекомендация, address: ул. Ленина 5, note: secret discount",
+            ),
+            (MANAGER, "/add Сидоров, +7 999 555-44-33, #vip"),
+        ),
     )
-    await harness.send(MANAGER, "/add Сидоров, +7 999 555-44-33, #vip")
-    return harness
 
 
 async def _client_id(h: BotHarness, name: str = "Иванов Петр") -> int:

@@ -13,8 +13,15 @@ from bot.clock import FrozenClock
 from bot.runtime import Runtime
 from storage.db import create_engine
 from storage.migrate import downgrade, head_revision, revisions_in_order
-from tests.harness import Person
-from tests.runtime_kit import GOOD, GatedSession, message_update, runtime_settings, serving, settle
+from tests.support.harness import Person
+from tests.support.runtime_kit import (
+    GOOD,
+    GatedSession,
+    message_update,
+    runtime_settings,
+    serving,
+    settle,
+)
 
 OWNER = Person(601, "Olga")
 

@@ -12,8 +12,8 @@ from bot.parsing.names import clean_name
 from bot.parsing.new_client import parse_new_client
 from bot.telegram.paging import visible_length
 from storage.models import Client
-from tests.harness import BotHarness, Person
-from tests.test_import import button, csv_bytes, upload
+from tests.support.harness import BotHarness, Person
+from tests.support.uploads import button, csv_bytes, upload
 
 OWNER = Person(1, "Olga")
 MANAGER = Person(2, "Max")
@@ -26,13 +26,6 @@ INVISIBLE = [
 ]  # fmt: skip
 # An `&` that does not start a whole entity is a cut entity.
 _BROKEN_ENTITY = re.compile(r"&(?!(?:amp|lt|gt|quot|#x27|#\d+);)")
-
-
-@pytest.fixture
-async def team(harness: BotHarness) -> BotHarness:
-    await harness.join_owner(OWNER)
-    await harness.invite_and_join(OWNER, MANAGER)
-    return harness
 
 
 async def _names(h: BotHarness) -> list[str]:

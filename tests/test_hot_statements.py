@@ -16,7 +16,7 @@ from storage.models import FsmRecord
 from storage.repositories.columns import columns_for
 from storage.repositories.followups import _FOLLOWUPS
 from storage.uow import UnitOfWorkFactory
-from tests.factories import NOW, team_member_client
+from tests.support.builders import NOW, team_member_client
 
 
 async def test_rows_convert_as_through_the_session(engine: AsyncEngine):

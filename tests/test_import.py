@@ -5,68 +5,31 @@ from __future__ import annotations
 
 import csv
 import io
-import itertools
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
 from aiogram.methods import AnswerCallbackQuery, EditMessageText, GetFile, SendDocument
-from aiogram.types import Chat, Document, Message, PhotoSize, Update
+from aiogram.types import Chat, Message, PhotoSize, Update
 from openpyxl import Workbook
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from bot.services.importing import service as import_service
 from bot.services.importing.mapping import FIELDS
 from bot.telegram.callbacks import ImportAction
 from storage.models import Activity, AuditEntry, Client, ClientPhone, ClientTag, Followup
 from storage.repositories.imports import ImportRepository
-from tests.harness import BotHarness, Person, Reply
+from tests.support.harness import BotHarness, Person, Reply
+from tests.support.reads import count
+from tests.support.uploads import button, csv_bytes, upload
 
 OWNER = Person(1, "Olga")
 MANAGER = Person(2, "Max")
 RU_OWNER = Person(5, "Ольга", language="ru")
-_files = itertools.count(1)
-
-
-@pytest.fixture
-async def team(harness: BotHarness) -> BotHarness:
-    await harness.join_owner(OWNER)
-    await harness.invite_and_join(OWNER, MANAGER)
-    return harness
-
-
-async def upload(
-    h: BotHarness, person: Person, content: bytes, name: str, *, size: int | None = None
-) -> list[Reply]:
-    """The person sends `content` as a document; LocalSession serves it for download."""
-    file_id = f"BQACAgIAAxkBAAI{next(_files):06d}"
-    h.session.add_file(file_id, content)
-    h.session.clear()
-    message = Message(
-        message_id=next(h._ids),
-        date=datetime.now(UTC),
-        chat=Chat(id=person.id, type="private"),
-        from_user=h._user(person),
-        document=Document(
-            file_id=file_id,
-            file_unique_id=file_id[-8:],
-            file_name=name,
-            file_size=len(content) if size is None else size,
-        ),
-    )
-    await h.app.dispatcher.feed_update(h.app.bot, Update(update_id=next(h._ids), message=message))
-    return h.replies()
 
 
 def tok_of(reply: Reply) -> str:
     return ImportAction.unpack(reply.buttons[0][1]).tok
-
-
-def button(reply: Reply, act: str) -> str:
-    for _, data in reply.buttons:
-        if data.startswith("im:") and ImportAction.unpack(data).act == act:
-            return data
-    raise AssertionError(f"no {act} button in {reply.buttons}")
 
 
 def xlsx(rows: list[list[Any]], merge: str | None = None) -> bytes:
@@ -80,17 +43,6 @@ def xlsx(rows: list[list[Any]], merge: str | None = None) -> bytes:
     buffer = io.BytesIO()
     workbook.save(buffer)
     return buffer.getvalue()
-
-
-def csv_bytes(rows: list[list[str]], *, delimiter: str = ";", encoding: str = "cp1251") -> bytes:
-    buffer = io.StringIO(newline="")
-    csv.writer(buffer, delimiter=delimiter, lineterminator="\r\n").writerows(rows)
-    return buffer.getvalue().encode(encoding)
-
-
-async def count(h: BotHarness, model: Any) -> int:
-    async with h.uow_factory() as uow:
-        return int(await uow.session.scalar(select(func.count()).select_from(model)) or 0)
 
 
 async def clients(h: BotHarness) -> dict[str, Client]:

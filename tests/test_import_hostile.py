@@ -13,28 +13,24 @@ from typing import Any
 import pytest
 from aiogram.methods import EditMessageText, GetFile
 
-from bench.bombs import BOMBS, NO_SIZE_LIMITS
 from bot.config import ImportFileSettings
 from bot.services.errors import DomainError
 from bot.services.importing import parsed
 from bot.services.importing.worker import FileWorkers, ParseJob
 from storage.models import Client
-from tests.harness import BotHarness
-from tests.test_import import MANAGER, OWNER, RU_OWNER, button, count, csv_bytes, upload
+from tests.support.bombs import BOMBS, NO_SIZE_LIMITS
+from tests.support.builders import MANAGER, OWNER
+from tests.support.harness import BotHarness, Person
+from tests.support.reads import count
+from tests.support.uploads import button, csv_bytes, upload
 
+RU_OWNER = Person(5, "Ольга", language="ru")
 # A bomb must be refused by the limit it hits, never by running out of this much memory or
 # time (which would give a different answer).
 BOUNDED_MEMORY_MB = 768
 # A safety net only: every bomb is refused in well under a second or a few; the old code took
 # minutes (or ran out of memory).
 NO_HANG_SECONDS = 60
-
-
-@pytest.fixture
-async def team(harness: BotHarness) -> BotHarness:
-    await harness.join_owner(OWNER)
-    await harness.invite_and_join(OWNER, MANAGER)
-    return harness
 
 
 def _leftovers(directory: Path) -> list[str]:

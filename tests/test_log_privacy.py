@@ -10,7 +10,7 @@ from collections.abc import Iterator
 import pytest
 
 from bot.logs import PRIVATE_LOGGERS, setup_logging
-from tests.harness import BotHarness, Person
+from tests.support.harness import BotHarness, Person
 
 OWNER = Person(1, "Olga")
 NAME = "Zebulon Quarkwright"

@@ -23,8 +23,8 @@ from bot.__main__ import secrets_of
 from bot.clock import FrozenClock
 from bot.logs import make_handler
 from bot.runtime import Runtime
-from tests.harness import Person
-from tests.runtime_kit import (
+from tests.support.harness import Person
+from tests.support.runtime_kit import (
     GOOD,
     SECRET,
     TOKEN,

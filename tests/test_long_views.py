@@ -30,8 +30,8 @@ from bot.telegram.callbacks import PortfolioView
 from bot.telegram.paging import TEXT_LIMIT, visible_length
 from bot.telegram.views.portfolio import SECTIONS
 from storage.models import Activity, Client, ClientTag, Deal, Followup, Member, text_limit
-from tests.harness import BotHarness, Person, Reply
-from tests.test_reminders import make_sweep
+from tests.support.harness import BotHarness, Person, Reply
+from tests.support.sweeps import make_sweep
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
 hypothesis_settings.register_profile(

@@ -3,19 +3,17 @@ once per episode; the owner's own viewing never does."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import timedelta
 
 import pytest
 from aiogram.methods import SendMessage
 from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.clock import FrozenClock
 from bot.config import Limits, Settings
 from storage.models import AuditEntry
-from tests.harness import BotHarness, Person
-from tests.test_reminders import make_sweep
+from tests.support.builders import TeamSpec
+from tests.support.harness import BotHarness, Person
+from tests.support.sweeps import make_sweep
 
 OWNER = Person(1, "Olga")
 MAX = Person(2, "Max")
@@ -25,19 +23,15 @@ CLIENTS = [f"Client{letter}" for letter in "ABCDEFGHIJKLMN"]
 
 
 @pytest.fixture
-async def team(
-    engine: AsyncEngine, clock: FrozenClock, settings: Settings
-) -> AsyncIterator[BotHarness]:
-    tuned = settings.model_copy(update={"limits": Limits(mass_view_cards=N, mass_view_minutes=10)})
-    h = BotHarness.create(tuned, engine, clock)
-    await h.join_owner(OWNER)
-    await h.invite_and_join(OWNER, MAX)
-    await h.invite_and_join(OWNER, HEAD, role="head")
-    for name in CLIENTS:
-        await h.send(MAX, f"/add {name}")
-    yield h
-    await h.app.bot.session.close()
-    assert h.session.violations == []
+def settings(settings: Settings) -> Settings:
+    return settings.model_copy(update={"limits": Limits(mass_view_cards=N, mass_view_minutes=10)})
+
+
+@pytest.fixture
+def team_spec() -> TeamSpec:
+    return TeamSpec(
+        invited=(MAX, (HEAD, "head")), commands=tuple((MAX, f"/add {name}") for name in CLIENTS)
+    )
 
 
 async def _alerts(h: BotHarness) -> list[str]:

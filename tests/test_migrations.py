@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from storage.db import create_engine
 from storage.migrate import current_revision, downgrade, head_revision, revisions_in_order, upgrade
 from storage.models import Base
-from tests.conftest import PG_URL
+from tests.support.services import unique
 
 
 @pytest.fixture
@@ -24,13 +24,14 @@ async def empty_engine(backend: str, request: pytest.FixtureRequest, tmp_path: P
         yield engine
         await engine.dispose()
         return
-    request.getfixturevalue("pg_schema")  # skips or fails with the reason when PG is absent
-    schema = f"stairs_{tmp_path.name[-8:].replace('-', '_')}".lower()
-    admin = create_engine(PG_URL)
+    pg_url = request.getfixturevalue("pg_url")  # skips or fails with the reason when PG is absent
+    # Unique: concurrent runs (xdist workers, other checkouts) share the tests' database.
+    schema = unique("stairs")
+    admin = create_engine(pg_url)
     async with admin.begin() as conn:
         await conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
         await conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    engine = create_engine(PG_URL, search_path=schema)
+    engine = create_engine(pg_url, search_path=schema)
     yield engine
     await engine.dispose()
     async with admin.begin() as conn:

@@ -16,7 +16,7 @@ from aiogram.types import (
 )
 
 from bot.config import Settings
-from tests.harness import BotHarness, Person
+from tests.support.harness import BotHarness, Person
 
 OWNER = Person(1, "Olga")
 MANAGER = Person(2, "Max")

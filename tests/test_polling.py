@@ -14,8 +14,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.clock import FrozenClock
 from bot.runtime import Runtime
-from tests.harness import Person
-from tests.runtime_kit import GatedSession, message_update, runtime_settings
+from tests.support.harness import Person
+from tests.support.runtime_kit import GatedSession, message_update, runtime_settings
 
 OWNER = Person(1101, "Olga")
 

@@ -13,8 +13,9 @@ from sqlalchemy import select
 from bot.telegram.callbacks import PortfolioAct, PortfolioView
 from bot.telegram.paging import TEXT_LIMIT, visible_length
 from storage.models import AuditEntry, Member
-from tests import portfolio_data
-from tests.harness import BotHarness, Person
+from tests.support import portfolio_data
+from tests.support.builders import TeamSpec
+from tests.support.harness import BotHarness, Person
 
 OWNER = Person(1, "Olga")
 IVANOV = Person(2, "Ivan Ivanov")
@@ -24,17 +25,19 @@ PNG = b"\x89PNG\r\n\x1a\n"
 
 
 @pytest.fixture
-async def team(harness: BotHarness) -> BotHarness:
-    await harness.join_owner(OWNER)
-    await harness.invite_and_join(OWNER, IVANOV)
-    await harness.invite_and_join(OWNER, PETROV)
-    await harness.invite_and_join(OWNER, HEAD, role="head")
-    async with harness.uow_factory() as uow:
+def team_spec() -> TeamSpec:
+    return TeamSpec(invited=(IVANOV, PETROV, (HEAD, "head")))
+
+
+@pytest.fixture
+async def team(team: BotHarness) -> BotHarness:
+    """The conftest team, then a portfolio of deals for Ivanov and Petrov."""
+    async with team.uow_factory() as uow:
         rows = await uow.session.execute(select(Member.telegram_id, Member.id, Member.team_id))
-        ids = {telegram: (member, team) for telegram, member, team in rows}
+        ids = {telegram: (member, team_id) for telegram, member, team_id in rows}
         await portfolio_data.fill(uow, ids[1][1], ids[2][0], ids[3][0])
         await uow.commit()
-    return harness
+    return team
 
 
 async def _member_id(h: BotHarness, telegram_id: int) -> int:
@@ -161,7 +164,7 @@ async def test_long_names_and_many_clients_stay_within_one_message(team: BotHarn
     from decimal import Decimal
 
     from storage.models import Client, Deal
-    from tests.factories import NOW
+    from tests.support.builders import NOW
 
     ivanov = await _member_id(team, IVANOV.id)
     async with team.uow_factory() as uow:

@@ -20,8 +20,8 @@ from bot.services.portfolio.service import PortfolioService, Report
 from storage.db import create_session_factory
 from storage.models import Deal, Member
 from storage.uow import UnitOfWork, UnitOfWorkFactory
-from tests import portfolio_data
-from tests.factories import NOW
+from tests.support import portfolio_data
+from tests.support.builders import NOW
 
 NOVEMBER = month_of(date(2026, 11, 1))
 D = Decimal

@@ -14,8 +14,8 @@ from storage.db import create_session_factory
 from storage.models import Member, OutboxMessage
 from storage.repositories.outbox import BLOCKED
 from storage.uow import UnitOfWorkFactory
-from tests.factories import NOW, team_with_owner
-from tests.harness import BotHarness, Person
+from tests.support.builders import NOW, team_with_owner
+from tests.support.harness import BotHarness, Person
 
 OLGA = Person(7001, "Olga", "ru")
 

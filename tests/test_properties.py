@@ -29,7 +29,7 @@ from bot.parsing.errors import ParseError
 from bot.parsing.new_client import parse_new_client
 from bot.parsing.tokens import tokenize
 from storage.db import create_engine
-from tests.harness import BotHarness, Person
+from tests.support.harness import BotHarness, Person
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
 settings.register_profile("faults-ci", derandomize=True, deadline=None, print_blob=True)

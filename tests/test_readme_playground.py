@@ -9,7 +9,7 @@ from pathlib import Path
 
 from bot.config import Settings
 from bot.telegram.console import ConsoleChat, ConsolePrinter, banner
-from tests.harness import BotHarness
+from tests.support.harness import BotHarness
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 # "ср, 2 декабря", "Wed, 2 December": the day the example was run.

@@ -13,7 +13,7 @@ import pytest
 from redis.asyncio import Redis
 
 from bot.telegram.sender import Outcome, RateLimiter, RedisChatSpacing, Sender
-from tests.test_redis_fsm import REDIS_URL, redis_prefix  # noqa: F401 (the fixture)
+from tests.support.services import REDIS_URL
 
 CHAT = 4242
 INTERVAL = 0.25
@@ -33,7 +33,7 @@ class RecordingBot:
 
 
 @pytest.fixture
-async def redis(redis_prefix: str) -> AsyncIterator[Redis]:  # noqa: F811
+async def redis(redis_prefix: str) -> AsyncIterator[Redis]:
     client = Redis.from_url(REDIS_URL)
     yield client
     await client.aclose()
@@ -53,7 +53,7 @@ async def send_from_two_replicas(one: Sender, two: Sender) -> None:
 
 async def test_two_replicas_sending_to_one_chat_keep_its_interval(
     redis: Redis,
-    redis_prefix: str,  # noqa: F811
+    redis_prefix: str,
 ):
     log: list[tuple[float, int]] = []
     await send_from_two_replicas(

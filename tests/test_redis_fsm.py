@@ -4,11 +4,7 @@ update's transaction; cross-instance locks are Redis try-locks."""
 from __future__ import annotations
 
 import asyncio
-import os
-import uuid
-from collections.abc import AsyncIterator
 
-import pytest
 from redis.asyncio import Redis
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -17,33 +13,19 @@ from bot.clock import FrozenClock
 from bot.locks import LocalLocks, RedisLocks
 from bot.runtime import Runtime
 from storage.models import FsmRecord
-from tests.conftest import IN_CI
-from tests.harness import Person
-from tests.runtime_kit import GOOD, GatedSession, message_update, runtime_settings, serving, settle
+from tests.support.harness import Person
+from tests.support.runtime_kit import (
+    GOOD,
+    GatedSession,
+    message_update,
+    runtime_settings,
+    serving,
+    settle,
+)
+from tests.support.services import REDIS_URL
 
-REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 MANAGER = Person(1001, "Max")
 PATH = "/telegram/webhook"
-
-
-@pytest.fixture
-async def redis_prefix() -> AsyncIterator[str]:
-    """A key prefix of this test alone; its keys are deleted afterwards."""
-    client = Redis.from_url(REDIS_URL, socket_connect_timeout=2)
-    try:
-        await client.ping()
-    except Exception as exc:
-        await client.aclose()
-        message = f"Redis at {REDIS_URL} is not reachable ({type(exc).__name__}: {exc})"
-        if IN_CI:
-            pytest.fail(message + "; CI=true requires it", pytrace=False)
-        pytest.skip(message)
-    prefix = f"salesbot-test-{uuid.uuid4().hex[:10]}"
-    yield prefix
-    keys = [key async for key in client.scan_iter(match=f"{prefix}:*")]
-    if keys:
-        await client.delete(*keys)
-    await client.aclose()
 
 
 def _runtime(engine: AsyncEngine, clock: FrozenClock, prefix: str) -> tuple[Runtime, GatedSession]:

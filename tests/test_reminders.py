@@ -6,48 +6,26 @@ The clock starts at Wednesday 2026-12-02 10:15 Moscow time and is moved, never w
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 from aiogram.methods import EditMessageText, SendMessage
 from sqlalchemy import func, select
 
-from bot.jobs.sweep import DeliverySweep
 from bot.telegram.callbacks import Remind
-from bot.telegram.notifier import TelegramNotifier
-from bot.telegram.sender import RateLimiter, Sender
 from storage.models import Activity, Followup, OutboxMessage
-from tests.harness import BotHarness, Person
+from tests.support.builders import TeamSpec
+from tests.support.harness import BotHarness, Person
+from tests.support.sweeps import make_sweep, moscow, pushes
 
 OWNER = Person(1, "Olga")
 MANAGER = Person(2, "Max")
 OTHER = Person(3, "Nina")
 
 
-def moscow(day: int, hour: int, minute: int = 0, month: int = 12) -> datetime:
-    return datetime(2026, month, day, hour - 3, minute, tzinfo=UTC)
-
-
 @pytest.fixture
-async def team(harness: BotHarness) -> BotHarness:
-    await harness.join_owner(OWNER)
-    await harness.invite_and_join(OWNER, MANAGER)
-    await harness.invite_and_join(OWNER, OTHER)
-    return harness
-
-
-def make_sweep(h: BotHarness, owner: str | None = None) -> DeliverySweep:
-    async def no_wait(_seconds: float) -> None:
-        return None
-
-    limiter = RateLimiter(per_second=10_000, per_chat_interval=0, sleep=no_wait)
-    sender = Sender(h.app.bot, limiter, sleep=no_wait)
-    notifier = TelegramNotifier(sender, h.clock, "en")
-    return DeliverySweep(h.uow_factory, h.clock, notifier, h.app.settings.delivery, owner=owner)
-
-
-def pushes(h: BotHarness, chat_id: int) -> list[SendMessage]:
-    return [m for m in h.session.sent(SendMessage) if m.chat_id == chat_id and "🔔" in m.text]
+def team_spec() -> TeamSpec:
+    return TeamSpec(invited=(MANAGER, OTHER))
 
 
 async def test_followup_due_at_10_is_pushed_once_at_10_and_never_again(team: BotHarness):

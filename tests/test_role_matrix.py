@@ -48,7 +48,8 @@ from storage.models import (
     Invite,
     Member,
 )
-from tests.harness import BotHarness, Person
+from tests.support.builders import TeamSpec
+from tests.support.harness import BotHarness, Person
 
 OWNER = Person(1, "Olga")
 MAX = Person(2, "Max")
@@ -244,37 +245,23 @@ TARGETS = {
 
 
 @pytest.fixture
-async def team(harness: BotHarness) -> BotHarness:
-    await harness.join_owner(OWNER)
-    # Members written directly: joining by invite is tested elsewhere, and this runs per row.
-    async with harness.uow_factory() as uow:
-        owner = await uow.members.by_telegram_id(OWNER.id)
-        assert owner is not None
-        for person, role in (
-            (MAX, "manager"),
-            (NINA, "manager"),
-            (HEAD, "head"),
-            (GONE, "manager"),
-        ):
-            await uow.members.create(
-                team_id=owner.team_id,
-                telegram_id=person.id,
-                role=role,
-                full_name=person.first_name,
-                username=None,
-                language=None,
-                telegram_language=person.language,
-                timezone=owner.timezone,
-                work_start=owner.work_start,
-                work_end=owner.work_end,
-                now=harness.clock.now(),
-            )
-        await uow.commit()
-    await harness.send(MAX, "/add Иванов, +7 999 111-22-33")
-    await harness.send(MAX, "/add Кузнецов, +7 999 333-44-55")
-    await harness.send(NINA, "/add Сидоров, +7 999 555-44-33, #vip")
-    await harness.press(OWNER, TeamAct(act="rmok", mid=await _member_id(harness, GONE)).pack())
-    return harness
+def team_spec() -> TeamSpec:
+    return TeamSpec(
+        invited=(),
+        seated=((MAX, "manager"), (NINA, "manager"), (HEAD, "head"), (GONE, "manager")),
+        commands=(
+            (MAX, "/add Иванов, +7 999 111-22-33"),
+            (MAX, "/add Кузнецов, +7 999 333-44-55"),
+            (NINA, "/add Сидоров, +7 999 555-44-33, #vip"),
+        ),
+    )
+
+
+@pytest.fixture
+async def team(team: BotHarness) -> BotHarness:
+    """The conftest team, Rita removed from it by the owner."""
+    await team.press(OWNER, TeamAct(act="rmok", mid=await _member_id(team, GONE)).pack())
+    return team
 
 
 async def _member_id(h: BotHarness, person: Person) -> int:

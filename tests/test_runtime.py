@@ -19,7 +19,7 @@ from bot.logs import RedactSecrets
 from bot.telegram.console import ConsoleChat, ConsolePrinter
 from bot.telegram.local_session import LocalSession
 from bot.telegram.menu import register_commands
-from tests.harness import BotHarness
+from tests.support.harness import BotHarness
 
 TOKEN = "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw-secret"
 ROOT = Path(__file__).resolve().parent.parent

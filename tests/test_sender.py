@@ -19,8 +19,8 @@ from aiogram.enums import ParseMode
 from aiogram.exceptions import TelegramNotFound, TelegramUnauthorizedError
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 
-from bench.fake_bot_api import FakeBotApi
 from bot.telegram.sender import Delivery, Outcome, RateLimiter, Sender
+from tests.support.telegram_api import FakeBotApi
 
 TOKEN = "123456:TEST"
 CHAT = 4242
@@ -141,8 +141,8 @@ async def test_send_delivers_with_the_bots_default_html_parse_mode(
 
     delivery = await make_sender(bot, clock).send(CHAT, "<b>Call Anna</b>", reply_markup=markup)
 
-    assert delivery == Delivery(Outcome.SENT, message_id=api.sent[0]["message_id"])
-    assert [(m["chat_id"], m["text"], m["parse_mode"]) for m in api.sent] == [
+    assert delivery == Delivery(Outcome.SENT, message_id=api.sent[0].message_id)
+    assert [(m.chat_id, m.text, m.parse_mode) for m in api.sent] == [
         (CHAT, "<b>Call Anna</b>", "HTML")
     ]
 
@@ -377,7 +377,7 @@ async def test_429s_from_the_fake_apis_own_limits_are_absorbed() -> None:
         await api.stop()
 
     assert (first.outcome, second.outcome) == (Outcome.SENT, Outcome.SENT)
-    assert sorted(m["text"] for m in api.sent) == ["one", "two"]
+    assert sorted(m.text for m in api.sent) == ["one", "two"]
     assert api.rejected_429 >= 1
 
 

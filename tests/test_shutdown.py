@@ -15,8 +15,15 @@ from bot.runtime import Runtime
 from bot.services.alerts import enqueue_alert
 from bot.telegram.alert_texts import ALERT_TEXTS
 from storage.models import OutboxMessage
-from tests.harness import Person
-from tests.runtime_kit import GOOD, GatedSession, message_update, runtime_settings, serving, settle
+from tests.support.harness import Person
+from tests.support.runtime_kit import (
+    GOOD,
+    GatedSession,
+    message_update,
+    runtime_settings,
+    serving,
+    settle,
+)
 
 OWNER = Person(701, "Olga")
 ROOT = Path(__file__).resolve().parent.parent
@@ -169,8 +176,8 @@ async def test_the_process_stops_gracefully_on_sigterm(tmp_path):  # type: ignor
 
     import aiohttp
 
-    from bench.fake_bot_api import FakeBotApi
-    from tests.runtime_kit import SECRET, TOKEN
+    from tests.support.runtime_kit import SECRET, TOKEN
+    from tests.support.telegram_api import FakeBotApi
 
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -226,7 +233,7 @@ async def test_the_process_stops_gracefully_on_sigterm(tmp_path):  # type: ignor
         if process.returncode is None:
             process.kill()
         await api.stop()
-    assert any("owner of a new team" in m["text"] for m in api.sent), stderr
+    assert any("owner of a new team" in m.text for m in api.sent), stderr
     assert api.requests[-1] == "deleteWebhook" and "setWebhook" in api.requests
     lines = [json.loads(line) for line in stderr.splitlines() if line.startswith("{")]
     assert any(line.get("outcome") == "ok" and line.get("update_id") == 1 for line in lines)

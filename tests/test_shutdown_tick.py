@@ -17,13 +17,13 @@ from pathlib import Path
 
 import pytest
 
-from bench.fault_api import ThreadedFaultApi
 from bot.config import Settings
 from bot.ticker import Ticker
 from storage.db import create_engine
-from tests.faults.db import create_schema, drop_schema, run_sync, schema_engine
-from tests.faults.procs import PG_URL, BotProcess, wait_for
-from tests.faults.seed import seed_team
+from tests.support.processes import BotProcess, wait_for
+from tests.support.seed import seed_team
+from tests.support.services import create_schema, drop_schema, run_sync, schema_engine
+from tests.support.telegram_api import ThreadedFakeBotApi
 
 MEMBERS = 3
 
@@ -46,12 +46,11 @@ async def test_sigterm_in_the_middle_of_a_sending_tick_sends_nothing_twice(
 ):
     schema: str | None = None
     if backend == "postgres":
-        request.getfixturevalue("pg_schema")  # PostgreSQL present, or skip
-        schema = await create_schema()
-        url = PG_URL
+        url = request.getfixturevalue("pg_url")  # PostgreSQL present, or skip
+        schema = await create_schema(url)
     else:
         url = f"sqlite+aiosqlite:///{tmp_path / 'bot.sqlite3'}"
-    api = ThreadedFaultApi(enforce_limits=False)
+    api = ThreadedFakeBotApi(enforce_limits=False)
     api.start()
 
     def bot(name: str, bot_id: int) -> BotProcess:
@@ -63,7 +62,7 @@ async def test_sigterm_in_the_middle_of_a_sending_tick_sends_nothing_twice(
         first = bot("first", 3001).start()
         first.wait_healthy()
         api.hold_sends()  # the first digest leaves, and its answer waits for the signal
-        engine = schema_engine(schema) if schema else create_engine(url)
+        engine = schema_engine(url, schema) if schema else create_engine(url)
         try:
             seeded = await seed_team(engine, members=MEMBERS, digest_due=True)
         finally:
@@ -93,7 +92,7 @@ async def test_sigterm_in_the_middle_of_a_sending_tick_sends_nothing_twice(
     finally:
         api.stop()
         if schema:
-            run_sync(lambda: drop_schema(schema))
+            run_sync(lambda: drop_schema(url, schema))
     per_member = Counter(message.chat_id for message in api.sent)
     assert per_member == Counter(seeded.telegram_ids), per_member  # each exactly once
     assert _errors(first) == [] and _errors(second) == [], (first.tail(), second.tail())

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from storage import sqlite_driver
 from storage.db import create_engine, create_session_factory
 from storage.uow import UnitOfWork, UnitOfWorkFactory
-from tests.factories import NOW, team_member_client, team_with_owner
+from tests.support.builders import NOW, team_member_client, team_with_owner
 
 
 @pytest.fixture

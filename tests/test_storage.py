@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from storage.db import create_session_factory
 from storage.uow import NestedUnitOfWorkError, UnitOfWorkFactory
-from tests.factories import NOW, team_member_client
+from tests.support.builders import NOW, team_member_client
 
 
 @pytest.fixture

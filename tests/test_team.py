@@ -9,16 +9,17 @@ import asyncio
 from datetime import time
 
 import pytest
-from aiogram.methods import SendMessage
 from sqlalchemy import func, select
 
 from bot.services.context import Actor, ServiceContext
 from bot.services.errors import DomainError
 from bot.services.team import TeamService
 from bot.telegram.callbacks import CardAction, TeamAct
-from storage.models import Activity, AuditEntry, Client, Deal, Followup, Member, OutboxMessage, Team
-from tests.harness import BotHarness, Person
-from tests.test_reminders import make_sweep, moscow, pushes
+from storage.models import Activity, Client, Deal, Followup, Member, OutboxMessage, Team
+from tests.support.builders import TeamSpec
+from tests.support.harness import BotHarness, Person
+from tests.support.reads import audit_rows, managers_of, member_id, texts_to
+from tests.support.sweeps import make_sweep, moscow, pushes
 
 OWNER = Person(1, "Olga")
 MANAGER = Person(2, "Max")
@@ -28,22 +29,15 @@ LATE = Person(5, "Lena")
 
 
 @pytest.fixture
-async def team(harness: BotHarness) -> BotHarness:
-    await harness.join_owner(OWNER)
-    await harness.invite_and_join(OWNER, MANAGER)
-    await harness.invite_and_join(OWNER, OTHER)
-    await harness.invite_and_join(OWNER, HEAD, role="head")
-    await harness.send(MANAGER, "/add Иванов, +7 999 111-22-33")
-    await harness.send(MANAGER, "/add Петров, +7 999 222-33-44")
-    await harness.send(OTHER, "/add Сидоров, +7 999 555-44-33")
-    return harness
-
-
-async def member_id(h: BotHarness, person: Person) -> int:
-    async with h.uow_factory() as uow:
-        found = await uow.members.by_telegram_id(person.id)
-    assert found is not None
-    return found.id
+def team_spec() -> TeamSpec:
+    return TeamSpec(
+        invited=(MANAGER, OTHER, (HEAD, "head")),
+        commands=(
+            (MANAGER, "/add Иванов, +7 999 111-22-33"),
+            (MANAGER, "/add Петров, +7 999 222-33-44"),
+            (OTHER, "/add Сидоров, +7 999 555-44-33"),
+        ),
+    )
 
 
 async def member_row(h: BotHarness, person: Person) -> Member:
@@ -51,25 +45,6 @@ async def member_row(h: BotHarness, person: Person) -> Member:
         row = await uow.session.scalar(select(Member).where(Member.telegram_id == person.id))
     assert row is not None
     return row
-
-
-async def audit_rows(h: BotHarness, action: str) -> list[AuditEntry]:
-    async with h.uow_factory() as uow:
-        return list(
-            await uow.session.scalars(
-                select(AuditEntry).where(AuditEntry.action == action).order_by(AuditEntry.id)
-            )
-        )
-
-
-async def managers_of(h: BotHarness) -> dict[str, int]:
-    async with h.uow_factory() as uow:
-        rows = await uow.session.execute(select(Client.name, Client.manager_id))
-        return {name: manager for name, manager in rows}
-
-
-def texts_to(h: BotHarness, person: Person) -> list[str]:
-    return [m.text for m in h.session.sent(SendMessage) if m.chat_id == person.id]
 
 
 async def test_team_lists_members_with_counts_and_last_activity_in_viewers_zone(team: BotHarness):

@@ -7,9 +7,10 @@ from sqlalchemy import select
 
 from bot.telegram.callbacks import TeamAct, TransferPick
 from storage.models import Followup
-from tests.harness import BotHarness, Person
-from tests.test_reminders import make_sweep
-from tests.test_team import audit_rows, managers_of, member_id, texts_to
+from tests.support.builders import TeamSpec
+from tests.support.harness import BotHarness, Person
+from tests.support.reads import audit_rows, managers_of, member_id, texts_to
+from tests.support.sweeps import make_sweep
 
 OWNER = Person(1, "Olga")
 MANAGER = Person(2, "Max Petrov")
@@ -18,16 +19,16 @@ HEAD = Person(4, "Hugo")
 
 
 @pytest.fixture
-async def team(harness: BotHarness) -> BotHarness:
-    await harness.join_owner(OWNER)
-    await harness.invite_and_join(OWNER, MANAGER)
-    await harness.invite_and_join(OWNER, OTHER)
-    await harness.invite_and_join(OWNER, HEAD, role="head")
-    await harness.send(MANAGER, "/add Иванов, +7 999 111-22-33")
-    await harness.send(MANAGER, "/add Петров Сергей, +7 999 222-33-44")
-    await harness.send(MANAGER, "/add Smirnov Trade")
-    await harness.send(OTHER, "/add Сидоров, +7 999 555-44-33")
-    return harness
+def team_spec() -> TeamSpec:
+    return TeamSpec(
+        invited=(MANAGER, OTHER, (HEAD, "head")),
+        commands=(
+            (MANAGER, "/add Иванов, +7 999 111-22-33"),
+            (MANAGER, "/add Петров Сергей, +7 999 222-33-44"),
+            (MANAGER, "/add Smirnov Trade"),
+            (OTHER, "/add Сидоров, +7 999 555-44-33"),
+        ),
+    )
 
 
 async def test_head_moves_the_listed_clients_with_their_followups(team: BotHarness):

@@ -16,9 +16,8 @@ from bot.clock import FrozenClock
 from bot.runtime import SECRET_HEADER, Runtime
 from storage.db import create_engine
 from storage.models import ProcessedUpdate
-from tests.conftest import PG_URL
-from tests.harness import Person
-from tests.runtime_kit import (
+from tests.support.harness import Person
+from tests.support.runtime_kit import (
     GOOD,
     SECRET,
     GatedSession,
@@ -184,12 +183,12 @@ async def test_bad_input_refused_politely_is_not_refused_twice(
 
 
 async def test_two_instances_on_one_postgresql_handle_a_redelivered_update_once(
-    pg_schema: str, clock: FrozenClock, engine: AsyncEngine, backend: str
+    pg_url: str, pg_schema: str, clock: FrozenClock, engine: AsyncEngine, backend: str
 ):
     if backend != "postgres":
         pytest.skip("two instances share PostgreSQL; SQLite is one instance")
     sessions = [GatedSession(), GatedSession()]
-    engines = [create_engine(PG_URL, search_path=pg_schema) for _ in sessions]
+    engines = [create_engine(pg_url, search_path=pg_schema) for _ in sessions]
     runtimes = [
         Runtime.create(runtime_settings(), clock=clock, session=s, engine=e, scheduler=False)
         for s, e in zip(sessions, engines, strict=True)

@@ -19,8 +19,8 @@ import bot.telegram.middlewares as middlewares
 from bot.clock import FrozenClock
 from bot.runtime import Runtime
 from storage.models import ProcessedUpdate
-from tests.harness import Person
-from tests.runtime_kit import (
+from tests.support.harness import Person
+from tests.support.runtime_kit import (
     GOOD,
     GatedSession,
     message_update,

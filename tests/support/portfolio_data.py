@@ -25,7 +25,7 @@ from zoneinfo import ZoneInfo
 
 from storage.models import Activity, Client, Deal
 from storage.uow import UnitOfWork
-from tests.factories import NOW, team_with_owner
+from tests.support.builders import NOW, team_with_owner
 
 MSK = ZoneInfo("Europe/Moscow")
 

@@ -16,7 +16,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from bot.config import Settings
 from bot.runtime import SECRET_HEADER, Runtime
 from bot.telegram.local_session import LocalSession
-from tests.harness import Person
+from tests.support.harness import Person
 
 TOKEN = "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw-runtime"
 SECRET = "webhook-Secret_42"

@@ -14,15 +14,14 @@ import sys
 import time
 import urllib.error
 import urllib.request
-import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from tests.support.services import REDIS_URL
+
 REPO = Path(__file__).resolve().parents[2]
-PG_URL = os.environ.get("TEST_DATABASE_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
-REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 SECRET = "fault-secret_7-abcdef"
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 WEBHOOK_PATH = "/telegram/webhook"
@@ -224,10 +223,6 @@ def running(*processes: BotProcess) -> Iterator[tuple[BotProcess, ...]]:
                 process.proc.send_signal(signal.SIGTERM)
         for process in processes:
             process.stop()
-
-
-def unique(prefix: str) -> str:
-    return f"{prefix}_{uuid.uuid4().hex[:10]}"
 
 
 def message_update(update_id: int, user_id: int, text: str, language: str = "en") -> bytes:
