@@ -10,6 +10,7 @@ from aiogram.filters import Command, CommandObject
 from aiogram.types import BufferedInputFile, CallbackQuery, InlineKeyboardMarkup, Message
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
+from bot.errors import ErrorCode
 from bot.i18n import _, fmt_number
 from bot.parsing.data_rights import parse_audit, parse_export, split_consent
 from bot.parsing.errors import ParseError
@@ -108,7 +109,7 @@ async def grant(
     allowed = command.command.lower() == "grant"
     words = (command.args or "").split()
     if len(words) < 2 or words[0].casefold() not in ("export", "экспорт"):
-        raise ParseError("grant_usage")
+        raise ParseError(ErrorCode.GRANT_USAGE)
     member = await services.export.set_grant(actor, " ".join(words[1:]), allowed)
     text = (
         _("<b>{name}</b> may now export clients with /export. You will be told about each export.")
@@ -173,7 +174,7 @@ async def consent(
     name, value = split_consent(command.args or "")
     resolution = await services.clients.resolve(actor, name)
     if resolution.kind is MatchKind.NONE:
-        raise DomainError("client_not_found")
+        raise DomainError(ErrorCode.CLIENT_NOT_FOUND)
     if resolution.kind is MatchKind.SEVERAL:
         b = InlineKeyboardBuilder()
         for match in resolution.matches:
@@ -229,7 +230,7 @@ async def forget(
 ) -> None:
     name = (command.args or "").strip()
     if not name:
-        raise ParseError("forget_usage")
+        raise ParseError(ErrorCode.FORGET_USAGE)
     # Owner-only before any lookup: others learn nothing about which clients exist.
     require_role(actor, Role.OWNER)
     resolution = await services.clients.resolve(actor, name)

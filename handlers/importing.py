@@ -38,6 +38,7 @@ from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import BufferedInputFile, CallbackQuery, Message
 
 from bot.clock import Clock
+from bot.errors import ErrorCode
 from bot.i18n import _, fmt_number
 from bot.parsing.errors import ParseError
 from bot.services.context import Actor
@@ -47,9 +48,9 @@ from bot.services.importing.mapping import FIELDS, SKIP
 from bot.services.importing.service import DuplicatePolicy
 from bot.telegram import import_texts as texts
 from bot.telegram.callbacks import ImportAction
+from bot.telegram.error_texts import error_text
 from bot.telegram.filters import has_document, has_photo
 from bot.telegram.replies import Replies
-from bot.telegram.texts import error_text
 from storage.enums import Role
 
 log = logging.getLogger(__name__)
@@ -96,9 +97,9 @@ async def _download(bot: Bot, file_id: str) -> bytes:
     try:
         stream = await bot.download(file_id)
     except TelegramAPIError as exc:
-        raise DomainError("import_download_failed") from exc
+        raise DomainError(ErrorCode.IMPORT_DOWNLOAD_FAILED) from exc
     if stream is None:
-        raise DomainError("import_download_failed")
+        raise DomainError(ErrorCode.IMPORT_DOWNLOAD_FAILED)
     return stream.read()
 
 
@@ -201,12 +202,12 @@ async def import_action(
         or data.get("tok") != callback_data.tok
         or query.message is None
     ):
-        raise DomainError("import_expired")
+        raise DomainError(ErrorCode.IMPORT_EXPIRED)
     headers: list[str] = list(data["headers"])
     mapping: list[str] = list(data["mapping"])
     act, col = callback_data.act, callback_data.col
     if act in ("col", "set") and not 0 <= col < len(headers):
-        raise DomainError("import_expired")
+        raise DomainError(ErrorCode.IMPORT_EXPIRED)
     if act == "col":
         replies.answer_callback()
         replies.edit(
@@ -226,7 +227,7 @@ async def import_action(
         if act == "set":
             field = SKIP if callback_data.fld == "-" else callback_data.fld
             if field not in FIELDS and field != SKIP:
-                raise DomainError("import_expired")
+                raise DomainError(ErrorCode.IMPORT_EXPIRED)
             mapping[col] = field
             await state.update_data(mapping=mapping)
         replies.answer_callback()
@@ -250,7 +251,7 @@ async def import_action(
     policies = {"go": DuplicatePolicy.ASK, "skip": DuplicatePolicy.SKIP}
     policy = policies.get(act, DuplicatePolicy.MERGE if act == "merge" else None)
     if policy is None:
-        raise DomainError("import_expired")
+        raise DomainError(ErrorCode.IMPORT_EXPIRED)
     await _run_import(replies, bot, actor, services, state, data, policy)
 
 

@@ -12,6 +12,7 @@ from aiogram import Router
 from aiogram.filters import Command, CommandObject
 from aiogram.types import BufferedInputFile, CallbackQuery, InlineKeyboardMarkup, Message
 
+from bot.errors import ErrorCode
 from bot.i18n import _, fmt_money
 from bot.services.context import Actor
 from bot.services.errors import DomainError
@@ -72,7 +73,7 @@ async def portfolio(
 def _checked(data: PortfolioView | PortfolioAct) -> tuple[Period, int | None, str]:
     period = period_from_key(data.p)
     if period is None or data.s not in view.SECTIONS or data.m < 0:
-        raise DomainError("pick_expired")
+        raise DomainError(ErrorCode.PICK_EXPIRED)
     return period, (data.m or None), data.s
 
 
@@ -151,10 +152,10 @@ async def act(
 ) -> None:
     period, manager_id, section = _checked(callback_data)
     if query.message is None or callback_data.a not in ("chart", "xlsx", "csv"):
-        raise DomainError("pick_expired")
+        raise DomainError(ErrorCode.PICK_EXPIRED)
     if callback_data.a == "chart":
         if section not in view.CHART_SECTIONS:
-            raise DomainError("pick_expired")
+            raise DomainError(ErrorCode.PICK_EXPIRED)
         png, filename = await _chart(actor, services, period, manager_id, section)
         replies.answer_callback()
         replies.photo(BufferedInputFile(png, filename=filename), view.section_title(section))

@@ -9,6 +9,7 @@ from aiogram.filters import Command, CommandObject
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
+from bot.errors import ErrorCode
 from bot.i18n import _
 from bot.services.access import require_role
 from bot.services.context import Actor
@@ -97,7 +98,7 @@ async def _act(
         return panel_text(line, viewer), panel_keyboard(line, actor.member), None
     if act == "role":
         if data.arg not in (Role.MANAGER, Role.HEAD):
-            raise DomainError("role_owner_by_transfer")
+            raise DomainError(ErrorCode.ROLE_OWNER_BY_TRANSFER)
         member = await team_service.change_role(actor, mid, Role(data.arg))
         line = await team_service.line(actor, member.id)
         note = _("{name} is now {role}.").format(
@@ -125,12 +126,12 @@ async def _act(
         line = await team_service.line(actor, mid)
         count = await team_service.client_count(actor, mid)
         if not count:
-            raise DomainError("transfer_empty", name=line.member.full_name)
+            raise DomainError(ErrorCode.TRANSFER_EMPTY, name=line.member.full_name)
         receivers = await team_service.receivers(actor, mid)
         return whom_text(line.member, count), receivers_keyboard(mid, receivers), None
     if act == "to":
         if not data.arg.isdigit():
-            raise DomainError("member_not_found", value=data.arg)
+            raise DomainError(ErrorCode.MEMBER_NOT_FOUND, value=data.arg)
         result = await team_service.transfer(actor, mid, int(data.arg))
         return transferred_text(result, SUMMARY_NAMES), None, None
     if act == "own":
@@ -142,7 +143,7 @@ async def _act(
             name=escape(member.full_name)
         )
         return text, None, None
-    raise DomainError("pick_expired")
+    raise DomainError(ErrorCode.PICK_EXPIRED)
 
 
 def build_router() -> Router:

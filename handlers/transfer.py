@@ -11,6 +11,7 @@ from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, Message
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
+from bot.errors import ErrorCode
 from bot.i18n import _
 from bot.services.context import Actor
 from bot.services.errors import DomainError
@@ -59,7 +60,7 @@ async def _ask_target(
     count = await services.team.client_count(actor, source.id)
     if not count:
         await state.clear()
-        raise DomainError("transfer_empty", name=source.full_name)
+        raise DomainError(ErrorCode.TRANSFER_EMPTY, name=source.full_name)
     receivers = await services.team.receivers(actor, source.id)
     b = InlineKeyboardBuilder()
     for member in receivers:
@@ -122,7 +123,7 @@ async def transfer(
     try:
         request = await services.team.parse_transfer(actor, args)
     except DomainError as exc:
-        if exc.code != "transfer_target_missing":
+        if exc.code is not ErrorCode.TRANSFER_TARGET_MISSING:
             raise
         source = await services.team.resolve_member(actor, args)
         await _ask_target(replies, services, actor, state, source)
@@ -152,9 +153,9 @@ async def target_answer(
     target = await services.team.resolve_member(actor, message.text or "")
     source = await _member(services, actor, data.get("src"))
     if not target.is_active:
-        raise DomainError("member_removed", name=target.full_name)
+        raise DomainError(ErrorCode.MEMBER_REMOVED, name=target.full_name)
     if target.id == source.id:
-        raise DomainError("transfer_same", name=target.full_name)
+        raise DomainError(ErrorCode.TRANSFER_SAME, name=target.full_name)
     await _ask_clients(replies, state, source, target)
 
 
@@ -166,7 +167,7 @@ async def clients_answer(
     target_id = data.get("dst")
     if not isinstance(target_id, int):
         await state.clear()
-        raise DomainError("pick_expired")
+        raise DomainError(ErrorCode.PICK_EXPIRED)
     ids = await services.team.resolve_clients_of(actor, source, message.text or "")
     await _run(replies, services, actor, state, source.id, target_id, ids)
 
@@ -197,17 +198,17 @@ async def picked(
     elif step == "all" and current == TransferSteps.clients.state and mid == data.get("dst"):
         source_id = data.get("src")
         if not isinstance(source_id, int):
-            raise DomainError("pick_expired")
+            raise DomainError(ErrorCode.PICK_EXPIRED)
         await _run(replies, services, actor, state, source_id, mid, None)
         replies.answer_callback()
     else:
-        raise DomainError("pick_expired")
+        raise DomainError(ErrorCode.PICK_EXPIRED)
     replies.edit_markup()
 
 
 async def _member(services: Services, actor: Actor, member_id: object) -> MemberDTO:
     if not isinstance(member_id, int):
-        raise DomainError("pick_expired")
+        raise DomainError(ErrorCode.PICK_EXPIRED)
     line = await services.team.line(actor, member_id)
     return line.member
 

@@ -8,6 +8,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from html.entities import html5
 
+from bot.errors import ErrorCode
 from bot.parsing.amounts import parse_amount
 from bot.parsing.errors import ParseError
 from bot.parsing.names import clean_name
@@ -141,7 +142,7 @@ def _parse_birthday(text: str) -> date:
             return datetime.strptime(text.strip(), pattern).date()
         except ValueError:
             continue
-    raise ParseError("birthday_invalid", value=text)
+    raise ParseError(ErrorCode.BIRTHDAY_INVALID, value=text)
 
 
 def _ends_entity(text: str, position: int) -> bool:
@@ -170,14 +171,14 @@ def _split_parts(args: str) -> list[str]:
 def parse_new_client(args: str, *, max_amount: Decimal, max_tag_chars: int) -> NewClientInput:
     parts = [part.strip() for part in _split_parts(args) if part.strip()]
     if not parts:
-        raise ParseError("name_missing")
+        raise ParseError(ErrorCode.NAME_MISSING)
     tags = [tag for tag in (clean_tag(t, max_tag_chars) for t in _TAG.findall(args)) if tag]
     parts = [p for p in (_TAG.sub("", part).strip() for part in parts) if p]
     if not parts:
-        raise ParseError("name_missing")
+        raise ParseError(ErrorCode.NAME_MISSING)
     name = clean_name(parts[0])
     if not name:
-        raise ParseError("name_missing")
+        raise ParseError(ErrorCode.NAME_MISSING)
     result = NewClientInput(name=name, tags=tags)
     unlabelled: list[str] = []
     for part in parts[1:]:
@@ -210,11 +211,11 @@ def _assign(result: NewClientInput, target: str, value: str, max_amount: Decimal
         return
     if target == "phone":
         if not is_phone(value):
-            raise ParseError("phone_invalid", value=value)
+            raise ParseError(ErrorCode.PHONE_INVALID, value=value)
         result.phones.append(value)
     elif target == "email":
         if not _EMAIL.match(value):
-            raise ParseError("email_invalid", value=value)
+            raise ParseError(ErrorCode.EMAIL_INVALID, value=value)
         result.email = value
     elif target == "website":
         result.website = value
@@ -229,7 +230,7 @@ def _assign(result: NewClientInput, target: str, value: str, max_amount: Decimal
     elif target == "consent":
         consent = consent_word(value)
         if consent is None:
-            raise ParseError("consent_usage")
+            raise ParseError(ErrorCode.CONSENT_USAGE)
         result.fields["consent"] = consent
     elif target == "contact_person" and "contact_person" in result.fields:
         result.extra_contacts.append(value)

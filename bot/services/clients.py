@@ -8,6 +8,7 @@ from datetime import date, datetime
 from functools import cache
 from typing import Any
 
+from bot.errors import ErrorCode
 from bot.parsing.dates import When
 from bot.parsing.names import clean_name
 from bot.parsing.new_client import NewClientInput
@@ -182,16 +183,16 @@ class ClientService:
         uow, now, limits = self._ctx.uow, self._ctx.now(), self._ctx.limits
         name = data.name.strip()
         if not name:
-            raise DomainError("name_missing")
+            raise DomainError(ErrorCode.NAME_MISSING)
         if len(name) > limits.max_name_chars:
-            raise DomainError("name_too_long", limit=limits.max_name_chars)
+            raise DomainError(ErrorCode.NAME_TOO_LONG, limit=limits.max_name_chars)
         self._check_lengths(data)
         digits = [matching.phone_digits(raw) for raw in data.phones]
         # Team-wide, not only the member's own: two managers must not work one client unknowingly.
         if await uow.clients.ids_with_phone(actor.team.id, digits):
-            raise DomainError("duplicate_phone")
+            raise DomainError(ErrorCode.DUPLICATE_PHONE)
         if data.email and await uow.clients.ids_with_email(actor.team.id, data.email.casefold()):
-            raise DomainError("duplicate_email")
+            raise DomainError(ErrorCode.DUPLICATE_EMAIL)
         fields = data.fields
         client_id = await uow.clients.add(
             **new_client_row(
@@ -260,14 +261,14 @@ class ClientService:
         for field, value in values.items():
             limit = length_exceeded(field, value)
             if limit is not None:
-                raise DomainError("field_too_long", field=field, limit=limit)
+                raise DomainError(ErrorCode.FIELD_TOO_LONG, field=field, limit=limit)
         contact_limit = text_limit(ClientContact, "name") or 200
         if any(len(contact) > contact_limit for contact in data.extra_contacts):
-            raise DomainError("field_too_long", field="contact_person", limit=contact_limit)
+            raise DomainError(ErrorCode.FIELD_TOO_LONG, field="contact_person", limit=contact_limit)
         phone_limit = text_limit(ClientPhone, "raw") or 64
         for raw in data.phones:
             if len(raw) > phone_limit:
-                raise DomainError("phone_invalid", value=raw)
+                raise DomainError(ErrorCode.PHONE_INVALID, value=raw)
 
     async def set_temperature(
         self, actor: Actor, client_id: int, temperature: Temperature
