@@ -46,11 +46,11 @@ from bot.services.errors import DomainError
 from bot.services.hub import Services
 from bot.services.importing.mapping import FIELDS, SKIP
 from bot.services.importing.service import DuplicatePolicy
-from bot.telegram import import_texts as texts
 from bot.telegram.callbacks import ImportAction
 from bot.telegram.error_texts import error_text
 from bot.telegram.filters import has_document, has_photo
 from bot.telegram.replies import Replies
+from bot.telegram.views import importing as texts
 from storage.enums import Role
 
 log = logging.getLogger(__name__)

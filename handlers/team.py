@@ -19,7 +19,7 @@ from bot.services.team import SUMMARY_NAMES
 from bot.telegram.callbacks import TeamAct
 from bot.telegram.render import Viewer, role_label
 from bot.telegram.replies import Replies
-from bot.telegram.team_render import (
+from bot.telegram.views.team import (
     confirm_keyboard,
     panel_keyboard,
     panel_text,

@@ -20,7 +20,7 @@ from bot.services.team import SUMMARY_NAMES
 from bot.telegram.callbacks import TransferPick
 from bot.telegram.filters import answer_text
 from bot.telegram.replies import Replies
-from bot.telegram.team_render import transferred_text
+from bot.telegram.views.team import transferred_text
 from storage.dto import MemberDTO
 
 

@@ -1,0 +1,1 @@
+"""What handlers show: texts and keyboards built from what a service returned."""
