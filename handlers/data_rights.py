@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 from html import escape
 
-from aiogram import Router
+from aiogram import F, Router
 from aiogram.filters import Command, CommandObject
 from aiogram.types import BufferedInputFile, CallbackQuery, InlineKeyboardMarkup, Message
 from aiogram.utils.keyboard import InlineKeyboardBuilder
@@ -23,7 +23,7 @@ from bot.services.hub import Services
 from bot.services.matching import MatchKind
 from bot.telegram.audit_render import audit_view
 from bot.telegram.callbacks import AuditPage as AuditPageData
-from bot.telegram.callbacks import ForgetClient, SetConsent
+from bot.telegram.callbacks import ForgetAct, ForgetClient, SetConsent
 from bot.telegram.render import Viewer, consent_label, echo, outcome_label, stage_label
 from bot.telegram.replies import Replies
 from storage.enums import Consent, Role
@@ -220,8 +220,8 @@ def _confirm_text(name: str) -> str:
 
 def _confirm_keyboard(client_id: int) -> InlineKeyboardMarkup:
     b = InlineKeyboardBuilder()
-    b.button(text=_("🗑 Erase"), callback_data=ForgetClient(act="yes", cid=client_id))
-    b.button(text=_("Keep"), callback_data=ForgetClient(act="no", cid=client_id))
+    b.button(text=_("🗑 Erase"), callback_data=ForgetClient(act=ForgetAct.YES, cid=client_id))
+    b.button(text=_("Keep"), callback_data=ForgetClient(act=ForgetAct.NO, cid=client_id))
     return b.as_markup()
 
 
@@ -242,7 +242,7 @@ async def forget(
         for match in resolution.matches:
             b.button(
                 text=match.candidate.name[:60],
-                callback_data=ForgetClient(act="ask", cid=match.candidate.id),
+                callback_data=ForgetClient(act=ForgetAct.ASK, cid=match.candidate.id),
             )
         b.adjust(1)
         replies.answer(_("Several clients match. Which one?"), reply_markup=b.as_markup())
@@ -252,7 +252,24 @@ async def forget(
     replies.answer(text, reply_markup=_confirm_keyboard(client.id))
 
 
-async def forget_pressed(
+async def forget_picked(
+    query: CallbackQuery,
+    callback_data: ForgetClient,
+    actor: Actor,
+    services: Services,
+    replies: Replies,
+) -> None:
+    """A client picked among several: ask before erasing."""
+    if query.message is None:
+        replies.answer_callback()
+        return
+    client = await services.privacy.forget_target(actor, callback_data.cid)
+    text = _confirm_text(client.name)
+    replies.answer_callback()
+    replies.edit(text, _confirm_keyboard(client.id))
+
+
+async def forget_declined(
     query: CallbackQuery,
     callback_data: ForgetClient,
     actor: Actor,
@@ -262,18 +279,19 @@ async def forget_pressed(
     if query.message is None:
         replies.answer_callback()
         return
-    if callback_data.act == "ask":
-        client = await services.privacy.forget_target(actor, callback_data.cid)
-        text = _confirm_text(client.name)
-        replies.answer_callback()
-        replies.edit(text, _confirm_keyboard(client.id))
-        return
-    if callback_data.act == "no":
-        await services.privacy.forget_target(actor, callback_data.cid)
-        replies.answer_callback()
-        replies.edit(_("Nothing was erased."))
-        return
-    if callback_data.act != "yes":
+    await services.privacy.forget_target(actor, callback_data.cid)
+    replies.answer_callback()
+    replies.edit(_("Nothing was erased."))
+
+
+async def forget_confirmed(
+    query: CallbackQuery,
+    callback_data: ForgetClient,
+    actor: Actor,
+    services: Services,
+    replies: Replies,
+) -> None:
+    if query.message is None:
         replies.answer_callback()
         return
     placeholder = await services.privacy.forget(actor, callback_data.cid)
@@ -295,6 +313,8 @@ def build_router() -> Router:
     router.message.register(consent, Command("consent"))
     router.message.register(forget, Command("forget"))
     router.callback_query.register(audit_page, AuditPageData.filter())
-    router.callback_query.register(forget_pressed, ForgetClient.filter())
+    router.callback_query.register(forget_picked, ForgetClient.filter(F.act == ForgetAct.ASK))
+    router.callback_query.register(forget_declined, ForgetClient.filter(F.act == ForgetAct.NO))
+    router.callback_query.register(forget_confirmed, ForgetClient.filter(F.act == ForgetAct.YES))
     router.callback_query.register(consent_picked, SetConsent.filter())
     return router

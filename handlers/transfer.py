@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from html import escape
+from typing import Any
 
-from aiogram import Router
+from aiogram import F, Router
 from aiogram.filters import Command, CommandObject, StateFilter
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
@@ -17,7 +18,7 @@ from bot.services.context import Actor
 from bot.services.errors import DomainError
 from bot.services.hub import Services
 from bot.services.team import SUMMARY_NAMES
-from bot.telegram.callbacks import TransferPick
+from bot.telegram.callbacks import TransferPick, TransferStep
 from bot.telegram.filters import answer_text
 from bot.telegram.replies import Replies
 from bot.telegram.views.team import transferred_text
@@ -43,7 +44,7 @@ async def _ask_source(
         mark = "" if member.is_active else "🚫 "
         b.button(
             text=f"{mark}{member.full_name[:40]}",
-            callback_data=TransferPick(step="from", mid=member.id),
+            callback_data=TransferPick(step=TransferStep.FROM, mid=member.id),
         )
     b.adjust(1)
     await state.set_state(TransferSteps.source)
@@ -65,7 +66,8 @@ async def _ask_target(
     b = InlineKeyboardBuilder()
     for member in receivers:
         b.button(
-            text=f"➡️ {member.full_name[:40]}", callback_data=TransferPick(step="to", mid=member.id)
+            text=f"➡️ {member.full_name[:40]}",
+            callback_data=TransferPick(step=TransferStep.TO, mid=member.id),
         )
     b.adjust(1)
     await state.set_state(TransferSteps.target)
@@ -82,7 +84,9 @@ async def _ask_clients(
     replies: Replies, state: FSMContext, source: MemberDTO, target: MemberDTO
 ) -> None:
     b = InlineKeyboardBuilder()
-    b.button(text=_("All of them"), callback_data=TransferPick(step="all", mid=target.id))
+    b.button(
+        text=_("All of them"), callback_data=TransferPick(step=TransferStep.ALL, mid=target.id)
+    )
     await state.set_state(TransferSteps.clients)
     await state.set_data({"src": source.id, "dst": target.id})
     replies.answer(
@@ -172,7 +176,20 @@ async def clients_answer(
     await _run(replies, services, actor, state, source.id, target_id, ids)
 
 
-async def picked(
+async def _offered(
+    query: CallbackQuery, button: TransferPick, state: FSMContext, step: State
+) -> dict[str, Any] | None:
+    """The open question's data when this button belongs to it (an old or forged one is
+    refused); None when Telegram no longer has the pressed message."""
+    if query.message is None:
+        return None
+    data = await state.get_data()
+    if await state.get_state() != step.state or button.mid not in data.get("offered", []):
+        raise DomainError(ErrorCode.PICK_EXPIRED)
+    return data
+
+
+async def source_picked(
     query: CallbackQuery,
     callback_data: TransferPick,
     actor: Actor,
@@ -180,29 +197,56 @@ async def picked(
     state: FSMContext,
     replies: Replies,
 ) -> None:
+    if await _offered(query, callback_data, state, TransferSteps.source) is None:
+        replies.answer_callback()
+        return
+    source = await _member(services, actor, callback_data.mid)
+    replies.answer_callback()
+    await _ask_target(replies, services, actor, state, source)
+    replies.edit_markup()
+
+
+async def target_picked(
+    query: CallbackQuery,
+    callback_data: TransferPick,
+    actor: Actor,
+    services: Services,
+    state: FSMContext,
+    replies: Replies,
+) -> None:
+    data = await _offered(query, callback_data, state, TransferSteps.target)
+    if data is None:
+        replies.answer_callback()
+        return
+    source = await _member(services, actor, data.get("src"))
+    target = await _member(services, actor, callback_data.mid)
+    replies.answer_callback()
+    await _ask_clients(replies, state, source, target)
+    replies.edit_markup()
+
+
+async def all_picked(
+    query: CallbackQuery,
+    callback_data: TransferPick,
+    actor: Actor,
+    services: Services,
+    state: FSMContext,
+    replies: Replies,
+) -> None:
+    """«All of them»: every client of the source goes to the target just chosen."""
     if query.message is None:
         replies.answer_callback()
         return
-    current, data = await state.get_state(), await state.get_data()
-    step, mid = callback_data.step, callback_data.mid
-    # Only a button of the question now open counts: an old or forged one is refused.
-    if step == "from" and current == TransferSteps.source.state and mid in data.get("offered", []):
-        source = await _member(services, actor, mid)
-        replies.answer_callback()
-        await _ask_target(replies, services, actor, state, source)
-    elif step == "to" and current == TransferSteps.target.state and mid in data.get("offered", []):
-        source = await _member(services, actor, data.get("src"))
-        target = await _member(services, actor, mid)
-        replies.answer_callback()
-        await _ask_clients(replies, state, source, target)
-    elif step == "all" and current == TransferSteps.clients.state and mid == data.get("dst"):
-        source_id = data.get("src")
-        if not isinstance(source_id, int):
-            raise DomainError(ErrorCode.PICK_EXPIRED)
-        await _run(replies, services, actor, state, source_id, mid, None)
-        replies.answer_callback()
-    else:
+    data = await state.get_data()
+    if await state.get_state() != TransferSteps.clients.state or callback_data.mid != data.get(
+        "dst"
+    ):
         raise DomainError(ErrorCode.PICK_EXPIRED)
+    source_id = data.get("src")
+    if not isinstance(source_id, int):
+        raise DomainError(ErrorCode.PICK_EXPIRED)
+    await _run(replies, services, actor, state, source_id, callback_data.mid, None)
+    replies.answer_callback()
     replies.edit_markup()
 
 
@@ -219,5 +263,10 @@ def build_router() -> Router:
     router.message.register(source_answer, StateFilter(TransferSteps.source), answer_text)
     router.message.register(target_answer, StateFilter(TransferSteps.target), answer_text)
     router.message.register(clients_answer, StateFilter(TransferSteps.clients), answer_text)
-    router.callback_query.register(picked, TransferPick.filter())
+    for step, handler in (
+        (TransferStep.FROM, source_picked),
+        (TransferStep.TO, target_picked),
+        (TransferStep.ALL, all_picked),
+    ):
+        router.callback_query.register(handler, TransferPick.filter(F.step == step))
     return router
