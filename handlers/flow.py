@@ -24,7 +24,7 @@ from bot.services.context import Actor
 from bot.services.errors import DomainError
 from bot.services.hub import Services
 from bot.services.matching import MatchKind, Resolution
-from bot.telegram.callbacks import CardAction
+from bot.telegram.callbacks import CardAct, CardAction
 from bot.telegram.render import (
     Viewer,
     card_keyboard,
@@ -192,9 +192,10 @@ class Flow:
         markup = None
         if cmd == "call":
             b = InlineKeyboardBuilder()
-            b.button(text=_("✅ Talked"), callback_data=CardAction(act="done", cid=client_id))
+            b.button(text=_("✅ Talked"), callback_data=CardAction(act=CardAct.DONE, cid=client_id))
             b.button(
-                text=_("📵 No answer"), callback_data=CardAction(act="no_answer", cid=client_id)
+                text=_("📵 No answer"),
+                callback_data=CardAction(act=CardAct.NO_ANSWER, cid=client_id),
             )
             markup = b.as_markup()
         await self.send(

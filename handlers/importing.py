@@ -337,7 +337,7 @@ async def _run_import(
             list(data["mapping"]),  # type: ignore[call-overload]
             policy,
             progress,
-            default_manager_id=data["mgr"] if isinstance(data.get("mgr"), int) else None,
+            default_manager_id=manager if isinstance(manager := data.get("mgr"), int) else None,
         )
     except asyncio.CancelledError:
         # Shutdown: the transaction is rolled back by the unit of work; without a word the
