@@ -48,7 +48,7 @@ format: install
 
 # Re-extract user-facing strings after changing texts, then translate the new ones in ru.
 extract: install
-	$(BIN)/pybabel extract -F babel.cfg -k N_ -o locales/messages.pot --no-location --omit-header --sort-output .
+	$(BIN)/pybabel extract -F babel.cfg -k N_ -k Nn_:1,2 -o locales/messages.pot --no-location --omit-header --sort-output .
 	$(BIN)/pybabel update -i locales/messages.pot -d locales -D messages --no-fuzzy-matching --ignore-obsolete
 
 bench: install

@@ -16,6 +16,7 @@ from datetime import date, datetime, time
 from decimal import Decimal
 from functools import cache
 from pathlib import Path
+from typing import NamedTuple
 
 from babel import Locale
 from babel import dates as babel_dates
@@ -161,3 +162,14 @@ def fmt_datetime(value: datetime, today: date | None = None) -> str:
 def N_(message: str) -> str:  # noqa: N802 - the gettext convention extractors look for
     """Mark a module-level string for extraction; translate it with `_()` where it is used."""
     return message
+
+
+class Plural(NamedTuple):
+    """A message with plural forms, marked now and translated later with `ngettext`."""
+
+    singular: str
+    plural: str
+
+
+def Nn_(singular: str, plural: str) -> Plural:  # noqa: N802 - extracted as keyword Nn_:1,2
+    return Plural(singular, plural)

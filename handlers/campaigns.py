@@ -9,6 +9,7 @@ from aiogram import Router
 from aiogram.filters import Command, CommandObject
 from aiogram.types import Message
 
+from bot.errors import ErrorCode
 from bot.parsing.dates import When, parse_when_prefix
 from bot.parsing.errors import ParseError
 from bot.parsing.tokens import scan, tail
@@ -50,7 +51,7 @@ def parse_campaign(args: str, now: datetime) -> CampaignCommand:
         if not selector or not title:
             break
         return CampaignCommand(selector=selector, when=when, title=title)
-    raise ParseError("campaign_usage")
+    raise ParseError(ErrorCode.CAMPAIGN_USAGE)
 
 
 async def campaign(

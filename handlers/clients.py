@@ -12,9 +12,10 @@ from aiogram.types import CallbackQuery, Message
 from bot.i18n import _
 from bot.parsing.commands import Outcome
 from bot.parsing.new_client import parse_new_client
+from bot.services.activities import Logged
 from bot.services.context import Actor
 from bot.services.hub import Services
-from bot.telegram.callbacks import AddAnyway, CardAction, PickClient
+from bot.telegram.callbacks import AddAnyway, CardAct, CardAction, PickClient
 from bot.telegram.render import (
     ECHO_LIMIT,
     client_buttons,
@@ -27,8 +28,14 @@ from bot.telegram.views.clients import added_text, duplicate_keyboard, duplicate
 from handlers.flow import CLIENT_COMMANDS, Flow, Steps
 from storage.enums import Temperature
 
-# What the card's date buttons mean, in days from today.
-POSTPONE_DAYS = {"tomorrow": 1, "week": 7}
+# What the card's buttons mean: a call's outcome, days from today, a temperature.
+CALL_OUTCOMES = {CardAct.DONE: Outcome.DONE, CardAct.NO_ANSWER: Outcome.NO_ANSWER}
+POSTPONE_DAYS = {CardAct.TOMORROW: 1, CardAct.WEEK: 7}
+TEMPERATURES = {
+    CardAct.HOT: Temperature.HOT,
+    CardAct.WARM: Temperature.WARM,
+    CardAct.COLD: Temperature.COLD,
+}
 
 
 # Where the step data keeps an `/add` held back by the duplicate warning.
@@ -157,7 +164,7 @@ async def picked(
     replies.edit_markup()
 
 
-async def card_view_action(
+async def open_card(
     query: CallbackQuery,
     callback_data: CardAction,
     actor: Actor,
@@ -165,14 +172,21 @@ async def card_view_action(
     state: FSMContext,
     replies: Replies,
 ) -> None:
-    if callback_data.act == "open":
-        replies.answer_callback()
-        # Telegram may no longer have the pressed message: then there is no chat to answer in.
-        if query.message is not None:
-            await Flow(replies, actor, services, state).execute("client", callback_data.cid, "")
-        return
+    replies.answer_callback()
+    # Telegram may no longer have the pressed message: then there is no chat to answer in.
+    if query.message is not None:
+        await Flow(replies, actor, services, state).execute("client", callback_data.cid, "")
+
+
+async def set_temperature(
+    query: CallbackQuery,
+    callback_data: CardAction,
+    actor: Actor,
+    services: Services,
+    replies: Replies,
+) -> None:
     updated = await services.clients.set_temperature(
-        actor, callback_data.cid, Temperature(callback_data.act)
+        actor, callback_data.cid, TEMPERATURES[callback_data.act]
     )
     replies.answer_callback(
         _("{name} is now {temperature}.").format(
@@ -181,7 +195,7 @@ async def card_view_action(
     )
 
 
-async def card_log_action(
+async def log_call(
     query: CallbackQuery,
     callback_data: CardAction,
     actor: Actor,
@@ -192,19 +206,40 @@ async def card_log_action(
     if query.message is None:
         replies.answer_callback()
         return
-    flow = Flow(replies, actor, services, state)
-    cid, act, fid = callback_data.cid, callback_data.act, callback_data.fid
-    activities = services.activities
-    if act in ("done", "no_answer"):
-        outcome = Outcome.DONE if act == "done" else Outcome.NO_ANSWER
-        result = await activities.quick_call(actor, cid, outcome, expected_followup=fid)
-    else:
-        days = POSTPONE_DAYS[act]
-        result = await activities.postpone(actor, cid, days=days, expected_followup=fid)
-    await state.clear()
-    replies.answer_callback()
+    result = await services.activities.quick_call(
+        actor,
+        callback_data.cid,
+        CALL_OUTCOMES[callback_data.act],
+        expected_followup=callback_data.fid,
+    )
+    await _logged(Flow(replies, actor, services, state), result)
+
+
+async def postpone(
+    query: CallbackQuery,
+    callback_data: CardAction,
+    actor: Actor,
+    services: Services,
+    state: FSMContext,
+    replies: Replies,
+) -> None:
+    if query.message is None:
+        replies.answer_callback()
+        return
+    result = await services.activities.postpone(
+        actor,
+        callback_data.cid,
+        days=POSTPONE_DAYS[callback_data.act],
+        expected_followup=callback_data.fid,
+    )
+    await _logged(Flow(replies, actor, services, state), result)
+
+
+async def _logged(flow: Flow, result: Logged) -> None:
+    await flow.state.clear()
+    flow.replies.answer_callback()
     # Buttons that log go away once used: a second press must not log the call twice.
-    replies.edit_markup()
+    flow.replies.edit_markup()
     await flow.send(logged_text(result, flow.viewer()))
 
 
@@ -215,10 +250,8 @@ def build_router() -> Router:
     router.message.register(find, Command("find"))
     router.callback_query.register(picked, PickClient.filter())
     router.callback_query.register(add_anyway, AddAnyway.filter())
-    router.callback_query.register(
-        card_view_action, CardAction.filter(F.act.in_({"hot", "warm", "cold", "open"}))
-    )
-    router.callback_query.register(
-        card_log_action, CardAction.filter(F.act.in_({"done", "no_answer", "tomorrow", "week"}))
-    )
+    router.callback_query.register(open_card, CardAction.filter(F.act == CardAct.OPEN))
+    router.callback_query.register(set_temperature, CardAction.filter(F.act.in_(TEMPERATURES)))
+    router.callback_query.register(log_call, CardAction.filter(F.act.in_(CALL_OUTCOMES)))
+    router.callback_query.register(postpone, CardAction.filter(F.act.in_(POSTPONE_DAYS)))
     return router

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from datetime import date
 
-from aiogram import Router
+from aiogram import F, Router
 from aiogram.filters import Command, CommandObject
 from aiogram.types import BufferedInputFile, CallbackQuery, InlineKeyboardMarkup, Message
 
+from bot.errors import ErrorCode
 from bot.parsing.data_rights import AuditQuery, parse_audit, parse_export, split_consent
 from bot.parsing.errors import ParseError
 from bot.services.access import require_role
@@ -16,7 +17,7 @@ from bot.services.errors import DomainError
 from bot.services.hub import Services
 from bot.services.matching import MatchKind
 from bot.telegram.callbacks import AuditPage as AuditPageData
-from bot.telegram.callbacks import ForgetClient, SetConsent
+from bot.telegram.callbacks import ForgetAct, ForgetClient, SetConsent
 from bot.telegram.render import Viewer
 from bot.telegram.replies import Replies
 from bot.telegram.views import data_rights as view
@@ -42,7 +43,7 @@ async def grant(
     allowed = command.command.lower() == "grant"
     words = (command.args or "").split()
     if len(words) < 2 or words[0].casefold() not in ("export", "экспорт"):
-        raise ParseError("grant_usage")
+        raise ParseError(ErrorCode.GRANT_USAGE)
     member = await services.export.set_grant(actor, " ".join(words[1:]), allowed)
     replies.answer(view.grant_text(member.full_name, allowed))
 
@@ -100,7 +101,7 @@ async def consent(
     name, value = split_consent(command.args or "")
     resolution = await services.clients.resolve(actor, name)
     if resolution.kind is MatchKind.NONE:
-        raise DomainError("client_not_found")
+        raise DomainError(ErrorCode.CLIENT_NOT_FOUND)
     if resolution.kind is MatchKind.SEVERAL:
         replies.answer(*view.consent_pick(resolution, value))
         return
@@ -130,7 +131,7 @@ async def forget(
 ) -> None:
     name = (command.args or "").strip()
     if not name:
-        raise ParseError("forget_usage")
+        raise ParseError(ErrorCode.FORGET_USAGE)
     # Owner-only before any lookup: others learn nothing about which clients exist.
     require_role(actor, Role.OWNER)
     resolution = await services.clients.resolve(actor, name)
@@ -144,7 +145,23 @@ async def forget(
     replies.answer(*view.forget_confirm(client))
 
 
-async def forget_pressed(
+async def forget_picked(
+    query: CallbackQuery,
+    callback_data: ForgetClient,
+    actor: Actor,
+    services: Services,
+    replies: Replies,
+) -> None:
+    """A client picked among several: ask before erasing."""
+    if query.message is None:
+        replies.answer_callback()
+        return
+    client = await services.privacy.forget_target(actor, callback_data.cid)
+    replies.answer_callback()
+    replies.edit(*view.forget_confirm(client))
+
+
+async def forget_declined(
     query: CallbackQuery,
     callback_data: ForgetClient,
     actor: Actor,
@@ -154,17 +171,19 @@ async def forget_pressed(
     if query.message is None:
         replies.answer_callback()
         return
-    if callback_data.act == "ask":
-        client = await services.privacy.forget_target(actor, callback_data.cid)
-        replies.answer_callback()
-        replies.edit(*view.forget_confirm(client))
-        return
-    if callback_data.act == "no":
-        await services.privacy.forget_target(actor, callback_data.cid)
-        replies.answer_callback()
-        replies.edit(view.forget_kept())
-        return
-    if callback_data.act != "yes":
+    await services.privacy.forget_target(actor, callback_data.cid)
+    replies.answer_callback()
+    replies.edit(view.forget_kept())
+
+
+async def forget_confirmed(
+    query: CallbackQuery,
+    callback_data: ForgetClient,
+    actor: Actor,
+    services: Services,
+    replies: Replies,
+) -> None:
+    if query.message is None:
         replies.answer_callback()
         return
     placeholder = await services.privacy.forget(actor, callback_data.cid)
@@ -180,6 +199,8 @@ def build_router() -> Router:
     router.message.register(consent, Command("consent"))
     router.message.register(forget, Command("forget"))
     router.callback_query.register(audit_page, AuditPageData.filter())
-    router.callback_query.register(forget_pressed, ForgetClient.filter())
+    router.callback_query.register(forget_picked, ForgetClient.filter(F.act == ForgetAct.ASK))
+    router.callback_query.register(forget_declined, ForgetClient.filter(F.act == ForgetAct.NO))
+    router.callback_query.register(forget_confirmed, ForgetClient.filter(F.act == ForgetAct.YES))
     router.callback_query.register(consent_picked, SetConsent.filter())
     return router

@@ -13,6 +13,7 @@ from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import InlineKeyboardMarkup
 
+from bot.errors import ErrorCode
 from bot.parsing.commands import (
     CallCommand,
     parse_call,
@@ -76,7 +77,7 @@ class Flow:
             resolution, used = await self.services.clients.resolve_leading(self.actor, words)
             rest = tail(args, tokens, used)
             if cmd == "call" and rest and resolution.kind is not MatchKind.NONE:
-                raise DomainError("outcome_unknown", word=rest.split()[0])
+                raise DomainError(ErrorCode.OUTCOME_UNKNOWN, word=rest.split()[0])
             name = args if resolution.kind is MatchKind.NONE else ""
             await self._resolved(cmd, name, resolution, rest)
             return
@@ -95,7 +96,7 @@ class Flow:
         data = await self.state.get_data()
         offered = data.get("cids") or []
         if data.get("pick") != pick_id or data.get("cmd") != cmd or client_id not in offered:
-            raise DomainError("pick_expired")
+            raise DomainError(ErrorCode.PICK_EXPIRED)
         await self.state.clear()
         await self.execute(cmd, client_id, data.get("rest", ""))
 
@@ -104,7 +105,7 @@ class Flow:
         cmd, client_id = data.get("cmd"), data.get("cid")
         if cmd not in NEEDS_DETAILS or not isinstance(client_id, int):
             await self.state.clear()
-            raise DomainError("pick_expired")
+            raise DomainError(ErrorCode.PICK_EXPIRED)
         await self.execute(cmd, client_id, text)
 
     # -- internals --------------------------------------------------------------------------
@@ -129,13 +130,13 @@ class Flow:
             try:
                 name = parse_deal(args, max_amount=self._max_amount()).name
             except ParseError as exc:
-                if exc.code != "amount_missing":
+                if exc.code is not ErrorCode.AMOUNT_MISSING:
                     raise
                 name = args
         else:
             return args, ""
         if not name:
-            raise ParseError("name_missing")
+            raise ParseError(ErrorCode.NAME_MISSING)
         return name, tail(args, scan(args), len(name.split()))
 
     async def _resolved(self, cmd: str, name: str, resolution: Resolution, rest: str) -> None:
@@ -180,7 +181,7 @@ class Flow:
             else:
                 parsed = parse_call(text, self._now(), max_amount=self._max_amount())
             if parsed.outcome is None:
-                raise DomainError("outcome_unknown", word=rest.split()[0])
+                raise DomainError(ErrorCode.OUTCOME_UNKNOWN, word=rest.split()[0])
             result = await services.activities.log_call(actor, client_id, parsed)
             await self.send(logged_text(result, viewer))
         elif cmd == "note":
@@ -194,7 +195,7 @@ class Flow:
                 return
             schedule = parse_schedule(text, self._now())
             if schedule.when is None:
-                raise ParseError("date_invalid")
+                raise ParseError(ErrorCode.DATE_INVALID)
             kind = FollowupKind.MEETING if cmd == "meet" else FollowupKind.CALL
             result = await services.activities.schedule(
                 actor, client_id, schedule.when, kind=kind, reason=schedule.comment

@@ -29,8 +29,9 @@ import asyncio
 import logging
 import secrets
 from datetime import datetime
+from typing import Any
 
-from aiogram import Bot, Router
+from aiogram import Bot, F, Router
 from aiogram.exceptions import TelegramAPIError
 from aiogram.filters import Command
 from aiogram.fsm.context import FSMContext
@@ -38,18 +39,19 @@ from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import BufferedInputFile, CallbackQuery, Message
 
 from bot.clock import Clock
-from bot.i18n import _, fmt_number
+from bot.errors import ErrorCode
+from bot.i18n import _
 from bot.parsing.errors import ParseError
 from bot.services.context import Actor
 from bot.services.errors import DomainError
 from bot.services.hub import Services
 from bot.services.importing.mapping import FIELDS, SKIP
 from bot.services.importing.service import DuplicatePolicy
-from bot.telegram import import_texts as texts
-from bot.telegram.callbacks import ImportAction
+from bot.telegram.callbacks import ImportAct, ImportAction
+from bot.telegram.error_texts import error_text
 from bot.telegram.filters import has_document, has_photo
 from bot.telegram.replies import Replies
-from bot.telegram.texts import error_text
+from bot.telegram.views import importing as texts
 from bot.telegram_limits import MB
 from storage.enums import Role
 
@@ -97,9 +99,9 @@ async def _download(bot: Bot, file_id: str) -> bytes:
     try:
         stream = await bot.download(file_id)
     except TelegramAPIError as exc:
-        raise DomainError("import_download_failed") from exc
+        raise DomainError(ErrorCode.IMPORT_DOWNLOAD_FAILED) from exc
     if stream is None:
-        raise DomainError("import_download_failed")
+        raise DomainError(ErrorCode.IMPORT_DOWNLOAD_FAILED)
     return stream.read()
 
 
@@ -108,15 +110,7 @@ async def import_command(
 ) -> None:
     services.imports.ensure_owner(actor)
     limits = services.ctx.limits
-    replies.answer(
-        _(
-            "Send me your client table as a file: <b>.xlsx</b> or <b>.csv</b> (UTF-8 or "
-            "Windows-1251, comma or semicolon); at most {mb} MB, rows at most: {rows}.\n"
-            "The first row with column names is the header: Название, Контакт, Телефон, Email, "
-            "Город, День рождения, Менеджер, Следующий звонок, Теги… I will guess where each "
-            "column goes and show it before anything is saved."
-        ).format(mb=limits.import_max_bytes // MB, rows=fmt_number(limits.import_max_rows))
-    )
+    replies.answer(texts.import_help_text(limits.import_max_bytes // MB, limits.import_max_rows))
 
 
 async def document_received(
@@ -155,18 +149,10 @@ async def document_received(
             "mgr_name": actor.member.full_name,
         }
     )
-    replies.answer(
-        texts.mapping_text(
-            file_name,
-            preview.rows,
-            preview.headers,
-            preview.mapping,
-            manager_name=actor.member.full_name,
-        ),
-        reply_markup=texts.mapping_keyboard(
-            tok, preview.headers, preview.mapping, actor.member.full_name
-        ),
+    text, markup = texts.mapping_view(
+        tok, file_name, preview.rows, preview.headers, preview.mapping, actor.member.full_name
     )
+    replies.answer(text, reply_markup=markup)
 
 
 async def _owner(message: Message, actor: Actor) -> bool:
@@ -176,15 +162,136 @@ async def _owner(message: Message, actor: Actor) -> bool:
 async def photo_received(message: Message, replies: Replies) -> None:
     """An owner who sends a photo of a table means to import it; others' photos are not
     about import at all and get the general hint."""
-    replies.answer(
-        _(
-            "That is a picture; I can only read tables. Send the client base as a file: "
-            "<b>.xlsx</b> or <b>.csv</b> (in Telegram: 📎 → File)."
+    replies.answer(texts.photo_hint_text())
+
+
+async def _draft(
+    query: CallbackQuery, button: ImportAction, actor: Actor, services: Services, state: FSMContext
+) -> dict[str, Any]:
+    """The import in progress this button belongs to; an older file's button, or one pressed
+    after the import ended, gets «expired»."""
+    services.imports.ensure_owner(actor)
+    data = await state.get_data()
+    if (
+        await state.get_state() != ImportSteps.mapping.state
+        or data.get("tok") != button.tok
+        or query.message is None
+    ):
+        raise DomainError(ErrorCode.IMPORT_EXPIRED)
+    return data
+
+
+def _column(button: ImportAction, data: dict[str, Any]) -> int:
+    if not 0 <= button.col < len(data["headers"]):
+        raise DomainError(ErrorCode.IMPORT_EXPIRED)
+    return button.col
+
+
+def _show_mapping(replies: Replies, tok: str, data: dict[str, Any], mapping: list[str]) -> None:
+    replies.answer_callback()
+    replies.edit(
+        *texts.mapping_view(
+            tok,
+            data["file_name"],
+            data["rows"],
+            list(data["headers"]),
+            mapping,
+            data.get("mgr_name"),
         )
     )
 
 
-async def import_action(
+async def choose_column(
+    query: CallbackQuery,
+    callback_data: ImportAction,
+    actor: Actor,
+    services: Services,
+    state: FSMContext,
+    replies: Replies,
+) -> None:
+    data = await _draft(query, callback_data, actor, services, state)
+    col = _column(callback_data, data)
+    replies.answer_callback()
+    replies.edit(
+        texts.field_choice_text(data["headers"][col], col),
+        texts.field_keyboard(callback_data.tok, col, data["mapping"][col]),
+    )
+
+
+async def set_field(
+    query: CallbackQuery,
+    callback_data: ImportAction,
+    actor: Actor,
+    services: Services,
+    state: FSMContext,
+    replies: Replies,
+) -> None:
+    data = await _draft(query, callback_data, actor, services, state)
+    col = _column(callback_data, data)
+    field = SKIP if callback_data.fld == "-" else callback_data.fld
+    if field not in FIELDS and field != SKIP:
+        raise DomainError(ErrorCode.IMPORT_EXPIRED)
+    mapping: list[str] = list(data["mapping"])
+    mapping[col] = field
+    await state.update_data(mapping=mapping)
+    _show_mapping(replies, callback_data.tok, data, mapping)
+
+
+async def back_to_mapping(
+    query: CallbackQuery,
+    callback_data: ImportAction,
+    actor: Actor,
+    services: Services,
+    state: FSMContext,
+    replies: Replies,
+) -> None:
+    data = await _draft(query, callback_data, actor, services, state)
+    _show_mapping(replies, callback_data.tok, data, list(data["mapping"]))
+
+
+async def next_manager(
+    query: CallbackQuery,
+    callback_data: ImportAction,
+    actor: Actor,
+    services: Services,
+    state: FSMContext,
+    replies: Replies,
+) -> None:
+    """The next active member in turn takes the rows whose manager cell is empty."""
+    data = await _draft(query, callback_data, actor, services, state)
+    managers = await services.imports.managers(actor)
+    ids = [m.id for m in managers]
+    current = data.get("mgr")
+    chosen = managers[(ids.index(current) + 1) % len(ids) if current in ids else 0]
+    data["mgr"], data["mgr_name"] = chosen.id, chosen.full_name
+    await state.update_data(mgr=chosen.id, mgr_name=chosen.full_name)
+    _show_mapping(replies, callback_data.tok, data, list(data["mapping"]))
+
+
+async def cancel_import(
+    query: CallbackQuery,
+    callback_data: ImportAction,
+    actor: Actor,
+    services: Services,
+    state: FSMContext,
+    replies: Replies,
+) -> None:
+    await _draft(query, callback_data, actor, services, state)
+    services.imports.discard(actor, callback_data.tok)
+    await state.clear()
+    replies.answer_callback()
+    replies.edit(_("Import cancelled. Nothing was saved."))
+
+
+# «Import» first asks about duplicates when there are any; «Skip» and «Merge» answer that.
+POLICIES = {
+    ImportAct.GO: DuplicatePolicy.ASK,
+    ImportAct.SKIP: DuplicatePolicy.SKIP,
+    ImportAct.MERGE: DuplicatePolicy.MERGE,
+}
+
+
+async def start_import(
     query: CallbackQuery,
     callback_data: ImportAction,
     bot: Bot,
@@ -193,63 +300,8 @@ async def import_action(
     state: FSMContext,
     replies: Replies,
 ) -> None:
-    services.imports.ensure_owner(actor)
-    data = await state.get_data()
-    if (
-        await state.get_state() != ImportSteps.mapping.state
-        or data.get("tok") != callback_data.tok
-        or query.message is None
-    ):
-        raise DomainError("import_expired")
-    headers: list[str] = list(data["headers"])
-    mapping: list[str] = list(data["mapping"])
-    act, col = callback_data.act, callback_data.col
-    if act in ("col", "set") and not 0 <= col < len(headers):
-        raise DomainError("import_expired")
-    if act == "col":
-        replies.answer_callback()
-        replies.edit(
-            texts.field_choice_text(headers[col], col),
-            texts.field_keyboard(callback_data.tok, col, mapping[col]),
-        )
-        return
-    if act in ("set", "back", "mgr"):
-        if act == "mgr":
-            # The next active member in turn takes the rows whose manager cell is empty.
-            managers = await services.imports.managers(actor)
-            ids = [m.id for m in managers]
-            current = data.get("mgr")
-            chosen = managers[(ids.index(current) + 1) % len(ids) if current in ids else 0]
-            data["mgr"], data["mgr_name"] = chosen.id, chosen.full_name
-            await state.update_data(mgr=chosen.id, mgr_name=chosen.full_name)
-        if act == "set":
-            field = SKIP if callback_data.fld == "-" else callback_data.fld
-            if field not in FIELDS and field != SKIP:
-                raise DomainError("import_expired")
-            mapping[col] = field
-            await state.update_data(mapping=mapping)
-        replies.answer_callback()
-        replies.edit(
-            texts.mapping_text(
-                data["file_name"],
-                data["rows"],
-                headers,
-                mapping,
-                manager_name=data.get("mgr_name"),
-            ),
-            texts.mapping_keyboard(callback_data.tok, headers, mapping, data.get("mgr_name")),
-        )
-        return
-    if act == "stop":
-        services.imports.discard(actor, callback_data.tok)
-        await state.clear()
-        replies.answer_callback()
-        replies.edit(_("Import cancelled. Nothing was saved."))
-        return
-    policies = {"go": DuplicatePolicy.ASK, "skip": DuplicatePolicy.SKIP}
-    policy = policies.get(act, DuplicatePolicy.MERGE if act == "merge" else None)
-    if policy is None:
-        raise DomainError("import_expired")
+    data = await _draft(query, callback_data, actor, services, state)
+    policy = POLICIES[callback_data.act]
     await _run_import(replies, bot, actor, services, state, data, policy)
 
 
@@ -330,5 +382,14 @@ def build_router() -> Router:
     router.message.register(import_command, Command("import"))
     router.message.register(document_received, has_document)
     router.message.register(photo_received, has_photo, _owner)
-    router.callback_query.register(import_action, ImportAction.filter())
+    steps = {
+        ImportAct.COL: choose_column,
+        ImportAct.SET: set_field,
+        ImportAct.BACK: back_to_mapping,
+        ImportAct.MGR: next_manager,
+        ImportAct.STOP: cancel_import,
+    }
+    for act, handler in steps.items():
+        router.callback_query.register(handler, ImportAction.filter(F.act == act))
+    router.callback_query.register(start_import, ImportAction.filter(F.act.in_(POLICIES)))
     return router

@@ -6,6 +6,7 @@ from aiogram import Bot, Router
 from aiogram.filters import Command, CommandObject
 from aiogram.types import Message
 
+from bot.errors import ErrorCode
 from bot.i18n import _, fmt_datetime
 from bot.services.context import Actor
 from bot.services.errors import DomainError
@@ -36,7 +37,7 @@ async def invite(
     word = (command.args or "manager").strip().casefold()
     role = _ROLE_WORDS.get(word)
     if role is None:
-        raise DomainError("invite_role_unknown")
+        raise DomainError(ErrorCode.INVITE_ROLE_UNKNOWN)
     created = await services.onboarding.create_invite(actor, role)
     me = await bot.me()
     link = f"https://t.me/{me.username}?start={created.token}"

@@ -5,15 +5,16 @@ from __future__ import annotations
 
 from datetime import date
 
-from aiogram import Router
+from aiogram import F, Router
 from aiogram.filters import Command, CommandObject
 from aiogram.types import BufferedInputFile, CallbackQuery, InlineKeyboardMarkup, Message
 
+from bot.errors import ErrorCode
 from bot.services.context import Actor
 from bot.services.errors import DomainError
 from bot.services.hub import Services
 from bot.services.portfolio.periods import Period, current, parse_period, period_from_key
-from bot.telegram.callbacks import PortfolioAct, PortfolioView
+from bot.telegram.callbacks import PortfolioAct, PortfolioOutput, PortfolioView
 from bot.telegram.replies import Replies
 from bot.telegram.views import portfolio as view
 from bot.telegram.views import portfolio_chart as chart
@@ -69,7 +70,7 @@ async def portfolio(
 def _checked(data: PortfolioView | PortfolioAct) -> tuple[Period, int | None, str]:
     period = period_from_key(data.p)
     if period is None or data.s not in view.SECTIONS or data.m < 0:
-        raise DomainError("pick_expired")
+        raise DomainError(ErrorCode.PICK_EXPIRED)
     return period, (data.m or None), data.s
 
 
@@ -103,7 +104,7 @@ async def _chart(
     return await chart.activity(weeks, per_kind, period)
 
 
-async def act(
+async def send_chart(
     query: CallbackQuery,
     callback_data: PortfolioAct,
     actor: Actor,
@@ -111,15 +112,24 @@ async def act(
     replies: Replies,
 ) -> None:
     period, manager_id, section = _checked(callback_data)
-    if query.message is None or callback_data.a not in ("chart", "xlsx", "csv"):
-        raise DomainError("pick_expired")
-    if callback_data.a == "chart":
-        if section not in view.CHART_SECTIONS:
-            raise DomainError("pick_expired")
-        png, filename = await _chart(actor, services, period, manager_id, section)
-        replies.answer_callback()
-        replies.photo(BufferedInputFile(png, filename=filename), view.section_title(section))
-        return
+    if query.message is None or section not in view.CHART_SECTIONS:
+        raise DomainError(ErrorCode.PICK_EXPIRED)
+    png, filename = await _chart(actor, services, period, manager_id, section)
+    replies.answer_callback()
+    replies.photo(BufferedInputFile(png, filename=filename), view.section_title(section))
+
+
+async def send_export(
+    query: CallbackQuery,
+    callback_data: PortfolioAct,
+    actor: Actor,
+    services: Services,
+    replies: Replies,
+) -> None:
+    """The section as .xlsx (every sheet) or .csv (the first)."""
+    period, manager_id, section = _checked(callback_data)
+    if query.message is None:
+        raise DomainError(ErrorCode.PICK_EXPIRED)
     # Imported on first use: the spreadsheet library is heavy and exports are rare.
     from bot.services.tabular import write_csv, write_xlsx
     from bot.telegram import portfolio_export
@@ -128,8 +138,10 @@ async def act(
     portfolio.check_export(actor)
     report = await portfolio.report(actor, period, manager_id)
     sheets = portfolio_export.sheets(report, section)
-    exported = sheets if callback_data.a == "xlsx" else sheets[:1]
-    content = write_xlsx(exported) if callback_data.a == "xlsx" else write_csv(exported[0])
+    exported = sheets if callback_data.a is PortfolioOutput.XLSX else sheets[:1]
+    content = (
+        write_xlsx(exported) if callback_data.a is PortfolioOutput.XLSX else write_csv(exported[0])
+    )
     rows = sum(len(list(sheet.rows)) for sheet in exported)
     await portfolio.record_export(actor, report, section, callback_data.a, rows)
     replies.answer_callback()
@@ -145,5 +157,8 @@ def build_router() -> Router:
     router = Router(name="portfolio")
     router.message.register(portfolio, Command("portfolio"))
     router.callback_query.register(switch, PortfolioView.filter())
-    router.callback_query.register(act, PortfolioAct.filter())
+    router.callback_query.register(send_chart, PortfolioAct.filter(F.a == PortfolioOutput.CHART))
+    router.callback_query.register(
+        send_export, PortfolioAct.filter(F.a.in_({PortfolioOutput.XLSX, PortfolioOutput.CSV}))
+    )
     return router

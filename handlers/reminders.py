@@ -1,25 +1,44 @@
 """Buttons under a follow-up push: each logs or moves the follow-up like the matching command,
-then the push is edited to say what was done, with no buttons left to press twice."""
+then the push is edited to say what was done, with no buttons left to press twice.
+
+One handler per action (bot.telegram.callbacks.RemindAct), chosen by a filter on it."""
 
 from __future__ import annotations
 
-from aiogram import Router
+from aiogram import F, Router
 from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Message
 
 from bot.parsing.commands import Outcome
+from bot.services.activities import Logged
 from bot.services.context import Actor
 from bot.services.hub import Services
-from bot.telegram.callbacks import Remind
+from bot.telegram.callbacks import Remind, RemindAct
 from bot.telegram.render import logged_text
 from bot.telegram.replies import Replies
 from handlers.flow import Flow
+from storage.dto import ClientDTO, FollowupDTO
 
-# What the date buttons mean: (days, hours) from now.
-SNOOZE = {"hour": (0, 1), "tomorrow": (1, 0), "twoweeks": (14, 0)}
+# What the buttons mean: a call's outcome, or (days, hours) from now.
+CALL_OUTCOMES = {RemindAct.DONE: Outcome.DONE, RemindAct.NO_ANSWER: Outcome.NO_ANSWER}
+SNOOZE = {RemindAct.HOUR: (0, 1), RemindAct.TOMORROW: (1, 0), RemindAct.TWOWEEKS: (14, 0)}
+# Buttons that open a command as if typed about the push's client.
+COMMANDS = {RemindAct.OPEN: "client", RemindAct.OTHER: "next"}
 
 
-async def reminder_action(
+async def _pressed(
+    query: CallbackQuery, button: Remind, flow: Flow
+) -> tuple[FollowupDTO, ClientDTO] | None:
+    """The push's follow-up and client, still pending; None when there is no message to edit."""
+    if query.message is None:
+        flow.replies.answer_callback()
+        return None
+    target = await flow.services.activities.pending_target(flow.actor, button.fid)
+    flow.replies.answer_callback()
+    return target
+
+
+async def run_command(
     query: CallbackQuery,
     callback_data: Remind,
     actor: Actor,
@@ -27,36 +46,64 @@ async def reminder_action(
     state: FSMContext,
     replies: Replies,
 ) -> None:
-    message = query.message
-    if message is None:
-        replies.answer_callback()
-        return
+    """«Open» shows the card; «Other date» asks like a bare /next, and the push keeps its
+    buttons until a date is given."""
     flow = Flow(replies, actor, services, state)
-    activities = services.activities
-    followup, client = await activities.pending_target(actor, callback_data.fid)
-    act = callback_data.act
-    replies.answer_callback()
-    if act == "open":
-        await flow.execute("client", client.id, "")
+    target = await _pressed(query, callback_data, flow)
+    if target is not None:
+        await flow.execute(COMMANDS[callback_data.act], target[1].id, "")
+
+
+async def log_call(
+    query: CallbackQuery,
+    callback_data: Remind,
+    actor: Actor,
+    services: Services,
+    state: FSMContext,
+    replies: Replies,
+) -> None:
+    flow = Flow(replies, actor, services, state)
+    target = await _pressed(query, callback_data, flow)
+    if target is None:
         return
-    if act == "other":
-        # Same question as a bare /next; the push keeps its buttons until a date is given.
-        await flow.execute("next", client.id, "")
+    followup, client = target
+    outcome = CALL_OUTCOMES[callback_data.act]
+    result = await services.activities.quick_call_pending(actor, followup, client, outcome)
+    await _summarise(query, flow, result)
+
+
+async def snooze(
+    query: CallbackQuery,
+    callback_data: Remind,
+    actor: Actor,
+    services: Services,
+    state: FSMContext,
+    replies: Replies,
+) -> None:
+    flow = Flow(replies, actor, services, state)
+    target = await _pressed(query, callback_data, flow)
+    if target is None:
         return
-    if act in ("done", "no_answer"):
-        outcome = Outcome.DONE if act == "done" else Outcome.NO_ANSWER
-        result = await activities.quick_call_pending(actor, followup, client, outcome)
-    else:
-        days, hours = SNOOZE[act]
-        result = await activities.postpone_pending(actor, followup, client, days=days, hours=hours)
+    followup, client = target
+    days, hours = SNOOZE[callback_data.act]
+    result = await services.activities.postpone_pending(
+        actor, followup, client, days=days, hours=hours
+    )
+    await _summarise(query, flow, result)
+
+
+async def _summarise(query: CallbackQuery, flow: Flow, result: Logged) -> None:
     summary = logged_text(result, flow.viewer())
+    message = query.message
     if isinstance(message, Message) and message.html_text:
-        replies.edit(f"{message.html_text}\n\n{summary}")
+        flow.replies.edit(f"{message.html_text}\n\n{summary}")
     else:
         await flow.send(summary)
 
 
 def build_router() -> Router:
     router = Router(name="reminders")
-    router.callback_query.register(reminder_action, Remind.filter())
+    router.callback_query.register(run_command, Remind.filter(F.act.in_(COMMANDS)))
+    router.callback_query.register(log_call, Remind.filter(F.act.in_(CALL_OUTCOMES)))
+    router.callback_query.register(snooze, Remind.filter(F.act.in_(SNOOZE)))
     return router

@@ -8,6 +8,7 @@ from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from bot.config import Settings
+from bot.errors import ErrorCode
 from bot.i18n import _, current_locale, fmt_time, set_locale
 from bot.services.context import Actor
 from bot.services.errors import DomainError
@@ -116,7 +117,7 @@ async def change_settings(
     key = _KEYS.get(word.casefold())
     value = value.strip()
     if key is None or not value:
-        raise DomainError("settings_usage")
+        raise DomainError(ErrorCode.SETTINGS_USAGE)
     member_settings = services.member_settings
     if key == "tz":
         member = await member_settings.set_timezone(actor, value)

@@ -2,21 +2,24 @@
 
 from __future__ import annotations
 
-from aiogram import Router
+from typing import Any
+
+from aiogram import F, Router
 from aiogram.filters import Command, CommandObject, StateFilter
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, Message
 
+from bot.errors import ErrorCode
 from bot.services.context import Actor
 from bot.services.errors import DomainError
 from bot.services.hub import Services
 from bot.services.team import SUMMARY_NAMES
-from bot.telegram.callbacks import TransferPick
+from bot.telegram.callbacks import TransferPick, TransferStep
 from bot.telegram.filters import answer_text
 from bot.telegram.replies import Replies
-from bot.telegram.team_render import transferred_text
 from bot.telegram.views import transfer as view
+from bot.telegram.views.team import transferred_text
 from storage.dto import MemberDTO
 
 
@@ -45,7 +48,7 @@ async def _ask_target(
     count = await services.team.client_count(actor, source.id)
     if not count:
         await state.clear()
-        raise DomainError("transfer_empty", name=source.full_name)
+        raise DomainError(ErrorCode.TRANSFER_EMPTY, name=source.full_name)
     receivers = await services.team.receivers(actor, source.id)
     await state.set_state(TransferSteps.target)
     await state.set_data({"src": source.id, "offered": [m.id for m in receivers]})
@@ -89,7 +92,7 @@ async def transfer(
     try:
         request = await services.team.parse_transfer(actor, args)
     except DomainError as exc:
-        if exc.code != "transfer_target_missing":
+        if exc.code is not ErrorCode.TRANSFER_TARGET_MISSING:
             raise
         source = await services.team.resolve_member(actor, args)
         await _ask_target(replies, services, actor, state, source)
@@ -119,9 +122,9 @@ async def target_answer(
     target = await services.team.resolve_member(actor, message.text or "")
     source = await _member(services, actor, data.get("src"))
     if not target.is_active:
-        raise DomainError("member_removed", name=target.full_name)
+        raise DomainError(ErrorCode.MEMBER_REMOVED, name=target.full_name)
     if target.id == source.id:
-        raise DomainError("transfer_same", name=target.full_name)
+        raise DomainError(ErrorCode.TRANSFER_SAME, name=target.full_name)
     await _ask_clients(replies, state, source, target)
 
 
@@ -133,12 +136,25 @@ async def clients_answer(
     target_id = data.get("dst")
     if not isinstance(target_id, int):
         await state.clear()
-        raise DomainError("pick_expired")
+        raise DomainError(ErrorCode.PICK_EXPIRED)
     ids = await services.team.resolve_clients_of(actor, source, message.text or "")
     await _run(replies, services, actor, state, source.id, target_id, ids)
 
 
-async def picked(
+async def _offered(
+    query: CallbackQuery, button: TransferPick, state: FSMContext, step: State
+) -> dict[str, Any] | None:
+    """The open question's data when this button belongs to it (an old or forged one is
+    refused); None when Telegram no longer has the pressed message."""
+    if query.message is None:
+        return None
+    data = await state.get_data()
+    if await state.get_state() != step.state or button.mid not in data.get("offered", []):
+        raise DomainError(ErrorCode.PICK_EXPIRED)
+    return data
+
+
+async def source_picked(
     query: CallbackQuery,
     callback_data: TransferPick,
     actor: Actor,
@@ -146,35 +162,62 @@ async def picked(
     state: FSMContext,
     replies: Replies,
 ) -> None:
+    if await _offered(query, callback_data, state, TransferSteps.source) is None:
+        replies.answer_callback()
+        return
+    source = await _member(services, actor, callback_data.mid)
+    replies.answer_callback()
+    await _ask_target(replies, services, actor, state, source)
+    replies.edit_markup()
+
+
+async def target_picked(
+    query: CallbackQuery,
+    callback_data: TransferPick,
+    actor: Actor,
+    services: Services,
+    state: FSMContext,
+    replies: Replies,
+) -> None:
+    data = await _offered(query, callback_data, state, TransferSteps.target)
+    if data is None:
+        replies.answer_callback()
+        return
+    source = await _member(services, actor, data.get("src"))
+    target = await _member(services, actor, callback_data.mid)
+    replies.answer_callback()
+    await _ask_clients(replies, state, source, target)
+    replies.edit_markup()
+
+
+async def all_picked(
+    query: CallbackQuery,
+    callback_data: TransferPick,
+    actor: Actor,
+    services: Services,
+    state: FSMContext,
+    replies: Replies,
+) -> None:
+    """«All of them»: every client of the source goes to the target just chosen."""
     if query.message is None:
         replies.answer_callback()
         return
-    current, data = await state.get_state(), await state.get_data()
-    step, mid = callback_data.step, callback_data.mid
-    # Only a button of the question now open counts: an old or forged one is refused.
-    if step == "from" and current == TransferSteps.source.state and mid in data.get("offered", []):
-        source = await _member(services, actor, mid)
-        replies.answer_callback()
-        await _ask_target(replies, services, actor, state, source)
-    elif step == "to" and current == TransferSteps.target.state and mid in data.get("offered", []):
-        source = await _member(services, actor, data.get("src"))
-        target = await _member(services, actor, mid)
-        replies.answer_callback()
-        await _ask_clients(replies, state, source, target)
-    elif step == "all" and current == TransferSteps.clients.state and mid == data.get("dst"):
-        source_id = data.get("src")
-        if not isinstance(source_id, int):
-            raise DomainError("pick_expired")
-        await _run(replies, services, actor, state, source_id, mid, None)
-        replies.answer_callback()
-    else:
-        raise DomainError("pick_expired")
+    data = await state.get_data()
+    if await state.get_state() != TransferSteps.clients.state or callback_data.mid != data.get(
+        "dst"
+    ):
+        raise DomainError(ErrorCode.PICK_EXPIRED)
+    source_id = data.get("src")
+    if not isinstance(source_id, int):
+        raise DomainError(ErrorCode.PICK_EXPIRED)
+    await _run(replies, services, actor, state, source_id, callback_data.mid, None)
+    replies.answer_callback()
     replies.edit_markup()
 
 
 async def _member(services: Services, actor: Actor, member_id: object) -> MemberDTO:
     if not isinstance(member_id, int):
-        raise DomainError("pick_expired")
+        raise DomainError(ErrorCode.PICK_EXPIRED)
     line = await services.team.line(actor, member_id)
     return line.member
 
@@ -185,5 +228,10 @@ def build_router() -> Router:
     router.message.register(source_answer, StateFilter(TransferSteps.source), answer_text)
     router.message.register(target_answer, StateFilter(TransferSteps.target), answer_text)
     router.message.register(clients_answer, StateFilter(TransferSteps.clients), answer_text)
-    router.callback_query.register(picked, TransferPick.filter())
+    for step, handler in (
+        (TransferStep.FROM, source_picked),
+        (TransferStep.TO, target_picked),
+        (TransferStep.ALL, all_picked),
+    ):
+        router.callback_query.register(handler, TransferPick.filter(F.step == step))
     return router

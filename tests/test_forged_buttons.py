@@ -6,14 +6,18 @@ from __future__ import annotations
 
 import inspect
 import logging
+from enum import StrEnum
 from typing import Any
 
 import pytest
-from aiogram.filters.callback_data import CallbackData
+from aiogram.dispatcher.event.handler import HandlerObject
+from aiogram.filters.callback_data import CallbackData, CallbackQueryFilter
+from aiogram.types import CallbackQuery, User
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.telegram import callbacks
+from handlers import get_routers
 from handlers.flow import CLIENT_COMMANDS
 from storage.models import Base
 from tests.support.builders import TeamSpec
@@ -63,6 +67,16 @@ FREE_TEXT = {("ListPage", "flt")}
 HUGE = "9" * 20  # beyond int8 too
 BAD_NUMBERS = [HUGE, "-" + HUGE, "2147483648", "-2", "12abc", "1.5", "0x1f"]
 BAD_WORDS = ["zz!z", "DONE", "x" * 40]
+# Every choice a button carries as an enum (an action, a step, a command, an output).
+CHOICES: dict[tuple[str, str], type[StrEnum]] = {
+    (cls.__name__, field): info.annotation
+    for cls in CLASSES
+    for field, info in cls.model_fields.items()
+    if isinstance(info.annotation, type) and issubclass(info.annotation, StrEnum)
+}
+# Forged actions: another button's action, an empty one, near misses of real ones.
+OTHER_ACTIONS = sorted({member.value for choice in CHOICES.values() for member in choice})
+NEAR_MISSES = ["", " open", "open ", "Open", "0", "done\n"]
 # Period keys: well-formed but days Python cannot step before or after, or no period at all.
 BAD_PERIODS = ["Y0001", "M999912", "Q00011", "C00010101-00010102", "Y1899", "M202613", "Y20260"]
 
@@ -80,6 +94,10 @@ def _bad_values(cls: type[CallbackData], field: str) -> list[str]:
         return ["zz!z", "x" * 40, ""]
     if (cls.__name__, field) == ("TeamAct", "arg"):
         return [*BAD_WORDS, HUGE, "2147483648", "0", "-1"]
+    choice = CHOICES.get((cls.__name__, field))
+    if choice is not None:
+        others = [value for value in OTHER_ACTIONS if value not in set(choice)]
+        return [*BAD_WORDS, *NEAR_MISSES, *others]
     return BAD_WORDS
 
 
@@ -170,3 +188,39 @@ async def test_the_first_and_last_months_the_bot_offers_have_working_buttons(tea
     assert data.startswith("pf:C29991031-29991130")
     replies = await team.press(OWNER, data)
     assert team.alerts() != [UNKNOWN_BUTTON] and len(replies) == 1
+
+
+def _handlers_of(cls: type[CallbackData]) -> list[HandlerObject]:
+    return [
+        handler
+        for router in get_routers()
+        for handler in router.callback_query.handlers
+        if any(
+            isinstance(f.callback, CallbackQueryFilter) and f.callback.callback_data is cls
+            for f in handler.filters or []
+        )
+    ]
+
+
+@pytest.mark.parametrize(
+    ("cls", "field"),
+    [
+        pytest.param(cls, field, id=f"{cls.__name__}.{field}")
+        for cls in CLASSES
+        for field in cls.model_fields
+        if (cls.__name__, field) in CHOICES
+    ],
+)
+async def test_every_choice_a_button_carries_has_exactly_one_handler(
+    cls: type[CallbackData], field: str
+):
+    """One handler per action, chosen by its filter: no action without one (it would read as
+    an unknown button), none that two handlers compete for."""
+    handlers = _handlers_of(cls)
+    assert handlers, cls
+    user = User(id=OWNER.id, is_bot=False, first_name="Olga")
+    for member in CHOICES[(cls.__name__, field)]:
+        data = _data(cls, **{field: member.value})
+        query = CallbackQuery(id="1", from_user=user, chat_instance="1", data=data)
+        matched = [h.callback.__name__ for h in handlers if (await h.check(query))[0]]
+        assert len(matched) == 1, (data, matched)

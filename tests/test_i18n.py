@@ -12,7 +12,7 @@ from babel.messages.pofile import read_po
 from bot.i18n import _, fmt_money, pick_language, use_locale
 
 ROOT = Path(__file__).resolve().parent.parent
-KEYWORDS = {"_": None, "gettext": None, "ngettext": (1, 2), "N_": None}
+KEYWORDS = {"_": None, "gettext": None, "ngettext": (1, 2), "N_": None, "Nn_": (1, 2)}
 
 
 def _source_messages() -> set[str]:

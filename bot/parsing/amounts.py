@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
+from bot.errors import ErrorCode
 from bot.parsing.errors import ParseError
 from bot.parsing.tokens import norm, tokenize
 
@@ -99,13 +100,13 @@ def _digits_value(digits: str, *, scaled: bool) -> Decimal | None:
 
 def _finish(value: Decimal, negative: bool, max_amount: Decimal) -> Decimal:
     if negative or value <= 0:
-        raise ParseError("amount_negative")
+        raise ParseError(ErrorCode.AMOUNT_NEGATIVE)
     # Compared before rounding: quantize() fails on numbers longer than the Decimal precision.
     if value > max_amount:
-        raise ParseError("amount_too_large", max=max_amount)
+        raise ParseError(ErrorCode.AMOUNT_TOO_LARGE, max=max_amount)
     value = _cents(value)
     if value <= 0:
-        raise ParseError("amount_negative")
+        raise ParseError(ErrorCode.AMOUNT_NEGATIVE)
     return value
 
 
@@ -175,10 +176,10 @@ def parse_amount(text: str, *, max_amount: Decimal) -> Decimal:
     """The whole text must be one amount."""
     tokens = tokenize(text)
     if not tokens:
-        raise ParseError("amount_missing")
+        raise ParseError(ErrorCode.AMOUNT_MISSING)
     found = parse_amount_prefix(tokens, max_amount=max_amount)
     if found is None or found[1] != len(tokens):
-        raise ParseError("amount_invalid")
+        raise ParseError(ErrorCode.AMOUNT_INVALID)
     return found[0]
 
 
@@ -224,7 +225,7 @@ def _percent(words: Sequence[str], i: int) -> tuple[Decimal, int] | None:
     if match["sign"] and match["sign"] != "+":
         value = -value
     if not -_HUNDRED <= value <= _HUNDRED:
-        raise ParseError("margin_invalid")
+        raise ParseError(ErrorCode.MARGIN_INVALID)
     return _cents(value), end
 
 
@@ -273,5 +274,5 @@ def parse_margin(tokens: Sequence[str], *, max_amount: Decimal) -> tuple[Margin,
         amount, end = profit_found
         return Margin(percent=None, amount=amount), end
     if keyword in _MARGIN_WORDS:
-        raise ParseError("margin_invalid")
+        raise ParseError(ErrorCode.MARGIN_INVALID)
     return None

@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from enum import StrEnum
 
+from bot.errors import ErrorCode
 from bot.parsing.amounts import Margin, parse_amount_prefix, parse_margin
 from bot.parsing.dates import When, parse_when_prefix
 from bot.parsing.errors import ParseError
@@ -208,7 +209,9 @@ def parse_call(args: str, now: datetime, *, max_amount: Decimal) -> CallCommand:
         priced = parse_amount_prefix(rest[i:], max_amount=max_amount)
         if priced is None:
             # "deal" alone asks for the sum; "deal abc" is a sum that could not be read.
-            raise ParseError("amount_invalid" if i < len(rest) else "amount_missing")
+            raise ParseError(
+                ErrorCode.AMOUNT_INVALID if i < len(rest) else ErrorCode.AMOUNT_MISSING
+            )
         amount, used = priced
         i = _skip_separators(words, i + used)
         # Margin and the next contact may come in either order: "deal 150k 20% tomorrow".
@@ -224,7 +227,7 @@ def parse_call(args: str, now: datetime, *, max_amount: Decimal) -> CallCommand:
             when, used = dated
             i += used
         elif outcome is Outcome.CALLBACK:
-            raise ParseError("date_missing")
+            raise ParseError(ErrorCode.DATE_MISSING)
 
     comment = _comment(args, tokens, words, i)
     return CallCommand(name, outcome, when, amount, margin, comment)
@@ -237,7 +240,7 @@ def parse_deal(args: str, *, max_amount: Decimal) -> DealCommand:
     """`Ivanov 150000 margin 30%`, `Иванов 1,2 млн маржа 25%`, `ООО Ромашка 150 000 руб`."""
     tokens = scan(args)
     if not tokens:
-        raise ParseError("name_missing")
+        raise ParseError(ErrorCode.NAME_MISSING)
     texts = _texts(tokens)
     words = [norm(text) for text in texts]
     for i in range(1, len(tokens)):
@@ -261,8 +264,8 @@ def parse_deal(args: str, *, max_amount: Decimal) -> DealCommand:
             comment=_comment(args, tokens, words, end),
         )
     if parse_amount_prefix(texts, max_amount=max_amount) is not None:
-        raise ParseError("name_missing")
-    raise ParseError("amount_missing")
+        raise ParseError(ErrorCode.NAME_MISSING)
+    raise ParseError(ErrorCode.AMOUNT_MISSING)
 
 
 # -- /next and /meet ----------------------------------------------------------------------------

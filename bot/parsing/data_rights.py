@@ -7,6 +7,7 @@ import re
 from dataclasses import dataclass
 from datetime import date, timedelta
 
+from bot.errors import ErrorCode
 from bot.parsing.dates import within_range
 from bot.parsing.errors import ParseError
 from bot.parsing.new_client import clean_tag, consent_word
@@ -60,12 +61,12 @@ def parse_export(args: str, *, max_tag_chars: int) -> ExportRequest:
     if words[0].casefold() in _SEGMENT_WORDS:
         segment = " ".join(words[1:]).strip()
         if not segment:
-            raise ParseError("export_usage")
+            raise ParseError(ErrorCode.EXPORT_USAGE)
         return ExportRequest(fmt=fmt, segment=segment, activities=activities)
     if words[0].startswith("#"):
         tag = clean_tag(words[0], max_tag_chars)
         if not tag or len(words) > 1:
-            raise ParseError("export_usage")
+            raise ParseError(ErrorCode.EXPORT_USAGE)
         return ExportRequest(fmt=fmt, tag=tag, activities=activities)
     return ExportRequest(fmt=fmt, manager=" ".join(words), activities=activities)
 
@@ -118,17 +119,17 @@ _DAY = re.compile(r"^(\d{1,2})\.(\d{1,2})(?:\.(\d{2}|\d{4}))?$")
 def _day(text: str, today: date) -> date:
     match = _DAY.match(text)
     if not match:
-        raise ParseError("period_invalid", value=text)
+        raise ParseError(ErrorCode.PERIOD_INVALID, value=text)
     day, month, year = int(match[1]), int(match[2]), match[3]
     full_year = today.year if year is None else int(year) + (2000 if len(year) == 2 else 0)
     try:
         value = date(full_year, month, day)
     except ValueError as exc:
-        raise ParseError("period_invalid", value=text) from exc
+        raise ParseError(ErrorCode.PERIOD_INVALID, value=text) from exc
     if year is None and value > today:
         value = value.replace(year=value.year - 1)  # "15.12" said in November is last December
     if not within_range(value):
-        raise ParseError("period_invalid", value=text)
+        raise ParseError(ErrorCode.PERIOD_INVALID, value=text)
     return value
 
 
@@ -149,7 +150,7 @@ def parse_audit(args: str, today: date) -> AuditQuery:
             since = _day(first, today)
             until = _day(second, today) if second else since
             if since > until:
-                raise ParseError("period_invalid", value=word)
+                raise ParseError(ErrorCode.PERIOD_INVALID, value=word)
         else:
             rest.append(word)
     return AuditQuery(member=" ".join(rest) or None, group=group, since=since, until=until)
@@ -159,7 +160,7 @@ def split_consent(args: str) -> tuple[str, Consent]:
     """`Ivanov yes` -> ("Ivanov", yes): the value is the last word."""
     words = args.split()
     if len(words) < 2 or consent_word(words[-1]) is None:
-        raise ParseError("consent_usage")
+        raise ParseError(ErrorCode.CONSENT_USAGE)
     consent = consent_word(words[-1])
     assert consent is not None
     return " ".join(words[:-1]), consent

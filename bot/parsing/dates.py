@@ -17,6 +17,7 @@ from functools import cache
 from babel import Locale
 from dateutil.relativedelta import relativedelta
 
+from bot.errors import ErrorCode
 from bot.parsing.errors import ParseError
 from bot.parsing.tokens import longest_phrase_at, norm, tokenize
 
@@ -208,13 +209,13 @@ _NAMED_TIMES = {"noon": time(12), "полдень": time(12), "midnight": time(0
 
 def _checked_time(hour: int, minute: int) -> time:
     if not (0 <= hour <= 23 and 0 <= minute <= 59):
-        raise ParseError("date_invalid")
+        raise ParseError(ErrorCode.DATE_INVALID)
     return time(hour, minute)
 
 
 def _twelve_hour(hour: int, minute: int, half: str) -> time:
     if not 1 <= hour <= 12:
-        raise ParseError("date_invalid")
+        raise ParseError(ErrorCode.DATE_INVALID)
     hour %= 12
     if half == "pm":
         hour += 12
@@ -226,7 +227,7 @@ def _with_period(hour: int, minute: int, period: str) -> time:
         # "в 15 дня" is redundant but clear; "в 15 утра" is not.
         if period in ("afternoon", "evening"):
             return _checked_time(hour, minute)
-        raise ParseError("date_invalid")
+        raise ParseError(ErrorCode.DATE_INVALID)
     if period == "morning":
         return _checked_time(hour % 12 if hour == 12 else hour, minute)
     if period in ("afternoon", "evening"):
@@ -345,7 +346,7 @@ def _apply_offset(offset: _Offset, now: datetime) -> date | datetime:
         raise
     except (OverflowError, ValueError, InvalidOperation) as exc:
         # "через 100000 лет" runs off the calendar.
-        raise ParseError("date_invalid") from exc
+        raise ParseError(ErrorCode.DATE_INVALID) from exc
 
 
 def _shift(unit: str, count: Decimal, now: datetime) -> date | datetime:
@@ -361,7 +362,7 @@ def _shift(unit: str, count: Decimal, now: datetime) -> date | datetime:
         return today + timedelta(days=int(days.to_integral_value(ROUND_HALF_UP)))
     months = count * (12 if unit == _YEARS else 1)
     if months != months.to_integral_value():
-        raise ParseError("date_invalid")
+        raise ParseError(ErrorCode.DATE_INVALID)
     return today + relativedelta(months=int(months))
 
 
@@ -372,7 +373,7 @@ def _make_date(year: int, month: int, day: int) -> date:
     try:
         return date(year, month, day)
     except ValueError as exc:
-        raise ParseError("date_invalid") from exc
+        raise ParseError(ErrorCode.DATE_INVALID) from exc
 
 
 def _resolve_day(day: int, month: int, year: int | None, today: date) -> date:
@@ -380,10 +381,10 @@ def _resolve_day(day: int, month: int, year: int | None, today: date) -> date:
     if year is not None:
         found = _make_date(year, month, day)
         if found < today:
-            raise ParseError("date_past")
+            raise ParseError(ErrorCode.DATE_PAST)
         return found
     if not (1 <= month <= 12 and 1 <= day <= 31):
-        raise ParseError("date_invalid")
+        raise ParseError(ErrorCode.DATE_INVALID)
     for candidate_year in (today.year, today.year + 1):
         try:
             candidate = date(candidate_year, month, day)
@@ -392,7 +393,7 @@ def _resolve_day(day: int, month: int, year: int | None, today: date) -> date:
         if candidate >= today:
             return candidate
     # 31.02 never exists; 29.02 does not in the coming twelve months either.
-    raise ParseError("date_invalid")
+    raise ParseError(ErrorCode.DATE_INVALID)
 
 
 def _full_year(text: str) -> int:
@@ -451,7 +452,7 @@ def _weekday(words: Sequence[str], i: int, today: date) -> tuple[date, int] | No
 
 def _keyword_day(words: Sequence[str], i: int, today: date) -> tuple[date, int] | None:
     if longest_phrase_at(words, i, _PAST_PHRASES):
-        raise ParseError("date_past")
+        raise ParseError(ErrorCode.DATE_PAST)
     if phrase := longest_phrase_at(words, i, _DAY_PHRASES):
         return today + timedelta(days=_DAY_PHRASES[phrase]), i + len(phrase)
     if _word(words, i) in _TODAY_WORDS:
@@ -501,7 +502,7 @@ def parse_when_prefix(tokens: Sequence[str], now: datetime) -> tuple[When, int] 
     """The longest date expression at the start of `tokens`, and how many tokens it took.
 
     `now` is aware and already in the member's zone. None when the tokens do not start a date;
-    ParseError("date_invalid"/"date_past") when they clearly do but it is impossible or past.
+    ParseError(DATE_INVALID or DATE_PAST) when they clearly do but it is impossible or past.
     """
     # No date expression is longer than a dozen words; long comments are not normalised whole.
     words = [norm(token) for token in tokens[:_LONGEST]]
@@ -523,7 +524,7 @@ def parse_when_prefix(tokens: Sequence[str], now: datetime) -> tuple[When, int] 
     if at is None and (trailing := _time(words, end, after_date=True)):
         at, end = trailing
     if at is not None and datetime.combine(day, at, tzinfo=now.tzinfo) < _floor_minute(now):
-        raise ParseError("date_past")
+        raise ParseError(ErrorCode.DATE_PAST)
     return When(day, at), end
 
 
@@ -532,5 +533,5 @@ def parse_when(text: str, now: datetime) -> When:
     tokens = tokenize(text)
     found = parse_when_prefix(tokens, now)
     if found is None or found[1] != len(tokens):
-        raise ParseError("date_invalid")
+        raise ParseError(ErrorCode.DATE_INVALID)
     return found[0]

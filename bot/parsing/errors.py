@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+from bot.errors import ErrorCode
+
 
 class ParseError(ValueError):
-    """code is a stable machine string that the handler maps to a translated message; params are
-    values for the message."""
+    """code names the translated message (bot/errors.py); params are values for the message."""
 
-    code: str
+    code: ErrorCode
     params: dict[str, object]
 
-    def __init__(self, code: str, **params: object) -> None:
+    def __init__(self, code: ErrorCode, **params: object) -> None:
+        # ErrorCode(...) also takes a code's string and refuses an unknown one here, at the raise.
+        code = ErrorCode(code)
         super().__init__(code)
         self.code = code
         self.params = dict(params)
 
     def __repr__(self) -> str:
-        return f"ParseError({self.code!r}, **{self.params!r})"
+        return f"ParseError({self.code.value!r}, **{self.params!r})"

@@ -9,6 +9,7 @@ from decimal import Decimal
 from html.entities import html5
 from typing import Any
 
+from bot.errors import ErrorCode
 from bot.fields import ADD_KEYS, Kind, client_field
 from bot.parsing.amounts import parse_amount
 from bot.parsing.errors import ParseError
@@ -110,7 +111,7 @@ def _parse_birthday(text: str) -> date:
             return datetime.strptime(text.strip(), pattern).date()
         except ValueError:
             continue
-    raise ParseError("birthday_invalid", value=text)
+    raise ParseError(ErrorCode.BIRTHDAY_INVALID, value=text)
 
 
 def _ends_entity(text: str, position: int) -> bool:
@@ -139,14 +140,14 @@ def _split_parts(args: str) -> list[str]:
 def parse_new_client(args: str, *, max_amount: Decimal, max_tag_chars: int) -> NewClientInput:
     parts = [part.strip() for part in _split_parts(args) if part.strip()]
     if not parts:
-        raise ParseError("name_missing")
+        raise ParseError(ErrorCode.NAME_MISSING)
     tags = [tag for tag in (clean_tag(t, max_tag_chars) for t in _TAG.findall(args)) if tag]
     parts = [p for p in (_TAG.sub("", part).strip() for part in parts) if p]
     if not parts:
-        raise ParseError("name_missing")
+        raise ParseError(ErrorCode.NAME_MISSING)
     name = clean_name(parts[0])
     if not name:
-        raise ParseError("name_missing")
+        raise ParseError(ErrorCode.NAME_MISSING)
     result = NewClientInput(name=name, tags=tags)
     unlabelled: list[str] = []
     for part in parts[1:]:
@@ -181,12 +182,12 @@ def _assign(result: NewClientInput, target: str, value: str, max_amount: Decimal
         return
     if kind is Kind.PHONES:
         if not is_phone(value):
-            raise ParseError("phone_invalid", value=value)
+            raise ParseError(ErrorCode.PHONE_INVALID, value=value)
         result.phones.append(value)
     elif kind is Kind.NOTE:
         result.note = value
     elif kind is Kind.EMAIL and not _EMAIL.match(value):
-        raise ParseError("email_invalid", value=value)
+        raise ParseError(ErrorCode.EMAIL_INVALID, value=value)
     elif kind is Kind.DATE:
         result.columns[target] = _parse_birthday(value)
     elif kind is Kind.MONEY:
@@ -194,7 +195,7 @@ def _assign(result: NewClientInput, target: str, value: str, max_amount: Decimal
     elif kind is Kind.CONSENT:
         consent = consent_word(value)
         if consent is None:
-            raise ParseError("consent_usage")
+            raise ParseError(ErrorCode.CONSENT_USAGE)
         result.columns[target] = consent
     elif target == "contact_person" and target in result.columns:
         # A second `contact:`: another person at the same client.

@@ -5,6 +5,7 @@ Enforced here, so a forged button or a guessed id changes nothing.
 
 from __future__ import annotations
 
+from bot.errors import ErrorCode
 from bot.services.context import Actor
 from bot.services.errors import DomainError
 from storage.dto import ClientDTO
@@ -25,15 +26,15 @@ def manager_scope(actor: Actor) -> int | None:
 def ensure_visible(actor: Actor, client: ClientDTO | None) -> ClientDTO:
     # Another manager's client and a missing one get the same answer: existence is not leaked.
     if client is None or client.team_id != actor.team.id:
-        raise DomainError("client_not_found")
+        raise DomainError(ErrorCode.CLIENT_NOT_FOUND)
     if not sees_whole_team(actor) and client.manager_id != actor.member.id:
-        raise DomainError("client_not_found")
+        raise DomainError(ErrorCode.CLIENT_NOT_FOUND)
     if client.erased_at is not None:
         # An old card or button of a client erased by /forget: nothing about them is left.
-        raise DomainError("client_erased")
+        raise DomainError(ErrorCode.CLIENT_ERASED)
     return client
 
 
 def require_role(actor: Actor, *roles: Role) -> None:
     if actor.member.role not in roles:
-        raise DomainError("not_allowed")
+        raise DomainError(ErrorCode.NOT_ALLOWED)

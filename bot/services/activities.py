@@ -6,6 +6,7 @@ from dataclasses import dataclass, fields, replace
 from datetime import date, timedelta
 from decimal import Decimal
 
+from bot.errors import ErrorCode
 from bot.parsing.amounts import Margin
 from bot.parsing.commands import CallCommand, Outcome
 from bot.parsing.dates import When
@@ -60,9 +61,9 @@ class ActivityService:
     def _check_future(self, actor: Actor, when: When) -> None:
         # The parsers refuse the past already; this guards button presses and stale FSM input.
         if when.day < self._today(actor):
-            raise DomainError("date_past")
+            raise DomainError(ErrorCode.DATE_PAST)
         if when.at is not None and due_from_when(when, actor).at < self._ctx.now():
-            raise DomainError("date_past")
+            raise DomainError(ErrorCode.DATE_PAST)
 
     def _comment(self, text: str | None) -> str | None:
         text = (text or "").strip()
@@ -70,7 +71,7 @@ class ActivityService:
             return None
         limit = self._ctx.limits.max_note_chars
         if len(text) > limit:
-            raise DomainError("note_too_long", limit=limit, length=len(text))
+            raise DomainError(ErrorCode.NOTE_TOO_LONG, limit=limit, length=len(text))
         return text
 
     async def _log(
@@ -150,12 +151,12 @@ class ActivityService:
 
     async def log_call(self, actor: Actor, client_id: int, command: CallCommand) -> Logged:
         if command.outcome is None:
-            raise DomainError("outcome_missing")
+            raise DomainError(ErrorCode.OUTCOME_MISSING)
         return await self._log_call(actor, await self._client(actor, client_id), command)
 
     async def _log_call(self, actor: Actor, client: ClientDTO, command: CallCommand) -> Logged:
         if command.outcome is None:
-            raise DomainError("outcome_missing")
+            raise DomainError(ErrorCode.OUTCOME_MISSING)
         comment = self._comment(command.comment)
         today = self._today(actor)
         outcome = Outcome(command.outcome)
@@ -191,7 +192,7 @@ class ActivityService:
         extra = {}
         if outcome is Outcome.DEAL:
             if command.amount is None:
-                raise DomainError("amount_missing")
+                raise DomainError(ErrorCode.AMOUNT_MISSING)
             deal = await self._record_deal(
                 actor, client, command.amount, command.margin, activity_id
             )
@@ -199,7 +200,7 @@ class ActivityService:
         client = await self._touch(actor, client, contact=True, **extra)
         reason = comment if outcome is Outcome.CALLBACK else None
         if command.when is None and outcome is Outcome.CALLBACK:
-            raise DomainError("date_missing")
+            raise DomainError(ErrorCode.DATE_MISSING)
         when = command.when or default_when(actor, client.temperature, today)
         followup = await self._reschedule(actor, client, when, reason=reason)
         return Logged(
@@ -214,7 +215,7 @@ class ActivityService:
         client = await self._client(actor, client_id)
         comment = self._comment(text)
         if comment is None:
-            raise DomainError("note_missing")
+            raise DomainError(ErrorCode.NOTE_MISSING)
         await self._log(actor, client, ActivityKind.NOTE, None, comment)
         await self._touch(actor, client, contact=False)
         return client
@@ -304,10 +305,10 @@ class ActivityService:
         still waits."""
         followup = await self._ctx.uow.followups.get(actor.team.id, followup_id)
         if followup is None:
-            raise DomainError("client_not_found")
+            raise DomainError(ErrorCode.CLIENT_NOT_FOUND)
         client = await self._client(actor, followup.client_id)
         if followup.state != FollowupState.PENDING:
-            raise DomainError("already_handled")
+            raise DomainError(ErrorCode.ALREADY_HANDLED)
         return followup, client
 
     async def _expect(
@@ -322,11 +323,11 @@ class ActivityService:
         if expected_followup == 0:
             # The card showed no next contact; it must still have none.
             if await followups.pending_for_client(actor.team.id, client.id) is not None:
-                raise DomainError("already_handled")
+                raise DomainError(ErrorCode.ALREADY_HANDLED)
             return None
         target = await followups.get(actor.team.id, expected_followup)
         if target is None or target.client_id != client.id or target.state != "pending":
-            raise DomainError("already_handled")
+            raise DomainError(ErrorCode.ALREADY_HANDLED)
         return target
 
     async def _move_campaign_followup(
@@ -391,16 +392,16 @@ class ActivityService:
     ) -> DealInfo:
         limits = self._ctx.limits
         if amount <= 0:
-            raise DomainError("amount_negative")
+            raise DomainError(ErrorCode.AMOUNT_NEGATIVE)
         if amount > limits.max_amount:
-            raise DomainError("amount_too_large", max=limits.max_amount)
+            raise DomainError(ErrorCode.AMOUNT_TOO_LARGE, max=limits.max_amount)
         percent = margin.percent if margin else None
         profit: Decimal | None = None
         if margin is not None and margin.percent is not None:
             profit = (amount * margin.percent / 100).quantize(Decimal("0.01"))
         elif margin is not None and margin.amount is not None:
             if abs(margin.amount) > amount:
-                raise DomainError("margin_invalid")
+                raise DomainError(ErrorCode.MARGIN_INVALID)
             profit = margin.amount
             percent = (margin.amount * 100 / amount).quantize(Decimal("0.01"))
         await self._ctx.uow.activities.add_deal(

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 
+from bot.errors import ErrorCode
 from bot.parsing.dates import When
 from bot.parsing.new_client import clean_tag
 from bot.services.access import require_role
@@ -41,13 +42,13 @@ class CampaignService:
         selector = " ".join(selector.removeprefix("#").split())
         title = " ".join(title.split())
         if not selector or not title:
-            raise DomainError("campaign_usage")
+            raise DomainError(ErrorCode.CAMPAIGN_USAGE)
         if len(title) > CAMPAIGN_TITLE_CHARS:
-            raise DomainError("campaign_title_too_long", limit=CAMPAIGN_TITLE_CHARS)
+            raise DomainError(ErrorCode.CAMPAIGN_TITLE_TOO_LONG, limit=CAMPAIGN_TITLE_CHARS)
         self._check_not_past(actor, when)
         if len(selector) > CAMPAIGN_SELECTOR_CHARS:
             # Longer than any segment or tag can be: nothing can match.
-            raise DomainError("campaign_no_clients", selector=selector)
+            raise DomainError(ErrorCode.CAMPAIGN_NO_CLIENTS, selector=selector)
 
         uow, team_id, now = self._ctx.uow, actor.team.id, self._ctx.now()
         await uow.campaigns.lock_team(team_id)
@@ -55,14 +56,14 @@ class CampaignService:
             team_id, selector=selector, due_on=when.day, title=title
         ):
             raise DomainError(
-                "campaign_duplicate",
+                ErrorCode.CAMPAIGN_DUPLICATE,
                 selector=selector,
                 title=title,
                 day=when.day.strftime("%d.%m.%Y"),
             )
         targets = await self._targets(actor, selector)
         if not targets:
-            raise DomainError("campaign_no_clients", selector=selector)
+            raise DomainError(ErrorCode.CAMPAIGN_NO_CLIENTS, selector=selector)
 
         managers = await uow.campaigns.managers(team_id, {t.manager_id for t in targets})
         dues: dict[int, Due] = {}
@@ -118,11 +119,11 @@ class CampaignService:
     def _check_not_past(self, actor: Actor, when: When) -> None:
         local_now = self._ctx.local_now(actor)
         if when.day < local_now.date():
-            raise DomainError("date_past")
+            raise DomainError(ErrorCode.DATE_PAST)
         if when.at is not None:
             moment = datetime.combine(when.day, when.at, tzinfo=actor.zone)
             if moment < local_now.replace(second=0, microsecond=0):
-                raise DomainError("date_past")
+                raise DomainError(ErrorCode.DATE_PAST)
 
     async def _targets(self, actor: Actor, selector: str) -> list[CampaignTarget]:
         """A tag (one word, in the form /add stores it) or a segment, ignoring case."""

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
+from bot.errors import ErrorCode
 from bot.fields import max_length
 from bot.parsing.dates import When
 from bot.parsing.names import clean_name
@@ -202,22 +203,22 @@ class ClientService:
         uow, now, limits = self._ctx.uow, self._ctx.now(), self._ctx.limits
         name = data.name.strip()
         if not name:
-            raise DomainError("name_missing")
+            raise DomainError(ErrorCode.NAME_MISSING)
         if len(name) > limits.max_name_chars:
-            raise DomainError("name_too_long", limit=limits.max_name_chars)
+            raise DomainError(ErrorCode.NAME_TOO_LONG, limit=limits.max_name_chars)
         self._check_lengths(data)
         digits = [matching.phone_digits(raw) for raw in data.phones]
         # Team-wide, not only the member's own: two managers must not work one client unknowingly.
         if not await self._may_share(
             actor, await uow.clients.ids_with_phone(actor.team.id, digits), allow_duplicate
         ):
-            raise DomainError("duplicate_phone")
+            raise DomainError(ErrorCode.DUPLICATE_PHONE)
         if data.email and not await self._may_share(
             actor,
             await uow.clients.ids_with_email(actor.team.id, data.email.casefold()),
             allow_duplicate,
         ):
-            raise DomainError("duplicate_email")
+            raise DomainError(ErrorCode.DUPLICATE_EMAIL)
         client_id = await uow.clients.add(
             **new_client_row(
                 team_id=actor.team.id,
@@ -277,14 +278,14 @@ class ClientService:
                 continue
             limit = length_exceeded(field, value)
             if limit is not None:
-                raise DomainError("field_too_long", field=field, limit=limit)
+                raise DomainError(ErrorCode.FIELD_TOO_LONG, field=field, limit=limit)
         for contact in data.extra_contacts:
             limit = length_exceeded("contact_person", contact)
             if limit is not None:
-                raise DomainError("field_too_long", field="contact_person", limit=limit)
+                raise DomainError(ErrorCode.FIELD_TOO_LONG, field="contact_person", limit=limit)
         for raw in data.phones:
             if length_exceeded("phone", raw) is not None:
-                raise DomainError("phone_invalid", value=raw)
+                raise DomainError(ErrorCode.PHONE_INVALID, value=raw)
 
     async def set_temperature(
         self, actor: Actor, client_id: int, temperature: Temperature

@@ -21,6 +21,7 @@ from functools import cache
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
+from bot.errors import ErrorCode
 from bot.fields import EXPORTED, Kind
 from bot.parsing.data_rights import CSV, ExportRequest
 from bot.services.access import manager_scope, require_role
@@ -152,7 +153,7 @@ async def _finish(writer: asyncio.Future[T]) -> T:
         return await writer
     except Exception as exc:
         log.exception("export writer failed")
-        raise DomainError("export_failed") from exc
+        raise DomainError(ErrorCode.EXPORT_FAILED) from exc
 
 
 async def _pump(chunks: AsyncIterator[list[T]], feed: _Feed, writer: asyncio.Future[Any]) -> int:
@@ -179,7 +180,7 @@ class ExportService:
         require_role(actor, Role.OWNER)
         member = await find_member(self._ctx, actor.team.id, member_name)
         if member.role == Role.OWNER:
-            raise DomainError("grant_owner", name=member.full_name)
+            raise DomainError(ErrorCode.GRANT_OWNER, name=member.full_name)
         await self._ctx.uow.members.update(actor.team.id, member.id, can_export=allowed)
         await self._ctx.uow.audit.add(
             team_id=actor.team.id,
@@ -202,7 +203,7 @@ class ExportService:
         self, actor: Actor, request: ExportRequest, labels: ExportLabels
     ) -> ExportResult:
         if not may_export(actor):
-            raise DomainError("export_not_allowed")
+            raise DomainError(ErrorCode.EXPORT_NOT_ALLOWED)
         uow, now = self._ctx.uow, self._ctx.now()
         # A granted manager still sees only their own clients: the grant is to export what
         # they may see, not to reach the rest of the base.
@@ -214,7 +215,7 @@ class ExportService:
         if request.manager:
             member = await find_member(self._ctx, actor.team.id, request.manager)
             if own is not None and member.id != own:
-                raise DomainError("export_own_only")
+                raise DomainError(ErrorCode.EXPORT_OWN_ONLY)
             flt = ExportFilter(manager_id=member.id)
             scope, scope_value = "manager", member.full_name
         elif request.segment:
@@ -262,11 +263,11 @@ class ExportService:
                 )
             files.append(ExportFile(f"{labels.file_prefix}-{day}.xlsx", await _finish(writer)))
         if clients == 0:
-            raise DomainError("export_empty")
+            raise DomainError(ErrorCode.EXPORT_EMPTY)
         # A file bigger than the Bot API server takes from a bot is refused, not half-sent.
         limit = self._ctx.limits.export_max_bytes
         if any(len(file.data) > limit for file in files):
-            raise DomainError("export_too_large", limit=-(-limit // MB))  # MB, rounded up
+            raise DomainError(ErrorCode.EXPORT_TOO_LARGE, limit=-(-limit // MB))  # MB, rounded up
         details = {
             "scope": scope,
             "value": scope_value,

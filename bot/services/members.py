@@ -10,6 +10,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from bot.config import SUPPORTED_LANGUAGES, RuleDefaults
+from bot.errors import ErrorCode
 from bot.services.access import require_role
 from bot.services.context import Actor, ServiceContext
 from bot.services.errors import DomainError
@@ -47,7 +48,7 @@ def parse_timezone(text: str) -> str:
     """IANA name ("Europe/Berlin"), a known city, or a whole-hour offset ("+3", "UTC+5")."""
     raw = text.strip()
     if not raw:
-        raise DomainError("timezone_invalid", value=text)
+        raise DomainError(ErrorCode.TIMEZONE_INVALID, value=text)
     alias = _CITY_ALIASES.get(raw.casefold())
     if alias:
         return alias
@@ -55,7 +56,7 @@ def parse_timezone(text: str) -> str:
     if offset:
         hours = int(offset.group(2))
         if hours > 14:
-            raise DomainError("timezone_invalid", value=text)
+            raise DomainError(ErrorCode.TIMEZONE_INVALID, value=text)
         if hours == 0:
             return "UTC"
         # IANA's Etc zones invert the sign: Etc/GMT-3 is UTC+3.
@@ -68,11 +69,11 @@ def parse_timezone(text: str) -> str:
         matches = [full for folded, full in lookup.items() if folded.endswith(suffix)]
         name = matches[0] if len(matches) == 1 else None
     if name is None:
-        raise DomainError("timezone_invalid", value=text)
+        raise DomainError(ErrorCode.TIMEZONE_INVALID, value=text)
     try:
         ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise DomainError("timezone_invalid", value=text) from exc
+        raise DomainError(ErrorCode.TIMEZONE_INVALID, value=text) from exc
     return name
 
 
@@ -80,25 +81,25 @@ def parse_clock_time(text: str) -> time:
     """`8`, `08:30`, `8.30`: a time of day."""
     match = _CLOCK.match(text.strip())
     if not match:
-        raise DomainError("digest_time_invalid", value=text)
+        raise DomainError(ErrorCode.DIGEST_TIME_INVALID, value=text)
     try:
         return time(int(match.group(1)), int(match.group(2) or 0))
     except ValueError as exc:
-        raise DomainError("digest_time_invalid", value=text) from exc
+        raise DomainError(ErrorCode.DIGEST_TIME_INVALID, value=text) from exc
 
 
 def parse_hours(text: str) -> tuple[time, time]:
     match = _HOURS.match(text.strip())
     if not match:
-        raise DomainError("hours_invalid", value=text)
+        raise DomainError(ErrorCode.HOURS_INVALID, value=text)
     h1, m1, h2, m2 = match.groups()
     try:
         start = time(int(h1), int(m1 or 0))
         end = time(int(h2), int(m2 or 0))
     except ValueError as exc:
-        raise DomainError("hours_invalid", value=text) from exc
+        raise DomainError(ErrorCode.HOURS_INVALID, value=text) from exc
     if start >= end:
-        raise DomainError("hours_invalid", value=text)
+        raise DomainError(ErrorCode.HOURS_INVALID, value=text)
     return start, end
 
 
@@ -136,7 +137,7 @@ class MemberSettingsService:
     async def set_language(self, actor: Actor, language: str) -> MemberDTO:
         code = language.strip().casefold()[:2]
         if code not in SUPPORTED_LANGUAGES:
-            raise DomainError("language_invalid", value=language)
+            raise DomainError(ErrorCode.LANGUAGE_INVALID, value=language)
         return await self._save(actor, language=code)
 
     async def set_timezone(self, actor: Actor, text: str) -> MemberDTO:
@@ -172,12 +173,12 @@ class TeamSettingsService:
         require_role(actor, Role.OWNER)
         field = TEAM_PERIODS.get(word.casefold())
         if field is None:
-            raise DomainError("team_period_unknown", value=word)
+            raise DomainError(ErrorCode.TEAM_PERIOD_UNKNOWN, value=word)
         bounds = RuleDefaults.model_fields[field].metadata
         low = next((b.ge for b in bounds if hasattr(b, "ge")), 1)
         high = next((b.le for b in bounds if hasattr(b, "le")), 3650)
         if not value.isdigit() or not low <= int(value) <= high:
-            raise DomainError("team_period_invalid", low=low, high=high)
+            raise DomainError(ErrorCode.TEAM_PERIOD_INVALID, low=low, high=high)
         changed: dict[str, Any] = {field: int(value)}
         await self._ctx.uow.teams.update(actor.team.id, **changed)
         return replace(actor.team, **changed)

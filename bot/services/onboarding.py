@@ -7,6 +7,7 @@ from dataclasses import dataclass, replace
 from datetime import time, timedelta
 from enum import StrEnum
 
+from bot.errors import ErrorCode
 from bot.services.access import require_role
 from bot.services.context import Actor, ServiceContext
 from bot.services.errors import DomainError
@@ -130,7 +131,7 @@ class OnboardingService:
             role=invite.role,
         )
         if not await uow.invites.claim(invite.id, member.id, now):
-            raise DomainError("invite_used")
+            raise DomainError(ErrorCode.INVITE_USED)
         await uow.audit.add(
             team_id=member.team_id,
             actor_id=member.id,
@@ -150,7 +151,7 @@ class OnboardingService:
         team = await uow.teams.get(invite.team_id)
         member = await self._create_member(team, person, Role(invite.role))
         if not await uow.invites.claim(invite.id, member.id, now):
-            raise DomainError("invite_used")
+            raise DomainError(ErrorCode.INVITE_USED)
         await uow.audit.add(
             team_id=team.id,
             actor_id=member.id,
@@ -180,7 +181,7 @@ class OnboardingService:
     async def create_invite(self, actor: Actor, role: Role) -> InviteDTO:
         require_role(actor, Role.OWNER)
         if role not in INVITABLE_ROLES:
-            raise DomainError("invite_role_unknown")
+            raise DomainError(ErrorCode.INVITE_ROLE_UNKNOWN)
         uow, now = self._ctx.uow, self._ctx.now()
         invite = await uow.invites.create(
             team_id=actor.team.id,

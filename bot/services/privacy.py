@@ -15,6 +15,7 @@ log).
 
 from __future__ import annotations
 
+from bot.errors import ErrorCode
 from bot.services import matching, name_forms
 from bot.services.access import ensure_visible, require_role
 from bot.services.context import Actor, ServiceContext
@@ -60,9 +61,9 @@ class PrivacyService:
         uow, now = self._ctx.uow, self._ctx.now()
         client = await uow.clients.get(actor.team.id, client_id)
         if client is None or client.team_id != actor.team.id:
-            raise DomainError("client_not_found")
+            raise DomainError(ErrorCode.CLIENT_NOT_FOUND)
         if client.erased_at is not None:
-            raise DomainError("client_erased")
+            raise DomainError(ErrorCode.CLIENT_ERASED)
         team_id = actor.team.id
         placeholder = ERASED_NAME.format(id=client.id)
         needles = await uow.privacy.personal_strings(team_id, client.id)

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 
+from bot.errors import ErrorCode
 from bot.parsing.names import clean_name
 from bot.parsing.tokens import scan, tail
 from bot.services import matching
@@ -80,21 +81,21 @@ async def find_member(ctx: ServiceContext, team_id: int, text: str) -> MemberDTO
     members are found too, so that the answer can say they left."""
     query = clean_name(text)
     if not query:
-        raise DomainError("member_not_found", value=text)
+        raise DomainError(ErrorCode.MEMBER_NOT_FOUND, value=text)
     members = list((await ctx.uow.members.of_team(team_id)).values())
     if query.startswith("@"):
         wanted = query[1:].casefold()
         for member in members:
             if member.username and member.username.casefold() == wanted:
                 return member
-        raise DomainError("member_not_found", value=query)
+        raise DomainError(ErrorCode.MEMBER_NOT_FOUND, value=query)
     candidates = [_candidate(m) for m in members]
     limits = ctx.limits
     found = matching.resolve(
         query, candidates, min_score=limits.match_min_score, limit=limits.pick_candidates
     )
     if found.kind is MatchKind.NONE:
-        raise DomainError("member_not_found", value=query)
+        raise DomainError(ErrorCode.MEMBER_NOT_FOUND, value=query)
     by_id = {m.id: m for m in members}
     if found.kind is MatchKind.SEVERAL:
         active = [m for m in found.matches if by_id[m.candidate.id].is_active]
@@ -102,13 +103,13 @@ async def find_member(ctx: ServiceContext, team_id: int, text: str) -> MemberDTO
         if len(active) == 1:
             return by_id[active[0].candidate.id]
         names = ", ".join(m.candidate.name for m in found.matches)
-        raise DomainError("member_ambiguous", value=query, names=names)
+        raise DomainError(ErrorCode.MEMBER_AMBIGUOUS, value=query, names=names)
     return by_id[found.best.id]
 
 
 def require_team_wide(actor: Actor) -> None:
     if actor.member.role not in TEAM_WIDE_ROLES:
-        raise DomainError("not_allowed_team")
+        raise DomainError(ErrorCode.NOT_ALLOWED_TEAM)
 
 
 class TeamService:
@@ -175,12 +176,12 @@ class TeamService:
         """manager <-> head; the owner's role moves only with `hand_over`."""
         require_role(actor, Role.OWNER)
         if role not in (Role.MANAGER, Role.HEAD):
-            raise DomainError("role_owner_by_transfer")
+            raise DomainError(ErrorCode.ROLE_OWNER_BY_TRANSFER)
         member = await self._active_member(actor, member_id)
         if member.role == Role.OWNER:
-            raise DomainError("role_owner_by_transfer")
+            raise DomainError(ErrorCode.ROLE_OWNER_BY_TRANSFER)
         if member.role == role:
-            raise DomainError("role_same")
+            raise DomainError(ErrorCode.ROLE_SAME)
         uow, now = self._ctx.uow, self._ctx.now()
         await uow.members.update(actor.team.id, member.id, role=role)
         await self._ensure_an_owner(actor)
@@ -208,15 +209,15 @@ class TeamService:
         require_role(actor, Role.OWNER)
         member = await self._member(actor, member_id)
         if member.id == actor.member.id:
-            raise DomainError("remove_self")
+            raise DomainError(ErrorCode.REMOVE_SELF)
         if not member.is_active:
-            raise DomainError("member_already_removed", name=member.full_name)
+            raise DomainError(ErrorCode.MEMBER_ALREADY_REMOVED, name=member.full_name)
         if member.role == Role.OWNER:
-            raise DomainError("remove_owner")
+            raise DomainError(ErrorCode.REMOVE_OWNER)
         uow, now = self._ctx.uow, self._ctx.now()
         # Conditional: of two presses racing, only one removes; the other is told it is done.
         if not await uow.roster.deactivate(actor.team.id, member.id, now):
-            raise DomainError("member_already_removed", name=member.full_name)
+            raise DomainError(ErrorCode.MEMBER_ALREADY_REMOVED, name=member.full_name)
         await self._ensure_an_owner(actor)
         await uow.outbox.drop_pending_for_member(member.id, MEMBER_REMOVED)
         await uow.roster.bump_roster(actor.team.id)
@@ -244,9 +245,9 @@ class TeamService:
         source = await self._member(actor, source_id)
         target = await self._member(actor, target_id)
         if not target.is_active:
-            raise DomainError("member_removed", name=target.full_name)
+            raise DomainError(ErrorCode.MEMBER_REMOVED, name=target.full_name)
         if source.id == target.id:
-            raise DomainError("transfer_same", name=target.full_name)
+            raise DomainError(ErrorCode.TRANSFER_SAME, name=target.full_name)
         uow, now = self._ctx.uow, self._ctx.now()
         owned = await uow.roster.client_ids(actor.team.id, source.id)
         if client_ids is None:
@@ -257,16 +258,16 @@ class TeamService:
                 if client_id not in mine:
                     client = await uow.clients.get(actor.team.id, client_id)
                     raise DomainError(
-                        "transfer_not_theirs",
+                        ErrorCode.TRANSFER_NOT_THEIRS,
                         value=client.name if client else str(client_id),
                         name=source.full_name,
                     )
             wanted = list(dict.fromkeys(client_ids))
         if not wanted:
-            raise DomainError("transfer_empty", name=source.full_name)
+            raise DomainError(ErrorCode.TRANSFER_EMPTY, name=source.full_name)
         moved = await uow.roster.move_clients(actor.team.id, wanted, source.id, target.id, now)
         if not moved.client_ids:
-            raise DomainError("transfer_empty", name=source.full_name)
+            raise DomainError(ErrorCode.TRANSFER_EMPTY, name=source.full_name)
         await uow.audit.add(
             team_id=actor.team.id,
             actor_id=actor.member.id,
@@ -289,7 +290,7 @@ class TeamService:
         require_role(actor, Role.OWNER)
         member = await self._active_member(actor, member_id)
         if member.id == actor.member.id or member.role == Role.OWNER:
-            raise DomainError("owner_self")
+            raise DomainError(ErrorCode.OWNER_SELF)
         return member
 
     async def hand_over(self, actor: Actor, member_id: int) -> MemberDTO:
@@ -341,7 +342,7 @@ class TeamService:
                 # The whole text is exactly a member's name: only the receiver is missing.
                 variants = _candidate(source).search_text.split(matching.VARIANT_SEPARATOR)
                 if matching.normalize(" ".join(words)) in variants:
-                    raise DomainError("transfer_target_missing")
+                    raise DomainError(ErrorCode.TRANSFER_TARGET_MISSING)
                 continue
             targets, error = await self._leading_members(actor, words, used)
             if not targets:
@@ -354,10 +355,10 @@ class TeamService:
             client_ids = await self.resolve_clients_of(actor, source, rest)
             return TransferRequest(source, target, client_ids)
         if not sources:
-            raise source_error or DomainError("member_not_found", value=args)
+            raise source_error or DomainError(ErrorCode.MEMBER_NOT_FOUND, value=args)
         if target_error is not None:
             raise target_error
-        raise DomainError("transfer_target_missing")
+        raise DomainError(ErrorCode.TRANSFER_TARGET_MISSING)
 
     async def resolve_clients_of(self, actor: Actor, source: MemberDTO, text: str) -> list[int]:
         """Client names separated by commas (or one name, or single words), among the clients
@@ -365,7 +366,7 @@ class TeamService:
         require_team_wide(actor)
         parts = [part for part in (clean_name(p) for p in text.split(",")) if part]
         if not parts:
-            raise DomainError("transfer_empty", name=source.full_name)
+            raise DomainError(ErrorCode.TRANSFER_EMPTY, name=source.full_name)
         uow, limits = self._ctx.uow, self._ctx.limits
         theirs = await uow.clients.candidates(actor.team.id, source.id)
         if len(parts) == 1 and len(parts[0].split()) > 1:
@@ -387,16 +388,19 @@ class TeamService:
             if found.kind is MatchKind.SEVERAL:
                 names = ", ".join(m.candidate.name for m in found.matches)
                 raise DomainError(
-                    "transfer_client_ambiguous", value=part, name=source.full_name, names=names
+                    ErrorCode.TRANSFER_CLIENT_AMBIGUOUS,
+                    value=part,
+                    name=source.full_name,
+                    names=names,
                 )
             if everyone is None:
                 everyone = await uow.clients.candidates(actor.team.id, None)
             elsewhere = matching.resolve(
                 part, everyone, min_score=limits.match_min_score, limit=limits.pick_candidates
             )
-            code = "transfer_client_unknown"
+            code = ErrorCode.TRANSFER_CLIENT_UNKNOWN
             if elsewhere.kind is not MatchKind.NONE:
-                code = "transfer_not_theirs"
+                code = ErrorCode.TRANSFER_NOT_THEIRS
             raise DomainError(code, value=part, name=source.full_name)
         return list(dict.fromkeys(ids))
 
@@ -427,19 +431,19 @@ class TeamService:
     async def _member(self, actor: Actor, member_id: int) -> MemberDTO:
         member = await self._ctx.uow.members.get(actor.team.id, member_id)
         if member is None:
-            raise DomainError("member_not_found", value=str(member_id))
+            raise DomainError(ErrorCode.MEMBER_NOT_FOUND, value=str(member_id))
         return member
 
     async def _active_member(self, actor: Actor, member_id: int) -> MemberDTO:
         member = await self._member(actor, member_id)
         if not member.is_active:
-            raise DomainError("member_removed", name=member.full_name)
+            raise DomainError(ErrorCode.MEMBER_REMOVED, name=member.full_name)
         return member
 
     async def _ensure_an_owner(self, actor: Actor) -> None:
         # Checked after the change, inside the same transaction: the error rolls it back.
         if await self._ctx.uow.roster.active_owners(actor.team.id) < 1:
-            raise DomainError("last_owner")
+            raise DomainError(ErrorCode.LAST_OWNER)
 
     async def _tell_both_sides(self, actor: Actor, result: TransferResult, now: datetime) -> None:
         shown = result.names[:SUMMARY_NAMES]

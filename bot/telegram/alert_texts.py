@@ -12,7 +12,7 @@ from typing import Any
 
 from bot.i18n import _, fmt_number, ngettext
 from bot.services.alerts import Alert
-from bot.telegram.team_render import TEAM_ALERTS
+from bot.telegram.views.team import TEAM_ALERTS
 
 AlertText = Callable[[Mapping[str, Any]], str]
 

@@ -27,7 +27,7 @@ from bot.services.digest import Digest, Notice, Nudge
 from bot.services.matching import Resolution
 from bot.services.reminders import Reminder
 from bot.services.worklist import Worklist
-from bot.telegram.callbacks import CardAction, PickClient, Remind
+from bot.telegram.callbacks import CardAct, CardAction, PickClient, Remind, RemindAct
 from storage.dto import ActivityDTO, ClientDTO, FollowupDTO
 from storage.repositories.digest import Birthday, NamedClient
 
@@ -219,16 +219,22 @@ def _activity_line(activity: ActivityDTO, viewer: Viewer) -> str:
 def card_keyboard(client_id: int, followup: FollowupDTO | None) -> InlineKeyboardMarkup:
     fid = followup.id if followup is not None else 0
     b = InlineKeyboardBuilder()
-    b.button(text=_("✅ Talked"), callback_data=CardAction(act="done", cid=client_id, fid=fid))
     b.button(
-        text=_("📵 No answer"), callback_data=CardAction(act="no_answer", cid=client_id, fid=fid)
+        text=_("✅ Talked"), callback_data=CardAction(act=CardAct.DONE, cid=client_id, fid=fid)
     )
     b.button(
-        text=_("📅 Tomorrow"), callback_data=CardAction(act="tomorrow", cid=client_id, fid=fid)
+        text=_("📵 No answer"),
+        callback_data=CardAction(act=CardAct.NO_ANSWER, cid=client_id, fid=fid),
     )
-    b.button(text=_("📅 In a week"), callback_data=CardAction(act="week", cid=client_id, fid=fid))
+    b.button(
+        text=_("📅 Tomorrow"),
+        callback_data=CardAction(act=CardAct.TOMORROW, cid=client_id, fid=fid),
+    )
+    b.button(
+        text=_("📅 In a week"), callback_data=CardAction(act=CardAct.WEEK, cid=client_id, fid=fid)
+    )
     for temperature, icon in TEMPERATURE_ICONS.items():
-        b.button(text=icon, callback_data=CardAction(act=temperature, cid=client_id))
+        b.button(text=icon, callback_data=CardAction(act=CardAct(temperature), cid=client_id))
     b.adjust(2, 2, 3)
     return b.as_markup()
 
@@ -247,7 +253,7 @@ def pick_keyboard(cmd: str, pick_id: str, resolution: Resolution) -> InlineKeybo
 def client_buttons(clients: list[ClientDTO]) -> InlineKeyboardMarkup:
     b = InlineKeyboardBuilder()
     for client in clients:
-        b.button(text=client.name[:60], callback_data=CardAction(act="open", cid=client.id))
+        b.button(text=client.name[:60], callback_data=CardAction(act=CardAct.OPEN, cid=client.id))
     b.adjust(1)
     return b.as_markup()
 
@@ -320,13 +326,13 @@ def reminder_text(reminder: Reminder, viewer: Viewer) -> str:
 def reminder_keyboard(followup_id: int) -> InlineKeyboardMarkup:
     b = InlineKeyboardBuilder()
     for act, label in (
-        ("done", _("✅ Talked")),
-        ("no_answer", _("📵 No answer")),
-        ("hour", _("⏱ +1 hour")),
-        ("tomorrow", _("📅 Tomorrow")),
-        ("twoweeks", _("📅 In 2 weeks")),
-        ("other", _("📆 Other date")),
-        ("open", _("📇 Open card")),
+        (RemindAct.DONE, _("✅ Talked")),
+        (RemindAct.NO_ANSWER, _("📵 No answer")),
+        (RemindAct.HOUR, _("⏱ +1 hour")),
+        (RemindAct.TOMORROW, _("📅 Tomorrow")),
+        (RemindAct.TWOWEEKS, _("📅 In 2 weeks")),
+        (RemindAct.OTHER, _("📆 Other date")),
+        (RemindAct.OPEN, _("📇 Open card")),
     ):
         b.button(text=label, callback_data=Remind(act=act, fid=followup_id))
     b.adjust(2, 3, 2)

@@ -17,6 +17,7 @@ from xml.etree import ElementTree
 from xml.parsers import expat
 
 from bot.config import ImportFileSettings
+from bot.errors import ErrorCode
 from bot.services.errors import DomainError
 
 MB = 1024 * 1024
@@ -44,13 +45,15 @@ class FileGuard:
             self._check_part(info.file_size, info.compress_size)
             total += info.file_size
         if total > self._max_total:
-            raise DomainError("import_unpacked_too_large", limit=self.limits.max_unpacked_mb)
+            raise DomainError(
+                ErrorCode.IMPORT_UNPACKED_TOO_LARGE, limit=self.limits.max_unpacked_mb
+            )
 
     def _check_part(self, size: int, packed: int) -> None:
         if size > self._max_part:
-            raise DomainError("import_part_too_large", limit=self.limits.max_part_mb)
+            raise DomainError(ErrorCode.IMPORT_PART_TOO_LARGE, limit=self.limits.max_part_mb)
         if size > _RATIO_FROM_BYTES and size > self.limits.max_ratio * max(packed, 1):
-            raise DomainError("import_compression", limit=self.limits.max_ratio)
+            raise DomainError(ErrorCode.IMPORT_COMPRESSION, limit=self.limits.max_ratio)
 
     def open(self, archive: zipfile.ZipFile, path: str) -> CountedPart:
         info = archive.getinfo(path)
@@ -68,7 +71,9 @@ class FileGuard:
         """`added` more bytes inflated; the part has given `part_bytes` so far."""
         self.unpacked += added
         if self.unpacked > self._max_total:
-            raise DomainError("import_unpacked_too_large", limit=self.limits.max_unpacked_mb)
+            raise DomainError(
+                ErrorCode.IMPORT_UNPACKED_TOO_LARGE, limit=self.limits.max_unpacked_mb
+            )
         self._check_part(part_bytes, packed)
 
     # -- XML ----------------------------------------------------------------------------------
@@ -89,7 +94,7 @@ class FileGuard:
         def start(name: str, attrs: dict[str, str]) -> None:
             depth[0] += 1
             if depth[0] > self.limits.max_xml_depth:
-                raise DomainError("import_xml_depth", limit=self.limits.max_xml_depth)
+                raise DomainError(ErrorCode.IMPORT_XML_DEPTH, limit=self.limits.max_xml_depth)
 
         def end(name: str) -> None:
             depth[0] -= 1
@@ -147,7 +152,7 @@ class GuardedParser:
         self._token_kb = limits.max_xml_token_kb
 
     def _doctype(self, *args: object) -> None:
-        raise DomainError("import_not_spreadsheet")
+        raise DomainError(ErrorCode.IMPORT_NOT_SPREADSHEET)
 
     def feed(self, chunk: bytes) -> None:
         self._parser.Parse(chunk, False)
@@ -155,7 +160,7 @@ class GuardedParser:
         # Outside a callback expat reports where its last event began: everything fed since
         # is one token still being collected.
         if self._fed - self._parser.CurrentByteIndex > self._max_token:
-            raise DomainError("import_xml_token", limit=self._token_kb)
+            raise DomainError(ErrorCode.IMPORT_XML_TOKEN, limit=self._token_kb)
 
     def close(self) -> None:
         self._parser.Parse(b"", True)

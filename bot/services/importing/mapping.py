@@ -11,6 +11,7 @@ from collections.abc import Sequence
 
 from rapidfuzz import fuzz, process
 
+from bot.errors import ErrorCode
 from bot.fields import IMPORTED, Kind
 
 # Target fields in the order the owner sees them on the buttons, with the header words that
@@ -78,13 +79,13 @@ def header_score(cells: list[str]) -> int:
     return len({field for field in (guess_field(c) for c in cells if c) if field is not None})
 
 
-def mapping_problem(mapping: Sequence[str]) -> str | None:
+def mapping_problem(mapping: Sequence[str]) -> ErrorCode | None:
     """Why this mapping cannot be imported (a DomainError code), or None."""
     if any(field not in FIELDS and field != SKIP for field in mapping):
-        return "import_expired"
+        return ErrorCode.IMPORT_EXPIRED
     if "name" not in mapping:
-        return "import_name_unmapped"
+        return ErrorCode.IMPORT_NAME_UNMAPPED
     for field in set(mapping) - MULTI_COLUMN_FIELDS - {SKIP}:
         if list(mapping).count(field) > 1:
-            return "import_field_twice"
+            return ErrorCode.IMPORT_FIELD_TWICE
     return None

@@ -23,6 +23,7 @@ from xml.parsers.expat import ExpatError
 from openpyxl.utils.cell import get_column_letter
 
 from bot.config import ImportFileSettings
+from bot.errors import ErrorCode
 from bot.services.errors import DomainError
 from bot.services.importing.guard import FileGuard
 from bot.services.importing.xlsx import UnsupportedLayoutError, XlsxSheet
@@ -49,8 +50,8 @@ def file_kind(file_name: str | None) -> str:
         if name.endswith("." + kind):
             return kind
     if name.endswith((".xls", ".xlsm", ".xlsb", ".ods", ".numbers")):
-        raise DomainError("import_old_format")
-    raise DomainError("import_not_spreadsheet")
+        raise DomainError(ErrorCode.IMPORT_OLD_FORMAT)
+    raise DomainError(ErrorCode.IMPORT_NOT_SPREADSHEET)
 
 
 def open_table(
@@ -82,7 +83,7 @@ def _with_header(
         if len(head) >= HEADER_SCAN_ROWS:
             break
     if not head:
-        raise DomainError("import_empty")
+        raise DomainError(ErrorCode.IMPORT_EMPTY)
     scored = [(header_score(_header_texts(cells)), -i) for i, (_, cells) in enumerate(head)]
     best_score, best_neg_index = max(scored)
     # No recognisable header at all: the first non-empty row is the best guess, and the owner
@@ -126,19 +127,19 @@ def _xlsx_rows(data: bytes, guard: FileGuard) -> Iterator[tuple[int, list[Cell]]
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
     except zipfile.BadZipFile as exc:
-        raise DomainError("import_not_spreadsheet") from exc
+        raise DomainError(ErrorCode.IMPORT_NOT_SPREADSHEET) from exc
     try:
         sheet = XlsxSheet(archive, guard)
     except UnsupportedLayoutError:
         return _openpyxl_rows(data, guard, archive)
     except (zipfile.BadZipFile, ExpatError, OSError) as exc:
-        raise DomainError("import_not_spreadsheet") from exc
+        raise DomainError(ErrorCode.IMPORT_NOT_SPREADSHEET) from exc
 
     def rows() -> Iterator[tuple[int, list[Cell]]]:
         try:
             yield from sheet.rows()
         except (zipfile.BadZipFile, ExpatError, ValueError, IndexError, OSError) as exc:
-            raise DomainError("import_not_spreadsheet") from exc
+            raise DomainError(ErrorCode.IMPORT_NOT_SPREADSHEET) from exc
 
     return rows()
 
@@ -156,17 +157,17 @@ def _openpyxl_rows(
     try:
         workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     except (zipfile.BadZipFile, InvalidFileException, KeyError, ValueError, OSError) as exc:
-        raise DomainError("import_not_spreadsheet") from exc
+        raise DomainError(ErrorCode.IMPORT_NOT_SPREADSHEET) from exc
     sheet = workbook.active
     if sheet is None:
-        raise DomainError("import_empty")
+        raise DomainError(ErrorCode.IMPORT_EMPTY)
     limits = guard.limits
 
     def rows() -> Iterator[tuple[int, list[Cell]]]:
         try:
             for number, values in enumerate(sheet.iter_rows(values_only=True), start=1):
                 if number > limits.max_sheet_rows:
-                    raise DomainError("import_sheet_rows", limit=limits.max_sheet_rows)
+                    raise DomainError(ErrorCode.IMPORT_SHEET_ROWS, limit=limits.max_sheet_rows)
                 cells = list(values)
                 check_cells(number, cells, limits, get_column_letter)
                 yield number, cells
@@ -180,11 +181,11 @@ def check_cells(
     number: int, cells: list[Cell], limits: ImportFileSettings, column: Callable[[int], str]
 ) -> None:
     if len(cells) > limits.max_columns:
-        raise DomainError("import_too_many_columns", limit=limits.max_columns)
+        raise DomainError(ErrorCode.IMPORT_TOO_MANY_COLUMNS, limit=limits.max_columns)
     for index, cell in enumerate(cells):
         if isinstance(cell, str) and len(cell) > limits.max_cell_chars:
             raise DomainError(
-                "import_cell_too_long",
+                ErrorCode.IMPORT_CELL_TOO_LONG,
                 row=number,
                 column=column(index + 1),
                 limit=limits.max_cell_chars,
@@ -203,15 +204,15 @@ def decode_csv(data: bytes) -> str:
         try:
             return data.decode(utf16).removeprefix("\ufeff")
         except UnicodeDecodeError as exc:
-            raise DomainError("import_csv_encoding") from exc
+            raise DomainError(ErrorCode.IMPORT_CSV_ENCODING) from exc
     if b"\x00" in data[:65536]:
-        raise DomainError("import_not_spreadsheet")
+        raise DomainError(ErrorCode.IMPORT_NOT_SPREADSHEET)
     for encoding in CSV_ENCODINGS:
         try:
             return data.decode(encoding)
         except UnicodeDecodeError:
             continue
-    raise DomainError("import_csv_encoding")  # unreachable: cp1251 maps almost every byte
+    raise DomainError(ErrorCode.IMPORT_CSV_ENCODING)  # unreachable: cp1251 maps almost every byte
 
 
 def _utf16(data: bytes) -> str | None:
@@ -254,6 +255,6 @@ def _csv_rows(data: bytes, limits: ImportFileSettings) -> Iterator[tuple[int, li
                 check_cells(number, cells, limits, str)
                 yield number, cells
         except csv.Error as exc:
-            raise DomainError("import_not_spreadsheet") from exc
+            raise DomainError(ErrorCode.IMPORT_NOT_SPREADSHEET) from exc
 
     return rows()

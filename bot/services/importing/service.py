@@ -24,6 +24,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+from bot.errors import ErrorCode
 from bot.fields import IMPORTED, Kind
 from bot.parsing.names import clean_name, clean_optional
 from bot.services import matching
@@ -162,7 +163,7 @@ class ImportService:
 
     def ensure_owner(self, actor: Actor) -> None:
         if actor.member.role != Role.OWNER:
-            raise DomainError("import_owner_only")
+            raise DomainError(ErrorCode.IMPORT_OWNER_ONLY)
 
     def check_upload(self, actor: Actor, file_name: str | None, file_size: int | None) -> str:
         """The file's kind, or a refusal, from what Telegram tells about it before download."""
@@ -170,7 +171,7 @@ class ImportService:
         kind = file_kind(file_name)
         limit = self._ctx.limits.import_max_bytes
         if file_size is not None and file_size > limit:
-            raise DomainError("import_too_large", limit=limit // MB)
+            raise DomainError(ErrorCode.IMPORT_TOO_LARGE, limit=limit // MB)
         return kind
 
     @property
@@ -260,7 +261,7 @@ class ImportService:
         uow, team_id = self._ctx.uow, actor.team.id
         await uow.imports.lock_team(team_id)
         if await uow.imports.already_imported(team_id, token):
-            raise DomainError("import_already_done")
+            raise DomainError(ErrorCode.IMPORT_ALREADY_DONE)
         members = await self._member_lookup(actor)
         default_manager = await self.default_manager(actor, default_manager_id)
         keys = _Keys()
@@ -282,7 +283,7 @@ class ImportService:
         for number, cells in self._rows(path):
             count += 1
             if count > limit:
-                raise DomainError("import_too_many_rows", limit=limit)
+                raise DomainError(ErrorCode.IMPORT_TOO_MANY_ROWS, limit=limit)
             if count % PROGRESS_EVERY == 0:
                 await progress("read", count, 0)
             await slices.give_way()
@@ -300,7 +301,7 @@ class ImportService:
             keys.remember(row, ("file", len(new_rows)))
             new_rows.append(row)
         if count == 0:
-            raise DomainError("import_empty")
+            raise DomainError(ErrorCode.IMPORT_EMPTY)
         await progress("read", count, count)
 
         if duplicates and policy is DuplicatePolicy.ASK:
@@ -363,7 +364,7 @@ class ImportService:
             chunks = parsed.read_chunks(path)
             first = next(chunks, [])
         except FileNotFoundError as exc:
-            raise DomainError("import_expired") from exc
+            raise DomainError(ErrorCode.IMPORT_EXPIRED) from exc
 
         def rows() -> Iterator[tuple[int, list[Cell]]]:
             yield from first
@@ -396,7 +397,7 @@ class ImportService:
         for member in await self.managers(actor):
             if member.id == member_id:
                 return member
-        raise DomainError("import_expired")
+        raise DomainError(ErrorCode.IMPORT_EXPIRED)
 
     def _parse(
         self,

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.config import ImportFileSettings
+from bot.errors import ErrorCode
 from bot.services.errors import DomainError
 from bot.services.importing import parsed
 from bot.services.importing.mapping import header_score
@@ -69,10 +70,10 @@ def parse_to_file(
         for number, cells in table.rows:
             count += 1
             if count > max_rows:
-                raise DomainError("import_too_many_rows", limit=max_rows)
+                raise DomainError(ErrorCode.IMPORT_TOO_MANY_ROWS, limit=max_rows)
             writer.add(number, cells)
         if count == 0:
-            raise DomainError("import_empty")
+            raise DomainError(ErrorCode.IMPORT_EMPTY)
         writer.commit()
     except BaseException:
         writer.abort()
@@ -99,7 +100,7 @@ def _child(conn: Connection, job: ParseJob) -> None:
     except DomainError as exc:
         reply = ("refused", exc.code, exc.params)
     except MemoryError:
-        reply = ("refused", "import_worker_memory", {})
+        reply = ("refused", ErrorCode.IMPORT_WORKER_MEMORY, {})
     except Exception as exc:  # an unexpected failure: the parent logs its type and refuses
         reply = ("failed", type(exc).__name__)
     with contextlib.suppress(Exception):
@@ -187,12 +188,14 @@ class FileWorkers:
         if kind == "refused":
             raise DomainError(reply[1], **reply[2])
         if kind == "timeout":
-            raise DomainError("import_worker_timeout", limit=int(self.limits.worker_seconds))
+            raise DomainError(
+                ErrorCode.IMPORT_WORKER_TIMEOUT, limit=int(self.limits.worker_seconds)
+            )
         # No answer at all (the child died: the kernel stopped it at its memory or CPU limit,
         # or it crashed) or an unexpected exception. Its type is all the log gets: the file is
         # client data.
         log.warning("import worker failed: %s", reply[1] if len(reply) > 1 else "no answer")
-        raise DomainError("import_worker_failed")
+        raise DomainError(ErrorCode.IMPORT_WORKER_FAILED)
 
     async def _stop(self, process: Any, starting: asyncio.Future[None]) -> None:
         """Kill the child if it still runs and reap it; a start cancelled half-way (shutdown)

@@ -26,6 +26,7 @@ from openpyxl.styles.numbers import BUILTIN_FORMATS, is_date_format
 from openpyxl.utils.cell import get_column_letter
 from openpyxl.utils.datetime import CALENDAR_MAC_1904, CALENDAR_WINDOWS_1900, from_excel
 
+from bot.errors import ErrorCode
 from bot.services.errors import DomainError
 from bot.services.importing.guard import CHUNK, FileGuard
 
@@ -119,7 +120,7 @@ class XlsxSheet:
         def start(name: str, attrs: dict[str, str]) -> None:
             state["depth"] += 1
             if state["depth"] > limits.max_xml_depth:
-                raise DomainError("import_xml_depth", limit=limits.max_xml_depth)
+                raise DomainError(ErrorCode.IMPORT_XML_DEPTH, limit=limits.max_xml_depth)
             local = name.rsplit(":", 1)[-1]
             if local == "si":
                 parts.clear()
@@ -134,7 +135,9 @@ class XlsxSheet:
             local = name.rsplit(":", 1)[-1]
             if local == "si":
                 if len(strings) >= limits.max_shared_strings:
-                    raise DomainError("import_shared_strings", limit=limits.max_shared_strings)
+                    raise DomainError(
+                        ErrorCode.IMPORT_SHARED_STRINGS, limit=limits.max_shared_strings
+                    )
                 strings.append("".join(parts))
             elif local == "t":
                 state["t"] = False
@@ -146,9 +149,9 @@ class XlsxSheet:
                 state["chars"] += len(data)
                 state["all"] += len(data)
                 if state["chars"] > limits.max_cell_chars:
-                    raise DomainError("import_shared_too_long", limit=limits.max_cell_chars)
+                    raise DomainError(ErrorCode.IMPORT_SHARED_TOO_LONG, limit=limits.max_cell_chars)
                 if state["all"] > limits.max_shared_chars:
-                    raise DomainError("import_shared_chars", limit=limits.max_shared_chars)
+                    raise DomainError(ErrorCode.IMPORT_SHARED_CHARS, limit=limits.max_shared_chars)
                 parts.append(data)
 
         with source:
@@ -199,13 +202,13 @@ class XlsxSheet:
         def start(name: str, attrs: dict[str, str]) -> None:
             counts["depth"] += 1
             if counts["depth"] > max_depth:
-                raise DomainError("import_xml_depth", limit=max_depth)
+                raise DomainError(ErrorCode.IMPORT_XML_DEPTH, limit=max_depth)
             local = locals_.get(name) or locals_.setdefault(name, name.rsplit(":", 1)[-1])
             if local == "c":
                 ref = attrs.get("r")
                 col = _column_index(ref) if ref else len(cell["cells"])
                 if col >= max_cols:
-                    raise DomainError("import_too_many_columns", limit=max_cols)
+                    raise DomainError(ErrorCode.IMPORT_TOO_MANY_COLUMNS, limit=max_cols)
                 cell["col"] = col
                 cell["t"] = attrs.get("t", "n")
                 cell["s"] = int(attrs.get("s", "0"))
@@ -216,7 +219,7 @@ class XlsxSheet:
             elif local == "row":
                 counts["rows"] += 1
                 if counts["rows"] > max_rows:
-                    raise DomainError("import_sheet_rows", limit=max_rows)
+                    raise DomainError(ErrorCode.IMPORT_SHEET_ROWS, limit=max_rows)
                 cell["row"] = int(attrs["r"]) if "r" in attrs else cell["row"] + 1
                 cell["cells"] = []
             elif local == "rPh":
@@ -241,7 +244,7 @@ class XlsxSheet:
                 counts["chars"] += len(data)
                 if counts["chars"] > max_chars:
                     raise DomainError(
-                        "import_cell_too_long",
+                        ErrorCode.IMPORT_CELL_TOO_LONG,
                         row=cell["row"],
                         column=get_column_letter(cell["col"] + 1),
                         limit=max_chars,

@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass
 from datetime import date, timedelta
 
+from bot.errors import ErrorCode
 from bot.parsing.dates import within_range
 from bot.parsing.errors import ParseError
 
@@ -102,9 +103,9 @@ def _day(d: str, m: str, y: str | None, default_year: int) -> date:
     try:
         day = date(year, int(m), int(d))
     except ValueError as exc:
-        raise ParseError("portfolio_period_invalid") from exc
+        raise ParseError(ErrorCode.PORTFOLIO_PERIOD_INVALID) from exc
     if not within_range(day):
-        raise ParseError("portfolio_period_invalid")
+        raise ParseError(ErrorCode.PORTFOLIO_PERIOD_INVALID)
     return day
 
 
@@ -125,9 +126,9 @@ def parse_period(text: str, today: date) -> Period | None:
         # `01.11-31.01`: the span crosses New Year, the start is in the year before.
         start = _day(d1, m1, None, end.year - 1)
     if start > end:
-        raise ParseError("portfolio_period_invalid")
+        raise ParseError(ErrorCode.PORTFOLIO_PERIOD_INVALID)
     if (end - start).days + 1 > MAX_SPAN_DAYS:
-        raise ParseError("period_too_long")
+        raise ParseError(ErrorCode.PERIOD_TOO_LONG)
     return Period(CUSTOM, start, end)
 
 

@@ -18,6 +18,7 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from bot.config import AnalyticsSettings
+from bot.errors import ErrorCode
 from bot.services.access import sees_whole_team
 from bot.services.context import Actor, ServiceContext
 from bot.services.errors import DomainError
@@ -194,14 +195,14 @@ class PortfolioService:
         A manager sees only themself: asking for the team or for someone else is refused."""
         if not sees_whole_team(actor):
             if manager_id is not None and manager_id != actor.member.id:
-                raise DomainError("portfolio_own_only")
+                raise DomainError(ErrorCode.PORTFOLIO_OWN_ONLY)
             return actor.member.id
         if manager_id is None:
             return None
         member = await self._ctx.uow.members.get(actor.team.id, manager_id)
         if member is None:
             # Only a forged or very old button names a member who is not in the team.
-            raise DomainError("pick_expired")
+            raise DomainError(ErrorCode.PICK_EXPIRED)
         return member.id
 
     async def find_member(self, actor: Actor, name: str) -> int:
@@ -217,13 +218,13 @@ class PortfolioService:
         if not sees_whole_team(actor):
             if found == [actor.member.id] or wanted in normalize(actor.member.full_name):
                 return actor.member.id
-            raise DomainError("portfolio_own_only")
+            raise DomainError(ErrorCode.PORTFOLIO_OWN_ONLY)
         if not found:
-            raise DomainError("portfolio_member_unknown", name=name)
+            raise DomainError(ErrorCode.PORTFOLIO_MEMBER_UNKNOWN, name=name)
         if len(found) > 1:
             exact = [m for m, full, _r, _a in members if m in found and normalize(full) == wanted]
             if len(exact) != 1:
-                raise DomainError("portfolio_member_ambiguous", name=name)
+                raise DomainError(ErrorCode.PORTFOLIO_MEMBER_AMBIGUOUS, name=name)
             return exact[0]
         return found[0]
 
@@ -236,7 +237,7 @@ class PortfolioService:
 
     def check_export(self, actor: Actor) -> None:
         if not self.may_export(actor):
-            raise DomainError("export_not_allowed")
+            raise DomainError(ErrorCode.EXPORT_NOT_ALLOWED)
 
     async def record_export(
         self, actor: Actor, report: Report, section: str, fmt: str, rows: int

@@ -9,7 +9,7 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from bot.i18n import _, ngettext
 from bot.services.clients import AddedClient
-from bot.telegram.callbacks import AddAnyway, CardAction
+from bot.telegram.callbacks import AddAnyway, CardAct, CardAction
 from bot.telegram.render import Viewer, temperature_label, when_text
 from storage.dto import ClientDTO
 
@@ -48,7 +48,7 @@ def duplicate_keyboard(duplicates: list[ClientDTO], token: str) -> InlineKeyboar
     for client in duplicates:
         b.button(
             text=_("📇 {name}").format(name=client.name[:60]),
-            callback_data=CardAction(act="open", cid=client.id),
+            callback_data=CardAction(act=CardAct.OPEN, cid=client.id),
         )
     b.button(text=_("➕ Add anyway"), callback_data=AddAnyway(tok=token))
     b.adjust(1)

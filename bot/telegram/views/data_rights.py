@@ -13,7 +13,7 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 from bot.i18n import _, fmt_number, ngettext
 from bot.services.export import ExportLabels, ExportResult, client_headers
 from bot.services.matching import Resolution
-from bot.telegram.callbacks import ForgetClient, SetConsent
+from bot.telegram.callbacks import ForgetAct, ForgetClient, SetConsent
 from bot.telegram.render import consent_label, echo, outcome_label, stage_label
 from storage.dto import ClientDTO
 from storage.enums import Consent
@@ -97,7 +97,7 @@ def consent_set_text(client: ClientDTO) -> str:
 
 
 def forget_pick(resolution: Resolution) -> View:
-    return _pick(resolution, lambda client_id: ForgetClient(act="ask", cid=client_id))
+    return _pick(resolution, lambda client_id: ForgetClient(act=ForgetAct.ASK, cid=client_id))
 
 
 def forget_nobody(name: str) -> str:
@@ -111,8 +111,8 @@ def forget_confirm(client: ClientDTO) -> View:
         "This cannot be undone."
     ).format(name=escape(client.name))
     b = InlineKeyboardBuilder()
-    b.button(text=_("🗑 Erase"), callback_data=ForgetClient(act="yes", cid=client.id))
-    b.button(text=_("Keep"), callback_data=ForgetClient(act="no", cid=client.id))
+    b.button(text=_("🗑 Erase"), callback_data=ForgetClient(act=ForgetAct.YES, cid=client.id))
+    b.button(text=_("Keep"), callback_data=ForgetClient(act=ForgetAct.NO, cid=client.id))
     return text, b.as_markup()
 
 

@@ -10,7 +10,7 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from bot.i18n import _
 from bot.services.matching import Resolution
-from bot.telegram.callbacks import CardAction
+from bot.telegram.callbacks import CardAct, CardAction
 from bot.telegram.render import echo, pick_keyboard, temperature_label
 
 View = tuple[str, InlineKeyboardMarkup | None]
@@ -56,8 +56,10 @@ def details_question(cmd: str, client_id: int, client_name: str) -> View:
     markup = None
     if cmd == "call":
         b = InlineKeyboardBuilder()
-        b.button(text=_("✅ Talked"), callback_data=CardAction(act="done", cid=client_id))
-        b.button(text=_("📵 No answer"), callback_data=CardAction(act="no_answer", cid=client_id))
+        b.button(text=_("✅ Talked"), callback_data=CardAction(act=CardAct.DONE, cid=client_id))
+        b.button(
+            text=_("📵 No answer"), callback_data=CardAction(act=CardAct.NO_ANSWER, cid=client_id)
+        )
         markup = b.as_markup()
     text = prompts[cmd].format(name=escape(client_name)) + "\n" + _("/cancel to stop.")
     return text, markup

@@ -10,7 +10,7 @@ from aiogram.types import InlineKeyboardMarkup
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from bot.i18n import _
-from bot.telegram.callbacks import TransferPick
+from bot.telegram.callbacks import TransferPick, TransferStep
 from storage.dto import MemberDTO
 
 View = tuple[str, InlineKeyboardMarkup]
@@ -26,7 +26,7 @@ def ask_source(holders: Sequence[MemberDTO]) -> View:
         mark = "" if member.is_active else "🚫 "
         b.button(
             text=f"{mark}{member.full_name[:40]}",
-            callback_data=TransferPick(step="from", mid=member.id),
+            callback_data=TransferPick(step=TransferStep.FROM, mid=member.id),
         )
     b.adjust(1)
     text = _("Whose clients do you move? Press a member or write the name. /cancel to stop.")
@@ -37,7 +37,8 @@ def ask_target(source: MemberDTO, count: int, receivers: Sequence[MemberDTO]) ->
     b = InlineKeyboardBuilder()
     for member in receivers:
         b.button(
-            text=f"➡️ {member.full_name[:40]}", callback_data=TransferPick(step="to", mid=member.id)
+            text=f"➡️ {member.full_name[:40]}",
+            callback_data=TransferPick(step=TransferStep.TO, mid=member.id),
         )
     b.adjust(1)
     text = _(
@@ -48,7 +49,9 @@ def ask_target(source: MemberDTO, count: int, receivers: Sequence[MemberDTO]) ->
 
 def ask_clients(source: MemberDTO, target: MemberDTO) -> View:
     b = InlineKeyboardBuilder()
-    b.button(text=_("All of them"), callback_data=TransferPick(step="all", mid=target.id))
+    b.button(
+        text=_("All of them"), callback_data=TransferPick(step=TransferStep.ALL, mid=target.id)
+    )
     text = _(
         "All clients of <b>{source}</b> go to <b>{target}</b>, or only some? Press "
         "<b>All of them</b> or send the names separated by commas."

@@ -13,7 +13,7 @@ from bot.i18n import N_, _, fmt_number, ngettext
 from bot.services.importing.mapping import FIELDS, SKIP
 from bot.services.importing.service import ImportResult
 from bot.services.tabular import Sheet, write_csv
-from bot.telegram.callbacks import ImportAction
+from bot.telegram.callbacks import ImportAct, ImportAction
 
 # Columns shown with a button each; a wider table keeps the rest as guessed.
 MAX_COLUMN_BUTTONS = 40
@@ -95,19 +95,32 @@ def mapping_keyboard(
     for index, (header, field) in enumerate(shown):
         builder.button(
             text=f"{index + 1}. {_header(header, index)} → {field_label(field)}",
-            callback_data=ImportAction(act="col", tok=tok, col=index),
+            callback_data=ImportAction(act=ImportAct.COL, tok=tok, col=index),
         )
     extra = 0
     if manager_name:
         extra = 1
         builder.button(
             text=_("👤 No manager → {name}").format(name=manager_name[:_HEADER_CHARS]),
-            callback_data=ImportAction(act="mgr", tok=tok),
+            callback_data=ImportAction(act=ImportAct.MGR, tok=tok),
         )
-    builder.button(text=_("✅ Import"), callback_data=ImportAction(act="go", tok=tok))
-    builder.button(text=_("✖ Cancel"), callback_data=ImportAction(act="stop", tok=tok))
+    builder.button(text=_("✅ Import"), callback_data=ImportAction(act=ImportAct.GO, tok=tok))
+    builder.button(text=_("✖ Cancel"), callback_data=ImportAction(act=ImportAct.STOP, tok=tok))
     builder.adjust(*([1] * (len(shown) + extra)), 2)
     return builder.as_markup()
+
+
+def mapping_view(
+    tok: str,
+    file_name: str,
+    rows: int,
+    headers: list[str],
+    mapping: list[str],
+    manager_name: str | None,
+) -> tuple[str, InlineKeyboardMarkup]:
+    """The mapping screen: where each column goes, with a button per column."""
+    text = mapping_text(file_name, rows, headers, mapping, manager_name=manager_name)
+    return text, mapping_keyboard(tok, headers, mapping, manager_name)
 
 
 def field_choice_text(header: str, index: int) -> str:
@@ -122,11 +135,28 @@ def field_keyboard(tok: str, index: int, current: str) -> InlineKeyboardMarkup:
         mark = "• " if field == current else ""
         builder.button(
             text=mark + field_label(field),
-            callback_data=ImportAction(act="set", tok=tok, col=index, fld=field or "-"),
+            callback_data=ImportAction(act=ImportAct.SET, tok=tok, col=index, fld=field or "-"),
         )
-    builder.button(text=_("← Back"), callback_data=ImportAction(act="back", tok=tok))
+    builder.button(text=_("← Back"), callback_data=ImportAction(act=ImportAct.BACK, tok=tok))
     builder.adjust(3)
     return builder.as_markup()
+
+
+def import_help_text(max_mb: int, max_rows: int) -> str:
+    return _(
+        "Send me your client table as a file: <b>.xlsx</b> or <b>.csv</b> (UTF-8 or "
+        "Windows-1251, comma or semicolon); at most {mb} MB, rows at most: {rows}.\n"
+        "The first row with column names is the header: Название, Контакт, Телефон, Email, "
+        "Город, День рождения, Менеджер, Следующий звонок, Теги… I will guess where each "
+        "column goes and show it before anything is saved."
+    ).format(mb=max_mb, rows=fmt_number(max_rows))
+
+
+def photo_hint_text() -> str:
+    return _(
+        "That is a picture; I can only read tables. Send the client base as a file: "
+        "<b>.xlsx</b> or <b>.csv</b> (in Telegram: 📎 → File)."
+    )
 
 
 def progress_text(stage: str, done: int, total: int) -> str:
@@ -156,9 +186,13 @@ def duplicates_text(result: ImportResult) -> str:
 
 def duplicates_keyboard(tok: str) -> InlineKeyboardMarkup:
     builder = InlineKeyboardBuilder()
-    builder.button(text=_("Skip duplicates"), callback_data=ImportAction(act="skip", tok=tok))
-    builder.button(text=_("Merge duplicates"), callback_data=ImportAction(act="merge", tok=tok))
-    builder.button(text=_("✖ Cancel"), callback_data=ImportAction(act="stop", tok=tok))
+    builder.button(
+        text=_("Skip duplicates"), callback_data=ImportAction(act=ImportAct.SKIP, tok=tok)
+    )
+    builder.button(
+        text=_("Merge duplicates"), callback_data=ImportAction(act=ImportAct.MERGE, tok=tok)
+    )
+    builder.button(text=_("✖ Cancel"), callback_data=ImportAction(act=ImportAct.STOP, tok=tok))
     builder.adjust(2, 1)
     return builder.as_markup()
 

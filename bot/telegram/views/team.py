@@ -10,8 +10,8 @@ from aiogram.types import InlineKeyboardMarkup
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from bot.i18n import _, fmt_datetime
-from bot.services.team import Roster, RosterLine, TransferResult
-from bot.telegram.callbacks import TeamAct
+from bot.services.team import Removal, Roster, RosterLine, TransferResult
+from bot.telegram.callbacks import TeamAct, TeamStep
 from bot.telegram.paging import budget_for, neighbours, part_of
 from bot.telegram.render import Viewer, role_label
 from storage.dto import MemberDTO
@@ -60,14 +60,20 @@ def roster_view(roster: Roster, viewer: Viewer, part: int = 0) -> tuple[str, Inl
         mark = "👤" if line.member.is_active else "🚫"
         b.button(
             text=f"{mark} {line.member.full_name[:40]}",
-            callback_data=TeamAct(act="open", mid=line.member.id),
+            callback_data=TeamAct(act=TeamStep.OPEN, mid=line.member.id),
         )
     sizes = [1] * len(members)
     back, more = neighbours(roster.offset, shown, len(roster.lines), roster.total, roster.page_size)
     if back is not None:
-        b.button(text=_("◀️ Back"), callback_data=TeamAct(act="page", off=back.offset, pt=back.part))
+        b.button(
+            text=_("◀️ Back"),
+            callback_data=TeamAct(act=TeamStep.PAGE, off=back.offset, pt=back.part),
+        )
     if more is not None:
-        b.button(text=_("More ▶️"), callback_data=TeamAct(act="page", off=more.offset, pt=more.part))
+        b.button(
+            text=_("More ▶️"),
+            callback_data=TeamAct(act=TeamStep.PAGE, off=more.offset, pt=more.part),
+        )
     nav = (back is not None) + (more is not None)
     if nav:
         sizes.append(nav)
@@ -90,27 +96,84 @@ def panel_keyboard(line: RosterLine, viewer_member: MemberDTO) -> InlineKeyboard
         if member.role == Role.MANAGER:
             b.button(
                 text=_("⬆️ Make head of sales"),
-                callback_data=TeamAct(act="role", mid=member.id, arg=Role.HEAD),
+                callback_data=TeamAct(act=TeamStep.ROLE, mid=member.id, arg=Role.HEAD),
             )
         else:
             b.button(
                 text=_("⬇️ Make manager"),
-                callback_data=TeamAct(act="role", mid=member.id, arg=Role.MANAGER),
+                callback_data=TeamAct(act=TeamStep.ROLE, mid=member.id, arg=Role.MANAGER),
             )
-        b.button(text=_("👑 Hand over ownership"), callback_data=TeamAct(act="own", mid=member.id))
-        b.button(text=_("🗑 Remove from the team"), callback_data=TeamAct(act="rm", mid=member.id))
+        b.button(
+            text=_("👑 Hand over ownership"), callback_data=TeamAct(act=TeamStep.OWN, mid=member.id)
+        )
+        b.button(
+            text=_("🗑 Remove from the team"), callback_data=TeamAct(act=TeamStep.RM, mid=member.id)
+        )
     if line.load.clients:
-        b.button(text=_("🔁 Reassign clients"), callback_data=TeamAct(act="give", mid=member.id))
-    b.button(text=_("◀️ Team"), callback_data=TeamAct(act="page", off=0))
+        b.button(
+            text=_("🔁 Reassign clients"), callback_data=TeamAct(act=TeamStep.GIVE, mid=member.id)
+        )
+    b.button(text=_("◀️ Team"), callback_data=TeamAct(act=TeamStep.PAGE, off=0))
     b.adjust(1)
     return b.as_markup()
 
 
-def confirm_keyboard(act: str, member_id: int) -> InlineKeyboardMarkup:
+def confirm_keyboard(act: TeamStep, member_id: int) -> InlineKeyboardMarkup:
     b = InlineKeyboardBuilder()
     b.button(text=_("✅ Yes"), callback_data=TeamAct(act=act, mid=member_id))
-    b.button(text=_("✖️ Cancel"), callback_data=TeamAct(act="open", mid=member_id))
+    b.button(text=_("✖️ Cancel"), callback_data=TeamAct(act=TeamStep.OPEN, mid=member_id))
     return b.as_markup()
+
+
+def heirs_keyboard(heirs: Sequence[MemberDTO]) -> InlineKeyboardMarkup:
+    """`/owner` without a name: one button per member who may take the ownership over."""
+    b = InlineKeyboardBuilder()
+    for member in heirs:
+        b.button(
+            text=f"👑 {member.full_name[:40]}",
+            callback_data=TeamAct(act=TeamStep.OWN, mid=member.id),
+        )
+    b.adjust(1)
+    return b.as_markup()
+
+
+def ownership_question(name: str) -> str:
+    return _(
+        "Hand the team's ownership over to <b>{name}</b>? They become the owner with every "
+        "right; you become head of sales."
+    ).format(name=escape(name))
+
+
+def new_owner_text(member: MemberDTO) -> str:
+    return _("👑 <b>{name}</b> is now the owner of the team; you are head of sales.").format(
+        name=escape(member.full_name)
+    )
+
+
+def role_changed_note(member: MemberDTO) -> str:
+    """The toast after a role button: plain text, no markup."""
+    return _("{name} is now {role}.").format(
+        name=member.full_name[:60], role=role_label(member.role)
+    )
+
+
+def removal_question(member: MemberDTO) -> str:
+    return _(
+        "Remove <b>{name}</b> from the team? Their access ends at once. Then you choose "
+        "whom their clients, follow-ups and open leads go to; their history stays theirs."
+    ).format(name=escape(member.full_name))
+
+
+def removed_view(removal: Removal) -> tuple[str, InlineKeyboardMarkup | None]:
+    """Who was removed and, when they had clients and someone can take them, whom to give
+    them to."""
+    text = _("🚫 <b>{name}</b> is removed from the team; their access is closed.").format(
+        name=escape(removal.member.full_name)
+    )
+    if removal.clients and removal.receivers:
+        text += "\n\n" + whom_text(removal.member, removal.clients)
+        return text, receivers_keyboard(removal.member.id, removal.receivers)
+    return text, None
 
 
 def receivers_keyboard(source_id: int, receivers: Sequence[MemberDTO]) -> InlineKeyboardMarkup:
@@ -118,9 +181,9 @@ def receivers_keyboard(source_id: int, receivers: Sequence[MemberDTO]) -> Inline
     for member in receivers:
         b.button(
             text=f"➡️ {member.full_name[:40]}",
-            callback_data=TeamAct(act="to", mid=source_id, arg=str(member.id)),
+            callback_data=TeamAct(act=TeamStep.TO, mid=source_id, arg=str(member.id)),
         )
-    b.button(text=_("Later"), callback_data=TeamAct(act="page", off=0))
+    b.button(text=_("Later"), callback_data=TeamAct(act=TeamStep.PAGE, off=0))
     b.adjust(1)
     return b.as_markup()
 
