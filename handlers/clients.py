@@ -43,7 +43,7 @@ PENDING_ADD = "pending_add"
 
 
 async def add_client(flow: Flow, text: str, *, anyway: bool = False) -> None:
-    limits = flow.services.ctx.limits
+    limits = flow.services.limits
     data = parse_new_client(text, max_amount=limits.max_amount, max_tag_chars=limits.max_tag_chars)
     clients = flow.services.clients
     if not anyway:

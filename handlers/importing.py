@@ -109,7 +109,7 @@ async def import_command(
     message: Message, actor: Actor, services: Services, replies: Replies
 ) -> None:
     services.imports.ensure_owner(actor)
-    limits = services.ctx.limits
+    limits = services.limits
     replies.answer(texts.import_help_text(limits.import_max_bytes // MB, limits.import_max_rows))
 
 
@@ -132,7 +132,7 @@ async def document_received(
     tok = secrets.token_hex(3)
     # Downloading and reading take seconds (the file is read in a worker process): meanwhile
     # the database is free for others. Nothing of the import is written before this point.
-    async with services.ctx.uow.paused():
+    async with services.database_released():
         content = await _download(bot, document.file_id)
         preview = await imports.preview(actor, document.file_name, content, tok)
     file_name = document.file_name or "table"
@@ -314,10 +314,13 @@ async def _run_import(
     data: dict[str, object],
     policy: DuplicatePolicy,
 ) -> None:
-    ctx = services.ctx
     assert replies.chat_id is not None and replies.message_id is not None
     progress = ProgressMessage(
-        bot, replies.chat_id, replies.message_id, ctx.clock, ctx.limits.import_progress_seconds
+        bot,
+        replies.chat_id,
+        replies.message_id,
+        services.clock,
+        services.limits.import_progress_seconds,
     )
     # Answered now: the import may take a minute, Telegram's spinner does not wait that long.
     await replies.answer_callback_now(_("Importing…"))
@@ -327,7 +330,7 @@ async def _run_import(
         if not services.imports.has_parsed(actor, tok):
             # The rows read at preview are not here (another instance, or they expired): the
             # file is read again, once, before anything is written.
-            async with ctx.uow.paused():
+            async with services.database_released():
                 content = await _download(bot, str(data["file_id"]))
                 await services.imports.preview(actor, str(data["file_name"]), content, tok)
         result = await services.imports.run(
@@ -353,7 +356,7 @@ async def _run_import(
         # Nothing of the file stays: the transaction is rolled back here rather than by the
         # middleware, because the button was already answered and the failure is told on the
         # progress message instead.
-        await ctx.uow.rollback()
+        await services.discard_changes()
         if isinstance(exc, DomainError | ParseError):
             text = error_text(exc.code, exc.params)
         else:
@@ -369,7 +372,7 @@ async def _run_import(
     services.imports.discard(actor, tok)
     await state.clear()
     replies.edit(_("✅ Import finished."))
-    listed = ctx.limits.import_problems_listed
+    listed = services.limits.import_problems_listed
     replies.answer(texts.report_text(result, listed))
     if len(result.problems) > listed:
         replies.document(

@@ -29,7 +29,7 @@ async def render(
     if page.total == 0 and not is_filter_word(word):
         # `/list purple`: not a list, and no client has such a tag: say which lists there are.
         return unknown_filter_text(word), None
-    viewer = Viewer(actor.zone, services.ctx.local_now(actor).date())
+    viewer = Viewer(actor.zone, services.today(actor))
     return list_view(
         page,
         key,
@@ -37,7 +37,7 @@ async def render(
         viewer,
         show_manager=sees_whole_team(actor),
         part=part,
-        chunk_size=services.ctx.limits.list_page_size,
+        chunk_size=services.limits.list_page_size,
     )
 
 
@@ -45,7 +45,7 @@ async def list_clients(
     message: Message, command: CommandObject, actor: Actor, services: Services, replies: Replies
 ) -> None:
     word = command.args or ""
-    key = filter_key(word, services.ctx.limits.max_tag_chars)
+    key = filter_key(word, services.limits.max_tag_chars)
     text, markup = await render(actor, services, key, 0, word=word)
     replies.answer(text, reply_markup=markup)
 

@@ -45,7 +45,7 @@ Step = Callable[[TeamAct, Actor, Services], Awaitable[Screen]]
 
 
 def _viewer(actor: Actor, services: Services) -> Viewer:
-    return Viewer(actor.zone, services.ctx.local_now(actor).date())
+    return Viewer(actor.zone, services.today(actor))
 
 
 async def team(message: Message, actor: Actor, services: Services, replies: Replies) -> None:

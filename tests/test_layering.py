@@ -9,16 +9,6 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 
-# Still reading `services.ctx` while their owners rewrite them (the `ctx` property on
-# bot/services/hub.py is there for them alone); each moves to Services.limits, today(),
-# local_now(), clock, database_released() and discard_changes(), then leaves this list.
-CTX_PENDING = {
-    "handlers/clients.py",
-    "handlers/lists.py",
-    "handlers/importing.py",
-    "handlers/team.py",
-}
-
 
 def _modules(*folders: str) -> Iterator[tuple[str, ast.Module]]:
     for folder in folders:
@@ -114,6 +104,4 @@ def _ctx_readers() -> set[str]:
 def test_handlers_and_views_do_not_reach_into_the_service_context():
     """Handlers get what they need from the services' own methods, never from their context
     (and through it the unit of work)."""
-    readers = _ctx_readers()
-    assert readers - CTX_PENDING == set()
-    assert readers >= CTX_PENDING, "a pending handler no longer reads ctx: drop it from the list"
+    assert _ctx_readers() == set()

@@ -58,12 +58,6 @@ class Services:
         """Roll back what this update wrote, when the handler reports the failure itself."""
         await self._ctx.uow.rollback()
 
-    @property
-    def ctx(self) -> ServiceContext:
-        """Transitional: handlers/clients.py, lists.py, importing.py and team.py still read it
-        (their owners are rewriting them); they move to the methods above, then this goes."""
-        return self._ctx
-
     @cached_property
     def clients(self) -> ClientService:
         return ClientService(self._ctx)
