@@ -237,7 +237,11 @@ class TerminalInput:
                 line: str | None = input(self._prompt)
             except (EOFError, KeyboardInterrupt, ValueError, OSError):
                 line = None
-            self._loop.call_soon_threadsafe(self._lines.put_nowait, line)
+            try:
+                self._loop.call_soon_threadsafe(self._lines.put_nowait, line)
+            except RuntimeError:
+                # Ctrl+C closed the loop while input() waited: nobody wants the line any more.
+                return
             if line is None:
                 return
 
