@@ -69,13 +69,16 @@ async def add_anyway(
     state: FSMContext,
     replies: Replies,
 ) -> None:
+    # Telegram may no longer have the pressed message: then there is no chat to answer in.
+    if query.message is None:
+        replies.answer_callback()
+        return
     pending = (await state.get_data()).get(PENDING_ADD)
     if not isinstance(pending, dict) or pending.get("tok") != callback_data.tok:
         replies.answer_callback(_("This button is no longer active."))
         return
     replies.answer_callback()
-    if query.message is not None:
-        replies.edit_markup()
+    replies.edit_markup()
     await add_client(Flow(replies, actor, services, state), str(pending["text"]), anyway=True)
 
 

@@ -160,17 +160,23 @@ class Flow:
         await self.state.clear()
         await self.send(view.no_client(name))
 
-    async def _ask_details(self, cmd: str, client_id: int, client_name: str) -> None:
+    async def _ask_details(self, cmd: str, client_id: int) -> None:
+        services, actor = self.services, self.actor
+        followup_id = 0
+        if cmd == "call":
+            client, followup = await services.activities.call_question(actor, client_id)
+            followup_id = followup.id if followup is not None else 0
+        else:
+            client = await services.clients.get_visible(actor, client_id)
         await self.state.set_state(Steps.details)
-        await self.state.set_data({"cmd": cmd, "cid": client_id})
-        await self.send(*view.details_question(cmd, client_id, client_name))
+        await self.state.set_data({"cmd": cmd, "cid": client.id})
+        await self.send(*view.details_question(cmd, client.id, client.name, followup_id))
 
     async def execute(self, cmd: str, client_id: int, rest: str) -> None:
         services, actor = self.services, self.actor
         rest = rest.strip()
         if cmd in NEEDS_DETAILS and not rest:
-            client = await services.clients.get_visible(actor, client_id)
-            await self._ask_details(cmd, client.id, client.name)
+            await self._ask_details(cmd, client_id)
             return
         await self.state.clear()
         viewer = self.viewer()

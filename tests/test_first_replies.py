@@ -9,7 +9,9 @@ from datetime import UTC, datetime
 from aiogram.methods import EditMessageText
 from aiogram.types import CallbackQuery, Chat, Message, Update, User
 
+from storage.models import Client
 from tests.support.harness import BotHarness, Person, Reply
+from tests.support.reads import count
 
 OWNER = Person(501, "Olga")
 
@@ -150,3 +152,23 @@ async def test_a_phone_of_a_client_the_member_cannot_see_is_still_refused(harnes
     reply = (await harness.send(manager, "/add Petya, 8 999 123 45 67"))[-1]
     assert "already in the team's base" in reply.text and "Ivanov" not in reply.text
     assert not reply.buttons
+
+
+async def test_add_anyway_without_its_message_adds_nothing(harness: BotHarness):
+    await started(harness)
+    await harness.send(OWNER, "/add Ivanov Petr")
+    warning = (await harness.send(OWNER, "/add Иванов Пётр, Москва"))[-1]
+    harness.session.clear()
+    # Telegram sends no message with a press on one too old for it to still have.
+    query = CallbackQuery(
+        id="tap-old",
+        from_user=User(id=OWNER.id, is_bot=False, first_name=OWNER.first_name, language_code="en"),
+        chat_instance="test",
+        data=button(warning, "Add anyway"),
+    )
+    await harness.app.dispatcher.feed_update(
+        harness.app.bot, Update(update_id=9_001, callback_query=query)
+    )
+    assert harness.alerts() == [""]
+    assert harness.replies() == []
+    assert await count(harness, Client) == 1

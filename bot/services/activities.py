@@ -311,6 +311,14 @@ class ActivityService:
             raise DomainError(ErrorCode.ALREADY_HANDLED)
         return followup, client
 
+    async def call_question(
+        self, actor: Actor, client_id: int
+    ) -> tuple[ClientDTO, FollowupDTO | None]:
+        """The client a bare `/call` asks about and the next contact its answer buttons are made
+        for: like a card's, they act only while that follow-up still waits."""
+        client = await self._client(actor, client_id)
+        return client, await self._ctx.uow.followups.pending_for_client(actor.team.id, client.id)
+
     async def _expect(
         self, actor: Actor, client: ClientDTO, expected_followup: int | None
     ) -> FollowupDTO | None:

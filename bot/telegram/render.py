@@ -342,7 +342,11 @@ def reminder_keyboard(followup_id: int) -> InlineKeyboardMarkup:
 def _names(items: list[NamedClient], total: int | None = None) -> str:
     shown = ", ".join(escape(item.name) for item in items)
     more = (total or len(items)) - len(items)
-    return shown + (_(" and {count} more").format(count=more) if more > 0 else "")
+    if more <= 0:
+        return shown
+    return ngettext(
+        "{names} and {count} more client", "{names} and {count} more clients", more
+    ).format(names=shown, count=more)
 
 
 def digest_text(d: Digest, viewer: Viewer) -> str:

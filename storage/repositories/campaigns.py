@@ -10,13 +10,10 @@ from sqlalchemy import insert, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.dto import MemberDTO, to_dto
-from storage.models import Campaign, Client, ClientTag, Followup, Member, Team, text_limit
+from storage.models import Campaign, Client, ClientTag, Followup, Member, Team
 
 # The follow-up kind the "one pending follow-up per client" index leaves out.
 CAMPAIGN_KIND = "campaign"
-# What the columns hold: the service refuses longer input before anything is written.
-TITLE_LIMIT = text_limit(Campaign, "title") or 200
-SELECTOR_LIMIT = text_limit(Campaign, "selector") or 100
 
 
 @dataclass(frozen=True, slots=True)

@@ -30,9 +30,10 @@ def no_client(name: str) -> str:
     )
 
 
-def details_question(cmd: str, client_id: int, client_name: str) -> View:
+def details_question(cmd: str, client_id: int, client_name: str, followup_id: int = 0) -> View:
     """What the command still needs once the client is known; a call offers its two usual
-    outcomes as buttons."""
+    outcomes as buttons, made for the client's next contact `followup_id` (0: none) as a card's
+    are, so a second press or an old question cannot log the call twice."""
     prompts = {
         "call": _(
             "How did the call with <b>{name}</b> go? Write <code>done</code>, "
@@ -56,9 +57,13 @@ def details_question(cmd: str, client_id: int, client_name: str) -> View:
     markup = None
     if cmd == "call":
         b = InlineKeyboardBuilder()
-        b.button(text=_("✅ Talked"), callback_data=CardAction(act=CardAct.DONE, cid=client_id))
         b.button(
-            text=_("📵 No answer"), callback_data=CardAction(act=CardAct.NO_ANSWER, cid=client_id)
+            text=_("✅ Talked"),
+            callback_data=CardAction(act=CardAct.DONE, cid=client_id, fid=followup_id),
+        )
+        b.button(
+            text=_("📵 No answer"),
+            callback_data=CardAction(act=CardAct.NO_ANSWER, cid=client_id, fid=followup_id),
         )
         markup = b.as_markup()
     text = prompts[cmd].format(name=escape(client_name)) + "\n" + _("/cancel to stop.")

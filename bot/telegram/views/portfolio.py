@@ -32,7 +32,7 @@ from bot.services.portfolio.service import (
     MemberChoice,
     Report,
 )
-from bot.telegram.callbacks import PortfolioAct, PortfolioView
+from bot.telegram.callbacks import PortfolioAct, PortfolioOutput, PortfolioView
 from bot.telegram.paging import fit_lines
 
 SUMMARY = "0"
@@ -530,11 +530,13 @@ def keyboard(
         actions.append(
             InlineKeyboardButton(
                 text=_("📊 Chart"),
-                callback_data=PortfolioAct(a="chart", p=key, m=member, s=section).pack(),
+                callback_data=PortfolioAct(
+                    a=PortfolioOutput.CHART, p=key, m=member, s=section
+                ).pack(),
             )
         )
     if may_export:
-        for fmt, label in (("xlsx", _("⬇ XLSX")), ("csv", _("⬇ CSV"))):
+        for fmt, label in ((PortfolioOutput.XLSX, _("⬇ XLSX")), (PortfolioOutput.CSV, _("⬇ CSV"))):
             actions.append(
                 InlineKeyboardButton(
                     text=label,

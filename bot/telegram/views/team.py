@@ -9,7 +9,7 @@ from typing import Any
 from aiogram.types import InlineKeyboardMarkup
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
-from bot.i18n import _, fmt_datetime
+from bot.i18n import _, fmt_datetime, ngettext
 from bot.services.team import Removal, Roster, RosterLine, TransferResult
 from bot.telegram.callbacks import TeamAct, TeamStep
 from bot.telegram.paging import budget_for, neighbours, part_of
@@ -197,9 +197,11 @@ def whom_text(member: MemberDTO, clients: int) -> str:
 
 def _names_list(names: Sequence[str], more: int) -> str:
     text = ", ".join(escape(str(name)) for name in names)
-    if more > 0:
-        text += " " + _("and {count} more").format(count=more)
-    return text
+    if more <= 0:
+        return text
+    return ngettext(
+        "{names} and {count} more client", "{names} and {count} more clients", more
+    ).format(names=text, count=more)
 
 
 def transferred_text(result: TransferResult, shown: int) -> str:

@@ -1,5 +1,5 @@
 """The questions of `/transfer` step by step: whose clients, to whom, all or some (the summary
-after the move is team_render.transferred_text)."""
+after the move is bot/telegram/views/team.py's transferred_text)."""
 
 from __future__ import annotations
 
