@@ -23,6 +23,12 @@ and changes where and how a statement runs:
 - ROLLBACK runs on the driver's thread, and only when a transaction is open: the pool's reset
   of a connection returned after a commit costs nothing, one returned mid-transaction is still
   rolled back.
+- SQLite may roll a transaction back by itself (after an I/O error, a full disk, an interrupted
+  write, `ON CONFLICT ROLLBACK`). With the driver's own transaction control off, a statement
+  after that would run in autocommit and the final COMMIT would find nothing to commit: part of
+  the work saved, the rest lost. So a statement of a transaction that is no longer open raises
+  `sqlite3.OperationalError` instead (SQLAlchemy wraps it, the unit of work rolls back), and
+  so does the COMMIT of such a transaction.
 
 So an update makes one hop (the commit) instead of three or four per statement; the event loop
 is held by a read no longer than the budget, and never by a lock.
@@ -107,9 +113,36 @@ def _run_many(connection: sqlite3.Connection, sql: str, parameters: Any) -> _Res
         cursor.close()
 
 
+_ROLLED_BACK = (
+    "the transaction was rolled back by SQLite (after an earlier error); "
+    "its statements cannot go on in autocommit"
+)
+
+
+def _in_transaction(connection: sqlite3.Connection) -> None:
+    """Refuse a statement of a transaction SQLite has rolled back on its own."""
+    if not connection.in_transaction:
+        raise sqlite3.OperationalError(_ROLLED_BACK)
+
+
+def _run_in_transaction(connection: sqlite3.Connection, sql: str, parameters: Any) -> _Result:
+    _in_transaction(connection)
+    return _run(connection, sql, parameters)
+
+
+def _run_many_in_transaction(connection: sqlite3.Connection, sql: str, parameters: Any) -> _Result:
+    _in_transaction(connection)
+    return _run_many(connection, sql, parameters)
+
+
 def _commit(connection: sqlite3.Connection) -> None:
     if connection.in_transaction:
         connection.commit()
+
+
+def _commit_in_transaction(connection: sqlite3.Connection) -> None:
+    _in_transaction(connection)
+    connection.commit()
 
 
 def _rollback(connection: sqlite3.Connection) -> None:
@@ -175,7 +208,7 @@ class LoopFirstCursor:
         self._take(self._adapt.run(operation, parameters, quick_write))
 
     def executemany(self, operation: str, seq_of_parameters: Any) -> None:
-        self._take(self._adapt.hop(_run_many, operation, seq_of_parameters))
+        self._take(self._adapt.run_many(operation, seq_of_parameters))
 
     def fetchone(self) -> Any:
         return self._rows.popleft() if self._rows else None
@@ -210,13 +243,16 @@ class LoopFirstConnection(AsyncAdapt_aiosqlite_connection):
     # Hops sent to the driver's thread and hops it finished: each counter is written by one
     # thread only. While they differ (a hop of a cancelled task may still be running), the
     # loop does not touch the connection and queues its statements behind instead.
-    __slots__ = ("_busy_timeout_ms", "_hops_done", "_hops_sent")
+    __slots__ = ("_began", "_busy_timeout_ms", "_hops_done", "_hops_sent")
 
     def __init__(self, dbapi: Any, connection: Any) -> None:
         super().__init__(dbapi, connection)
         self._busy_timeout_ms: int | None = None
         self._hops_sent = 0
         self._hops_done = 0
+        # A transaction was begun and not yet committed or rolled back by us: a statement that
+        # finds none open (SQLite rolled it back) must fail, not run in autocommit.
+        self._began = False
 
     @property
     def hops(self) -> int:
@@ -264,8 +300,10 @@ class LoopFirstConnection(AsyncAdapt_aiosqlite_connection):
 
     def run(self, sql: str, parameters: Any, quick_write: bool) -> _Result:
         raw = self._loop_connection()
-        if raw is not None and sql == _BEGIN:
-            return self._begin(raw)
+        if sql == _BEGIN:
+            result = self._begin(raw) if raw is not None else self.hop(_run, sql, parameters)
+            self._began = True
+            return result  # type: ignore[no-any-return]
         if raw is not None and raw.in_transaction:
             try:
                 if quick_write:
@@ -276,7 +314,13 @@ class LoopFirstConnection(AsyncAdapt_aiosqlite_connection):
                         return result
             except Exception as error:
                 self._handle_exception(error)
-        return self.hop(_run, sql, parameters)  # type: ignore[no-any-return]
+        # Checked where the statement runs, on the thread, right before it.
+        function = _run_in_transaction if self._began else _run
+        return self.hop(function, sql, parameters)  # type: ignore[no-any-return]
+
+    def run_many(self, sql: str, seq_of_parameters: Any) -> _Result:
+        function = _run_many_in_transaction if self._began else _run_many
+        return self.hop(function, sql, seq_of_parameters)  # type: ignore[no-any-return]
 
     async def run_statement(self, sql: str, parameters: Any, quick_write: bool) -> _Result:
         """`run` for a caller on the event loop, outside SQLAlchemy (storage/hot.py): the same
@@ -292,7 +336,8 @@ class LoopFirstConnection(AsyncAdapt_aiosqlite_connection):
                         return result
             except Exception as error:
                 self._handle_exception(error)
-        return await self.hop_async(_run, sql, parameters)  # type: ignore[no-any-return]
+        function = _run_in_transaction if self._began else _run
+        return await self.hop_async(function, sql, parameters)  # type: ignore[no-any-return]
 
     def _read_on_loop(self, raw: sqlite3.Connection, sql: str, parameters: Any) -> _Result | None:
         """The rows, or None if the budget ran out (the transaction is then as it was)."""
@@ -333,10 +378,14 @@ class LoopFirstConnection(AsyncAdapt_aiosqlite_connection):
         return self.hop(_run, _BEGIN, None)  # type: ignore[no-any-return]
 
     def commit(self) -> None:
+        # A transaction SQLite rolled back cannot be committed: saying so beats reporting success.
+        function = _commit_in_transaction if self._began else _commit
+        self._began = False
         if self._connection._connection:
-            self.hop(_commit)
+            self.hop(function)
 
     def rollback(self) -> None:
+        self._began = False
         raw = self._connection._connection
         # After a commit there is nothing to roll back: no hop for the pool's reset.
         if raw is not None and (self._loop_connection() is None or raw.in_transaction):

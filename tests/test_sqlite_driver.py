@@ -8,7 +8,7 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import exc, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from storage import sqlite_driver
@@ -153,3 +153,41 @@ async def test_waiting_for_another_writer_does_not_block_the_event_loop(
     finally:
         other.close()
         await engine.dispose()
+
+
+def _fsm_keys(engine: AsyncEngine) -> list[str]:
+    path = engine.url.database
+    assert path
+    with sqlite3.connect(path) as plain:
+        return [key for (key,) in plain.execute("SELECT key FROM fsm_states ORDER BY key")]
+
+
+async def test_a_transaction_sqlite_rolled_back_on_its_own_is_not_continued_in_autocommit(
+    sqlite_engine: AsyncEngine,
+):
+    insert = "INSERT {}INTO fsm_states (key, state, updated_at) VALUES (:key, 's', :now)"
+    uows = UnitOfWorkFactory(create_session_factory(sqlite_engine), serialize=True)
+    async with uows() as uow:
+        await uow.fsm.put("kept", NOW, state="s")
+        await uow.commit()
+    with pytest.raises(exc.OperationalError, match="rolled back by SQLite"):
+        async with uows() as uow:
+            await uow.fsm.put("a", NOW, state="s")
+            # A conflict that makes SQLite itself roll the whole transaction back, as an I/O
+            # error or a full disk may; the caller goes on as if only the statement failed.
+            with pytest.raises(exc.IntegrityError):
+                await uow.session.execute(
+                    text(insert.format("OR ROLLBACK ")), {"key": "kept", "now": NOW}
+                )
+            # Neither a hot statement nor one through the session runs in autocommit.
+            with pytest.raises(exc.OperationalError, match="rolled back by SQLite"):
+                await uow.fsm.put("b", NOW, state="s")
+            with pytest.raises(exc.OperationalError, match="rolled back by SQLite"):
+                await uow.session.execute(text(insert.format("")), {"key": "c", "now": NOW})
+            # Nor does the commit report success for work SQLite has thrown away.
+            await uow.commit()
+    assert _fsm_keys(sqlite_engine) == ["kept"]
+    async with uows() as uow:  # the connection is sound for the next unit of work
+        await uow.fsm.put("d", NOW, state="s")
+        await uow.commit()
+    assert _fsm_keys(sqlite_engine) == ["d", "kept"]
