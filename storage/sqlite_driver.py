@@ -369,7 +369,8 @@ class LoopFirstConnection(AsyncAdapt_aiosqlite_connection):
             try:
                 return await_(_at_once(_run, raw, _BEGIN, None))  # type: ignore[no-any-return]
             except sqlite3.OperationalError as error:
-                if getattr(error, "sqlite_errorname", "") != "SQLITE_BUSY":
+                # SQLITE_BUSY and its extended codes (BUSY_RECOVERY, BUSY_SNAPSHOT, BUSY_TIMEOUT).
+                if getattr(error, "sqlite_errorcode", 0) & 0xFF != sqlite3.SQLITE_BUSY:
                     raise
             finally:
                 raw.execute(f"PRAGMA busy_timeout={self._busy_timeout_ms}")

@@ -191,3 +191,34 @@ async def test_a_transaction_sqlite_rolled_back_on_its_own_is_not_continued_in_a
         await uow.fsm.put("d", NOW, state="s")
         await uow.commit()
     assert _fsm_keys(sqlite_engine) == ["d", "kept"]
+
+
+async def test_begin_waits_on_the_thread_for_every_kind_of_busy(
+    sqlite_engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
+):
+    uows = UnitOfWorkFactory(create_session_factory(sqlite_engine), serialize=True)
+    async with uows() as uow:
+        driver = await _driver(uow)
+        await uow.commit()
+    run = sqlite_driver._run
+    refused: list[str] = []
+
+    def busy_recovery_once(connection: sqlite3.Connection, sql: str, parameters: object) -> object:
+        if sql == sqlite_driver._BEGIN and not refused:
+            # Another connection is recovering the WAL: an extended code of SQLITE_BUSY.
+            refused.append(sql)
+            error = sqlite3.OperationalError("database is locked")
+            error.sqlite_errorcode = sqlite3.SQLITE_BUSY_RECOVERY  # type: ignore[attr-defined]
+            error.sqlite_errorname = "SQLITE_BUSY_RECOVERY"  # type: ignore[attr-defined]
+            raise error
+        return run(connection, sql, parameters)
+
+    monkeypatch.setattr(sqlite_driver, "_run", busy_recovery_once)
+    before = driver.hops
+    async with uows() as uow:
+        await uow.fsm.put("k", NOW, state="s")
+        assert await _driver(uow) is driver
+        assert refused == [sqlite_driver._BEGIN]
+        assert driver.hops == before + 1  # BEGIN waited on the thread; the write ran on the loop
+        await uow.commit()
+    assert _fsm_keys(sqlite_engine) == ["k"]
