@@ -104,9 +104,6 @@ def _tune_sqlite(engine: AsyncEngine, busy_timeout_ms: int) -> None:
         cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA synchronous=NORMAL")
-        # Commits run on the event loop and must not checkpoint: the driver checkpoints every
-        # CHECKPOINT_EVERY_COMMITS commits on its thread (storage/sqlite_driver.py).
-        cursor.execute("PRAGMA wal_autocheckpoint=0")
         cursor.execute("PRAGMA secure_delete=ON")  # /forget: freed space is zeroed, not left
         cursor.close()
 

@@ -19,17 +19,19 @@ and changes where and how a statement runs:
     cannot be interrupted safely: SQLite rolls back the whole transaction when it is.
 - BEGIN IMMEDIATE is tried on the loop with no busy wait; when another connection holds the
   write lock it waits on the driver's thread, under the connection's busy timeout.
-- COMMIT runs on the loop: in WAL mode with synchronous=NORMAL it appends to the log without
-  a sync, and with `wal_autocheckpoint=0` (storage/db.py) it never checkpoints. Every
-  `CHECKPOINT_EVERY_COMMITS`-th commit of a connection, and the commit of a transaction that sent
-  work to the thread (a bulk write may make a large commit), runs on the driver's thread followed
-  by a passive checkpoint (which writes and syncs the database file).
+- COMMIT runs on the driver's thread (a WAL checkpoint may write and sync the database file).
 - ROLLBACK runs on the driver's thread, and only when a transaction is open: the pool's reset
   of a connection returned after a commit costs nothing, one returned mid-transaction is still
   rolled back.
+- SQLite may roll a transaction back by itself (after an I/O error, a full disk, an interrupted
+  write, `ON CONFLICT ROLLBACK`). With the driver's own transaction control off, a statement
+  after that would run in autocommit and the final COMMIT would find nothing to commit: part of
+  the work saved, the rest lost. So a statement of a transaction that is no longer open raises
+  `sqlite3.OperationalError` instead (SQLAlchemy wraps it, the unit of work rolls back), and
+  so does the COMMIT of such a transaction.
 
-So a usual update makes no hop at all, instead of three or four per statement; the event loop is
-held by a read no longer than the budget, and never by a lock or a sync.
+So an update makes one hop (the commit) instead of three or four per statement; the event loop
+is held by a read no longer than the budget, and never by a lock.
 """
 
 from __future__ import annotations
@@ -60,9 +62,6 @@ LOOP_WALL_LIMIT_SECONDS = 0.02
 PROGRESS_STEPS = 1000
 # Statements that ran over the budget once, remembered up to this many (then no more are added).
 SLOW_STATEMENTS_KEPT = 1024
-# A connection commits on the loop (no checkpoint: `PRAGMA wal_autocheckpoint=0`, storage/db.py)
-# and every this many commits on the driver's thread, followed by a passive WAL checkpoint.
-CHECKPOINT_EVERY_COMMITS = 64
 QUICK_WRITE = "quick_write"
 DRIVER = "salesbot_aiosqlite"
 _BEGIN = "BEGIN IMMEDIATE"
@@ -114,15 +113,36 @@ def _run_many(connection: sqlite3.Connection, sql: str, parameters: Any) -> _Res
         cursor.close()
 
 
+_ROLLED_BACK = (
+    "the transaction was rolled back by SQLite (after an earlier error); "
+    "its statements cannot go on in autocommit"
+)
+
+
+def _in_transaction(connection: sqlite3.Connection) -> None:
+    """Refuse a statement of a transaction SQLite has rolled back on its own."""
+    if not connection.in_transaction:
+        raise sqlite3.OperationalError(_ROLLED_BACK)
+
+
+def _run_in_transaction(connection: sqlite3.Connection, sql: str, parameters: Any) -> _Result:
+    _in_transaction(connection)
+    return _run(connection, sql, parameters)
+
+
+def _run_many_in_transaction(connection: sqlite3.Connection, sql: str, parameters: Any) -> _Result:
+    _in_transaction(connection)
+    return _run_many(connection, sql, parameters)
+
+
 def _commit(connection: sqlite3.Connection) -> None:
     if connection.in_transaction:
         connection.commit()
 
 
-def _commit_and_checkpoint(connection: sqlite3.Connection) -> None:
-    _commit(connection)
-    # PASSIVE: copies what no reader still needs and never waits for anyone.
-    connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+def _commit_in_transaction(connection: sqlite3.Connection) -> None:
+    _in_transaction(connection)
+    connection.commit()
 
 
 def _rollback(connection: sqlite3.Connection) -> None:
@@ -188,7 +208,7 @@ class LoopFirstCursor:
         self._take(self._adapt.run(operation, parameters, quick_write))
 
     def executemany(self, operation: str, seq_of_parameters: Any) -> None:
-        self._take(self._adapt.hop(_run_many, operation, seq_of_parameters))
+        self._take(self._adapt.run_many(operation, seq_of_parameters))
 
     def fetchone(self) -> Any:
         return self._rows.popleft() if self._rows else None
@@ -223,18 +243,16 @@ class LoopFirstConnection(AsyncAdapt_aiosqlite_connection):
     # Hops sent to the driver's thread and hops it finished: each counter is written by one
     # thread only. While they differ (a hop of a cancelled task may still be running), the
     # loop does not touch the connection and queues its statements behind instead.
-    __slots__ = ("_busy_timeout_ms", "_commits", "_hops_done", "_hops_sent", "_thread_work", "_wal")
+    __slots__ = ("_began", "_busy_timeout_ms", "_hops_done", "_hops_sent")
 
     def __init__(self, dbapi: Any, connection: Any) -> None:
         super().__init__(dbapi, connection)
         self._busy_timeout_ms: int | None = None
         self._hops_sent = 0
         self._hops_done = 0
-        self._commits = 0
-        # Whether the open transaction sent anything to the thread (a bulk write, a heavy read,
-        # a wait for the lock): then its commit goes there too, as it may be large.
-        self._thread_work = False
-        self._wal: bool | None = None  # journal_mode=WAL, read at the first commit
+        # A transaction was begun and not yet committed or rolled back by us: a statement that
+        # finds none open (SQLite rolled it back) must fail, not run in autocommit.
+        self._began = False
 
     @property
     def hops(self) -> int:
@@ -259,7 +277,6 @@ class LoopFirstConnection(AsyncAdapt_aiosqlite_connection):
             if not driver._running or driver._connection is None:
                 raise ValueError("Connection closed")
             self._hops_sent += 1
-            self._thread_work = True
             return await_(driver._execute(self._on_thread, function, *args))
         except Exception as error:
             self._handle_exception(error)
@@ -271,7 +288,6 @@ class LoopFirstConnection(AsyncAdapt_aiosqlite_connection):
             if not driver._running or driver._connection is None:
                 raise ValueError("Connection closed")
             self._hops_sent += 1
-            self._thread_work = True
             return await driver._execute(self._on_thread, function, *args)
         except Exception as error:
             self._handle_exception(error)
@@ -284,8 +300,10 @@ class LoopFirstConnection(AsyncAdapt_aiosqlite_connection):
 
     def run(self, sql: str, parameters: Any, quick_write: bool) -> _Result:
         raw = self._loop_connection()
-        if raw is not None and sql == _BEGIN:
-            return self._begin(raw)
+        if sql == _BEGIN:
+            result = self._begin(raw) if raw is not None else self.hop(_run, sql, parameters)
+            self._began = True
+            return result  # type: ignore[no-any-return]
         if raw is not None and raw.in_transaction:
             try:
                 if quick_write:
@@ -296,7 +314,13 @@ class LoopFirstConnection(AsyncAdapt_aiosqlite_connection):
                         return result
             except Exception as error:
                 self._handle_exception(error)
-        return self.hop(_run, sql, parameters)  # type: ignore[no-any-return]
+        # Checked where the statement runs, on the thread, right before it.
+        function = _run_in_transaction if self._began else _run
+        return self.hop(function, sql, parameters)  # type: ignore[no-any-return]
+
+    def run_many(self, sql: str, seq_of_parameters: Any) -> _Result:
+        function = _run_many_in_transaction if self._began else _run_many
+        return self.hop(function, sql, seq_of_parameters)  # type: ignore[no-any-return]
 
     async def run_statement(self, sql: str, parameters: Any, quick_write: bool) -> _Result:
         """`run` for a caller on the event loop, outside SQLAlchemy (storage/hot.py): the same
@@ -312,7 +336,8 @@ class LoopFirstConnection(AsyncAdapt_aiosqlite_connection):
                         return result
             except Exception as error:
                 self._handle_exception(error)
-        return await self.hop_async(_run, sql, parameters)  # type: ignore[no-any-return]
+        function = _run_in_transaction if self._began else _run
+        return await self.hop_async(function, sql, parameters)  # type: ignore[no-any-return]
 
     def _read_on_loop(self, raw: sqlite3.Connection, sql: str, parameters: Any) -> _Result | None:
         """The rows, or None if the budget ran out (the transaction is then as it was)."""
@@ -344,7 +369,8 @@ class LoopFirstConnection(AsyncAdapt_aiosqlite_connection):
             try:
                 return await_(_at_once(_run, raw, _BEGIN, None))  # type: ignore[no-any-return]
             except sqlite3.OperationalError as error:
-                if getattr(error, "sqlite_errorname", "") != "SQLITE_BUSY":
+                # SQLITE_BUSY and its extended codes (BUSY_RECOVERY, BUSY_SNAPSHOT, BUSY_TIMEOUT).
+                if getattr(error, "sqlite_errorcode", 0) & 0xFF != sqlite3.SQLITE_BUSY:
                     raise
             finally:
                 raw.execute(f"PRAGMA busy_timeout={self._busy_timeout_ms}")
@@ -353,34 +379,15 @@ class LoopFirstConnection(AsyncAdapt_aiosqlite_connection):
         return self.hop(_run, _BEGIN, None)  # type: ignore[no-any-return]
 
     def commit(self) -> None:
-        """On the loop: with synchronous=NORMAL a WAL commit appends its pages to the log
-        without a sync, and the checkpoint (which writes and syncs the database file) is not
-        run at commit (wal_autocheckpoint=0) but every CHECKPOINT_EVERY_COMMITS-th commit, on
-        the driver's thread."""
-        raw = self._loop_connection()
-        on_loop = raw is not None and raw.in_transaction and not self._thread_work
-        self._thread_work = False
-        if on_loop and self._is_wal(raw):  # type: ignore[arg-type]
-            self._commits += 1
-            if self._commits % CHECKPOINT_EVERY_COMMITS:
-                try:
-                    await_(_at_once(_commit, raw))
-                except Exception as error:
-                    self._handle_exception(error)
-                return
-            self.hop(_commit_and_checkpoint)
-        elif self._connection._connection:
-            self.hop(_commit_and_checkpoint if self._wal else _commit)
-
-    def _is_wal(self, raw: sqlite3.Connection) -> bool:
-        """Outside WAL mode (an in-memory database) a commit with synchronous=NORMAL syncs."""
-        if self._wal is None:
-            self._wal = raw.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-        return self._wal
+        # A transaction SQLite rolled back cannot be committed: saying so beats reporting success.
+        function = _commit_in_transaction if self._began else _commit
+        self._began = False
+        if self._connection._connection:
+            self.hop(function)
 
     def rollback(self) -> None:
+        self._began = False
         raw = self._connection._connection
-        self._thread_work = False
         # After a commit there is nothing to roll back: no hop for the pool's reset.
         if raw is not None and (self._loop_connection() is None or raw.in_transaction):
             self.hop(_rollback)

@@ -8,7 +8,7 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import exc, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from storage import sqlite_driver
@@ -36,7 +36,7 @@ async def _driver(uow: UnitOfWork) -> sqlite_driver.LoopFirstConnection:
     return adapted
 
 
-async def test_an_update_reads_writes_and_commits_on_the_loop(
+async def test_an_update_reads_and_writes_on_the_loop_and_hops_only_to_commit(
     sqlite_engine: AsyncEngine,
 ):
     uows = UnitOfWorkFactory(create_session_factory(sqlite_engine), serialize=True)
@@ -75,9 +75,9 @@ async def test_an_update_reads_writes_and_commits_on_the_loop(
         )
         assert driver.hops == before
         await uow.commit()
-        assert driver.hops == before
+        assert driver.hops == before + 1
     # Returned to the pool after a commit: nothing to roll back, no hop for it.
-    assert driver.hops == before
+    assert driver.hops == before + 1
     async with uows() as uow:
         assert len(await uow.activities.recent(team_id, client_id, ["call"], 5)) == 1
 
@@ -155,35 +155,70 @@ async def test_waiting_for_another_writer_does_not_block_the_event_loop(
         await engine.dispose()
 
 
-async def test_the_wal_is_checkpointed_on_the_thread_every_so_many_commits(
-    sqlite_engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
-):
-    # Commits on the loop never checkpoint (that writes and syncs the database file).
-    monkeypatch.setattr(sqlite_driver, "CHECKPOINT_EVERY_COMMITS", 3)
-    uows = UnitOfWorkFactory(create_session_factory(sqlite_engine), serialize=True)
-    async with uows() as uow:
-        await team_with_owner(uow, telegram_id=500)
-        await uow.commit()
-        driver = await _driver(uow)
-        await uow.commit()
-    hops = []
-    for n in range(6):
-        async with uows() as uow:
-            await uow.fsm.put(f"k{n}", NOW, state="s")
-            driver = await _driver(uow)
-            before = driver.hops
-            await uow.commit()
-            hops.append(driver.hops - before)
-    # One connection here (the pool hands back the same): every third commit hops.
-    assert sorted(hops) == [0, 0, 0, 0, 1, 1]
-    async with uows() as uow:
-        # A transaction that sent a bulk write to the thread commits there too.
-        await uow.session.execute(text("DELETE FROM fsm_states WHERE key LIKE 'k%'"))
-        driver = await _driver(uow)
-        before = driver.hops
-        await uow.commit()
-        assert driver.hops == before + 1
-    path = sqlite_engine.url.database
+def _fsm_keys(engine: AsyncEngine) -> list[str]:
+    path = engine.url.database
     assert path
     with sqlite3.connect(path) as plain:
-        assert plain.execute("SELECT count(*) FROM fsm_states").fetchone()[0] == 0
+        return [key for (key,) in plain.execute("SELECT key FROM fsm_states ORDER BY key")]
+
+
+async def test_a_transaction_sqlite_rolled_back_on_its_own_is_not_continued_in_autocommit(
+    sqlite_engine: AsyncEngine,
+):
+    insert = "INSERT {}INTO fsm_states (key, state, updated_at) VALUES (:key, 's', :now)"
+    uows = UnitOfWorkFactory(create_session_factory(sqlite_engine), serialize=True)
+    async with uows() as uow:
+        await uow.fsm.put("kept", NOW, state="s")
+        await uow.commit()
+    with pytest.raises(exc.OperationalError, match="rolled back by SQLite"):
+        async with uows() as uow:
+            await uow.fsm.put("a", NOW, state="s")
+            # A conflict that makes SQLite itself roll the whole transaction back, as an I/O
+            # error or a full disk may; the caller goes on as if only the statement failed.
+            with pytest.raises(exc.IntegrityError):
+                await uow.session.execute(
+                    text(insert.format("OR ROLLBACK ")), {"key": "kept", "now": NOW}
+                )
+            # Neither a hot statement nor one through the session runs in autocommit.
+            with pytest.raises(exc.OperationalError, match="rolled back by SQLite"):
+                await uow.fsm.put("b", NOW, state="s")
+            with pytest.raises(exc.OperationalError, match="rolled back by SQLite"):
+                await uow.session.execute(text(insert.format("")), {"key": "c", "now": NOW})
+            # Nor does the commit report success for work SQLite has thrown away.
+            await uow.commit()
+    assert _fsm_keys(sqlite_engine) == ["kept"]
+    async with uows() as uow:  # the connection is sound for the next unit of work
+        await uow.fsm.put("d", NOW, state="s")
+        await uow.commit()
+    assert _fsm_keys(sqlite_engine) == ["d", "kept"]
+
+
+async def test_begin_waits_on_the_thread_for_every_kind_of_busy(
+    sqlite_engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
+):
+    uows = UnitOfWorkFactory(create_session_factory(sqlite_engine), serialize=True)
+    async with uows() as uow:
+        driver = await _driver(uow)
+        await uow.commit()
+    run = sqlite_driver._run
+    refused: list[str] = []
+
+    def busy_recovery_once(connection: sqlite3.Connection, sql: str, parameters: object) -> object:
+        if sql == sqlite_driver._BEGIN and not refused:
+            # Another connection is recovering the WAL: an extended code of SQLITE_BUSY.
+            refused.append(sql)
+            error = sqlite3.OperationalError("database is locked")
+            error.sqlite_errorcode = sqlite3.SQLITE_BUSY_RECOVERY  # type: ignore[attr-defined]
+            error.sqlite_errorname = "SQLITE_BUSY_RECOVERY"  # type: ignore[attr-defined]
+            raise error
+        return run(connection, sql, parameters)
+
+    monkeypatch.setattr(sqlite_driver, "_run", busy_recovery_once)
+    before = driver.hops
+    async with uows() as uow:
+        await uow.fsm.put("k", NOW, state="s")
+        assert await _driver(uow) is driver
+        assert refused == [sqlite_driver._BEGIN]
+        assert driver.hops == before + 1  # BEGIN waited on the thread; the write ran on the loop
+        await uow.commit()
+    assert _fsm_keys(sqlite_engine) == ["k"]
