@@ -22,7 +22,7 @@ from bench.scratch_db import scratch_engine
 from bot.config import DeliverySettings
 from bot.i18n import use_locale
 from bot.services.digest import DigestBatch, load_digest, plan_digests
-from bot.telegram.render import Viewer, digest_text
+from bot.telegram.views.common import Viewer, digest_text
 from storage.db import create_session_factory
 from storage.models import OutboxMessage
 from storage.repositories.outbox import _COLUMNS, OutboxRow

@@ -3,7 +3,7 @@ header names it, how the export writes it, whether the card shows it and whether
 it.
 
 Import (`bot.services.importing`), export (`bot.services.export`, `storage.repositories.export`),
-the card (`bot.telegram.render`), `/add` (`bot.parsing.new_client`), erasure
+the card (`bot.telegram.views.common`), `/add` (`bot.parsing.new_client`), erasure
 (`storage.repositories.privacy`) and the column lengths of `storage.models` all read this table.
 Adding a field is one entry here plus an Alembic migration for its column.
 

@@ -16,15 +16,15 @@ from bot.services.activities import Logged
 from bot.services.context import Actor
 from bot.services.hub import Services
 from bot.telegram.callbacks import AddAnyway, CardAct, CardAction, PickClient
-from bot.telegram.render import (
+from bot.telegram.replies import Replies
+from bot.telegram.views.clients import added_text, duplicate_keyboard, duplicate_text
+from bot.telegram.views.common import (
     ECHO_LIMIT,
     client_buttons,
     echo,
     logged_text,
     temperature_label,
 )
-from bot.telegram.replies import Replies
-from bot.telegram.views.clients import added_text, duplicate_keyboard, duplicate_text
 from handlers.flow import CLIENT_COMMANDS, Flow, Steps
 from storage.enums import Temperature
 

@@ -18,10 +18,10 @@ from bot.services.hub import Services
 from bot.services.matching import MatchKind
 from bot.telegram.callbacks import AuditPage as AuditPageData
 from bot.telegram.callbacks import ForgetAct, ForgetClient, SetConsent
-from bot.telegram.render import Viewer
 from bot.telegram.replies import Replies
 from bot.telegram.views import data_rights as view
 from bot.telegram.views.audit import audit_view
+from bot.telegram.views.common import Viewer
 from storage.enums import Consent, Role
 
 # -- export ------------------------------------------------------------------------------------

@@ -27,9 +27,9 @@ from bot.services.context import Actor
 from bot.services.errors import DomainError
 from bot.services.hub import Services
 from bot.services.matching import MatchKind, Resolution
-from bot.telegram.render import Viewer, card_keyboard, card_text, logged_text
 from bot.telegram.replies import Replies
 from bot.telegram.views import flow as view
+from bot.telegram.views.common import Viewer, card_keyboard, card_text, logged_text
 from storage.enums import FollowupKind, Temperature
 
 # Stands in for the client's name once the client is known, so the same parsers read the rest.

@@ -11,8 +11,8 @@ from bot.i18n import _, fmt_datetime
 from bot.services.context import Actor
 from bot.services.errors import DomainError
 from bot.services.hub import Services
-from bot.telegram.render import role_label
 from bot.telegram.replies import Replies
+from bot.telegram.views.common import role_label
 from storage.enums import Role
 
 _ROLE_WORDS = {

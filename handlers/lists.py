@@ -10,8 +10,8 @@ from bot.services.access import sees_whole_team
 from bot.services.context import Actor
 from bot.services.hub import Services
 from bot.telegram.callbacks import ListPage
-from bot.telegram.render import Viewer
 from bot.telegram.replies import Replies
+from bot.telegram.views.common import Viewer
 from bot.telegram.views.lists import (
     decode,
     filter_key,

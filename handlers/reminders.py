@@ -14,8 +14,8 @@ from bot.services.activities import Logged
 from bot.services.context import Actor
 from bot.services.hub import Services
 from bot.telegram.callbacks import Remind, RemindAct
-from bot.telegram.render import logged_text
 from bot.telegram.replies import Replies
+from bot.telegram.views.common import logged_text
 from handlers.flow import Flow
 from storage.dto import ClientDTO, FollowupDTO
 

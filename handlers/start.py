@@ -12,8 +12,8 @@ from bot.config import Settings
 from bot.i18n import _, pick_language, set_locale, use_locale
 from bot.services.hub import Services
 from bot.services.onboarding import NewcomerInfo, StartKind, StartOutcome
-from bot.telegram.render import role_label
 from bot.telegram.replies import Replies
+from bot.telegram.views.common import role_label
 
 
 async def start(

@@ -20,8 +20,8 @@ from bot.services.errors import DomainError
 from bot.services.hub import Services
 from bot.services.team import SUMMARY_NAMES
 from bot.telegram.callbacks import TeamAct, TeamStep
-from bot.telegram.render import Viewer
 from bot.telegram.replies import Replies
+from bot.telegram.views.common import Viewer
 from bot.telegram.views.team import (
     confirm_keyboard,
     heirs_keyboard,

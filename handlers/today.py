@@ -8,8 +8,8 @@ from aiogram.types import Message
 
 from bot.services.context import Actor
 from bot.services.hub import Services
-from bot.telegram.render import Viewer, worklist_text
 from bot.telegram.replies import Replies
+from bot.telegram.views.common import Viewer, worklist_text
 
 
 async def today(message: Message, actor: Actor, services: Services, replies: Replies) -> None:

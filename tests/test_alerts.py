@@ -10,7 +10,7 @@ from aiogram.methods import SendMessage
 
 from bot.i18n import _
 from bot.services.alerts import alert_owners
-from bot.telegram.alert_texts import ALERT_TEXTS
+from bot.telegram.views.alerts import ALERT_TEXTS
 from tests.support.harness import BotHarness, Person
 from tests.support.sweeps import make_sweep
 

@@ -158,7 +158,7 @@ async def test_metrics_count_updates_sends_and_the_outbox_backlog(
 async def test_reminders_sent_are_counted_from_sweep_reports(
     engine: AsyncEngine, clock: FrozenClock, monkeypatch: pytest.MonkeyPatch
 ):
-    from bot.telegram.alert_texts import ALERT_TEXTS
+    from bot.telegram.views.alerts import ALERT_TEXTS
 
     monkeypatch.setitem(ALERT_TEXTS, "probe", lambda params: f"probe {params['n']}")
     session = GatedSession()

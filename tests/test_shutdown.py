@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from bot.clock import FrozenClock
 from bot.runtime import Runtime
 from bot.services.alerts import enqueue_alert
-from bot.telegram.alert_texts import ALERT_TEXTS
+from bot.telegram.views.alerts import ALERT_TEXTS
 from storage.models import OutboxMessage
 from tests.support.harness import Person
 from tests.support.runtime_kit import (

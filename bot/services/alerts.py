@@ -1,8 +1,8 @@
 """One-off messages to a member, delivered through the outbox: the owner's alerts, summaries.
 
 A feature enqueues an alert with a `step` (what happened) and plain `params`; the text is made at
-send time in the recipient's language by `bot.telegram.render.alert_text`, which has one entry
-per step. The dedup key makes enqueueing twice (a retried update, two instances) harmless.
+send time in the recipient's language by `bot.telegram.views.alerts.alert_text`, which has one
+entry per step. The dedup key makes enqueueing twice (a retried update, two instances) harmless.
 """
 
 from __future__ import annotations

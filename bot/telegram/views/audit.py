@@ -12,7 +12,7 @@ from bot.parsing.data_rights import AuditQuery
 from bot.services.audit import AuditPage
 from bot.telegram.callbacks import AuditPage as AuditPageData
 from bot.telegram.paging import budget_for, neighbours, part_of
-from bot.telegram.render import Viewer, consent_label, snippet
+from bot.telegram.views.common import Viewer, consent_label, snippet
 from storage.repositories.audit import AuditLine
 
 # Characters of a search query (or a member's name) an audit line shows.

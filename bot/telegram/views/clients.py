@@ -10,7 +10,7 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 from bot.i18n import _, ngettext
 from bot.services.clients import AddedClient
 from bot.telegram.callbacks import AddAnyway, CardAct, CardAction
-from bot.telegram.render import Viewer, temperature_label, when_text
+from bot.telegram.views.common import Viewer, temperature_label, when_text
 from storage.dto import ClientDTO
 
 

@@ -14,7 +14,7 @@ from bot.i18n import _, fmt_number, ngettext
 from bot.services.export import ExportLabels, ExportResult, client_headers
 from bot.services.matching import Resolution
 from bot.telegram.callbacks import ForgetAct, ForgetClient, SetConsent
-from bot.telegram.render import consent_label, echo, outcome_label, stage_label
+from bot.telegram.views.common import consent_label, echo, outcome_label, stage_label
 from storage.dto import ClientDTO
 from storage.enums import Consent
 

@@ -11,7 +11,7 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 from bot.i18n import _
 from bot.services.matching import Resolution
 from bot.telegram.callbacks import CardAct, CardAction
-from bot.telegram.render import echo, pick_keyboard, temperature_label
+from bot.telegram.views.common import echo, pick_keyboard, temperature_label
 
 View = tuple[str, InlineKeyboardMarkup | None]
 

@@ -13,7 +13,7 @@ from bot.parsing.new_client import clean_tag
 from bot.services.clients import LEAD_FILTER, ClientFilter, ClientPage
 from bot.telegram.callbacks import ListPage
 from bot.telegram.paging import budget_for, neighbours, part_of
-from bot.telegram.render import TEMPERATURE_ICONS, Viewer, stage_label, temperature_label
+from bot.telegram.views.common import TEMPERATURE_ICONS, Viewer, stage_label, temperature_label
 from storage.dto import ClientListItem
 from storage.enums import Stage, Temperature
 

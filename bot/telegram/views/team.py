@@ -13,7 +13,7 @@ from bot.i18n import _, fmt_datetime, ngettext
 from bot.services.team import Removal, Roster, RosterLine, TransferResult
 from bot.telegram.callbacks import TeamAct, TeamStep
 from bot.telegram.paging import budget_for, neighbours, part_of
-from bot.telegram.render import Viewer, role_label
+from bot.telegram.views.common import Viewer, role_label
 from storage.dto import MemberDTO
 from storage.enums import Role
 
