@@ -15,7 +15,7 @@ from aiogram.types import BufferedInputFile
 from openpyxl import load_workbook
 from sqlalchemy import select
 
-from bot.telegram.texts import error_text
+from bot.telegram.error_texts import error_text
 from bot.telegram_limits import MB
 from storage.models import AuditEntry, Member
 from tests.support.builders import TeamSpec

@@ -19,11 +19,11 @@ from bot.telegram.paging import (
     measure,
     neighbours,
     part_of,
+    split_text,
     truncate,
     utf16_len,
     visible_length,
 )
-from bot.telegram.texts import split_text
 
 
 def _valid(chunk: str) -> bool:

@@ -24,9 +24,9 @@ from bot.services.errors import DomainError
 from bot.services.hub import Services
 from bot.services.importing.worker import FileWorkers
 from bot.services.portfolio.cache import ReportCache
+from bot.telegram.error_texts import error_text
 from bot.telegram.fsm_storage import TransactionalFSMMiddleware
 from bot.telegram.replies import Replies
-from bot.telegram.texts import error_text
 from storage.db import is_unavailable
 from storage.dto import MemberDTO, TeamDTO
 from storage.uow import UnitOfWork, UnitOfWorkFactory

@@ -9,8 +9,8 @@ from bot.i18n import pick_language, use_locale
 from bot.services.alerts import Alert
 from bot.services.digest import Digest, Notice, Nudge
 from bot.services.reminders import Reminder
+from bot.telegram.paging import split_text
 from bot.telegram.sender import Delivery, Outcome, Sender
-from bot.telegram.texts import split_text
 from bot.telegram.views.alerts import alert_text
 from bot.telegram.views.common import (
     Viewer,

@@ -34,8 +34,7 @@ from aiogram.methods import (
 )
 from aiogram.types import BufferedInputFile, InlineKeyboardMarkup, Message, Update
 
-from bot.telegram.paging import ALERT_LIMIT, cut_plain
-from bot.telegram.texts import split_text
+from bot.telegram.paging import ALERT_LIMIT, cut_plain, split_text
 
 log = logging.getLogger(__name__)
 # A reply answered 429 is retried once if Telegram asks for at most this many seconds (the
