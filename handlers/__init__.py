@@ -7,6 +7,7 @@ from aiogram import Router
 from handlers import (
     campaigns,
     cancel,
+    capture,
     chat_scope,
     clients,
     data_rights,
@@ -43,6 +44,7 @@ def get_routers() -> list[Router]:
         transfer.build_router(),
         portfolio.build_router(),
         clients.build_router(),
+        capture.build_router(),
         importing.build_router(),
         reminders.build_router(),
         lists.build_router(),
