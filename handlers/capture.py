@@ -19,6 +19,7 @@ A forwarded text while `/note` asks for the note's text is that note.
 
 from __future__ import annotations
 
+import copy
 import re
 import secrets
 from datetime import UTC, datetime, timedelta
@@ -91,6 +92,12 @@ async def is_forward(message: Message) -> bool:
 
 
 # -- the batch in the step data -------------------------------------------------------------
+
+
+async def _data(state: FSMContext) -> dict[str, Any]:
+    """The step data as a copy of its own: the storage compares what is written with what it
+    holds, and a batch changed in place would look unchanged."""
+    return copy.deepcopy(await state.get_data())
 
 
 def _epoch(moment: datetime) -> int:
@@ -210,7 +217,7 @@ async def contact_shared(
     check = await services.capture.check_contact(actor, contact)
     client = check.client
     item = _item(contact, check.status, client.id if client else 0, client.name if client else "")
-    data = await state.get_data()
+    data = await _data(state)
     now = services.clock.now()
     batch = _open_batch(data, CONTACTS, now)
     if batch is None:
@@ -263,7 +270,7 @@ async def add_contacts(
     if query.message is None:
         replies.answer_callback()
         return
-    data = await state.get_data()
+    data = await _data(state)
     batch = _batch_of(data, CONTACTS, callback_data.tok)
     items: list[dict[str, Any]] = batch["items"] if batch else []
     chosen = (
@@ -310,7 +317,7 @@ async def drop_contacts(
     state: FSMContext,
     replies: Replies,
 ) -> None:
-    data = await state.get_data()
+    data = await _data(state)
     batch = _batch_of(data, CONTACTS, callback_data.tok)
     if query.message is None or batch is None:
         replies.answer_callback(
@@ -382,7 +389,7 @@ async def forwarded(
     await services.capture.hold(actor)
     written = _written_at(message)
     shown, names = _origin(message)
-    data = await state.get_data()
+    data = await _data(state)
     if await state.get_state() == Steps.details.state and data.get("cmd") == "note":
         # `/note` asked for the note's text: this is it, with its own date.
         client_id = data.get("cid")
@@ -415,7 +422,7 @@ async def _save(
     actor: Actor, services: Services, state: FSMContext, batch: dict[str, Any], client_id: int
 ) -> str:
     client = await services.capture.save_notes(actor, client_id, _texts(batch))
-    data = await state.get_data()
+    data = await _data(state)
     data.pop(FORWARDS, None)
     await state.set_data(data)
     if await state.get_state() == CaptureSteps.note_client.state:
@@ -431,7 +438,7 @@ async def note_to(
     state: FSMContext,
     replies: Replies,
 ) -> None:
-    batch = _batch_of(await state.get_data(), FORWARDS, callback_data.tok)
+    batch = _batch_of(await _data(state), FORWARDS, callback_data.tok)
     if query.message is None or batch is None or not callback_data.cid:
         replies.answer_callback(
             None if query.message is None else _("This button is no longer active.")
@@ -451,7 +458,7 @@ async def note_other(
     state: FSMContext,
     replies: Replies,
 ) -> None:
-    batch = _batch_of(await state.get_data(), FORWARDS, callback_data.tok)
+    batch = _batch_of(await _data(state), FORWARDS, callback_data.tok)
     if query.message is None or batch is None:
         replies.answer_callback(
             None if query.message is None else _("This button is no longer active.")
@@ -468,7 +475,7 @@ async def note_drop(
     state: FSMContext,
     replies: Replies,
 ) -> None:
-    data = await state.get_data()
+    data = await _data(state)
     batch = _batch_of(data, FORWARDS, callback_data.tok)
     if query.message is None or batch is None:
         replies.answer_callback(
@@ -486,7 +493,7 @@ async def note_drop(
 async def note_client_named(
     message: Message, actor: Actor, services: Services, state: FSMContext, replies: Replies
 ) -> None:
-    data = await state.get_data()
+    data = await _data(state)
     batch = data.get(FORWARDS)
     if not isinstance(batch, dict) or batch.get("done"):
         await state.set_state(None)

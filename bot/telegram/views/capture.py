@@ -83,9 +83,7 @@ def _one_contact(line: ContactLine, token: str) -> View:
     who = _who(line)
     if line.status == ContactStatus.NEW:
         text = _("📇 {who}\nAdd as a new client?").format(who=who)
-    elif line.status == ADDED:
-        text = _("➕ Client <b>{name}</b> added.").format(name=escape(line.client_name))
-    elif line.status == ContactStatus.YOURS:
+    elif line.status in (ContactStatus.YOURS, ADDED):
         text = _("📇 {who} is already your client <b>{name}</b>.").format(
             who=who, name=escape(line.client_name)
         )
