@@ -3,11 +3,12 @@ batch, edited as more arrive), a forwarded message becomes a note dated when it 
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from aiogram.methods import EditMessageReplyMarkup, SendMessage
+from aiogram.methods import EditMessageReplyMarkup, EditMessageText, SendMessage
 from aiogram.types import (
     Chat,
     Contact,
@@ -423,3 +424,32 @@ async def test_forwards_in_russian(team: BotHarness):
     )
     [refusal] = await forward(team, RU_MANAGER, sticker=sticker)
     assert "только текст" in refusal.text.casefold()
+
+
+async def test_contacts_arriving_at_the_same_moment_still_get_one_answer(team: BotHarness):
+    """Telegram delivers the contacts of one share together and the bot handles them at once:
+    each waits for the previous one (PostgreSQL: an advisory lock; SQLite: the write gate) and
+    extends the batch it committed, so none is lost and only one message is sent."""
+    sent = Sent(team)
+    team.session.clear()
+
+    def update(phone: str, name: str) -> Update:
+        message = Message(
+            message_id=next(team._ids),
+            date=team.clock.now(),
+            chat=Chat(id=MANAGER.id, type="private"),
+            from_user=User(id=MANAGER.id, is_bot=False, first_name="Max", language_code="en"),
+            contact=Contact(phone_number=phone, first_name=name),
+        )
+        return Update(update_id=next(team._ids), message=message)
+
+    updates = [update(f"7999555001{i}", f"Guest{i}") for i in range(3)]
+    await asyncio.gather(*(team.app.dispatcher.feed_update(team.app.bot, u) for u in updates))
+    assert len(sent.ids) == 1
+    edits = team.session.sent(EditMessageText)
+    assert len(edits) == 2 and {e.message_id for e in edits} == {sent.ids[0]}
+    assert any("3 contacts received" in e.text for e in edits)
+    full = next(e for e in edits if "3 contacts received" in e.text)
+    add_all = button(Reply(full.text, full.reply_markup), "Add all")
+    await team.press(MANAGER, add_all, message_id=sent.ids[0])
+    assert await count(team, Client) == 6
