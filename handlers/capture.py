@@ -63,6 +63,7 @@ from bot.telegram.views.clients import added_text
 from bot.telegram.views.common import Viewer, card_keyboard, card_text
 from bot.telegram.views.flow import which_client
 from handlers.flow import Steps
+from storage.enums import Role
 
 # Contacts or forwards this close to the previous one join its answer; later ones start anew
 # (an edit far up the chat would go unseen).
@@ -84,11 +85,12 @@ async def has_contact(message: Message) -> bool:
     return message.contact is not None
 
 
-async def is_forward(message: Message) -> bool:
-    # A forwarded file without a caption may be a table for /import: that router's.
+async def is_forward(message: Message, actor: Actor | None = None) -> bool:
+    # A forwarded file without a caption may be the owner's table for /import: that router's.
     if message.forward_origin is None:
         return False
-    return message.document is None or bool(message.caption)
+    importer = actor is not None and actor.member.role == Role.OWNER
+    return message.document is None or bool(message.caption) or not importer
 
 
 # -- the batch in the step data -------------------------------------------------------------

@@ -12,6 +12,7 @@ from aiogram.methods import EditMessageReplyMarkup, EditMessageText, SendMessage
 from aiogram.types import (
     Chat,
     Contact,
+    Document,
     Message,
     MessageOriginChannel,
     MessageOriginHiddenUser,
@@ -21,12 +22,17 @@ from aiogram.types import (
     Update,
     User,
 )
+from pydantic import SecretStr
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bot.clock import FrozenClock
+from bot.config import Settings
 from storage.models import Activity, Client
-from tests.support.builders import MANAGER, OTHER, OWNER, TeamSpec
+from tests.support.builders import MANAGER, OTHER, OWNER, TeamSpec, build_team
 from tests.support.harness import BotHarness, Person, Reply
 from tests.support.reads import count
+from tests.support.services import REDIS_URL
 
 IVAN = User(id=777, is_bot=False, first_name="Ivan", last_name="Petrov")
 WRITTEN = datetime(2026, 11, 20, 9, 5, tzinfo=UTC)  # 12:05 in Moscow, the members' zone
@@ -453,3 +459,38 @@ async def test_contacts_arriving_at_the_same_moment_still_get_one_answer(team: B
     add_all = button(Reply(full.text, full.reply_markup), "Add all")
     await team.press(MANAGER, add_all, message_id=sent.ids[0])
     assert await count(team, Client) == 6
+
+
+async def test_a_forwarded_file_is_the_owners_import_and_a_managers_refused_note(team: BotHarness):
+    document = Document(file_id="d1", file_unique_id="d1", file_name="offer.pdf", file_size=10)
+    [refusal] = await forward(team, MANAGER, document=document)
+    assert "Only text can become a note" in refusal.text
+    [question] = await forward(team, MANAGER, document=document, caption="Our offer")
+    assert "Save it as a note" in question.text
+    # The owner's forwarded file without a caption goes where a sent file goes: /import.
+    [answer] = await forward(team, OWNER, document=document)
+    assert "Only text can become a note" not in answer.text
+
+
+async def test_with_the_conversation_in_redis_a_batch_is_one_answer_too(
+    engine: AsyncEngine, clock: FrozenClock, settings: Settings, redis_prefix: str
+):
+    redis_settings = settings.model_copy(
+        update={"redis_url": SecretStr(REDIS_URL), "redis_prefix": redis_prefix}
+    )
+    h = BotHarness.create(redis_settings, engine, clock)
+    try:
+        await build_team(h, TeamSpec(commands=((MANAGER, "/add Sidorov Oleg, +7 999 111-22-33"),)))
+        sent = Sent(h)
+        await share(h, MANAGER, "79995550011", "Anna")
+        [answer] = await share(h, MANAGER, "79995550022", "Vera")
+        assert len(sent.ids) == 1 and answer.message_id == sent.ids[0]
+        await h.press(MANAGER, button(answer, "Add all"), message_id=sent.ids[0])
+        assert len(await clients_named(h, "Anna")) == 1 and len(await clients_named(h, "Vera")) == 1
+        [question] = await forward(h, MANAGER, text="Send the price")
+        await h.press(MANAGER, button(question, "Another client"))
+        [saved] = await h.send(MANAGER, "Sidorov")
+        assert "Note about <b>Sidorov Oleg</b> saved" in saved.text
+        assert h.session.violations == []
+    finally:
+        await h.app.bot.session.close()
