@@ -30,7 +30,8 @@ from handlers import (
 
 def get_routers() -> list[Router]:
     # chat_scope first (groups never reach features), cancel before steps (it must win over an
-    # open question), fallback last.
+    # open question), capture before importing (a forwarded photo or captioned file is a
+    # note, not a table), fallback last.
     return [
         errors.build_router(),
         chat_scope.build_router(),

@@ -215,6 +215,9 @@ async def contact_shared(
 ) -> None:
     assert message.contact is not None
     await services.capture.hold(actor)
+    if await state.get_state() == Steps.add.state:
+        # `/add` asked for the new client: the shared contact is the answer, offered below.
+        await state.set_state(None)
     contact = shared_contact(message.contact)
     check = await services.capture.check_contact(actor, contact)
     client = check.client

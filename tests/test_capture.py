@@ -494,3 +494,13 @@ async def test_with_the_conversation_in_redis_a_batch_is_one_answer_too(
         assert h.session.violations == []
     finally:
         await h.app.bot.session.close()
+
+
+async def test_a_contact_answers_the_add_question(team: BotHarness):
+    await team.send(MANAGER, "/add")
+    [offer] = await share(team, MANAGER, "79995550011", "Anna")
+    assert "Add as a new client" in offer.text
+    # The /add question is answered: text now is not taken for a new client.
+    assert "added" not in (await team.send(MANAGER, "Boris"))[-1].text
+    await team.press(MANAGER, button(offer, "Add client"))
+    assert len(await clients_named(team, "Anna")) == 1 and await clients_named(team, "Boris") == []
