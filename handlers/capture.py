@@ -275,6 +275,7 @@ async def add_contacts(
     if query.message is None:
         replies.answer_callback()
         return
+    await services.capture.hold(actor)
     data = await _data(state)
     batch = _batch_of(data, CONTACTS, callback_data.tok)
     items: list[dict[str, Any]] = batch["items"] if batch else []
@@ -319,9 +320,12 @@ async def add_contacts(
 async def drop_contacts(
     query: CallbackQuery,
     callback_data: SharedContacts,
+    actor: Actor,
+    services: Services,
     state: FSMContext,
     replies: Replies,
 ) -> None:
+    await services.capture.hold(actor)
     data = await _data(state)
     batch = _batch_of(data, CONTACTS, callback_data.tok)
     if query.message is None or batch is None:
@@ -443,6 +447,7 @@ async def note_to(
     state: FSMContext,
     replies: Replies,
 ) -> None:
+    await services.capture.hold(actor)
     batch = _batch_of(await _data(state), FORWARDS, callback_data.tok)
     if query.message is None or batch is None or not callback_data.cid:
         replies.answer_callback(
@@ -460,9 +465,12 @@ async def note_to(
 async def note_other(
     query: CallbackQuery,
     callback_data: ForwardedNote,
+    actor: Actor,
+    services: Services,
     state: FSMContext,
     replies: Replies,
 ) -> None:
+    await services.capture.hold(actor)
     batch = _batch_of(await _data(state), FORWARDS, callback_data.tok)
     if query.message is None or batch is None:
         replies.answer_callback(
@@ -477,9 +485,12 @@ async def note_other(
 async def note_drop(
     query: CallbackQuery,
     callback_data: ForwardedNote,
+    actor: Actor,
+    services: Services,
     state: FSMContext,
     replies: Replies,
 ) -> None:
+    await services.capture.hold(actor)
     data = await _data(state)
     batch = _batch_of(data, FORWARDS, callback_data.tok)
     if query.message is None or batch is None:
@@ -498,6 +509,7 @@ async def note_drop(
 async def note_client_named(
     message: Message, actor: Actor, services: Services, state: FSMContext, replies: Replies
 ) -> None:
+    await services.capture.hold(actor)
     data = await _data(state)
     batch = data.get(FORWARDS)
     if not isinstance(batch, dict) or batch.get("done"):
