@@ -330,6 +330,20 @@ async def test_a_hidden_sender_is_suggested_by_the_name_telegram_shows(team: Bot
     [question] = await forward(team, MANAGER, hidden, text="Call me tomorrow")
     assert "A message from <b>Oleg Sidorov</b>" in question.text
     assert "📝 Sidorov Oleg" in [text for text, _data in question.buttons]
+    # A name Telegram shows cut short still finds the client by the word it has.
+    short = MessageOriginHiddenUser(type="hidden_user", date=WRITTEN, sender_user_name="Oleg S")
+    team.clock.advance(timedelta(minutes=5))
+    [question] = await forward(team, MANAGER, short, text="Call me tomorrow")
+    assert "📝 Sidorov Oleg" in [text for text, _data in question.buttons]
+
+
+async def test_a_lone_card_becomes_the_batch_list_when_more_contacts_follow(team: BotHarness):
+    sent = Sent(team)
+    [card] = await share(team, MANAGER, "+79991112233", "Oleg")
+    assert card.text.startswith("<b>Sidorov Oleg</b>")
+    [answer] = await share(team, MANAGER, "79995550011", "Anna")
+    assert answer.message_id == sent.ids[0] and "2 contacts received" in answer.text
+    assert [t for t, _d in answer.buttons] == ["➕ Anna", "📇 Sidorov Oleg", "✖️ Cancel"]
 
 
 async def test_a_channel_post_has_no_suggestion_and_says_so(team: BotHarness):

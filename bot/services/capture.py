@@ -120,16 +120,26 @@ class CaptureService:
         """The member's clients whose name matches the forwarded message's sender, best first;
         only clients the member sees are candidates at all."""
         limits = self._ctx.limits
-        found: dict[int, float] = {}
         candidates = await self._clients.candidates(actor)
-        for name in names:
-            query = clean_name(name)
-            if not query.strip():
-                continue
-            for match in matching.rank(
-                query, candidates, min_score=limits.match_min_score, limit=limits.pick_candidates
-            ):
-                found[match.candidate.id] = max(found.get(match.candidate.id, 0.0), match.score)
+
+        def ranked(queries: Sequence[str]) -> dict[int, float]:
+            found: dict[int, float] = {}
+            for query in queries:
+                for match in matching.rank(
+                    query,
+                    candidates,
+                    min_score=limits.match_min_score,
+                    limit=limits.pick_candidates,
+                ):
+                    cid = match.candidate.id
+                    found[cid] = max(found.get(cid, 0.0), match.score)
+            return found
+
+        full = [query for query in (clean_name(name) for name in names) if query.strip()]
+        found = ranked(full)
+        if not found:
+            # "Oleg S", "Олег (магазин)": a word of the name alone still points at a client.
+            found = ranked([word for query in full for word in query.split() if len(word) >= 3])
         best = sorted(found, key=lambda cid: -found[cid])[: limits.pick_candidates]
         return await self._ctx.uow.clients.get_many(actor.team.id, best)
 
