@@ -7,6 +7,7 @@ from aiogram import Router
 from handlers import (
     campaigns,
     cancel,
+    capture,
     chat_scope,
     clients,
     data_rights,
@@ -29,7 +30,8 @@ from handlers import (
 
 def get_routers() -> list[Router]:
     # chat_scope first (groups never reach features), cancel before steps (it must win over an
-    # open question), fallback last.
+    # open question), capture before importing (a forwarded photo or captioned file is a
+    # note, not a table), fallback last.
     return [
         errors.build_router(),
         chat_scope.build_router(),
@@ -43,6 +45,7 @@ def get_routers() -> list[Router]:
         transfer.build_router(),
         portfolio.build_router(),
         clients.build_router(),
+        capture.build_router(),
         importing.build_router(),
         reminders.build_router(),
         lists.build_router(),

@@ -50,6 +50,7 @@ VALID: dict[str, dict[str, str]] = {
     },
     "CardAction": {"act": "done", "cid": "1", "fid": "1"},
     "ForgetClient": {"act": "ask", "cid": "1"},
+    "ForwardedNote": {"act": "to", "tok": "a1b2c3d4", "cid": "1"},
     "ImportAction": {"act": "set", "tok": "a1b2c3", "col": "0", "fld": "name"},
     "ListPage": {"flt": "a", "off": "25", "pt": "-1"},
     "PickClient": {"cmd": "client", "cid": "1", "pid": "abc123"},
@@ -58,6 +59,7 @@ VALID: dict[str, dict[str, str]] = {
     "Remind": {"act": "open", "fid": "1"},
     "SetConsent": {"cid": "1", "val": "yes"},
     "SetLanguage": {"code": "ru"},
+    "SharedContacts": {"act": "one", "tok": "a1b2c3d4", "i": "0"},
     "TeamAct": {"act": "to", "mid": "2", "arg": "1", "off": "0", "pt": "0"},
     "TransferPick": {"step": "from", "mid": "2"},
 }

@@ -128,6 +128,10 @@ class ClientService:
             self._ctx.candidates.put(key, version, cached)
         return cached
 
+    async def candidates(self, actor: Actor) -> matching.Candidates:
+        """The clients the actor sees, prepared for fuzzy matching (cached per roster)."""
+        return await self._candidates(actor)
+
     async def resolve(self, actor: Actor, query: str) -> Resolution:
         limits = self._ctx.limits
         return matching.resolve(

@@ -12,6 +12,7 @@ from bot.config import Limits, Settings
 from bot.services.activities import ActivityService
 from bot.services.audit import AuditService
 from bot.services.campaigns import CampaignService
+from bot.services.capture import CaptureService
 from bot.services.clients import ClientService
 from bot.services.context import Actor, ServiceContext
 from bot.services.export import ExportService
@@ -65,6 +66,10 @@ class Services:
     @cached_property
     def activities(self) -> ActivityService:
         return ActivityService(self._ctx)
+
+    @cached_property
+    def capture(self) -> CaptureService:
+        return CaptureService(self._ctx, self.clients)
 
     @cached_property
     def worklist(self) -> WorklistService:

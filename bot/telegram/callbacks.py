@@ -279,3 +279,39 @@ class AddAnyway(CallbackData, prefix="ad"):
     `/add` text kept in the member's step data: an older warning's button adds nothing."""
 
     tok: Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{8}$")]
+
+
+class ContactAct(StrEnum):
+    ALL = "all"
+    ONE = "one"
+    DROP = "drop"
+
+
+class NoteAct(StrEnum):
+    TO = "to"
+    OTHER = "other"
+    DROP = "drop"
+
+
+# How many shared contacts or forwarded messages one answer gathers (handlers/capture.py).
+CAPTURE_BATCH_MAX = 50
+
+
+class SharedContacts(CallbackData, prefix="sh"):
+    """The answer to contacts shared from the phone: add all new ones, add contact `i` of the
+    batch, or drop the batch. `tok` names the batch kept in the step data: an older answer's
+    buttons add nothing."""
+
+    act: ContactAct
+    tok: Token
+    i: Annotated[int, Field(ge=0, lt=CAPTURE_BATCH_MAX)] = 0
+
+
+class ForwardedNote(CallbackData, prefix="fw"):
+    """The question under forwarded messages: save them as notes about client `cid`, name
+    another client, or drop them. `tok` names the messages kept in the step data; the service
+    re-checks that the member sees the client."""
+
+    act: NoteAct
+    tok: Token
+    cid: RowIdOrNone = 0

@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, delete, select
+from sqlalchemy import bindparam, delete, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -12,6 +12,8 @@ from storage.models import FsmRecord
 from storage.sqlite_driver import quick
 
 _FSM = FsmRecord.__table__
+# First key of the advisory lock `hold_member` takes (the import's is 7301).
+MEMBER_LOCK_NAMESPACE = 7302
 _GET = HotStatement(select(_FSM.c.state, _FSM.c.data).where(_FSM.c.key == bindparam("key")))
 _DROP = HotStatement(quick(delete(_FSM).where(_FSM.c.key == bindparam("key"))))
 
@@ -61,3 +63,14 @@ class FsmRepository:
 
     async def drop(self, key: str) -> None:
         await _DROP.rows(self._session, {"key": key})
+
+    async def hold_member(self, member_id: int) -> None:
+        """Until this transaction ends, other updates of the member that ask the same wait here
+        (PostgreSQL: an advisory lock in a namespace of its own; SQLite's write gate already
+        lets one update at a time in). For state built up over several updates that arrive at
+        once (a batch of shared contacts): each reads what the previous one committed."""
+        if self._session.get_bind().dialect.name == "postgresql":
+            await self._session.execute(
+                text("SELECT pg_advisory_xact_lock(:namespace, :member_id)"),
+                {"namespace": MEMBER_LOCK_NAMESPACE, "member_id": member_id},
+            )

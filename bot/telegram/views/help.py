@@ -20,6 +20,13 @@ def help_text(actor: Actor) -> str:
         "last digits of a phone\n"
         "<code>/hot Ivanov</code>, <code>/warm</code>, <code>/cold</code> — temperature"
     )
+    text += "\n\n" + _(
+        "<b>From the phone</b>\n"
+        "Share a contact from the address book — I offer to add it as a client (several at "
+        "once: one answer), or open the card if the phone is already a client's.\n"
+        "Forward a client's message (text or a caption) — I ask which client and save it as a "
+        "note dated when it was written."
+    )
     # The team's own periods (/settings team), not the defaults.
     text += "\n\n" + _(
         "<b>Log in one line</b>\n"
