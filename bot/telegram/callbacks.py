@@ -136,6 +136,11 @@ class TransferStep(StrEnum):
     ALL = "all"
 
 
+class CalendarAct(StrEnum):
+    OFF = "off"
+    NEW = "new"
+
+
 class PortfolioOutput(StrEnum):
     CHART = "chart"
     XLSX = "xlsx"
@@ -279,3 +284,10 @@ class AddAnyway(CallbackData, prefix="ad"):
     `/add` text kept in the member's step data: an older warning's button adds nothing."""
 
     tok: Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{8}$")]
+
+
+class CalendarAction(CallbackData, prefix="cf"):
+    """Under a `/calendar` message: off (revoke the feed) or new (a new URL, the old one dead).
+    The service acts on the presser's own feed only: nothing in the button names a member."""
+
+    act: CalendarAct

@@ -1,0 +1,94 @@
+"""GET /calendar/<token>.ics: a member's private calendar feed, for phone calendars to poll.
+
+Every refusal is the same bare 404 (unknown, revoked or malformed token, removed member), so
+nothing can be learned by guessing. The token is in the path: this module never logs the path
+or the token, and the production server writes no access log (bot/runtime/serve.py); a reverse
+proxy in front must keep it out of its own (docs/operations.md).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+from urllib.parse import urlparse
+
+from aiohttp import web
+
+from bot.app import Application
+from bot.i18n import pick_language
+from bot.runtime.ics import FeedLinks, render_feed
+from bot.services.calendar import CalendarService, Feed
+from bot.services.context import ServiceContext
+
+log = logging.getLogger(__name__)
+
+# A database that does not answer within this is reported as 503: the phone tries again later.
+FEED_TIMEOUT_SECONDS = 10.0
+_HEADERS = {
+    # Private to the member's device; revalidated with the ETag on every poll.
+    "Cache-Control": "private, no-cache",
+    "X-Robots-Tag": "noindex, nofollow",
+    "Referrer-Policy": "no-referrer",
+    "X-Content-Type-Options": "nosniff",
+}
+
+
+class CalendarEndpoint:
+    def __init__(self, app: Application) -> None:
+        self._app = app
+        base = app.settings.public_base_url
+        self._uid_host = (urlparse(base).hostname if base else None) or "salesbot"
+
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        token = request.match_info.get("token", "")
+        try:
+            feed = await self._feed(token)
+        except Exception as exc:  # the type only: an exception's text could hold anything
+            log.warning("calendar feed unavailable: %s", type(exc).__name__)
+            return web.Response(status=503, text="unavailable", headers={"Retry-After": "300"})
+        if feed is None:
+            return web.Response(status=404, text="not found")
+        settings = self._app.settings
+        language = pick_language(
+            feed.member.language, feed.member.telegram_language, default=settings.default_language
+        )
+        links = FeedLinks(await self._bot_username(), self._uid_host)
+        # Hundreds of events take tens of milliseconds of CPU: off the event loop.
+        body = await asyncio.to_thread(render_feed, feed, language, links)
+        etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
+        headers = {**_HEADERS, "ETag": etag}
+        if _matches(request.headers.get("If-None-Match"), etag):
+            return web.Response(status=304, headers=headers)
+        return web.Response(
+            body=body,
+            headers={
+                **headers,
+                "Content-Type": "text/calendar; charset=utf-8",
+                "Content-Disposition": 'inline; filename="salesbot.ics"',
+            },
+        )
+
+    async def _feed(self, token: str) -> Feed | None:
+        app = self._app
+        async with asyncio.timeout(FEED_TIMEOUT_SECONDS), app.uow_factory() as uow:
+            ctx = ServiceContext(uow, app.clock, app.settings.limits, app.settings.rules)
+            # Read only: leaving the unit of work without commit rolls nothing of value back.
+            return await CalendarService(ctx).feed(token)
+
+    async def _bot_username(self) -> str | None:
+        """For the events' links back to the bot; aiogram keeps it after the first getMe. If
+        Telegram cannot be asked now, the feed goes out without links rather than not at all."""
+        try:
+            me = await self._app.bot.me()
+        except Exception as exc:
+            log.warning("calendar feed: bot username unavailable (%s)", type(exc).__name__)
+            return None
+        return me.username
+
+
+def _matches(header: str | None, etag: str) -> bool:
+    if not header:
+        return False
+    tags = {tag.strip().removeprefix("W/") for tag in header.split(",")}
+    return "*" in tags or etag in tags
