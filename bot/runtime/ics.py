@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import UTC, timedelta
 from zoneinfo import ZoneInfo
 
-from icalendar import Calendar, Event
+from icalendar import Calendar, Event, vDuration
 
 from bot.i18n import _, use_locale
 from bot.services.calendar import Feed
@@ -62,7 +62,7 @@ def render_feed(feed: Feed, language: str, links: FeedLinks) -> bytes:
         calendar.add("x-wr-calname", name)
         calendar.add("x-wr-timezone", feed.member.timezone)
         calendar.add("refresh-interval", REFRESH, parameters={"VALUE": "DURATION"})
-        calendar.add("x-published-ttl", REFRESH)
+        calendar.add("x-published-ttl", vDuration(REFRESH))
         for event in feed.events:
             calendar.add_component(_event(event, zone, links))
     if any(not event.date_only for event in feed.events):
