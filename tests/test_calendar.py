@@ -377,8 +377,20 @@ async def test_times_stay_right_across_a_dst_change_in_the_members_zone(
     [zone] = icalendar.Calendar.from_ical(body).walk("VTIMEZONE")
     offsets = {str(part.name): part["TZOFFSETTO"].td for part in zone.subcomponents}
     assert offsets == {"STANDARD": timedelta(hours=1), "DAYLIGHT": timedelta(hours=2)}
-    # Read by a client with only the file's VTIMEZONE to go by: the wall clock says 10:00
-    # on both days, one hour apart in UTC.
+    # One date per RDATE line: ical.js (Thunderbird's and many web calendars' parser) reads
+    # only the first of a list, and would put every later summer at winter time.
+    for rule in zone.subcomponents:
+        rdates = rule.get("RDATE", [])
+        for rdate in rdates if isinstance(rdates, list) else [rdates]:
+            assert len(rdate.dts) == 1
+    # A client with nothing but the file's VTIMEZONE to go by: the wall clock says 10:00 on
+    # both days, one hour apart in UTC.
+    from_file = zone.to_tz()
+    assert [datetime(2027, 3, d, 10, 0, tzinfo=from_file).astimezone(UTC) for d in (27, 29)] == [
+        datetime(2027, 3, 27, 9, 0, tzinfo=UTC),
+        datetime(2027, 3, 29, 8, 0, tzinfo=UTC),
+    ]
+    # And Home Assistant's strict parser agrees.
     parsed = strict(body)
     assert [e.dtstart.astimezone(UTC) for e in parsed.events] == [
         datetime(2027, 3, 27, 9, 0, tzinfo=UTC),

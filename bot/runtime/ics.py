@@ -1,9 +1,10 @@
 """A member's follow-ups as an iCalendar (RFC 5545) feed, built with `icalendar`.
 
-Times carry the member's time zone (DTSTART;TZID=Europe/Moscow with its VTIMEZONE): a
-follow-up is a wall-clock time the member typed ("15.12 10:00"), and a TZID keeps it at 10:00
-across that zone's DST changes while every phone still shows it in its own zone; the VTIMEZONE
-makes the file self-contained for clients that do not know the zone's rules. Date-only
+Times carry the member's time zone (DTSTART;TZID=Europe/Moscow with its VTIMEZONE) rather than
+UTC: a follow-up is a wall-clock time the member typed ("15.12 10:00"), the event shows in the
+zone it was planned in (a phone abroad says "10:00 Moscow time"), and the VTIMEZONE makes the
+file self-contained for clients that do not know the zone's rules (tests read it with only
+those rules). Date-only
 follow-ups are all-day events. The body depends only on the database rows (never on "now"), so
 an unchanged calendar gives the same bytes and the same ETag.
 
@@ -17,10 +18,11 @@ from __future__ import annotations
 
 import unicodedata
 from dataclasses import dataclass
-from datetime import UTC, timedelta
+from datetime import UTC, date, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from icalendar import Calendar, Event, vDuration
+from icalendar import Calendar, Event, Timezone, vDuration
 
 from bot.i18n import _, use_locale
 from bot.services.calendar import Feed
@@ -33,6 +35,8 @@ PRODID = "-//salesbot//calendar feed//EN"
 REFRESH = timedelta(hours=1)
 DURATIONS = {FollowupKind.MEETING: timedelta(hours=1)}
 CALL_DURATION = timedelta(minutes=15)
+# The VTIMEZONE covers the zone's changes this long before and after the events.
+ZONE_MARGIN = timedelta(days=366)
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,9 +69,34 @@ def render_feed(feed: Feed, language: str, links: FeedLinks) -> bytes:
         calendar.add("x-published-ttl", vDuration(REFRESH))
         for event in feed.events:
             calendar.add_component(_event(event, zone, links))
-    if any(not event.date_only for event in feed.events):
-        calendar.add_missing_timezones()
+    timed = [event.due_on for event in feed.events if not event.date_only]
+    if timed:
+        # VTIMEZONE components come first, as clients that read the file in one pass expect.
+        calendar.subcomponents.insert(
+            0, _zone(feed.member.timezone, min(timed) - ZONE_MARGIN, max(timed) + ZONE_MARGIN)
+        )
     return bytes(calendar.to_ical())
+
+
+def _zone(tzid: str, first: date, last: date) -> Timezone:
+    """The zone's rules over the events' dates (and a year around them), one RDATE value per
+    line: icalendar writes each rule's dates as one list, which RFC 5545 allows but ical.js
+    (Thunderbird's and many web calendars' parser) reads only the first value of, putting every
+    later summer time at winter offset."""
+    zone = Timezone.from_tzid(tzid, first_date=first, last_date=last)
+    for rule in zone.subcomponents:
+        found = rule.get("RDATE")
+        if found is None:
+            continue
+        dates = [moment.dt for group in _as_list(found) for moment in group.dts]
+        del rule["RDATE"]
+        for moment in dates:
+            rule.add("RDATE", moment)
+    return zone
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
 
 
 def _event(item: FeedEvent, zone: ZoneInfo, links: FeedLinks) -> Event:
