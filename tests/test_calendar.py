@@ -22,6 +22,7 @@ from sqlalchemy import select
 
 from bot.config import Settings
 from bot.runtime import Runtime
+from bot.runtime import calendar as calendar_endpoint
 from bot.runtime.serve import app_runner
 from bot.services import calendar as calendar_service
 from bot.telegram.callbacks import CalendarAction, TeamAct
@@ -320,6 +321,23 @@ async def test_an_unchanged_feed_answers_304_to_its_etag(team: BotHarness, http:
     await team.send(MANAGER, "/next Ivanov 20.12 09:00")
     changed = await http.get(f"/calendar/{token}.ics", headers={"If-None-Match": etag})
     assert changed.status == 200 and changed.headers["ETag"] != etag
+    assert "20261220T090000" in await changed.text()
+
+
+async def test_an_unchanged_feed_is_rendered_once(team: BotHarness, http: TestClient, monkeypatch):
+    renders: list[str] = []
+    real = calendar_endpoint.render_feed
+
+    def counted(*args):  # type: ignore[no-untyped-def]
+        renders.append("render")
+        return real(*args)
+
+    monkeypatch.setattr(calendar_endpoint, "render_feed", counted)
+    token = await turn_on(team, MANAGER)
+    first, second = [await fetch(http, token) for _ in range(2)]
+    assert first == second and len(renders) == 1
+    await team.send(MANAGER, "/next Ivanov 20.12 09:00")
+    assert (await fetch(http, token))[1] != first[1] and len(renders) == 2
 
 
 @pytest.mark.parametrize(
@@ -501,3 +519,44 @@ async def test_the_token_never_reaches_the_log(team: BotHarness, debug_log: io.S
     # What the check guards against: an access log writes the path, token and all.
     assert await _get_through(web.AppRunner(runtime.web_app()), f"/calendar/{token}.ics") == 404
     assert token in debug_log.getvalue()
+
+
+async def test_a_campaign_follow_up_is_an_event_of_its_own(team: BotHarness, http: TestClient):
+    await team.send(MANAGER, "/add Vip Client, #vip")
+    await team.send(MANAGER, "/next Vip 05.03 10:00")
+    await team.send(OWNER, "/campaign #vip 07.03 8 March offer")
+    token = await turn_on(team, MANAGER)
+    _s, body = await fetch(http, token)
+    vip = [e for e in events(body) if "Vip Client" in str(e["SUMMARY"])]
+    assert [str(e["UID"]).split("-")[0] for e in vip] == ["next", "followup"]
+    assert "8 March offer" in str(vip[1]["DESCRIPTION"])
+    assert vip[1]["DTSTART"].dt == date(2027, 3, 7)
+    strict(body)
+
+
+async def test_an_inactive_member_gets_nothing_even_with_a_live_token(
+    team: BotHarness, http: TestClient
+):
+    """The lookup itself checks the member, whatever revoked the token or did not."""
+    token = await turn_on(team, MANAGER)
+    async with team.uow_factory() as uow:
+        found = await uow.members.by_telegram_id(MANAGER.id)
+        assert found is not None
+        await uow.roster.deactivate(found.team_id, found.id, team.clock.now())
+        await uow.commit()
+    assert await fetch(http, token) == (404, "not found")
+
+
+async def test_a_database_outage_is_503_and_says_nothing(
+    team: BotHarness, http: TestClient, monkeypatch, caplog: pytest.LogCaptureFixture
+):
+    token = await turn_on(team, MANAGER)
+
+    async def down(self: object, token: str) -> None:
+        raise ConnectionRefusedError(f"cannot reach the database for {token}")
+
+    monkeypatch.setattr(calendar_service.CalendarService, "feed", down)
+    response = await http.get(f"/calendar/{token}.ics")
+    assert response.status == 503 and response.headers["Retry-After"]
+    assert await response.text() == "unavailable"
+    assert "ConnectionRefusedError" in caplog.text and token not in caplog.text

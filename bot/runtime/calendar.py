@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+from collections import OrderedDict
 from urllib.parse import urlparse
 
 from aiohttp import web
@@ -23,6 +24,10 @@ from bot.services.context import ServiceContext
 
 log = logging.getLogger(__name__)
 
+# Bump when render_feed's output changes for the same rows: the ETags change with it.
+FEED_FORMAT = 1
+# Rendered feeds kept per process (about 400 bytes an event).
+RENDERED_KEPT = 32
 # A database that does not answer within this is reported as 503: the phone tries again later.
 FEED_TIMEOUT_SECONDS = 10.0
 _HEADERS = {
@@ -37,6 +42,9 @@ _HEADERS = {
 class CalendarEndpoint:
     def __init__(self, app: Application) -> None:
         self._app = app
+        # Recently rendered feeds by ETag: calendar apps that do not send If-None-Match (and
+        # several devices of one member) poll unchanged feeds again and again.
+        self._rendered: OrderedDict[str, bytes] = OrderedDict()
         base = app.settings.public_base_url
         self._uid_host = (urlparse(base).hostname if base else None) or "salesbot"
 
@@ -54,12 +62,21 @@ class CalendarEndpoint:
             feed.member.language, feed.member.telegram_language, default=settings.default_language
         )
         links = FeedLinks(await self._bot_username(), self._uid_host)
-        # Hundreds of events take tens of milliseconds of CPU: off the event loop.
-        body = await asyncio.to_thread(render_feed, feed, language, links)
-        etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
+        # The body follows from these alone (rendering is deterministic), so their digest is
+        # the ETag, known before anything is rendered: an unchanged feed costs one query.
+        etag = '"' + _digest(feed, language, links) + '"'
         headers = {**_HEADERS, "ETag": etag}
         if _matches(request.headers.get("If-None-Match"), etag):
             return web.Response(status=304, headers=headers)
+        body = self._rendered.get(etag)
+        if body is None:
+            # Hundreds of events take a hundred milliseconds of CPU and more: off the loop.
+            body = await asyncio.to_thread(render_feed, feed, language, links)
+            self._rendered[etag] = body
+            while len(self._rendered) > RENDERED_KEPT:
+                self._rendered.popitem(last=False)
+        else:
+            self._rendered.move_to_end(etag)
         return web.Response(
             body=body,
             headers={
@@ -85,6 +102,11 @@ class CalendarEndpoint:
             log.warning("calendar feed: bot username unavailable (%s)", type(exc).__name__)
             return None
         return me.username
+
+
+def _digest(feed: Feed, language: str, links: FeedLinks) -> str:
+    source = repr((FEED_FORMAT, language, feed.member.timezone, links, feed.events))
+    return hashlib.sha256(source.encode()).hexdigest()[:32]
 
 
 def _matches(header: str | None, etag: str) -> bool:
