@@ -4,9 +4,9 @@ Times carry the member's time zone (DTSTART;TZID=Europe/Moscow with its VTIMEZON
 UTC: a follow-up is a wall-clock time the member typed ("15.12 10:00"), the event shows in the
 zone it was planned in (a phone abroad says "10:00 Moscow time"), and the VTIMEZONE makes the
 file self-contained for clients that do not know the zone's rules (tests read it with only
-those rules). Date-only
-follow-ups are all-day events. The body depends only on the database rows (never on "now"), so
-an unchanged calendar gives the same bytes and the same ETag.
+those rules). Date-only follow-ups are all-day events. The body depends only on the rows and
+the member's language and zone (never on "now"), so an unchanged calendar gives the same bytes
+and the same ETag (bot/runtime/calendar.py).
 
 UIDs are stable: a client's next contact (one per client at a time) is `next-<client id>@host`
 whatever its date, so a moved or replaced next contact replaces the event instead of adding a
@@ -54,7 +54,7 @@ class FeedLinks:
 
 
 def render_feed(feed: Feed, language: str, links: FeedLinks) -> bytes:
-    """The whole calendar. Pure CPU (about 0.3 ms an event): the caller runs it in a thread."""
+    """The whole calendar. Pure CPU (0.3 ms an event and more): the caller runs it in a thread."""
     zone = ZoneInfo(feed.member.timezone)
     with use_locale(language):
         name = _("Salesbot: my follow-ups")

@@ -142,7 +142,9 @@ class CalendarFeedRepository:
                 Followup.manager_id == member_id,
                 Followup.state == "pending",
                 Followup.due_at >= since,
-                Client.team_id == team_id,
+                # Not `Client.team_id` too (the follow-up's team is the client's): with it, a
+                # PostgreSQL that has no statistics yet joins through the clients' (team,
+                # manager) index instead of their primary key, once per follow-up.
                 Client.manager_id == member_id,
                 Client.erased_at.is_(None),
             )
