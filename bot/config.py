@@ -185,6 +185,9 @@ class Settings(BaseSettings):
     port: int | None = Field(None, ge=1, le=65535)
     # Polling mode serves /health, /ready and /metrics only if this is set.
     http_port: int | None = Field(None, ge=1, le=65535)
+    # The public address of the bot's HTTP server, for the links it hands out (calendar feeds,
+    # /calendar/<token>.ics). Webhook mode: WEBHOOK_URL's origin when unset.
+    public_url: str | None = None
     # Set: conversation state and cross-instance locks live in Redis (several instances).
     redis_url: SecretStr | None = None
     redis_prefix: str = "salesbot"
@@ -278,6 +281,31 @@ class Settings(BaseSettings):
             )
         return self
 
+    @field_validator("public_url")
+    @classmethod
+    def _public_address(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        url = urlparse(value)
+        loopback = url.hostname in ("localhost", "127.0.0.1", "::1")
+        if not url.hostname or url.query or url.fragment:
+            raise ValueError("PUBLIC_URL must be an address such as https://bot.example.org")
+        # Feed URLs carry a secret token: over plain http anyone on the way could read it.
+        if url.scheme != "https" and not (url.scheme == "http" and loopback):
+            raise ValueError(
+                "PUBLIC_URL must be an https:// address (http only for localhost): "
+                "the links it makes carry private tokens"
+            )
+        return value.rstrip("/")
+
+    @model_validator(mode="after")
+    def _public_url_served(self) -> Settings:
+        if self.public_url and self.bot_mode == "polling" and self.http_port is None:
+            raise ValueError(
+                "PUBLIC_URL needs the bot's HTTP server: in polling mode set HTTP_PORT too"
+            )
+        return self
+
     @model_validator(mode="after")
     def _webhook_complete(self) -> Settings:
         if self.bot_mode != "webhook":
@@ -299,6 +327,17 @@ class Settings(BaseSettings):
     def public_webhook_url(self) -> str:
         url = (self.webhook_url or "").rstrip("/")
         return url if urlparse(url).path not in ("", "/") else url + self.webhook_path
+
+    @property
+    def public_base_url(self) -> str | None:
+        """Where the bot's HTTP server is reached from outside, without a trailing slash; None
+        when it is not (polling without PUBLIC_URL): then no feed URL can be handed out."""
+        if self.public_url:
+            return self.public_url
+        if self.bot_mode == "webhook" and self.webhook_url:
+            url = urlparse(self.webhook_url)
+            return f"{url.scheme}://{url.netloc}"
+        return None
 
     @property
     def has_token(self) -> bool:

@@ -174,6 +174,9 @@ SECTIONS: list[tuple[str, dict[str, str]]] = [
             "WEBHOOK_PORT": "its port (8080 when neither this nor `PORT` is set)",
             "PORT": "the port platforms such as Cloud Run assign; `WEBHOOK_PORT` wins",
             "HTTP_PORT": "polling mode: serve `/health`, `/ready`, `/metrics` on this port",
+            "PUBLIC_URL": "the public https address of the bot's HTTP server, for the private "
+            "calendar feeds of `/calendar` (`<PUBLIC_URL>/calendar/<token>.ics`); webhook mode: "
+            "`WEBHOOK_URL`'s origin when unset; polling mode needs `HTTP_PORT` too",
             "REDIS_URL": "several instances: conversation state, locks and the per-chat pace "
             "in Redis",
             "REDIS_PREFIX": "prefix of the bot's Redis keys",

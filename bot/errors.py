@@ -30,6 +30,7 @@ class ErrorCode(StrEnum):
     NOT_ALLOWED = "not_allowed"
     INVITE_ROLE_UNKNOWN = "invite_role_unknown"
     INVITE_USED = "invite_used"
+    CALENDAR_USAGE = "calendar_usage"
     DUPLICATE_PHONE = "duplicate_phone"
     DUPLICATE_EMAIL = "duplicate_email"
     FIELD_TOO_LONG = "field_too_long"

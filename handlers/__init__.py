@@ -5,6 +5,7 @@ from __future__ import annotations
 from aiogram import Router
 
 from handlers import (
+    calendar,
     campaigns,
     cancel,
     capture,
@@ -39,6 +40,7 @@ def get_routers() -> list[Router]:
         cancel.build_router(),
         help.build_router(),
         invite.build_router(),
+        calendar.build_router(),
         campaigns.build_router(),
         data_rights.build_router(),
         team.build_router(),

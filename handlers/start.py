@@ -2,37 +2,63 @@
 
 from __future__ import annotations
 
+import re
 from html import escape
 
 from aiogram import Router
 from aiogram.filters import CommandObject, CommandStart
+from aiogram.fsm.context import FSMContext
 from aiogram.types import Message
 
 from bot.config import Settings
+from bot.errors import ErrorCode
 from bot.i18n import _, pick_language, set_locale, use_locale
+from bot.services.context import Actor
+from bot.services.errors import DomainError
 from bot.services.hub import Services
 from bot.services.onboarding import NewcomerInfo, StartKind, StartOutcome
 from bot.telegram.replies import Replies
 from bot.telegram.views.common import role_label
+from handlers.flow import Flow
+from storage.types import MAX_ROW_ID
+
+# `https://t.me/<bot>?start=card_42`: the links of the calendar feed's events open a card.
+# Invite tokens (token_urlsafe(18), 24 characters) are never this short.
+CARD_LINK = re.compile(r"card_([1-9][0-9]{0,9})")
 
 
 async def start(
     message: Message,
     command: CommandObject,
+    actor: Actor | None,
     services: Services,
+    state: FSMContext,
     settings: Settings,
     replies: Replies,
 ) -> None:
     user = message.from_user
     if user is None:
         return
+    payload = (command.args or "").strip() or None
+    card = CARD_LINK.fullmatch(payload) if payload else None
+    if card is not None:
+        if actor is not None:
+            # The same way as /client and the card buttons: access is checked by the service
+            # (another manager's client is "not found"), and the view is audited.
+            client_id = int(card.group(1))
+            if client_id > MAX_ROW_ID:  # a forged link: no such row can exist
+                raise DomainError(ErrorCode.CLIENT_NOT_FOUND)
+            await Flow(replies, actor, services, state).execute("client", client_id, "")
+            return
+        # A stranger or a removed member: the link is no invitation.
+        payload = None
     person = NewcomerInfo(
         telegram_id=user.id,
         full_name=user.full_name or str(user.id),
         username=user.username,
         language=user.language_code,
     )
-    outcome = await services.onboarding.start(person, (command.args or "").strip() or None)
+    outcome = await services.onboarding.start(person, payload)
     if outcome.member is not None:
         set_locale(
             pick_language(

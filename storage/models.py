@@ -340,6 +340,23 @@ class Invite(Base):
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
+class CalendarFeed(Base):
+    """A member's private calendar feed (`/calendar`): one row per member, its token kept only
+    as a SHA-256 hash. The token is 256 random bits, so the hash needs no salt and cannot be
+    guessed back; a copy of the database (a backup, a read-only leak) yields no working feed
+    URL. `revoked_at` set: the feed answers 404 until the member turns it on again."""
+
+    __tablename__ = "calendar_feeds"
+    __table_args__ = (UniqueConstraint("member_id"), UniqueConstraint("token_hash"))
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id", ondelete="CASCADE"))
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"))
+    token_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
 class OutboxMessage(Base):
     """A message the bot owes someone: written first, sent by the sweep, marked when delivered.
 

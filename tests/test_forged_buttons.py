@@ -48,6 +48,7 @@ VALID: dict[str, dict[str, str]] = {
         "off": "20",
         "pt": "1",
     },
+    "CalendarAction": {"act": "off"},
     "CardAction": {"act": "done", "cid": "1", "fid": "1"},
     "ForgetClient": {"act": "ask", "cid": "1"},
     "ForwardedNote": {"act": "to", "tok": "a1b2c3d4", "cid": "1"},

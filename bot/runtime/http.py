@@ -1,4 +1,5 @@
-"""The aiohttp application: POST WEBHOOK_PATH (webhook mode only), GET /health, /ready, /metrics."""
+"""The aiohttp application: POST WEBHOOK_PATH (webhook mode only), GET /health, /ready, /metrics,
+and GET /calendar/<token>.ics (members' private calendar feeds)."""
 
 from __future__ import annotations
 
@@ -7,8 +8,10 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 
 from bot.config import Settings
+from bot.runtime.calendar import CalendarEndpoint
 from bot.runtime.probes import Probes
 from bot.runtime.webhook import WebhookEndpoint
+from bot.services.calendar import FEED_PATH
 
 
 def web_application(
@@ -16,6 +19,7 @@ def web_application(
     probes: Probes,
     webhook: WebhookEndpoint,
     *,
+    calendar: CalendarEndpoint | None = None,
     on_startup: Callable[[], Awaitable[None]] | None = None,
     on_shutdown: Callable[[], Awaitable[None]] | None = None,
 ) -> web.Application:
@@ -27,6 +31,8 @@ def web_application(
     app.router.add_get("/metrics", probes.metrics)
     if settings.bot_mode == "webhook":
         app.router.add_post(settings.webhook_path, webhook.handle)
+    if calendar is not None:
+        app.router.add_get(FEED_PATH, calendar.handle)
     if on_startup is not None:
         start = on_startup
 

@@ -24,6 +24,7 @@ from bot.app import Application, Overrides, build
 from bot.clock import Clock
 from bot.config import Settings
 from bot.runtime import bot_api
+from bot.runtime.calendar import CalendarEndpoint
 from bot.runtime.http import web_application
 from bot.runtime.inflight import InFlight
 from bot.runtime.instances import Instances, UpdatePruner
@@ -49,6 +50,7 @@ class Runtime:
         self.pruner = UpdatePruner(app)
         self.probes = Probes(app, lambda: self._closing)
         self.webhook = WebhookEndpoint(app, self.updates, lambda: self._closing)
+        self.calendar = CalendarEndpoint(app)
         self._closing = False
         self._started = False
         self._stopped = False
@@ -73,9 +75,14 @@ class Runtime:
     def web_app(self, *, lifecycle: bool = False) -> web.Application:
         """With `lifecycle`, the aiohttp app's start-up and shutdown call `start()` and `stop()`."""
         if not lifecycle:
-            return web_application(self.settings, self.probes, self.webhook)
+            return web_application(self.settings, self.probes, self.webhook, calendar=self.calendar)
         return web_application(
-            self.settings, self.probes, self.webhook, on_startup=self.start, on_shutdown=self.stop
+            self.settings,
+            self.probes,
+            self.webhook,
+            calendar=self.calendar,
+            on_startup=self.start,
+            on_shutdown=self.stop,
         )
 
     @property

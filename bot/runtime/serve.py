@@ -16,6 +16,14 @@ from bot.runtime.lifecycle import Runtime
 log = logging.getLogger(__name__)
 
 
+def app_runner(runtime: Runtime) -> web.AppRunner:
+    """The HTTP server as production runs it. No access log: a calendar feed's path is its
+    secret token (bot/runtime/calendar.py), and Telegram's posts say nothing worth a line."""
+    return web.AppRunner(
+        runtime.web_app(), access_log=None, handle_signals=False, shutdown_timeout=5.0
+    )
+
+
 async def serve(settings: Settings, *, runtime: Runtime | None = None) -> None:
     """Run until SIGTERM or SIGINT, then shut down gracefully."""
     runtime = runtime or Runtime(build(settings))
@@ -28,9 +36,7 @@ async def serve(settings: Settings, *, runtime: Runtime | None = None) -> None:
     port = settings.listen_port if settings.bot_mode == "webhook" else settings.http_port
     try:
         if port is not None:
-            runner = web.AppRunner(
-                runtime.web_app(), access_log=None, handle_signals=False, shutdown_timeout=5.0
-            )
+            runner = app_runner(runtime)
             await runner.setup()
             await web.TCPSite(runner, settings.webhook_host, port).start()
             log.info("listening", extra={"host": settings.webhook_host, "port": port})

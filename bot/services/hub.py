@@ -11,6 +11,7 @@ from bot.clock import Clock
 from bot.config import Limits, Settings
 from bot.services.activities import ActivityService
 from bot.services.audit import AuditService
+from bot.services.calendar import CalendarService
 from bot.services.campaigns import CampaignService
 from bot.services.capture import CaptureService
 from bot.services.clients import ClientService
@@ -74,6 +75,10 @@ class Services:
     @cached_property
     def worklist(self) -> WorklistService:
         return WorklistService(self._ctx)
+
+    @cached_property
+    def calendar(self) -> CalendarService:
+        return CalendarService(self._ctx)
 
     @cached_property
     def campaigns(self) -> CampaignService:

@@ -220,6 +220,8 @@ class TeamService:
             raise DomainError(ErrorCode.MEMBER_ALREADY_REMOVED, name=member.full_name)
         await self._ensure_an_owner(actor)
         await uow.outbox.drop_pending_for_member(member.id, MEMBER_REMOVED)
+        # Their calendar feed stops with their access, and stays dead if they are invited back.
+        await uow.calendar.revoke(member.id, now)
         await uow.roster.bump_roster(actor.team.id)
         clients = len(await uow.roster.client_ids(actor.team.id, member.id))
         await uow.audit.add(

@@ -136,6 +136,11 @@ class TransferStep(StrEnum):
     ALL = "all"
 
 
+class CalendarAct(StrEnum):
+    OFF = "off"
+    NEW = "new"
+
+
 class PortfolioOutput(StrEnum):
     CHART = "chart"
     XLSX = "xlsx"
@@ -315,3 +320,10 @@ class ForwardedNote(CallbackData, prefix="fw"):
     act: NoteAct
     tok: Token
     cid: RowIdOrNone = 0
+
+
+class CalendarAction(CallbackData, prefix="cf"):
+    """Under a `/calendar` message: off (revoke the feed) or new (a new URL, the old one dead).
+    The service acts on the presser's own feed only: nothing in the button names a member."""
+
+    act: CalendarAct

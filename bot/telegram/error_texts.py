@@ -80,6 +80,11 @@ ERROR_TEXTS: dict[ErrorCode, str | Plural] = {
         "Whom do you invite? <code>/invite manager</code> or <code>/invite head</code>."
     ),
     ErrorCode.INVITE_USED: N_("This invitation link has already been used."),
+    ErrorCode.CALENDAR_USAGE: N_(
+        "I do not know «{word}» here. Use: <code>/calendar</code> — your follow-ups in your "
+        "phone's calendar, <code>/calendar new</code> — a new link (the old one stops "
+        "working), <code>/calendar off</code> — turn the feed off."
+    ),
     ErrorCode.DUPLICATE_PHONE: N_(
         "A client with this phone number is already in the team's base. "
         "If it should be yours, ask the head of sales to reassign it."

@@ -24,6 +24,7 @@ MENU = (
     ("cold", N_("Mark a client cold")),
     ("portfolio", N_("Portfolio: the seven control points")),
     ("settings", N_("Time zone, language, working hours")),
+    ("calendar", N_("Follow-ups in your phone's calendar")),
     ("invite", N_("Invite a team member (owner)")),
     ("campaign", N_("Follow-ups for a segment or #tag (owner)")),
     ("import", N_("Import clients from Excel or CSV (owner)")),

@@ -51,6 +51,9 @@ def _action_name(action: str) -> str:
         "role_change": _("changed a role"),
         "member_removed": _("removed a member"),
         "campaign_launched": _("launched a campaign"),
+        "calendar_on": _("turned their calendar feed on"),
+        "calendar_new": _("made a new calendar feed link"),
+        "calendar_off": _("turned their calendar feed off"),
     }.get(action, escape(action))
 
 

@@ -65,6 +65,10 @@ def help_text(actor: Actor) -> str:
         "<code>/settings digest 8:30</code> sets its time."
     )
     text += "\n" + _(
+        "<code>/calendar</code> — your next contacts and meetings in your phone's calendar "
+        "(iPhone, Android, Google), kept up to date; <code>/calendar off</code> stops it"
+    )
+    text += "\n" + _(
         "<code>/consent Ivanov yes</code> — the client's consent to data processing "
         "(yes, no, unknown); <code>source: exhibition</code> in /add records where they came from"
     )
