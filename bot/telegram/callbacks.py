@@ -279,3 +279,11 @@ class AddAnyway(CallbackData, prefix="ad"):
     `/add` text kept in the member's step data: an older warning's button adds nothing."""
 
     tok: Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{8}$")]
+
+
+class ReplyPick(CallbackData, prefix="rp"):
+    """Which client of a digest a reply without a quote is about. `tok` pairs the press with
+    the reply's text kept in the member's step data: an older question's button logs nothing."""
+
+    tok: Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{6}$")]
+    cid: RowId

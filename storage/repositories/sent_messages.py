@@ -1,0 +1,88 @@
+"""Which clients a bot message is about, by its Telegram (chat, message id)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import delete, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.models import SentMessage
+from storage.repositories.columns import rowcount
+
+
+@dataclass(frozen=True, slots=True)
+class SentMessageDTO:
+    chat_id: int
+    message_id: int
+    team_id: int
+    member_id: int
+    kind: str
+    client_ids: tuple[int, ...]
+    sent_at: datetime
+
+
+class SentMessageRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def record(self, rows: Sequence[SentMessageDTO]) -> None:
+        """Remember each message; one already remembered is left as it is."""
+        if not rows:
+            return
+        dialect = self._session.get_bind().dialect.name
+        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        statement = insert(SentMessage).values(
+            [
+                {
+                    "chat_id": row.chat_id,
+                    "message_id": row.message_id,
+                    "team_id": row.team_id,
+                    "member_id": row.member_id,
+                    "kind": row.kind,
+                    "client_ids": list(row.client_ids),
+                    "sent_at": row.sent_at,
+                }
+                for row in rows
+            ]
+        )
+        await self._session.execute(
+            statement.on_conflict_do_nothing(
+                index_elements=[SentMessage.chat_id, SentMessage.message_id]
+            )
+        )
+
+    async def find(self, member_id: int, chat_id: int, message_id: int) -> SentMessageDTO | None:
+        """The message, if it was sent to this member (a row of another member is never read)."""
+        row = (
+            await self._session.execute(
+                select(
+                    SentMessage.chat_id,
+                    SentMessage.message_id,
+                    SentMessage.team_id,
+                    SentMessage.member_id,
+                    SentMessage.kind,
+                    SentMessage.client_ids,
+                    SentMessage.sent_at,
+                ).where(
+                    SentMessage.chat_id == chat_id,
+                    SentMessage.message_id == message_id,
+                    SentMessage.member_id == member_id,
+                )
+            )
+        ).first()
+        if row is None:
+            return None
+        ids = tuple(int(cid) for cid in (row.client_ids or []))
+        return SentMessageDTO(
+            row.chat_id, row.message_id, row.team_id, row.member_id, row.kind, ids, row.sent_at
+        )
+
+    async def prune(self, before: datetime) -> int:
+        result = await self._session.execute(
+            delete(SentMessage).where(SentMessage.sent_at < before)
+        )
+        return rowcount(result)
