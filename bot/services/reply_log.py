@@ -86,14 +86,15 @@ def quoted_clients(quote: str, clients: Sequence[ClientDTO]) -> list[ClientDTO]:
         name = normalize(client.name)
         if not name:
             continue
-        start = text.find(f" {name} ")
-        while start != -1:
-            end = start + len(name) + 2
+        # Found between spaces; the span itself leaves them out, as neighbours share them.
+        at = text.find(f" {name} ")
+        while at != -1:
+            start, end = at + 1, at + 1 + len(name)
             if all(end <= s or start >= e for s, e in spans):
                 spans.append((start, end))
                 found.add(client.id)
                 break
-            start = text.find(f" {name} ", start + 1)
+            at = text.find(f" {name} ", at + 1)
     if not found:
         found = {c.id for c in clients if text in f" {normalize(c.name)} "}
     return [c for c in clients if c.id in found]
