@@ -13,9 +13,10 @@ from pathlib import Path
 
 import pytest
 from aiogram.types import Sticker
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from bot.parsing.commands import parse_call, starts_with_outcome
+from bot.runtime.instances import UpdatePruner
 from bot.services.reply_log import quoted_clients
 from storage.dto import ClientDTO
 from storage.models import Activity, Client, Followup, FsmRecord, SentMessage
@@ -350,17 +351,23 @@ async def test_a_stale_pick_from_a_digest_reply_of_a_transferred_client_writes_n
     assert any(d and "reply_pick" in d for d in data)  # rolled back: still pickable
 
 
-async def test_old_sent_messages_are_pruned(team: BotHarness):
+async def test_the_hourly_prune_forgets_sent_messages_after_a_month(team: BotHarness):
     sent = BotMessages(team)
-    await _push(team, MANAGER, "Иванов", sent)  # the push, and the morning digest naming him
-    async with team.uow_factory() as uow:
-        kinds = sorted(await uow.session.scalars(select(SentMessage.kind)))
-        assert kinds == ["digest", "push"]
-        assert await uow.sent_messages.prune(team.clock.now() - timedelta(days=30)) == 0
-        assert await uow.sent_messages.prune(team.clock.now() + timedelta(seconds=1)) == 2
-        await uow.commit()
-        count = await uow.session.scalar(select(func.count()).select_from(SentMessage))
-    assert count == 0
+    push = await _push(team, MANAGER, "Иванов", sent)  # the push, and the digest naming him
+
+    async def kinds() -> list[str]:
+        async with team.uow_factory() as uow:
+            return sorted(await uow.session.scalars(select(SentMessage.kind)))
+
+    pruner = UpdatePruner(team.app)
+    team.clock.advance(timedelta(days=29))
+    await pruner.prune()
+    assert await kinds() == ["digest", "push"]
+    team.clock.advance(timedelta(days=2))
+    await pruner.prune()
+    assert await kinds() == []
+    [hint] = await reply(team, MANAGER, push, "done", with_buttons=False)
+    assert "not about a client" in hint.text
 
 
 def test_outcome_words_open_a_call_and_anything_else_is_a_note():
