@@ -138,6 +138,5 @@ class ReplyLogService:
         return [
             c
             for c in clients
-            if c.erased_at is None
-            and (sees_whole_team(actor) or c.manager_id == actor.member.id)
+            if c.erased_at is None and (sees_whole_team(actor) or c.manager_id == actor.member.id)
         ]
