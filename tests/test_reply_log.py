@@ -18,6 +18,7 @@ from sqlalchemy import select
 from bot.parsing.commands import parse_call, starts_with_outcome
 from bot.runtime.instances import UpdatePruner
 from bot.services.reply_log import quoted_clients
+from bot.telegram.callbacks import ForgetClient
 from storage.dto import ClientDTO
 from storage.models import Activity, Client, Followup, FsmRecord, SentMessage
 from tests.support.builders import TeamSpec
@@ -206,6 +207,18 @@ async def test_a_manager_replying_to_a_push_of_a_client_transferred_since_writes
     # Nina, the new manager, cannot use Max's push either: it was not sent to her.
     [other] = await reply(team, OTHER, push, "done", with_buttons=False)
     assert "not about a client" in other.text
+    assert await _activities(team) == []
+
+
+async def test_a_reply_to_a_push_of_a_client_erased_since_writes_nothing(team: BotHarness):
+    sent = BotMessages(team)
+    push = await _push(team, MANAGER, "Иванов", sent)
+    async with team.uow_factory() as uow:
+        client_id = await uow.session.scalar(select(Client.id).where(Client.name == "Иванов"))
+    await team.send(OWNER, "/forget Иванов")
+    await team.press(OWNER, ForgetClient(act="yes", cid=client_id).pack())
+    [answer] = await reply(team, MANAGER, push, "wants a discount")
+    assert "personal data was erased" in answer.text
     assert await _activities(team) == []
 
 
