@@ -57,21 +57,28 @@ async def _about(message: Message, actor: Actor, services: Services) -> tuple[st
     if found is not None:
         return found.kind, list(found.client_ids)
     # Not recorded (sent before the record existed): the buttons name the client, when
-    # Telegram hands them back; once used they are gone, and then so is this way.
+    # Telegram hands them back; once used they are gone, and then so is this way. Buttons of
+    # several clients (a /find list) name none: a reply to them is never guessed.
     markup = replied.reply_markup
+    cids: set[int] = set()
+    fids: set[int] = set()
     for row in markup.inline_keyboard if markup is not None else []:
         for button in row:
             data = button.callback_data or ""
             try:
-                return "card", [CardAction.unpack(data).cid]
+                cids.add(CardAction.unpack(data).cid)
+                continue
             except (ValueError, TypeError):
                 pass
             try:
-                fid = Remind.unpack(data).fid
+                fids.add(Remind.unpack(data).fid)
             except (ValueError, TypeError):
                 continue
-            client_id = await services.reply_log.client_of_followup(actor, fid)
-            return ("push", [client_id]) if client_id is not None else ("", [])
+    if len(fids) == 1 and not cids:
+        client_id = await services.reply_log.client_of_followup(actor, fids.pop())
+        return ("push", [client_id]) if client_id is not None else ("", [])
+    if len(cids) == 1 and not fids:
+        return "card", [cids.pop()]
     return "", []
 
 

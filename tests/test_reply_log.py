@@ -174,6 +174,17 @@ async def test_an_unrecorded_card_is_read_by_its_buttons_or_gets_a_hint(team: Bo
     assert len(await _activities(team)) == 1
 
 
+async def test_a_reply_to_a_list_of_several_clients_is_never_guessed(team: BotHarness):
+    sent = BotMessages(team)
+    await team.send(MANAGER, "/add Иванов")
+    await team.send(MANAGER, "/add Иванова")
+    await team.send(MANAGER, "/find Иван")
+    found = sent.last(MANAGER.id, "Found 2")
+    [hint] = await reply(team, MANAGER, found, "done")
+    assert "not about a client" in hint.text
+    assert await _activities(team) == []
+
+
 async def test_a_reply_to_a_message_of_someone_else_is_not_logged(team: BotHarness):
     sent = BotMessages(team)
     push = await _push(team, MANAGER, "Иванов", sent)
