@@ -118,13 +118,6 @@ async def reply_text(
         return
     text = (message.text or "").strip()
     flow = Flow(replies, actor, services, state)
-    if _command(text) == "call":
-        # A call that cannot be read is refused before anything, and before any question.
-        parse_call(
-            f"{PLACEHOLDER} {text}",
-            services.local_now(actor),
-            max_amount=services.limits.max_amount,
-        )
     if kind != DIGEST:
         client = await services.reply_log.target(actor, client_ids[0])
         if await _answers_question(state, client.id):
@@ -132,6 +125,13 @@ async def reply_text(
             return
         await _log(flow, client.id, text)
         return
+    if _command(text) == "call":
+        # A call that cannot be read is refused at once, not after the client is picked.
+        parse_call(
+            f"{PLACEHOLDER} {text}",
+            services.local_now(actor),
+            max_amount=services.limits.max_amount,
+        )
     choices = await services.reply_log.choices(actor, client_ids)
     if not choices:
         replies.answer(view.no_clients_left())

@@ -329,6 +329,16 @@ async def test_a_reply_to_the_digest_without_a_quote_asks_which_client(team: Bot
     assert await _activities(team) == [("call", "no_answer", None)]
 
 
+async def test_a_digest_reply_that_cannot_be_read_is_refused_before_the_pick(team: BotHarness):
+    sent = BotMessages(team)
+    digest = await _digest(team, sent, ["Иванов", "Петров"])
+    [answer] = await reply(team, MANAGER, digest, "deal")
+    assert "amount" in answer.text.lower() and answer.buttons == []
+    async with team.uow_factory() as uow:
+        data = list(await uow.session.scalars(select(FsmRecord.data)))
+    assert not any(d and "reply_pick" in d for d in data)
+
+
 async def test_a_quote_naming_several_clients_of_the_digest_offers_just_those(team: BotHarness):
     sent = BotMessages(team)
     digest = await _digest(team, sent, ["Иванов", "Петров", "Сидоров"])
