@@ -6,12 +6,28 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import delete, select
+from sqlalchemy import bindparam, delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from storage.hot import HotStatement
 from storage.models import SentMessage
 from storage.repositories.columns import rowcount
+from storage.sqlite_driver import quick
+
+_SENT = SentMessage.__table__
+# Built once per dialect: a card's record follows every /client (bot/telegram/middlewares.py),
+# so it skips the per-call compile and, on SQLite, the thread hop (a one-row write by key).
+_RECORD = {
+    name: HotStatement(
+        quick(
+            dialect.insert(_SENT)
+            .values({column.name: bindparam(column.name) for column in _SENT.columns})
+            .on_conflict_do_nothing(index_elements=[_SENT.c.chat_id, _SENT.c.message_id])
+        )
+    )
+    for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite))
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,10 +49,10 @@ class SentMessageRepository:
         """Remember each message; one already remembered is left as it is."""
         if not rows:
             return
-        dialect = self._session.get_bind().dialect.name
-        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-        statement = insert(SentMessage).values(
-            [
+        statement = _RECORD[self._session.get_bind().dialect.name]
+        for row in rows:
+            await statement.rows(
+                self._session,
                 {
                     "chat_id": row.chat_id,
                     "message_id": row.message_id,
@@ -45,15 +61,8 @@ class SentMessageRepository:
                     "kind": row.kind,
                     "client_ids": list(row.client_ids),
                     "sent_at": row.sent_at,
-                }
-                for row in rows
-            ]
-        )
-        await self._session.execute(
-            statement.on_conflict_do_nothing(
-                index_elements=[SentMessage.chat_id, SentMessage.message_id]
+                },
             )
-        )
 
     async def find(self, member_id: int, chat_id: int, message_id: int) -> SentMessageDTO | None:
         """The message, if it was sent to this member (a row of another member is never read)."""
