@@ -110,3 +110,4 @@ class ErrorCode(StrEnum):
     PORTFOLIO_MEMBER_AMBIGUOUS = "portfolio_member_ambiguous"
     PORTFOLIO_PERIOD_INVALID = "portfolio_period_invalid"
     PERIOD_TOO_LONG = "period_too_long"
+    CLIENT_NOT_YOURS = "client_not_yours"

@@ -20,6 +20,7 @@ from handlers import (
     lists,
     portfolio,
     reminders,
+    reply_log,
     settings,
     start,
     steps,
@@ -39,6 +40,8 @@ def get_routers() -> list[Router]:
         start.build_router(),
         cancel.build_router(),
         help.build_router(),
+        # Before every open question: a reply to a push is about that push's client.
+        reply_log.build_router(),
         invite.build_router(),
         calendar.build_router(),
         campaigns.build_router(),

@@ -27,7 +27,8 @@ from bot.services.context import Actor
 from bot.services.errors import DomainError
 from bot.services.hub import Services
 from bot.services.matching import MatchKind, Resolution
-from bot.telegram.replies import Replies
+from bot.services.reply_log import CARD
+from bot.telegram.replies import About, Replies
 from bot.telegram.views import flow as view
 from bot.telegram.views.common import Viewer, card_keyboard, card_text, logged_text
 from storage.enums import FollowupKind, Temperature
@@ -218,9 +219,11 @@ class Flow:
             await self.send(view.temperature_changed(updated.name, cmd))
         else:
             card = await services.clients.card(actor, client_id)
-            await self.send(
+            # Remembered once sent: a reply to the card logs for its client.
+            self.replies.answer(
                 card_text(card, viewer, actor.team.currency),
                 card_keyboard(client_id, card.next_followup),
+                about=About(CARD, (client_id,)),
             )
 
     def viewer(self) -> Viewer:

@@ -394,6 +394,28 @@ class OutboxMessage(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
+class SentMessage(Base):
+    """A bot message about clients, by its Telegram (chat, message id): a reply to it logs for
+    that client. Recorded when a push, a digest or a card is sent; ids only, never text.
+
+    The outbox keeps one message id per row (a long digest goes out in parts) and none for a
+    card, which is an update's reply; Telegram's reply_markup in `reply_to_message` is gone once
+    a push's buttons are used, and a client may leave it out. So the link is kept here, for
+    SENT_MESSAGES_KEEP days (bot/runtime/instances.py prunes it)."""
+
+    __tablename__ = "sent_messages"
+    __table_args__ = (Index(None, "sent_at"),)
+
+    chat_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    message_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id", ondelete="CASCADE"))
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(16))  # push, nudge, card, digest
+    # The clients it is about, in the order shown: one, or a digest's list.
+    client_ids: Mapped[list[int]] = mapped_column(JSON)
+    sent_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
 class FsmRecord(Base):
     """Conversation state of the step-by-step commands, so it survives a restart."""
 

@@ -33,6 +33,7 @@ from bot.services.digest import (
     plan_unreachable_notices,
 )
 from bot.services.reminders import Reminder, load_reminder, plan_due_followups
+from bot.services.reply_log import sent_rows, subject_of
 from storage.repositories.outbox import BLOCKED, OutboxRow
 from storage.uow import UnitOfWork, UnitOfWorkFactory
 
@@ -50,6 +51,8 @@ class DeliveryResult(Protocol):
     def error(self) -> str | None: ...
     @property
     def retry_after(self) -> float | None: ...
+    @property
+    def message_ids(self) -> tuple[int, ...]: ...
 
 
 Content = Reminder | Digest | Nudge | Notice | Alert
@@ -138,7 +141,7 @@ class DeliverySweep:
                 report.dropped += 1
                 continue
             delivery = await self._notifier.deliver(content)
-            await self._record(row.id, row.team_id, row.member_id, delivery, report)
+            await self._record(row.id, row.team_id, row.member_id, delivery, report, content)
             if delivery.outcome == "blocked":
                 blocked.add(row.member_id)
         return report
@@ -196,11 +199,29 @@ class DeliverySweep:
         member_id: int,
         delivery: DeliveryResult,
         report: SweepReport,
+        content: Content,
     ) -> None:
         now = self._clock.now()
         async with self._uows() as uow:
             if delivery.outcome == "sent":
                 await uow.outbox.mark_sent(row_id, self.owner, now, delivery.message_id)
+                # Which clients it is about, so that a reply to it logs for them (the message
+                # is in the chat even if our lease ran out meanwhile).
+                kind, client_ids = subject_of(content)
+                message_ids = delivery.message_ids or (
+                    (delivery.message_id,) if delivery.message_id is not None else ()
+                )
+                await uow.sent_messages.record(
+                    sent_rows(
+                        kind,
+                        client_ids,
+                        team_id=team_id,
+                        member_id=member_id,
+                        chat_id=content.member.telegram_id,
+                        message_ids=message_ids,
+                        now=now,
+                    )
+                )
                 report.sent += 1
             elif delivery.outcome == "blocked":
                 # The member blocked the bot: stop owing them anything until they come back.

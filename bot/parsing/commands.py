@@ -233,6 +233,14 @@ def parse_call(args: str, now: datetime, *, max_amount: Decimal) -> CallCommand:
     return CallCommand(name, outcome, when, amount, margin, comment)
 
 
+def starts_with_outcome(text: str) -> bool:
+    """Whether `text` opens with a call's outcome (`done`, `no answer`, `перезвонить …`,
+    `deal 150k`): what a reply to a push logs as a call; any other text is a note. Only the
+    first words count: "asked about the deal" is a note, not a deal without a sum."""
+    words = [norm(token.text) for token in scan(text)]
+    return bool(words) and _outcome_at(words, _skip_separators(words, 0)) is not None
+
+
 # -- /deal --------------------------------------------------------------------------------------
 
 

@@ -18,6 +18,9 @@ log = logging.getLogger(__name__)
 
 # Telegram redelivers an unanswered update for about a day; ids older than this are forgotten.
 PROCESSED_UPDATES_KEEP = timedelta(days=2)
+# Which clients a push, digest or card was about: a reply to one older than a month is no
+# longer logged for them (it gets a hint), and the table stays about a month of messages.
+SENT_MESSAGES_KEEP = timedelta(days=30)
 PRUNE_EVERY_SECONDS = 3600.0
 
 
@@ -54,7 +57,8 @@ class Instances:
 
 
 class UpdatePruner:
-    """Forgets processed update ids older than PROCESSED_UPDATES_KEEP, hourly, on one replica."""
+    """Forgets processed update ids older than PROCESSED_UPDATES_KEEP and sent messages older
+    than SENT_MESSAGES_KEEP, hourly, on one replica."""
 
     def __init__(self, app: Application) -> None:
         self._app = app
@@ -72,5 +76,6 @@ class UpdatePruner:
                 return 0
             async with app.uow_factory() as uow:
                 removed = await uow.updates.prune(app.clock.now() - PROCESSED_UPDATES_KEEP)
+                removed += await uow.sent_messages.prune(app.clock.now() - SENT_MESSAGES_KEEP)
                 await uow.commit()
             return removed

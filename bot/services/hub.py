@@ -22,6 +22,7 @@ from bot.services.members import MemberSettingsService, PresenceService, TeamSet
 from bot.services.onboarding import OnboardingService
 from bot.services.portfolio.service import PortfolioService
 from bot.services.privacy import PrivacyService
+from bot.services.reply_log import ReplyLogService
 from bot.services.team import TeamService
 from bot.services.worklist import WorklistService
 
@@ -111,6 +112,10 @@ class Services:
     @cached_property
     def privacy(self) -> PrivacyService:
         return PrivacyService(self._ctx)
+
+    @cached_property
+    def reply_log(self) -> ReplyLogService:
+        return ReplyLogService(self._ctx)
 
     @cached_property
     def team(self) -> TeamService:

@@ -327,3 +327,11 @@ class CalendarAction(CallbackData, prefix="cf"):
     The service acts on the presser's own feed only: nothing in the button names a member."""
 
     act: CalendarAct
+
+
+class ReplyPick(CallbackData, prefix="rp"):
+    """Which client of a digest a reply without a quote is about. `tok` pairs the press with
+    the reply's text kept in the member's step data: an older question's button logs nothing."""
+
+    tok: Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{6}$")]
+    cid: RowId

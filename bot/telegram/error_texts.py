@@ -334,6 +334,9 @@ ERROR_TEXTS: dict[ErrorCode, str | Plural] = {
         "<code>year</code> or dates like <code>01.09-30.11</code>."
     ),
     ErrorCode.PERIOD_TOO_LONG: N_("The period is too long: at most three years."),
+    ErrorCode.CLIENT_NOT_YOURS: N_(
+        "«{name}» is no longer among your clients: the client was reassigned. Nothing was saved."
+    ),
 }
 
 # `field_too_long` names the field by its label (bot/fields.py), not by its column name.

@@ -29,6 +29,7 @@ from bot.telegram.fsm_storage import TransactionalFSMMiddleware
 from bot.telegram.replies import Replies
 from storage.db import is_unavailable
 from storage.dto import MemberDTO, TeamDTO
+from storage.repositories.sent_messages import SentMessageDTO
 from storage.uow import UnitOfWork, UnitOfWorkFactory
 
 log = logging.getLogger(__name__)
@@ -165,11 +166,32 @@ class UnitOfWorkMiddleware(BaseMiddleware):
         # The transaction is over (and SQLite's write gate released) before Telegram is called;
         # a failure from here on is Telegram's, never retried (the update is already committed).
         await replies.flush()
+        if replies.sent:
+            await self._remember_sent(replies, data.get("actor"))
         if failure is not None:
             refusal = Replies(data["bot"], event)
             _refuse(refusal, event, error_text(failure.code, failure.params))
             await refusal.flush()
         return result
+
+    async def _remember_sent(self, replies: Replies, actor: Actor | None) -> None:
+        """Which clients the cards just sent are about: only Telegram knew their ids, after the
+        commit. Its own short transaction; if it fails, a reply to such a card falls back to
+        the card's buttons (handlers/reply_log.py), so it is logged, never raised."""
+        if actor is None:
+            return
+        now = self._clock.now()
+        team_id, member_id = actor.team.id, actor.member.id
+        rows = [
+            SentMessageDTO(chat, message_id, team_id, member_id, a.kind, a.client_ids, now)
+            for chat, message_id, a in replies.sent
+        ]
+        try:
+            async with self._uow_factory() as uow:
+                await uow.sent_messages.record(rows)
+                await uow.commit()
+        except Exception as exc:
+            log.warning("sent messages not recorded: %s", type(exc).__name__)
 
     async def _attempt(
         self, handler: Handler, event: Update, data: dict[str, Any]

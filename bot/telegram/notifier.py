@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from zoneinfo import ZoneInfo
 
 from bot.clock import Clock
@@ -56,6 +57,7 @@ class TelegramNotifier:
                 chunks = [notice_text(content)]
                 markup = None
         delivery = Delivery(Outcome.SENT)
+        sent: list[int] = []
         for index, chunk in enumerate(chunks):
             last = index == len(chunks) - 1
             delivery = await self._sender.send(
@@ -64,4 +66,7 @@ class TelegramNotifier:
             if delivery.outcome != Outcome.SENT:
                 # A digest cut short is retried whole later: better twice the start than a gap.
                 return delivery
-        return delivery
+            if delivery.message_id is not None:
+                sent.append(delivery.message_id)
+        # A reply to any part of a long digest is a reply to the digest (sweep: sent_messages).
+        return replace(delivery, message_ids=tuple(sent))

@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+from dataclasses import dataclass
 from html import unescape
 from typing import Any
 
@@ -42,12 +43,25 @@ log = logging.getLogger(__name__)
 REPLY_MAX_RETRY_AFTER = 5
 
 
+@dataclass(frozen=True, slots=True)
+class About:
+    """Which clients a message sent in answer is about (a card): once Telegram has created it,
+    the middleware records its id, so that a reply to it logs for them (bot/services/reply_log)."""
+
+    kind: str
+    client_ids: tuple[int, ...]
+
+
 class Replies:
     """The update's outgoing messages, edits and button answers, in the order written."""
 
     def __init__(self, bot: Bot, update: Update) -> None:
         self._bot = bot
         self._pending: list[TelegramMethod[Any]] = []
+        # Messages to remember once sent, by the request's identity; and what was sent of them:
+        # (chat id, message id, about).
+        self._about: dict[int, About] = {}
+        self.sent: list[tuple[int, int, About]] = []
         self.chat_id: int | None = None
         # The message a pressed button sits on (None for a typed message).
         self.message_id: int | None = None
@@ -73,23 +87,35 @@ class Replies:
 
     # -- buffered: sent after the commit ----------------------------------------------------
 
-    def answer(self, text: str, reply_markup: InlineKeyboardMarkup | None = None) -> None:
+    def answer(
+        self,
+        text: str,
+        reply_markup: InlineKeyboardMarkup | None = None,
+        *,
+        about: About | None = None,
+    ) -> None:
         """A message in the update's chat; split at line breaks if longer than Telegram takes,
-        the buttons under the last part."""
-        self.send(self._chat(), text, reply_markup)
+        the buttons under the last part. `about`: the clients it shows, remembered once sent."""
+        self.send(self._chat(), text, reply_markup, about=about)
 
     def send(
-        self, chat_id: int, text: str, reply_markup: InlineKeyboardMarkup | None = None
+        self,
+        chat_id: int,
+        text: str,
+        reply_markup: InlineKeyboardMarkup | None = None,
+        *,
+        about: About | None = None,
     ) -> None:
         """A message to any chat (an owner told that someone joined)."""
         chunks = split_text(text)
         for index, chunk in enumerate(chunks):
             last = index == len(chunks) - 1
-            self.add(
-                SendMessage(
-                    chat_id=chat_id, text=chunk, reply_markup=reply_markup if last else None
-                )
+            method = SendMessage(
+                chat_id=chat_id, text=chunk, reply_markup=reply_markup if last else None
             )
+            if about is not None:
+                self._about[id(method)] = about
+            self.add(method)
 
     def edit(self, text: str, reply_markup: InlineKeyboardMarkup | None = None) -> None:
         """New text (and buttons; none if not given) for the message whose button was pressed.
@@ -147,24 +173,30 @@ class Replies:
 
     def discard(self) -> None:
         self._pending.clear()
+        self._about.clear()
 
     async def flush(self) -> None:
         """Sends everything written, in order. A reply that fails is logged and skipped: the
         data is saved, and a reply that cannot be delivered must not undo it."""
         methods, self._pending = self._pending, []
+        about, self._about = self._about, {}
         for method in methods:
             try:
                 try:
-                    await self._bot(method)
+                    result = await self._bot(method)
                 except TelegramRetryAfter as exc:
                     # Replies do not go through the sender's limiter; over Telegram's budget
                     # (a burst of updates) waiting it out once beats losing the answer.
                     if exc.retry_after > REPLY_MAX_RETRY_AFTER:
                         raise
                     await asyncio.sleep(max(exc.retry_after, 1))
-                    await self._bot(method)
+                    result = await self._bot(method)
             except TelegramAPIError as exc:
                 log.warning("reply %s not delivered: %s", type(method).__name__, type(exc).__name__)
+                continue
+            subject = about.get(id(method))
+            if subject is not None and isinstance(result, Message):
+                self.sent.append((result.chat.id, result.message_id, subject))
 
     # -- internals ------------------------------------------------------------------------------
 

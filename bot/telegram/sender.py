@@ -59,6 +59,8 @@ class Delivery:
     """Short and token-free: the exception type and Telegram's description."""
     retry_after: float | None = None
     """For RETRY_LATER: suggested seconds before the next attempt."""
+    message_ids: tuple[int, ...] = ()
+    """Every message of a delivery sent in parts (the notifier's), in order; empty for one."""
 
 
 @dataclass(slots=True)

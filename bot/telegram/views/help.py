@@ -69,6 +69,11 @@ def help_text(actor: Actor) -> str:
         "(iPhone, Android, Google), kept up to date; <code>/calendar off</code> stops it"
     )
     text += "\n" + _(
+        "Reply to a push, a client card or the digest (quote the client's name in it): "
+        "<code>done</code>, <code>no answer</code>, <code>callback in a week</code>, "
+        "<code>deal 150k</code> log a call, any other text a note."
+    )
+    text += "\n" + _(
         "<code>/consent Ivanov yes</code> — the client's consent to data processing "
         "(yes, no, unknown); <code>source: exhibition</code> in /add records where they came from"
     )
