@@ -8,7 +8,9 @@ current period is never cached), as p50/p95 over repeats; then an ended period s
 the cache. Also times a hand-written SQL query set returning the same core numbers (revenue
 per client in the period and the previous one, revenue per client and month for XYZ, activity
 counts per author and kind, base health) and prints the ratio service / SQL.
-Targets: p95 <= 200 ms for a manager's month, <= 1 s for the team's year, on both backends.
+Targets (issue 13): p95 <= 100 ms for a manager's month, <= 200 ms for the team's month,
+<= 300 ms for the team's year, current period included, on both backends. The report reads the
+roll-ups (storage/repositories/rollups.py), rebuilt once after the base is generated.
 `--scale 0.05` makes a quick smoke run.
 """
 
@@ -319,6 +321,18 @@ async def main(args: argparse.Namespace) -> None:
             f"2 years (filled in {fill:.1f} s)"
         )
         uows = UnitOfWorkFactory(create_session_factory(engine))
+        # The base was written around the repositories (COPY): the roll-ups are built the way
+        # `python -m bot rollups rebuild` builds them, which is also what a migration's fill costs.
+        t0 = time.perf_counter()
+        async with uows() as uow:
+            sales_rows, day_rows = await uow.rollups.rebuild()
+            await uow.commit()
+        async with engine.begin() as conn:
+            await conn.execute(text("ANALYZE"))
+        print(
+            f"[{args.backend}] roll-ups rebuilt in {time.perf_counter() - t0:.1f} s: "
+            f"{sales_rows} client-months, {day_rows} member-days"
+        )
         clock = FrozenClock(NOW)
         manager = manager_ids[0]
         async with uows() as uow:
@@ -345,7 +359,7 @@ async def main(args: argparse.Namespace) -> None:
             await hand_sql(engine, team_id, scope, period, [owner_id, *manager_ids])
             return time.perf_counter() - t
 
-        targets = {("manager", "M"): 0.2, ("team", "Y"): 1.0}
+        targets = {("manager", "M"): 0.1, ("team", "M"): 0.2, ("team", "Y"): 0.3}
         for label, scope in (("manager", manager), ("team", None)):
             for kind in ("M", "Q", "Y"):
                 period = current(kind, today)

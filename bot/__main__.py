@@ -1,4 +1,5 @@
-"""`python -m bot [run|migrate|console]`: migrate, then run (long polling or webhook, BOT_MODE).
+"""`python -m bot [run|migrate|console|probe|rollups]`: migrate, then run (long polling or webhook,
+BOT_MODE); `rollups rebuild|check` recomputes or checks the /portfolio roll-ups.
 
 Without a token, the console playground starts instead of polling.
 """
@@ -81,10 +82,14 @@ def _main(argv: list[str] | None) -> int:
         "command",
         nargs="?",
         default="run",
-        choices=["run", "migrate", "console", "probe"],
+        choices=["run", "migrate", "console", "probe", "rollups"],
         help="run (default): migrate and start; migrate: only migrate; console: local playground;"
-        " probe: exit 0 if this container's /health (or /ready with --ready) answers 200",
+        " probe: exit 0 if this container's /health (or /ready with --ready) answers 200;"
+        " rollups rebuild|check: recompute the /portfolio roll-ups, or compare them with the"
+        " raw rows (exit 1 when they differ)",
     )
+    parser.add_argument("action", nargs="?", choices=["rebuild", "check"], help="for rollups")
+    parser.add_argument("--team", type=int, help="rollups: one team's rows only")
     parser.add_argument("--ready", action="store_true", help="probe /ready instead of /health")
     args = parser.parse_args(argv)
     # Imported here, not at the top: Ctrl+C during these first imports is caught by main().
@@ -102,6 +107,14 @@ def _main(argv: list[str] | None) -> int:
         return 2
     if args.command == "probe":
         return probe(settings, "/ready" if args.ready else "/health")
+    if args.command == "rollups":
+        if args.action is None:
+            parser.error("rollups needs an action: rebuild or check")
+        from bot.rollups_cli import run as rollups
+
+        return asyncio.run(rollups(settings, args.action, args.team))
+    if args.action is not None or args.team is not None:
+        parser.error("rebuild, check and --team go with the rollups command only")
     if args.command != "migrate":
         from bot.i18n import MissingCataloguesError, require_catalogues
 

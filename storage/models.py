@@ -441,3 +441,58 @@ def text_limit(model: type[Base], field: str) -> int | None:
     """The column's declared length: the one place input limits for text fields come from."""
     length = getattr(model.__table__.c[field].type, "length", None)
     return int(length) if length else None
+
+
+class SalesMonth(Base):
+    """Roll-up of `deals`: one row per client, closing manager, currency and calendar month of
+    `closed_on` (a local date already, so no time zone enters), kept in the transaction of every
+    deal write (storage/repositories/rollups.py). `/portfolio` reads whole months here and only
+    the days of a month a period cuts from `deals`. Money in minor units, like `deals`."""
+
+    __tablename__ = "sales_months"
+    __table_args__ = (
+        # A period of the team: months in a range, read from the index alone.
+        Index(
+            "ix_sales_months_period",
+            "team_id",
+            "currency",
+            "month",
+            "client_id",
+            "manager_id",
+            "revenue",
+            "profit",
+            "profit_base",
+            "deals",
+            "last_on",
+        ),
+    )
+
+    client_id: Mapped[int] = mapped_column(
+        ForeignKey("clients.id", ondelete="CASCADE"), primary_key=True
+    )
+    manager_id: Mapped[int] = mapped_column(ForeignKey("members.id"), primary_key=True)
+    currency: Mapped[str] = mapped_column(String(3), primary_key=True)
+    month: Mapped[int] = mapped_column(Integer, primary_key=True)  # year × 12 + month − 1
+    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id", ondelete="CASCADE"))
+    revenue: Mapped[Decimal] = mapped_column(Money())
+    profit: Mapped[Decimal] = mapped_column(Money())  # over the deals whose profit is known
+    profit_base: Mapped[Decimal] = mapped_column(Money())  # revenue of those deals
+    deals: Mapped[int] = mapped_column(Integer)
+    first_on: Mapped[date] = mapped_column(Date())
+    last_on: Mapped[date] = mapped_column(Date())
+
+
+class ActivityDay(Base):
+    """Roll-up of `activities` the reports count (calls, meetings, proposals): one row per author,
+    kind and UTC day. Keyed by the UTC day, not the team's: a team moving to another zone keeps
+    it right, and a period's edges (its first and last local day, cut by the zone offset) come
+    from `activities`."""
+
+    __tablename__ = "activity_days"
+    __table_args__ = (Index(None, "team_id", "day"),)
+
+    author_id: Mapped[int] = mapped_column(ForeignKey("members.id"), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16), primary_key=True)
+    day: Mapped[date] = mapped_column(Date(), primary_key=True)
+    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id", ondelete="CASCADE"))
+    count: Mapped[int] = mapped_column(Integer)

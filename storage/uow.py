@@ -27,6 +27,7 @@ from storage.repositories.invites import InviteRepository
 from storage.repositories.members import MemberRepository
 from storage.repositories.outbox import OutboxRepository
 from storage.repositories.privacy import PrivacyRepository
+from storage.repositories.rollups import RollupRepository
 from storage.repositories.roster import RosterRepository
 from storage.repositories.sent_messages import SentMessageRepository
 from storage.repositories.teams import TeamRepository
@@ -70,6 +71,7 @@ class UnitOfWork:
         self.analytics = AnalyticsRepository(session)
         self.calendar = CalendarFeedRepository(session)
         self.sent_messages = SentMessageRepository(session)
+        self.rollups = RollupRepository(session)
         # Conversation state already read or written in this unit of work, by storage key.
         self.fsm_cache: dict[str, tuple[str | None, dict[str, Any]]] = {}
         # Run after a successful commit, then forgotten (a rollback forgets them too): writes to

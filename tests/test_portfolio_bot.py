@@ -163,7 +163,7 @@ async def test_long_names_and_many_clients_stay_within_one_message(team: BotHarn
     from datetime import date
     from decimal import Decimal
 
-    from storage.models import Client, Deal
+    from storage.models import Client
     from tests.support.builders import NOW
 
     ivanov = await _member_id(team, IVANOV.id)
@@ -185,17 +185,17 @@ async def test_long_names_and_many_clients_stay_within_one_message(team: BotHarn
             uow.session.add(client)
             await uow.session.flush()
             for day in (date(2026, 10, 2), date(2026, 11, 2 + n % 20)):
-                uow.session.add(
-                    Deal(
-                        team_id=team_id,
-                        client_id=client.id,
-                        manager_id=ivanov,
-                        amount=Decimal(100 + n * (day.month - 9)),
-                        profit=Decimal(-5),
-                        currency="RUB",
-                        closed_on=day,
-                        created_at=NOW,
-                    )
+                await uow.activities.add_deal(
+                    team_id=team_id,
+                    client_id=client.id,
+                    manager_id=ivanov,
+                    activity_id=None,
+                    amount=Decimal(100 + n * (day.month - 9)),
+                    margin_percent=None,
+                    profit=Decimal(-5),
+                    currency="RUB",
+                    closed_on=day,
+                    now=NOW,
                 )
         await uow.commit()
     for section in ("1", "2", "5"):

@@ -18,7 +18,7 @@ from bot.services.portfolio.cache import ReportCache
 from bot.services.portfolio.periods import month_of
 from bot.services.portfolio.service import PortfolioService, Report
 from storage.db import create_session_factory
-from storage.models import Deal, Member
+from storage.models import Member
 from storage.uow import UnitOfWork, UnitOfWorkFactory
 from tests.support import portfolio_data
 from tests.support.builders import NOW
@@ -196,18 +196,18 @@ async def test_ended_period_is_cached_until_data_changes(data):  # type: ignore[
         current = month_of(date(2026, 12, 1))
         a = await _service(uow, cache).report(actor, current, None)
         assert await _service(uow, cache).report(actor, current, None) is not a
-        uow.session.add(
-            Deal(
-                team_id=team.team_id,
-                client_id=team.clients["Eps"],
-                manager_id=team.petrov,
-                amount=D(1000),
-                currency="RUB",
-                closed_on=date(2026, 11, 30),
-                created_at=NOW,
-            )
+        await uow.activities.add_deal(
+            team_id=team.team_id,
+            client_id=team.clients["Eps"],
+            manager_id=team.petrov,
+            activity_id=None,
+            amount=D(1000),
+            margin_percent=None,
+            profit=None,
+            currency="RUB",
+            closed_on=date(2026, 11, 30),
+            now=NOW,
         )
-        await uow.session.flush()
         fresh = await _service(uow, cache).report(actor, NOVEMBER, None)
     assert fresh is not first
     assert fresh.total.now.revenue == D(2000)

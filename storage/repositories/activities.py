@@ -11,6 +11,7 @@ from storage.dto import ActivityDTO
 from storage.hot import HotStatement
 from storage.models import Activity, Deal
 from storage.repositories.columns import columns_for
+from storage.repositories.rollups import RollupRepository
 from storage.sqlite_driver import quick
 
 _ACTIVITIES = Activity.__table__
@@ -43,6 +44,8 @@ def _recent(count: int) -> HotStatement:
 class ActivityRepository:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
+        # The roll-ups /portfolio reads move in the same transaction as the rows they sum.
+        self._rollups = RollupRepository(session)
 
     async def add(
         self,
@@ -66,6 +69,9 @@ class ActivityRepository:
                 "text": text,
                 "occurred_at": occurred_at,
             },
+        )
+        await self._rollups.activity_added(
+            team_id=team_id, author_id=author_id, kind=kind, occurred_at=occurred_at
         )
         return int(activity_id)
 
@@ -113,5 +119,14 @@ class ActivityRepository:
                 "closed_on": closed_on,
                 "created_at": now,
             },
+        )
+        await self._rollups.deal_added(
+            team_id=team_id,
+            client_id=client_id,
+            manager_id=manager_id,
+            currency=currency,
+            closed_on=closed_on,
+            amount=amount,
+            profit=profit,
         )
         return int(deal_id)

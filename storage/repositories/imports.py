@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.enums import ActivityKind
 from storage.models import Activity, AuditEntry, Client, ClientPhone, ClientTag, Followup, Team
+from storage.repositories.rollups import RollupRepository
 
 # First key of the two-int advisory lock taken by an import, the team id being the second: one
 # namespace of our own, so other advisory locks (keyed by other ids) never collide with it.
@@ -112,6 +113,9 @@ class ImportRepository:
     async def add_activities(self, rows: Sequence[dict[str, Any]]) -> None:
         if rows:
             await self._session.execute(insert(Activity.__table__), list(rows))
+            # The import's one write of activities: the roll-up moves with it (notes today,
+            # which it does not count; any counted kind a file brings is added here).
+            await RollupRepository(self._session).activities_added(rows)
 
     async def merge_targets(
         self, team_id: int, client_ids: Sequence[int]

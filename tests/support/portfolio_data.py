@@ -23,7 +23,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-from storage.models import Activity, Client, Deal
+from storage.models import Client
 from storage.uow import UnitOfWork
 from tests.support.builders import NOW, team_with_owner
 
@@ -108,19 +108,19 @@ async def fill(uow: UnitOfWork, team_id: int, ivanov: int, petrov: int) -> dict[
         ("Eps", date(2026, 10, 20), "200", "20"),
     ]
     managers = {"Alpha": ivanov, "Beta": ivanov, "Gamma": petrov, "Delta": petrov, "Eps": petrov}
+    # Through the repositories' writes, which keep the roll-ups /portfolio reads.
     for name, day, amount, profit in deals:
-        uow.session.add(
-            Deal(
-                team_id=team_id,
-                client_id=clients[name],
-                manager_id=managers[name],
-                amount=Decimal(amount),
-                profit=None if profit is None else Decimal(profit),
-                margin_percent=None,
-                currency="RUB",
-                closed_on=day,
-                created_at=NOW,
-            )
+        await uow.activities.add_deal(
+            team_id=team_id,
+            client_id=clients[name],
+            manager_id=managers[name],
+            activity_id=None,
+            amount=Decimal(amount),
+            margin_percent=None,
+            profit=None if profit is None else Decimal(profit),
+            currency="RUB",
+            closed_on=day,
+            now=NOW,
         )
     nov = date(2026, 11, 1)
     activities = [
@@ -136,16 +136,14 @@ async def fill(uow: UnitOfWork, team_id: int, ivanov: int, petrov: int) -> dict[
         (petrov, "Delta", "call", _msk(date(2026, 11, 16))),
     ]
     for author, name, kind, moment in activities:
-        uow.session.add(
-            Activity(
-                team_id=team_id,
-                client_id=clients[name],
-                author_id=author,
-                kind=kind,
-                outcome="done" if kind == "call" else None,
-                text=None,
-                occurred_at=moment,
-            )
+        await uow.activities.add(
+            team_id=team_id,
+            client_id=clients[name],
+            author_id=author,
+            kind=kind,
+            outcome="done" if kind == "call" else None,
+            text=None,
+            occurred_at=moment,
         )
     await uow.session.flush()
     return clients
