@@ -109,3 +109,5 @@ class ErrorCode(StrEnum):
     PORTFOLIO_MEMBER_AMBIGUOUS = "portfolio_member_ambiguous"
     PORTFOLIO_PERIOD_INVALID = "portfolio_period_invalid"
     PERIOD_TOO_LONG = "period_too_long"
+    WEEKLY_USAGE = "weekly_usage"
+    WEEKLY_TIME_INVALID = "weekly_time_invalid"
