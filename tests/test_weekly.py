@@ -349,7 +349,7 @@ class TestNumbers:
         assert "Ivan Ivanov: RUB\xa02,000 against RUB\xa00 · RUB\xa02,000 against RUB\xa0500" in (
             text
         )
-        assert "Ivan Ivanov: RUB\xa010 against RUB\xa00 · RUB\xa010 against RUB\xa00" in text
+        assert "Ivan Ivanov (2): RUB\xa010 against RUB\xa00 · RUB\xa010 against RUB\xa00" in text
         # Moves and A shares: December against November, as /portfolio's sections 2 and 3.
         matrix = (await team.press(OWNER, _view("M202612", "2")))[0].text
         moved = [line for line in matrix.split("\n") if " → " in line]
@@ -360,7 +360,7 @@ class TestNumbers:
         assert "Ivan Ivanov</b> (clients: 2): A 0%" in quality
         assert "Ivan Ivanov: from 100% to 0%" in text
         # The namesake's new client has its first contact overdue: two lines of one name.
-        assert "⚠️ <b>2 overdue follow-ups</b>\nIvan Ivanov: 1\nIvan Ivanov: 1" in text
+        assert "⚠️ <b>2 overdue follow-ups</b>\nIvan Ivanov: 1\nIvan Ivanov (2): 1" in text
 
 
 def _view(period: str, section: str) -> str:

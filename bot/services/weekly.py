@@ -233,7 +233,7 @@ class WeeklyReports:
                     await PortfolioService(ctx, self._analytics).report(actor, period, None)
                 )
         weekly, month_now, month_then, classes = reports
-        names = dict(classes.names)
+        names = distinct_names(classes.names)
         stuck: dict[int, list[NamedClient]] = {}
         for manager, client in stuck_rows:
             stuck.setdefault(manager, []).append(client)
@@ -258,7 +258,7 @@ class WeeklyReports:
             ),
             managers=_revenue_lines(weekly, month_now, month_then, names, roles),
             moves=[ClassMove(m.id, m.name, m.prev_cell, m.cell) for m in classes.moves],
-            shrinking=_shrinking(classes),
+            shrinking=_shrinking(classes, names),
             overdue=_counts({m: n for m, n in overdue.items() if n}, {}, names),
             stuck=_counts({m: len(c) for m, c in stuck.items()}, stuck, names),
             stuck_days=team.stuck_lead_days,
@@ -306,7 +306,19 @@ def _revenue_lines(
     return sorted(lines, key=lambda r: (-r.week, -r.month, r.name.casefold(), r.member_id or 0))
 
 
-def _shrinking(report: Report) -> list[ShareDrop]:
+def distinct_names(names: dict[int, str]) -> dict[int, str]:
+    """Member names told apart: a second member of one name is "Name (2)", in id order, as
+    the quality chart labels them (bot/telegram/views/portfolio_chart.py)."""
+    seen: dict[str, int] = {}
+    out: dict[int, str] = {}
+    for member_id in sorted(names):
+        name = names[member_id]
+        seen[name] = seen.get(name, 0) + 1
+        out[member_id] = name if seen[name] == 1 else f"{name} ({seen[name]})"
+    return out
+
+
+def _shrinking(report: Report, names: dict[int, str]) -> list[ShareDrop]:
     """Managers whose A share went down, compared as /portfolio shows the shares (rounded to
     whole percent), the biggest drop first."""
     out: list[ShareDrop] = []
@@ -314,7 +326,7 @@ def _shrinking(report: Report) -> list[ShareDrop]:
         after, before = shown(q.now.get("A"), 0), shown(q.prev.get("A"), 0)
         if after is None or before is None or after >= before:
             continue
-        out.append(ShareDrop(q.manager_id, q.name, before, after))
+        out.append(ShareDrop(q.manager_id, names.get(q.manager_id, q.name), before, after))
     return sorted(out, key=lambda d: (d.after - d.before, d.name.casefold(), d.member_id))
 
 

@@ -14,6 +14,7 @@ from bot.i18n import _, fmt_money, ngettext
 from bot.services.portfolio.compute import ABC, XYZ
 from bot.services.portfolio.periods import Period
 from bot.services.portfolio.service import Report
+from bot.services.weekly import distinct_names
 from bot.telegram.views.portfolio import kind_label, period_label, short_period_label
 
 Chart = tuple[bytes, str]
@@ -49,14 +50,12 @@ async def quality(
     """Each member's class shares per period, a panel per member (`names` by member id): two
     members of one name stay two panels, the second marked (2)."""
     charts = await _charts()
-    ordered = sorted(series, key=lambda member: (names.get(member, "?").casefold(), member))
-    seen: dict[str, int] = {}
-    panels = []
-    for member in ordered:
-        name = names.get(member, "?")
-        seen[name] = seen.get(name, 0) + 1
-        label = name if seen[name] == 1 else f"{name} ({seen[name]})"
-        panels.append((label, [(short_period_label(p), dict(v)) for p, v in series[member]]))
+    labels = distinct_names({member: names.get(member, "?") for member in series})
+    ordered = sorted(series, key=lambda member: (labels[member].casefold(), member))
+    panels = [
+        (labels[member], [(short_period_label(p), dict(v)) for p, v in series[member]])
+        for member in ordered
+    ]
     caption = _(
         "Share of each class among the clients with a class, %: left bar A/B/C (revenue), "
         "right bar X/Y/Z (regularity). An empty outline: no class in that period."
