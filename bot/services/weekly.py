@@ -21,11 +21,10 @@ same rules, so the numbers equal what `/portfolio` shows for those periods.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
-from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot.clock import Clock
@@ -39,7 +38,7 @@ from storage.dto import MemberDTO, TeamDTO
 from storage.enums import OPEN_LEAD_STAGES, Role
 from storage.repositories.digest import NamedClient
 from storage.repositories.outbox import OutboxRow
-from storage.uow import UnitOfWork
+from storage.uow import UnitOfWork, UnitOfWorkFactory
 
 WEEKLY = "weekly"
 NAMES_PER_MANAGER = 3  # stuck leads named per manager; the count says how many there are
@@ -182,9 +181,6 @@ class Weekly:
         return not (self.moves or self.shrinking or self.overdue or self.stuck)
 
 
-UowFactory = Callable[[], Any]
-
-
 class WeeklyReports:
     """Builds a weekly report's content from `/portfolio` reports, one short transaction each
     (on SQLite a long one would keep every member's update waiting); the ranking itself runs
@@ -204,7 +200,7 @@ class WeeklyReports:
         # The owner's and each head's report of one team share the ended periods' reports.
         self._cache = ReportCache(self._analytics.cache_seconds, self._analytics.cache_entries)
 
-    async def load(self, uows: UowFactory, row: OutboxRow) -> Weekly | None:
+    async def load(self, uows: UnitOfWorkFactory, row: OutboxRow) -> Weekly | None:
         day = date.fromisoformat(str((row.payload or {}).get("day")))
         async with uows() as uow:
             member = await uow.members.get(row.team_id, row.member_id)
@@ -220,7 +216,7 @@ class WeeklyReports:
                 [s.value for s in OPEN_LEAD_STAGES],
                 now - timedelta(days=team.stuck_lead_days),
             )
-            roles = {m.id: m for m in (await uow.members.of_team(team.id)).values()}
+            members = await uow.members.of_team(team.id)
         actor = Actor(member, team)
         week, to_date, same_days, month = week_periods(day)
         reports: list[Report] = []
@@ -256,7 +252,7 @@ class WeeklyReports:
                 month_now.total.now.revenue,
                 month_then.total.now.revenue,
             ),
-            managers=_revenue_lines(weekly, month_now, month_then, names, roles),
+            managers=_revenue_lines(weekly, month_now, month_then, names, members),
             moves=[ClassMove(m.id, m.name, m.prev_cell, m.cell) for m in classes.moves],
             shrinking=_shrinking(classes, names),
             overdue=_counts({m: n for m, n in overdue.items() if n}, {}, names),
