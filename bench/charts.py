@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable
 from decimal import Decimal
 
-from bot.charts import abc_xyz_heatmap, activity_per_week, quality_trend
+from bot.charts import abc_xyz_heatmap, activity_per_week, class_shares, quality_trend
 from bot.i18n import fmt_money, use_locale
 
 MONTHS = ["дек", "янв", "фев", "мар", "апр", "май", "июн", "июл", "авг", "сен", "окт", "ноя"]
@@ -44,6 +44,37 @@ def _trend(managers: int) -> Callable[[], bytes]:
 
     def render() -> bytes:
         return quality_trend(series, title="Доля клиентов A по менеджерам", y_label="Доля, %")
+
+    return render
+
+
+def _shares(managers: int) -> Callable[[], bytes]:
+    """What the quality button draws: four periods of A/B/C and X/Y/Z shares per manager."""
+    panels = [
+        (
+            f"Менеджер Номер {m + 1}",
+            [
+                (
+                    month,
+                    {
+                        "A": Decimal((m * 7 + i * 3) % 60),
+                        "B": Decimal(20),
+                        "C": Decimal(80 - (m * 7 + i * 3) % 60),
+                        "X": Decimal(10),
+                        "Y": Decimal((m + i) % 50),
+                        "Z": Decimal(90 - (m + i) % 50),
+                    },
+                )
+                for i, month in enumerate(MONTHS[-4:])
+            ],
+        )
+        for m in range(managers)
+    ]
+
+    def render() -> bytes:
+        return class_shares(
+            panels, groups=("ABC", "XYZ"), title="Качество портфеля: доли классов по периодам"
+        )
 
     return render
 
@@ -87,6 +118,8 @@ def main() -> None:
         ("abc_xyz_heatmap", _heatmap),
         ("quality_trend, 3 managers x 12 months", _trend(3)),
         ("quality_trend, 20 managers x 12 months", _trend(20)),
+        ("class_shares, 3 managers x 4 periods", _shares(3)),
+        ("class_shares, 24 managers x 4 periods", _shares(24)),
         ("activity_per_week, 4 kinds x 8 weeks", _activity(8)),
         ("activity_per_week, 4 kinds x 13 weeks", _activity(13)),
         ("activity_per_week, 4 kinds x 52 weeks", _activity(52)),

@@ -27,6 +27,7 @@ from bot.locks import LocalLocks, Locks, RedisLocks
 from bot.metrics import Metrics
 from bot.services.context import ConversationEraser
 from bot.services.importing.worker import FileWorkers
+from bot.services.weekly import WeeklyReports
 from bot.telegram.fsm_storage import (
     DeferredStorage,
     RedisConversations,
@@ -141,7 +142,10 @@ def build(settings: Settings, overrides: Overrides | None = None) -> Application
     sender = Sender(bot, limiter, chat_spacing=spacing)
     notifier = TelegramNotifier(sender, clock, settings.default_language)
     locks = shared.locks if shared else LocalLocks()
-    sweep = DeliverySweep(uow_factory, clock, notifier, settings.delivery, locks=locks)
+    weekly = WeeklyReports(clock, settings.analytics, settings.limits, settings.rules)
+    sweep = DeliverySweep(
+        uow_factory, clock, notifier, settings.delivery, locks=locks, weekly=weekly
+    )
     return Application(
         settings,
         engine,

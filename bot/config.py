@@ -59,6 +59,9 @@ class DeliverySettings(BaseModel):
     digest_snapshot_seconds: int = Field(120, ge=0, le=3600)
     # Nudges are counted in days; looking for new ones scans every client, so not every tick.
     nudge_scan_seconds: int = Field(300, ge=0, le=3600)
+    # The owner's weekly report missed while the bot was down is still sent (marked late) when
+    # it comes back within this many hours of its moment; after that it is skipped.
+    weekly_catch_up_hours: int = Field(72, ge=0, le=167)
 
 
 class Limits(BaseModel):

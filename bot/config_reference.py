@@ -122,6 +122,8 @@ SECTIONS: list[tuple[str, dict[str, str]]] = [
             "reused this long across sweeps",
             "DELIVERY__NUDGE_SCAN_SECONDS": "how often new nudges are looked for (they are "
             "counted in days)",
+            "DELIVERY__WEEKLY_CATCH_UP_HOURS": "the owner's weekly report missed while the bot "
+            "was down is still sent, marked late, within this many hours of its moment",
         },
     ),
     (

@@ -111,3 +111,5 @@ class ErrorCode(StrEnum):
     PORTFOLIO_PERIOD_INVALID = "portfolio_period_invalid"
     PERIOD_TOO_LONG = "period_too_long"
     CLIENT_NOT_YOURS = "client_not_yours"
+    WEEKLY_USAGE = "weekly_usage"
+    WEEKLY_TIME_INVALID = "weekly_time_invalid"

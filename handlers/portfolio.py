@@ -14,7 +14,7 @@ from bot.services.context import Actor
 from bot.services.errors import DomainError
 from bot.services.hub import Services
 from bot.services.portfolio.periods import Period, current, parse_period, period_from_key
-from bot.telegram.callbacks import PortfolioAct, PortfolioOutput, PortfolioView
+from bot.telegram.callbacks import PortfolioAct, PortfolioOpen, PortfolioOutput, PortfolioView
 from bot.telegram.replies import Replies
 from bot.telegram.views import portfolio as view
 from bot.telegram.views import portfolio_chart as chart
@@ -89,6 +89,22 @@ async def switch(
     replies.edit(text, markup)
 
 
+async def open_report(
+    query: CallbackQuery,
+    callback_data: PortfolioOpen,
+    actor: Actor,
+    services: Services,
+    replies: Replies,
+) -> None:
+    """From the weekly report: the summary as a new message, so the report stays readable."""
+    period = period_from_key(callback_data.p)
+    if period is None:
+        raise DomainError(ErrorCode.PICK_EXPIRED)
+    text, markup = await _render(actor, services, period, None, view.SUMMARY)
+    replies.answer_callback()
+    replies.answer(text, reply_markup=markup)
+
+
 async def _chart(
     actor: Actor, services: Services, period: Period, manager_id: int | None, section: str
 ) -> tuple[bytes, str]:
@@ -157,6 +173,7 @@ def build_router() -> Router:
     router = Router(name="portfolio")
     router.message.register(portfolio, Command("portfolio"))
     router.callback_query.register(switch, PortfolioView.filter())
+    router.callback_query.register(open_report, PortfolioOpen.filter())
     router.callback_query.register(send_chart, PortfolioAct.filter(F.a == PortfolioOutput.CHART))
     router.callback_query.register(
         send_export, PortfolioAct.filter(F.a.in_({PortfolioOutput.XLSX, PortfolioOutput.CSV}))

@@ -1,4 +1,5 @@
-"""`/settings`: the member's time zone, language and working hours."""
+"""`/settings`: the member's time zone, language and working hours; the owner's team periods
+and weekly report."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from bot.services.errors import DomainError
 from bot.services.hub import Services
 from bot.telegram.callbacks import SetLanguage
 from bot.telegram.replies import Replies
+from bot.telegram.views.weekly import weekly_settings_text
 from storage.dto import MemberDTO, TeamDTO
 
 _KEYS = {
@@ -34,6 +36,9 @@ _KEYS = {
     "время": "hours",
 }
 
+
+# `/settings weekly …`: the owner's weekly report.
+_WEEKLY = frozenset({"weekly", "week", "report", "отчёт", "отчет", "неделя", "еженедельный"})
 
 LANGUAGE_NAMES = {"ru": "Русский", "en": "English"}
 
@@ -82,6 +87,16 @@ def team_settings_text(team: TeamDTO) -> str:
     )
 
 
+async def _weekly_settings(args: str, actor: Actor, services: Services, replies: Replies) -> None:
+    team_settings = services.team_settings
+    if not args:
+        team_settings.check_weekly_view(actor)
+        replies.answer(weekly_settings_text(actor.team, actor.member))
+        return
+    team = await team_settings.set_weekly(actor, args)
+    replies.answer(_("Saved.") + "\n\n" + weekly_settings_text(team, actor.member))
+
+
 async def _team_settings(args: str, actor: Actor, services: Services, replies: Replies) -> None:
     if not args:
         replies.answer(team_settings_text(actor.team))
@@ -113,6 +128,9 @@ async def change_settings(
     word, _sep, value = args.partition(" ")
     if word.casefold() in ("team", "команда"):
         await _team_settings(value.strip(), actor, services, replies)
+        return
+    if word.casefold() in _WEEKLY:
+        await _weekly_settings(value.strip(), actor, services, replies)
         return
     key = _KEYS.get(word.casefold())
     value = value.strip()

@@ -30,6 +30,10 @@ class TeamDTO:
     stuck_lead_days: int
     stuck_escalate_days: int
     stuck_archive_days: int
+    weekly_enabled: bool
+    weekly_day: int  # 0 = Monday
+    weekly_time: time | None  # None: each recipient's own digest time
+    weekly_heads: bool
 
 
 @dataclass(frozen=True, slots=True)

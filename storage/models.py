@@ -72,6 +72,14 @@ class Team(Base):
     stuck_lead_days: Mapped[int] = mapped_column(Integer, server_default="7")
     stuck_escalate_days: Mapped[int] = mapped_column(Integer, server_default="2")
     stuck_archive_days: Mapped[int] = mapped_column(Integer, server_default="7")
+    # The owner's weekly report (bot/services/weekly.py): on or off, the day (0 = Monday) and
+    # the time (None: each recipient's own digest time), whether heads get it too, and since
+    # when it is on (moments before it, or before the team existed, are not owed).
+    weekly_enabled: Mapped[bool] = mapped_column(Boolean, server_default=text("true"))
+    weekly_day: Mapped[int] = mapped_column(Integer, server_default="0")
+    weekly_time: Mapped[time | None] = mapped_column(Time())
+    weekly_heads: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
+    weekly_since: Mapped[datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 

@@ -22,7 +22,7 @@ from matplotlib.colors import to_rgb
 from matplotlib.lines import Line2D
 from PIL import Image
 
-from bot.charts import abc_xyz_heatmap, activity_per_week, quality_trend
+from bot.charts import abc_xyz_heatmap, activity_per_week, class_shares, quality_trend
 from bot.charts._base import (
     DPI,
     INK,
@@ -35,7 +35,13 @@ from bot.charts._base import (
 )
 from bot.charts.abc_xyz import CELL, COLUMNS, GRID_BOTTOM, GRID_LEFT, ROWS
 from bot.charts.activity import draw_activity_per_week
-from bot.charts.quality import _periods, draw_quality_trend
+from bot.charts.quality import (
+    MAX_PANELS,
+    SHARE_COLOURS,
+    _periods,
+    draw_class_shares,
+    draw_quality_trend,
+)
 from bot.i18n import fmt_money, use_locale
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -82,10 +88,43 @@ def activity() -> bytes:
     )
 
 
+GROUPS = (("A", "B", "C"), ("X", "Y", "Z"))
+
+
+def _shares(a: int, b: int, x: int, y: int) -> dict[str, Decimal | None]:
+    return {
+        "A": Decimal(a),
+        "B": Decimal(b),
+        "C": Decimal(100 - a - b),
+        "X": Decimal(x),
+        "Y": Decimal(y),
+        "Z": Decimal(100 - x - y),
+    }
+
+
+NO_CLASS: dict[str, Decimal | None] = dict.fromkeys("ABCXYZ")
+
+
+def shares() -> bytes:
+    growing = [(m, _shares(20 + 10 * i, 30, 10, 40)) for i, m in enumerate(MONTHS)]
+    later = [(m, NO_CLASS if i < 2 else _shares(50, 25, 0, 0)) for i, m in enumerate(MONTHS)]
+    return class_shares(
+        [
+            ("Иванов Иван", growing),
+            ("Иванов Иван (2)", later),
+            ("Щукина Юлия Эдуардовна", [(m, _shares(100, 0, 100, 0)) for m in MONTHS[2:]]),
+        ],
+        groups=GROUPS,
+        title="Качество портфеля: доли классов по периодам",
+        caption="Левый столбец A/B/C, правый X/Y/Z",
+    )
+
+
 CHARTS: dict[str, Callable[[], bytes]] = {
     "heatmap": heatmap,
     "trend": trend,
     "activity": activity,
+    "shares": shares,
 }
 
 
@@ -408,3 +447,27 @@ def test_text_helpers_cut_long_names_with_an_ellipsis() -> None:
     assert len(lines) == 3 and lines[-1].endswith("…")
     assert all(text_width(line, 18, bold=True) <= 400 for line in lines)
     assert wrap_lines("   ", 400, 18, bold=True, max_lines=3) == []
+
+
+def test_class_shares_draw_one_panel_per_entry_namesakes_included() -> None:
+    one = [("Иванов", [("ноя", _shares(50, 30, 10, 40))])]
+    two = [*one, ("Иванов", [("ноя", _shares(10, 30, 10, 40))])]
+    three = [*two, ("Петров", [("ноя", _shares(10, 30, 10, 40))])]
+
+    def height(panels):  # type: ignore[no-untyped-def]
+        return draw_class_shares(panels, groups=GROUPS, title="Доли", caption="").height
+
+    # One and two panels share a row (two columns from two on); a third starts a new row.
+    assert height(one) == height(two) < height(three)
+    many = [("Менеджер", [("ноя", _shares(50, 30, 10, 40))])] * (MAX_PANELS + 6)
+    assert height(many) == height(many[:MAX_PANELS])
+
+
+def test_class_shares_colour_what_is_there_and_outline_what_is_not() -> None:
+    def drawn(values: dict[str, Decimal | None]) -> Image.Image:
+        return open_png(class_shares([("И", [("ноя", values)])], groups=GROUPS, title="Доли"))
+
+    green = rgb255(SHARE_COLOURS["A"])
+    legend = pixels_of(drawn(NO_CLASS), green)  # the legend's swatch only
+    assert pixels_of(drawn(_shares(60, 20, 10, 40)), green) > legend + 1000
+    assert pixels_of(drawn(_shares(0, 20, 10, 40)), green) == legend

@@ -57,6 +57,7 @@ VALID: dict[str, dict[str, str]] = {
     "PickClient": {"cmd": "client", "cid": "1", "pid": "abc123"},
     "PortfolioAct": {"a": "csv", "p": "M202611", "m": "0", "s": "1"},
     "PortfolioView": {"p": "C20260101-20260331", "m": "2", "s": "0"},
+    "PortfolioOpen": {"p": "M202612"},
     "Remind": {"act": "open", "fid": "1"},
     "ReplyPick": {"tok": "a1b2c3", "cid": "1"},
     "SetConsent": {"cid": "1", "val": "yes"},

@@ -143,7 +143,10 @@ async def test_export_opens_back_and_is_audited(team: BotHarness):
     rows = list(clients.iter_rows(values_only=True))
     assert rows[0][:4] == ("Client", "Manager", "Segment", "Revenue")
     alpha = next(row for row in rows if row[0] == "Alpha")
-    assert alpha[3] == 500 and alpha[10] == "A" and alpha[11] == "X"
+    assert alpha[3] == 500 and alpha[11] == "A" and alpha[12] == "X"
+    # A yearly potential of 1000: November's plan is a twelfth of it, penetration 600%.
+    assert rows[0][8:11] == ("Potential", "Plan for the period", "Penetration, %")
+    assert alpha[8:11] == (1000, 83.33, 600)
     assert {"Managers", "Segments", "Quality", "Activity", "Health"} <= set(book.sheetnames)
 
     await team.press(OWNER, PortfolioAct(a="csv", p="M202611", m=0, s="4").pack())

@@ -97,7 +97,9 @@ async def test_team_month_abc_boundaries_xyz_and_moves(data):  # type: ignore[no
         "Delta": ("AZ", "CZ"),
         "Eps": ("BZ", None),
     }
-    assert _line(report, "Alpha").penetration == 50  # 500 / 1000
+    # The yearly potential of 1000 is a plan of 1000/12 for November: 500 / 83.33 = 600%.
+    assert report.plan(_line(report, "Alpha")) == D(1000) / 12
+    assert report.penetration(_line(report, "Alpha")) == 600
 
 
 async def test_quality_ros_turnover_ltv_gained_lost_health(data):  # type: ignore[no-untyped-def]

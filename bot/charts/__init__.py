@@ -8,6 +8,12 @@ used here (no pyplot) is safe for that.
 
 from bot.charts.abc_xyz import abc_xyz_heatmap
 from bot.charts.activity import activity_per_week
-from bot.charts.quality import quality_trend
+from bot.charts.quality import MAX_PANELS, class_shares, quality_trend
 
-__all__ = ["abc_xyz_heatmap", "activity_per_week", "quality_trend"]
+__all__ = [
+    "MAX_PANELS",
+    "abc_xyz_heatmap",
+    "activity_per_week",
+    "class_shares",
+    "quality_trend",
+]

@@ -1,4 +1,5 @@
-"""Portfolio quality over time: one line per manager, a share in percent on a fixed 0..100 scale."""
+"""Portfolio quality over time: a share per manager as lines on a fixed 0..100 scale, or every
+class share per manager as stacked bars, one small panel per manager."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from matplotlib.typing import ColorType, LineStyleType
 
 from bot.charts._base import (
     GRID,
+    INK,
     LABEL_PT,
     MARGIN,
     MUTED,
@@ -195,3 +197,137 @@ def quality_trend(
 ) -> bytes:
     """PNG of each manager's share (0..100) per period; gaps where a period has no value."""
     return draw_quality_trend(series, title=title, y_label=y_label).png()
+
+
+# -- class shares: one small panel per manager, two stacked bars (ABC, XYZ) per period ---------
+
+SHARE_COLOURS = {
+    "A": "#1b7f3b",
+    "B": "#f0b429",
+    "C": "#cfcfcf",
+    "X": "#1f5fa8",
+    "Y": "#7fb2e5",
+    "Z": "#dde8f3",
+}
+_ON_DARK = {"A", "X"}  # a share written inside these segments is white
+_PANEL_GAP = 14.0
+_PANEL_NAME = 22.0
+_PANEL_PLOT = 112.0
+_PANEL_PERIODS = 18.0
+_PERIOD_PT = 10.0
+_VALUE_PT = 9.0
+_SWATCH = 12.0
+MAX_PANELS = 24  # a taller picture is one Telegram refuses or shrinks past reading
+
+
+def draw_class_shares(
+    panels: Sequence[tuple[str, Sequence[tuple[str, Mapping[str, Decimal | None]]]]],
+    *,
+    groups: Sequence[Sequence[str]],
+    title: str,
+    caption: str,
+) -> Canvas:
+    """Each panel (a manager, in the given order; two may carry the same name) shows, per
+    period, one stacked bar per group of classes (A/B/C, X/Y/Z): the class shares in percent,
+    bottom up, with the first class's share written in its segment when there is room; a
+    period without a class is an empty outline."""
+    shown = list(panels)[:MAX_PANELS]
+    columns = 1 if len(shown) <= 1 else 2
+    rows = math.ceil(len(shown) / columns)
+    inner = WIDTH_PT - 2 * MARGIN
+    panel_width = (inner - _PANEL_GAP * (columns - 1)) / columns
+    panel_height = _PANEL_NAME + _PANEL_PLOT + _PANEL_PERIODS + _PANEL_GAP
+    heading = wrap_lines(title, inner, TITLE_PT, bold=True, max_lines=3)
+    notes = wrap_lines(caption, inner, _PERIOD_PT + 1, bold=False, max_lines=3) if caption else []
+    legend = _SWATCH + 10 + len(notes) * (_PERIOD_PT + 4)
+    height = MARGIN + legend + rows * panel_height + len(heading) * TITLE_PT * 1.25 + 10 + MARGIN
+    canvas = Canvas(height)
+    top = canvas.title(heading, height - MARGIN) - 10
+
+    boxes: list[tuple[float, float, float, float]] = []
+    colours: list[object] = []
+    empty: list[tuple[float, float, float, float]] = []
+    for index, (name, points) in enumerate(shown):
+        row, column = divmod(index, columns)
+        x0 = MARGIN + column * (panel_width + _PANEL_GAP)
+        y_top = top - row * panel_height
+        canvas.text(
+            x0, y_top - TEXT_PT, fit_width(name, panel_width, TEXT_PT, bold=True), bold=True
+        )
+        base = y_top - _PANEL_NAME - _PANEL_PLOT
+        canvas.segments([((x0, base), (x0 + panel_width, base))], color=MUTED, width=1.0)
+        slot = panel_width / max(len(points), 1)
+        bar = slot * 0.8 / max(len(groups), 1)
+        for p_index, (label, shares) in enumerate(points):
+            left = x0 + p_index * slot + slot * 0.1
+            for g_index, classes in enumerate(groups):
+                x = left + g_index * bar
+                values = [shares.get(cls) for cls in classes]
+                if all(value is None for value in values):
+                    empty.append((x + 1, base, bar - 2, _PANEL_PLOT))
+                    continue
+                y = base
+                for cls, value in zip(classes, values, strict=True):
+                    share = min(max(to_float(value), 0.0), 100.0) if value is not None else 0.0
+                    if math.isnan(share) or share <= 0:
+                        continue
+                    height_pt = share / 100 * _PANEL_PLOT
+                    boxes.append((x + 1, y, bar - 2, height_pt))
+                    colours.append(SHARE_COLOURS.get(cls, GRID))
+                    number = f"{share:.0f}"
+                    fits = text_width(number, _VALUE_PT, bold=True) <= bar - 4
+                    if cls == classes[0] and height_pt >= _VALUE_PT * 1.5 and fits:
+                        canvas.text(
+                            x + bar / 2,
+                            y + height_pt / 2,
+                            number,
+                            size=_VALUE_PT,
+                            bold=True,
+                            color="white" if cls in _ON_DARK else INK,
+                            ha="center",
+                            va="center",
+                        )
+                    y += height_pt
+            canvas.text(
+                left + slot * 0.4,
+                base - _PERIOD_PT - 4,
+                fit_width(label, slot, _PERIOD_PT),
+                size=_PERIOD_PT,
+                color=MUTED,
+                ha="center",
+            )
+    canvas.boxes(boxes, colours)
+    canvas.boxes(empty, "none", edge=MUTED, edge_width=0.8)
+
+    x = MARGIN
+    y = MARGIN + len(notes) * (_PERIOD_PT + 4) + 4
+    swatches: list[tuple[float, float, float, float]] = []
+    swatch_colours: list[object] = []
+    for classes in groups:
+        for cls in classes:
+            swatches.append((x, y, _SWATCH, _SWATCH))
+            swatch_colours.append(SHARE_COLOURS.get(cls, GRID))
+            canvas.text(x + _SWATCH + 4, y + _SWATCH / 2, cls, size=TEXT_PT, va="center")
+            x += _SWATCH + 4 + text_width(cls, TEXT_PT) + 12
+        x += 12
+    canvas.boxes(swatches, swatch_colours, edge=MUTED, edge_width=0.5)
+    for n, line in enumerate(notes):
+        canvas.text(
+            MARGIN,
+            MARGIN + (len(notes) - 1 - n) * (_PERIOD_PT + 4),
+            line,
+            size=_PERIOD_PT + 1,
+            color=MUTED,
+        )
+    return canvas
+
+
+def class_shares(
+    panels: Sequence[tuple[str, Sequence[tuple[str, Mapping[str, Decimal | None]]]]],
+    *,
+    groups: Sequence[Sequence[str]],
+    title: str,
+    caption: str = "",
+) -> bytes:
+    """PNG of each manager's class shares per period (see `draw_class_shares`)."""
+    return draw_class_shares(panels, groups=groups, title=title, caption=caption).png()

@@ -34,6 +34,7 @@ from bot.services.digest import (
 )
 from bot.services.reminders import Reminder, load_reminder, plan_due_followups
 from bot.services.reply_log import sent_rows, subject_of
+from bot.services.weekly import WEEKLY, Weekly, WeeklyReports, plan_weekly
 from storage.repositories.outbox import BLOCKED, OutboxRow
 from storage.uow import UnitOfWork, UnitOfWorkFactory
 
@@ -55,7 +56,7 @@ class DeliveryResult(Protocol):
     def message_ids(self) -> tuple[int, ...]: ...
 
 
-Content = Reminder | Digest | Nudge | Notice | Alert
+Content = Reminder | Digest | Nudge | Notice | Alert | Weekly
 
 
 class Notifier(Protocol):
@@ -99,6 +100,7 @@ class DeliverySweep:
         *,
         owner: str | None = None,
         locks: Locks | None = None,
+        weekly: WeeklyReports | None = None,
     ) -> None:
         self._uows = uow_factory
         self._clock = clock
@@ -110,6 +112,7 @@ class DeliverySweep:
         self._last_nudge_scan: datetime | None = None
         # Planning on every instance at once is harmless but scans every client N times.
         self._locks: Locks = locks or LocalLocks()
+        self._weekly = weekly or WeeklyReports(clock)
 
     async def run_once(self) -> SweepReport:
         report = SweepReport()
@@ -132,8 +135,12 @@ class DeliverySweep:
             if row.member_id in blocked:
                 # Claimed before the 403 came; already dropped with the rest of theirs.
                 continue
-            async with self._uows() as uow:
-                content = await self._load(uow, row, batch)
+            if row.kind == WEEKLY:
+                # Built from several /portfolio reports, each in a transaction of its own.
+                content: Content | None = await self._weekly.load(self._uows, row)
+            else:
+                async with self._uows() as uow:
+                    content = await self._load(uow, row, batch)
             if content is None:
                 async with self._uows() as uow:
                     await uow.outbox.drop(row.id, self.owner, "no longer owed")
@@ -155,6 +162,12 @@ class DeliverySweep:
                 uow, now, late_after=late_after, limit=settings.batch_size
             )
             planned += await plan_digests(uow, now, late_after=late_after)
+            planned += await plan_weekly(
+                uow,
+                now,
+                late_after=late_after,
+                catch_up=timedelta(hours=settings.weekly_catch_up_hours),
+            )
             if self._nudges_due(now):
                 planned += await plan_nudges(uow, now)
             await uow.commit()

@@ -4,14 +4,14 @@ the bot tells us about them."""
 from __future__ import annotations
 
 import re
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import time
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from bot.config import SUPPORTED_LANGUAGES, RuleDefaults
 from bot.errors import ErrorCode
-from bot.services.access import require_role
+from bot.services.access import require_role, sees_whole_team
 from bot.services.context import Actor, ServiceContext
 from bot.services.errors import DomainError
 from storage.dto import MemberDTO, TeamDTO
@@ -165,6 +165,84 @@ TEAM_PERIODS = {
 }
 
 
+_SWITCH = {
+    "on": True,
+    "yes": True,
+    "вкл": True,
+    "включить": True,
+    "да": True,
+    "off": False,
+    "no": False,
+    "выкл": False,
+    "выключить": False,
+    "нет": False,
+}
+_HEADS = frozenset({"heads", "head", "руководители", "руководитель", "руководителям"})
+_DIGEST_TIME = frozenset({"digest", "дайджест", "сводка", "сводки"})
+_WEEKDAYS: dict[str, int] = {}
+for _number, _names in enumerate(
+    (
+        ("monday", "mon", "понедельник", "пн", "пнд"),
+        ("tuesday", "tue", "вторник", "вт"),
+        ("wednesday", "wed", "среда", "среду", "ср"),
+        ("thursday", "thu", "четверг", "чт"),
+        ("friday", "fri", "пятница", "пятницу", "пт"),
+        ("saturday", "sat", "суббота", "субботу", "сб"),
+        ("sunday", "sun", "воскресенье", "вс"),
+    )
+):
+    for _name in _names:
+        _WEEKDAYS[_name] = _number
+
+
+@dataclass(frozen=True, slots=True)
+class WeeklyChange:
+    """What `/settings weekly …` asks to change; None: leave as it is."""
+
+    enabled: bool | None = None
+    day: int | None = None
+    at: time | None = None
+    digest_time: bool = False  # back to each recipient's own digest time
+    heads: bool | None = None
+
+    @property
+    def empty(self) -> bool:
+        return self == WeeklyChange()
+
+
+def parse_weekly(text: str) -> WeeklyChange:
+    """`on`, `off`, a day (`monday`, `пн`), a time (`9:30`), `digest` (each one's digest
+    time), `heads on|off`, in any order; every word must be understood."""
+    words = text.replace(",", " ").casefold().split()
+    change = WeeklyChange()
+    index = 0
+    while index < len(words):
+        word = words[index].strip(".")
+        if word in _HEADS:
+            following = words[index + 1] if index + 1 < len(words) else ""
+            if following not in _SWITCH:
+                raise DomainError(ErrorCode.WEEKLY_USAGE)
+            change = replace(change, heads=_SWITCH[following])
+            index += 2
+            continue
+        if word in _SWITCH:
+            change = replace(change, enabled=_SWITCH[word])
+        elif word in _WEEKDAYS:
+            change = replace(change, day=_WEEKDAYS[word])
+        elif word in _DIGEST_TIME:
+            change = replace(change, digest_time=True, at=None)
+        elif word[:1].isdigit():
+            try:
+                at = parse_clock_time(word)
+            except DomainError as exc:
+                raise DomainError(ErrorCode.WEEKLY_TIME_INVALID, value=word) from exc
+            change = replace(change, at=at, digest_time=False)
+        else:
+            raise DomainError(ErrorCode.WEEKLY_USAGE)
+        index += 1
+    return change
+
+
 class TeamSettingsService:
     def __init__(self, ctx: ServiceContext) -> None:
         self._ctx = ctx
@@ -182,3 +260,32 @@ class TeamSettingsService:
         changed: dict[str, Any] = {field: int(value)}
         await self._ctx.uow.teams.update(actor.team.id, **changed)
         return replace(actor.team, **changed)
+
+    def check_weekly_view(self, actor: Actor) -> None:
+        """The weekly report goes to owners and heads: they may see how it is set."""
+        if not sees_whole_team(actor):
+            raise DomainError(ErrorCode.NOT_ALLOWED_TEAM)
+
+    async def set_weekly(self, actor: Actor, text: str) -> TeamDTO:
+        """The owner's choice of the weekly report: on or off, day, time, heads."""
+        require_role(actor, Role.OWNER)
+        change = parse_weekly(text)
+        if change.empty:
+            raise DomainError(ErrorCode.WEEKLY_USAGE)
+        team = actor.team
+        changed: dict[str, Any] = {}
+        if change.enabled is not None and change.enabled != team.weekly_enabled:
+            changed["weekly_enabled"] = change.enabled
+        if change.day is not None:
+            changed["weekly_day"] = change.day
+        if change.at is not None or change.digest_time:
+            changed["weekly_time"] = change.at
+        if change.heads is not None:
+            changed["weekly_heads"] = change.heads
+        stored = dict(changed)
+        if changed.get("weekly_enabled"):
+            # Turned on now: weeks it was off are not owed (bot/services/weekly.py).
+            stored["weekly_since"] = self._ctx.now()
+        if stored:
+            await self._ctx.uow.teams.update(team.id, **stored)
+        return replace(team, **changed)

@@ -279,6 +279,13 @@ class PortfolioAct(CallbackData, prefix="pa"):
     s: Section
 
 
+class PortfolioOpen(CallbackData, prefix="pw"):
+    """The weekly report's button: `/portfolio`'s summary of this period as a new message (the
+    report itself stays). Who sees what is decided again on the press."""
+
+    p: PeriodKey
+
+
 class AddAnyway(CallbackData, prefix="ad"):
     """ "Add anyway" under `/add`'s likely-duplicate warning. `tok` pairs the press with the
     `/add` text kept in the member's step data: an older warning's button adds nothing."""

@@ -337,6 +337,16 @@ ERROR_TEXTS: dict[ErrorCode, str | Plural] = {
     ErrorCode.CLIENT_NOT_YOURS: N_(
         "«{name}» is no longer among your clients: the client was reassigned. Nothing was saved."
     ),
+    ErrorCode.WEEKLY_USAGE: N_(
+        "Use: <code>/settings weekly monday 9:00</code> (a day and a time), "
+        "<code>/settings weekly digest</code> (at each one's morning digest time), "
+        "<code>/settings weekly heads on</code> or <code>off</code>, "
+        "<code>/settings weekly off</code> or <code>on</code>."
+    ),
+    ErrorCode.WEEKLY_TIME_INVALID: N_(
+        "«{value}» is not a time: write it like <code>9:00</code> or <code>17</code> "
+        "(24-hour clock)."
+    ),
 }
 
 # `field_too_long` names the field by its label (bot/fields.py), not by its column name.

@@ -10,6 +10,7 @@ from bot.i18n import pick_language, use_locale
 from bot.services.alerts import Alert
 from bot.services.digest import Digest, Notice, Nudge
 from bot.services.reminders import Reminder
+from bot.services.weekly import Weekly
 from bot.telegram.paging import split_text
 from bot.telegram.sender import Delivery, Outcome, Sender
 from bot.telegram.views.alerts import alert_text
@@ -21,6 +22,7 @@ from bot.telegram.views.common import (
     reminder_keyboard,
     reminder_text,
 )
+from bot.telegram.views.weekly import weekly_keyboard, weekly_text
 
 
 class TelegramNotifier:
@@ -29,7 +31,9 @@ class TelegramNotifier:
         self._clock = clock
         self._default_language = default_language
 
-    async def deliver(self, content: Reminder | Digest | Nudge | Notice | Alert) -> Delivery:
+    async def deliver(
+        self, content: Reminder | Digest | Nudge | Notice | Alert | Weekly
+    ) -> Delivery:
         member = content.member
         zone = ZoneInfo(member.timezone)
         # No update, so no locale from one: the member's own choice, then their Telegram's.
@@ -44,6 +48,10 @@ class TelegramNotifier:
             elif isinstance(content, Digest):
                 chunks = split_text(digest_text(content, viewer))
                 markup = None
+            elif isinstance(content, Weekly):
+                # One message, fitted to the limit by the view.
+                chunks = [weekly_text(content, viewer)]
+                markup = weekly_keyboard(content)
             elif isinstance(content, Nudge):
                 chunks = [nudge_text(content)]
                 markup = None

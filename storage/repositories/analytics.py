@@ -15,7 +15,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import BigInteger, Integer, String, and_, case, func, select, type_coerce
+from sqlalchemy import BigInteger, Integer, and_, case, func, select, type_coerce
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.ext.compiler import compiles
@@ -50,25 +50,6 @@ def _month_number_sqlite(element: month_number, compiler: SQLCompiler, **kw: Any
 def _month_number_pg(element: month_number, compiler: SQLCompiler, **kw: Any) -> str:
     column = compiler.process(element.clauses, **kw)
     return f"CAST(EXTRACT(YEAR FROM {column}) * 12 + EXTRACT(MONTH FROM {column}) - 1 AS INTEGER)"
-
-
-class day_key(FunctionElement[str]):  # noqa: N801 - used like a SQL function
-    """'YYYY-MM-DD' of a UTC timestamp column (the UTC day)."""
-
-    type = String()
-    inherit_cache = True
-
-
-@compiles(day_key, "sqlite")
-def _day_key_sqlite(element: day_key, compiler: SQLCompiler, **kw: Any) -> str:
-    # Stored as naive UTC ISO text ('2026-12-02 07:15:00.000000').
-    return f"substr({compiler.process(element.clauses, **kw)}, 1, 10)"
-
-
-@compiles(day_key, "postgresql")
-def _day_key_pg(element: day_key, compiler: SQLCompiler, **kw: Any) -> str:
-    column = compiler.process(element.clauses, **kw)
-    return f"to_char({column} AT TIME ZONE 'UTC', 'YYYY-MM-DD')"
 
 
 @dataclass(frozen=True, slots=True)
@@ -352,25 +333,35 @@ class AnalyticsRepository:
         )
         return {(author, kind): int(n) for author, kind, n in rows}
 
-    async def activity_days(
-        self, author_ids: Sequence[int], kinds: Sequence[str], start: datetime, end: datetime
-    ) -> list[tuple[str, str, int]]:
-        """(UTC day 'YYYY-MM-DD', kind, count) of activities in [start, end), for weekly
-        charts; read from the (author_id, kind, occurred_at) index like `activity_counts`."""
-        if not author_ids:
-            return []
-        day = day_key(Activity.occurred_at)
-        rows = await self._rows(
-            select(day, Activity.kind, func.count())
+    async def activity_weeks(
+        self, author_ids: Sequence[int], kinds: Sequence[str], edges: Sequence[datetime]
+    ) -> dict[tuple[int, str], int]:
+        """Activities per (week, kind) for weekly charts. `edges` are ascending UTC moments:
+        week i is [edges[i], edges[i + 1]), so the caller draws the weeks on the team's wall
+        clock (a local Monday's midnight is not a UTC one, and moves with daylight saving).
+        Read from the (author_id, kind, occurred_at) index like `activity_counts`."""
+        if not author_ids or len(edges) < 2:
+            return {}
+        week = case(
+            *[(Activity.occurred_at < edge, index) for index, edge in enumerate(edges[1:-1])],
+            else_=len(edges) - 2,
+        )
+        picked = (
+            select(week.label("week"), Activity.kind.label("kind"))
             .where(
                 Activity.author_id.in_(sorted(set(author_ids))),
                 Activity.kind.in_(list(kinds)),
-                Activity.occurred_at >= start,
-                Activity.occurred_at < end,
+                Activity.occurred_at >= edges[0],
+                Activity.occurred_at < edges[-1],
             )
-            .group_by(day, Activity.kind)
+            .subquery()
         )
-        return [(str(d), kind, int(n)) for d, kind, n in rows]
+        rows = await self._rows(
+            select(picked.c.week, picked.c.kind, func.count()).group_by(
+                picked.c.week, picked.c.kind
+            )
+        )
+        return {(int(index), str(kind)): int(n) for index, kind, n in rows}
 
     async def deal_days(
         self, team_id: int, currency: str, start: date, end: date, manager_id: int | None

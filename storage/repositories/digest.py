@@ -37,6 +37,22 @@ class DigestMember:
 
 
 @dataclass(frozen=True, slots=True)
+class WeeklyRecipient:
+    """An active, reachable owner or head of a team whose weekly report is on, with the
+    team's choice of day and time and since when the report is owed."""
+
+    id: int
+    team_id: int
+    role: str
+    timezone: str
+    digest_time: time
+    weekly_day: int
+    weekly_time: time | None
+    weekly_heads: bool
+    since: datetime  # aware UTC: the later of the team's creation and the report's turning on
+
+
+@dataclass(frozen=True, slots=True)
 class NamedClient:
     id: int
     name: str
@@ -102,6 +118,37 @@ class DigestRepository:
             ).where(Member.is_active.is_(True), Member.unreachable_at.is_(None))
         )
         return [DigestMember(*row) for row in rows]
+
+    async def weekly_recipients(self) -> list[WeeklyRecipient]:
+        rows = await self._session.execute(
+            select(
+                Member.id,
+                Member.team_id,
+                Member.role,
+                Member.timezone,
+                Member.digest_time,
+                Team.weekly_day,
+                Team.weekly_time,
+                Team.weekly_heads,
+                Team.created_at,
+                Team.weekly_since,
+            )
+            .join(Team, Team.id == Member.team_id)
+            .where(
+                Team.weekly_enabled.is_(True),
+                Member.is_active.is_(True),
+                Member.unreachable_at.is_(None),
+                or_(
+                    Member.role == "owner",
+                    and_(Member.role == "head", Team.weekly_heads.is_(True)),
+                ),
+            )
+        )
+        out: list[WeeklyRecipient] = []
+        for member, team, role, zone, digest, day, at, heads, created, turned_on in rows:
+            since = _utc(created) if turned_on is None else max(_utc(created), _utc(turned_on))
+            out.append(WeeklyRecipient(member, team, role, zone, digest, day, at, heads, since))
+        return out
 
     async def teams(self) -> list[TeamDTO]:
         return [to_dto(TeamDTO, team) for team in await self._session.scalars(select(Team))]

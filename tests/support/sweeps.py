@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from aiogram.methods import SendMessage
 
 from bot.jobs.sweep import DeliverySweep
+from bot.services.weekly import WeeklyReports
 from bot.telegram.notifier import TelegramNotifier
 from bot.telegram.sender import RateLimiter, Sender
 from tests.support.harness import BotHarness
@@ -24,7 +25,11 @@ def make_sweep(h: BotHarness, owner: str | None = None) -> DeliverySweep:
     limiter = RateLimiter(per_second=10_000, per_chat_interval=0, sleep=no_wait)
     sender = Sender(h.app.bot, limiter, sleep=no_wait)
     notifier = TelegramNotifier(sender, h.clock, "en")
-    return DeliverySweep(h.uow_factory, h.clock, notifier, h.app.settings.delivery, owner=owner)
+    settings = h.app.settings
+    weekly = WeeklyReports(h.clock, settings.analytics, settings.limits, settings.rules)
+    return DeliverySweep(
+        h.uow_factory, h.clock, notifier, settings.delivery, owner=owner, weekly=weekly
+    )
 
 
 def pushes(h: BotHarness, chat_id: int) -> list[SendMessage]:

@@ -25,7 +25,7 @@ from bot.services.errors import DomainError
 from bot.services.matching import normalize
 from bot.services.portfolio import compute
 from bot.services.portfolio.compute import ABC, XYZ, ZERO, Ltv, Regularity, ShareChange, Totals
-from bot.services.portfolio.periods import Period, month_index
+from bot.services.portfolio.periods import MONTH, QUARTER, YEAR, Period, month_index
 from storage.enums import Role
 from storage.repositories.analytics import ClientRow, SalesRow
 
@@ -47,13 +47,6 @@ class ClientLine:
     xyz: Regularity | None = None
     prev_abc: str | None = None
     prev_xyz: Regularity | None = None
-
-    @property
-    def penetration(self) -> Decimal | None:
-        """Our sales to the client in the period / their potential × 100."""
-        if not self.potential or self.potential <= 0:
-            return None
-        return compute.percent(self.now.revenue, self.potential)
 
     @property
     def cell(self) -> str | None:
@@ -140,10 +133,41 @@ class Report:
     )
 
     @property
+    def potential_scale(self) -> tuple[int, int]:
+        """The part of a yearly potential a period's sales are measured against, as a fraction
+        (numerator, denominator): a month is a twelfth, a quarter a quarter, a year all of it,
+        a span of days that many 365ths (a 92-day span: 92/365)."""
+        return potential_scale(self.period)
+
+    def plan(self, line: ClientLine) -> Decimal | None:
+        """The client's yearly potential scaled to the period: what penetration compares with."""
+        if not line.potential or line.potential <= 0:
+            return None
+        numerator, denominator = self.potential_scale
+        return line.potential * numerator / denominator
+
+    def penetration(self, line: ClientLine) -> Decimal | None:
+        """Our sales to the client in the period / their potential scaled to the period × 100."""
+        if not line.potential or line.potential <= 0:
+            return None
+        numerator, denominator = self.potential_scale
+        return compute.percent(line.now.revenue * denominator, line.potential * numerator)
+
+    @property
     def planned(self) -> list[ClientLine]:
         """Clients with a potential, least penetrated first: where the room to grow is."""
-        lines = [line for line in self.clients if line.penetration is not None]
-        return sorted(lines, key=lambda line: (line.penetration, line.name))  # type: ignore[arg-type,return-value]
+        lines = [line for line in self.clients if self.penetration(line) is not None]
+        return sorted(lines, key=lambda line: (self.penetration(line), line.name))  # type: ignore[arg-type,return-value]
+
+
+def potential_scale(period: Period) -> tuple[int, int]:
+    if period.kind == MONTH:
+        return 1, 12
+    if period.kind == QUARTER:
+        return 1, 4
+    if period.kind == YEAR:
+        return 1, 1
+    return period.days, 365
 
 
 @dataclass(frozen=True, slots=True)
@@ -603,64 +627,106 @@ class PortfolioService:
 
     async def quality_series(
         self, actor: Actor, period: Period, manager_id: int | None, points: int = 4
-    ) -> dict[int, list[tuple[Period, Decimal | None]]]:
-        """Each manager's share of A clients over the last `points` periods of this kind."""
+    ) -> dict[int, list[tuple[Period, dict[str, Decimal | None]]]]:
+        """Each manager's class shares over the last `points` periods of this kind, ending with
+        `period`: A, B, C and X, Y, Z among their clients with a class in that period, as the
+        quality section counts them (its "now" is the last point). Keyed by member id."""
         scope = await self.scope(actor, manager_id)
         repo = self._ctx.uow.analytics
-        settings = self._settings
+        team_id, currency = actor.team.id, actor.team.currency
         periods = [period]
         while len(periods) < points:
             periods.insert(0, periods[0].previous())
-        assigned = {row.id: row.manager_id for row in await repo.clients(actor.team.id, scope)}
-        series: dict[int, list[tuple[Period, Decimal | None]]] = defaultdict(list)
+        assigned = {row.id: row.manager_id for row in await repo.clients(team_id, scope)}
+        sales = [await repo.sales(team_id, currency, p.start, p.end) for p in periods]
+        window = self._settings.xyz_months
+        first_month = month_index(periods[0].end) - window + 1
+        window_start = date(first_month // 12, first_month % 12 + 1, 1)
+        monthly_rows = await repo.monthly(team_id, currency, window_start, period.end, scope)
+        buyers = {client for client, _month, _kopecks in monthly_rows}
+        buyers |= {row.client_id for rows in sales for row in rows if row.client_id in assigned}
+        first = await repo.first_deals(period.end, sorted(buyers))
+        # Ranking four periods of a big team is pure Python for a while: off the event loop.
+        return await asyncio.to_thread(
+            self._shares_by_period, periods, assigned, sales, monthly_rows, first
+        )
+
+    def _shares_by_period(
+        self,
+        periods: Sequence[Period],
+        assigned: dict[int, int],
+        sales: Sequence[Sequence[SalesRow]],
+        monthly_rows: Sequence[tuple[int, int, int]],
+        first: dict[int, date],
+    ) -> dict[int, list[tuple[Period, dict[str, Decimal | None]]]]:
+        settings = self._settings
+        monthly: dict[int, dict[int, int]] = defaultdict(dict)
+        for client_id, month, kopecks in monthly_rows:
+            monthly[client_id][month] = kopecks
+        series: dict[int, list[tuple[Period, dict[str, Decimal | None]]]] = defaultdict(list)
         managers = set(assigned.values())
-        for each in periods:
-            sales = await repo.sales(actor.team.id, actor.team.currency, each.start, each.end)
-            classes = compute.abc_classes(
-                _by_client(sales), settings.abc_a_percent, settings.abc_b_percent
+        for each, rows in zip(periods, sales, strict=True):
+            abc = compute.abc_classes(
+                _by_client(rows), settings.abc_a_percent, settings.abc_b_percent
+            )
+            xyz = compute.xyz_classes(
+                monthly,
+                first,
+                month_index(each.end),
+                settings.xyz_months,
+                settings.xyz_x_percent,
+                settings.xyz_y_percent,
             )
             per: dict[int, list[str]] = defaultdict(list)
-            for client_id, cls in classes.items():
+            for client_id, cls in abc.items():
                 if client_id in assigned:
                     per[assigned[client_id]].append(cls)
+                    # Sold in the period, no XYZ class in the window: one-off, as in the report.
+                    per[assigned[client_id]].append(xyz[client_id].cls if client_id in xyz else "Z")
             for manager in managers:
-                series[manager].append((each, compute.shares(per[manager], ABC)["A"]))
-        return {m: s for m, s in series.items() if any(v is not None for _p, v in s)}
+                classes = per[manager]
+                shares = compute.shares([c for c in classes if c in ABC], ABC)
+                shares.update(compute.shares([c for c in classes if c in XYZ], XYZ))
+                series[manager].append((each, shares))
+        return {
+            manager: points
+            for manager, points in series.items()
+            if any(share is not None for _p, shares in points for share in shares.values())
+        }
 
     async def activity_weeks(
         self, actor: Actor, period: Period, manager_id: int | None
     ) -> tuple[list[date], dict[str, list[int]]]:
-        """Mondays of the weeks the period touches, and per kind the count in each week
-        (activities by their UTC day; deals by their closing day)."""
+        """Mondays of the weeks the period touches, and per kind the count in each week: the
+        weeks run Monday to Sunday on the team's wall clock, cut to the period (activities by
+        their moment in the team's zone; deals by their closing day)."""
         scope = await self.scope(actor, manager_id)
-        start, end = self._bounds(actor, period)
         repo = self._ctx.uow.analytics
         if scope is not None:
             authors = [scope]
         else:
             authors = [member_id for member_id, *_rest in await repo.members(actor.team.id)]
-        days = await repo.activity_days(authors, ACTIVITY_KINDS, start, end)
         first_monday = period.start - timedelta(days=period.start.weekday())
         weeks = [
             first_monday + timedelta(weeks=n)
             for n in range((period.end - first_monday).days // 7 + 1)
         ]
+        zone = ZoneInfo(actor.team.timezone)
+        start, end = self._bounds(actor, period)
+        edges = [start]
+        edges += [datetime.combine(week, time(0), zone).astimezone(UTC) for week in weeks[1:]]
+        edges.append(end)
+        counts = await repo.activity_weeks(authors, ACTIVITY_KINDS, edges)
         per_kind = {kind: [0] * len(weeks) for kind in (*ACTIVITY_KINDS, "deal")}
-
-        def week_of(day: date) -> int | None:
-            index = (day - first_monday).days // 7
-            return index if 0 <= index < len(weeks) else None
-
-        for day_text, kind, n in days:
-            index = week_of(date.fromisoformat(day_text))
-            if kind in per_kind and kind != "deal" and index is not None:
+        for (index, kind), n in counts.items():
+            if kind in ACTIVITY_KINDS and 0 <= index < len(weeks):
                 per_kind[kind][index] += n
         sales = await repo.deal_days(
             actor.team.id, actor.team.currency, period.start, period.end, scope
         )
         for day, n in sales:
-            index = week_of(day)
-            if index is not None:
+            index = (day - first_monday).days // 7
+            if 0 <= index < len(weeks):
                 per_kind["deal"][index] += n
         return weeks, per_kind
 

@@ -112,6 +112,11 @@ def help_text(actor: Actor) -> str:
                 "<code>/settings team</code> — the team's periods for follow-ups and nudges."
             )
             text += "\n" + _(
+                "<code>/settings weekly</code> — your Monday report (revenue per manager, class "
+                "moves, shrinking A shares, overdue, stuck leads): its day and time, heads too, "
+                "or off."
+            )
+            text += "\n" + _(
                 "/import — send an Excel (.xlsx) or CSV file with clients: I show where each "
                 "column goes, check every row and import all of it or nothing."
             )

@@ -249,26 +249,46 @@ def _summary(report: Report, f: Formatter, top: int) -> str:
 
 def _plan(report: Report, f: Formatter, top: int) -> str:
     planned = report.planned
-    lines = [
-        _("{name}: {revenue} of {potential} ({share}), room to grow {room}").format(
-            name=escape(line.name),
-            revenue=f.money(line.now.revenue),
-            potential=f.money(line.potential or Decimal(0)),
-            share=pct(line.penetration),
-            room=f.money(max((line.potential or Decimal(0)) - line.now.revenue, Decimal(0))),
+    lines: list[str] = []
+    for line in planned[:top]:
+        plan = report.plan(line) or Decimal(0)
+        lines.append(
+            _("{name}: {revenue} of {potential} ({share}), room to grow {room}").format(
+                name=escape(line.name),
+                revenue=f.money(line.now.revenue),
+                potential=f.money(plan),
+                share=pct(report.penetration(line)),
+                room=f.money(max(plan - line.now.revenue, Decimal(0))),
+            )
         )
-        for line in planned[:top]
-    ]
     if not lines:
         lines.append(_("No client has a potential (their total purchases) set yet."))
     _more(lines, len(planned), top)
     lines.append(
         _(
-            "<i>Penetration = our sales in the period / the client's potential × 100%. "
-            "Least penetrated first.</i>"
+            "<i>Penetration = our sales in the period / the client's potential for the period "
+            "× 100%. Least penetrated first.</i>"
         )
     )
+    lines.append(scale_note(report.period))
     return "\n".join(lines)
+
+
+def scale_note(period: Period) -> str:
+    """How the yearly potential was scaled to the period: said on the view, as promised."""
+    if period.kind == MONTH:
+        return _("<i>Potential is a yearly figure: a month's plan is a twelfth of it.</i>")
+    if period.kind == QUARTER:
+        return _("<i>Potential is a yearly figure: a quarter's plan is a quarter of it.</i>")
+    if period.kind == YEAR:
+        return _("<i>Potential is a yearly figure: it is the year's plan as it is.</i>")
+    return ngettext(
+        "<i>Potential is a yearly figure: the plan for this span of {days} day is {days}/365 "
+        "of it.</i>",
+        "<i>Potential is a yearly figure: the plan for this span of {days} days is {days}/365 "
+        "of it.</i>",
+        period.days,
+    ).format(days=period.days)
 
 
 def _matrix(report: Report, f: Formatter, top: int) -> str:

@@ -10,9 +10,11 @@ from datetime import date
 from decimal import Decimal
 from types import ModuleType
 
-from bot.i18n import _, fmt_money
+from bot.i18n import _, fmt_money, ngettext
+from bot.services.portfolio.compute import ABC, XYZ
 from bot.services.portfolio.periods import Period
 from bot.services.portfolio.service import Report
+from bot.services.weekly import distinct_names
 from bot.telegram.views.portfolio import kind_label, period_label, short_period_label
 
 Chart = tuple[bytes, str]
@@ -42,21 +44,34 @@ async def abc_xyz(report: Report, period: Period) -> Chart:
 
 
 async def quality(
-    series: Mapping[int, Sequence[tuple[Period, Decimal | None]]], names: Mapping[int, str]
+    series: Mapping[int, Sequence[tuple[Period, Mapping[str, Decimal | None]]]],
+    names: Mapping[int, str],
 ) -> Chart:
-    """Each member's share of A clients, one line per member (`names` by member id)."""
+    """Each member's class shares per period, a panel per member (`names` by member id): two
+    members of one name stay two panels, the second marked (2)."""
     charts = await _charts()
-    lines = {
-        names.get(member, "?"): [
-            (short_period_label(p), value) for p, value in points if value is not None
-        ]
-        for member, points in series.items()
-    }
+    labels = distinct_names({member: names.get(member, "?") for member in series})
+    ordered = sorted(series, key=lambda member: (labels[member].casefold(), member))
+    panels = [
+        (labels[member], [(short_period_label(p), dict(v)) for p, v in series[member]])
+        for member in ordered
+    ]
+    caption = _(
+        "Share of each class among the clients with a class, %: left bar A/B/C (revenue), "
+        "right bar X/Y/Z (regularity). An empty outline: no class in that period."
+    )
+    if len(panels) > charts.MAX_PANELS:
+        caption += " " + ngettext(
+            "{count} more member is not shown: pick them in /portfolio.",
+            "{count} more members are not shown: pick them in /portfolio.",
+            len(panels) - charts.MAX_PANELS,
+        ).format(count=len(panels) - charts.MAX_PANELS)
     png = await asyncio.to_thread(
-        charts.quality_trend,
-        lines,
-        title=_("Share of A clients by period"),
-        y_label=_("A clients, %"),
+        charts.class_shares,
+        panels,
+        groups=(ABC, XYZ),
+        title=_("Portfolio quality: class shares by period"),
+        caption=caption,
     )
     return png, "quality.png"
 
