@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from bot.errors import ErrorCode
 from bot.services.access import sees_whole_team
@@ -22,6 +23,9 @@ from bot.services.reminders import Reminder
 from storage.dto import ClientDTO
 from storage.repositories.sent_messages import SentMessageDTO
 
+if TYPE_CHECKING:
+    from bot.services.weekly import Weekly
+
 PUSH = "push"
 NUDGE = "nudge"
 CARD = "card"
@@ -30,8 +34,11 @@ DIGEST = "digest"
 QUOTE_MIN_CHARS = 3
 
 
-def subject_of(content: Reminder | Digest | Nudge | Notice | Alert) -> tuple[str, list[int]]:
-    """(kind, client ids in the order shown) of a pushed message; no ids: about no client."""
+def subject_of(
+    content: Reminder | Digest | Nudge | Notice | Alert | Weekly,
+) -> tuple[str, list[int]]:
+    """(kind, client ids in the order shown) of a pushed message; no ids: about no client (a
+    notice, an alert, the weekly report: a reply to them logs nothing)."""
     if isinstance(content, Reminder):
         return PUSH, [content.client.id]
     if isinstance(content, Nudge):
