@@ -452,11 +452,10 @@ async def test_only_head_and_owner_reassign_and_it_is_a_transfer(api: ApiClient)
     async with api.harness.uow_factory() as uow:
         other = await uow.members.by_telegram_id(OTHER.id)
     assert other is not None
-    status, answer = await api.patch(
-        f"/clients/{ivanov}", MANAGER, {"values": {"manager": other.id}}
-    )
+    reassign = {"values": {"manager": other.id}}
+    status, answer = await api.patch(f"/clients/{ivanov}", MANAGER, reassign)
     refused(status, answer, 403, "not_allowed")
-    status, card = await api.patch(f"/clients/{ivanov}", HEAD, {"values": {"manager": other.id}})
+    status, card = await api.patch(f"/clients/{ivanov}", HEAD, reassign)
     assert status == 200, card
     assert card["manager"]["id"] == other.id
     assert await audits(api, "transfer") == 1
