@@ -79,12 +79,11 @@ def _details(action: str, details: dict[str, object]) -> str:
         return snippet(str(details["member"]), QUERY_SHOWN)
     if action == "consent" and "consent" in details:
         return consent_label(str(details["consent"]))
-    if action == "card_edit" and isinstance(details.get("fields"), list):
+    fields = details.get("fields")
+    if action == "card_edit" and isinstance(fields, list):
         # Which fields, in the card's words; never their values (personal data).
         return ", ".join(
-            _(FIELDS_BY_NAME[name].card_title)
-            for name in details["fields"]
-            if name in FIELDS_BY_NAME
+            _(FIELDS_BY_NAME[name].card_title) for name in fields if name in FIELDS_BY_NAME
         )
     return ""
 
