@@ -391,7 +391,9 @@ async def test_a_save_changes_the_fields_in_one_audited_transaction(api: ApiClie
         ({"potential": "lots"}, ErrorCode.AMOUNT_INVALID, "potential"),
         ({"city": "x" * 121}, ErrorCode.FIELD_TOO_LONG, "city"),
         ({"name": "   "}, ErrorCode.NAME_MISSING, "name"),
-        ({"phone": ["+7 912 000 11 22"]}, ErrorCode.DUPLICATE_PHONE, None),
+        ({"phone": ["+7 912 000 11 22"]}, ErrorCode.DUPLICATE_PHONE, "phone"),
+        ({"email": "INFO@petrov.ru"}, ErrorCode.DUPLICATE_EMAIL, "email"),
+        ({"name": "x" * 201}, ErrorCode.NAME_TOO_LONG, "name"),
         ({"first_deal_on": "someday"}, ErrorCode.DATE_INVALID, "first_deal_on"),
     ],
 )
