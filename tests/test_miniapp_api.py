@@ -665,3 +665,22 @@ async def test_a_large_filtered_table_is_counted_up_to_its_cap(
     # The member's whole base is always counted exactly.
     status, page = await api.post("/clients/query", OWNER, {})
     assert (page["total"], page["total_exact"]) == (3, True)
+
+
+async def test_the_portfolio_lists_can_be_cut_and_read_in_pages(api: ApiClient):
+    params = {"period": "M202612"}
+    status, whole = await api.get("/portfolio", OWNER, params=params)
+    assert status == 200
+    assert whole["gained_total"] == len(whole["gained"]) == 1
+    status, cut = await api.get("/portfolio", OWNER, params={**params, "top": "1"})
+    assert status == 200 and all(len(cut[name]) <= 1 for name in ("plan", "gained", "lost"))
+    assert cut["gained_total"] == whole["gained_total"]
+    status, page = await api.get(
+        "/portfolio/list", OWNER, params={**params, "section": "gained", "limit": "10"}
+    )
+    assert status == 200
+    assert (page["total"], [c["name"] for c in page["items"]]) == (1, [IVANOV])
+    status, answer = await api.get("/portfolio/list", OWNER, params={"section": "secrets"})
+    refused(status, answer, 400, "bad_request")
+    status, answer = await api.get("/portfolio/list", STRANGER, params={"section": "plan"})
+    refused(status, answer, 403, "not_member")

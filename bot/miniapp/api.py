@@ -261,13 +261,33 @@ async def portfolio(call: Call) -> dict[str, Any]:
     report = await service.report(actor, period, manager_id)
     series = await service.quality_series(actor, period, manager_id)
     weeks, per_kind = await service.activity_weeks(actor, period, manager_id)
+    top = call.query("top")
     return portfolio_shapes.report(
         report,
         series=series,
         weeks=weeks,
         per_kind=per_kind,
         choices=await service.choices(actor),
+        top=_int(top, "top", minimum=1, maximum=10_000) if top is not None else None,
     )
+
+
+async def portfolio_list(call: Call) -> dict[str, Any]:
+    """One client list of the report, a page at a time (with `top` on /portfolio)."""
+    section = call.query("section") or ""
+    if section not in portfolio_shapes.LISTS:
+        raise ApiError(BAD_REQUEST, field="section")
+    offset = _int(call.query("offset") or 0, "offset", maximum=10**7)
+    limit = _int(call.query("limit") or 100, "limit", minimum=1, maximum=1000)
+    report = await call.services.portfolio.report(call.actor, _period(call), _manager(call))
+    lines = portfolio_shapes.client_list(report, section)
+    return {
+        "section": section,
+        "items": [portfolio_shapes.client(line) for line in lines[offset : offset + limit]],
+        "total": len(lines),
+        "offset": offset,
+        "limit": limit,
+    }
 
 
 async def portfolio_cell(call: Call) -> dict[str, Any]:
@@ -291,4 +311,5 @@ ROUTES: list[tuple[str, str, Any]] = [
     ("POST", "/clients/{id}/notes", add_note),
     ("GET", "/portfolio", portfolio),
     ("GET", "/portfolio/cell", portfolio_cell),
+    ("GET", "/portfolio/list", portfolio_list),
 ]

@@ -109,6 +109,16 @@ def _shares(values: Mapping[str, Decimal | None]) -> dict[str, str | None]:
     return {key: decimal(value) for key, value in values.items()}
 
 
+# The report's client lists, by the key the JSON gives each.
+LISTS = ("plan", "moves", "angels", "demons", "gained", "lost")
+
+
+def client_list(r: Report, section: str) -> list[ClientLine]:
+    if section == "plan":
+        return r.planned
+    return list(getattr(r, section))
+
+
 def report(
     r: Report,
     *,
@@ -116,8 +126,11 @@ def report(
     weeks: Sequence[date],
     per_kind: Mapping[str, Sequence[int]],
     choices: Sequence[MemberChoice],
+    top: int | None = None,
 ) -> dict[str, Any]:
+    """`top`: each client list cut to its first `top` lines (`<list>_total` says how many)."""
     names = dict(r.names)
+    lists = {section: client_list(r, section) for section in LISTS}
     change = r.biggest_change
     a, b, x, y = r.thresholds
     return {
@@ -130,14 +143,14 @@ def report(
         "total": group(r.total),
         "managers": [group(g) for g in r.managers],
         "segments": [group(g) for g in r.segments],
-        "plan": [client(line) for line in r.planned],
+        **{section: [client(line) for line in lines[:top]] for section, lines in lists.items()},
+        **{f"{section}_total": len(lines) for section, lines in lists.items()},
         "matrix": {
             "counts": {cell: r.matrix_counts.get((cell[0], cell[1]), 0) for cell in CELLS},
             "revenue": {
                 cell: money(r.matrix_revenue.get((cell[0], cell[1]), Decimal(0))) for cell in CELLS
             },
         },
-        "moves": [client(line) for line in r.moves],
         "quality": [
             {
                 "manager": _who(q.manager_id, names),
@@ -165,10 +178,6 @@ def report(
             "weeks": [day(w) for w in weeks],
             "counts": {kind: list(counts) for kind, counts in per_kind.items()},
         },
-        "angels": [client(line) for line in r.angels],
-        "demons": [client(line) for line in r.demons],
-        "gained": [client(line) for line in r.gained],
-        "lost": [client(line) for line in r.lost],
         "health": dict(r.health),
         "health_by_manager": [
             {"manager": _who(member_id, names), "health": dict(health)}
