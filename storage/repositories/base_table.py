@@ -412,7 +412,11 @@ class BaseTableRepository:
                 Deal.margin_percent,
             )
             .join(Member, Member.id == Activity.author_id)
-            .outerjoin(Deal, Deal.activity_id == Activity.id)
+            # By the client's deals (indexed by client), then the activity that recorded one:
+            # deals have no index of their own on activity_id.
+            .outerjoin(
+                Deal, and_(Deal.client_id == Activity.client_id, Deal.activity_id == Activity.id)
+            )
             .where(*conditions)
             .order_by(Activity.id.desc())
             .limit(limit)
