@@ -206,6 +206,12 @@ class Settings(BaseSettings):
     # An update whose database was briefly unavailable (pool exhausted, connection cut) is
     # retried in-process this many times: Telegram got 200 and will not resend it.
     update_db_retries: int = Field(2, ge=0, le=10)
+    # The Mini App (docs/miniapp.md): the public https address of the page, `/app/` of this
+    # server. Set: the bot puts a button opening it in every chat's menu at start.
+    miniapp_url: str | None = None
+    # A Mini App request signed by Telegram longer ago than this is refused (its initData is
+    # signed once, when the page opens).
+    miniapp_auth_max_age_seconds: int = Field(86400, ge=60, le=30 * 86400)
 
     rules: RuleDefaults = RuleDefaults()
     limits: Limits = Limits()
@@ -306,6 +312,19 @@ class Settings(BaseSettings):
         if self.public_url and self.bot_mode == "polling" and self.http_port is None:
             raise ValueError(
                 "PUBLIC_URL needs the bot's HTTP server: in polling mode set HTTP_PORT too"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _miniapp_url_telegram_opens(self) -> Settings:
+        """Telegram opens Mini Apps over HTTPS only (a local Bot API server does not check)."""
+        if not self.miniapp_url or self.telegram_api_url != OFFICIAL_API_URL:
+            return self
+        url = urlparse(self.miniapp_url)
+        if url.scheme != "https" or not url.hostname:
+            raise ValueError(
+                "MINIAPP_URL must be an https:// address such as https://bot.example.org/app/: "
+                "Telegram opens Mini Apps over HTTPS only"
             )
         return self
 

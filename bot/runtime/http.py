@@ -1,5 +1,6 @@
 """The aiohttp application: POST WEBHOOK_PATH (webhook mode only), GET /health, /ready, /metrics,
-and GET /calendar/<token>.ics (members' private calendar feeds)."""
+GET /calendar/<token>.ics (members' private calendar feeds) and the Mini App under /app/
+(bot/miniapp)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 
 from bot.config import Settings
+from bot.miniapp.server import MiniAppServer
 from bot.runtime.calendar import CalendarEndpoint
 from bot.runtime.probes import Probes
 from bot.runtime.webhook import WebhookEndpoint
@@ -20,6 +22,7 @@ def web_application(
     webhook: WebhookEndpoint,
     *,
     calendar: CalendarEndpoint | None = None,
+    miniapp: MiniAppServer | None = None,
     on_startup: Callable[[], Awaitable[None]] | None = None,
     on_shutdown: Callable[[], Awaitable[None]] | None = None,
 ) -> web.Application:
@@ -33,6 +36,8 @@ def web_application(
         app.router.add_post(settings.webhook_path, webhook.handle)
     if calendar is not None:
         app.router.add_get(FEED_PATH, calendar.handle)
+    if miniapp is not None:
+        miniapp.add_routes(app.router)
     if on_startup is not None:
         start = on_startup
 

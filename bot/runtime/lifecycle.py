@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from bot.app import Application, Overrides, build
 from bot.clock import Clock
 from bot.config import Settings
+from bot.miniapp.server import MiniAppServer
 from bot.runtime import bot_api
 from bot.runtime.calendar import CalendarEndpoint
 from bot.runtime.http import web_application
@@ -51,6 +52,7 @@ class Runtime:
         self.probes = Probes(app, lambda: self._closing)
         self.webhook = WebhookEndpoint(app, self.updates, lambda: self._closing)
         self.calendar = CalendarEndpoint(app)
+        self.miniapp = MiniAppServer(app)
         self._closing = False
         self._started = False
         self._stopped = False
@@ -75,12 +77,19 @@ class Runtime:
     def web_app(self, *, lifecycle: bool = False) -> web.Application:
         """With `lifecycle`, the aiohttp app's start-up and shutdown call `start()` and `stop()`."""
         if not lifecycle:
-            return web_application(self.settings, self.probes, self.webhook, calendar=self.calendar)
+            return web_application(
+                self.settings,
+                self.probes,
+                self.webhook,
+                calendar=self.calendar,
+                miniapp=self.miniapp,
+            )
         return web_application(
             self.settings,
             self.probes,
             self.webhook,
             calendar=self.calendar,
+            miniapp=self.miniapp,
             on_startup=self.start,
             on_shutdown=self.stop,
         )
