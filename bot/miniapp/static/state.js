@@ -1,0 +1,19 @@
+// What every view reads once the page has started: the member (GET me), the filters' choices
+// (GET options), the card's fields (GET fields), and the base's filters kept while a card is
+// open, so that Back returns to the same list.
+import { ApiError } from "./api.js";
+import { h, replace } from "./dom.js";
+import { t } from "./i18n.js";
+
+export const session = { me: null, options: null, fields: null };
+
+export const baseState = { filters: {}, offset: 0, scroll: 0 };
+
+export function showError(target, error) {
+  replace(target, errorBox(error));
+}
+
+export function errorBox(error) {
+  const message = error instanceof ApiError && error.message ? error.message : t("app.offline");
+  return h("div", { class: "notice error", role: "alert" }, message);
+}
