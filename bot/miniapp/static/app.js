@@ -21,7 +21,9 @@ async function boot() {
     session.me = me;
     setTexts(texts);
     setTeam(me.team, me.member);
-    [session.options, session.fields] = await Promise.all([api.options(), api.fields()]);
+    const [options, fields] = await Promise.all([api.options(), api.fields()]);
+    session.options = options;
+    session.fields = fields.fields;
   } catch (error) {
     // Before the texts arrive there is no page wording: the server's sentence, already in the
     // member's language, is all there is (and a bare code when even that is missing).

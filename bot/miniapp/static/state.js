@@ -14,6 +14,10 @@ export function showError(target, error) {
 }
 
 export function errorBox(error) {
+  if (!(error instanceof ApiError)) {
+    // A bug of the page, not an answer of the server: the console (and the tests) must see it.
+    console.error(error);
+  }
   const message = error instanceof ApiError && error.message ? error.message : t("app.offline");
   return h("div", { class: "notice error", role: "alert" }, message);
 }
