@@ -26,6 +26,7 @@ from bot.jobs.sweep import DeliverySweep
 from bot.locks import LocalLocks, Locks, RedisLocks
 from bot.metrics import Metrics
 from bot.services.context import ConversationEraser
+from bot.services.hub import ServiceParts
 from bot.services.importing.worker import FileWorkers
 from bot.telegram.fsm_storage import (
     DeferredStorage,
@@ -85,6 +86,8 @@ class Application:
     # Set when REDIS_URL is: conversation state, locks and per-chat pacing shared by replicas.
     redis: Any | None = None
     locks: Locks = field(default_factory=LocalLocks)
+    # The caches every unit of work's services share: the chat's and the Mini App's.
+    parts: ServiceParts | None = None
 
     async def close(self) -> None:
         """Each part is closed even if another one fails to: this runs on the way out."""
@@ -118,6 +121,7 @@ def build(settings: Settings, overrides: Overrides | None = None) -> Application
     shared = _redis_parts(settings) if settings.redis_url is not None else None
     metrics = Metrics()
     files = FileWorkers(settings.import_files)
+    parts = ServiceParts(settings, clock, shared.conversations if shared else None, files)
     dispatcher = build_dispatcher(
         settings,
         uow_factory,
@@ -127,6 +131,7 @@ def build(settings: Settings, overrides: Overrides | None = None) -> Application
         dedup_updates=overrides.dedup_updates,
         conversations=shared.conversations if shared else None,
         files=files,
+        parts=parts,
     )
     bot = build_bot(settings, overrides.session)
     limiter = RateLimiter(
@@ -154,6 +159,7 @@ def build(settings: Settings, overrides: Overrides | None = None) -> Application
         files=files,
         redis=shared.client if shared else None,
         locks=locks,
+        parts=parts,
     )
 
 
@@ -198,6 +204,7 @@ def build_dispatcher(
     dedup_updates: bool = False,
     conversations: ConversationEraser | None = None,
     files: FileWorkers | None = None,
+    parts: ServiceParts | None = None,
 ) -> Dispatcher:
     # aiogram's own FSM middleware is replaced by one that reads and writes the conversation
     # state through the update's unit of work; the unit of work must wrap it. (A Redis storage
@@ -219,6 +226,7 @@ def build_dispatcher(
             metrics=metrics,
             conversations=conversations,
             files=files,
+            parts=parts,
         )
     )
     outer(fsm)

@@ -200,6 +200,12 @@ class Settings(BaseSettings):
     # An update whose database was briefly unavailable (pool exhausted, connection cut) is
     # retried in-process this many times: Telegram got 200 and will not resend it.
     update_db_retries: int = Field(2, ge=0, le=10)
+    # The Mini App (docs/miniapp.md): the public https address of the page, `/app/` of this
+    # server. Set: the bot puts a button opening it in every chat's menu at start.
+    miniapp_url: str | None = None
+    # A Mini App request signed by Telegram longer ago than this is refused (its initData is
+    # signed once, when the page opens).
+    miniapp_auth_max_age_seconds: int = Field(86400, ge=60, le=30 * 86400)
 
     rules: RuleDefaults = RuleDefaults()
     limits: Limits = Limits()

@@ -187,6 +187,15 @@ SECTIONS: list[tuple[str, dict[str, str]]] = [
             "unavailable is retried this many times",
         },
     ),
+    (
+        "Mini App (see README, Mini App)",
+        {
+            "MINIAPP_URL": "the public https address of the Mini App, `/app/` of the bot's "
+            "HTTP server; set: the bot sets its menu button to open it",
+            "MINIAPP_AUTH_MAX_AGE_SECONDS": "a Mini App request whose Telegram signature is "
+            "older than this is refused",
+        },
+    ),
 ]
 
 

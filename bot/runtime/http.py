@@ -1,4 +1,5 @@
-"""The aiohttp application: POST WEBHOOK_PATH (webhook mode only), GET /health, /ready, /metrics."""
+"""The aiohttp application: POST WEBHOOK_PATH (webhook mode only), GET /health, /ready, /metrics,
+and the Mini App under /app/ (bot/miniapp)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 
 from bot.config import Settings
+from bot.miniapp.server import MiniAppServer
 from bot.runtime.probes import Probes
 from bot.runtime.webhook import WebhookEndpoint
 
@@ -16,6 +18,7 @@ def web_application(
     probes: Probes,
     webhook: WebhookEndpoint,
     *,
+    miniapp: MiniAppServer | None = None,
     on_startup: Callable[[], Awaitable[None]] | None = None,
     on_shutdown: Callable[[], Awaitable[None]] | None = None,
 ) -> web.Application:
@@ -27,6 +30,8 @@ def web_application(
     app.router.add_get("/metrics", probes.metrics)
     if settings.bot_mode == "webhook":
         app.router.add_post(settings.webhook_path, webhook.handle)
+    if miniapp is not None:
+        miniapp.add_routes(app.router)
     if on_startup is not None:
         start = on_startup
 

@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from bot.app import Application, Overrides, build
 from bot.clock import Clock
 from bot.config import Settings
+from bot.miniapp.server import MiniAppServer
 from bot.runtime import bot_api
 from bot.runtime.http import web_application
 from bot.runtime.inflight import InFlight
@@ -49,6 +50,7 @@ class Runtime:
         self.pruner = UpdatePruner(app)
         self.probes = Probes(app, lambda: self._closing)
         self.webhook = WebhookEndpoint(app, self.updates, lambda: self._closing)
+        self.miniapp = MiniAppServer(app)
         self._closing = False
         self._started = False
         self._stopped = False
@@ -73,9 +75,14 @@ class Runtime:
     def web_app(self, *, lifecycle: bool = False) -> web.Application:
         """With `lifecycle`, the aiohttp app's start-up and shutdown call `start()` and `stop()`."""
         if not lifecycle:
-            return web_application(self.settings, self.probes, self.webhook)
+            return web_application(self.settings, self.probes, self.webhook, miniapp=self.miniapp)
         return web_application(
-            self.settings, self.probes, self.webhook, on_startup=self.start, on_shutdown=self.stop
+            self.settings,
+            self.probes,
+            self.webhook,
+            miniapp=self.miniapp,
+            on_startup=self.start,
+            on_shutdown=self.stop,
         )
 
     @property

@@ -4,24 +4,65 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 from bot.clock import Clock
 from bot.config import Limits, Settings
 from bot.services.activities import ActivityService
 from bot.services.audit import AuditService
 from bot.services.campaigns import CampaignService
+from bot.services.candidate_cache import CandidateCache
 from bot.services.clients import ClientService
-from bot.services.context import Actor, ServiceContext
+from bot.services.context import Actor, ConversationEraser, ServiceContext
 from bot.services.export import ExportService
 from bot.services.importing.service import ImportService
 from bot.services.members import MemberSettingsService, PresenceService, TeamSettingsService
 from bot.services.onboarding import OnboardingService
+from bot.services.portfolio.cache import ReportCache
 from bot.services.portfolio.service import PortfolioService
 from bot.services.privacy import PrivacyService
 from bot.services.team import TeamService
 from bot.services.worklist import WorklistService
+from storage.dto import MemberDTO, TeamDTO
+from storage.uow import UnitOfWork
+
+if TYPE_CHECKING:
+    from bot.services.importing.worker import FileWorkers
+
+
+@dataclass
+class ServiceParts:
+    """What lives as long as the application and every unit of work's services share: the
+    chat's updates and the Mini App's requests reach the same caches through it."""
+
+    settings: Settings
+    clock: Clock
+    conversations: ConversationEraser | None = None
+    files: FileWorkers | None = None
+    candidates: CandidateCache = field(default_factory=CandidateCache)
+    reports: ReportCache | None = None
+
+    def __post_init__(self) -> None:
+        if self.reports is None:
+            analytics = self.settings.analytics
+            self.reports = ReportCache(analytics.cache_seconds, analytics.cache_entries)
+
+    def services(self, uow: UnitOfWork) -> Services:
+        assert self.reports is not None
+        ctx = ServiceContext(
+            uow,
+            self.clock,
+            self.settings.limits,
+            self.settings.rules,
+            self.candidates,
+            self.reports,
+            self.conversations,
+            self.files,
+        )
+        return Services(ctx, self.settings)
 
 
 class Services:
@@ -53,6 +94,18 @@ class Services:
         done so far is committed and others may write (storage/uow.py, `paused`)."""
         async with self._ctx.uow.paused():
             yield
+
+    async def enter(
+        self, found: tuple[MemberDTO, TeamDTO] | None, telegram_language: str | None
+    ) -> Actor | None:
+        """The acting member of an update or a Mini App request, from their membership row
+        (`uow.members.with_team`): None for a stranger or a removed member."""
+        if found is None:
+            return None
+        member, team = found
+        if not member.is_active:
+            return None
+        return Actor(await self.presence.seen(member, telegram_language), team)
 
     async def discard_changes(self) -> None:
         """Roll back what this update wrote, when the handler reports the failure itself."""

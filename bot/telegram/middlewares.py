@@ -18,12 +18,10 @@ from bot.config import Settings
 from bot.i18n import _, pick_language, set_locale
 from bot.metrics import Metrics
 from bot.parsing.errors import ParseError
-from bot.services.candidate_cache import CandidateCache
-from bot.services.context import Actor, ConversationEraser, ServiceContext
+from bot.services.context import Actor, ConversationEraser
 from bot.services.errors import DomainError
-from bot.services.hub import Services
+from bot.services.hub import ServiceParts
 from bot.services.importing.worker import FileWorkers
-from bot.services.portfolio.cache import ReportCache
 from bot.telegram.error_texts import error_text
 from bot.telegram.fsm_storage import TransactionalFSMMiddleware
 from bot.telegram.replies import Replies
@@ -119,19 +117,16 @@ class UnitOfWorkMiddleware(BaseMiddleware):
         metrics: Metrics | None = None,
         conversations: ConversationEraser | None = None,
         files: FileWorkers | None = None,
+        parts: ServiceParts | None = None,
     ) -> None:
         self._uow_factory = uow_factory
-        self._files = files
-        self._conversations = conversations
         self._clock = clock
         self._settings = settings
-        self._candidates = CandidateCache()
+        # Shared with the Mini App's requests when the application passes its own.
+        self._parts = parts or ServiceParts(settings, clock, conversations, files)
         # On for updates from Telegram (webhook, polling), whose ids are unique per bot; off for
         # the console and test harnesses, which number their updates from 1 on every start.
         self._dedup = dedup_updates
-        self._reports = ReportCache(
-            settings.analytics.cache_seconds, settings.analytics.cache_entries
-        )
         self._metrics = metrics or Metrics()
 
     async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
@@ -221,17 +216,7 @@ class UnitOfWorkMiddleware(BaseMiddleware):
         return result, replies, failure
 
     async def _prepare(self, uow: UnitOfWork, data: dict[str, Any]) -> None:
-        ctx = ServiceContext(
-            uow,
-            self._clock,
-            self._settings.limits,
-            self._settings.rules,
-            self._candidates,
-            self._reports,
-            self._conversations,
-            self._files,
-        )
-        services = data["services"] = Services(ctx, self._settings)
+        services = data["services"] = self._parts.services(uow)
         data["settings"] = self._settings
         user = data.get("event_from_user")
         actor: Actor | None = None
@@ -250,10 +235,7 @@ class UnitOfWorkMiddleware(BaseMiddleware):
                 if with_state is not None:
                     found = with_state[:2]
                     uow.fsm_cache[conversation] = with_state[2]
-            member, team = found if found is not None else (None, None)
-            if member is not None and team is not None and member.is_active:
-                member = await services.presence.seen(member, user.language_code)
-                actor = Actor(member, team)
+            actor = await services.enter(found, user.language_code)
         data["actor"] = actor
         # A removed member is told their access is closed, not treated as a stranger.
         data["access_closed"] = actor is None and found is not None and not found[0].is_active

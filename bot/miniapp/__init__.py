@@ -1,0 +1,2 @@
+"""The Mini App: a web page opened from the bot's menu button, on the same services as the chat
+(docs/miniapp.md)."""
