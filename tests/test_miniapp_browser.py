@@ -1,0 +1,193 @@
+"""The Mini App in a real headless Chromium against the running app, one journey per database:
+open the base, search, filter, open a card, edit a field and see the change in the chat's
+/client; open the portfolio, check its total against /portfolio, tap a matrix cell and see its
+clients. Screenshots of each page at 360×740 are saved (tests/support/browser.py says where).
+
+On SQLite the page comes in through the playground's one-time login; on PostgreSQL through
+Telegram's signed initData (a stand-in Telegram.WebApp with the test bot's signature and a dark
+theme), so both doors and both colour schemes are walked."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestServer
+
+from bot.config import Settings
+from bot.miniapp.server import MiniAppServer
+from tests.support import browser
+from tests.support.builders import MANAGER, OWNER, TeamSpec
+from tests.support.harness import BotHarness
+from tests.support.miniapp import TOKEN, init_data
+from tests.support.services import require
+
+# Max's three clients and the owner's one; deals this month make the portfolio's matrix.
+TEAM = TeamSpec(
+    invited=(MANAGER,),
+    commands=(
+        (MANAGER, "/add Иванов Пётр, +7 999 123-45-67, Москва, #vip, горячий"),
+        (MANAGER, "/add Petrova Anna, +7 912 555-01-02, warm"),
+        (MANAGER, "/add Сидоров, cold"),
+        (OWNER, "/add Orlov Trade, warm"),
+        (MANAGER, "/deal Иванов 150000.50 margin 30%"),
+        (MANAGER, "/deal Petrova 40000"),
+        (OWNER, "/deal Orlov 9999.99"),
+    ),
+    clear=True,
+)
+
+
+@pytest.fixture(autouse=True)
+def chromium() -> None:
+    require(browser.browser_problem())
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return Settings(
+        _env_file=None,
+        bot_token=TOKEN,
+        database_url="sqlite+aiosqlite:///:memory:",
+        import_files={"parsed_dir": tmp_path / "imports"},
+    )
+
+
+@pytest.fixture
+def team_spec() -> TeamSpec:
+    return TEAM
+
+
+@pytest.fixture
+async def served(team: BotHarness) -> AsyncIterator[tuple[MiniAppServer, str]]:
+    """The Mini App's routes of the real application on a loopback port: (server, page URL)."""
+    server = MiniAppServer(team.app)
+    app = web.Application()
+    server.add_routes(app.router)
+    http = TestServer(app, host="127.0.0.1")
+    await http.start_server()
+    try:
+        yield server, str(http.make_url("/app/"))
+    finally:
+        await http.close()
+
+
+def telegram_stub(init: str) -> str:
+    """Telegram.WebApp as a phone's Telegram sets it up, dark theme: Telegram's own script is
+    refused in the tests, and this stands in for it."""
+    web_app = {
+        "initData": init,
+        "initDataUnsafe": {"user": {"id": OWNER.id, "language_code": "en"}},
+        "colorScheme": "dark",
+        "themeParams": {
+            "bg_color": "#17212b",
+            "text_color": "#f5f5f5",
+            "hint_color": "#708499",
+            "link_color": "#6ab3f3",
+            "button_color": "#5288c1",
+            "button_text_color": "#ffffff",
+            "secondary_bg_color": "#232e3c",
+            "section_bg_color": "#17212b",
+        },
+    }
+    return (
+        "window.Telegram = {WebApp: Object.assign(" + json.dumps(web_app) + ", {"
+        "ready() {}, expand() {}, onEvent() {}, "
+        "BackButton: {shown: false, handlers: [], show() { this.shown = true; }, "
+        "hide() { this.shown = false; }, onClick(f) { this.handlers.push(f); }, "
+        "offClick(f) { this.handlers = this.handlers.filter((g) => g !== f); }}, "
+        "HapticFeedback: {notificationOccurred() {}}})};"
+    )
+
+
+def digits(text: str) -> str:
+    """An amount's digits and its decimal part, whatever the locale's separators."""
+    return re.sub(r"\D", "", text)
+
+
+async def shot(page: Any, name: str, backend: str) -> Path:
+    path = browser.screenshot_dir() / f"miniapp-{backend}-{name}.png"
+    await page.screenshot(path=str(path), full_page=True)
+    return path
+
+
+async def test_base_card_and_portfolio_in_a_phone_browser(
+    team: BotHarness, served: tuple[MiniAppServer, str], backend: str
+):
+    from playwright.async_api import expect
+
+    server, url = served
+    shots: list[Path] = []
+    dark = backend == "postgres"
+    async with browser.phone_page(color_scheme="dark" if dark else "light") as page:
+        if dark:
+            await page.add_init_script(telegram_stub(init_data(OWNER, team.clock.now())))
+            await page.goto(url)
+        else:
+            code = server.logins.issue(OWNER.id, team.clock.now())
+            await page.goto(url + "#login=" + code)
+
+        # The base: every client the owner may see, Max's and the owner's own.
+        rows = page.locator("#clients tbody tr")
+        await expect(rows).to_have_count(4)
+        await expect(page.locator("#count")).to_have_text("4 clients")
+        assert "login=" not in page.url  # the one-time code leaves the address bar at once
+        shots.append(await shot(page, "base", backend))
+
+        # Search as in the chat: Latin letters find a Cyrillic name.
+        await page.fill("#search", "ivanov")
+        await expect(rows).to_have_count(1)
+        await expect(rows.first).to_contain_text("Иванов Пётр")
+        await page.fill("#search", "")
+        await expect(rows).to_have_count(4)
+
+        # Filter: the warm ones.
+        await page.click("#filters summary")
+        await page.select_option("#filter-temperature", "warm")
+        await expect(rows).to_have_count(2)
+        await expect(page.locator("#clients")).not_to_contain_text("Иванов")
+        shots.append(await shot(page, "base-filtered", backend))
+        await page.click("#reset")
+        await expect(rows).to_have_count(4)
+
+        # The card: open, a bad email refused with the chat's sentence, then a city saved.
+        await page.locator("#clients a", has_text="Иванов Пётр").click()
+        await expect(page.locator("#client-name")).to_have_text("Иванов Пётр")
+        await expect(page.locator("#f-city")).to_have_value("Москва")
+        await page.fill("#f-email", "not an email")
+        await page.click("#save")
+        error = page.locator("#f-email-error")
+        await expect(error).not_to_be_empty()
+        refusal = await error.inner_text()
+        chat = await team.send(MANAGER, "/add Тестов, email: not an email")
+        assert refusal in chat[-1].text, (refusal, chat[-1].text)
+        await page.fill("#f-email", "")
+        await page.fill("#f-city", "Казань")
+        await page.click("#save")
+        await expect(page.locator("#status")).to_have_text("Saved.")
+        await expect(page.locator("#f-city")).to_have_value("Казань")
+        shots.append(await shot(page, "card", backend))
+
+        card = await team.send(OWNER, "/client Иванов")
+        assert "Казань" in card[-1].text and "Москва" not in card[-1].text
+
+        # The portfolio: the chat's numbers, then the matrix's cell of the biggest client.
+        await page.click("a[data-tab=portfolio]")
+        await expect(page.locator("#matrix")).to_be_visible()
+        chat_report = (await team.send(OWNER, "/portfolio"))[-1].text
+        total = await page.locator("#total-revenue .value").inner_text()
+        assert digits(total) == "20000049", total  # 150 000,50 + 40 000 + 9 999,99
+        assert digits(total) in digits(chat_report), (total, chat_report)
+        cell = page.locator("button.cell[data-cell=AZ]")
+        await expect(cell.locator(".n")).to_have_text("1")
+        await cell.click()
+        await expect(page.locator("#cell-table")).to_contain_text("Иванов Пётр")
+        shots.append(await shot(page, "portfolio", backend))
+
+        assert page.errors == [], page.errors
+    print("\nscreenshots:", *shots, sep="\n  ")
