@@ -70,6 +70,13 @@ def test_the_wheel_carries_every_catalogue_compiled(tmp_path: Path):
             if language != "en":  # English is the msgids themselves
                 msgid, translated = _a_translated_message(language)
                 assert catalogue.gettext(msgid) == translated
+        # The Mini App's page, every file of it (bot/miniapp/static/), byte for byte.
+        page = sorted((ROOT / "bot" / "miniapp" / "static").iterdir())
+        assert any(path.name == "index.html" for path in page)
+        for path in page:
+            name = f"bot/miniapp/static/{path.name}"
+            assert name in archive.namelist(), f"{name} is not in the wheel"
+            assert archive.read(name) == path.read_bytes()
 
 
 def test_the_checkout_has_a_catalogue_for_every_language():
