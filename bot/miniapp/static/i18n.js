@@ -79,19 +79,14 @@ export function money(value) {
   }).format(text);
 }
 
-/** Percentages come unrounded ("12.3456"): one decimal on the page. */
-export function percent(value) {
+/** Percentages come unrounded ("12.3456"): `places` decimals on the page, as the chat rounds
+ * them (one for shares, none for the turnover's ratio). */
+export function percent(value, places = 1) {
   if (value === null || value === undefined) {
     return "—";
   }
-  return `${new Intl.NumberFormat(language, { maximumFractionDigits: 1 }).format(String(value))} %`;
-}
-
-export function ratio(value) {
-  if (value === null || value === undefined) {
-    return "—";
-  }
-  return `×${new Intl.NumberFormat(language, { maximumFractionDigits: 2 }).format(String(value))}`;
+  const text = new Intl.NumberFormat(language, { maximumFractionDigits: places }).format(String(value));
+  return `${text}%`;
 }
 
 /** An instant with its offset, shown in the member's time zone. */

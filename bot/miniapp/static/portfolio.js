@@ -5,7 +5,7 @@
 import { api } from "./api.js";
 import { barChart, hbarChart, lineChart, PALETTE } from "./charts.js";
 import { h, replace } from "./dom.js";
-import { day, label, money, number, percent, ratio, t, tn } from "./i18n.js";
+import { day, label, money, number, percent, t, tn } from "./i18n.js";
 import { errorBox, session } from "./state.js";
 
 const ROWS = ["A", "B", "C"];
@@ -168,7 +168,7 @@ function summary(report) {
       point(t("portfolio.profit"), money(total.profit), "total-profit"),
       point(t("portfolio.deals"), number(total.deals), "total-deals"),
       point(t("portfolio.ros"), percent(total.ros), "total-ros"),
-      point(t("portfolio.dynamics"), ratio(total.dynamics), "total-dynamics"),
+      point(t("portfolio.dynamics"), percent(total.dynamics, 0), "total-dynamics"),
     ),
   );
 }
@@ -355,7 +355,7 @@ function turnoverSection(report) {
   const columns = [
     [t("portfolio.revenue"), (g) => money(g.revenue)],
     [t("portfolio.previous"), (g) => money(g.prev_revenue)],
-    [t("portfolio.dynamics"), (g) => ratio(g.dynamics)],
+    [t("portfolio.dynamics"), (g) => percent(g.dynamics, 0)],
   ];
   return section(
     "turnover",
