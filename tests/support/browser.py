@@ -89,3 +89,25 @@ async def phone_page(*, locale: str = "en-US", color_scheme: str = "light") -> A
             yield page
         finally:
             await browser.close()
+
+
+# Everything a finger may tap that is smaller than 40 px (a checkbox counts through its label),
+# and how far the page is wider than the screen (a table scrolls inside its own box, never the
+# page).
+_PHONE_FIT = """() => {
+  const small = [];
+  const targets = document.querySelectorAll(
+    "a, button, select, textarea, summary, label.check, input:not([type=checkbox])");
+  for (const el of targets) {
+    const box = el.getBoundingClientRect();
+    if (!box.width || !box.height || getComputedStyle(el).visibility === "hidden") continue;
+    if (box.height < 40 - 0.5) small.push(`${el.tagName} ${el.id || el.textContent.trim().slice(0, 30)}: ${box.height}`);
+  }
+  return {small, overflow: document.documentElement.scrollWidth - window.innerWidth};
+}"""
+
+
+async def phone_fit(page: Any) -> tuple[list[str], int]:
+    """(targets under 40 px high, pixels the page overflows the screen's width)."""
+    found = await page.evaluate(_PHONE_FIT)
+    return list(found["small"]), int(found["overflow"])
