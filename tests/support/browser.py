@@ -101,7 +101,8 @@ _PHONE_FIT = """() => {
   for (const el of targets) {
     const box = el.getBoundingClientRect();
     if (!box.width || !box.height || getComputedStyle(el).visibility === "hidden") continue;
-    if (box.height < 40 - 0.5) small.push(`${el.tagName} ${el.id || el.textContent.trim().slice(0, 30)}: ${box.height}`);
+    const name = el.id || el.textContent.trim().slice(0, 30);
+    if (box.height < 40 - 0.5) small.push(`${el.tagName} ${name}: ${box.height}`);
   }
   return {small, overflow: document.documentElement.scrollWidth - window.innerWidth};
 }"""

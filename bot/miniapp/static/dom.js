@@ -1,4 +1,4 @@
-// Elements are built with textContent, never innerHTML: every name and note on the page is
+// Elements are built from text nodes, never parsed from HTML: every name and note on the page is
 // typed by someone, and none of it may become markup.
 
 /**
