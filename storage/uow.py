@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from storage.repositories.activities import ActivityRepository
 from storage.repositories.analytics import AnalyticsRepository
 from storage.repositories.audit import AuditRepository
+from storage.repositories.base_table import BaseTableRepository
 from storage.repositories.campaigns import CampaignRepository
 from storage.repositories.clients import ClientRepository
 from storage.repositories.digest import DigestRepository
@@ -66,6 +67,7 @@ class UnitOfWork:
         self.updates = ProcessedUpdateRepository(session)
         self.roster = RosterRepository(session)
         self.analytics = AnalyticsRepository(session)
+        self.base_table = BaseTableRepository(session)
         # Conversation state already read or written in this unit of work, by storage key.
         self.fsm_cache: dict[str, tuple[str | None, dict[str, Any]]] = {}
         # Run after a successful commit, then forgotten (a rollback forgets them too): writes to

@@ -202,3 +202,16 @@ def _assign(result: NewClientInput, target: str, value: str, max_amount: Decimal
         result.extra_contacts.append(value)
     else:
         result.columns[target] = value
+
+
+def read_field(target: str, value: str, *, max_amount: Decimal) -> Any:
+    """One `/add … key: value` part read as its field's kind, with `/add`'s checks and error
+    codes: what the Mini App's card form reads each typed value with. None for an empty value;
+    a phone comes back as typed."""
+    scratch = NewClientInput(name="")
+    _assign(scratch, target, value.strip(), max_amount)
+    if scratch.phones:
+        return scratch.phones[0]
+    if scratch.note is not None:
+        return scratch.note
+    return scratch.columns.get(target)

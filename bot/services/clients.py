@@ -170,6 +170,27 @@ class ClientService:
         )
         return await self._ctx.uow.clients.get_many(actor.team.id, ids)
 
+    async def search_ids(self, actor: Actor, query: str, *, limit: int, audit: bool) -> list[int]:
+        """Ids of the visible clients `query` finds, best first, as `/find` finds them (name,
+        contact, phone digits, either alphabet); `audit`: recorded as `/find` records it."""
+        matches = matching.rank(
+            clean_name(query),
+            await self._candidates(actor),
+            min_score=self._ctx.limits.match_min_score,
+            limit=limit,
+        )
+        ids = [m.candidate.id for m in matches]
+        if audit:
+            await self._ctx.uow.audit.add(
+                team_id=actor.team.id,
+                actor_id=actor.member.id,
+                action="search",
+                now=self._ctx.now(),
+                details={"query": query[:100], "found": len(ids)},
+                found=ids,
+            )
+        return ids
+
     # -- changes ----------------------------------------------------------------------------
 
     async def likely_duplicates(self, actor: Actor, data: NewClientInput) -> list[ClientDTO]:

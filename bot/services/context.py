@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 from bot.clock import Clock
 from bot.config import Limits, RuleDefaults
 from bot.services.candidate_cache import CandidateCache
+from bot.services.class_cache import ClassCache
 from bot.services.portfolio.cache import ReportCache
 from storage.dto import MemberDTO, TeamDTO
 from storage.uow import UnitOfWork
@@ -51,6 +52,8 @@ class ServiceContext:
     conversations: ConversationEraser | None = None
     # The worker processes that read imported files off the event loop (long-lived, per app).
     files: FileWorkers | None = None
+    # The base table's ABC-XYZ classes (bot/services/base_table.py); long-lived like `reports`.
+    classes: ClassCache = field(default_factory=ClassCache)
 
     def now(self) -> datetime:
         return self.clock.now()

@@ -13,8 +13,11 @@ from bot.clock import Clock
 from bot.config import Limits, Settings
 from bot.services.activities import ActivityService
 from bot.services.audit import AuditService
+from bot.services.base_table import BaseTableService
 from bot.services.campaigns import CampaignService
 from bot.services.candidate_cache import CandidateCache
+from bot.services.card_edit import CardService
+from bot.services.class_cache import ClassCache
 from bot.services.clients import ClientService
 from bot.services.context import Actor, ConversationEraser, ServiceContext
 from bot.services.export import ExportService
@@ -44,6 +47,7 @@ class ServiceParts:
     files: FileWorkers | None = None
     candidates: CandidateCache = field(default_factory=CandidateCache)
     reports: ReportCache | None = None
+    classes: ClassCache = field(default_factory=ClassCache)
 
     def __post_init__(self) -> None:
         if self.reports is None:
@@ -61,6 +65,7 @@ class ServiceParts:
             self.reports,
             self.conversations,
             self.files,
+            self.classes,
         )
         return Services(ctx, self.settings)
 
@@ -162,6 +167,14 @@ class Services:
     @cached_property
     def portfolio(self) -> PortfolioService:
         return PortfolioService(self._ctx, self._settings.analytics)
+
+    @cached_property
+    def base_table(self) -> BaseTableService:
+        return BaseTableService(self._ctx, self.portfolio, self.clients)
+
+    @cached_property
+    def card(self) -> CardService:
+        return CardService(self._ctx, self.team)
 
     @cached_property
     def onboarding(self) -> OnboardingService:
