@@ -121,7 +121,7 @@ export async function renderBase(view, stillCurrent) {
     }
     results.removeAttribute("aria-busy");
     count.textContent = tn("base.total", page.total);
-    replace(results, page.items.length ? table(page.items) : emptyNote(), pager(page));
+    replace(results, page.items.length ? table(page.items, page.classes_period) : emptyNote(), pager(page));
     if (baseState.scroll) {
       window.scrollTo(0, baseState.scroll);
       baseState.scroll = 0;
@@ -206,7 +206,9 @@ function emptyNote() {
   return h("div", { class: "notice", id: "empty" }, t("base.empty"));
 }
 
-function table(items) {
+/** The revenue and class columns are of `classes` (the last complete month), and say so. */
+function table(items, classes) {
+  const of = classes ? ` · ${classes.label}` : "";
   const head = h(
     "thead",
     {},
@@ -215,17 +217,17 @@ function table(items) {
       {},
       h("th", { scope: "col" }, t("base.col.name")),
       h("th", { scope: "col" }, t("base.col.manager")),
-      h("th", { scope: "col" }, t("base.col.class")),
+      h("th", { scope: "col" }, t("base.col.class") + of),
       h("th", { scope: "col" }, t("base.col.next")),
       h("th", { scope: "col" }, t("base.col.last")),
-      h("th", { scope: "col", class: "money" }, t("base.col.revenue")),
+      h("th", { scope: "col", class: "money" }, t("portfolio.revenue") + of),
     ),
   );
-  const rows = items.map((item) => row(item));
+  const rows = items.map((item) => row(item, t("portfolio.revenue") + of));
   return h("table", { class: "clients", id: "clients" }, head, h("tbody", {}, rows));
 }
 
-function row(item) {
+function row(item, revenueCaption) {
   const href = `#/client/${item.id}`;
   const open = () => {
     baseState.scroll = window.scrollY;
@@ -264,7 +266,7 @@ function row(item) {
       { class: "minor", "data-label": t("base.col.last") },
       item.last_contact_at ? dateTime(item.last_contact_at) : t("base.never"),
     ),
-    h("td", { class: "money minor", "data-label": t("base.col.revenue") }, money(item.revenue)),
+    h("td", { class: "money minor", "data-label": revenueCaption }, money(item.revenue)),
   );
   return tr;
 }

@@ -115,8 +115,9 @@ function nextContactPanel(page, card) {
     if (reason.value.trim()) body.reason = reason.value.trim();
     button.disabled = true;
     try {
-      await api.nextContact(card.id, body);
-      saved(page, await api.card(card.id), t("card.next.saved"));
+      // The answer updates the card in hand: opening it again would log a second card view.
+      const answer = await api.nextContact(card.id, body);
+      saved(page, { ...card, next_contact: answer.next_contact }, t("card.next.saved"));
     } catch (exc) {
       button.disabled = false;
       error.textContent = messageOf(exc);
@@ -326,8 +327,8 @@ function notePanel(page, card) {
     error.textContent = "";
     button.disabled = true;
     try {
-      await api.note(card.id, text.value);
-      saved(page, await api.card(card.id), t("card.note.saved"));
+      const item = await api.note(card.id, text.value);
+      saved(page, { ...card, history: [item, ...card.history] }, t("card.note.saved"));
     } catch (exc) {
       button.disabled = false;
       error.textContent = messageOf(exc);

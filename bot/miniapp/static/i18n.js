@@ -62,12 +62,16 @@ export function number(value) {
 }
 
 /** "150000.50" → "150 000,50 ₽" (ru) / "RUB 150,000.50" (en): the string goes to Intl as is,
- * digit for digit. Whole sums lose their ",00", as the chat writes them (bot/i18n.py fmt_money). */
+ * digit for digit. Whole sums lose their ",00", as the chat writes them (bot/i18n.py fmt_money);
+ * a loss reads "−RUB 5", as the chat's portfolio writes it. */
 export function money(value) {
   if (value === null || value === undefined) {
     return "—";
   }
   const text = String(value);
+  if (text.startsWith("-")) {
+    return `−${money(text.slice(1))}`;
+  }
   const fraction = text.includes(".") ? text.split(".")[1] : "";
   const whole = /^0*$/.test(fraction);
   return new Intl.NumberFormat(language, {
@@ -77,6 +81,25 @@ export function money(value) {
     minimumFractionDigits: whole ? 0 : 2,
     maximumFractionDigits: whole ? 0 : 2,
   }).format(text);
+}
+
+/** A sum rounded to whole units as the chat's /portfolio shows it (Decimal.quantize(1): half to
+ * even), computed on the digits: no float ever touches an amount. */
+export function wholeMoney(value) {
+  if (value === null || value === undefined) {
+    return "—";
+  }
+  const text = String(value);
+  const negative = text.startsWith("-");
+  const [int, fraction = ""] = text.replace(/^[-+]/, "").split(".");
+  let units = BigInt(int || "0");
+  const first = fraction ? Number(fraction[0]) : 0;
+  const rest = /[1-9]/.test(fraction.slice(1));
+  if (first > 5 || (first === 5 && (rest || units % 2n === 1n))) {
+    units += 1n;
+  }
+  const shown = units.toString();
+  return negative && units !== 0n ? `−${money(shown)}` : money(shown);
 }
 
 /** Percentages come unrounded ("12.3456"): `places` decimals on the page, as the chat rounds

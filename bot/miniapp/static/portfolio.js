@@ -5,7 +5,7 @@
 import { api } from "./api.js";
 import { barChart, hbarChart, lineChart, PALETTE } from "./charts.js";
 import { h, replace } from "./dom.js";
-import { day, label, money, number, percent, t, tn } from "./i18n.js";
+import { day, label, money, number, percent, t, tn, wholeMoney } from "./i18n.js";
 import { errorBox, session } from "./state.js";
 
 const ROWS = ["A", "B", "C"];
@@ -54,7 +54,7 @@ function controls(report, reload) {
       session.me.can.portfolio_team ? h("option", { value: "" }, t("portfolio.team")) : null,
       report.choices.map((m) => h("option", { value: String(m.id) }, m.name)),
     );
-    select.value = report.manager && report.manager.id !== null ? String(report.manager.id) : "";
+    select.value = report.manager && report.manager.id ? String(report.manager.id) : "";
     select.addEventListener("change", () => {
       portfolioState.manager = select.value ? Number(select.value) : null;
       portfolioState.cell = null;
@@ -108,6 +108,12 @@ function currentKey(kind, today) {
 }
 
 // --- pieces ---------------------------------------------------------------------------------
+
+/** An amount as /portfolio writes it (whole units); the exact sum, to the kopeck, rides along in
+ * data-amount and in the title a long press shows. */
+function cash(value) {
+  return h("span", { class: "amount", "data-amount": value ?? "", title: money(value) }, wholeMoney(value));
+}
 
 function point(caption, value, id) {
   return h("div", { class: "point", id }, h("div", { class: "value" }, value), h("div", { class: "label" }, caption));
@@ -164,8 +170,8 @@ function summary(report) {
     h(
       "div",
       { class: "points" },
-      point(t("portfolio.revenue"), money(total.revenue), "total-revenue"),
-      point(t("portfolio.profit"), money(total.profit), "total-profit"),
+      point(t("portfolio.revenue"), cash(total.revenue), "total-revenue"),
+      point(t("portfolio.profit"), cash(total.profit), "total-profit"),
       point(t("portfolio.deals"), number(total.deals), "total-deals"),
       point(t("portfolio.ros"), percent(total.ros), "total-ros"),
       point(t("portfolio.dynamics"), percent(total.dynamics, 0), "total-dynamics"),
@@ -180,8 +186,8 @@ function planSection(report) {
     clientTable(
       report.plan,
       [
-        [t("portfolio.revenue"), (l) => money(l.revenue)],
-        [t("portfolio.potential"), (l) => money(l.potential)],
+        [t("portfolio.revenue"), (l) => cash(l.revenue)],
+        [t("portfolio.potential"), (l) => cash(l.potential)],
         [t("portfolio.penetration"), (l) => percent(l.penetration)],
       ],
       "plan-table",
@@ -209,10 +215,10 @@ function matrixSection(report, view) {
           class: "cell",
           dataset: { cell: key, level: String(level) },
           "aria-pressed": "false",
-          "aria-label": `${key}: ${tn("portfolio.clients_count", n)}, ${money(revenue[key])}`,
+          "aria-label": `${key}: ${tn("portfolio.clients_count", n)}, ${wholeMoney(revenue[key])}`,
         },
         h("span", { class: "n" }, number(n)),
-        h("span", {}, money(revenue[key])),
+        h("span", {}, cash(revenue[key])),
       );
       button.addEventListener("click", () => openCell(report, key, button, list, view));
       cells.push(button);
@@ -235,13 +241,13 @@ async function openCell(report, key, button, list, view) {
   portfolioState.cell = key;
   replace(list, h("p", { class: "hint" }, t("app.loading")));
   try {
-    const managerId = report.manager && report.manager.id !== null ? report.manager.id : null;
+    const managerId = report.manager && report.manager.id ? report.manager.id : null;
     const answer = await api.cell(report.period.key, managerId, key);
     replace(
       list,
       h("h2", { id: "cell-title" }, `${key}: ${tn("portfolio.clients_count", answer.items.length)}`),
       answer.items.length
-        ? clientTable(answer.items, [[t("portfolio.revenue"), (l) => money(l.revenue)]], "cell-table")
+        ? clientTable(answer.items, [[t("portfolio.revenue"), (l) => cash(l.revenue)]], "cell-table")
         : h("p", { class: "hint", id: "cell-table" }, t("portfolio.matrix.empty")),
     );
   } catch (error) {
@@ -330,13 +336,13 @@ function shortDay(ymd) {
 
 function rosSection(report) {
   const columns = [
-    [t("portfolio.revenue"), (g) => money(g.revenue)],
-    [t("portfolio.profit"), (g) => money(g.profit)],
+    [t("portfolio.revenue"), (g) => cash(g.revenue)],
+    [t("portfolio.profit"), (g) => cash(g.profit)],
     [t("portfolio.ros"), (g) => percent(g.ros)],
   ];
   const clientColumns = [
-    [t("portfolio.profit"), (l) => money(l.profit)],
-    [t("portfolio.revenue"), (l) => money(l.revenue)],
+    [t("portfolio.profit"), (l) => cash(l.profit)],
+    [t("portfolio.revenue"), (l) => cash(l.revenue)],
   ];
   return section(
     "ros",
@@ -353,8 +359,8 @@ function rosSection(report) {
 
 function turnoverSection(report) {
   const columns = [
-    [t("portfolio.revenue"), (g) => money(g.revenue)],
-    [t("portfolio.previous"), (g) => money(g.prev_revenue)],
+    [t("portfolio.revenue"), (g) => cash(g.revenue)],
+    [t("portfolio.previous"), (g) => cash(g.prev_revenue)],
     [t("portfolio.dynamics"), (g) => percent(g.dynamics, 0)],
   ];
   return section(
@@ -371,8 +377,8 @@ function ltvSection(report) {
   // S × C × P × T: the formula's letters, as the chat writes them.
   const decimal = (value) => (isBlank(value) ? t("app.none") : number(Number(value).toFixed(2)));
   const columns = [
-    [t("portfolio.ltv"), (g) => money(g.ltv.value)],
-    ["S", (g) => money(g.ltv.s)],
+    [t("portfolio.ltv"), (g) => cash(g.ltv.value)],
+    ["S", (g) => cash(g.ltv.s)],
     ["C", (g) => decimal(g.ltv.c)],
     ["P", (g) => decimal(g.ltv.p)],
     ["T", (g) => decimal(g.ltv.t)],
@@ -385,8 +391,8 @@ function isBlank(value) {
 }
 
 function gainedLostSection(report) {
-  const columns = [[t("portfolio.revenue"), (l) => money(l.revenue)]];
-  const lostColumns = [[t("portfolio.previous"), (l) => money(l.prev_revenue)]];
+  const columns = [[t("portfolio.revenue"), (l) => cash(l.revenue)]];
+  const lostColumns = [[t("portfolio.previous"), (l) => cash(l.prev_revenue)]];
   return section(
     "gained-lost",
     label("section", "8"),
