@@ -47,6 +47,7 @@ async def _run(settings: Settings) -> None:
 
 async def _console(settings: Settings) -> None:
     from bot.app import Overrides, build, start_scheduler
+    from bot.miniapp.playground import PLAYGROUND_PORT, start_playground_app
     from bot.telegram.console import ConsolePrinter, run_console
     from bot.telegram.local_session import LocalSession
 
@@ -55,13 +56,23 @@ async def _console(settings: Settings) -> None:
     session = LocalSession()
     printer.attach(session)
     app = build(settings, Overrides(session=session, dedup_updates=False))
+    # The Mini App in a browser, for the playground's owner (the console's user).
+    playground = await start_playground_app(app, settings.http_port or PLAYGROUND_PORT)
     # Reminders fall due in the playground too: they print between prompts.
     ticker = start_scheduler(app)
     try:
-        await run_console(app.dispatcher, app.bot, printer, settings.default_language)
+        await run_console(
+            app.dispatcher,
+            app.bot,
+            printer,
+            settings.default_language,
+            playground.link if playground else None,
+        )
     finally:
         # /quit in the first seconds often lands in the first tick: it ends before the exit.
         await ticker.stop(settings.shutdown_timeout_seconds)
+        if playground is not None:
+            await playground.close()
         await app.close()
 
 

@@ -37,12 +37,10 @@ _OWN_TEXTS: dict[str, str] = {
         "This page was opened too long ago. Close it and open it again from the bot's menu button."
     ),
     auth.LOGIN_EXPIRED: N_(
-        "This login link has already been used or has expired. Restart the playground for a "
-        "new one."
+        "This login link has already been used or has expired. Type !app in the playground "
+        "for a new one."
     ),
-    auth.SESSION_EXPIRED: N_(
-        "Your session has ended. Restart the playground for a new login link."
-    ),
+    auth.SESSION_EXPIRED: N_("Your session has ended. Type !app in the playground for a new link."),
     NOT_MEMBER: N_(
         "This is a private sales assistant of a team. To join, ask the owner "
         "for an invitation link."

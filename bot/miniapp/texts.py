@@ -36,7 +36,6 @@ TEXTS: dict[str, str] = {
     "app.back": N_("Back"),
     "app.close": N_("Close"),
     "app.more": N_("Show more"),
-    "app.none": N_("—"),
     # The base table
     "base.search": N_("Name, contact or phone"),
     "base.filters": N_("Filters"),
@@ -65,7 +64,7 @@ TEXTS: dict[str, str] = {
     "base.col.manager": N_("Manager"),
     "base.col.next": N_("Next contact"),
     "base.col.last": N_("Last contact"),
-    "base.col.revenue": N_("Revenue this month"),
+    "base.col.revenue": N_("Revenue last month"),
     "base.col.class": N_("Class"),
     "base.empty": N_("No clients match."),
     "base.no_next": N_("not planned"),

@@ -27,6 +27,24 @@ async def register_commands(app: Application) -> None:
             await register_commands(app.bot, app.settings.default_language)
     except _FAILURES as exc:
         log.warning("command menu not registered: %s", type(exc).__name__)
+    await set_menu_button(app)
+
+
+async def set_menu_button(app: Application) -> None:
+    """With MINIAPP_URL, the menu button opens the Mini App; a failure is logged, never fatal
+    (the chat works without it, and BotFather's button does the same)."""
+    from bot.telegram.menu import set_miniapp_button
+
+    url = app.settings.miniapp_url
+    if not url:
+        return
+    try:
+        async with asyncio.timeout(BOT_API_SETUP_SECONDS):
+            await set_miniapp_button(app.bot, url, app.settings.default_language)
+    except _FAILURES as exc:
+        log.warning("Mini App menu button not set: %s", type(exc).__name__)
+        return
+    log.info("Mini App menu button set")
 
 
 async def announce(app: Application, allowed: list[str]) -> bool:

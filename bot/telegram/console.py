@@ -13,6 +13,7 @@ import itertools
 import re
 import sys
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from html import unescape
@@ -251,11 +252,27 @@ class TerminalInput:
         return await self._lines.get()
 
 
+MINIAPP_COMMAND = "!app"
+
+
+def miniapp_lines(link: str) -> str:
+    return (
+        f"Mini App in a browser (after /start; this link works once, for an hour): {link}\n"
+        f"Type {MINIAPP_COMMAND} for a new link."
+    )
+
+
 async def run_console(
-    dispatcher: Dispatcher, bot: Bot, printer: ConsolePrinter, language: str
+    dispatcher: Dispatcher,
+    bot: Bot,
+    printer: ConsolePrinter,
+    language: str,
+    miniapp_link: Callable[[], str] | None = None,
 ) -> None:
     chat = ConsoleChat(dispatcher, bot, printer, language)
     print(banner(language), file=printer.out)
+    if miniapp_link is not None:
+        print(miniapp_lines(miniapp_link()), file=printer.out)
     # The next prompt appears once the bot has answered the last line.
     terminal = TerminalInput("\nyou> ")
     while True:
@@ -265,5 +282,8 @@ async def run_console(
             return
         if line.strip() in ("/quit", "/exit"):
             return
+        if line.strip() == MINIAPP_COMMAND and miniapp_link is not None:
+            print(miniapp_lines(miniapp_link()), file=printer.out)
+            continue
         if line.strip():
             await chat.say(line)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from aiogram import Bot
-from aiogram.types import BotCommand, BotCommandScopeAllPrivateChats
+from aiogram.types import BotCommand, BotCommandScopeAllPrivateChats, MenuButtonWebApp, WebAppInfo
 
 from bot.config import SUPPORTED_LANGUAGES
 from bot.i18n import N_, _, use_locale
@@ -39,6 +39,11 @@ MENU = (
 )
 
 
+# The menu button that opens the Mini App (MINIAPP_URL): one for every chat, so in the team's
+# default language (setChatMenuButton has no per-language variant).
+MINIAPP_BUTTON = N_("Sales base")
+
+
 def commands_for(language: str) -> list[BotCommand]:
     with use_locale(language):
         return [BotCommand(command=name, description=_(text)) for name, text in MENU]
@@ -50,3 +55,12 @@ async def register_commands(bot: Bot, default_language: str) -> None:
         await bot.set_my_commands(commands_for(language), scope=scope, language_code=language)
     # Users whose Telegram is in a third language see the team's default.
     await bot.set_my_commands(commands_for(default_language), scope=scope)
+
+
+async def set_miniapp_button(bot: Bot, url: str, default_language: str) -> None:
+    """Every private chat's menu button opens the Mini App at `url`."""
+    with use_locale(default_language):
+        text = _(MINIAPP_BUTTON)
+    await bot.set_chat_menu_button(
+        menu_button=MenuButtonWebApp(text=text, web_app=WebAppInfo(url=url))
+    )
