@@ -132,7 +132,9 @@ async def test_base_card_and_portfolio_in_a_phone_browser(
     russian = backend == "postgres"
     if russian:
         await team.send(OWNER, "/settings lang ru")
-    async with browser.phone_page(color_scheme="dark" if russian else "light") as page:
+    async with browser.phone_page(
+        color_scheme="dark" if russian else "light", locale="ru-RU" if russian else "en-US"
+    ) as page:
         if russian:
             await page.add_init_script(telegram_stub(init_data(OWNER, team.clock.now())))
             await page.goto(url)

@@ -4,9 +4,12 @@
 
 import { api, ApiError } from "./api.js";
 import { h, replace } from "./dom.js";
-import { dateTime, day, label, localDate, localTime, money, percent, t, tn } from "./i18n.js";
+import { dateTime, day, label, localDate, localTime, money, percent, t, tn, NONE } from "./i18n.js";
 import { errorBox, session } from "./state.js";
 import { haptic, hideBack, showBack } from "./telegram.js";
+
+// Not lines of the form: the id is the card's own, the next contact and notes have panels.
+const OWN_PANELS = new Set(["id", "followup", "note"]);
 
 export async function renderCard(view, clientId, stillCurrent) {
   const card = await api.card(clientId);
@@ -135,7 +138,7 @@ function isEmpty(value) {
 
 function shown(field, value) {
   if (isEmpty(value)) {
-    return t("app.none");
+    return NONE;
   }
   switch (field.kind) {
     case "datetime":
@@ -257,7 +260,7 @@ function formPanel(page, card) {
     button.disabled = !page.dirty;
   };
   const rows = session.fields
-    .filter((field) => field.kind !== "followup")
+    .filter((field) => !OWN_PANELS.has(field.kind))
     .map((field) => {
       const value = card.values[field.name];
       if (!field.editable) {

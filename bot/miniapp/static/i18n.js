@@ -22,6 +22,9 @@ export function setTeam(team, member) {
   timeZone = (member && member.timezone) || (team && team.timezone) || undefined;
 }
 
+/** An empty value: a dash, in every language (a sign, not a word). */
+export const NONE = "—";
+
 export function lang() {
   return language;
 }
@@ -66,7 +69,7 @@ export function number(value) {
  * a loss reads "−RUB 5", as the chat's portfolio writes it. */
 export function money(value) {
   if (value === null || value === undefined) {
-    return "—";
+    return NONE;
   }
   const text = String(value);
   if (text.startsWith("-")) {
@@ -87,7 +90,7 @@ export function money(value) {
  * even), computed on the digits: no float ever touches an amount. */
 export function wholeMoney(value) {
   if (value === null || value === undefined) {
-    return "—";
+    return NONE;
   }
   const text = String(value);
   const negative = text.startsWith("-");
@@ -106,7 +109,7 @@ export function wholeMoney(value) {
  * them (one for shares, none for the turnover's ratio). */
 export function percent(value, places = 1) {
   if (value === null || value === undefined) {
-    return "—";
+    return NONE;
   }
   const text = new Intl.NumberFormat(language, { maximumFractionDigits: places }).format(String(value));
   return `${text}%`;
@@ -115,7 +118,7 @@ export function percent(value, places = 1) {
 /** An instant with its offset, shown in the member's time zone. */
 export function dateTime(iso, dateOnly = false) {
   if (!iso) {
-    return "—";
+    return NONE;
   }
   const options = { timeZone, day: "numeric", month: "short", weekday: "short" };
   const when = new Date(iso);
@@ -132,7 +135,7 @@ export function dateTime(iso, dateOnly = false) {
 /** A calendar day "YYYY-MM-DD" (no time zone to apply). */
 export function day(ymd) {
   if (!ymd) {
-    return "—";
+    return NONE;
   }
   const [y, m, d] = ymd.split("-").map(Number);
   return new Intl.DateTimeFormat(language, {

@@ -5,7 +5,7 @@
 import { api } from "./api.js";
 import { barChart, hbarChart, lineChart, PALETTE } from "./charts.js";
 import { h, replace } from "./dom.js";
-import { day, label, money, number, percent, t, tn, wholeMoney } from "./i18n.js";
+import { day, label, money, number, percent, t, tn, wholeMoney, NONE } from "./i18n.js";
 import { errorBox, session } from "./state.js";
 
 const ROWS = ["A", "B", "C"];
@@ -129,7 +129,7 @@ function clientLink(line) {
 
 function clientTable(lines, columns, id) {
   if (!lines.length) {
-    return h("p", { class: "hint", id }, t("app.none"));
+    return h("p", { class: "hint", id }, NONE);
   }
   return h(
     "div",
@@ -145,7 +145,7 @@ function clientTable(lines, columns, id) {
 
 function groupTable(groups, columns, id) {
   if (!groups.length) {
-    return h("p", { class: "hint", id }, t("app.none"));
+    return h("p", { class: "hint", id }, NONE);
   }
   return h(
     "div",
@@ -154,7 +154,7 @@ function groupTable(groups, columns, id) {
       "table",
       { class: "plain", id },
       h("thead", {}, h("tr", {}, h("th", {}, ""), columns.map(([caption]) => h("th", { class: "num" }, caption)))),
-      h("tbody", {}, groups.map((g) => h("tr", {}, h("td", {}, g.label || t("app.none")), columns.map(([, value]) => h("td", { class: "num" }, value(g)))))),
+      h("tbody", {}, groups.map((g) => h("tr", {}, h("td", {}, g.label || NONE), columns.map(([, value]) => h("td", { class: "num" }, value(g)))))),
     ),
   );
 }
@@ -231,7 +231,7 @@ function matrixSection(report, view) {
     h("p", { class: "hint" }, t("portfolio.matrix.tap")),
     list,
     h("h2", {}, t("portfolio.moves")),
-    clientTable(report.moves, [[t("base.col.class"), (l) => `${l.prev_cell || t("app.none")} → ${l.cell || t("app.none")}`]], "moves-table"),
+    clientTable(report.moves, [[t("base.col.class"), (l) => `${l.prev_cell || NONE} → ${l.cell || NONE}`]], "moves-table"),
   );
 }
 
@@ -277,7 +277,7 @@ function qualitySection(report) {
           h("tbody", {}, rows),
         ),
       )
-    : h("p", { class: "hint" }, t("app.none"));
+    : h("p", { class: "hint" }, NONE);
   const series = (report.quality_series || []).map((line) => ({ name: line.manager.name, points: line.points }));
   return section(
     "quality",
@@ -314,7 +314,7 @@ function activitySection(report) {
           h("tbody", {}, report.activity.map((line) => h("tr", {}, h("td", {}, line.manager.name), KINDS.map((k) => h("td", { class: "num" }, number(line.counts[k] || 0)))))),
         ),
       )
-    : h("p", { class: "hint" }, t("app.none"));
+    : h("p", { class: "hint" }, NONE);
   const weeks = report.activity_weeks;
   const chart =
     weeks && weeks.weeks.length
@@ -375,7 +375,7 @@ function turnoverSection(report) {
 function ltvSection(report) {
   const groups = [{ ...report.total, label: t("portfolio.team") }, ...report.managers].filter((g) => g.ltv);
   // S × C × P × T: the formula's letters, as the chat writes them.
-  const decimal = (value) => (isBlank(value) ? t("app.none") : number(Number(value).toFixed(2)));
+  const decimal = (value) => (isBlank(value) ? NONE : number(Number(value).toFixed(2)));
   const columns = [
     [t("portfolio.ltv"), (g) => cash(g.ltv.value)],
     ["S", (g) => cash(g.ltv.s)],
