@@ -50,9 +50,10 @@ SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "no-referrer",
     # Scripts, styles and images from this server only (the page's assets ship in the
-    # package); no inline script. Telegram shows the page in its own frame (web, desktop).
+    # package), except Telegram's own web-app script, which Telegram wants loaded from it;
+    # no inline script. Telegram shows the page in its own frame (web, desktop).
     "Content-Security-Policy": (
-        "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+        "default-src 'self'; script-src 'self' https://telegram.org; style-src 'self' 'unsafe-inline'; "
         "img-src 'self' data: blob:; connect-src 'self'; object-src 'none'; base-uri 'none'; "
         "form-action 'none'"
     ),

@@ -36,6 +36,8 @@ TEXTS: dict[str, str] = {
     "app.back": N_("Back"),
     "app.close": N_("Close"),
     "app.more": N_("Show more"),
+    # Shown where a value is missing.
+    "app.none": N_("—"),
     # The base table
     "base.search": N_("Name, contact or phone"),
     "base.filters": N_("Filters"),
