@@ -165,6 +165,10 @@ async def test_base_card_and_portfolio_in_a_phone_browser(
         shots.append(await shot(page, "base-filtered", backend))
         await page.click("#reset")
         await expect(rows).to_have_count(4)
+        # Sorting: by name, Latin before Cyrillic on both databases.
+        await page.select_option("#filter-sort", "name")
+        await expect(rows.first).to_contain_text("Orlov Trade")
+        await expect(rows.last).to_contain_text("Сидоров")
 
         # The card: open, a bad email refused with the chat's sentence, then a city saved.
         await page.locator("#clients a", has_text="Иванов Пётр").click()
@@ -184,6 +188,15 @@ async def test_base_card_and_portfolio_in_a_phone_browser(
         await expect(page.locator("#f-city")).to_have_value("Казань")
         await expect(page.locator("#f-email-error")).to_be_empty()
         shots.append(await shot(page, "card", backend))
+        if russian:
+            # Inside Telegram: its colours, and its Back button instead of the page's own.
+            background = await page.evaluate("getComputedStyle(document.body).backgroundColor")
+            assert background == "rgb(35, 46, 60)"  # themeParams.secondary_bg_color
+            assert await page.evaluate("Telegram.WebApp.BackButton.shown")
+            await expect(page.locator("#back")).to_have_count(0)
+            await page.evaluate("Telegram.WebApp.BackButton.handlers.forEach((f) => f())")
+            await expect(rows).to_have_count(4)
+            assert not await page.evaluate("Telegram.WebApp.BackButton.shown")
 
         card = await team.send(OWNER, "/client Иванов")
         assert "Казань" in card[-1].text and "Москва" not in card[-1].text

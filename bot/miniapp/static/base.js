@@ -26,13 +26,16 @@ export async function renderBase(view, stillCurrent) {
 
   const controls = [];
   const selectOf = (key, caption, values, text) => {
+    // Sorting has no "any": without a choice the server sorts by the next contact (by the best
+    // match while searching), and the select shows the former.
+    const any = key === "manager" ? t("base.filter.manager.all") : t("base.filter.any");
     const select = h(
       "select",
       { id: `filter-${key}`, name: key },
-      h("option", { value: "" }, key === "manager" ? t("base.filter.manager.all") : t("base.filter.any")),
+      key === "sort" ? null : h("option", { value: "" }, any),
       values.map((value) => h("option", { value: String(value) }, text(value))),
     );
-    select.value = filters[key] === undefined ? "" : String(filters[key]);
+    select.value = filters[key] ? String(filters[key]) : key === "sort" ? values[0] : "";
     controls.push(select);
     return h("div", { class: "field" }, h("label", { for: `filter-${key}` }, caption), select);
   };
@@ -144,8 +147,11 @@ export async function renderBase(view, stillCurrent) {
     return out;
   }
 
-  function changed() {
+  function changed(event) {
     for (const control of controls) {
+      if (control.name === "sort" && control !== event.target && !filters.sort) {
+        continue; // the default sort stays unsent: a search keeps its best match first
+      }
       filters[control.name] = control.type === "checkbox" ? control.checked : control.value;
     }
     baseState.offset = 0;
@@ -158,7 +164,7 @@ export async function renderBase(view, stillCurrent) {
     }
     for (const control of controls) {
       if (control.type === "checkbox") control.checked = false;
-      else control.value = "";
+      else control.value = control.name === "sort" ? options.sorts[0] : "";
     }
     baseState.offset = 0;
     load();
