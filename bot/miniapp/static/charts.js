@@ -22,7 +22,7 @@ export function lineChart(series, { title }) {
   const width = 340;
   const height = 200;
   const left = 34;
-  const right = 12;
+  const right = 14;
   const top = 10;
   const bottom = 26;
   const plotW = width - left - right;
@@ -35,7 +35,10 @@ export function lineChart(series, { title }) {
     parts.push(s("text", { x: left - 4, y: y(tick) + 4, "text-anchor": "end" }, `${tick}`));
   }
   labels.forEach((text, i) => {
-    parts.push(s("text", { x: x(i), y: height - 8, "text-anchor": "middle" }, text));
+    // The first and last labels lean inwards: centred on the frame's edge they would be cut.
+    const anchor = labels.length > 1 && i === 0 ? "start" : labels.length > 1 && i === labels.length - 1 ? "end" : "middle";
+    const dx = anchor === "start" ? -6 : anchor === "end" ? 6 : 0;
+    parts.push(s("text", { x: x(i) + dx, y: height - 8, "text-anchor": anchor }, text));
   });
   series.forEach((line, index) => {
     const colour = PALETTE[index % PALETTE.length];

@@ -287,7 +287,7 @@ function qualitySection(report) {
       ? h(
           "figure",
           { class: "chart", id: "quality-chart" },
-          h("figcaption", {}, t("portfolio.quality.trend")),
+          h("h3", {}, t("portfolio.quality.trend")),
           lineChart(series, { title: t("portfolio.quality.trend") }),
           h("figcaption", { class: "legend" }, series.map((line, i) => h("span", {}, h("i", { style: `background:${PALETTE[i % PALETTE.length]}` }), line.name))),
         )
@@ -321,7 +321,7 @@ function activitySection(report) {
       ? h(
           "figure",
           { class: "chart", id: "activity-chart" },
-          h("figcaption", {}, t("portfolio.activity.weeks")),
+          h("h3", {}, t("portfolio.activity.weeks")),
           barChart(weeks.weeks.map((w) => shortDay(w)), weeks.counts, KINDS, { title: t("portfolio.activity.weeks"), colourOf: colour }),
           h("figcaption", { class: "legend" }, KINDS.map((k) => h("span", {}, h("i", { style: `background:${colour(k)}` }), label("kind", k)))),
         )
