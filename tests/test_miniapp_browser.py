@@ -183,6 +183,17 @@ async def test_base_card_and_portfolio_in_a_phone_browser(
         assert refusal in chat[-1].text, (refusal, chat[-1].text)
         await page.fill("#f-email", "")
         await page.fill("#f-city", "Казань")
+        # Leaving with the edit unsaved asks first; staying keeps it.
+        asked: list[str] = []
+
+        async def stay(dialog: Any) -> None:
+            asked.append(dialog.message)
+            await dialog.dismiss()
+
+        page.once("dialog", stay)
+        await page.click("a[data-tab=portfolio]")
+        await expect(page.locator("#f-city")).to_have_value("Казань")
+        assert asked and asked[0], asked
         await page.click("#save")
         await expect(page.locator("#status")).not_to_be_empty()
         await expect(page.locator("#f-city")).to_have_value("Казань")

@@ -7,7 +7,7 @@ import { renderCard } from "./card.js";
 import { h, replace } from "./dom.js";
 import { setTeam, setTexts, t } from "./i18n.js";
 import { renderPortfolio } from "./portfolio.js";
-import { session, showError } from "./state.js";
+import { leaving, session, showError } from "./state.js";
 import { hideBack, start } from "./telegram.js";
 
 const view = document.getElementById("view");
@@ -42,9 +42,16 @@ async function boot() {
 }
 
 let current = 0;
+let shown = "";
 
 async function route() {
   const hash = location.hash || "#/base";
+  if (leaving.guard && hash !== shown && !leaving.guard()) {
+    history.replaceState(null, "", shown); // stay on the card, edits and all
+    return;
+  }
+  leaving.guard = null;
+  shown = hash;
   const token = ++current;
   const stillCurrent = () => token === current;
   const [, page, arg] = /^#\/(\w+)(?:\/(.+))?/.exec(hash) || [null, "base", null];

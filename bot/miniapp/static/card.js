@@ -5,8 +5,8 @@
 import { api, ApiError } from "./api.js";
 import { h, replace } from "./dom.js";
 import { dateTime, day, label, localDate, localTime, money, percent, t, tn, NONE } from "./i18n.js";
-import { errorBox, session } from "./state.js";
-import { haptic, hideBack, showBack } from "./telegram.js";
+import { errorBox, leaving, session } from "./state.js";
+import { haptic, showBack } from "./telegram.js";
 
 // Not lines of the form: the id is the card's own, the next contact and notes have panels.
 const OWN_PANELS = new Set(["id", "followup", "note"]);
@@ -17,11 +17,9 @@ export async function renderCard(view, clientId, stillCurrent) {
     return;
   }
   const page = { view, stillCurrent, dirty: false, ownBack: true };
+  // Leaving with edits not saved (Back, a tab) asks first.
+  leaving.guard = () => !page.dirty || window.confirm(t("card.unsaved"));
   const back = () => {
-    if (page.dirty && !window.confirm(t("card.unsaved"))) {
-      return;
-    }
-    hideBack();
     location.hash = "#/base";
   };
   page.back = back;

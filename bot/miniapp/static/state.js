@@ -9,6 +9,9 @@ export const session = { me: null, options: null, fields: null };
 
 export const baseState = { filters: {}, offset: 0, scroll: 0 };
 
+/** Set by a screen with unsaved edits: returns false to stay (the member cancelled leaving). */
+export const leaving = { guard: null };
+
 export function showError(target, error) {
   replace(target, errorBox(error));
 }
