@@ -53,7 +53,8 @@ SECURITY_HEADERS = {
     # package), except Telegram's own web-app script, which Telegram wants loaded from it;
     # no inline script. Telegram shows the page in its own frame (web, desktop).
     "Content-Security-Policy": (
-        "default-src 'self'; script-src 'self' https://telegram.org; style-src 'self' 'unsafe-inline'; "
+        "default-src 'self'; script-src 'self' https://telegram.org; "
+        "style-src 'self' 'unsafe-inline'; "
         "img-src 'self' data: blob:; connect-src 'self'; object-src 'none'; base-uri 'none'; "
         "form-action 'none'"
     ),

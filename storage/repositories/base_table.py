@@ -118,7 +118,7 @@ class BaseTableRepository:
             .group_by(Deal.client_id)
             .subquery()
         )
-        amount = func.coalesce(revenue.c.revenue, literal(0, Money()))
+        amount = func.coalesce(revenue.c.revenue, literal(0, Money())).label("revenue")
         order: list[Any]
         if sort == "next" or (sort is None and not order_ids):
             # Clients without a next contact go last: dated work comes first.
@@ -163,15 +163,26 @@ class BaseTableRepository:
             .limit(limit)
         )
         rows = (await connection.execute(query)).all()
-        ids = [row[0] for row in rows]
+        ids = [row.id for row in rows]
         phones = await self._first_phones(team_id, ids)
         tags = await self._tags(team_id, ids)
         items = [
             TableRow(
-                *row[:12],
-                revenue=Decimal(row[12] or 0),
-                phone=phones.get(row[0]),
-                tags=tags.get(row[0], []),
+                id=row.id,
+                name=row.name,
+                contact_person=row.contact_person,
+                manager_id=row.manager_id,
+                temperature=row.temperature,
+                stage=row.stage,
+                segment=row.segment,
+                last_contact_at=row.last_contact_at,
+                next_due_at=row.due_at,
+                next_due_on=row.due_on,
+                next_date_only=row.date_only,
+                next_reason=row.reason,
+                revenue=Decimal(row.revenue or 0),
+                phone=phones.get(row.id),
+                tags=tags.get(row.id, []),
             )
             for row in rows
         ]

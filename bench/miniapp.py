@@ -1,0 +1,307 @@
+"""The Mini App's server time on a base of 100,000 clients (issue 16).
+
+    python -m bench.miniapp [--backend sqlite|postgres] [--scale 1.0] [--repeats 30]
+
+Through the real application (`build`) and the Mini App's aiohttp routes on a loopback test
+server, signed initData and all, times:
+- the base table's first page (the owner's whole base, by next contact) and a filtered page
+  (hot, overdue, by revenue; and one by ABC class), p50/p95 over repeats, beside the same page
+  and total written as plain SQL, and the ratio; target p95 <= 100 ms;
+- the first page right after a deal (the ABC-XYZ classes computed afresh, once per change);
+- the portfolio page's data (`GET /app/api/portfolio`: the report, the quality series and the
+  activity weeks) for a manager's month and the team's month and year, beside bench.portfolio's
+  hand-written SQL; targets as `/portfolio`'s: p95 <= 200 ms for a manager's month, <= 1 s for
+  the team's year.
+The base has 100,000 clients (80 % with a next contact), 300,000 activities and 100,000 deals
+over two years; `--scale 0.05` makes a quick smoke run. Numbers on a loaded machine are noisy:
+the load average is printed with them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import random
+import time
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from typing import Any
+
+from aiohttp import web
+from aiohttp.test_utils import TestClient, TestServer
+from sqlalchemy import select, text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from bench.portfolio import NOW, _copy_or_insert, _day, _moment, _pcts, generate, hand_sql
+from bench.scratch_db import scratch_engine
+from bot.app import Overrides, build
+from bot.clock import FrozenClock
+from bot.config import Settings
+from bot.miniapp.server import MiniAppServer
+from bot.services.portfolio.periods import current
+from bot.telegram.local_session import LocalSession
+from storage.models import Client, Member
+from tests.support.harness import Person
+from tests.support.miniapp import TOKEN, init_data
+
+PAGE = 50
+TARGET_TABLE = 0.100
+TARGET_MANAGER_MONTH = 0.200
+TARGET_TEAM_YEAR = 1.0
+
+
+async def add_followups(engine: AsyncEngine, team_id: int, share: float, seed: int = 7) -> None:
+    """A pending next contact for `share` of the clients, from 60 days ago to 60 days ahead."""
+    rng = random.Random(seed)
+    async with engine.connect() as conn:
+        rows = (
+            await conn.execute(
+                select(Client.id, Client.manager_id).where(Client.team_id == team_id)
+            )
+        ).all()
+    records = []
+    for client_id, manager_id in rows:
+        if rng.random() >= share:
+            continue
+        due = NOW + timedelta(minutes=rng.randint(-60 * 24 * 60, 60 * 24 * 60))
+        records.append(
+            (
+                team_id,
+                client_id,
+                manager_id,
+                "call",
+                _moment(engine, due),
+                _day(engine, due.date()),
+                rng.random() < 0.5,
+                "pending",
+                _moment(engine, NOW),
+            )
+        )
+    await _copy_or_insert(
+        engine,
+        "followups",
+        [
+            "team_id",
+            "client_id",
+            "manager_id",
+            "kind",
+            "due_at",
+            "due_on",
+            "date_only",
+            "state",
+            "created_at",
+        ],
+        records,
+    )
+    async with engine.begin() as conn:
+        await conn.execute(text("ANALYZE"))
+
+
+# The floor: the same page and total as plain SQL, without the service, the JSON or HTTP.
+_FIRST_PAGE = """
+SELECT c.id, c.name, c.contact_person, c.manager_id, c.temperature, c.stage, c.segment,
+       c.last_contact_at, f.due_at, f.due_on, f.date_only, f.reason
+FROM clients c
+LEFT JOIN followups f ON f.client_id = c.id AND f.state = 'pending' AND f.kind != 'campaign'
+WHERE c.team_id = :team AND c.erased_at IS NULL AND c.archived_at IS NULL
+ORDER BY f.due_at IS NULL, f.due_at, c.name, c.id
+LIMIT 50
+"""
+_FIRST_COUNT = """
+SELECT count(*) FROM clients c
+WHERE c.team_id = :team AND c.erased_at IS NULL AND c.archived_at IS NULL
+"""
+_FILTERED_PAGE = """
+SELECT c.id, c.name, c.manager_id, f.due_at, coalesce(r.revenue, 0) AS revenue
+FROM clients c
+JOIN followups f ON f.client_id = c.id AND f.state = 'pending' AND f.kind != 'campaign'
+LEFT JOIN (
+    SELECT client_id, sum(amount) AS revenue FROM deals
+    WHERE team_id = :team AND currency = 'RUB' AND closed_on >= :start AND closed_on <= :end
+    GROUP BY client_id
+) r ON r.client_id = c.id
+WHERE c.team_id = :team AND c.erased_at IS NULL AND c.archived_at IS NULL
+  AND c.temperature = 'hot' AND f.due_on < :today
+ORDER BY coalesce(r.revenue, 0) DESC, c.name, c.id
+LIMIT 50
+"""
+_FILTERED_COUNT = """
+SELECT count(*) FROM clients c
+JOIN followups f ON f.client_id = c.id AND f.state = 'pending' AND f.kind != 'campaign'
+WHERE c.team_id = :team AND c.erased_at IS NULL AND c.archived_at IS NULL
+  AND c.temperature = 'hot' AND f.due_on < :today
+"""
+
+
+async def timed(call: Callable[[], Awaitable[Any]], repeats: int) -> tuple[float, float]:
+    await call()  # warm-up: connections, statement plans
+    samples = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        await call()
+        samples.append(time.perf_counter() - started)
+    return _pcts(samples)
+
+
+def line(
+    backend: str, label: str, p50: float, p95: float, floor: float | None, target: float | None
+) -> str:
+    out = f"[{backend}] {label:34} p50 {p50 * 1000:7.1f} ms  p95 {p95 * 1000:7.1f} ms"
+    if floor is not None:
+        out += f" | hand SQL p50 {floor * 1000:6.1f} ms | ratio {p50 / floor:5.1f}x"
+    if target is not None:
+        verdict = "OK" if p95 <= target else "MISSED"
+        out += f" | target p95 <= {target * 1000:.0f} ms: {verdict}"
+    return out
+
+
+async def main(args: argparse.Namespace) -> None:
+    scale = args.scale
+    clients = max(int(100_000 * scale), 100)
+    async with scratch_engine(args.backend, "miniapp") as engine:
+        t0 = time.perf_counter()
+        team_id, manager_ids, owner_id = await generate(
+            engine,
+            managers=args.managers,
+            clients=clients,
+            activities=int(300_000 * scale),
+            deals=int(100_000 * scale),
+        )
+        await add_followups(engine, team_id, 0.8)
+        print(
+            f"[{args.backend}] base: {args.managers} managers, {clients} clients (80 % with a "
+            f"next contact), {int(300_000 * scale)} activities, {int(100_000 * scale)} deals "
+            f"(filled in {time.perf_counter() - t0:.1f} s); load average "
+            f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}"
+        )
+        async with engine.connect() as conn:
+            people = dict(
+                (
+                    await conn.execute(
+                        select(Member.id, Member.telegram_id).where(Member.team_id == team_id)
+                    )
+                ).all()
+            )
+        owner = Person(people[owner_id], "Owner", "ru")
+        manager = Person(people[manager_ids[0]], "Manager", "ru")
+        clock = FrozenClock(NOW)
+        settings = Settings(_env_file=None, bot_token=TOKEN, database_url="sqlite://")
+        app = build(settings, Overrides(clock=clock, session=LocalSession(), engine=engine))
+        server = MiniAppServer(app)
+        web_app = web.Application()
+        server.add_routes(web_app.router)
+        client = TestClient(TestServer(web_app))
+        await client.start_server()
+        try:
+            await run(args, engine, client, clock, team_id, owner, manager)
+        finally:
+            await client.close()
+            await app.close()
+
+
+async def run(
+    args: argparse.Namespace,
+    engine: AsyncEngine,
+    client: TestClient,
+    clock: FrozenClock,
+    team_id: int,
+    owner: Person,
+    manager: Person,
+) -> None:
+    backend, repeats = args.backend, args.repeats
+
+    def headers(person: Person) -> dict[str, str]:
+        return {"Authorization": "tma " + init_data(person, clock.now())}
+
+    async def post(person: Person, body: dict[str, Any]) -> Any:
+        response = await client.post("/app/api/clients/query", json=body, headers=headers(person))
+        assert response.status == 200, await response.text()
+        return await response.json()
+
+    async def get(person: Person, path: str, params: dict[str, str]) -> Any:
+        response = await client.get(f"/app/api/{path}", params=params, headers=headers(person))
+        assert response.status == 200, await response.text()
+        return await response.json()
+
+    today = NOW.date()
+    last_month = current("M", today).previous()
+    sql_params = {
+        "team": team_id,
+        "today": _day(engine, today),
+        "start": _day(engine, last_month.start),
+        "end": _day(engine, last_month.end),
+    }
+
+    async def floor(*statements: str) -> None:
+        async with engine.connect() as conn:
+            for statement in statements:
+                await conn.execute(text(statement), sql_params)
+
+    first = {"limit": PAGE}
+    filtered = {"temperature": ["hot"], "overdue": True, "sort": "-revenue", "limit": PAGE}
+    by_class = {"abc": ["A"], "sort": "-revenue", "limit": PAGE}
+    page = await post(owner, first)
+    assert len(page["items"]) == PAGE and page["total"] >= PAGE
+    f50, _ = await timed(lambda: floor(_FIRST_COUNT, _FIRST_PAGE), repeats)
+    p50, p95 = await timed(lambda: post(owner, first), repeats)
+    print(line(backend, "table: first page (owner, 100 %)", p50, p95, f50, TARGET_TABLE))
+    g50, _ = await timed(lambda: floor(_FILTERED_COUNT, _FILTERED_PAGE), repeats)
+    p50, p95 = await timed(lambda: post(owner, filtered), repeats)
+    print(line(backend, "table: hot + overdue, by revenue", p50, p95, g50, TARGET_TABLE))
+    p50, p95 = await timed(lambda: post(owner, by_class), repeats)
+    print(line(backend, "table: class A, by revenue", p50, p95, None, TARGET_TABLE))
+    p50, p95 = await timed(lambda: post(manager, first), repeats)
+    print(line(backend, "table: first page (a manager)", p50, p95, None, TARGET_TABLE))
+
+    # After a deal the classes are computed afresh, once (the report of the last month).
+    cold = []
+    for _attempt in range(max(3, repeats // 10)):
+        async with engine.begin() as conn:
+            await conn.execute(
+                text(
+                    "INSERT INTO deals (team_id, client_id, manager_id, amount, currency, "
+                    "closed_on, created_at) SELECT :team, id, manager_id, 100000, 'RUB', "
+                    ":day, :now FROM clients WHERE team_id = :team ORDER BY id LIMIT 1"
+                ),
+                {"team": team_id, "day": _day(engine, today), "now": _moment(engine, NOW)},
+            )
+        started = time.perf_counter()
+        await post(owner, first)
+        cold.append(time.perf_counter() - started)
+    c50, c95 = _pcts(cold)
+    print(line(backend, "table: first page after a deal", c50, c95, None, None))
+
+    async with engine.connect() as conn:
+        members = list(
+            (await conn.execute(select(Member.id).where(Member.team_id == team_id))).scalars()
+        )
+    cases = [
+        ("portfolio: a manager's month", manager, "M", {}, TARGET_MANAGER_MONTH),
+        ("portfolio: the team's month", owner, "M", {}, None),
+        ("portfolio: the team's year", owner, "Y", {}, TARGET_TEAM_YEAR),
+    ]
+    for label, person, kind, extra, target in cases:
+        period = current(kind, today)
+        params = {"period": period.key, **extra}
+        scope = None
+        if person is manager:
+            scope = (await get(manager, "me", {}))["member"]["id"]
+        h50, _ = await timed(
+            lambda period=period, scope=scope: hand_sql(engine, team_id, scope, period, members),
+            max(3, repeats // 3),
+        )
+        p50, p95 = await timed(
+            lambda person=person, params=params: get(person, "portfolio", params),
+            max(3, repeats // 3),
+        )
+        print(line(backend, label, p50, p95, h50, target))
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--backend", default="sqlite", choices=["sqlite", "postgres"])
+    parser.add_argument("--scale", type=float, default=1.0)
+    parser.add_argument("--managers", type=int, default=20)
+    parser.add_argument("--repeats", type=int, default=30)
+    asyncio.run(main(parser.parse_args()))
