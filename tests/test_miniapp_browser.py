@@ -198,6 +198,13 @@ async def test_base_card_and_portfolio_in_a_phone_browser(
         await expect(page.locator("#status")).not_to_be_empty()
         await expect(page.locator("#f-city")).to_have_value("Казань")
         await expect(page.locator("#f-email-error")).to_be_empty()
+        # The next contact, with the date picker.
+        await page.fill("#next-date", "2026-12-15")
+        await page.fill("#next-time", "10:00")
+        await page.click("#next-save")
+        await expect(page.locator("#next-current")).to_contain_text("15")
+        await expect(page.locator("#next-current")).to_contain_text("10:00")
+
         shots.append(await shot(page, "card", backend))
         if russian:
             # Inside Telegram: its colours, and its Back button instead of the page's own.
@@ -209,8 +216,9 @@ async def test_base_card_and_portfolio_in_a_phone_browser(
             await expect(rows).to_have_count(4)
             assert not await page.evaluate("Telegram.WebApp.BackButton.shown")
 
-        card = await team.send(OWNER, "/client Иванов")
-        assert "Казань" in card[-1].text and "Москва" not in card[-1].text
+        card = (await team.send(OWNER, "/client Иванов"))[-1].text
+        assert "Казань" in card and "Москва" not in card, card
+        assert ("15 декабря 10:00" if russian else "15 December 10:00") in card, card
 
         # The portfolio: the chat's numbers, then the matrix's cell of the biggest client.
         await page.click("a[data-tab=portfolio]")

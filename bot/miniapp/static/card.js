@@ -78,7 +78,7 @@ function nextContactPanel(page, card) {
   const timeInput = h("input", { type: "time", id: "next-time", step: 300 });
   const reason = h("input", { type: "text", id: "next-reason", maxlength: 200 });
   if (next) {
-    dateInput.value = localDate(next.at);
+    dateInput.value = next.on || localDate(next.at);
     if (!next.date_only) {
       timeInput.value = localTime(next.at);
     }
