@@ -81,8 +81,7 @@ export const api = {
   fields: () => request("GET", "fields"),
   query: (body) => request("POST", "clients/query", body),
   card: (id) => request("GET", `clients/${Number(id)}`),
-  history: (id, before) =>
-    request("GET", `clients/${Number(id)}/history?before=${Number(before)}`),
+  history: (id, before) => request("GET", `clients/${Number(id)}/history?before=${Number(before)}`),
   save: (id, values) => request("PATCH", `clients/${Number(id)}`, { values }),
   nextContact: (id, body) => request("POST", `clients/${Number(id)}/next-contact`, body),
   note: (id, text) => request("POST", `clients/${Number(id)}/notes`, { text }),

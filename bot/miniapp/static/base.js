@@ -51,15 +51,20 @@ export async function renderBase(view, stillCurrent) {
     "div",
     { class: "grid-2" },
     managers.length > 1
-      ? selectOf("manager", t("base.filter.manager"), managers.map((m) => m.id), (id) =>
-          managers.find((m) => m.id === id).name,
+      ? selectOf(
+          "manager",
+          t("base.filter.manager"),
+          managers.map((m) => m.id),
+          (id) => managers.find((m) => m.id === id).name,
         )
       : null,
     selectOf("temperature", t("base.filter.temperature"), options.temperatures, (v) =>
       label("temperature", v),
     ),
     selectOf("stage", t("base.filter.stage"), options.stages, (v) => label("stage", v)),
-    options.tags.length ? selectOf("tag", t("base.filter.tag"), options.tags, (v) => `#${v}`) : null,
+    options.tags.length
+      ? selectOf("tag", t("base.filter.tag"), options.tags, (v) => `#${v}`)
+      : null,
     options.segments.length
       ? selectOf("segment", t("base.filter.segment"), options.segments, (v) => v)
       : null,
@@ -74,8 +79,21 @@ export async function renderBase(view, stillCurrent) {
     checkOf("no_next", t("base.filter.no_next")),
     checkOf("archived", t("base.filter.archived")),
   );
-  const active = ["manager", "temperature", "stage", "tag", "segment", "abc", "xyz", "overdue", "no_next", "archived", "sort"]
-    .filter((key) => filters[key] !== undefined && filters[key] !== "" && filters[key] !== false).length;
+  const active = [
+    "manager",
+    "temperature",
+    "stage",
+    "tag",
+    "segment",
+    "abc",
+    "xyz",
+    "overdue",
+    "no_next",
+    "archived",
+    "sort",
+  ].filter(
+    (key) => filters[key] !== undefined && filters[key] !== "" && filters[key] !== false,
+  ).length;
   const details = h(
     "details",
     { class: "filters", id: "filters", open: active > 0 },
@@ -85,7 +103,11 @@ export async function renderBase(view, stillCurrent) {
     h(
       "div",
       { class: "form-actions" },
-      h("button", { type: "button", class: "secondary", id: "reset", onclick: reset }, t("base.filters.reset")),
+      h(
+        "button",
+        { type: "button", class: "secondary", id: "reset", onclick: reset },
+        t("base.filters.reset"),
+      ),
     ),
   );
 
@@ -124,7 +146,11 @@ export async function renderBase(view, stillCurrent) {
     }
     results.removeAttribute("aria-busy");
     count.textContent = tn("base.total", page.total);
-    replace(results, page.items.length ? table(page.items, page.classes_period) : emptyNote(), pager(page));
+    replace(
+      results,
+      page.items.length ? table(page.items, page.classes_period) : emptyNote(),
+      pager(page),
+    );
     if (baseState.scroll) {
       window.scrollTo(0, baseState.scroll);
       baseState.scroll = 0;
@@ -199,9 +225,35 @@ export async function renderBase(view, stillCurrent) {
     return h(
       "nav",
       { class: "pager" },
-      h("button", { type: "button", class: "secondary", id: "prev-page", disabled: page.offset === 0, onclick: go(page.offset - page.limit), "aria-label": t("base.prev") }, "‹"),
-      h("span", { class: "hint" }, t("base.page", { first: number(from), last: number(to), total: number(page.total) })),
-      h("button", { type: "button", class: "secondary", id: "next-page", disabled: to >= page.total, onclick: go(page.offset + page.limit), "aria-label": t("base.next") }, "›"),
+      h(
+        "button",
+        {
+          type: "button",
+          class: "secondary",
+          id: "prev-page",
+          disabled: page.offset === 0,
+          onclick: go(page.offset - page.limit),
+          "aria-label": t("base.prev"),
+        },
+        "‹",
+      ),
+      h(
+        "span",
+        { class: "hint" },
+        t("base.page", { first: number(from), last: number(to), total: number(page.total) }),
+      ),
+      h(
+        "button",
+        {
+          type: "button",
+          class: "secondary",
+          id: "next-page",
+          disabled: to >= page.total,
+          onclick: go(page.offset + page.limit),
+          "aria-label": t("base.next"),
+        },
+        "›",
+      ),
     );
   }
 
@@ -254,7 +306,9 @@ function row(item, revenueCaption) {
     h(
       "td",
       { class: "minor" },
-      [label("temperature", item.temperature), label("stage", item.stage)].filter(Boolean).join(" · "),
+      [label("temperature", item.temperature), label("stage", item.stage)]
+        .filter(Boolean)
+        .join(" · "),
       item.abc ? ` · ${item.abc}${item.xyz || ""}` : "",
     ),
     h(
@@ -264,7 +318,9 @@ function row(item, revenueCaption) {
         "data-label": t("base.col.next"),
       },
       next
-        ? [dateTime(next.at, next.date_only), next.overdue ? ` (${t("base.overdue")})` : ""].join("")
+        ? [dateTime(next.at, next.date_only), next.overdue ? ` (${t("base.overdue")})` : ""].join(
+            "",
+          )
         : t("base.no_next"),
     ),
     h(

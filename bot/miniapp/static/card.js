@@ -36,21 +36,41 @@ function draw(page, card, notice) {
       "div",
       { class: "card-head" },
       page.ownBack
-        ? h("button", { type: "button", class: "secondary", id: "back", onclick: page.back, "aria-label": t("app.back") }, "‹")
+        ? h(
+            "button",
+            {
+              type: "button",
+              class: "secondary",
+              id: "back",
+              onclick: page.back,
+              "aria-label": t("app.back"),
+            },
+            "‹",
+          )
         : null,
       h("h1", { id: "client-name" }, values.name),
     ),
     h(
       "div",
       { class: "badges" },
-      values.temperature ? h("span", { class: "badge" }, label("temperature", values.temperature)) : null,
+      values.temperature
+        ? h("span", { class: "badge" }, label("temperature", values.temperature))
+        : null,
       values.stage ? h("span", { class: "badge" }, label("stage", values.stage)) : null,
       card.manager ? h("span", { class: "badge" }, card.manager.name) : null,
       card.deals && card.deals.count
-        ? h("span", { class: "badge", id: "deals" }, `${tn("card.deals_count", card.deals.count)} · ${money(card.deals.revenue)}`)
+        ? h(
+            "span",
+            { class: "badge", id: "deals" },
+            `${tn("card.deals_count", card.deals.count)} · ${money(card.deals.revenue)}`,
+          )
         : null,
     ),
-    h("div", { id: "status", "aria-live": "polite" }, notice ? h("div", { class: "notice", role: "status" }, notice) : null),
+    h(
+      "div",
+      { id: "status", "aria-live": "polite" },
+      notice ? h("div", { class: "notice", role: "status" }, notice) : null,
+    ),
     nextContactPanel(page, card),
     formPanel(page, card),
     notePanel(page, card),
@@ -85,7 +105,11 @@ function nextContactPanel(page, card) {
     reason.value = next.reason || "";
   }
   const error = h("div", { class: "field-error", id: "next-error", role: "alert" });
-  const button = h("button", { type: "submit", id: "next-save", disabled: !dateInput.value }, t("card.next.set"));
+  const button = h(
+    "button",
+    { type: "submit", id: "next-save", disabled: !dateInput.value },
+    t("card.next.set"),
+  );
   dateInput.addEventListener("input", () => {
     button.disabled = !dateInput.value;
   });
@@ -96,13 +120,25 @@ function nextContactPanel(page, card) {
     h(
       "p",
       { class: next && next.overdue ? "overdue" : "hint", id: "next-current" },
-      next ? [dateTime(next.at, next.date_only), next.reason ? ` — ${next.reason}` : ""].join("") : t("card.next.none"),
+      next
+        ? [dateTime(next.at, next.date_only), next.reason ? ` — ${next.reason}` : ""].join("")
+        : t("card.next.none"),
     ),
     h(
       "div",
       { class: "row" },
-      h("div", { class: "field" }, h("label", { for: "next-date" }, t("card.next.date")), dateInput),
-      h("div", { class: "field" }, h("label", { for: "next-time" }, t("card.next.time")), timeInput),
+      h(
+        "div",
+        { class: "field" },
+        h("label", { for: "next-date" }, t("card.next.date")),
+        dateInput,
+      ),
+      h(
+        "div",
+        { class: "field" },
+        h("label", { for: "next-time" }, t("card.next.time")),
+        timeInput,
+      ),
     ),
     h("div", { class: "field" }, h("label", { for: "next-reason" }, t("card.next.reason")), reason),
     error,
@@ -131,7 +167,9 @@ function nextContactPanel(page, card) {
 // --- the fields ---------------------------------------------------------------------------------
 
 function isEmpty(value) {
-  return value === null || value === undefined || value === "" || (Array.isArray(value) && !value.length);
+  return (
+    value === null || value === undefined || value === "" || (Array.isArray(value) && !value.length)
+  );
 }
 
 function shown(field, value) {
@@ -173,10 +211,18 @@ function control(field, value, onChange) {
       field.kind === "manager"
         ? (session.options.managers || []).map((m) => [String(m.id), m.name])
         : field.choices.map((c) => [c, label(field.kind, c)]);
-    const select = h("select", common, choices.map(([key, text]) => h("option", { value: key }, text)));
+    const select = h(
+      "select",
+      common,
+      choices.map(([key, text]) => h("option", { value: key }, text)),
+    );
     select.value = isEmpty(value) ? "" : String(value);
     select.addEventListener("change", onChange);
-    return { el: select, focus: select, read: () => (field.kind === "manager" ? Number(select.value) : select.value) };
+    return {
+      el: select,
+      focus: select,
+      read: () => (field.kind === "manager" ? Number(select.value) : select.value),
+    };
   }
   const types = {
     date: { type: "date" },
@@ -184,7 +230,11 @@ function control(field, value, onChange) {
     url: { type: "text", inputmode: "url", autocomplete: "off", spellcheck: "false" },
     money: { type: "text", inputmode: "decimal" },
   };
-  const input = h("input", { ...common, ...(types[field.kind] || { type: "text" }), value: value ?? "" });
+  const input = h("input", {
+    ...common,
+    ...(types[field.kind] || { type: "text" }),
+    value: value ?? "",
+  });
   input.addEventListener("input", onChange);
   return { el: input, focus: input, read: () => input.value.trim() };
 }
@@ -206,15 +256,19 @@ function listControl(field, values, onChange) {
       "div",
       { class: "row list-item" },
       input,
-      h("button", {
-        type: "button",
-        class: "secondary grow-0",
-        "aria-label": `${t("card.remove")}: ${field.label}`,
-        onclick: () => {
-          row.remove();
-          onChange();
+      h(
+        "button",
+        {
+          type: "button",
+          class: "secondary grow-0",
+          "aria-label": `${t("card.remove")}: ${field.label}`,
+          onclick: () => {
+            row.remove();
+            onChange();
+          },
         },
-      }, "×"),
+        "×",
+      ),
     );
     return row;
   };
@@ -301,7 +355,8 @@ function formPanel(page, card) {
     } catch (exc) {
       button.disabled = false;
       haptic("error");
-      const name = exc instanceof ApiError && exc.field && controls.has(exc.field) ? exc.field : null;
+      const name =
+        exc instanceof ApiError && exc.field && controls.has(exc.field) ? exc.field : null;
       if (name) {
         const [, ctl] = controls.get(name);
         document.getElementById(`f-${name}-error`).textContent = messageOf(exc);
@@ -319,10 +374,22 @@ function formPanel(page, card) {
 // --- a note and the history --------------------------------------------------------------------
 
 function notePanel(page, card) {
-  const text = h("textarea", { id: "note-text", rows: 2, placeholder: t("card.note.placeholder"), "aria-label": t("card.note.add") });
+  const text = h("textarea", {
+    id: "note-text",
+    rows: 2,
+    placeholder: t("card.note.placeholder"),
+    "aria-label": t("card.note.add"),
+  });
   const error = h("div", { class: "field-error", id: "note-error", role: "alert" });
   const button = h("button", { type: "submit", id: "note-save" }, t("card.note.add"));
-  const form = h("form", { class: "panel", id: "note-form", novalidate: true }, h("h2", {}, t("card.note.add")), text, error, h("div", { class: "form-actions" }, button));
+  const form = h(
+    "form",
+    { class: "panel", id: "note-form", novalidate: true },
+    h("h2", {}, t("card.note.add")),
+    text,
+    error,
+    h("div", { class: "form-actions" }, button),
+  );
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     error.textContent = "";
@@ -345,7 +412,11 @@ function historyPanel(card) {
     panel.appendChild(h("p", { class: "hint" }, t("card.history.empty")));
   }
   if (card.history_more) {
-    const more = h("button", { type: "button", class: "secondary", id: "history-more" }, t("app.more"));
+    const more = h(
+      "button",
+      { type: "button", class: "secondary", id: "history-more" },
+      t("app.more"),
+    );
     more.addEventListener("click", async () => {
       more.disabled = true;
       try {
@@ -375,7 +446,13 @@ function historyItem(item) {
   return h(
     "li",
     { dataset: { id: item.id, kind: item.kind } },
-    h("div", { class: "when" }, [dateTime(item.at), item.author ? t("card.by", { name: item.author.name }) : null].filter(Boolean).join(" · ")),
+    h(
+      "div",
+      { class: "when" },
+      [dateTime(item.at), item.author ? t("card.by", { name: item.author.name }) : null]
+        .filter(Boolean)
+        .join(" · "),
+    ),
     h("div", {}, h("b", {}, what)),
     amount ? h("div", {}, amount) : null,
     item.text ? h("div", {}, item.text) : null,

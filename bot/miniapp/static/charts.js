@@ -6,8 +6,16 @@ import { number } from "./i18n.js";
 
 // Ten colours that stay apart on light and dark backgrounds (matplotlib's tab10, as the PNGs).
 export const PALETTE = [
-  "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
-  "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf",
+  "#1f77b4",
+  "#ff7f0e",
+  "#2ca02c",
+  "#d62728",
+  "#9467bd",
+  "#8c564b",
+  "#e377c2",
+  "#7f7f7f",
+  "#bcbd22",
+  "#17becf",
 ];
 
 /** Lines on a fixed 0..100 % scale: one per manager (the quality trend).
@@ -36,7 +44,12 @@ export function lineChart(series, { title }) {
   }
   labels.forEach((text, i) => {
     // The first and last labels lean inwards: centred on the frame's edge they would be cut.
-    const anchor = labels.length > 1 && i === 0 ? "start" : labels.length > 1 && i === labels.length - 1 ? "end" : "middle";
+    const anchor =
+      labels.length > 1 && i === 0
+        ? "start"
+        : labels.length > 1 && i === labels.length - 1
+          ? "end"
+          : "middle";
     const dx = anchor === "start" ? -6 : anchor === "end" ? 6 : 0;
     parts.push(s("text", { x: x(i) + dx, y: height - 8, "text-anchor": anchor }, text));
   });
@@ -56,7 +69,13 @@ export function lineChart(series, { title }) {
       );
     }
     for (const [i, v] of points) {
-      parts.push(s("circle", { cx: x(i), cy: y(v), r: 4, fill: colour }, s("title", {}, `${line.name}: ${number(v)} %`)));
+      parts.push(
+        s(
+          "circle",
+          { cx: x(i), cy: y(v), r: 4, fill: colour },
+          s("title", {}, `${line.name}: ${number(v)} %`),
+        ),
+      );
     }
   });
   return svg(width, height, title, parts);
@@ -88,12 +107,23 @@ export function barChart(categories, values, kinds, { title, colourOf }) {
     kinds.forEach((kind, k) => {
       const v = (values[kind] || [])[i] || 0;
       parts.push(
-        s("rect", { x: gx + k * bar, y: y(v), width: bar - 1, height: Math.max(0, y(0) - y(v)), fill: colourOf(kind) },
-          s("title", {}, `${text}: ${number(v)}`)),
+        s(
+          "rect",
+          {
+            x: gx + k * bar,
+            y: y(v),
+            width: bar - 1,
+            height: Math.max(0, y(0) - y(v)),
+            fill: colourOf(kind),
+          },
+          s("title", {}, `${text}: ${number(v)}`),
+        ),
       );
     });
     if (categories.length <= 8 || i % Math.ceil(categories.length / 8) === 0) {
-      parts.push(s("text", { x: gx + (group - 6) / 2, y: height - 8, "text-anchor": "middle" }, text));
+      parts.push(
+        s("text", { x: gx + (group - 6) / 2, y: height - 8, "text-anchor": "middle" }, text),
+      );
     }
   });
   return svg(width, height, title, parts);
@@ -112,7 +142,16 @@ export function hbarChart(rows, { title, colour }) {
     const y = 4 + i * rowH;
     const w = ((width - left - right) * row.value) / max;
     parts.push(s("text", { x: left - 6, y: y + 16, "text-anchor": "end" }, row.label));
-    parts.push(s("rect", { x: left, y: y + 4, width: Math.max(0, w), height: rowH - 8, rx: 3, fill: colour }));
+    parts.push(
+      s("rect", {
+        x: left,
+        y: y + 4,
+        width: Math.max(0, w),
+        height: rowH - 8,
+        rx: 3,
+        fill: colour,
+      }),
+    );
     parts.push(s("text", { x: left + w + 4, y: y + 16 }, number(row.value)));
   });
   return svg(width, height, title, parts);
@@ -130,7 +169,12 @@ function niceStep(max) {
 function svg(width, height, title, parts) {
   return s(
     "svg",
-    { viewBox: `0 0 ${width} ${height}`, role: "img", "aria-label": title, preserveAspectRatio: "xMidYMid meet" },
+    {
+      viewBox: `0 0 ${width} ${height}`,
+      role: "img",
+      "aria-label": title,
+      preserveAspectRatio: "xMidYMid meet",
+    },
     s("title", {}, title),
     parts,
   );

@@ -111,7 +111,9 @@ export function percent(value, places = 1) {
   if (value === null || value === undefined) {
     return NONE;
   }
-  const text = new Intl.NumberFormat(language, { maximumFractionDigits: places }).format(String(value));
+  const text = new Intl.NumberFormat(language, { maximumFractionDigits: places }).format(
+    String(value),
+  );
   return `${text}%`;
 }
 

@@ -21,7 +21,8 @@ export async function renderPortfolio(view, stillCurrent) {
     return;
   }
   portfolioState.period = report.period.key;
-  const reload = () => renderPortfolio(view, stillCurrent).catch((error) => replace(view, errorBox(error)));
+  const reload = () =>
+    renderPortfolio(view, stillCurrent).catch((error) => replace(view, errorBox(error)));
   replace(
     view,
     controls(report, reload),
@@ -60,12 +61,18 @@ function controls(report, reload) {
       portfolioState.cell = null;
       reload();
     });
-    parts.push(h("div", { class: "field" }, h("label", { for: "member" }, t("portfolio.member")), select));
+    parts.push(
+      h("div", { class: "field" }, h("label", { for: "member" }, t("portfolio.member")), select),
+    );
   }
   const kind = h(
     "select",
     { id: "period-kind", "aria-label": t("portfolio.period") },
-    [["M", "month"], ["Q", "quarter"], ["Y", "year"]].map(([k, name]) => h("option", { value: k }, t(`portfolio.period.${name}`))),
+    [
+      ["M", "month"],
+      ["Q", "quarter"],
+      ["Y", "year"],
+    ].map(([k, name]) => h("option", { value: k }, t(`portfolio.period.${name}`))),
   );
   kind.value = "MQY".includes(period.key[0]) ? period.key[0] : "M";
   kind.addEventListener("change", () => {
@@ -83,15 +90,42 @@ function controls(report, reload) {
     h(
       "div",
       { class: "pager" },
-      h("button", { type: "button", class: "secondary", id: "period-prev", onclick: go(period.previous), "aria-label": t("portfolio.previous") }, "‹"),
+      h(
+        "button",
+        {
+          type: "button",
+          class: "secondary",
+          id: "period-prev",
+          onclick: go(period.previous),
+          "aria-label": t("portfolio.previous"),
+        },
+        "‹",
+      ),
       h("strong", { id: "period-label" }, period.label),
-      h("button", { type: "button", class: "secondary", id: "period-next", disabled: !period.next, onclick: go(period.next), "aria-label": t("base.next") }, "›"),
+      h(
+        "button",
+        {
+          type: "button",
+          class: "secondary",
+          id: "period-next",
+          disabled: !period.next,
+          onclick: go(period.next),
+          "aria-label": t("base.next"),
+        },
+        "›",
+      ),
     ),
   );
   return h(
     "section",
     { class: "panel" },
-    h("h1", {}, report.manager && report.manager.name ? `${t("tab.portfolio")}: ${report.manager.name}` : t("tab.portfolio")),
+    h(
+      "h1",
+      {},
+      report.manager && report.manager.name
+        ? `${t("tab.portfolio")}: ${report.manager.name}`
+        : t("tab.portfolio"),
+    ),
     h("div", { class: "grid-2" }, parts.slice(0, -1)),
     parts[parts.length - 1],
     h("p", { class: "hint" }, `${day(report.period.start)} — ${day(report.period.end)}`),
@@ -112,15 +146,29 @@ function currentKey(kind, today) {
 /** An amount as /portfolio writes it (whole units); the exact sum, to the kopeck, rides along in
  * data-amount and in the title a long press shows. */
 function cash(value) {
-  return h("span", { class: "amount", "data-amount": value ?? "", title: money(value) }, wholeMoney(value));
+  return h(
+    "span",
+    { class: "amount", "data-amount": value ?? "", title: money(value) },
+    wholeMoney(value),
+  );
 }
 
 function point(caption, value, id) {
-  return h("div", { class: "point", id }, h("div", { class: "value" }, value), h("div", { class: "label" }, caption));
+  return h(
+    "div",
+    { class: "point", id },
+    h("div", { class: "value" }, value),
+    h("div", { class: "label" }, caption),
+  );
 }
 
 function section(id, title, ...children) {
-  return h("section", { id, "aria-labelledby": `${id}-title` }, h("h2", { id: `${id}-title` }, title), children);
+  return h(
+    "section",
+    { id, "aria-labelledby": `${id}-title` },
+    h("h2", { id: `${id}-title` }, title),
+    children,
+  );
 }
 
 function clientLink(line) {
@@ -137,8 +185,28 @@ function clientTable(lines, columns, id) {
     h(
       "table",
       { class: "plain", id },
-      h("thead", {}, h("tr", {}, h("th", {}, t("base.col.name")), columns.map(([caption]) => h("th", { class: "num" }, caption)))),
-      h("tbody", {}, lines.map((line) => h("tr", { dataset: { id: line.id } }, h("td", {}, clientLink(line)), columns.map(([, value]) => h("td", { class: "num" }, value(line)))))),
+      h(
+        "thead",
+        {},
+        h(
+          "tr",
+          {},
+          h("th", {}, t("base.col.name")),
+          columns.map(([caption]) => h("th", { class: "num" }, caption)),
+        ),
+      ),
+      h(
+        "tbody",
+        {},
+        lines.map((line) =>
+          h(
+            "tr",
+            { dataset: { id: line.id } },
+            h("td", {}, clientLink(line)),
+            columns.map(([, value]) => h("td", { class: "num" }, value(line))),
+          ),
+        ),
+      ),
     ),
   );
 }
@@ -153,8 +221,28 @@ function groupTable(groups, columns, id) {
     h(
       "table",
       { class: "plain", id },
-      h("thead", {}, h("tr", {}, h("th", {}, ""), columns.map(([caption]) => h("th", { class: "num" }, caption)))),
-      h("tbody", {}, groups.map((g) => h("tr", {}, h("td", {}, g.label || NONE), columns.map(([, value]) => h("td", { class: "num" }, value(g)))))),
+      h(
+        "thead",
+        {},
+        h(
+          "tr",
+          {},
+          h("th", {}, ""),
+          columns.map(([caption]) => h("th", { class: "num" }, caption)),
+        ),
+      ),
+      h(
+        "tbody",
+        {},
+        groups.map((g) =>
+          h(
+            "tr",
+            {},
+            h("td", {}, g.label || NONE),
+            columns.map(([, value]) => h("td", { class: "num" }, value(g))),
+          ),
+        ),
+      ),
     ),
   );
 }
@@ -231,12 +319,17 @@ function matrixSection(report, view) {
     h("p", { class: "hint" }, t("portfolio.matrix.tap")),
     list,
     h("h2", {}, t("portfolio.moves")),
-    clientTable(report.moves, [[t("base.col.class"), (l) => `${l.prev_cell || NONE} → ${l.cell || NONE}`]], "moves-table"),
+    clientTable(
+      report.moves,
+      [[t("base.col.class"), (l) => `${l.prev_cell || NONE} → ${l.cell || NONE}`]],
+      "moves-table",
+    ),
   );
 }
 
 async function openCell(report, key, button, list, view) {
-  for (const other of view.querySelectorAll("button.cell")) other.setAttribute("aria-pressed", "false");
+  for (const other of view.querySelectorAll("button.cell"))
+    other.setAttribute("aria-pressed", "false");
   button.setAttribute("aria-pressed", "true");
   portfolioState.cell = key;
   replace(list, h("p", { class: "hint" }, t("app.loading")));
@@ -245,9 +338,17 @@ async function openCell(report, key, button, list, view) {
     const answer = await api.cell(report.period.key, managerId, key);
     replace(
       list,
-      h("h2", { id: "cell-title" }, `${key}: ${tn("portfolio.clients_count", answer.items.length)}`),
+      h(
+        "h2",
+        { id: "cell-title" },
+        `${key}: ${tn("portfolio.clients_count", answer.items.length)}`,
+      ),
       answer.items.length
-        ? clientTable(answer.items, [[t("portfolio.revenue"), (l) => cash(l.revenue)]], "cell-table")
+        ? clientTable(
+            answer.items,
+            [[t("portfolio.revenue"), (l) => cash(l.revenue)]],
+            "cell-table",
+          )
         : h("p", { class: "hint", id: "cell-table" }, t("portfolio.matrix.empty")),
     );
   } catch (error) {
@@ -263,7 +364,9 @@ function qualitySection(report) {
       {},
       h("td", {}, q.manager.name),
       h("td", { class: "num" }, number(q.clients)),
-      shares.map((cls) => h("td", { class: "num" }, percent(q.now[cls]), trend(q.now[cls], q.prev[cls]))),
+      shares.map((cls) =>
+        h("td", { class: "num" }, percent(q.now[cls]), trend(q.now[cls], q.prev[cls])),
+      ),
     ),
   );
   const table = report.quality.length
@@ -273,12 +376,25 @@ function qualitySection(report) {
         h(
           "table",
           { class: "plain", id: "quality-table" },
-          h("thead", {}, h("tr", {}, h("th", {}, t("base.col.manager")), h("th", { class: "num" }, t("portfolio.clients")), shares.map((c) => h("th", { class: "num" }, c)))),
+          h(
+            "thead",
+            {},
+            h(
+              "tr",
+              {},
+              h("th", {}, t("base.col.manager")),
+              h("th", { class: "num" }, t("portfolio.clients")),
+              shares.map((c) => h("th", { class: "num" }, c)),
+            ),
+          ),
           h("tbody", {}, rows),
         ),
       )
     : h("p", { class: "hint" }, NONE);
-  const series = (report.quality_series || []).map((line) => ({ name: line.manager.name, points: line.points }));
+  const series = (report.quality_series || []).map((line) => ({
+    name: line.manager.name,
+    points: line.points,
+  }));
   return section(
     "quality",
     label("section", "3"),
@@ -289,7 +405,18 @@ function qualitySection(report) {
           { class: "chart", id: "quality-chart" },
           h("h3", {}, t("portfolio.quality.trend")),
           lineChart(series, { title: t("portfolio.quality.trend") }),
-          h("figcaption", { class: "legend" }, series.map((line, i) => h("span", {}, h("i", { style: `background:${PALETTE[i % PALETTE.length]}` }), line.name))),
+          h(
+            "figcaption",
+            { class: "legend" },
+            series.map((line, i) =>
+              h(
+                "span",
+                {},
+                h("i", { style: `background:${PALETTE[i % PALETTE.length]}` }),
+                line.name,
+              ),
+            ),
+          ),
         )
       : null,
   );
@@ -310,8 +437,28 @@ function activitySection(report) {
         h(
           "table",
           { class: "plain", id: "activity-table" },
-          h("thead", {}, h("tr", {}, h("th", {}, t("base.col.manager")), KINDS.map((k) => h("th", { class: "num" }, label("kind", k))))),
-          h("tbody", {}, report.activity.map((line) => h("tr", {}, h("td", {}, line.manager.name), KINDS.map((k) => h("td", { class: "num" }, number(line.counts[k] || 0)))))),
+          h(
+            "thead",
+            {},
+            h(
+              "tr",
+              {},
+              h("th", {}, t("base.col.manager")),
+              KINDS.map((k) => h("th", { class: "num" }, label("kind", k))),
+            ),
+          ),
+          h(
+            "tbody",
+            {},
+            report.activity.map((line) =>
+              h(
+                "tr",
+                {},
+                h("td", {}, line.manager.name),
+                KINDS.map((k) => h("td", { class: "num" }, number(line.counts[k] || 0))),
+              ),
+            ),
+          ),
         ),
       )
     : h("p", { class: "hint" }, NONE);
@@ -322,8 +469,19 @@ function activitySection(report) {
           "figure",
           { class: "chart", id: "activity-chart" },
           h("h3", {}, t("portfolio.activity.weeks")),
-          barChart(weeks.weeks.map((w) => shortDay(w)), weeks.counts, KINDS, { title: t("portfolio.activity.weeks"), colourOf: colour }),
-          h("figcaption", { class: "legend" }, KINDS.map((k) => h("span", {}, h("i", { style: `background:${colour(k)}` }), label("kind", k)))),
+          barChart(
+            weeks.weeks.map((w) => shortDay(w)),
+            weeks.counts,
+            KINDS,
+            { title: t("portfolio.activity.weeks"), colourOf: colour },
+          ),
+          h(
+            "figcaption",
+            { class: "legend" },
+            KINDS.map((k) =>
+              h("span", {}, h("i", { style: `background:${colour(k)}` }), label("kind", k)),
+            ),
+          ),
         )
       : null;
   return section("activity", label("section", "4"), table, chart);
@@ -373,7 +531,9 @@ function turnoverSection(report) {
 }
 
 function ltvSection(report) {
-  const groups = [{ ...report.total, label: t("portfolio.team") }, ...report.managers].filter((g) => g.ltv);
+  const groups = [{ ...report.total, label: t("portfolio.team") }, ...report.managers].filter(
+    (g) => g.ltv,
+  );
   // S × C × P × T: the formula's letters, as the chat writes them.
   const decimal = (value) => (isBlank(value) ? NONE : number(Number(value).toFixed(2)));
   const columns = [
@@ -404,10 +564,17 @@ function gainedLostSection(report) {
 }
 
 function healthSection(report) {
-  const rows = HEALTH.map((bucket) => ({ label: label("health", bucket), value: report.health[bucket] || 0 }));
+  const rows = HEALTH.map((bucket) => ({
+    label: label("health", bucket),
+    value: report.health[bucket] || 0,
+  }));
   return section(
     "health",
     label("section", "9"),
-    h("figure", { class: "chart", id: "health-chart" }, hbarChart(rows, { title: label("section", "9"), colour: PALETTE[0] })),
+    h(
+      "figure",
+      { class: "chart", id: "health-chart" },
+      hbarChart(rows, { title: label("section", "9"), colour: PALETTE[0] }),
+    ),
   );
 }
