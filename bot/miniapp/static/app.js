@@ -77,7 +77,7 @@ async function route() {
     }
   } catch (error) {
     if (stillCurrent()) {
-      showError(view, error);
+      showError(view, error, route);
     }
   }
   if (stillCurrent()) {

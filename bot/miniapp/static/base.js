@@ -136,7 +136,7 @@ export async function renderBase(view, stillCurrent) {
       page = await api.query(body());
     } catch (error) {
       if (mine === token && stillCurrent()) {
-        replace(results, errorBox(error));
+        replace(results, errorBox(error, load));
         results.removeAttribute("aria-busy");
       }
       return;

@@ -22,7 +22,7 @@ export async function renderPortfolio(view, stillCurrent) {
   }
   portfolioState.period = report.period.key;
   const reload = () =>
-    renderPortfolio(view, stillCurrent).catch((error) => replace(view, errorBox(error)));
+    renderPortfolio(view, stillCurrent).catch((error) => replace(view, errorBox(error, reload)));
   replace(
     view,
     controls(report, reload),

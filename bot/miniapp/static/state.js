@@ -12,15 +12,29 @@ export const baseState = { filters: {}, offset: 0, scroll: 0 };
 /** Set by a screen with unsaved edits: returns false to stay (the member cancelled leaving). */
 export const leaving = { guard: null };
 
-export function showError(target, error) {
-  replace(target, errorBox(error));
+export function showError(target, error, retry) {
+  replace(target, errorBox(error, retry));
 }
 
-export function errorBox(error) {
+/** The server's sentence (or the page's own when the server could not be reached), and a Try
+ * again button where trying again may help: no connection, or the server's own failure. */
+export function errorBox(error, retry) {
   if (!(error instanceof ApiError)) {
     // A bug of the page, not an answer of the server: the console (and the tests) must see it.
     console.error(error);
   }
   const message = error instanceof ApiError && error.message ? error.message : t("app.offline");
-  return h("div", { class: "notice error", role: "alert" }, message);
+  const transient = error instanceof ApiError && (error.status === 0 || error.status >= 500);
+  return h(
+    "div",
+    { class: "notice error", role: "alert" },
+    h("p", {}, message),
+    retry && transient
+      ? h(
+          "button",
+          { type: "button", class: "secondary", id: "retry", onclick: retry },
+          t("app.retry"),
+        )
+      : null,
+  );
 }
