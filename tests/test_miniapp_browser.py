@@ -239,5 +239,14 @@ async def test_base_card_and_portfolio_in_a_phone_browser(
         await expect(page.locator("#cell-table")).to_contain_text("Иванов Пётр")
         shots.append(await shot(page, "portfolio", backend))
 
+        # A client of the cell opens its card; Back returns to the portfolio, the cell open.
+        await page.locator("#cell-table a", has_text="Иванов Пётр").click()
+        await expect(page.locator("#f-city")).to_have_value("Казань")
+        if russian:
+            await page.evaluate("Telegram.WebApp.BackButton.handlers.forEach((f) => f())")
+        else:
+            await page.click("#back")
+        await expect(page.locator("#cell-table")).to_contain_text("Иванов Пётр")
+
         assert page.errors == [], page.errors
     print("\nscreenshots:", *shots, sep="\n  ")

@@ -7,7 +7,7 @@ import { renderCard } from "./card.js";
 import { h, replace } from "./dom.js";
 import { setTeam, setTexts, t } from "./i18n.js";
 import { renderPortfolio } from "./portfolio.js";
-import { leaving, session, showError } from "./state.js";
+import { leaving, nav, session, showError } from "./state.js";
 import { hideBack, start } from "./telegram.js";
 
 const view = document.getElementById("view");
@@ -51,6 +51,9 @@ async function route() {
     return;
   }
   leaving.guard = null;
+  if (shown && !shown.startsWith("#/client/")) {
+    nav.previous = shown;
+  }
   shown = hash;
   const token = ++current;
   const stillCurrent = () => token === current;

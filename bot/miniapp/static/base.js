@@ -7,6 +7,20 @@ import { dateTime, label, money, number, t, tn } from "./i18n.js";
 import { baseState, errorBox, session } from "./state.js";
 
 const PAGE = 50;
+// What the filters' summary counts as chosen (the search box is not a filter).
+const FILTER_KEYS = [
+  "manager",
+  "temperature",
+  "stage",
+  "tag",
+  "segment",
+  "abc",
+  "xyz",
+  "overdue",
+  "no_next",
+  "archived",
+  "sort",
+];
 
 export async function renderBase(view, stillCurrent) {
   const options = session.options;
@@ -79,25 +93,20 @@ export async function renderBase(view, stillCurrent) {
     checkOf("no_next", t("base.filter.no_next")),
     checkOf("archived", t("base.filter.archived")),
   );
-  const active = [
-    "manager",
-    "temperature",
-    "stage",
-    "tag",
-    "segment",
-    "abc",
-    "xyz",
-    "overdue",
-    "no_next",
-    "archived",
-    "sort",
-  ].filter(
-    (key) => filters[key] !== undefined && filters[key] !== "" && filters[key] !== false,
-  ).length;
+  const activeCount = () =>
+    FILTER_KEYS.filter(
+      (key) => filters[key] !== undefined && filters[key] !== "" && filters[key] !== false,
+    ).length;
+  const summary = h("summary", {});
+  const showCount = () => {
+    const active = activeCount();
+    summary.textContent = active ? `${t("base.filters")} (${active})` : t("base.filters");
+  };
+  showCount();
   const details = h(
     "details",
-    { class: "filters", id: "filters", open: active > 0 },
-    h("summary", {}, active ? `${t("base.filters")} (${active})` : t("base.filters")),
+    { class: "filters", id: "filters", open: activeCount() > 0 },
+    summary,
     fields,
     checks,
     h(
@@ -181,6 +190,7 @@ export async function renderBase(view, stillCurrent) {
       filters[control.name] = control.type === "checkbox" ? control.checked : control.value;
     }
     baseState.offset = 0;
+    showCount();
     load();
   }
 
@@ -193,6 +203,7 @@ export async function renderBase(view, stillCurrent) {
       else control.value = control.name === "sort" ? options.sorts[0] : "";
     }
     baseState.offset = 0;
+    showCount();
     load();
   }
 

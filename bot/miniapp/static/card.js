@@ -5,7 +5,7 @@
 import { api, ApiError } from "./api.js";
 import { h, replace } from "./dom.js";
 import { dateTime, day, label, localDate, localTime, money, percent, t, tn, NONE } from "./i18n.js";
-import { errorBox, leaving, session } from "./state.js";
+import { errorBox, leaving, nav, session } from "./state.js";
 import { haptic, showBack } from "./telegram.js";
 
 // Not lines of the form: the id is the card's own, the next contact and notes have panels.
@@ -20,7 +20,7 @@ export async function renderCard(view, clientId, stillCurrent) {
   // Leaving with edits not saved (Back, a tab) asks first.
   leaving.guard = () => !page.dirty || window.confirm(t("card.unsaved"));
   const back = () => {
-    location.hash = "#/base";
+    location.hash = nav.previous;
   };
   page.back = back;
   page.ownBack = !showBack(back);

@@ -12,6 +12,9 @@ export const baseState = { filters: {}, offset: 0, scroll: 0 };
 /** Set by a screen with unsaved edits: returns false to stay (the member cancelled leaving). */
 export const leaving = { guard: null };
 
+/** The screen shown before this one: a card opened from the portfolio goes back there. */
+export const nav = { previous: "#/base" };
+
 export function showError(target, error, retry) {
   replace(target, errorBox(error, retry));
 }
