@@ -285,6 +285,19 @@ class Settings(BaseSettings):
         return self
 
     @model_validator(mode="after")
+    def _miniapp_url_telegram_opens(self) -> Settings:
+        """Telegram opens Mini Apps over HTTPS only (a local Bot API server does not check)."""
+        if not self.miniapp_url or self.telegram_api_url != OFFICIAL_API_URL:
+            return self
+        url = urlparse(self.miniapp_url)
+        if url.scheme != "https" or not url.hostname:
+            raise ValueError(
+                "MINIAPP_URL must be an https:// address such as https://bot.example.org/app/: "
+                "Telegram opens Mini Apps over HTTPS only"
+            )
+        return self
+
+    @model_validator(mode="after")
     def _webhook_complete(self) -> Settings:
         if self.bot_mode != "webhook":
             return self

@@ -6,15 +6,16 @@ from aiogram import Router
 from aiogram.filters import Command
 from aiogram.types import Message
 
+from bot.config import Settings
 from bot.services.context import Actor
 from bot.telegram.replies import Replies
 from bot.telegram.views.help import help_text
 
 
-async def show_help(message: Message, actor: Actor, replies: Replies) -> None:
+async def show_help(message: Message, actor: Actor, replies: Replies, settings: Settings) -> None:
     # The owner's help lists every command and outgrows one Telegram message (in Russian):
     # `answer` splits it.
-    replies.answer(help_text(actor))
+    replies.answer(help_text(actor, miniapp=bool(settings.miniapp_url)))
 
 
 def build_router() -> Router:

@@ -604,3 +604,23 @@ async def test_texts_follow_the_members_language(api: ApiClient):
     }
     assert ru["labels"]["stage"]["won"] and ru["labels"]["field"]["city"] == "Город"
     assert set(ru["texts"]) == set(en["texts"])
+
+
+async def test_the_owner_reads_card_edits_in_the_audit(api: ApiClient):
+    ivanov = await client_id(api, IVANOV)
+    body = {"values": {"city": "Казань", "email": "ivanov@example.ru"}}
+    status, _ = await api.patch(f"/clients/{ivanov}", MANAGER, body)
+    assert status == 200
+    replies = await api.harness.send(OWNER, "/audit edits")
+    text = replies[-1].text
+    assert "edited the card" in text and "City" in text and "Email" in text
+    # Which fields, never their values.
+    assert "Казань" not in text and "ivanov@example.ru" not in text
+
+
+async def test_help_mentions_the_menu_button_only_when_the_mini_app_is_on(api: ApiClient):
+    without = "\n".join(r.text for r in await api.harness.send(MANAGER, "/help"))
+    assert "menu button" not in without
+    api.harness.app.settings.miniapp_url = "https://bot.example.org/app/"
+    with_it = "\n".join(r.text for r in await api.harness.send(MANAGER, "/help"))
+    assert "The «Sales base» menu button opens the base as a table" in with_it

@@ -103,6 +103,10 @@ _ACTION_WORDS = {
     "тревоги": "alerts",
     "consent": "consent",
     "согласие": "consent",
+    "edits": "edits",
+    "edit": "edits",
+    "правки": "edits",
+    "изменения": "edits",
 }
 _PERIODS = {
     "today": 0,

@@ -34,6 +34,8 @@ ACTION_GROUPS: dict[str, tuple[str, ...]] = {
     "erase": ("erase",),
     "alerts": ("mass_view",),
     "consent": ("consent",),
+    # The Mini App's card form (bot/services/card_edit.py).
+    "edits": ("card_edit",),
 }
 
 

@@ -7,6 +7,7 @@ from html import escape
 from aiogram.types import InlineKeyboardMarkup
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
+from bot.fields import FIELDS_BY_NAME
 from bot.i18n import _, fmt_datetime, fmt_number, ngettext
 from bot.parsing.data_rights import AuditQuery
 from bot.services.audit import AuditPage
@@ -27,6 +28,7 @@ _ACTION_LABELS = {
     "erase": "🗑",
     "mass_view": "⚠️",
     "consent": "✅",
+    "card_edit": "✏️",
     "grant_export": "🔑",
     "revoke_export": "🔒",
 }
@@ -42,6 +44,7 @@ def _action_name(action: str) -> str:
         "erase": _("erased personal data"),
         "mass_view": _("mass viewing alert"),
         "consent": _("set consent"),
+        "card_edit": _("edited the card"),
         "grant_export": _("granted export"),
         "revoke_export": _("revoked export"),
         "team_created": _("created the team"),
@@ -76,6 +79,12 @@ def _details(action: str, details: dict[str, object]) -> str:
         return snippet(str(details["member"]), QUERY_SHOWN)
     if action == "consent" and "consent" in details:
         return consent_label(str(details["consent"]))
+    fields = details.get("fields")
+    if action == "card_edit" and isinstance(fields, list):
+        # Which fields, in the card's words; never their values (personal data).
+        return ", ".join(
+            _(FIELDS_BY_NAME[name].card_title) for name in fields if name in FIELDS_BY_NAME
+        )
     return ""
 
 

@@ -5,11 +5,13 @@ from __future__ import annotations
 from bot.i18n import _, ngettext
 from bot.services.access import sees_whole_team
 from bot.services.context import Actor
+from bot.telegram.menu import MINIAPP_BUTTON
 from bot.telegram.views.lists import filters_line
 from storage.enums import Role
 
 
-def help_text(actor: Actor) -> str:
+def help_text(actor: Actor, *, miniapp: bool = False) -> str:
+    """`miniapp`: the bot's menu button opens the Mini App (MINIAPP_URL is set)."""
     team = actor.team
     text = _(
         "<b>Salesbot</b> keeps your clients and never lets a follow-up slip.\n\n"
@@ -20,6 +22,11 @@ def help_text(actor: Actor) -> str:
         "last digits of a phone\n"
         "<code>/hot Ivanov</code>, <code>/warm</code>, <code>/cold</code> — temperature"
     )
+    if miniapp:
+        text += "\n" + _(
+            "The «{button}» menu button opens the base as a table with search and filters, "
+            "each card as a form with its history, and the portfolio with charts."
+        ).format(button=_(MINIAPP_BUTTON))
     # The team's own periods (/settings team), not the defaults.
     text += "\n\n" + _(
         "<b>Log in one line</b>\n"
