@@ -117,6 +117,14 @@ class Client(Base):
         Index(None, "team_id", "manager_id", "temperature"),
         Index(None, "team_id", "stage"),
         Index(None, "team_id", "last_contact_at"),
+        # The Mini App's table: the base by name (migration 0012).
+        Index(
+            "ix_clients_team_base_name",
+            "team_id",
+            "name",
+            sqlite_where=text("erased_at IS NULL AND archived_at IS NULL"),
+            postgresql_where=text("erased_at IS NULL AND archived_at IS NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -273,6 +281,14 @@ class Followup(Base):
             "client_id",
             unique=True,
             # Campaign follow-ups come on top of the client's own next contact.
+            sqlite_where=text("state = 'pending' AND kind != 'campaign'"),
+            postgresql_where=text("state = 'pending' AND kind != 'campaign'"),
+        ),
+        # A team's next contacts by date: the Mini App table's first page (migration 0012).
+        Index(
+            "ix_followups_team_next_due",
+            "team_id",
+            "due_at",
             sqlite_where=text("state = 'pending' AND kind != 'campaign'"),
             postgresql_where=text("state = 'pending' AND kind != 'campaign'"),
         ),

@@ -624,3 +624,28 @@ async def test_help_mentions_the_menu_button_only_when_the_mini_app_is_on(api: A
     api.harness.app.settings.miniapp_url = "https://bot.example.org/app/"
     with_it = "\n".join(r.text for r in await api.harness.send(MANAGER, "/help"))
     assert "The «Sales base» menu button opens the base as a table" in with_it
+
+
+@pytest.mark.parametrize("sort", ["next", "-next", "revenue", "-revenue", "last", "-last", "name"])
+async def test_paging_one_by_one_gives_the_same_order_as_one_page(api: ApiClient, sort: str):
+    # A client without a next contact, so that both parts of the next-contact order are walked.
+    petrov = await client_id(api, PETROV)
+    async with api.harness.uow_factory() as uow:
+        await uow.session.execute(
+            Followup.__table__.update().where(Followup.client_id == petrov).values(state="done")
+        )
+        await uow.commit()
+    api.harness.clock.advance(timedelta(days=31))  # December's deal counts as revenue
+    whole = await names(api, OWNER, {"sort": sort})
+    assert sorted(whole) == sorted([IVANOV, PETROV, SIDOROV])
+    one_by_one = []
+    for offset in range(3):
+        one_by_one += await names(api, OWNER, {"sort": sort, "limit": 1, "offset": offset})
+    assert one_by_one == whole
+    assert await names(api, OWNER, {"sort": sort, "offset": 3}) == []
+    if sort == "next":
+        assert whole[-1] == PETROV  # no next contact: after the planned ones
+    if sort == "-revenue":
+        assert whole[0] == IVANOV  # the only buyer first
+    if sort == "revenue":
+        assert whole[-1] == IVANOV

@@ -168,6 +168,7 @@ async def query_clients(call: Call) -> dict[str, Any]:
             for row in page.rows
         ],
         "total": page.total,
+        "total_exact": page.exact,
         "offset": page.offset,
         "limit": page.limit,
         "classes_period": portfolio_shapes.period(page.classes.period, page.today),

@@ -52,6 +52,7 @@ class TableQuery:
 class TablePage:
     rows: list[TableRow]
     total: int
+    exact: bool  # False: a filtered table counted up to its cap ("5,000+")
     offset: int
     limit: int
     names: dict[int, str]
@@ -154,7 +155,7 @@ class BaseTableService:
         )
         period = classes.period
         window = RevenueWindow(actor.team.currency, period.start, period.end)
-        rows, total = await uow.base_table.page(
+        rows, total, exact = await uow.base_table.page(
             actor.team.id,
             flt,
             window,
@@ -164,4 +165,4 @@ class BaseTableService:
             limit=query.limit,
         )
         names = await uow.members.names(actor.team.id, {row.manager_id for row in rows})
-        return TablePage(rows, total, query.offset, query.limit, names, classes, today)
+        return TablePage(rows, total, exact, query.offset, query.limit, names, classes, today)

@@ -11,13 +11,17 @@ from typing import Any
 
 from sqlalchemy import and_, case, delete, func, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 from sqlalchemy.sql import ColumnElement
 
 from storage.models import Activity, Client, ClientPhone, ClientTag, Deal, Followup, Member
 from storage.types import Money
 
-# What a page may be ordered by: the key the API takes -> descending?
+# What a page may be ordered by (the API's `sort`).
 SORTS = ("next", "-next", "last", "-last", "revenue", "-revenue", "name")
+# A filtered table is counted up to this many clients ("5,000+"): nobody pages further, and
+# counting a large filtered base exactly costs more than the page itself.
+COUNT_CAP = 5000
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,24 +94,100 @@ class BaseTableRepository:
         order_ids: Sequence[int] = (),
         offset: int,
         limit: int,
-    ) -> tuple[list[TableRow], int]:
-        """A page and the number of matching clients. `order_ids`: with no `sort`, rows come
-        in this order (search relevance)."""
-        pending = and_(
-            Followup.client_id == Client.id,
-            Followup.state == "pending",
-            Followup.kind != "campaign",
-        )
-        conditions = self._conditions(team_id, flt)
-        connection = await self._session.connection()
-        counted = select(func.count()).select_from(Client)
-        if flt.overdue_before is not None or flt.no_next:
-            counted = counted.outerjoin(Followup, pending)
-        total = (await connection.execute(counted.where(*conditions))).scalar_one()
-        if total == 0 or offset >= total:
-            return [], int(total)
+    ) -> tuple[list[TableRow], int, bool]:
+        """A page, the number of matching clients, and whether that number is exact (a filtered
+        count stops at COUNT_CAP). `order_ids`: with no `sort`, rows come in this order (search
+        relevance).
 
-        revenue = (
+        Each order is read the way an index gives it, LIMIT rows at a time, never by sorting the
+        whole base: by next contact, the clients with one (the team's pending follow-ups by
+        date) and then those without (by name); by revenue, the buyers of the window (a month's
+        deals, summed) and the rest (by name)."""
+        connection = await self._session.connection()
+        where = self._conditions(team_id, flt)
+        total, exact = await self._count(connection, where, flt)
+        if total == 0 or offset >= total:
+            return [], total, exact
+        ids: list[int]
+        if sort is None and order_ids:
+            rank = {client_id: n for n, client_id in enumerate(order_ids)}
+            query = (
+                select(Client.id)
+                .where(*where)
+                .order_by(case(rank, value=Client.id, else_=len(rank)), Client.id)
+            )
+            ids = await self._ids(connection, query, offset, limit)
+        elif sort == "name":
+            query = select(Client.id).where(*where).order_by(Client.name, Client.id)
+            ids = await self._ids(connection, query, offset, limit)
+        elif sort in ("last", "-last"):
+            # Never contacted counts as longest ago.
+            column = Client.last_contact_at
+            order = (
+                [column.asc().nulls_first(), Client.id]
+                if sort == "last"
+                else [column.desc().nulls_last(), Client.id.desc()]
+            )
+            ids = await self._ids(
+                connection, select(Client.id).where(*where).order_by(*order), offset, limit
+            )
+        elif sort in ("revenue", "-revenue"):
+            buyers = self._buyers(team_id, window)
+            bought = (
+                select(Client.id)
+                .join(buyers, buyers.c.client_id == Client.id)
+                .where(*where)
+                .order_by(
+                    buyers.c.revenue.desc() if sort == "-revenue" else buyers.c.revenue,
+                    Client.name,
+                    Client.id,
+                )
+            )
+            others = (
+                select(Client.id)
+                .where(*where, Client.id.not_in(select(buyers.c.client_id)))
+                .order_by(Client.name, Client.id)
+            )
+            parts = (bought, others) if sort == "-revenue" else (others, bought)
+            ids = await self._two_parts(connection, *parts, offset, limit)
+        else:  # by next contact: the default
+            descending = sort == "-next"
+            planned = (
+                select(Client.id)
+                .join(Followup, self._pending(Followup))
+                .where(*where)
+                .order_by(
+                    Followup.due_at.desc() if descending else Followup.due_at,
+                    Followup.client_id.desc() if descending else Followup.client_id,
+                )
+            )
+            if flt.overdue_before is not None:
+                planned = planned.where(Followup.due_on < flt.overdue_before)
+            unplanned = (
+                select(Client.id).where(*where, ~self._has_next()).order_by(Client.name, Client.id)
+            )
+            if flt.no_next:
+                ids = await self._ids(connection, unplanned, offset, limit)
+            elif flt.overdue_before is not None:
+                ids = await self._ids(connection, planned, offset, limit)
+            else:
+                ids = await self._two_parts(connection, planned, unplanned, offset, limit)
+        return await self._rows(team_id, window, ids), total, exact
+
+    @staticmethod
+    def _pending(followup: Any) -> ColumnElement[bool]:
+        return and_(
+            followup.client_id == Client.id,
+            followup.state == "pending",
+            followup.kind != "campaign",
+        )
+
+    def _has_next(self) -> Any:
+        return select(Followup.id).where(self._pending(Followup)).exists()
+
+    @staticmethod
+    def _buyers(team_id: int, window: RevenueWindow) -> Any:
+        return (
             select(Deal.client_id, func.sum(Deal.amount, type_=Money()).label("revenue"))
             .where(
                 Deal.team_id == team_id,
@@ -118,27 +198,56 @@ class BaseTableRepository:
             .group_by(Deal.client_id)
             .subquery()
         )
-        amount = func.coalesce(revenue.c.revenue, literal(0, Money())).label("revenue")
-        order: list[Any]
-        if sort == "next" or (sort is None and not order_ids):
-            # Clients without a next contact go last: dated work comes first.
-            order = [Followup.due_at.is_(None), Followup.due_at, Client.name, Client.id]
-        elif sort == "-next":
-            order = [Followup.due_at.is_(None), Followup.due_at.desc(), Client.name, Client.id]
-        elif sort == "last":
-            # Never contacted first: they are the longest without a contact.
-            order = [Client.last_contact_at.is_not(None), Client.last_contact_at, Client.id]
-        elif sort == "-last":
-            order = [Client.last_contact_at.is_(None), Client.last_contact_at.desc(), Client.id]
-        elif sort == "revenue":
-            order = [amount, Client.name, Client.id]
-        elif sort == "-revenue":
-            order = [amount.desc(), Client.name, Client.id]
-        elif sort == "name":
-            order = [Client.name, Client.id]
+
+    @staticmethod
+    async def _ids(connection: Any, query: Any, offset: int, limit: int) -> list[int]:
+        return list((await connection.execute(query.offset(offset).limit(limit))).scalars())
+
+    async def _two_parts(
+        self, connection: Any, first: Any, second: Any, offset: int, limit: int
+    ) -> list[int]:
+        """`first`'s rows, then `second`'s. How many `first` has is counted only when the page
+        starts past its end (a deep page): otherwise its short page says where it ends."""
+        ids = await self._ids(connection, first, offset, limit)
+        if len(ids) == limit:
+            return ids
+        if ids or offset == 0:
+            skip = 0
         else:
-            rank = {client_id: n for n, client_id in enumerate(order_ids)}
-            order = [case(rank, value=Client.id, else_=len(rank)), Client.id]
+            counted = select(func.count()).select_from(first.order_by(None).subquery())
+            skip = offset - int((await connection.execute(counted)).scalar_one())
+        return ids + await self._ids(connection, second, max(skip, 0), limit - len(ids))
+
+    async def _count(
+        self, connection: Any, where: list[ColumnElement[bool]], flt: TableFilter
+    ) -> tuple[int, bool]:
+        """The base of a member (or the team) is counted exactly; a filtered one up to
+        COUNT_CAP, which is as far as anybody pages."""
+        plain = not (
+            flt.temperatures
+            or flt.stages
+            or flt.tag
+            or flt.segment
+            or flt.overdue_before
+            or flt.no_next
+            or flt.archived
+            or flt.ids is not None
+        )
+        if plain:
+            query = select(func.count()).select_from(Client).where(*where)
+            return int((await connection.execute(query)).scalar_one()), True
+        capped = select(Client.id).where(*where).limit(COUNT_CAP + 1).subquery()
+        found = int(
+            (await connection.execute(select(func.count()).select_from(capped))).scalar_one()
+        )
+        return min(found, COUNT_CAP), found <= COUNT_CAP
+
+    async def _rows(self, team_id: int, window: RevenueWindow, ids: list[int]) -> list[TableRow]:
+        """The page's clients with their next contact, revenue, first phone and tags."""
+        if not ids:
+            return []
+        buyers = self._buyers(team_id, window)
+        amount = func.coalesce(buyers.c.revenue, literal(0, Money())).label("revenue")
         query = (
             select(
                 Client.id,
@@ -155,18 +264,14 @@ class BaseTableRepository:
                 Followup.reason,
                 amount,
             )
-            .outerjoin(Followup, pending)
-            .outerjoin(revenue, revenue.c.client_id == Client.id)
-            .where(*conditions)
-            .order_by(*order)
-            .offset(offset)
-            .limit(limit)
+            .outerjoin(Followup, self._pending(Followup))
+            .outerjoin(buyers, buyers.c.client_id == Client.id)
+            .where(Client.team_id == team_id, Client.id.in_(ids))
         )
-        rows = (await connection.execute(query)).all()
-        ids = [row.id for row in rows]
+        rows = {row.id: row for row in await self._session.execute(query)}
         phones = await self._first_phones(team_id, ids)
         tags = await self._tags(team_id, ids)
-        items = [
+        return [
             TableRow(
                 id=row.id,
                 name=row.name,
@@ -184,11 +289,11 @@ class BaseTableRepository:
                 phone=phones.get(row.id),
                 tags=tags.get(row.id, []),
             )
-            for row in rows
+            for row in (rows[client_id] for client_id in ids if client_id in rows)
         ]
-        return items, int(total)
 
     def _conditions(self, team_id: int, flt: TableFilter) -> list[ColumnElement[bool]]:
+        """Conditions on the client row (a next contact's are EXISTS, so any order joins)."""
         conditions: list[ColumnElement[bool]] = [
             Client.team_id == team_id,
             Client.erased_at.is_(None),
@@ -213,9 +318,14 @@ class BaseTableRepository:
                 )
             )
         if flt.overdue_before is not None:
-            conditions.append(Followup.due_on < flt.overdue_before)
+            overdue = aliased(Followup)
+            conditions.append(
+                select(overdue.id)
+                .where(self._pending(overdue), overdue.due_on < flt.overdue_before)
+                .exists()
+            )
         if flt.no_next:
-            conditions.append(Followup.id.is_(None))
+            conditions.append(~self._has_next())
         if flt.ids is not None:
             # Search results and class members: at most a few thousand ids.
             conditions.append(Client.id.in_(list(flt.ids)) if flt.ids else literal(False))
