@@ -154,11 +154,13 @@ export async function renderBase(view, stillCurrent) {
       return;
     }
     results.removeAttribute("aria-busy");
-    count.textContent = tn("base.total", page.total);
+    // A filtered table past the server's counting limit says "5 000+", not a false exact figure.
+    const total = page.total_exact === false ? `${number(page.total)}+` : number(page.total);
+    count.textContent = tn("base.total", page.total, { count: total });
     replace(
       results,
       page.items.length ? table(page.items, page.classes_period) : emptyNote(),
-      pager(page),
+      pager(page, total),
     );
     if (baseState.scroll) {
       window.scrollTo(0, baseState.scroll);
@@ -223,7 +225,7 @@ export async function renderBase(view, stillCurrent) {
     }
   });
 
-  function pager(page) {
+  function pager(page, total) {
     if (page.total <= page.limit) {
       return null;
     }
@@ -251,7 +253,7 @@ export async function renderBase(view, stillCurrent) {
       h(
         "span",
         { class: "hint" },
-        t("base.page", { first: number(from), last: number(to), total: number(page.total) }),
+        t("base.page", { first: number(from), last: number(to), total }),
       ),
       h(
         "button",
@@ -259,7 +261,8 @@ export async function renderBase(view, stillCurrent) {
           type: "button",
           class: "secondary",
           id: "next-page",
-          disabled: to >= page.total,
+          // Past an inexact total the last page is the one that comes back short.
+          disabled: page.total_exact === false ? page.items.length < page.limit : to >= page.total,
           onclick: go(page.offset + page.limit),
           "aria-label": t("base.next"),
         },
