@@ -11,7 +11,6 @@ nothing is wider than the 360-px screen."""
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -79,34 +78,6 @@ async def served(team: BotHarness) -> AsyncIterator[tuple[MiniAppServer, str]]:
         await http.close()
 
 
-def telegram_stub(init: str) -> str:
-    """Telegram.WebApp as a phone's Telegram sets it up, dark theme: Telegram's own script is
-    refused in the tests, and this stands in for it."""
-    web_app = {
-        "initData": init,
-        "initDataUnsafe": {"user": {"id": OWNER.id, "language_code": "en"}},
-        "colorScheme": "dark",
-        "themeParams": {
-            "bg_color": "#17212b",
-            "text_color": "#f5f5f5",
-            "hint_color": "#708499",
-            "link_color": "#6ab3f3",
-            "button_color": "#5288c1",
-            "button_text_color": "#ffffff",
-            "secondary_bg_color": "#232e3c",
-            "section_bg_color": "#17212b",
-        },
-    }
-    return (
-        "window.Telegram = {WebApp: Object.assign(" + json.dumps(web_app) + ", {"
-        "ready() {}, expand() {}, onEvent() {}, "
-        "BackButton: {shown: false, handlers: [], show() { this.shown = true; }, "
-        "hide() { this.shown = false; }, onClick(f) { this.handlers.push(f); }, "
-        "offClick(f) { this.handlers = this.handlers.filter((g) => g !== f); }}, "
-        "HapticFeedback: {notificationOccurred() {}}})};"
-    )
-
-
 def digits(text: str) -> str:
     """An amount's digits and its decimal part, whatever the locale's separators."""
     return re.sub(r"\D", "", text)
@@ -136,7 +107,9 @@ async def test_base_card_and_portfolio_in_a_phone_browser(
         color_scheme="dark" if russian else "light", locale="ru-RU" if russian else "en-US"
     ) as page:
         if russian:
-            await page.add_init_script(telegram_stub(init_data(OWNER, team.clock.now())))
+            await page.add_init_script(
+                browser.telegram_stub(init_data(OWNER, team.clock.now()), OWNER.id)
+            )
             await page.goto(url)
         else:
             code = server.logins.issue(OWNER.id, team.clock.now())

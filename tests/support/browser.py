@@ -7,6 +7,7 @@ Screenshots go to build/screenshots/ (gitignored) or SCREENSHOT_DIR; the test pr
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from collections.abc import AsyncIterator
@@ -112,3 +113,32 @@ async def phone_fit(page: Any) -> tuple[list[str], int]:
     """(targets under 40 px high, pixels the page overflows the screen's width)."""
     found = await page.evaluate(_PHONE_FIT)
     return list(found["small"]), int(found["overflow"])
+
+
+def telegram_stub(init: str, user_id: int, *, language: str = "en") -> str:
+    """A script that sets up Telegram.WebApp as a phone's Telegram does, dark theme, with the
+    signed `init` data: Telegram's own script is refused in the tests, and this stands in for it.
+    Its BackButton records its handlers (`handlers`) and whether it is `shown`."""
+    web_app = {
+        "initData": init,
+        "initDataUnsafe": {"user": {"id": user_id, "language_code": language}},
+        "colorScheme": "dark",
+        "themeParams": {
+            "bg_color": "#17212b",
+            "text_color": "#f5f5f5",
+            "hint_color": "#708499",
+            "link_color": "#6ab3f3",
+            "button_color": "#5288c1",
+            "button_text_color": "#ffffff",
+            "secondary_bg_color": "#232e3c",
+            "section_bg_color": "#17212b",
+        },
+    }
+    return (
+        "window.Telegram = {WebApp: Object.assign(" + json.dumps(web_app) + ", {"
+        "ready() {}, expand() {}, onEvent() {}, "
+        "BackButton: {shown: false, handlers: [], show() { this.shown = true; }, "
+        "hide() { this.shown = false; }, onClick(f) { this.handlers.push(f); }, "
+        "offClick(f) { this.handlers = this.handlers.filter((g) => g !== f); }}, "
+        "HapticFeedback: {notificationOccurred() {}}})};"
+    )

@@ -175,11 +175,23 @@ function clientLink(line) {
   return h("a", { href: `#/client/${line.id}` }, line.name);
 }
 
+// A list of clients shows this many rows, and as many more per "Show more": a team's plan can
+// hold every client with a potential, tens of thousands, and a phone draws a screenful.
+const ROWS_AT_ONCE = 20;
+
 function clientTable(lines, columns, id) {
   if (!lines.length) {
     return h("p", { class: "hint", id }, NONE);
   }
-  return h(
+  const row = (line) =>
+    h(
+      "tr",
+      { dataset: { id: line.id } },
+      h("td", {}, clientLink(line)),
+      columns.map(([, value]) => h("td", { class: "num" }, value(line))),
+    );
+  const body = h("tbody", {}, lines.slice(0, ROWS_AT_ONCE).map(row));
+  const table = h(
     "div",
     { class: "scroll-x" },
     h(
@@ -195,20 +207,20 @@ function clientTable(lines, columns, id) {
           columns.map(([caption]) => h("th", { class: "num" }, caption)),
         ),
       ),
-      h(
-        "tbody",
-        {},
-        lines.map((line) =>
-          h(
-            "tr",
-            { dataset: { id: line.id } },
-            h("td", {}, clientLink(line)),
-            columns.map(([, value]) => h("td", { class: "num" }, value(line))),
-          ),
-        ),
-      ),
+      body,
     ),
   );
+  if (lines.length <= ROWS_AT_ONCE) {
+    return table;
+  }
+  let shown = ROWS_AT_ONCE;
+  const more = h("button", { type: "button", class: "secondary more" }, t("app.more"));
+  more.addEventListener("click", () => {
+    for (const line of lines.slice(shown, shown + ROWS_AT_ONCE)) body.appendChild(row(line));
+    shown += ROWS_AT_ONCE;
+    if (shown >= lines.length) more.remove();
+  });
+  return h("div", {}, table, more);
 }
 
 function groupTable(groups, columns, id) {
