@@ -17,11 +17,16 @@ async function boot() {
   start();
   try {
     await login();
-    const [me, texts] = await Promise.all([api.me(), api.texts()]);
+    // All four at once: none needs another's answer, and each round trip is a phone's wait.
+    const [me, texts, options, fields] = await Promise.all([
+      api.me(),
+      api.texts(),
+      api.options(),
+      api.fields(),
+    ]);
     session.me = me;
     setTexts(texts);
     setTeam(me.team, me.member);
-    const [options, fields] = await Promise.all([api.options(), api.fields()]);
     session.options = options;
     session.fields = fields.fields;
   } catch (error) {
