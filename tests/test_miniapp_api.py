@@ -391,7 +391,9 @@ async def test_a_save_changes_the_fields_in_one_audited_transaction(api: ApiClie
         ({"potential": "lots"}, ErrorCode.AMOUNT_INVALID, "potential"),
         ({"city": "x" * 121}, ErrorCode.FIELD_TOO_LONG, "city"),
         ({"name": "   "}, ErrorCode.NAME_MISSING, "name"),
-        ({"phone": ["+7 912 000 11 22"]}, ErrorCode.DUPLICATE_PHONE, None),
+        ({"phone": ["+7 912 000 11 22"]}, ErrorCode.DUPLICATE_PHONE, "phone"),
+        ({"email": "INFO@petrov.ru"}, ErrorCode.DUPLICATE_EMAIL, "email"),
+        ({"name": "x" * 201}, ErrorCode.NAME_TOO_LONG, "name"),
         ({"first_deal_on": "someday"}, ErrorCode.DATE_INVALID, "first_deal_on"),
     ],
 )
@@ -649,3 +651,17 @@ async def test_paging_one_by_one_gives_the_same_order_as_one_page(api: ApiClient
         assert whole[0] == IVANOV  # the only buyer first
     if sort == "revenue":
         assert whole[-1] == IVANOV
+
+
+async def test_a_large_filtered_table_is_counted_up_to_its_cap(
+    api: ApiClient, monkeypatch: pytest.MonkeyPatch
+):
+    import storage.repositories.base_table as table
+
+    monkeypatch.setattr(table, "COUNT_CAP", 2)
+    status, page = await api.post("/clients/query", OWNER, {"temperature": ["hot", "warm"]})
+    assert status == 200
+    assert (page["total"], page["total_exact"]) == (2, False)
+    # The member's whole base is always counted exactly.
+    status, page = await api.post("/clients/query", OWNER, {})
+    assert (page["total"], page["total_exact"]) == (3, True)

@@ -2,9 +2,9 @@
 searches, filtered, sorted and paged by the database, with each client's ABC-XYZ class and
 revenue from the portfolio's last complete month.
 
-Classes come from `PortfolioService.report` (the numbers `/portfolio` shows), kept per team
-and viewer until a deal or the roster changes: a call logged does not move a class, so it does
-not cost the next page a report.
+Classes come from `PortfolioService.report` (the numbers `/portfolio` shows) for the last
+complete month, kept per team and viewer for a few minutes (bot/services/class_cache.py): a
+call logged or a deal made today does not move them, so the next page costs no report.
 """
 
 from __future__ import annotations
@@ -94,18 +94,14 @@ class BaseTableService:
 
     async def classes(self, actor: Actor) -> Classes:
         period = classes_period(self._portfolio.today(actor))
-        uow = self._ctx.uow
-        version = await uow.analytics.version(actor.team.id)
         key = (
             actor.team.id,
             actor.team.currency,
             manager_scope(actor),
             period.key,
-            version.last_deal_id,
-            version.deal_count,
-            version.roster_version,
+            actor.team.roster_version,
         )
-        cached = self._ctx.classes.get(key)
+        cached = self._ctx.classes.get(key, self._ctx.now())
         if cached is not None:
             return cached
         report = await self._portfolio.report(actor, period, None)
@@ -116,7 +112,7 @@ class BaseTableService:
                 for line in report.clients
             },
         )
-        self._ctx.classes.put(key, found)
+        self._ctx.classes.put(key, found, self._ctx.now())
         return found
 
     async def page(self, actor: Actor, query: TableQuery) -> TablePage:

@@ -106,28 +106,28 @@ class CardService:
         columns = dict(changes.columns)
         name = columns.get("name")
         if isinstance(name, str) and len(name) > limits.max_name_chars:
-            raise DomainError(ErrorCode.NAME_TOO_LONG, limit=limits.max_name_chars)
+            raise DomainError(ErrorCode.NAME_TOO_LONG, limit=limits.max_name_chars, field="name")
         for field, value in columns.items():
             limit = length_exceeded(field, value) if isinstance(value, str) else None
             if limit is not None:
                 raise DomainError(ErrorCode.FIELD_TOO_LONG, field=field, limit=limit)
         if isinstance(columns.get("potential"), Decimal) and columns["potential"] < 0:
-            raise DomainError(ErrorCode.AMOUNT_NEGATIVE)
+            raise DomainError(ErrorCode.AMOUNT_NEGATIVE, field="potential")
         digits: list[str] = []
         if changes.phones is not None:
             for raw in changes.phones:
                 if length_exceeded("phone", raw) is not None:
-                    raise DomainError(ErrorCode.PHONE_INVALID, value=raw)
+                    raise DomainError(ErrorCode.PHONE_INVALID, value=raw, field="phone")
             digits = [matching.phone_digits(raw) for raw in changes.phones]
             # Team-wide, as /add checks: two managers must not work one client unknowingly.
             others = set(await uow.clients.ids_with_phone(team_id, digits)) - {client.id}
             if digits and others:
-                raise DomainError(ErrorCode.DUPLICATE_PHONE)
+                raise DomainError(ErrorCode.DUPLICATE_PHONE, field="phone")
         email = columns.get("email")
         if isinstance(email, str):
             others = set(await uow.clients.ids_with_email(team_id, email.casefold())) - {client.id}
             if others:
-                raise DomainError(ErrorCode.DUPLICATE_EMAIL)
+                raise DomainError(ErrorCode.DUPLICATE_EMAIL, field="email")
         if changes.manager_id is not None and changes.manager_id != client.manager_id:
             if not sees_whole_team(actor):
                 raise DomainError(ErrorCode.NOT_ALLOWED)
