@@ -51,7 +51,12 @@ export async function renderBase(view, stillCurrent) {
     );
     select.value = filters[key] ? String(filters[key]) : key === "sort" ? values[0] : "";
     controls.push(select);
-    return h("div", { class: "field" }, h("label", { for: `filter-${key}` }, caption), select);
+    return h(
+      "div",
+      { class: key === "sort" ? "field wide" : "field" },
+      h("label", { for: `filter-${key}` }, caption),
+      select,
+    );
   };
   const checkOf = (key, caption) => {
     const box = h("input", { type: "checkbox", id: `filter-${key}`, name: key });
