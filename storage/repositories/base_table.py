@@ -4,7 +4,7 @@ the history of one client. Core statements only, as the other client reads are."
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -152,10 +152,12 @@ class BaseTableRepository:
             ids = await self._two_parts(connection, *parts, offset, limit)
         else:  # by next contact: the default
             descending = sort == "-next"
+            # Joined to the next contact itself: "overdue" is a condition on it, not an EXISTS.
+            joined = self._conditions(team_id, replace(flt, overdue_before=None))
             planned = (
                 select(Client.id)
                 .join(Followup, self._pending(Followup))
-                .where(*where)
+                .where(*joined)
                 .order_by(
                     Followup.due_at.desc() if descending else Followup.due_at,
                     Followup.client_id.desc() if descending else Followup.client_id,
