@@ -113,18 +113,20 @@ def trend(points: list[tuple[float, float]], warmup: float, window: float) -> di
         while start < kept[-1][0]:
             part = [p for p in kept if start <= p[0] < start + window]
             if len(part) >= 3:
-                windows.append(
-                    {
-                        f"{start / 60:.0f}-{(start + window) / 60:.0f} min": round(
-                            slope_per_minute(part), 3
-                        )
-                    }
-                )
+                label = f"{start:.0f}-{min(start + window, kept[-1][0]):.0f}s"
+                windows.append({label: round(slope_per_minute(part), 3)})
             start += window
     return {
         f"slope_mb_per_min_after_{warmup:g}s": round(slope_per_minute(kept), 3),
         "slope_by_window": windows,
     }
+
+
+def _short(filename: str) -> str:
+    for marker in ("site-packages/", "/lib/python3.11/"):
+        if marker in filename:
+            return filename.rsplit(marker, 1)[-1]
+    return filename.removeprefix(str(HOOK.parent.parent) + "/")
 
 
 def _trace_report(folder: Path, warmup: float, window: float, top: int) -> dict[str, Any]:
@@ -152,9 +154,8 @@ def _trace_report(folder: Path, warmup: float, window: float, top: int) -> dict[
     minutes = (int(last.stem.split("-")[1]) - int(first.stem.split("-")[1])) / 60
 
     def site(stat: tracemalloc.StatisticDiff) -> str:
-        frames = [
-            f"{f.filename.rsplit('site-packages/', 1)[-1]}:{f.lineno}" for f in stat.traceback
-        ]
+        # Frames come oldest first: show the allocating line and its three callers.
+        frames = [f"{_short(f.filename)}:{f.lineno}" for f in reversed(stat.traceback)]
         return " <- ".join(frames[:4])
 
     def grown(key: str) -> list[dict[str, Any]]:
