@@ -116,10 +116,46 @@ def trend(points: list[tuple[float, float]], warmup: float, window: float) -> di
                 label = f"{start:.0f}-{min(start + window, kept[-1][0]):.0f}s"
                 windows.append({label: round(slope_per_minute(part), 3)})
             start += window
+    slopes = [next(iter(w.values())) for w in windows]
+    if len(slopes) < 2:
+        reading = "too short for windows"
+    elif slopes[-1] <= 0.5 * max(slopes[0], 0.0) or max(slopes[-2:]) <= 0.1:
+        reading = "settling: the slope falls window after window (warm-up, not a leak)"
+    else:
+        reading = "steady growth: look at the growing allocation sites (--tracemalloc)"
     return {
         f"slope_mb_per_min_after_{warmup:g}s": round(slope_per_minute(kept), 3),
         "slope_by_window": windows,
+        "reading": reading,
     }
+
+
+# Where a leak would be suspected: caches per member or statement, the FSM, metrics, logging.
+PACKAGES = (
+    "sqlalchemy",
+    "asyncpg",
+    "aiosqlite",
+    "aiogram",
+    "redis",
+    "prometheus",
+    "pydantic",
+    "aiohttp",
+    "linecache",
+    "logging",
+    "asyncio",
+    "apscheduler",
+    "/bot/",
+    "/storage/",
+)
+
+
+def by_package(stats: list[tracemalloc.StatisticDiff]) -> dict[str, float]:
+    totals: dict[str, float] = {}
+    for stat in stats:
+        filename = stat.traceback[0].filename
+        name = next((p.strip("/") for p in PACKAGES if p in filename), "other")
+        totals[name] = totals.get(name, 0.0) + stat.size_diff / 1024
+    return {k: round(v, 1) for k, v in sorted(totals.items(), key=lambda kv: -kv[1])}
 
 
 def _short(filename: str) -> str:
@@ -180,6 +216,7 @@ def _trace_report(folder: Path, warmup: float, window: float, top: int) -> dict[
         "total_growth_kb": round(
             (sum(t.size for t in new.traces) - sum(t.size for t in old.traces)) / 1024, 1
         ),
+        "growth_kb_by_package": by_package(new.compare_to(old, "filename")),
         "top_lines": grown("lineno"),
         "top_tracebacks": grown("traceback"),
     }
@@ -388,6 +425,11 @@ async def _drive(
         load_ended = time.monotonic()
         if tasks:
             await asyncio.wait(tasks, timeout=60)
+        # Posts still retrying after that would outlive the HTTP session: their updates count
+        # as unanswered or lost below, as they should.
+        for task in list(tasks):
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
         # Drain: every update handled (or the deadline).
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
@@ -432,8 +474,16 @@ async def _totals(http: aiohttp.ClientSession, instances: list[Instance]) -> dic
 
 
 async def _get(http: aiohttp.ClientSession, url: str) -> str:
-    async with http.get(url) as response:
-        return await response.text()
+    # A saturated instance may answer /metrics late; the run's figures must still be printed.
+    for attempt in range(5):
+        try:
+            async with http.get(url, timeout=aiohttp.ClientTimeout(total=30)) as response:
+                return await response.text()
+        except (aiohttp.ClientError, TimeoutError):
+            if attempt == 4:
+                raise
+            await asyncio.sleep(2.0)
+    raise AssertionError("unreachable")
 
 
 def _metric(body: str, name: str) -> float:
