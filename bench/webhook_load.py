@@ -117,9 +117,11 @@ def trend(points: list[tuple[float, float]], warmup: float, window: float) -> di
                 windows.append({label: round(slope_per_minute(part), 3)})
             start += window
     slopes = [next(iter(w.values())) for w in windows]
-    if len(slopes) < 2:
+    half = len(slopes) // 2
+    if half < 1:
         reading = "too short for windows"
-    elif slopes[-1] <= 0.5 * max(slopes[0], 0.0) or max(slopes[-2:]) <= 0.1:
+    # Halves, not single windows: one window's slope is noisy (a burst of in-flight updates).
+    elif statistics.fmean(slopes[-half:]) <= max(0.1, 0.5 * statistics.fmean(slopes[:half])):
         reading = "settling: the slope falls window after window (warm-up, not a leak)"
     else:
         reading = "steady growth: look at the growing allocation sites (--tracemalloc)"
