@@ -118,7 +118,10 @@ def trend(points: list[tuple[float, float]], warmup: float, window: float) -> di
             start += window
     slopes = [next(iter(w.values())) for w in windows]
     half = len(slopes) // 2
-    if half < 1:
+    overall = slope_per_minute(kept)
+    if overall <= 0.1:
+        reading = "flat after the warm-up cut (no growth trend)"
+    elif half < 1:
         reading = "too short for windows"
     # Halves, not single windows: one window's slope is noisy (a burst of in-flight updates).
     elif statistics.fmean(slopes[-half:]) <= max(0.1, 0.5 * statistics.fmean(slopes[:half])):
@@ -126,7 +129,7 @@ def trend(points: list[tuple[float, float]], warmup: float, window: float) -> di
     else:
         reading = "steady growth: look at the growing allocation sites (--tracemalloc)"
     return {
-        f"slope_mb_per_min_after_{warmup:g}s": round(slope_per_minute(kept), 3),
+        f"slope_mb_per_min_after_{warmup:g}s": round(overall, 3),
         "slope_by_window": windows,
         "reading": reading,
     }
@@ -214,7 +217,10 @@ def _trace_report(folder: Path, warmup: float, window: float, top: int) -> dict[
     return {
         "compared": f"{first.name} -> {last.name} ({minutes:.1f} min)",
         "traced_mb_start_end": [round(points[0][1], 2), round(points[-1][1], 2)] if points else [],
-        "traced": trend(points, warmup, window),
+        # Snapshots are sparser than RSS samples: a window needs three of them.
+        "traced": trend(
+            points, warmup, max(window, 3 * (points[1][0] - points[0][0]) if len(points) > 1 else 0)
+        ),
         "total_growth_kb": round(
             (sum(t.size for t in new.traces) - sum(t.size for t in old.traces)) / 1024, 1
         ),
