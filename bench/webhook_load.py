@@ -17,7 +17,17 @@ other instance, as Telegram does when it retries. Printed:
 - replies: updates without any reply at the fake Bot API;
 - latency p50/p99 from posting the update to the bot's first reply reaching the fake;
 - RSS (VmRSS) of each instance at start and end, sampled every few seconds, with the slope
-  of a least-squares line over the run after warm-up (MB/min; ~0 means no growth trend).
+  of a least-squares line over the run after the warm-up cut (`--warmup`, MB/min; ~0 means no
+  growth trend), and the slope over successive windows after it (`--window`): a slope that falls
+  window after window is warm-up still settling, a steady one is a leak.
+
+`--tracemalloc 60` also traces allocations in every bot process (bench/tracemalloc_hook, put on
+their PYTHONPATH: the bot itself is untouched) with a snapshot every 60 s, and prints the traced
+Python heap's slope (same windows) and the allocation sites that grew most between the first
+snapshot after the warm-up cut and the last. Tracing slows the bot: use a modest `--rate`.
+
+    .venv/bin/python -m bench.webhook_load --backend postgres --rate 15 --duration 900 \\
+        --tracemalloc 60
 """
 
 from __future__ import annotations
@@ -31,6 +41,7 @@ import statistics
 import sys
 import tempfile
 import time
+import tracemalloc
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -47,6 +58,7 @@ from tests.support.services import create_database, drop_database, unique, wipe_
 from tests.support.telegram_api import FakeBotApi
 
 RSS_EVERY_SECONDS = 5.0
+HOOK = Path(__file__).resolve().parent / "tracemalloc_hook"
 
 
 @dataclass
@@ -90,6 +102,132 @@ def slope_per_minute(points: list[tuple[float, float]]) -> float:
     if var == 0:
         return 0.0
     return sum((x - mean_x) * (y - mean_y) for x, y in zip(xs, ys, strict=True)) / var
+
+
+def trend(points: list[tuple[float, float]], warmup: float, window: float) -> dict[str, Any]:
+    """Slope after the warm-up cut, and per successive window after it (MB/min)."""
+    kept = [p for p in points if p[0] >= warmup]
+    windows = []
+    if kept and window > 0:
+        start = warmup
+        while start < kept[-1][0]:
+            part = [p for p in kept if start <= p[0] < start + window]
+            if len(part) >= 3:
+                label = f"{start:.0f}-{min(start + window, kept[-1][0]):.0f}s"
+                windows.append({label: round(slope_per_minute(part), 3)})
+            start += window
+    slopes = [next(iter(w.values())) for w in windows]
+    half = len(slopes) // 2
+    overall = slope_per_minute(kept)
+    if overall <= 0.1:
+        reading = "flat after the warm-up cut (no growth trend)"
+    elif half < 1:
+        reading = "too short for windows"
+    # Halves, not single windows: one window's slope is noisy (a burst of in-flight updates).
+    elif statistics.fmean(slopes[-half:]) <= max(0.1, 0.5 * statistics.fmean(slopes[:half])):
+        reading = "settling: the slope falls window after window (warm-up, not a leak)"
+    else:
+        reading = "steady growth: look at the growing allocation sites (--tracemalloc)"
+    return {
+        f"slope_mb_per_min_after_{warmup:g}s": round(overall, 3),
+        "slope_by_window": windows,
+        "reading": reading,
+    }
+
+
+# Where a leak would be suspected: caches per member or statement, the FSM, metrics, logging.
+PACKAGES = (
+    "sqlalchemy",
+    "asyncpg",
+    "aiosqlite",
+    "aiogram",
+    "redis",
+    "prometheus",
+    "pydantic",
+    "aiohttp",
+    "linecache",
+    "logging",
+    "asyncio",
+    "apscheduler",
+    "/bot/",
+    "/storage/",
+)
+
+
+def by_package(stats: list[tracemalloc.StatisticDiff]) -> dict[str, float]:
+    totals: dict[str, float] = {}
+    for stat in stats:
+        filename = stat.traceback[0].filename
+        name = next((p.strip("/") for p in PACKAGES if p in filename), "other")
+        totals[name] = totals.get(name, 0.0) + stat.size_diff / 1024
+    return {k: round(v, 1) for k, v in sorted(totals.items(), key=lambda kv: -kv[1])}
+
+
+def _short(filename: str) -> str:
+    for marker in ("site-packages/", "/lib/python3.11/"):
+        if marker in filename:
+            return filename.rsplit(marker, 1)[-1]
+    return filename.removeprefix(str(HOOK.parent.parent) + "/")
+
+
+def _trace_report(folder: Path, warmup: float, window: float, top: int) -> dict[str, Any]:
+    """Traced Python heap over the run, and the sites that grew after the warm-up cut."""
+    samples = (
+        [json.loads(line) for line in (folder / "traced.jsonl").read_text().splitlines() if line]
+        if (folder / "traced.jsonl").exists()
+        else []
+    )
+    snaps = sorted(folder.glob("snap-*.bin"))
+    if len(snaps) < 2:
+        return {"error": f"fewer than two snapshots in {folder}"}
+    after = [s for s in snaps if int(s.stem.split("-")[1]) >= warmup] or snaps[-2:]
+    first, last = after[0], snaps[-1]
+    if first == last:
+        first = snaps[-2]
+    ignore = (
+        tracemalloc.Filter(False, tracemalloc.__file__),
+        tracemalloc.Filter(False, "<frozen importlib._bootstrap>"),
+        tracemalloc.Filter(False, "<frozen importlib._bootstrap_external>"),
+        tracemalloc.Filter(False, "<unknown>"),
+    )
+    old = tracemalloc.Snapshot.load(str(first)).filter_traces(ignore)
+    new = tracemalloc.Snapshot.load(str(last)).filter_traces(ignore)
+    minutes = (int(last.stem.split("-")[1]) - int(first.stem.split("-")[1])) / 60
+
+    def site(stat: tracemalloc.StatisticDiff) -> str:
+        # Frames come oldest first: show the allocating line and its three callers.
+        frames = [f"{_short(f.filename)}:{f.lineno}" for f in reversed(stat.traceback)]
+        return " <- ".join(frames[:4])
+
+    def grown(key: str) -> list[dict[str, Any]]:
+        stats = new.compare_to(old, key)
+        stats.sort(key=lambda st: st.size_diff, reverse=True)
+        return [
+            {
+                "kb": round(st.size_diff / 1024, 1),
+                "kb_per_min": round(st.size_diff / 1024 / max(minutes, 1e-9), 1),
+                "blocks": st.count_diff,
+                "at": site(st),
+            }
+            for st in stats[:top]
+            if st.size_diff > 0
+        ]
+
+    points = [(float(s["s"]), float(s["traced_mb"])) for s in samples]
+    return {
+        "compared": f"{first.name} -> {last.name} ({minutes:.1f} min)",
+        "traced_mb_start_end": [round(points[0][1], 2), round(points[-1][1], 2)] if points else [],
+        # Snapshots are sparser than RSS samples: a window needs three of them.
+        "traced": trend(
+            points, warmup, max(window, 3 * (points[1][0] - points[0][0]) if len(points) > 1 else 0)
+        ),
+        "total_growth_kb": round(
+            (sum(t.size for t in new.traces) - sum(t.size for t in old.traces)) / 1024, 1
+        ),
+        "growth_kb_by_package": by_package(new.compare_to(old, "filename")),
+        "top_lines": grown("lineno"),
+        "top_tracebacks": grown("traceback"),
+    }
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -156,6 +294,12 @@ async def run_backend(args: argparse.Namespace, backend: str) -> dict[str, Any]:
         )
         for i in range(count)
     ]
+    if args.tracemalloc:
+        for inst in instances:
+            env = inst.process.env
+            env["PYTHONPATH"] = f"{HOOK}{':' + env['PYTHONPATH'] if env.get('PYTHONPATH') else ''}"
+            env["BENCH_TRACEMALLOC_DIR"] = str(workdir / f"trace-{inst.process.name}")
+            env["BENCH_TRACEMALLOC_EVERY"] = str(args.tracemalloc)
     engine = create_engine(database_url)
     try:
         for inst in instances:
@@ -182,7 +326,17 @@ async def run_backend(args: argparse.Namespace, backend: str) -> dict[str, Any]:
     result["backend"] = backend
     result["instances"] = count
     result["logs"] = str(workdir)
-    return _summarise(result)
+    result["warmup_s"] = args.warmup
+    result["window_s"] = args.window
+    summary = _summarise(result)
+    if args.tracemalloc:
+        summary["tracemalloc"] = {
+            inst.process.name: _trace_report(
+                workdir / f"trace-{inst.process.name}", args.warmup, args.window, args.top
+            )
+            for inst in instances
+        }
+    return summary
 
 
 async def _wait_healthy(process: BotProcess) -> None:
@@ -201,6 +355,12 @@ async def _processed(engine: Any, ids: set[int]) -> dict[str, int]:
             )
             found.update(rows.scalars())
     return {"expected": len(ids), "found": len(found), "missing": len(ids - found)}
+
+
+def _start_tracing(folder: Path) -> None:
+    # The hook in the bot process polls for this file (see bench/tracemalloc_hook).
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "start").write_text("0")
 
 
 async def _drive(
@@ -225,6 +385,9 @@ async def _drive(
                 await asyncio.wait_for(stop_sampling.wait(), RSS_EVERY_SECONDS)
 
     sampler = asyncio.create_task(sample())
+    if args.tracemalloc:
+        for inst in instances:
+            _start_tracing(Path(inst.process.env["BENCH_TRACEMALLOC_DIR"]))
     async with aiohttp.ClientSession(connector=connector) as http:
 
         async def post(item: Posted | None, url: str, body: bytes) -> None:
@@ -270,6 +433,11 @@ async def _drive(
         load_ended = time.monotonic()
         if tasks:
             await asyncio.wait(tasks, timeout=60)
+        # Posts still retrying after that would outlive the HTTP session: their updates count
+        # as unanswered or lost below, as they should.
+        for task in list(tasks):
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
         # Drain: every update handled (or the deadline).
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
@@ -314,8 +482,16 @@ async def _totals(http: aiohttp.ClientSession, instances: list[Instance]) -> dic
 
 
 async def _get(http: aiohttp.ClientSession, url: str) -> str:
-    async with http.get(url) as response:
-        return await response.text()
+    # A saturated instance may answer /metrics late; the run's figures must still be printed.
+    for attempt in range(5):
+        try:
+            async with http.get(url, timeout=aiohttp.ClientTimeout(total=30)) as response:
+                return await response.text()
+        except (aiohttp.ClientError, TimeoutError):
+            if attempt == 4:
+                raise
+            await asyncio.sleep(2.0)
+    raise AssertionError("unreachable")
 
 
 def _metric(body: str, name: str) -> float:
@@ -348,18 +524,14 @@ def _summarise(result: dict[str, Any]) -> dict[str, Any]:
     metrics = result["metrics"]
     unique_ids = len(posted)
     processed = result["processed_updates"]
+    warmup, window = result["warmup_s"], result["window_s"]
     rss = {
         name: {
             "start_mb": round(points[0][1], 1) if points else None,
             "end_mb": round(points[-1][1], 1) if points else None,
             "max_mb": round(max(p[1] for p in points), 1) if points else None,
-            # Warm-up (imports, caches, pools) is excluded from the trend.
-            "slope_mb_per_min": round(
-                slope_per_minute([p for p in points if p[0] >= 0.1 * points[-1][0]]), 3
-            )
-            if points
-            else None,
             "samples": len(points),
+            **trend(points, warmup, window),
         }
         for name, points in result.pop("rss").items()
     }
@@ -399,6 +571,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--redeliver", type=float, default=0.01, help="share of updates posted twice"
     )
+    parser.add_argument(
+        "--warmup", type=float, default=120.0, help="seconds left out of the RSS trend"
+    )
+    parser.add_argument(
+        "--window", type=float, default=180.0, help="seconds per window of the trend (0: none)"
+    )
+    parser.add_argument(
+        "--tracemalloc",
+        type=float,
+        default=0.0,
+        help="trace allocations in the bot processes, a snapshot every this many seconds",
+    )
+    parser.add_argument("--top", type=int, default=12, help="growing allocation sites shown")
     args = parser.parse_args(argv)
     backends = ["postgres", "sqlite"] if args.backend == "both" else [args.backend]
     ok = True

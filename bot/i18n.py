@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import date, datetime, time
 from decimal import Decimal
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import NamedTuple
 
@@ -140,15 +140,22 @@ def fmt_number(value: Decimal | int) -> str:
     return babel_numbers.format_decimal(value, locale=_locale.get())
 
 
+@lru_cache(maxsize=4096)
+def _format_date(value: date, pattern: str, locale: str) -> str:
+    # Babel parses the pattern and walks the locale data on every call (~0.1 ms); a worklist
+    # repeats a few dates over dozens of lines. Bounded: dates in use are few at any time.
+    return babel_dates.format_date(value, format=pattern, locale=locale)
+
+
 def fmt_date(value: date, today: date | None = None) -> str:
     """Weekday and day; the year too when it is not the current one ("Fri, 1 December 2027")."""
     pattern = "EEE, d MMMM" if today is None or value.year == today.year else "EEE, d MMMM y"
     # Full month names: no abbreviation dot to collide with the end of a sentence.
-    return babel_dates.format_date(value, format=pattern, locale=_locale.get())
+    return _format_date(value, pattern, _locale.get())
 
 
 def fmt_date_full(value: date) -> str:
-    return babel_dates.format_date(value, format="d MMMM y", locale=_locale.get())
+    return _format_date(value, "d MMMM y", _locale.get())
 
 
 def fmt_time(value: time) -> str:

@@ -90,3 +90,22 @@ def test_money_is_formatted_per_locale():
     with use_locale("en"):
         assert fmt_money(Decimal("150000"), "RUB").replace("\xa0", " ") == "RUB 150,000"
         assert fmt_money(Decimal("99999.5"), "RUB").replace("\xa0", " ") == "RUB 99,999.50"
+
+
+def test_dates_are_formatted_per_locale_and_year_though_memoised():
+    from datetime import date
+
+    from bot.i18n import fmt_date, fmt_date_full
+
+    day = date(2027, 12, 3)
+    # The same date asked for in turn in each locale and against each "today": the memo is
+    # keyed by all three, so no answer leaks from one to another.
+    for _round in range(2):
+        with use_locale("en"):
+            assert fmt_date(day, date(2027, 1, 1)) == "Fri, 3 December"
+            assert fmt_date(day, date(2026, 1, 1)) == "Fri, 3 December 2027"
+            assert fmt_date_full(day) == "3 December 2027"
+        with use_locale("ru"):
+            assert fmt_date(day, date(2027, 1, 1)) == "пт, 3 декабря"
+            assert fmt_date(day, date(2026, 1, 1)) == "пт, 3 декабря 2027"
+            assert fmt_date_full(day) == "3 декабря 2027"
