@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Row, Select, and_, null, select
+from sqlalchemy import ColumnElement, Executable, and_, null, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import QueryableAttribute
 
@@ -173,8 +173,8 @@ class ExportRepository:
 
 
 async def _streamed(
-    conn: AsyncConnection, query: Select[Any], chunk: int
-) -> AsyncIterator[Sequence[Row[Any]]]:
+    conn: AsyncConnection, query: Executable, chunk: int
+) -> AsyncIterator[Sequence[Any]]:
     """The query's rows, `chunk` at a time, from one server-side cursor (asyncpg's portal,
     SQLite's stepping statement): the whole export is one query per table, planned once, and
     only a chunk of rows is in memory. (Keyset pages, one query per chunk, were planned anew
@@ -191,9 +191,9 @@ async def _streamed(
 class _Grouped:
     """(client id, value) rows in client id order, taken a chunk of clients at a time."""
 
-    def __init__(self, chunks: AsyncIterator[Sequence[Row[Any]]]) -> None:
+    def __init__(self, chunks: AsyncIterator[Sequence[Any]]) -> None:
         self._chunks = chunks
-        self._rows: Sequence[Row[Any]] = ()
+        self._rows: Sequence[Any] = ()
         self._at = 0
         self._done = False
 
