@@ -26,7 +26,7 @@ import asyncio
 import re
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
 from dataclasses import dataclass, field
 from datetime import date
 from enum import StrEnum
@@ -358,30 +358,41 @@ class ImportService:
             keys.phones.setdefault(digits, ("base", client_id))
         checked = _Checked()
         limit = self._ctx.limits.import_max_rows
-        for number, cells in self._rows(path):
-            checked.count += 1
-            if checked.count > limit:
-                raise DomainError(ErrorCode.IMPORT_TOO_MANY_ROWS, limit=limit)
-            if checked.count % PROGRESS_EVERY == 0:
-                await progress("read", checked.count, 0)
-            await slices.give_way()
-            row, row_problems = self._parse(
-                default_manager, number, cells, headers, mapping, members
-            )
-            if row is None:
-                checked.skipped_rows += 1
-                checked.problems.extend(row_problems)
-                continue
-            target = keys.find(row)
-            if target is not None:
-                checked.duplicates.append((target, row))
-                continue
-            keys.remember(row, ("file", len(checked.new_rows)))
-            checked.new_rows.append(row)
+        # Checking is pure Python on rows from the parsed file: on SQLite the write gate is
+        # handed on meanwhile (a client another member adds in these seconds is not checked
+        # against: the same as if the import had come first).
+        async with self._database_released():
+            for number, cells in self._rows(path):
+                checked.count += 1
+                if checked.count > limit:
+                    raise DomainError(ErrorCode.IMPORT_TOO_MANY_ROWS, limit=limit)
+                if checked.count % PROGRESS_EVERY == 0:
+                    await progress("read", checked.count, 0)
+                await slices.give_way()
+                row, row_problems = self._parse(
+                    default_manager, number, cells, headers, mapping, members
+                )
+                if row is None:
+                    checked.skipped_rows += 1
+                    checked.problems.extend(row_problems)
+                    continue
+                target = keys.find(row)
+                if target is not None:
+                    checked.duplicates.append((target, row))
+                    continue
+                keys.remember(row, ("file", len(checked.new_rows)))
+                checked.new_rows.append(row)
         if checked.count == 0:
             raise DomainError(ErrorCode.IMPORT_EMPTY)
         await progress("read", checked.count, checked.count)
         return checked
+
+    def _database_released(self) -> AbstractAsyncContextManager[None]:
+        """Where batches commit on their own (SQLite), what the update did so far is
+        committed and other members may write until the block ends. On PostgreSQL the file is
+        one transaction, held on to."""
+        uow = self._ctx.uow
+        return uow.paused() if uow.imports.commits_per_batch else nullcontext()
 
     async def _save(
         self,
@@ -600,7 +611,7 @@ class ImportService:
             await self._write_batch(actor, ids, batch, dues, slices)
             if per_batch and start + len(batch) < total:
                 written += ids
-                async with uow.paused():  # committed; other members' updates go in here
+                async with self._database_released():  # committed; others write here
                     pass
             elif per_batch:
                 written += ids  # committed with the rest of the last transaction
