@@ -93,13 +93,14 @@ SECTIONS: list[tuple[str, dict[str, str]]] = [
             "most this often",
             "LIMITS__IMPORT_PROBLEMS_LISTED": "problem rows listed in the import's message "
             "(all of them are in the attached file)",
-            "LIMITS__IMPORT_WRITE_ROWS": "rows an import writes per batch of INSERT statements; "
-            "smaller lets other members' updates in more often",
+            "LIMITS__IMPORT_WRITE_ROWS": "rows an import writes per batch (one COPY per table "
+            "on PostgreSQL, one executemany and one transaction on SQLite); smaller lets other "
+            "members' updates in more often",
             "LIMITS__MASS_VIEW_CARDS": "a member (not the owner) opening more distinct cards "
             "plus exports than this within the window alerts the owners, once per episode",
             "LIMITS__MASS_VIEW_MINUTES": "that window, in minutes",
-            "LIMITS__EXPORT_CHUNK_ROWS": "rows read per query while an export streams into "
-            "its file",
+            "LIMITS__EXPORT_CHUNK_ROWS": "rows fetched at a time from the export's server-side "
+            "cursors while it streams into its file",
             "LIMITS__EXPORT_MAX_BYTES": "an exported file above this is refused: what the public "
             "Bot API takes from a bot (a local Bot API server takes up to 2000 MB)",
             "LIMITS__AUDIT_PAGE_SIZE": "rows per `/audit` page",

@@ -3,9 +3,15 @@
 How a long import shows progress although replies wait for the commit
 -----------------------------------------------------------------------
 The import runs inside the unit of work of the update that pressed «Import» (or «Skip» /
-«Merge»): one transaction for the whole file, so a failure anywhere leaves the base as it was,
-and no second unit of work is opened inside the first (SQLite's write gate would wait on
-itself). Replies wait for that commit (bot/telegram/replies.py), which is right for the final
+«Merge»), and no second unit of work is opened inside the first (SQLite's write gate would wait
+on itself). On PostgreSQL the whole file is that one transaction: a failure anywhere leaves the
+base as it was, and other updates proceed meanwhile (the team row is not locked); the import
+takes an advisory lock per team, so two imports of one team never interleave. On SQLite, which
+has one writer, the service hands the write gate on while it checks rows and commits each batch
+of rows on its own (`UnitOfWork.paused`), so other members are answered during a long import;
+a failure or a shutdown deletes the batches already committed before it is reported, and one
+import per team at a time is kept by a lock of the process (bot/services/importing/service.py).
+Replies wait for the update's commit (bot/telegram/replies.py), which is right for the final
 report — it must not claim rows that were rolled back — but would hide progress. So the button
 answer and the progress edits are the documented exception, sent at once
 (`replies.answer_callback_now`, `ProgressMessage`): they say nothing about saved data, only
@@ -14,13 +20,10 @@ A failure is caught here, rolled back explicitly and reported on the progress me
 update then commits nothing but the cleared state.
 Reading a file (the download, then the parse in a worker process: bot/services/importing/
 worker.py) happens with the unit of work paused (`UnitOfWork.paused`), so nobody waits for it;
-the rows read at preview are what «Import» writes. While the import writes on SQLite other
-updates queue at the write gate. On PostgreSQL they
-proceed (the team row is not locked); the import takes an advisory lock per team, so two imports
-of one team never interleave, and a second press of the same button (a double tap read the
-state before the first run cleared it) finds the first run's audit row once it gets the lock and
-is told the file is already imported. A shutdown that cancels a long import tells the owner on
-the progress message that nothing was saved.
+the rows read at preview are what «Import» writes. A second press of the same button (a double
+tap read the state before the first run cleared it) finds the first run's audit row once it
+gets the team's import lock and is told the file is already imported. A shutdown that cancels a
+long import tells the owner on the progress message that nothing was saved.
 """
 
 from __future__ import annotations

@@ -38,6 +38,8 @@ class UTCDateTime(TypeDecorator[datetime]):
             value = datetime.fromisoformat(value)
         if value.tzinfo is None:
             return value.replace(tzinfo=UTC)
+        if value.tzinfo is UTC:  # asyncpg's, always: an export reads hundreds of thousands
+            return value
         return value.astimezone(UTC)
 
 

@@ -125,6 +125,29 @@ async def test_csv_export_of_a_managers_clients_with_history_is_two_files(team: 
     ]
 
 
+async def test_phones_and_tags_stay_with_their_clients_across_chunks(team: BotHarness):
+    """Clients, their phones and their tags are read by three cursors side by side, a chunk
+    at a time: a client with none, or one whose phones end a chunk, must not shift the rest."""
+    await team.send(MANAGER, "/add Без телефона")
+    await team.send(MANAGER, "/add Два телефона, +7 999 000-00-01, +7 999 000-00-02, #b #a")
+    await team.send(OTHER, "/add Чужой, +7 999 000-00-03, #c")
+    await team.send(MANAGER, "/add Последний, +7 999 000-00-04")
+    team.session.clear()
+    team.app.settings.limits.export_chunk_rows = 2
+    await team.send(OWNER, "/export csv Max")
+    [doc] = _documents(team)
+    header, *rows = _csv(doc)
+    by_name = {row[1]: (row[header.index("Phones")], row[header.index("Tags")]) for row in rows}
+    assert by_name == {
+        "Иванов Петр": ("'+7 999 123-45-67", "#vip"),
+        "'" + EVIL_NAME: ("", ""),
+        "Без телефона": ("", ""),
+        "Два телефона": ("'+7 999 000-00-01, +7 999 000-00-02", "#a #b"),
+        "Последний": ("'+7 999 000-00-04", ""),
+    }
+    assert [row[0] for row in rows] == sorted((row[0] for row in rows), key=int)
+
+
 async def test_export_of_a_segment_and_a_tag(team: BotHarness):
     await team.send(OWNER, "/export segment vip")
     [doc] = _documents(team)

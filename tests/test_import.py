@@ -727,6 +727,44 @@ async def test_a_shutdown_during_an_import_tells_the_owner_nothing_was_saved(
     assert await count(team, Client) == 0
 
 
+async def test_a_shutdown_after_some_batches_were_written_takes_them_back(
+    team: BotHarness, monkeypatch: pytest.MonkeyPatch
+):
+    """On SQLite the batches are committed one by one: a shutdown half-way deletes the ones
+    already written (with their phones and follow-ups) before the owner is told nothing was
+    saved. On PostgreSQL the one transaction is rolled back."""
+    import asyncio
+
+    await team.send(OWNER, "/add Старый клиент, +7 999 123-45-67")
+    before = {model: await count(team, model) for model in (Client, ClientPhone, Followup)}
+    team.app.settings.limits.import_write_rows = 2
+    calls = {"n": 0}
+    stuck = asyncio.Event()
+    original = ImportRepository.add_followups
+
+    async def hanging(self: ImportRepository, rows: Any) -> None:
+        calls["n"] += 1
+        if calls["n"] == 3:  # two batches are written, the third never ends
+            stuck.set()
+            await asyncio.Event().wait()
+        await original(self, rows)
+
+    monkeypatch.setattr(ImportRepository, "add_followups", hanging)
+    rows = [["Название", "Телефон"]] + [[f"Клиент {i}", f"99900000{i:02d}"] for i in range(7)]
+    mapping = (await upload(team, OWNER, csv_bytes(rows), "t.csv"))[-1]
+    team.session.clear()
+    pressing = asyncio.create_task(team.press(OWNER, button(mapping, "go")))
+    await asyncio.wait_for(stuck.wait(), timeout=20)
+    pressing.cancel()  # what the runtime does at SHUTDOWN_TIMEOUT_SECONDS
+    with pytest.raises(asyncio.CancelledError):
+        await pressing
+    edits = [r.text for r in team.session.sent(EditMessageText)]
+    assert "Nothing was saved" in edits[-1]
+    after = {model: await count(team, model) for model in (Client, ClientPhone, Followup)}
+    assert after == before
+    assert not any(a.action == "import" for a in await _audit(team))
+
+
 async def test_a_table_with_150_columns_gets_a_mapping_within_telegrams_limit(
     team: BotHarness,
 ):

@@ -15,11 +15,12 @@ import csv
 import io
 import re
 import zipfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from html import escape
+from typing import Any
 
 Cell = str | int | Decimal | date | datetime | None
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
@@ -108,8 +109,37 @@ _ROWS_PER_WRITE = 500
 
 
 def _xml_text(value: str) -> str:
-    value = _ILLEGAL_XML.sub("", value)
+    # Printable text (nearly every cell) has none of the illegal characters: no regex for it.
+    if not value.isprintable():
+        value = _ILLEGAL_XML.sub("", value)
     return value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _text_cell(value: str) -> str:
+    # A formula-like text is typed as text with the quote prefix: Excel shows it as is and
+    # never evaluates it, even when the cell is edited.
+    style = ' s="1"' if value.startswith(FORMULA_TRIGGERS) else ""
+    return f'<c t="inlineStr"{style}><is><t xml:space="preserve">{_xml_text(value)}</t></is></c>'
+
+
+def _bool_cell(value: bool) -> str:
+    return f'<c t="b"><v>{int(value)}</v></c>'
+
+
+def _number_cell(value: int | Decimal) -> str:
+    # Decimal as written ("1500.50"): Excel reads it as a double; kopecks survive exactly
+    # up to 2**53, far above any sum this product sees.
+    return f"<c><v>{value}</v></c>"
+
+
+def _datetime_cell(value: datetime) -> str:
+    # Excel has no time zones: callers pass local time.
+    serial = (value.replace(tzinfo=None) - _EPOCH).total_seconds() / 86400
+    return f'<c s="3"><v>{serial!r}</v></c>'
+
+
+def _date_cell(value: date) -> str:
+    return f'<c s="2"><v>{(value - _EPOCH.date()).days}</v></c>'
 
 
 def _xlsx_cell(value: Cell) -> str:
@@ -117,29 +147,38 @@ def _xlsx_cell(value: Cell) -> str:
     if value is None:
         return "<c/>"
     if isinstance(value, str):
-        # A formula-like text is typed as text with the quote prefix: Excel shows it as is and
-        # never evaluates it, even when the cell is edited.
-        style = ' s="1"' if value.startswith(FORMULA_TRIGGERS) else ""
-        return (
-            f'<c t="inlineStr"{style}><is><t xml:space="preserve">{_xml_text(value)}</t></is></c>'
-        )
+        return _text_cell(value)
     if isinstance(value, bool):
-        return f'<c t="b"><v>{int(value)}</v></c>'
+        return _bool_cell(value)
     if isinstance(value, int | Decimal):
-        # Decimal as written ("1500.50"): Excel reads it as a double; kopecks survive exactly
-        # up to 2**53, far above any sum this product sees.
-        return f"<c><v>{value}</v></c>"
+        return _number_cell(value)
     if isinstance(value, datetime):
-        # Excel has no time zones: callers pass local time.
-        serial = (value.replace(tzinfo=None) - _EPOCH).total_seconds() / 86400
-        return f'<c s="3"><v>{serial!r}</v></c>'
+        return _datetime_cell(value)
     if isinstance(value, date):
-        return f'<c s="2"><v>{(value - _EPOCH.date()).days}</v></c>'
+        return _date_cell(value)
     return _xlsx_cell(str(value))
 
 
+# The cell writer of each exact type; subclasses (a StrEnum) go through `_xlsx_cell`. Looked up
+# once per cell instead of a chain of isinstance checks: 100,000 clients are 3,700,000 cells.
+_CELLS: dict[type, Callable[[Any], str]] = {
+    str: _text_cell,
+    bool: _bool_cell,
+    int: _number_cell,
+    Decimal: _number_cell,
+    datetime: _datetime_cell,
+    date: _date_cell,
+    type(None): lambda value: "<c/>",
+}
+
+
 def _row_xml(values: Iterable[Cell]) -> str:
-    return "<row>" + "".join(_xlsx_cell(v) for v in values) + "</row>"
+    cells = _CELLS
+    return (
+        "<row>"
+        + "".join([cells.get(type(value), _xlsx_cell)(value) for value in values])
+        + "</row>"
+    )
 
 
 def _write_sheet(archive: zipfile.ZipFile, index: int, sheet: Sheet) -> None:

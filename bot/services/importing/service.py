@@ -1,15 +1,23 @@
 """Import of a client table (owner only): preview the columns, validate every row, find
-duplicates, then write everything in the caller's unit of work — all of it or nothing.
+duplicates, then write everything — all of it or nothing.
 
 The file is parsed once, at preview, by a worker process (`worker.py`) that writes its rows to
 a file keyed by the import's token (`parsed.py`); «Import» reads those rows back in chunks,
 letting other updates run between them, so no step holds the event loop for long.
 
-Two passes over the rows. Reading validates and looks for duplicates without writing, so when
-duplicates turn up and the owner has not said what to do with them, nothing has been written
-and the question can be asked. Writing then goes in bulk statements (a 50,000-row file is
-50 INSERTs per table, not 250,000). A failure anywhere raises out of the caller's unit of work,
-which rolls the whole file back.
+Two passes over the rows (`_check`, then `_save`). Reading validates and looks for duplicates
+without writing, so when duplicates turn up and the owner has not said what to do with them,
+nothing has been written and the question can be asked. Writing then goes in batches of
+`import_write_rows` clients, each one bulk statement per table (`_write_batch`: a COPY per
+table on PostgreSQL, an executemany on SQLite).
+
+On PostgreSQL the whole file is the caller's one transaction: a failure rolls it back, and
+other members' updates go on meanwhile. On SQLite, which has one writer at a time, each batch
+is committed on its own and the write gate handed on between batches, so other members are
+answered during a long import; a failure (or a shutdown) deletes the clients written so far
+(their phones, tags, follow-ups and notes go with them), and the last transaction (merges into
+existing cards, the roster bump, the audit entry) is all-or-nothing as before. Meanwhile the
+new clients become visible batch by batch.
 """
 
 from __future__ import annotations
@@ -17,7 +25,8 @@ from __future__ import annotations
 import asyncio
 import re
 import time
-from collections.abc import Awaitable, Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
 from dataclasses import dataclass, field
 from datetime import date
 from enum import StrEnum
@@ -28,7 +37,7 @@ from bot.errors import ErrorCode
 from bot.fields import IMPORTED, Kind
 from bot.parsing.names import clean_name, clean_optional
 from bot.services import matching
-from bot.services.clients import first_contact_due, length_exceeded, new_client_row
+from bot.services.clients import Due, first_contact_due, length_exceeded, new_client_row
 from bot.services.context import Actor, ServiceContext
 from bot.services.errors import DomainError
 from bot.services.gc_pause import full_collections_deferred
@@ -60,6 +69,11 @@ class _Slices:
             await asyncio.sleep(0)
             self._since = time.perf_counter()
 
+
+# Teams whose import is under way in this process, where batches are committed one by one
+# (SQLite): set when it ends. A database lock cannot span those commits; SQLite is written by
+# one process.
+_RUNNING: dict[int, asyncio.Event] = {}
 
 # What each import target is (bot/fields.py): how its cell is read.
 _KINDS = {field.name: field.kind for field in IMPORTED}
@@ -111,6 +125,32 @@ class _Row:
     tags: list[str] = field(default_factory=list)
     note: str | None = None
     next_call: date | None = None
+
+
+@dataclass(slots=True)
+class _Checked:
+    """What the first pass found: rows to add, duplicates (where each was first seen, the
+    row), rows with problems."""
+
+    count: int = 0
+    new_rows: list[_Row] = field(default_factory=list)
+    duplicates: list[tuple[tuple[str, int], _Row]] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+    skipped_rows: int = 0
+
+    def result(
+        self, *, imported: int, merged: int, skipped: int, needs_choice: bool = False
+    ) -> ImportResult:
+        return ImportResult(
+            rows=self.count,
+            imported=imported,
+            merged=merged,
+            duplicates=len(self.duplicates),
+            duplicates_skipped=skipped,
+            skipped_rows=self.skipped_rows,
+            problems=self.problems,
+            needs_choice=needs_choice,
+        )
 
 
 @dataclass(slots=True)
@@ -252,16 +292,58 @@ class ImportService:
         first run committed) is refused once it holds the team's import lock."""
         self.ensure_owner(actor)
         headers = list(headers)
-        path = self._parsed_path(actor, token)
         mapping = list(mapping)[: len(headers)]
         mapping += [SKIP] * (len(headers) - len(mapping))
         problem = mapping_problem(mapping)
         if problem is not None:
             raise DomainError(problem)
-        uow, team_id = self._ctx.uow, actor.team.id
+        async with self._one_import_per_team(actor.team.id):
+            if await self._ctx.uow.imports.already_imported(actor.team.id, token):
+                raise DomainError(ErrorCode.IMPORT_ALREADY_DONE)
+            checked = await self._check(
+                actor,
+                self._parsed_path(actor, token),
+                headers,
+                mapping,
+                default_manager_id,
+                progress,
+            )
+            if checked.duplicates and policy is DuplicatePolicy.ASK:
+                return checked.result(imported=0, merged=0, skipped=0, needs_choice=True)
+            return await self._save(actor, token, checked, policy, progress)
+
+    @asynccontextmanager
+    async def _one_import_per_team(self, team_id: int) -> AsyncIterator[None]:
+        """PostgreSQL: the import's advisory lock, held by its one transaction. SQLite commits
+        per batch, so a lock of this process (the only one writing a SQLite file) is held
+        instead; a second import waits for it with the write gate handed back."""
+        uow = self._ctx.uow
         await uow.imports.lock_team(team_id)
-        if await uow.imports.already_imported(team_id, token):
-            raise DomainError(ErrorCode.IMPORT_ALREADY_DONE)
+        if not uow.imports.commits_per_batch:
+            yield
+            return
+        while (running := _RUNNING.get(team_id)) is not None:
+            async with uow.paused():
+                await running.wait()
+        done = _RUNNING[team_id] = asyncio.Event()
+        try:
+            yield
+        finally:
+            del _RUNNING[team_id]
+            done.set()
+
+    async def _check(
+        self,
+        actor: Actor,
+        path: Path,
+        headers: list[str],
+        mapping: list[str],
+        default_manager_id: int | None,
+        progress: Progress,
+    ) -> _Checked:
+        """First pass: every row validated and looked up among the base's and the file's
+        earlier clients; nothing written."""
+        uow, team_id = self._ctx.uow, actor.team.id
         members = await self._member_lookup(actor)
         default_manager = await self.default_manager(actor, default_manager_id)
         keys = _Keys()
@@ -274,88 +356,117 @@ class ImportService:
         for client_id, digits in await uow.imports.phone_keys(team_id):
             await slices.give_way()
             keys.phones.setdefault(digits, ("base", client_id))
-
-        new_rows: list[_Row] = []
-        duplicates: list[tuple[tuple[str, int], _Row]] = []
-        problems: list[Problem] = []
-        skipped_rows = count = 0
+        checked = _Checked()
         limit = self._ctx.limits.import_max_rows
-        for number, cells in self._rows(path):
-            count += 1
-            if count > limit:
-                raise DomainError(ErrorCode.IMPORT_TOO_MANY_ROWS, limit=limit)
-            if count % PROGRESS_EVERY == 0:
-                await progress("read", count, 0)
-            await slices.give_way()
-            row, row_problems = self._parse(
-                default_manager, number, cells, headers, mapping, members
-            )
-            if row is None:
-                skipped_rows += 1
-                problems.extend(row_problems)
-                continue
-            target = keys.find(row)
-            if target is not None:
-                duplicates.append((target, row))
-                continue
-            keys.remember(row, ("file", len(new_rows)))
-            new_rows.append(row)
-        if count == 0:
+        # Checking is pure Python on rows from the parsed file: on SQLite the write gate is
+        # handed on meanwhile (a client another member adds in these seconds is not checked
+        # against: the same as if the import had come first).
+        async with self._database_released():
+            for number, cells in self._rows(path):
+                checked.count += 1
+                if checked.count > limit:
+                    raise DomainError(ErrorCode.IMPORT_TOO_MANY_ROWS, limit=limit)
+                if checked.count % PROGRESS_EVERY == 0:
+                    await progress("read", checked.count, 0)
+                await slices.give_way()
+                row, row_problems = self._parse(
+                    default_manager, number, cells, headers, mapping, members
+                )
+                if row is None:
+                    checked.skipped_rows += 1
+                    checked.problems.extend(row_problems)
+                    continue
+                target = keys.find(row)
+                if target is not None:
+                    checked.duplicates.append((target, row))
+                    continue
+                keys.remember(row, ("file", len(checked.new_rows)))
+                checked.new_rows.append(row)
+        if checked.count == 0:
             raise DomainError(ErrorCode.IMPORT_EMPTY)
-        await progress("read", count, count)
+        await progress("read", checked.count, checked.count)
+        return checked
 
-        if duplicates and policy is DuplicatePolicy.ASK:
-            return ImportResult(
-                rows=count,
-                imported=0,
-                merged=0,
-                duplicates=len(duplicates),
-                duplicates_skipped=0,
-                skipped_rows=skipped_rows,
-                problems=problems,
-                needs_choice=True,
-            )
+    def _database_released(self) -> AbstractAsyncContextManager[None]:
+        """Where batches commit on their own (SQLite), what the update did so far is
+        committed and other members may write until the block ends. On PostgreSQL the file is
+        one transaction, held on to."""
+        uow = self._ctx.uow
+        return uow.paused() if uow.imports.commits_per_batch else nullcontext()
+
+    async def _save(
+        self,
+        actor: Actor,
+        token: str,
+        checked: _Checked,
+        policy: DuplicatePolicy,
+        progress: Progress,
+    ) -> ImportResult:
+        """Second pass: the new rows written, duplicates merged or skipped, the import
+        audited. On SQLite a failure takes back the batches already committed."""
+        uow, team_id = self._ctx.uow, actor.team.id
+        in_base: list[tuple[int, _Row]] = []
         merged = 0
         if policy is DuplicatePolicy.MERGE:
-            in_base: list[tuple[int, _Row]] = []
-            for (where, index), row in duplicates:
+            for (where, index), row in checked.duplicates:
                 if where == "file":
-                    _merge_rows(new_rows[index], row)
+                    _merge_rows(checked.new_rows[index], row)
                 else:
                     in_base.append((index, row))
-            merged = len(duplicates)
-        imported = len(new_rows)
-        del keys  # freed now, not with everything else when this returns
-        await self._write(actor, new_rows, progress)
-        if policy is DuplicatePolicy.MERGE:
-            await self._merge_into_base(actor, in_base)
-        # New names and contacts: cached lookup candidates of the team are stale (see
-        # Team.roster_version). Last, so the team row is locked only for the commit.
-        await uow.imports.bump_roster(team_id)
-        result = ImportResult(
-            rows=count,
-            imported=imported,
-            merged=merged,
-            duplicates=len(duplicates),
-            duplicates_skipped=0 if policy is DuplicatePolicy.MERGE else len(duplicates),
-            skipped_rows=skipped_rows,
-            problems=problems,
-        )
-        await uow.audit.add(
-            team_id=team_id,
-            actor_id=actor.member.id,
-            action="import",
-            now=self._ctx.now(),
-            details={
-                "rows": result.rows,
-                "imported": result.imported,
-                "merged": result.merged,
-                "duplicates_skipped": result.duplicates_skipped,
-                "skipped_rows": result.skipped_rows,
-                "token": token,
-            },
-        )
+            merged = len(checked.duplicates)
+        imported = len(checked.new_rows)
+        written: list[int] = []
+        try:
+            await self._write(actor, checked.new_rows, progress, written)
+            if policy is DuplicatePolicy.MERGE:
+                await self._merge_into_base(actor, in_base)
+            # New names and contacts: cached lookup candidates of the team are stale (see
+            # Team.roster_version). Last, so the team row is locked only for the commit.
+            await uow.imports.bump_roster(team_id)
+            result = checked.result(
+                imported=imported,
+                merged=merged,
+                skipped=0 if policy is DuplicatePolicy.MERGE else len(checked.duplicates),
+            )
+            await uow.audit.add(
+                team_id=team_id,
+                actor_id=actor.member.id,
+                action="import",
+                now=self._ctx.now(),
+                details={
+                    "rows": result.rows,
+                    "imported": result.imported,
+                    "merged": result.merged,
+                    "duplicates_skipped": result.duplicates_skipped,
+                    "skipped_rows": result.skipped_rows,
+                    "token": token,
+                },
+            )
+            if written:
+                # The last of the file's transactions on SQLite: the last batch, the merges,
+                # the roster and the audit entry together.
+                await uow.commit()
+        except BaseException:
+            if written:
+                await self._take_back(team_id, written)
+            raise
         return result
+
+    async def _take_back(self, team_id: int, written: list[int]) -> None:
+        """Delete what the committed batches wrote (SQLite), then let the failure go on. A
+        shutdown's cancellation waits for this: the owner is told nothing was saved."""
+        undo = asyncio.ensure_future(self._remove(team_id, written))
+        try:
+            await asyncio.shield(undo)
+        except asyncio.CancelledError:
+            await undo  # cancelled once already: finish taking back, then stop
+            raise
+
+    async def _remove(self, team_id: int, written: list[int]) -> None:
+        uow = self._ctx.uow
+        await uow.rollback()
+        await uow.imports.remove_clients(team_id, written)
+        await uow.commit()
 
     def _rows(self, path: Path) -> Iterator[tuple[int, list[Cell]]]:
         """The rows read at preview, one chunk at a time. Gone (expired, another instance):
@@ -479,11 +590,15 @@ class ImportService:
                 raise values.BadValueError("too_long")
             row.columns[target] = text
 
-    async def _write(self, actor: Actor, rows: list[_Row], progress: Progress) -> None:
-        uow, now, team_id = self._ctx.uow, self._ctx.now(), actor.team.id
-        # Each manager's first follow-up falls due when their own working day starts.
-        dues: dict[tuple[int, date | None], Any] = {}
-        all_ids = await uow.imports.reserve_client_ids(team_id, len(rows))
+    async def _write(
+        self, actor: Actor, rows: list[_Row], progress: Progress, written: list[int]
+    ) -> None:
+        """The new rows, `import_write_rows` at a time. Where batches are committed one by
+        one (SQLite), the ids of the clients committed are added to `written`, and the write
+        gate is handed on after each batch."""
+        uow = self._ctx.uow
+        per_batch = uow.imports.commits_per_batch
+        dues: dict[tuple[int, date | None], Due] = {}
         slices = _Slices()
         total = len(rows)
         batch_rows = self._ctx.limits.import_write_rows
@@ -492,69 +607,88 @@ class ImportService:
             # returned held the loop for 100-200 ms.
             batch = rows[:batch_rows]
             del rows[:batch_rows]
-            ids = all_ids[start : start + batch_rows]
-            client_rows = []
-            for client_id, row in zip(ids, batch, strict=True):
-                await slices.give_way()
-                # Every row of one file has the same keys (one per mapped column, None when
-                # empty): the INSERT then goes as one executemany.
-                columns = row.columns
-                client_rows.append(
-                    new_client_row(
-                        team_id=team_id,
-                        manager_id=row.manager.id,
-                        name=row.name,
-                        now=now,
-                        digits=[digits for _, digits in row.phones],
-                        id=client_id,
-                        **columns,
-                    )
+            ids = await uow.imports.reserve_client_ids(actor.team.id, len(batch))
+            await self._write_batch(actor, ids, batch, dues, slices)
+            if per_batch and start + len(batch) < total:
+                written += ids
+                async with self._database_released():  # committed; others write here
+                    pass
+            elif per_batch:
+                written += ids  # committed with the rest of the last transaction
+            await progress("write", start + len(batch), total)
+
+    async def _write_batch(
+        self,
+        actor: Actor,
+        ids: list[int],
+        batch: list[_Row],
+        dues: dict[tuple[int, date | None], Due],
+        slices: _Slices,
+    ) -> None:
+        """One batch of new clients with their phones, tags, first follow-ups and notes: one
+        bulk statement per table, in the current transaction. Everything an import adds goes
+        through here (what keeps figures derived from clients up to date hooks in here)."""
+        uow, now, team_id = self._ctx.uow, self._ctx.now(), actor.team.id
+        client_rows = []
+        for client_id, row in zip(ids, batch, strict=True):
+            await slices.give_way()
+            # Every row of one file has the same keys (one per mapped column, None when
+            # empty): the INSERT then goes as one executemany (one COPY on PostgreSQL).
+            client_rows.append(
+                new_client_row(
+                    team_id=team_id,
+                    manager_id=row.manager.id,
+                    name=row.name,
+                    now=now,
+                    digits=[digits for _, digits in row.phones],
+                    id=client_id,
+                    **row.columns,
                 )
-            await uow.imports.add_clients(client_rows)
-            phones, tags, followups, notes = [], [], [], []
-            for client_id, row in zip(ids, batch, strict=True):
-                await slices.give_way()
-                phones += [
-                    {"team_id": team_id, "client_id": client_id, "raw": raw, "digits": digits}
-                    for raw, digits in row.phones
-                ]
-                tags += [{"team_id": team_id, "client_id": client_id, "tag": t} for t in row.tags]
-                key = (row.manager.id, row.next_call)
-                if key not in dues:
-                    dues[key] = first_contact_due(self._ctx, actor, row.manager, row.next_call)
-                due = dues[key]
-                followups.append(
+            )
+        await uow.imports.add_clients(client_rows)
+        phones, tags, followups, notes = [], [], [], []
+        for client_id, row in zip(ids, batch, strict=True):
+            await slices.give_way()
+            phones += [
+                {"team_id": team_id, "client_id": client_id, "raw": raw, "digits": digits}
+                for raw, digits in row.phones
+            ]
+            tags += [{"team_id": team_id, "client_id": client_id, "tag": t} for t in row.tags]
+            key = (row.manager.id, row.next_call)
+            if key not in dues:
+                dues[key] = first_contact_due(self._ctx, actor, row.manager, row.next_call)
+            due = dues[key]
+            followups.append(
+                {
+                    "team_id": team_id,
+                    "client_id": client_id,
+                    "manager_id": row.manager.id,
+                    "created_by": actor.member.id,
+                    "kind": FollowupKind.CALL,
+                    "due_at": due.at,
+                    "due_on": due.on,
+                    "date_only": True,
+                    "reason": None,
+                    "state": "pending",
+                    "created_at": now,
+                }
+            )
+            if row.note:
+                notes.append(
                     {
                         "team_id": team_id,
                         "client_id": client_id,
-                        "manager_id": row.manager.id,
-                        "created_by": actor.member.id,
-                        "kind": FollowupKind.CALL,
-                        "due_at": due.at,
-                        "due_on": due.on,
-                        "date_only": True,
-                        "reason": None,
-                        "state": "pending",
-                        "created_at": now,
+                        "author_id": actor.member.id,
+                        "kind": ActivityKind.NOTE,
+                        "outcome": None,
+                        "text": row.note,
+                        "occurred_at": now,
                     }
                 )
-                if row.note:
-                    notes.append(
-                        {
-                            "team_id": team_id,
-                            "client_id": client_id,
-                            "author_id": actor.member.id,
-                            "kind": ActivityKind.NOTE,
-                            "outcome": None,
-                            "text": row.note,
-                            "occurred_at": now,
-                        }
-                    )
-            await uow.imports.add_phones(phones)
-            await uow.imports.add_tags(tags)
-            await uow.imports.add_followups(followups)
-            await uow.imports.add_activities(notes)
-            await progress("write", start + len(batch), total)
+        await uow.imports.add_phones(phones)
+        await uow.imports.add_tags(tags)
+        await uow.imports.add_followups(followups)
+        await uow.imports.add_activities(notes)
 
     async def _merge_into_base(self, actor: Actor, merges: list[tuple[int, _Row]]) -> None:
         """Fill what the existing card lacks; add phones and tags it does not have. Never
