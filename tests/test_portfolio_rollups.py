@@ -399,7 +399,7 @@ def test_the_rollups_command_checks_and_rebuilds(
 async def test_the_migration_fills_the_rollups_from_existing_rows(
     empty_engine: AsyncEngine,  # noqa: F811 - the fixture imported above
 ) -> None:
-    await upgrade(empty_engine, "0007")
+    await upgrade(empty_engine, "0010")
     uows = UnitOfWorkFactory(create_session_factory(empty_engine))
     async with uows() as uow:
         team_id, members, clients = await _team(uow, "Asia/Kolkata")
