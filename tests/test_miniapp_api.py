@@ -498,6 +498,24 @@ async def test_next_contact_from_the_date_picker(api: ApiClient):
     )
 
 
+async def test_a_client_lost_in_the_card_has_its_follow_ups_cancelled_as_in_the_chat(
+    api: ApiClient,
+):
+    ivanov = await client_id(api, IVANOV)
+    status, body = await api.post(
+        f"/clients/{ivanov}/next-contact", MANAGER, {"date": "2026-12-15"}
+    )
+    assert status == 200, body
+    pending = (Followup.client_id == ivanov, Followup.state == "pending")
+    assert await count(api, Followup, *pending) == 1
+    status, card = await api.patch(f"/clients/{ivanov}", MANAGER, {"values": {"stage": "lost"}})
+    assert status == 200, card
+    assert card["next_contact"] is None
+    assert await count(api, Followup, *pending) == 0
+    cancelled = (Followup.client_id == ivanov, Followup.state == "cancelled")
+    assert await count(api, Followup, *cancelled) == 1
+
+
 @pytest.mark.parametrize(
     ("body", "code"),
     [

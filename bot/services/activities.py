@@ -178,13 +178,7 @@ class ActivityService:
             if is_lead:
                 extra = {"stage": Stage.LOST, "archived_at": self._ctx.now()}
             client = await self._touch(actor, client, contact=True, **extra)
-            await self._ctx.uow.followups.close_pending(
-                actor.team.id,
-                client.id,
-                FollowupState.CANCELLED,
-                self._ctx.now(),
-                all_campaigns=True,
-            )
+            await self._ctx.uow.followups.cancel_all(actor.team.id, client.id, self._ctx.now())
             return Logged(client, outcome, None, archived=is_lead)
 
         deal: DealInfo | None = None
