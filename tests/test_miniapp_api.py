@@ -538,6 +538,28 @@ async def test_a_bad_next_contact_is_refused_and_nothing_moves(
         assert await uow.followups.pending_for_client(1, ivanov) == before
 
 
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"date": "9999-12-31", "time": "23:00"},
+        {"date": "9999-12-31"},
+        {"date": "2036-12-31"},
+    ],
+)
+async def test_a_next_contact_beyond_ten_years_is_refused_politely(
+    api: ApiClient, body: dict[str, Any]
+):
+    """West of UTC, 9999-12-31 23:00 is in year 10000 in UTC: refused before it is converted."""
+    await api.harness.send(MANAGER, "/settings tz America/New_York")
+    ivanov = await client_id(api, IVANOV)
+    status, answer = await api.post(f"/clients/{ivanov}/next-contact", MANAGER, body)
+    refused(status, answer, 400, "date_invalid")
+    status, answer = await api.post(
+        f"/clients/{ivanov}/next-contact", MANAGER, {"date": "2036-11-30"}
+    )
+    assert status == 200, answer
+
+
 async def test_notes(api: ApiClient):
     ivanov = await client_id(api, IVANOV)
     status, item = await api.post(f"/clients/{ivanov}/notes", MANAGER, {"text": "Called back"})
