@@ -5,6 +5,7 @@ nothing written; on SQLite and PostgreSQL, through the real application (`build`
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -704,6 +705,27 @@ async def test_a_large_filtered_table_is_counted_up_to_its_cap(
     assert (page["total"], page["total_exact"]) == (2, False)
     # The member's whole base is always counted exactly.
     status, page = await api.post("/clients/query", OWNER, {})
+    assert (page["total"], page["total_exact"]) == (3, True)
+
+
+async def test_a_class_of_more_clients_than_bind_parameters_is_filtered(
+    api: ApiClient, monkeypatch: pytest.MonkeyPatch
+):
+    """A 100k-client team's class C: its ids pass the drivers' limit of 32,767 parameters."""
+    from bot.services.base_table import BaseTableService
+
+    classes = BaseTableService.classes
+    real = {await client_id(api, name) for name in (IVANOV, PETROV, SIDOROV)}
+    many = {client: ("C", "Z") for client in range(1_000_000, 1_034_000)}
+
+    async def more(self: BaseTableService, actor: Actor) -> Any:
+        found = await classes(self, actor)
+        return replace(found, of={**found.of, **many, **dict.fromkeys(real, ("C", "Z"))})
+
+    monkeypatch.setattr(BaseTableService, "classes", more)
+    status, page = await api.post("/clients/query", OWNER, {"abc": ["C"], "sort": "name"})
+    assert status == 200, page
+    assert sorted(item["name"] for item in page["items"]) == sorted([IVANOV, PETROV, SIDOROV])
     assert (page["total"], page["total_exact"]) == (3, True)
 
 
