@@ -450,6 +450,16 @@ async def test_a_value_no_form_sends_is_a_bad_request(api: ApiClient, values: di
     assert (await client_row(api, IVANOV)).city == "Москва"
 
 
+@pytest.mark.parametrize("manager", [2**31, 10**30, 0, -1, True])
+async def test_a_manager_id_out_of_range_is_a_bad_request(api: ApiClient, manager: object):
+    ivanov = await client_id(api, IVANOV)
+    body = {"values": {"manager": manager}}
+    status, answer = await api.patch(f"/clients/{ivanov}", OWNER, body)
+    refused(status, answer, 400, "bad_request")
+    assert answer["error"]["field"] == "manager"
+    assert await audits(api, "transfer") == 0
+
+
 async def test_only_head_and_owner_reassign_and_it_is_a_transfer(api: ApiClient):
     ivanov = await client_id(api, IVANOV)
     async with api.harness.uow_factory() as uow:
