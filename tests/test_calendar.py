@@ -18,7 +18,7 @@ from aiohttp import ClientSession, web
 from aiohttp.test_utils import TestClient, TestServer
 from ical.calendar_stream import IcsCalendarStream
 from pydantic import ValidationError
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from bot.config import Settings
 from bot.runtime import Runtime
@@ -26,7 +26,7 @@ from bot.runtime import calendar as calendar_endpoint
 from bot.runtime.serve import app_runner
 from bot.services import calendar as calendar_service
 from bot.telegram.callbacks import CalendarAction, TeamAct
-from storage.models import AuditEntry, CalendarFeed, Client
+from storage.models import AuditEntry, CalendarFeed, Client, Followup
 from tests.support.builders import HEAD, MANAGER, OTHER, OWNER, TeamSpec
 from tests.support.harness import BotHarness, Person
 from tests.support.reads import member_id
@@ -560,3 +560,45 @@ async def test_a_database_outage_is_503_and_says_nothing(
     assert response.status == 503 and response.headers["Retry-After"]
     assert await response.text() == "unavailable"
     assert "ConnectionRefusedError" in caplog.text and token not in caplog.text
+
+
+async def test_follow_ups_at_the_calendars_end_still_make_a_feed(
+    team: BotHarness, http: TestClient
+):
+    """Stored before follow-up dates were capped: the feed still renders, RFC 5545 clean."""
+    await team.send(MANAGER, "/next Ivanov 15.12")
+    await team.send(MANAGER, "/meet Petrov 16.12 14:30")
+    async with team.uow_factory() as uow:
+        await uow.session.execute(
+            update(Followup)
+            .where(Followup.date_only.is_(True))
+            .values(due_on=date.max, due_at=datetime(9999, 12, 31, 6, 0, tzinfo=UTC))
+        )
+        await uow.session.execute(
+            update(Followup)
+            .where(Followup.date_only.is_(False))
+            .values(due_on=date.max, due_at=datetime(9999, 12, 31, 11, 30, tzinfo=UTC))
+        )
+        await uow.commit()
+    token = await turn_on(team, MANAGER)
+    status, body = await fetch(http, token)
+    assert status == 200, body
+    call, meeting = sorted(events(body), key=lambda e: str(e["SUMMARY"]))
+    assert call["DTSTART"].dt == date.max and call["DURATION"].dt == timedelta(days=1)
+    assert meeting["DTSTART"].dt == datetime(9999, 12, 31, 14, 30, tzinfo=ZoneInfo("Europe/Moscow"))
+    strict(body)
+
+
+async def test_a_feed_that_cannot_be_rendered_is_503_and_says_nothing(
+    team: BotHarness, http: TestClient, monkeypatch, caplog: pytest.LogCaptureFixture
+):
+    token = await turn_on(team, MANAGER)
+
+    def broken(*args: object) -> bytes:
+        raise OverflowError(f"date value out of range in {token}")
+
+    monkeypatch.setattr(calendar_endpoint, "render_feed", broken)
+    response = await http.get(f"/calendar/{token}.ics")
+    assert response.status == 503 and response.headers["Retry-After"]
+    assert await response.text() == "unavailable"
+    assert "OverflowError" in caplog.text and token not in caplog.text

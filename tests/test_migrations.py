@@ -3,18 +3,30 @@ and the migrated schema is exactly what the models describe."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect, text
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
+from bot.services.weekly import plan_weekly
 from storage.db import create_engine
 from storage.migrate import current_revision, downgrade, head_revision, revisions_in_order, upgrade
 from storage.models import Base
+from storage.types import UTCDateTime
+from storage.uow import UnitOfWorkFactory
 from tests.support.services import unique
+
+_RETRY_DAYS = (
+    "followup_hot_days",
+    "followup_warm_days",
+    "followup_cold_days",
+    "no_answer_retry_days",
+)
 
 
 @pytest.fixture
@@ -83,3 +95,63 @@ async def test_sqlite_runs_in_wal_mode_with_a_busy_timeout(tmp_path: Path):
     finally:
         await engine.dispose()
     assert (mode, timeout, foreign_keys) == ("wal", 4321, 1)
+
+
+async def test_a_team_made_before_the_weekly_report_gets_no_catch_up_report(
+    empty_engine: AsyncEngine,
+):
+    """0010 dates existing teams' report from the migration: the first sweep after a mid-week
+    deploy sends no owner last week's report marked late."""
+    await upgrade(empty_engine, "0009")
+    long_ago = datetime(2025, 1, 1, tzinfo=UTC)
+    teams = sa.table(
+        "teams",
+        *(sa.column(name, sa.Integer()) for name in ("id", *_RETRY_DAYS)),
+        sa.column("name", sa.String()),
+        sa.column("timezone", sa.String()),
+        sa.column("created_at", UTCDateTime()),
+    )
+    members = sa.table(
+        "members",
+        *(sa.column(name, sa.Integer()) for name in ("id", "team_id", "telegram_id")),
+        *(sa.column(name, sa.String()) for name in ("role", "full_name", "timezone")),
+        *(sa.column(name, sa.Time()) for name in ("work_start", "work_end", "digest_time")),
+        sa.column("created_at", UTCDateTime()),
+    )
+    async with empty_engine.begin() as conn:
+        await conn.execute(
+            sa.insert(teams).values(
+                id=1,
+                name="Old team",
+                timezone="Europe/Moscow",
+                created_at=long_ago,
+                **dict.fromkeys(_RETRY_DAYS, 3),
+            )
+        )
+        await conn.execute(
+            sa.insert(members).values(
+                id=1,
+                team_id=1,
+                telegram_id=1001,
+                role="owner",
+                full_name="Olga",
+                timezone="Europe/Moscow",
+                work_start=time(9),
+                work_end=time(18),
+                digest_time=time(9),
+                created_at=long_ago,
+            )
+        )
+    before = datetime.now(UTC).replace(microsecond=0)
+    await upgrade(empty_engine)
+    after = datetime.now(UTC) + timedelta(seconds=1)
+    uow_factory = UnitOfWorkFactory(async_sessionmaker(empty_engine, expire_on_commit=False))
+    async with uow_factory() as uow:
+        # The owner is still there: on SQLite a batch rebuild of `teams` cascaded to members.
+        [recipient] = await uow.digest.weekly_recipients()
+        assert before <= recipient.since <= after
+        # Eight days back always reach last Monday's moment: without `since` it would be sent.
+        planned = await plan_weekly(
+            uow, after, late_after=timedelta(hours=1), catch_up=timedelta(days=8)
+        )
+    assert planned == 0

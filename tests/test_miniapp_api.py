@@ -5,6 +5,7 @@ nothing written; on SQLite and PostgreSQL, through the real application (`build`
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -449,6 +450,16 @@ async def test_a_value_no_form_sends_is_a_bad_request(api: ApiClient, values: di
     assert (await client_row(api, IVANOV)).city == "Москва"
 
 
+@pytest.mark.parametrize("manager", [2**31, 10**30, 0, -1, True])
+async def test_a_manager_id_out_of_range_is_a_bad_request(api: ApiClient, manager: object):
+    ivanov = await client_id(api, IVANOV)
+    body = {"values": {"manager": manager}}
+    status, answer = await api.patch(f"/clients/{ivanov}", OWNER, body)
+    refused(status, answer, 400, "bad_request")
+    assert answer["error"]["field"] == "manager"
+    assert await audits(api, "transfer") == 0
+
+
 async def test_only_head_and_owner_reassign_and_it_is_a_transfer(api: ApiClient):
     ivanov = await client_id(api, IVANOV)
     async with api.harness.uow_factory() as uow:
@@ -498,6 +509,24 @@ async def test_next_contact_from_the_date_picker(api: ApiClient):
     )
 
 
+async def test_a_client_lost_in_the_card_has_its_follow_ups_cancelled_as_in_the_chat(
+    api: ApiClient,
+):
+    ivanov = await client_id(api, IVANOV)
+    status, body = await api.post(
+        f"/clients/{ivanov}/next-contact", MANAGER, {"date": "2026-12-15"}
+    )
+    assert status == 200, body
+    pending = (Followup.client_id == ivanov, Followup.state == "pending")
+    assert await count(api, Followup, *pending) == 1
+    status, card = await api.patch(f"/clients/{ivanov}", MANAGER, {"values": {"stage": "lost"}})
+    assert status == 200, card
+    assert card["next_contact"] is None
+    assert await count(api, Followup, *pending) == 0
+    cancelled = (Followup.client_id == ivanov, Followup.state == "cancelled")
+    assert await count(api, Followup, *cancelled) == 1
+
+
 @pytest.mark.parametrize(
     ("body", "code"),
     [
@@ -518,6 +547,28 @@ async def test_a_bad_next_contact_is_refused_and_nothing_moves(
     refused(status, answer, 400, code)
     async with api.harness.uow_factory() as uow:
         assert await uow.followups.pending_for_client(1, ivanov) == before
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"date": "9999-12-31", "time": "23:00"},
+        {"date": "9999-12-31"},
+        {"date": "2036-12-31"},
+    ],
+)
+async def test_a_next_contact_beyond_ten_years_is_refused_politely(
+    api: ApiClient, body: dict[str, Any]
+):
+    """West of UTC, 9999-12-31 23:00 is in year 10000 in UTC: refused before it is converted."""
+    await api.harness.send(MANAGER, "/settings tz America/New_York")
+    ivanov = await client_id(api, IVANOV)
+    status, answer = await api.post(f"/clients/{ivanov}/next-contact", MANAGER, body)
+    refused(status, answer, 400, "date_invalid")
+    status, answer = await api.post(
+        f"/clients/{ivanov}/next-contact", MANAGER, {"date": "2036-11-30"}
+    )
+    assert status == 200, answer
 
 
 async def test_notes(api: ApiClient):
@@ -664,6 +715,27 @@ async def test_a_large_filtered_table_is_counted_up_to_its_cap(
     assert (page["total"], page["total_exact"]) == (2, False)
     # The member's whole base is always counted exactly.
     status, page = await api.post("/clients/query", OWNER, {})
+    assert (page["total"], page["total_exact"]) == (3, True)
+
+
+async def test_a_class_of_more_clients_than_bind_parameters_is_filtered(
+    api: ApiClient, monkeypatch: pytest.MonkeyPatch
+):
+    """A 100k-client team's class C: its ids pass the drivers' limit of 32,767 parameters."""
+    from bot.services.base_table import BaseTableService
+
+    classes = BaseTableService.classes
+    real = {await client_id(api, name) for name in (IVANOV, PETROV, SIDOROV)}
+    many = {client: ("C", "Z") for client in range(1_000_000, 1_034_000)}
+
+    async def more(self: BaseTableService, actor: Actor) -> Any:
+        found = await classes(self, actor)
+        return replace(found, of={**found.of, **many, **dict.fromkeys(real, ("C", "Z"))})
+
+    monkeypatch.setattr(BaseTableService, "classes", more)
+    status, page = await api.post("/clients/query", OWNER, {"abc": ["C"], "sort": "name"})
+    assert status == 200, page
+    assert sorted(item["name"] for item in page["items"]) == sorted([IVANOV, PETROV, SIDOROV])
     assert (page["total"], page["total_exact"]) == (3, True)
 
 

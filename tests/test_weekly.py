@@ -13,10 +13,17 @@ from sqlalchemy import select
 
 from bot.services.errors import DomainError
 from bot.services.members import parse_weekly
-from bot.services.weekly import plan_weekly, scheduled_moment, week_periods, weekly_key
+from bot.services.weekly import (
+    WeeklyReports,
+    plan_weekly,
+    scheduled_moment,
+    week_periods,
+    weekly_key,
+)
 from bot.telegram.callbacks import PortfolioOpen, PortfolioView
 from bot.telegram.paging import TEXT_LIMIT, visible_length
 from storage.models import Member, OutboxMessage
+from storage.repositories.outbox import OutboxRow
 from tests.support import portfolio_data
 from tests.support.builders import TeamSpec
 from tests.support.harness import BotHarness, Person
@@ -365,3 +372,42 @@ class TestNumbers:
 
 def _view(period: str, section: str) -> str:
     return PortfolioView(p=period, m=0, s=section).pack()
+
+
+async def test_a_report_that_cannot_be_built_holds_up_no_other_and_waits_its_turn(
+    team: BotHarness, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+):
+    """A poison row (its load raises) is put off with a backoff; the rest of the batch goes."""
+    await team.send(OWNER, "/settings weekly heads on")
+    load = WeeklyReports.load
+
+    async def poisoned(self: WeeklyReports, uows: object, row: OutboxRow) -> object:
+        if row.member_id == owner_id:
+            raise ZeroDivisionError("secret figures 12345")
+        return await load(self, uows, row)  # type: ignore[arg-type]
+
+    async with team.uow_factory() as uow:
+        owner = await uow.members.by_telegram_id(OWNER.id)
+    assert owner is not None
+    owner_id = owner.id
+    monkeypatch.setattr(WeeklyReports, "load", poisoned)
+    team.session.clear()
+    await at(team, moscow(7, 9))
+    assert weekly(team, OWNER.id) == [] and len(weekly(team, HEAD.id)) == 1
+    assert "ZeroDivisionError" in caplog.text and "12345" not in caplog.text
+    async with team.uow_factory() as uow:
+        row = (
+            await uow.session.execute(
+                select(OutboxMessage).where(
+                    OutboxMessage.kind == "weekly", OutboxMessage.member_id == owner_id
+                )
+            )
+        ).scalar_one()
+    assert (row.state, row.attempts, row.last_error) == ("pending", 1, "ZeroDivisionError")
+    assert row.lease_owner is None
+    # Not tried again at once (each lease), but after its backoff; then it goes.
+    await at(team, moscow(7, 9) + timedelta(seconds=10))
+    assert weekly(team, OWNER.id) == []
+    monkeypatch.setattr(WeeklyReports, "load", load)
+    await at(team, moscow(7, 10))
+    assert len(weekly(team, OWNER.id)) == 1

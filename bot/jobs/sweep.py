@@ -40,6 +40,10 @@ from storage.uow import UnitOfWork, UnitOfWorkFactory
 
 log = logging.getLogger(__name__)
 
+# A row whose content cannot be built is tried again after the backoff, doubled per attempt
+# up to this: a bug fixed by a deploy is picked up within hours, not hammered every lease.
+UNBUILT_BACKOFF_CAP_SECONDS = 6 * 3600
+
 
 class DeliveryResult(Protocol):
     """What a notifier reports (bot.telegram.sender.Delivery has this shape)."""
@@ -135,12 +139,15 @@ class DeliverySweep:
             if row.member_id in blocked:
                 # Claimed before the 403 came; already dropped with the rest of theirs.
                 continue
-            if row.kind == WEEKLY:
-                # Built from several /portfolio reports, each in a transaction of its own.
-                content: Content | None = await self._weekly.load(self._uows, row)
-            else:
-                async with self._uows() as uow:
-                    content = await self._load(uow, row, batch)
+            try:
+                content = await self._content(row, batch)
+            except Exception as exc:  # the type only: an exception's text could hold anything
+                # One row that cannot be built must not hold up the batch behind it, nor come
+                # back every lease: it waits longer each time, as a failed send does.
+                log.error("push %s not built: %s", row.id, type(exc).__name__)
+                await self._retry_unbuilt(row, type(exc).__name__)
+                report.retried += 1
+                continue
             if content is None:
                 async with self._uows() as uow:
                     await uow.outbox.drop(row.id, self.owner, "no longer owed")
@@ -152,6 +159,22 @@ class DeliverySweep:
             if delivery.outcome == "blocked":
                 blocked.add(row.member_id)
         return report
+
+    async def _content(self, row: OutboxRow, batch: DigestBatch) -> Content | None:
+        if row.kind == WEEKLY:
+            # Built from several /portfolio reports, each in a transaction of its own.
+            return await self._weekly.load(self._uows, row)
+        async with self._uows() as uow:
+            return await self._load(uow, row, batch)
+
+    async def _retry_unbuilt(self, row: OutboxRow, error: str) -> None:
+        base = self._settings.retry_backoff_seconds
+        wait = min(base * 2 ** min(row.attempts, 16), max(base, UNBUILT_BACKOFF_CAP_SECONDS))
+        async with self._uows() as uow:
+            await uow.outbox.retry_later(
+                row.id, self.owner, self._clock.now() + timedelta(seconds=wait), error
+            )
+            await uow.commit()
 
     async def _plan(self) -> int:
         settings = self._settings

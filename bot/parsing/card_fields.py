@@ -14,6 +14,7 @@ from bot.parsing.errors import ParseError
 from bot.parsing.names import clean_name
 from bot.parsing.new_client import TEMPERATURE_WORDS, clean_tag, read_field
 from storage.enums import Stage
+from storage.types import MAX_ROW_ID
 
 # Never changed through the form: the id and the timestamps are the system's; the next contact
 # has its own endpoint (the date picker); notes are added, not edited.
@@ -97,7 +98,8 @@ def _read(
             changes.tags = list(dict.fromkeys(tag for tag in tags if tag))
         return
     if f.kind is Kind.MANAGER:
-        if not isinstance(raw, int) or isinstance(raw, bool):
+        # A member id is an int4 row id: a larger JSON integer would overflow the driver.
+        if not isinstance(raw, int) or isinstance(raw, bool) or not 1 <= raw <= MAX_ROW_ID:
             raise FormError(f.name)
         changes.manager_id = raw
         return

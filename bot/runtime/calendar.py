@@ -71,7 +71,11 @@ class CalendarEndpoint:
         body = self._rendered.get(etag)
         if body is None:
             # Hundreds of events take a hundred milliseconds of CPU and more: off the loop.
-            body = await asyncio.to_thread(render_feed, feed, language, links)
+            try:
+                body = await asyncio.to_thread(render_feed, feed, language, links)
+            except Exception as exc:  # the type only, as above; never a 500 forever
+                log.warning("calendar feed not rendered: %s", type(exc).__name__)
+                return web.Response(status=503, text="unavailable", headers={"Retry-After": "300"})
             self._rendered[etag] = body
             while len(self._rendered) > RENDERED_KEPT:
                 self._rendered.popitem(last=False)

@@ -25,6 +25,7 @@ from zoneinfo import ZoneInfo
 from icalendar import Calendar, Event, Timezone, vDuration
 
 from bot.i18n import _, use_locale
+from bot.parsing.dates import EARLIEST_DAY, LATEST_DAY
 from bot.services.calendar import Feed
 from storage.enums import FollowupKind
 from storage.repositories.calendar import FeedEvent
@@ -73,9 +74,27 @@ def render_feed(feed: Feed, language: str, links: FeedLinks) -> bytes:
     if timed:
         # VTIMEZONE components come first, as clients that read the file in one pass expect.
         calendar.subcomponents.insert(
-            0, _zone(feed.member.timezone, min(timed) - ZONE_MARGIN, max(timed) + ZONE_MARGIN)
+            0,
+            _zone(feed.member.timezone, *_zone_span(min(timed), max(timed))),
         )
     return bytes(calendar.to_ical())
+
+
+def _zone_span(first: date, last: date) -> tuple[date, date]:
+    """The events' days and a margin around them, held within the days the bot works with: a
+    follow-up stored before dates were capped may sit at the calendar's end, where icalendar's
+    search for the zone's changes overflows (and 8,000 years of them would be a huge feed)."""
+    start = max(_moved(first, -ZONE_MARGIN), EARLIEST_DAY)
+    end = min(_moved(last, ZONE_MARGIN), LATEST_DAY)
+    # Never empty: a zone with no observance is no valid VTIMEZONE.
+    return min(start, LATEST_DAY - 2 * ZONE_MARGIN), max(end, EARLIEST_DAY + 2 * ZONE_MARGIN)
+
+
+def _moved(day: date, by: timedelta) -> date:
+    try:
+        return day + by
+    except OverflowError:
+        return date.max if by > timedelta(0) else date.min
 
 
 def _zone(tzid: str, first: date, last: date) -> Timezone:
@@ -117,7 +136,11 @@ def _event(item: FeedEvent, zone: ZoneInfo, links: FeedLinks) -> Event:
         event.add("summary", _("Call: {name}").format(name=client))
     if item.date_only:
         event.add("dtstart", item.due_on)
-        event.add("dtend", item.due_on + timedelta(days=1))
+        # DTEND is exclusive; on the calendar's last day a duration says the same.
+        if item.due_on < date.max:
+            event.add("dtend", item.due_on + timedelta(days=1))
+        else:
+            event.add("duration", timedelta(days=1))
         event.add("transp", "TRANSPARENT")
     else:
         event.add("dtstart", item.due_at.astimezone(zone))

@@ -46,6 +46,9 @@ class Logged:
 
 
 _CLIENT_FIELDS = frozenset(field.name for field in fields(ClientDTO))
+# How far ahead a follow-up may be planned: ten years (with their leap days) is beyond any sales
+# plan and far from the calendar's end, which zone conversions and the feed would overflow.
+FOLLOWUP_HORIZON = timedelta(days=3653)
 
 
 class ActivityService:
@@ -60,8 +63,13 @@ class ActivityService:
 
     def _check_future(self, actor: Actor, when: When) -> None:
         # The parsers refuse the past already; this guards button presses and stale FSM input.
-        if when.day < self._today(actor):
+        today = self._today(actor)
+        if when.day < today:
             raise DomainError(ErrorCode.DATE_PAST)
+        # Button presses and the Mini App's date picker skip the parsers' range: a date near
+        # date.max overflows the zone conversion here and every calendar feed that shows it.
+        if when.day > today + FOLLOWUP_HORIZON:
+            raise DomainError(ErrorCode.DATE_INVALID)
         if when.at is not None and due_from_when(when, actor).at < self._ctx.now():
             raise DomainError(ErrorCode.DATE_PAST)
 
@@ -178,13 +186,7 @@ class ActivityService:
             if is_lead:
                 extra = {"stage": Stage.LOST, "archived_at": self._ctx.now()}
             client = await self._touch(actor, client, contact=True, **extra)
-            await self._ctx.uow.followups.close_pending(
-                actor.team.id,
-                client.id,
-                FollowupState.CANCELLED,
-                self._ctx.now(),
-                all_campaigns=True,
-            )
+            await self._ctx.uow.followups.cancel_all(actor.team.id, client.id, self._ctx.now())
             return Logged(client, outcome, None, archived=is_lead)
 
         deal: DealInfo | None = None

@@ -151,6 +151,8 @@ class CardService:
             changed["stage_changed_at"] = now
             if changed["stage"] == Stage.LOST:
                 changed["archived_at"] = now
+                # As a refusal in the chat: nobody calls a lost client.
+                await uow.followups.cancel_all(team_id, client.id, now)
             elif client.archived_at is not None:
                 changed["archived_at"] = None
         if "name" in changed or "contact_person" in changed:

@@ -3,13 +3,26 @@ the history of one client. Core statements only, as the other client reads are."
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import and_, case, delete, func, literal, select
+from sqlalchemy import (
+    ARRAY,
+    Integer,
+    String,
+    and_,
+    any_,
+    bindparam,
+    case,
+    delete,
+    func,
+    literal,
+    select,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 from sqlalchemy.sql import ColumnElement
@@ -326,9 +339,17 @@ class BaseTableRepository:
         if flt.no_next:
             conditions.append(~self._has_next())
         if flt.ids is not None:
-            # Search results and class members: at most a few thousand ids.
-            conditions.append(Client.id.in_(list(flt.ids)) if flt.ids else literal(False))
+            conditions.append(self._id_in(flt.ids) if flt.ids else literal(False))
         return conditions
+
+    def _id_in(self, ids: Sequence[int]) -> ColumnElement[bool]:
+        """`Client.id IN ids` as one parameter: a class filter holds up to every client of the
+        team, and one bind parameter per id passes asyncpg's limit of 32,767 arguments (and
+        SQLite's of 32,766 variables) on a large team."""
+        if self._session.get_bind().dialect.name == "postgresql":
+            return Client.id == any_(bindparam("client_ids", list(ids), type_=ARRAY(Integer)))
+        listed = func.json_each(bindparam("client_ids", json.dumps(list(ids)), type_=String))
+        return Client.id.in_(select(listed.table_valued("value").c.value))
 
     async def _revenue(
         self, team_id: int, window: RevenueWindow, ids: Sequence[int]

@@ -6,6 +6,7 @@ from sqlalchemy import and_, bindparam, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.dto import DueItem, FollowupDTO
+from storage.enums import FollowupState
 from storage.hot import HotStatement
 from storage.models import Client, Followup
 from storage.repositories.columns import columns_for
@@ -108,6 +109,14 @@ class FollowupRepository:
         rows = await statement.rows(self._session, params)
         closed = [FollowupDTO(*row) for row in rows]
         return next((followup for followup in closed if followup.kind != CAMPAIGN), None)
+
+    async def cancel_all(self, team_id: int, client_id: int, now: datetime) -> None:
+        """A lost client (a refusal in the chat, the stage set in the card) is called by no
+        one: every pending follow-up is cancelled, else it stays overdue in every digest,
+        weekly report and calendar feed."""
+        await self.close_pending(
+            team_id, client_id, FollowupState.CANCELLED, now, all_campaigns=True
+        )
 
     async def close_one(self, team_id: int, followup_id: int, state: str, now: datetime) -> None:
         await _CLOSE_ONE.rows(

@@ -19,24 +19,33 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("teams", schema=None) as batch_op:
-        batch_op.add_column(
-            sa.Column("weekly_enabled", sa.Boolean(), server_default=sa.true(), nullable=False)
-        )
-        batch_op.add_column(
-            sa.Column("weekly_day", sa.Integer(), server_default="0", nullable=False)
-        )
-        batch_op.add_column(sa.Column("weekly_time", sa.Time(), nullable=True))
-        batch_op.add_column(
-            sa.Column("weekly_heads", sa.Boolean(), server_default=sa.false(), nullable=False)
-        )
-        batch_op.add_column(sa.Column("weekly_since", sa.DateTime(timezone=True), nullable=True))
+    # Plain ALTER TABLE ADD COLUMN, not batch mode: on SQLite a batch rebuild drops `teams`,
+    # and with foreign keys on, the drop cascades to every member, client and follow-up.
+    op.add_column(
+        "teams",
+        sa.Column("weekly_enabled", sa.Boolean(), server_default=sa.true(), nullable=False),
+    )
+    op.add_column(
+        "teams", sa.Column("weekly_day", sa.Integer(), server_default="0", nullable=False)
+    )
+    op.add_column("teams", sa.Column("weekly_time", sa.Time(), nullable=True))
+    op.add_column(
+        "teams",
+        sa.Column("weekly_heads", sa.Boolean(), server_default=sa.false(), nullable=False),
+    )
+    op.add_column("teams", sa.Column("weekly_since", sa.DateTime(timezone=True), nullable=True))
+    # Existing teams get the report from now on: with no `since` it would date from the team's
+    # creation, and the first sweep after a mid-week deploy would send every owner last
+    # Monday's report marked late. Both stamps are UTC; SQLite's in the text form SQLAlchemy
+    # writes (UTCDateTime stores naive UTC), so the values compare and read back alike.
+    if op.get_bind().dialect.name == "sqlite":
+        moment = "strftime('%Y-%m-%d %H:%M:%f000', 'now')"
+    else:
+        moment = "CURRENT_TIMESTAMP"
+    op.execute(f"UPDATE teams SET weekly_since = {moment}")
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("teams", schema=None) as batch_op:
-        batch_op.drop_column("weekly_since")
-        batch_op.drop_column("weekly_heads")
-        batch_op.drop_column("weekly_time")
-        batch_op.drop_column("weekly_day")
-        batch_op.drop_column("weekly_enabled")
+    # ALTER TABLE DROP COLUMN (SQLite 3.35+), for the same reason as above.
+    for column in ("weekly_since", "weekly_heads", "weekly_time", "weekly_day", "weekly_enabled"):
+        op.drop_column("teams", column)
