@@ -13,7 +13,6 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
-from math import isqrt
 from typing import Any
 
 from sqlalchemy import (
@@ -64,9 +63,12 @@ def _month_number_pg(element: month_number, compiler: SQLCompiler, **kw: Any) ->
     return f"CAST(EXTRACT(YEAR FROM {column}) * 12 + EXTRACT(MONTH FROM {column}) - 1 AS INTEGER)"
 
 
-# The largest monthly revenue (minor units) whose square summed over the longest XYZ window
-# (36 months) still fits a signed 64-bit integer: about 5 million roubles in a month.
-SQUARE_SAFE = isqrt((2**63 - 1) // 36)
+# Σv² of monthly revenue (minor units) overflows 64-bit integers from about 5 million roubles
+# a month: SQL sums the squares of v's high and low parts (v = h·SPLIT + l) instead, which is
+# exact for any month below SQUARE_SAFE (a trillion roubles; 36 months of h² < 2⁶³). Above
+# it, Python sums that client's months itself (`monthly_of`).
+SQUARE_SPLIT = 10**6
+SQUARE_SAFE = 10**14
 
 
 class day_span(FunctionElement[int]):  # noqa: N801 - used like a SQL function
@@ -361,28 +363,38 @@ class AnalyticsRepository:
     async def client_sales(
         self, team_id: int, currency: str, start: date, end: date
     ) -> list[ClientSales]:
-        """One row per client of the team who bought in the period: what ABC ranks."""
+        """One row per client of the team who bought in the period, in ABC's order (revenue
+        descending, equal revenue by id), each with the running revenue up to itself: ABC's
+        ranking done by the database, in exact minor units."""
         src = self._sales_source(team_id, currency, start, end)
+        revenue = func.sum(src.c.revenue, type_=BigInteger())
+        order = (revenue.desc(), src.c.client_id)
+        running = func.sum(revenue, type_=BigInteger()).over(order_by=order, rows=(None, 0))
         rows = await self._rows(
             select(
                 src.c.client_id,
-                func.sum(src.c.revenue, type_=BigInteger()),
+                revenue,
                 func.sum(src.c.profit, type_=BigInteger()),
                 func.sum(src.c.profit_base, type_=BigInteger()),
                 func.sum(src.c.deals),
                 func.max(src.c.last_on),
-            ).group_by(src.c.client_id)
+                running,
+            )
+            .group_by(src.c.client_id)
+            .order_by(*order)
         )
         return [
             ClientSales(
                 cid,
-                Decimal(int(rev or 0)).scaleb(-2),
+                Decimal(int(rev)).scaleb(-2),
                 Decimal(int(profit or 0)).scaleb(-2),
                 Decimal(int(base or 0)).scaleb(-2),
                 int(n),
                 _as_date(last),
+                int(rev),
+                int(run),
             )
-            for cid, rev, profit, base, n, last in rows
+            for cid, rev, profit, base, n, last, run in rows
         ]
 
     async def manager_sales(
@@ -447,8 +459,8 @@ class AnalyticsRepository:
     ) -> dict[int, list[MonthSums | None]]:
         """Per client (of `manager_id`, or the team) and per window (first, last month
         number): the sums XYZ needs, from monthly revenue summed over closing managers.
-        Σv² is taken only over months up to `SQUARE_SAFE`, so no 64-bit sum can overflow;
-        a client with a larger month gets `squares=None` and is summed exactly by
+        Σv² is taken in parts (see SQUARE_SPLIT), so no 64-bit sum can overflow; a client
+        with a month of SQUARE_SAFE or more gets `squares=None` and is summed exactly by
         `monthly_of`. None for a window without sales."""
         src = self._sales_source(team_id, currency, start, end)
         per_month = select(
@@ -460,31 +472,46 @@ class AnalyticsRepository:
             )
         months = per_month.group_by(src.c.client_id, src.c.month).subquery("months")
         v, m = months.c.v, months.c.month
+        # v² = h²·10¹² + 2·h·l·10⁶ + l² with v = h·10⁶ + l: each part's sum stays far inside
+        # 64 bits for any month below SQUARE_SAFE (10¹⁴ minor units), and Python puts the
+        # exact square back together. (On PostgreSQL v is NUMERIC anyway, so exact there too.)
+        low = v % SQUARE_SPLIT
+        high = (v - low) // SQUARE_SPLIT
         columns: list[Any] = []
         for first, last in windows:
             inside = and_(m >= first, m <= last, v > 0)
+            safe = and_(inside, v < SQUARE_SAFE)
+
+            def total(value: Any, when: Any = inside) -> Any:
+                return func.sum(case((when, value), else_=0), type_=BigInteger())
+
             columns += [
                 func.count(case((inside, 1), else_=None)),
-                func.sum(case((inside, v), else_=0), type_=BigInteger()),
-                func.sum(
-                    case((and_(inside, v <= SQUARE_SAFE), v * v), else_=0), type_=BigInteger()
-                ),
+                total(v),
+                total(high * high, safe),
+                total(high * low, safe),
+                total(low * low, safe),
                 func.max(case((inside, v), else_=None)),
                 func.min(case((inside, m), else_=None)),
             ]
         rows = await self._rows(select(months.c.client_id, *columns).group_by(months.c.client_id))
         out: dict[int, list[MonthSums | None]] = {}
+        width = 7
         for row in rows:
             sums: list[MonthSums | None] = []
             for index in range(len(windows)):
-                n, total, squares, top, earliest = row[1 + 5 * index : 6 + 5 * index]
+                n, total_v, hh, hl, ll, top, earliest = row[
+                    1 + width * index : 1 + width * (index + 1)
+                ]
                 if not n:
                     sums.append(None)
                     continue
-                exact = int(top) <= SQUARE_SAFE
-                sums.append(
-                    MonthSums(int(n), int(total), int(squares) if exact else None, int(earliest))
-                )
+                squares = None
+                if int(top) < SQUARE_SAFE:
+                    squares = (
+                        int(hh) * SQUARE_SPLIT * SQUARE_SPLIT + 2 * int(hl) * SQUARE_SPLIT + int(ll)
+                    )
+                sums.append(MonthSums(int(n), int(total_v), squares, int(earliest)))
             out[row[0]] = sums
         return out
 
@@ -744,6 +771,8 @@ class ClientSales:
     profit_base: Decimal
     deals: int
     last_on: date
+    minor: int  # revenue in minor units
+    running: int  # minor units: this client's revenue and that of every client ranked above
 
 
 @dataclass(frozen=True, slots=True)
@@ -764,7 +793,7 @@ class ManagerSales:
 @dataclass(frozen=True, slots=True)
 class MonthSums:
     """A client's monthly revenue (minor units) over one XYZ window: months with sales, Σv,
-    Σv² (None when a month is above `SQUARE_SAFE` and the sum is not taken in SQL) and the
+    Σv² (None when a month reaches `SQUARE_SAFE` and the sum is not taken in SQL) and the
     first month with sales."""
 
     with_sales: int

@@ -385,15 +385,13 @@ class PortfolioService:
     ) -> _Ranked:
         """The pure part of a report: classes, lines, groups and lists from loaded rows."""
         settings = self._settings
-        abc_now = compute.abc_classes(
-            {row.client_id: row.revenue for row in sales_now},
-            settings.abc_a_percent,
-            settings.abc_b_percent,
-        )
-        abc_prev = compute.abc_classes(
-            {row.client_id: row.revenue for row in sales_prev},
-            settings.abc_a_percent,
-            settings.abc_b_percent,
+        abc_now, abc_prev = (
+            compute.abc_classes(
+                compute.RankedRevenue([(row.client_id, row.minor, row.running) for row in rows]),
+                settings.abc_a_percent,
+                settings.abc_b_percent,
+            )
+            for rows in (sales_now, sales_prev)
         )
         sums, exact = month_sums
         xyz_now, xyz_prev = (
@@ -626,7 +624,7 @@ class PortfolioService:
                 actor.team.id, actor.team.currency, each.start, each.end
             )
             classes = compute.abc_classes(
-                {row.client_id: row.revenue for row in sales},
+                compute.RankedRevenue([(row.client_id, row.minor, row.running) for row in sales]),
                 settings.abc_a_percent,
                 settings.abc_b_percent,
             )
