@@ -126,7 +126,7 @@ class Regularity:
 
 
 @cache
-def _squared_ratio(percent: Decimal) -> tuple[int, int]:
+def squared_ratio(percent: Decimal) -> tuple[int, int]:
     """(p/100)² as an exact fraction of integers."""
     squared = (Fraction(percent) / 100) ** 2
     return squared.numerator, squared.denominator
@@ -153,7 +153,7 @@ def xyz_from_sums(
     spread = n * exact_squares - exact_total * exact_total
     total_squared = exact_total * exact_total
     for cls, threshold in (("X", x_percent), ("Y", y_percent)):
-        numerator, denominator = _squared_ratio(threshold)
+        numerator, denominator = squared_ratio(threshold)
         if spread * denominator <= numerator * total_squared:
             return Regularity(cls, n, spread, exact_total)
     return Regularity("Z", n, spread, exact_total)
