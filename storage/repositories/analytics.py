@@ -21,6 +21,7 @@ from sqlalchemy import (
     String,
     and_,
     case,
+    cast,
     func,
     literal,
     select,
@@ -463,8 +464,10 @@ class AnalyticsRepository:
         with a month of SQUARE_SAFE or more gets `squares=None` and is summed exactly by
         `monthly_of`. None for a window without sales."""
         src = self._sales_source(team_id, currency, start, end)
+        # A month's revenue fits 64 bits; as BIGINT (not PostgreSQL's NUMERIC sum) the
+        # fourteen aggregates below run on plain integers.
         per_month = select(
-            src.c.client_id, src.c.month, func.sum(src.c.revenue, type_=BigInteger()).label("v")
+            src.c.client_id, src.c.month, cast(func.sum(src.c.revenue), BigInteger()).label("v")
         )
         if manager_id is not None:
             per_month = per_month.join(Client, Client.id == src.c.client_id).where(
