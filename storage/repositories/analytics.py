@@ -368,22 +368,26 @@ class AnalyticsRepository:
         descending, equal revenue by id), each with the running revenue up to itself: ABC's
         ranking done by the database, in exact minor units."""
         src = self._sales_source(team_id, currency, start, end)
-        revenue = func.sum(src.c.revenue, type_=BigInteger())
-        order = (revenue.desc(), src.c.client_id)
-        running = func.sum(revenue, type_=BigInteger()).over(order_by=order, rows=(None, 0))
-        rows = await self._rows(
+        # Grouped first, ranked outside: SQLite does not flatten a subquery into a query with
+        # a window function, so the window must see the ~10,000 grouped rows, not the
+        # ~55,000 roll-up rows.
+        grouped = (
             select(
                 src.c.client_id,
-                revenue,
-                func.sum(src.c.profit, type_=BigInteger()),
-                func.sum(src.c.profit_base, type_=BigInteger()),
-                func.sum(src.c.deals),
-                func.max(src.c.last_on),
-                running,
+                func.sum(src.c.revenue, type_=BigInteger()).label("revenue"),
+                func.sum(src.c.profit, type_=BigInteger()).label("profit"),
+                func.sum(src.c.profit_base, type_=BigInteger()).label("profit_base"),
+                func.sum(src.c.deals).label("deals"),
+                func.max(src.c.last_on).label("last_on"),
             )
             .group_by(src.c.client_id)
-            .order_by(*order)
+            .subquery("per_client")
         )
+        order = (grouped.c.revenue.desc(), grouped.c.client_id)
+        running = func.sum(grouped.c.revenue, type_=BigInteger()).over(
+            order_by=order, rows=(None, 0)
+        )
+        rows = await self._rows(select(*grouped.c, running).order_by(*order))
         return [
             ClientSales(
                 cid,
