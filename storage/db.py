@@ -26,11 +26,14 @@ def create_engine(
     *,
     busy_timeout_ms: int = 15000,
     search_path: str | None = None,
+    command_timeout: float = 60,
     **kwargs: Any,
 ) -> AsyncEngine:
     """Build the engine for `url`.
 
     `search_path` pins PostgreSQL to one schema: tests use it to isolate runs in a shared database.
+    `command_timeout` (PostgreSQL, seconds) bounds one statement; only bulk jobs such as a
+    benchmark's data generation raise it.
     """
     parsed = make_url(url)
     # SQLAlchemy copies a failed statement's parameters into the exception text, and handlers
@@ -56,7 +59,7 @@ def create_engine(
         return engine
     # A database that stops answering (a network partition drops packets) must fail a handler
     # or a sweep tick in seconds, not hang until the kernel gives up on the connection.
-    connect_args: dict[str, Any] = {"timeout": 10, "command_timeout": 60}
+    connect_args: dict[str, Any] = {"timeout": 10, "command_timeout": command_timeout}
     if search_path:
         connect_args["server_settings"] = {"search_path": search_path}
     kwargs.setdefault("pool_timeout", 30)

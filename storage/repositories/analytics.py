@@ -15,7 +15,18 @@ from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import BigInteger, Integer, and_, case, func, select, type_coerce
+from sqlalchemy import (
+    BigInteger,
+    Integer,
+    and_,
+    case,
+    cast,
+    func,
+    literal,
+    select,
+    type_coerce,
+    union_all,
+)
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.ext.compiler import compiles
@@ -50,6 +61,33 @@ def _month_number_sqlite(element: month_number, compiler: SQLCompiler, **kw: Any
 def _month_number_pg(element: month_number, compiler: SQLCompiler, **kw: Any) -> str:
     column = compiler.process(element.clauses, **kw)
     return f"CAST(EXTRACT(YEAR FROM {column}) * 12 + EXTRACT(MONTH FROM {column}) - 1 AS INTEGER)"
+
+
+# Σv² of monthly revenue (minor units) overflows 64-bit integers from about 5 million roubles
+# a month: SQL sums the squares of v's high and low parts (v = h·SPLIT + l) instead, which is
+# exact for any month below SQUARE_SAFE (a trillion roubles; 36 months of h² < 2⁶³). Above
+# it, Python sums that client's months itself (`monthly_of`).
+SQUARE_SPLIT = 10**6
+SQUARE_SAFE = 10**14
+
+
+class day_span(FunctionElement[int]):  # noqa: N801 - used like a SQL function
+    """Whole days from the second DATE to the first."""
+
+    type = Integer()
+    inherit_cache = True
+
+
+@compiles(day_span, "sqlite")
+def _day_span_sqlite(element: day_span, compiler: SQLCompiler, **kw: Any) -> str:
+    later, earlier = (compiler.process(c, **kw) for c in element.clauses)
+    return f"CAST(julianday({later}) - julianday({earlier}) AS INTEGER)"
+
+
+@compiles(day_span, "postgresql")
+def _day_span_pg(element: day_span, compiler: SQLCompiler, **kw: Any) -> str:
+    later, earlier = (compiler.process(c, **kw) for c in element.clauses)
+    return f"({later} - {earlier})"
 
 
 @dataclass(frozen=True, slots=True)
@@ -254,6 +292,250 @@ class AnalyticsRepository:
             )
         rows = await self._rows(query.group_by(Deal.client_id, month))
         return [(cid, int(m), int(total or 0)) for cid, m, total in rows]
+
+    # --- one row per client or manager: the sums the report ranks, taken in SQL ------------
+
+    def _sales_source(self, team_id: int, currency: str, start: date, end: date) -> Any:
+        """Sales of the period in minor units, one row per roll-up row (whole months) or per
+        deal (the days of a month the period cuts): client, manager, month, revenue, profit,
+        profit_base, deals, last_on. Callers group it the way they need."""
+        months, edges = split_months(start, end)
+
+        def minor(column: Any) -> Any:
+            return type_coerce(column, BigInteger())
+
+        parts: list[Any] = []
+        if months is not None:
+            parts.append(
+                select(
+                    SalesMonth.client_id.label("client_id"),
+                    SalesMonth.manager_id.label("manager_id"),
+                    SalesMonth.month.label("month"),
+                    minor(SalesMonth.revenue).label("revenue"),
+                    minor(SalesMonth.profit).label("profit"),
+                    minor(SalesMonth.profit_base).label("profit_base"),
+                    SalesMonth.deals.label("deals"),
+                    SalesMonth.last_on.label("last_on"),
+                ).where(
+                    SalesMonth.team_id == team_id,
+                    SalesMonth.currency == currency,
+                    SalesMonth.month >= months[0],
+                    SalesMonth.month <= months[1],
+                )
+            )
+        known = Deal.profit.is_not(None)
+        for edge_start, edge_end in edges:
+            parts.append(
+                select(
+                    Deal.client_id.label("client_id"),
+                    Deal.manager_id.label("manager_id"),
+                    month_number(Deal.closed_on).label("month"),
+                    minor(Deal.amount).label("revenue"),
+                    func.coalesce(minor(Deal.profit), 0).label("profit"),
+                    case((known, minor(Deal.amount)), else_=0).label("profit_base"),
+                    literal(1, Integer()).label("deals"),
+                    Deal.closed_on.label("last_on"),
+                ).where(*self._deal_scope(team_id, currency, edge_start, edge_end))
+            )
+        if len(parts) == 1:
+            return parts[0].subquery("sales")
+        return union_all(*parts).subquery("sales")
+
+    async def client_sales(
+        self, team_id: int, currency: str, start: date, end: date
+    ) -> list[ClientSales]:
+        """One row per client of the team who bought in the period, in ABC's order (revenue
+        descending, equal revenue by id), each with the running revenue up to itself: ABC's
+        ranking done by the database, in exact minor units."""
+        src = self._sales_source(team_id, currency, start, end)
+        # Grouped first, ranked outside: SQLite does not flatten a subquery into a query with
+        # a window function, so the window must see the ~10,000 grouped rows, not the
+        # ~55,000 roll-up rows.
+        grouped = (
+            select(
+                src.c.client_id,
+                func.sum(src.c.revenue, type_=BigInteger()).label("revenue"),
+                func.sum(src.c.profit, type_=BigInteger()).label("profit"),
+                func.sum(src.c.profit_base, type_=BigInteger()).label("profit_base"),
+                func.sum(src.c.deals).label("deals"),
+                func.max(src.c.last_on).label("last_on"),
+            )
+            .group_by(src.c.client_id)
+            .subquery("per_client")
+        )
+        order = (grouped.c.revenue.desc(), grouped.c.client_id)
+        running = func.sum(grouped.c.revenue, type_=BigInteger()).over(
+            order_by=order, rows=(None, 0)
+        )
+        rows = await self._rows(select(*grouped.c, running).order_by(*order))
+        return [
+            ClientSales(
+                cid,
+                Decimal(int(rev)).scaleb(-2),
+                Decimal(int(profit or 0)).scaleb(-2),
+                Decimal(int(base or 0)).scaleb(-2),
+                int(n),
+                _as_date(last),
+                int(rev),
+                int(run),
+            )
+            for cid, rev, profit, base, n, last, run in rows
+        ]
+
+    async def manager_sales(
+        self, team_id: int, currency: str, start: date, end: date, manager_id: int | None
+    ) -> list[ManagerSales]:
+        """One row per closing manager (or only `manager_id`'s). Lifetimes come from each
+        client's first deal ever, found by one (client_id, closed_on) index seek per client."""
+        src = self._sales_source(team_id, currency, start, end)
+        pair_query = select(
+            src.c.client_id,
+            src.c.manager_id,
+            func.sum(src.c.revenue, type_=BigInteger()).label("revenue"),
+            func.sum(src.c.profit, type_=BigInteger()).label("profit"),
+            func.sum(src.c.profit_base, type_=BigInteger()).label("profit_base"),
+            func.sum(src.c.deals).label("deals"),
+            func.max(src.c.last_on).label("last_on"),
+        )
+        if manager_id is not None:
+            pair_query = pair_query.where(src.c.manager_id == manager_id)
+        pairs = pair_query.group_by(src.c.client_id, src.c.manager_id).cte("pairs")
+        buyers = select(pairs.c.client_id).distinct().subquery("buyers")
+        first_on = (
+            select(func.min(Deal.closed_on))
+            .where(Deal.client_id == buyers.c.client_id, Deal.closed_on <= end)
+            .scalar_subquery()
+        )
+        firsts = select(buyers.c.client_id, first_on.label("first_on")).subquery("firsts")
+        rows = await self._rows(
+            select(
+                pairs.c.manager_id,
+                func.sum(pairs.c.revenue, type_=BigInteger()),
+                func.sum(pairs.c.profit, type_=BigInteger()),
+                func.sum(pairs.c.profit_base, type_=BigInteger()),
+                func.sum(pairs.c.deals),
+                func.count(),
+                func.sum(day_span(pairs.c.last_on, firsts.c.first_on)),
+            )
+            .select_from(pairs.join(firsts, firsts.c.client_id == pairs.c.client_id))
+            .group_by(pairs.c.manager_id)
+        )
+        return [
+            ManagerSales(
+                mid,
+                Decimal(int(rev or 0)).scaleb(-2),
+                Decimal(int(profit or 0)).scaleb(-2),
+                Decimal(int(base or 0)).scaleb(-2),
+                int(n),
+                int(clients),
+                int(days or 0),
+            )
+            for mid, rev, profit, base, n, clients, days in rows
+        ]
+
+    async def month_sums(
+        self,
+        team_id: int,
+        currency: str,
+        start: date,
+        end: date,
+        manager_id: int | None,
+        windows: Sequence[tuple[int, int]],
+    ) -> dict[int, list[MonthSums | None]]:
+        """Per client (of `manager_id`, or the team) and per window (first, last month
+        number): the sums XYZ needs, from monthly revenue summed over closing managers.
+        Σv² is taken in parts (see SQUARE_SPLIT), so no 64-bit sum can overflow; a client
+        with a month of SQUARE_SAFE or more gets `squares=None` and is summed exactly by
+        `monthly_of`. None for a window without sales."""
+        src = self._sales_source(team_id, currency, start, end)
+        # A month's revenue fits 64 bits; as BIGINT (not PostgreSQL's NUMERIC sum) the
+        # fourteen aggregates below run on plain integers.
+        per_month = select(
+            src.c.client_id, src.c.month, cast(func.sum(src.c.revenue), BigInteger()).label("v")
+        )
+        if manager_id is not None:
+            per_month = per_month.join(Client, Client.id == src.c.client_id).where(
+                Client.manager_id == manager_id
+            )
+        months = per_month.group_by(src.c.client_id, src.c.month).subquery("months")
+        v, m = months.c.v, months.c.month
+        # v² = h²·10¹² + 2·h·l·10⁶ + l² with v = h·10⁶ + l: each part's sum stays far inside
+        # 64 bits for any month below SQUARE_SAFE (10¹⁴ minor units), and Python puts the
+        # exact square back together. (On PostgreSQL v is NUMERIC anyway, so exact there too.)
+        low = v % SQUARE_SPLIT
+        high = (v - low) // SQUARE_SPLIT
+        columns: list[Any] = []
+        for first, last in windows:
+            inside = and_(m >= first, m <= last, v > 0)
+            safe = and_(inside, v < SQUARE_SAFE)
+
+            def total(value: Any, when: Any = inside) -> Any:
+                return func.sum(case((when, value), else_=0), type_=BigInteger())
+
+            columns += [
+                func.count(case((inside, 1), else_=None)),
+                total(v),
+                total(high * high, safe),
+                total(high * low, safe),
+                total(low * low, safe),
+                func.max(case((inside, v), else_=None)),
+                func.min(case((inside, m), else_=None)),
+            ]
+        rows = await self._rows(select(months.c.client_id, *columns).group_by(months.c.client_id))
+        out: dict[int, list[MonthSums | None]] = {}
+        width = 7
+        for row in rows:
+            sums: list[MonthSums | None] = []
+            for index in range(len(windows)):
+                n, total_v, hh, hl, ll, top, earliest = row[
+                    1 + width * index : 1 + width * (index + 1)
+                ]
+                if not n:
+                    sums.append(None)
+                    continue
+                squares = None
+                if int(top) < SQUARE_SAFE:
+                    squares = (
+                        int(hh) * SQUARE_SPLIT * SQUARE_SPLIT + 2 * int(hl) * SQUARE_SPLIT + int(ll)
+                    )
+                sums.append(MonthSums(int(n), int(total_v), squares, int(earliest)))
+            out[row[0]] = sums
+        return out
+
+    async def monthly_of(
+        self, team_id: int, currency: str, start: date, end: date, client_ids: Sequence[int]
+    ) -> dict[int, dict[int, int]]:
+        """{client: {month: revenue in minor units}} for a few clients: the exact path for
+        the rare client whose monthly revenue is too large to square in SQL."""
+        src = self._sales_source(team_id, currency, start, end)
+        out: dict[int, dict[int, int]] = {}
+        ids = sorted(set(client_ids))
+        for chunk_start in range(0, len(ids), 500):
+            rows = await self._rows(
+                select(src.c.client_id, src.c.month, func.sum(src.c.revenue, type_=BigInteger()))
+                .where(src.c.client_id.in_(ids[chunk_start : chunk_start + 500]))
+                .group_by(src.c.client_id, src.c.month)
+            )
+            for cid, month, total in rows:
+                out.setdefault(cid, {})[int(month)] = int(total or 0)
+        return out
+
+    async def first_deals_of(
+        self, team_id: int, manager_id: int | None, end: date
+    ) -> dict[int, date]:
+        """The first deal (any currency, up to `end`) of each client of the team (or of
+        `manager_id`) who has one: one (client_id, closed_on) index seek per client, with no
+        list of ids to bind."""
+        first_on = (
+            select(func.min(Deal.closed_on))
+            .where(Deal.client_id == Client.id, Deal.closed_on <= end)
+            .scalar_subquery()
+        )
+        where = [Client.team_id == team_id]
+        if manager_id is not None:
+            where.append(Client.manager_id == manager_id)
+        rows = await self._rows(select(Client.id, first_on).where(*where))
+        return {cid: _as_date(first) for cid, first in rows if first is not None}
 
     async def first_deals(self, end: date, client_ids: Sequence[int]) -> dict[int, date]:
         """The first deal of each client up to `end`, in any currency: when they became a
@@ -474,3 +756,44 @@ def _merge_sales(rows: Iterable[SalesRow]) -> list[SalesRow]:
 def _as_date(value: date | str) -> date:
     # SQLite hands back MIN/MAX of a DATE column as text: the aggregate loses the column type.
     return value if isinstance(value, date) else date.fromisoformat(value)
+
+
+@dataclass(frozen=True, slots=True)
+class ClientSales:
+    """A client's deals in a period (team currency only), whoever closed them."""
+
+    client_id: int
+    revenue: Decimal
+    profit: Decimal
+    profit_base: Decimal
+    deals: int
+    last_on: date
+    minor: int  # revenue in minor units
+    running: int  # minor units: this client's revenue and that of every client ranked above
+
+
+@dataclass(frozen=True, slots=True)
+class ManagerSales:
+    """Deals a manager closed in a period; `clients` counts the clients they sold to and
+    `lifetime_days` sums, over those clients, the days from the client's first deal ever (in
+    any currency, up to the period's end) to the manager's last deal with them in the period."""
+
+    manager_id: int
+    revenue: Decimal
+    profit: Decimal
+    profit_base: Decimal
+    deals: int
+    clients: int
+    lifetime_days: int
+
+
+@dataclass(frozen=True, slots=True)
+class MonthSums:
+    """A client's monthly revenue (minor units) over one XYZ window: months with sales, Σv,
+    Σv² (None when a month reaches `SQUARE_SAFE` and the sum is not taken in SQL) and the
+    first month with sales."""
+
+    with_sales: int
+    total: int
+    squares: int | None
+    earliest: int

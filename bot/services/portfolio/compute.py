@@ -37,15 +37,25 @@ def shown(value: Decimal | None, places: int = 1) -> Decimal | None:
     return value.quantize(Decimal(1).scaleb(-places), rounding=decimal.ROUND_HALF_UP)
 
 
+@dataclass(frozen=True, slots=True)
+class RankedRevenue:
+    """Revenue the database already ranked: (client, revenue, running revenue up to and
+    including the client) in rank order, integers in minor units (see `abc_ranked`)."""
+
+    rows: Sequence[tuple[int, int, int]]
+
+
 def abc_classes(
-    revenue: Mapping[int, Decimal], a_percent: Decimal, b_percent: Decimal
+    revenue: Mapping[int, Decimal] | RankedRevenue, a_percent: Decimal, b_percent: Decimal
 ) -> dict[int, str]:
     """ABC by revenue: clients sorted by revenue (largest first; equal revenue by id, so the
     result is stable). A client's cumulative share counts itself: with a cumulative share
     ≤ a_percent it is A, ≤ b_percent B, else C. A client landing exactly on 80% is A and the
     next one is B. The largest client is always A, even when it alone is above 80%: a class
     where the biggest buyer is not A would read as nonsense. Clients without revenue in the
-    period get no class."""
+    period get no class. Revenue the database ranked (`RankedRevenue`) skips the sort."""
+    if isinstance(revenue, RankedRevenue):
+        return abc_ranked(revenue.rows, a_percent, b_percent)
     ranked = sorted(
         ((client, amount) for client, amount in revenue.items() if amount > 0),
         key=lambda item: (-item[1], item[0]),
@@ -59,6 +69,31 @@ def abc_classes(
         if position == 0 or running * HUNDRED <= a_percent * total:
             out[client] = "A"
         elif running * HUNDRED <= b_percent * total:
+            out[client] = "B"
+        else:
+            out[client] = "C"
+    return out
+
+
+def abc_ranked(
+    ranked: Iterable[tuple[int, int, int]], a_percent: Decimal, b_percent: Decimal
+) -> dict[int, str]:
+    """`abc_classes` for clients already ranked by the database: (client, revenue, running
+    revenue up to and including the client) in rank order, integers in minor units. The
+    same rules, compared in integers: running / total ≤ p / 100 ⇔ running · 100 · den ≤
+    num · total, with p = num / den exactly."""
+    positive = [(client, running) for client, amount, running in ranked if amount > 0]
+    if not positive:
+        return {}
+    total = positive[-1][1]
+    a, b = Fraction(a_percent), Fraction(b_percent)
+    a_left, a_right = 100 * a.denominator, a.numerator * total
+    b_left, b_right = 100 * b.denominator, b.numerator * total
+    out: dict[int, str] = {}
+    for position, (client, running) in enumerate(positive):
+        if position == 0 or running * a_left <= a_right:
+            out[client] = "A"
+        elif running * b_left <= b_right:
             out[client] = "B"
         else:
             out[client] = "C"
@@ -91,7 +126,7 @@ class Regularity:
 
 
 @cache
-def _squared_ratio(percent: Decimal) -> tuple[int, int]:
+def squared_ratio(percent: Decimal) -> tuple[int, int]:
     """(p/100)² as an exact fraction of integers."""
     squared = (Fraction(percent) / 100) ** 2
     return squared.numerator, squared.denominator
@@ -118,7 +153,7 @@ def xyz_from_sums(
     spread = n * exact_squares - exact_total * exact_total
     total_squared = exact_total * exact_total
     for cls, threshold in (("X", x_percent), ("Y", y_percent)):
-        numerator, denominator = _squared_ratio(threshold)
+        numerator, denominator = squared_ratio(threshold)
         if spread * denominator <= numerator * total_squared:
             return Regularity(cls, n, spread, exact_total)
     return Regularity("Z", n, spread, exact_total)
