@@ -11,7 +11,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 # Any fixed 64-bit number, the same in every copy of the bot: the advisory lock's name.
@@ -76,5 +76,26 @@ async def _run(engine: AsyncEngine, action: Callable[[Config], None]) -> None:
                 )
                 await connection.commit()
             return
-        await connection.run_sync(_sync)
+        await _run_sqlite(connection, _sync)
+
+
+async def _run_sqlite(connection: AsyncConnection, migrate: Callable[[Connection], None]) -> None:
+    # A batch migration rebuilds a table (create, copy, drop, rename); with foreign keys on,
+    # the drop deletes every child row through ON DELETE CASCADE: 0010 once emptied `members`
+    # that way. As Alembic advises, keys are off while migrating, and a foreign_key_check
+    # before the commit refuses a migration that leaves a dangling row. The PRAGMA is ignored
+    # inside a transaction, so it goes through the driver's connection before BEGIN.
+    raw = await connection.get_raw_connection()
+    driver = raw.driver_connection
+    assert driver is not None
+    await driver.execute("PRAGMA foreign_keys=OFF")
+    try:
+        await connection.run_sync(migrate)
+        dangling = (await connection.exec_driver_sql("PRAGMA foreign_key_check")).fetchall()
+        if dangling:
+            tables = sorted({str(row[0]) for row in dangling})
+            raise RuntimeError(f"the migration left rows without their parent in {tables}")
         await connection.commit()
+    finally:
+        await connection.rollback()
+        await driver.execute("PRAGMA foreign_keys=ON")

@@ -155,3 +155,50 @@ async def test_a_team_made_before_the_weekly_report_gets_no_catch_up_report(
             uow, after, late_after=timedelta(hours=1), catch_up=timedelta(days=8)
         )
     assert planned == 0
+
+
+async def test_a_sqlite_migration_that_rebuilds_a_parent_table_keeps_its_children(
+    tmp_path: Path,
+):
+    """Batch mode rebuilds a table by dropping it: with foreign keys on, SQLite would delete
+    every member with the old `teams`. storage.migrate turns the keys off around migrations."""
+    from alembic.operations import Operations
+
+    from storage import migrate
+
+    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'rebuild.sqlite3'}")
+    try:
+        await upgrade(engine)
+        async with engine.begin() as conn:
+            await conn.execute(
+                text(
+                    "INSERT INTO teams (id, name, timezone, currency, followup_hot_days, "
+                    "followup_warm_days, followup_cold_days, no_answer_retry_days, created_at) "
+                    "VALUES (1, 'T', 'UTC', 'RUB', 3, 7, 30, 1, '2026-01-01 00:00:00.000000')"
+                )
+            )
+            await conn.execute(
+                text(
+                    "INSERT INTO members (id, team_id, telegram_id, role, full_name, timezone, "
+                    "work_start, work_end, digest_time, created_at) VALUES (1, 1, 7, 'owner', "
+                    "'Olga', 'UTC', '09:00:00', '18:00:00', '09:00:00', "
+                    "'2026-01-01 00:00:00.000000')"
+                )
+            )
+
+        def rebuild_teams(config: object) -> None:
+            connection = config.attributes["connection"]  # type: ignore[attr-defined]
+            with Operations.context(MigrationContext.configure(connection)):
+                from alembic import op
+
+                with op.batch_alter_table("teams", recreate="always"):
+                    pass
+
+        await migrate._run(engine, rebuild_teams)
+        async with engine.connect() as conn:
+            members = (await conn.execute(text("SELECT count(*) FROM members"))).scalar()
+            keys_on = (await conn.execute(text("PRAGMA foreign_keys"))).scalar()
+        assert members == 1
+        assert keys_on == 1  # back on for the bot's own use of the connection
+    finally:
+        await engine.dispose()
