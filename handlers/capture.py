@@ -132,6 +132,28 @@ def _viewer(actor: Actor, services: Services) -> Viewer:
     return Viewer(actor.zone, services.today(actor))
 
 
+async def _pressed(
+    query: CallbackQuery,
+    actor: Actor,
+    services: Services,
+    state: FSMContext,
+    replies: Replies,
+    key: str,
+    token: str,
+) -> tuple[dict[str, Any], dict[str, Any]] | None:
+    """The step data and the batch a button was made for, with the member held first; None,
+    the press answered, when Telegram no longer has the message or the batch is gone."""
+    await services.capture.hold(actor)
+    data = await _data(state)
+    batch = _batch_of(data, key, token)
+    if query.message is None or batch is None:
+        replies.answer_callback(
+            None if query.message is None else _("This button is no longer active.")
+        )
+        return None
+    return data, batch
+
+
 # -- shared contacts ------------------------------------------------------------------------
 
 
@@ -325,14 +347,10 @@ async def drop_contacts(
     state: FSMContext,
     replies: Replies,
 ) -> None:
-    await services.capture.hold(actor)
-    data = await _data(state)
-    batch = _batch_of(data, CONTACTS, callback_data.tok)
-    if query.message is None or batch is None:
-        replies.answer_callback(
-            None if query.message is None else _("This button is no longer active.")
-        )
+    pressed = await _pressed(query, actor, services, state, replies, CONTACTS, callback_data.tok)
+    if pressed is None:
         return
+    data, batch = pressed
     del data[CONTACTS]
     await state.set_data(data)
     replies.answer_callback()
@@ -447,12 +465,12 @@ async def note_to(
     state: FSMContext,
     replies: Replies,
 ) -> None:
-    await services.capture.hold(actor)
-    batch = _batch_of(await _data(state), FORWARDS, callback_data.tok)
-    if query.message is None or batch is None or not callback_data.cid:
-        replies.answer_callback(
-            None if query.message is None else _("This button is no longer active.")
-        )
+    pressed = await _pressed(query, actor, services, state, replies, FORWARDS, callback_data.tok)
+    if pressed is None:
+        return
+    batch = pressed[1]
+    if not callback_data.cid:
+        replies.answer_callback(_("This button is no longer active."))
         return
     text = await _save(actor, services, state, batch, callback_data.cid)
     replies.answer_callback()
@@ -470,12 +488,7 @@ async def note_other(
     state: FSMContext,
     replies: Replies,
 ) -> None:
-    await services.capture.hold(actor)
-    batch = _batch_of(await _data(state), FORWARDS, callback_data.tok)
-    if query.message is None or batch is None:
-        replies.answer_callback(
-            None if query.message is None else _("This button is no longer active.")
-        )
+    if await _pressed(query, actor, services, state, replies, FORWARDS, callback_data.tok) is None:
         return
     await state.set_state(CaptureSteps.note_client)
     replies.answer_callback()
@@ -490,14 +503,10 @@ async def note_drop(
     state: FSMContext,
     replies: Replies,
 ) -> None:
-    await services.capture.hold(actor)
-    data = await _data(state)
-    batch = _batch_of(data, FORWARDS, callback_data.tok)
-    if query.message is None or batch is None:
-        replies.answer_callback(
-            None if query.message is None else _("This button is no longer active.")
-        )
+    pressed = await _pressed(query, actor, services, state, replies, FORWARDS, callback_data.tok)
+    if pressed is None:
         return
+    data = pressed[0]
     del data[FORWARDS]
     await state.set_data(data)
     if await state.get_state() == CaptureSteps.note_client.state:
