@@ -7,6 +7,7 @@ and shape JSON, like handlers/. Everything here is the request's envelope.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import time
@@ -36,6 +37,7 @@ from bot.parsing.errors import ParseError
 from bot.services.context import Actor
 from bot.services.errors import DomainError
 from bot.services.hub import ServiceParts, Services
+from bot.services.portfolio.cache import ReportCache
 from storage.db import is_unavailable
 
 log = logging.getLogger(__name__)
@@ -65,6 +67,12 @@ def static_dir() -> Path:
     return Path(str(resources.files("bot.miniapp") / "static"))
 
 
+# The portfolio snapshots the page pages through (bot/miniapp/api.py): a few minutes, a few
+# of them (one per team, scope and period being looked at); each holds a report in memory.
+SNAPSHOT_SECONDS = 300
+SNAPSHOT_ENTRIES = 8
+
+
 @dataclass
 class Call:
     """One API request, authenticated and resolved: what an endpoint gets."""
@@ -73,6 +81,8 @@ class Call:
     services: Services
     actor: Actor
     body: dict[str, Any]
+    # Kept by the server across requests: the portfolio reports the page was just shown.
+    snapshots: ReportCache
 
     def query(self, name: str) -> str | None:
         return self.request.query.get(name)
@@ -82,6 +92,23 @@ class Call:
 
 
 Endpoint = Callable[[Call], Awaitable[Any]]
+
+
+@dataclass(frozen=True, slots=True)
+class Serialised:
+    """An answer already turned into JSON (in a worker thread): sent as it is."""
+
+    body: bytes
+
+
+async def in_worker(shape: Callable[[], Any]) -> Serialised:
+    """Shapes an answer and serialises it in a worker thread: over a whole report that is tens
+    of milliseconds of CPU, which on the event loop would hold every other member's update."""
+
+    def work() -> bytes:
+        return _dumps(shape()).encode()
+
+    return Serialised(await asyncio.to_thread(work))
 
 
 class MiniAppServer:
@@ -95,6 +122,7 @@ class MiniAppServer:
         self.logins = logins or auth.Logins()
         self.static = static or static_dir()
         self.parts = app.parts or ServiceParts(app.settings, app.clock)
+        self.snapshots = ReportCache(SNAPSHOT_SECONDS, SNAPSHOT_ENTRIES)
 
     # -- routes -----------------------------------------------------------------------------
 
@@ -222,7 +250,7 @@ class MiniAppServer:
                 return respond(ACCESS_CLOSED if closed else NOT_MEMBER), None
             self._locale(actor, user.language_code)
             try:
-                result = await handler(Call(request, services, actor, body))
+                result = await handler(Call(request, services, actor, body, self.snapshots))
             except (DomainError, ParseError) as exc:
                 await uow.rollback()
                 field = exc.params.get("field")
@@ -233,6 +261,14 @@ class MiniAppServer:
                 await uow.rollback()
                 return respond(exc.code, field=exc.field), actor.member.id
             await uow.commit()
+        if isinstance(result, Serialised):
+            response = web.Response(
+                body=result.body,
+                content_type="application/json",
+                charset="utf-8",
+                headers=NO_STORE,
+            )
+            return response, actor.member.id
         return web.json_response(result, headers=NO_STORE, dumps=_dumps), actor.member.id
 
     def _authenticate(self, request: web.Request) -> auth.WebAppUser:
