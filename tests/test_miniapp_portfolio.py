@@ -370,3 +370,16 @@ async def test_the_main_numbers_are_always_fresh(api: ApiClient):
     assert await read_all(api, OWNER, "/portfolio/list", params) == [
         line.name for line in report.planned
     ]
+
+
+async def test_the_series_follow_a_new_deal_and_the_members_language(api: ApiClient):
+    status, before = await api.get("/portfolio/series", MANAGER, params={"period": "Q20264"})
+    assert status == 200 and sum(before["activity_weeks"]["counts"]["deal"]) == 3
+    assert before["quality_series"][0]["points"][-1]["label"] == "Q4 2026"
+    await api.harness.send(MANAGER, "/deal Delta 500")
+    status, after = await api.get("/portfolio/series", MANAGER, params={"period": "Q20264"})
+    assert sum(after["activity_weeks"]["counts"]["deal"]) == 4
+    await api.harness.send(MANAGER, "/settings lang ru")
+    status, russian = await api.get("/portfolio/series", MANAGER, params={"period": "Q20264"})
+    assert russian["quality_series"][0]["points"][-1]["label"] != "Q4 2026"
+    assert russian["activity_weeks"] == after["activity_weeks"]

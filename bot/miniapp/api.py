@@ -286,12 +286,12 @@ async def _snapshot(call: Call, period: Period, manager_id: int | None) -> Snaps
     scope = await service.scope(actor, manager_id)
     key = await _snapshot_key(call, scope, period)
     now = call.services.clock.now()
-    found = call.snapshots.get(key, now)
+    found = call.kept.snapshots.get(key, now)
     if isinstance(found, Snapshot):
         return found
     report = await service.report(actor, period, scope)
     snapshot = await asyncio.to_thread(Snapshot.of, report)
-    call.snapshots.put(key, snapshot, now)
+    call.kept.snapshots.put(key, snapshot, now)
     return snapshot
 
 
@@ -309,12 +309,12 @@ async def portfolio(call: Call) -> Serialised:
     report = await service.report(actor, period, scope)
     choices = await service.choices(actor)
     now = call.services.clock.now()
-    found = call.snapshots.get(key, now)
+    found = call.kept.snapshots.get(key, now)
     if isinstance(found, Snapshot) and found.report is report:
         snapshot = found  # an ended period's report from the service's cache, sorted already
     else:
         snapshot = await asyncio.to_thread(Snapshot.of, report)
-    call.snapshots.put(key, snapshot, now)
+    call.kept.snapshots.put(key, snapshot, now)
     return await in_worker(lambda: portfolio_shapes.report(snapshot, choices=choices, top=top))
 
 
@@ -324,14 +324,23 @@ async def portfolio_series(call: Call) -> Serialised:
     service, actor = call.services.portfolio, call.actor
     period, manager_id = _period(call), _manager(call)
     scope = await service.scope(actor, manager_id)
+    # Kept as sent under the data's version: they follow deals, contacts and clients' managers
+    # only, so coming back to the page (from a card) does not compute four periods again.
+    key = (*await _snapshot_key(call, scope, period), texts.language())
+    now = call.services.clock.now()
+    found = call.kept.series.get(key, now)
+    if isinstance(found, Serialised):
+        return found
     quality = await service.quality_series(actor, period, scope)
     weeks, per_kind = await service.activity_weeks(actor, period, scope)
     names = await service.member_names(actor)
-    return await in_worker(
+    answer = await in_worker(
         lambda: portfolio_shapes.series(
             period, scope, quality=quality, weeks=weeks, per_kind=per_kind, names=names
         )
     )
+    call.kept.series.put(key, answer, now)
+    return answer
 
 
 async def portfolio_list(call: Call) -> Serialised:

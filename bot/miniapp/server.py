@@ -12,7 +12,7 @@ import json
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from importlib import resources
 from pathlib import Path
@@ -67,10 +67,26 @@ def static_dir() -> Path:
     return Path(str(resources.files("bot.miniapp") / "static"))
 
 
-# The portfolio snapshots the page pages through (bot/miniapp/api.py): a few minutes, a few
-# of them (one per team, scope and period being looked at); each holds a report in memory.
-SNAPSHOT_SECONDS = 300
-SNAPSHOT_ENTRIES = 8
+# What the portfolio page reads again kept a few minutes (bot/miniapp/api.py): the reports it
+# pages through, a few (one per team, scope and period being looked at; a 100,000-client
+# team's report is tens of megabytes), and the charts' series as sent (a few kilobytes each).
+KEEP_SECONDS = 300
+SNAPSHOT_ENTRIES = 4
+SERIES_ENTRIES = 32
+
+
+@dataclass
+class Kept:
+    """Kept by the server across requests, each entry under the team's data version."""
+
+    snapshots: ReportCache = field(
+        default_factory=lambda: ReportCache(KEEP_SECONDS, SNAPSHOT_ENTRIES)
+    )
+    series: ReportCache = field(default_factory=lambda: ReportCache(KEEP_SECONDS, SERIES_ENTRIES))
+
+    def clear(self) -> None:
+        self.snapshots.clear()
+        self.series.clear()
 
 
 @dataclass
@@ -81,8 +97,7 @@ class Call:
     services: Services
     actor: Actor
     body: dict[str, Any]
-    # Kept by the server across requests: the portfolio reports the page was just shown.
-    snapshots: ReportCache
+    kept: Kept
 
     def query(self, name: str) -> str | None:
         return self.request.query.get(name)
@@ -122,7 +137,7 @@ class MiniAppServer:
         self.logins = logins or auth.Logins()
         self.static = static or static_dir()
         self.parts = app.parts or ServiceParts(app.settings, app.clock)
-        self.snapshots = ReportCache(SNAPSHOT_SECONDS, SNAPSHOT_ENTRIES)
+        self.kept = Kept()
 
     # -- routes -----------------------------------------------------------------------------
 
@@ -250,7 +265,7 @@ class MiniAppServer:
                 return respond(ACCESS_CLOSED if closed else NOT_MEMBER), None
             self._locale(actor, user.language_code)
             try:
-                result = await handler(Call(request, services, actor, body, self.snapshots))
+                result = await handler(Call(request, services, actor, body, self.kept))
             except (DomainError, ParseError) as exc:
                 await uow.rollback()
                 field = exc.params.get("field")
