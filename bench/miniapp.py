@@ -168,7 +168,7 @@ async def timed(call: Callable[[], Awaitable[Any]], repeats: int) -> tuple[float
 def line(
     backend: str, label: str, p50: float, p95: float, floor: float | None, target: float | None
 ) -> str:
-    out = f"[{backend}] {label:34} p50 {p50 * 1000:7.1f} ms  p95 {p95 * 1000:7.1f} ms"
+    out = f"[{backend}] {label:44} p50 {p50 * 1000:7.1f} ms  p95 {p95 * 1000:7.1f} ms"
     if floor is not None:
         out += f" | hand SQL p50 {floor * 1000:6.1f} ms | ratio {p50 / floor:5.1f}x"
     if target is not None:
