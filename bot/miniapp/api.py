@@ -351,17 +351,18 @@ async def portfolio_list(call: Call) -> Serialised:
     period, manager_id = _period(call), _manager(call)
     offset, limit = _page(call, 100)
     snapshot = await _snapshot(call, period, manager_id)
-    lines = snapshot.lists[section]
-    report = snapshot.report
-    return await in_worker(
-        lambda: {
+
+    def shape() -> dict[str, Any]:
+        lines = snapshot.lines(section)  # the plan sorted whole on its first page
+        return {
             "section": section,
-            "items": portfolio_shapes.page(lines, report, offset, limit),
+            "items": portfolio_shapes.page(lines, snapshot.report, offset, limit),
             "total": len(lines),
             "offset": offset,
             "limit": limit,
         }
-    )
+
+    return await in_worker(shape)
 
 
 async def portfolio_cell(call: Call) -> Serialised:

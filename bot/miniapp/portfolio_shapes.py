@@ -4,6 +4,7 @@ and the chat cannot disagree. The chart series are the very inputs of the chat's
 
 from __future__ import annotations
 
+import heapq
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -121,31 +122,62 @@ LISTS = ("plan", "moves", "angels", "demons", "gained", "lost")
 DEFAULT_TOP = 20
 
 
-def client_list(r: Report, section: str) -> list[ClientLine]:
-    if section == "plan":
-        return r.planned
-    return list(getattr(r, section))
-
-
 def _cell_order(line: ClientLine) -> tuple[Decimal, str, int]:
     return (-line.now.revenue, line.name, line.id)
 
 
+def _plan_order(keyed: tuple[Decimal, str, ClientLine]) -> tuple[Decimal, str]:
+    return keyed[0], keyed[1]
+
+
 @dataclass
 class Snapshot:
-    """A report with its client lists in the order the page shows them, sorted once: the
-    portfolio's answer takes the first lines of each, `/portfolio/list` and `/portfolio/cell`
-    page through the same snapshot for a while (bot/miniapp/api.py), so a page of 100 lines
-    neither builds the report again nor sorts a team's plan again."""
+    """A report with what the page pages through worked out once: the portfolio's answer takes
+    the first lines of each list, `/portfolio/list` and `/portfolio/cell` page through the same
+    snapshot for a while (bot/miniapp/api.py), so a page of 50 lines neither builds the report
+    again nor sorts a team's plan again. Its methods are CPU over the whole report: call them
+    in a worker thread."""
 
     report: Report
-    lists: dict[str, list[ClientLine]]
+    # The plan's lines with their penetration, in the report's client order (`Report.planned`
+    # sorts them by (penetration, name), stably): each penetration computed once.
+    _plan: list[tuple[Decimal, str, ClientLine]]
+    _lists: dict[str, list[ClientLine]] = field(default_factory=dict, repr=False)
     _cells: dict[str, list[ClientLine]] | None = field(default=None, repr=False)
 
     @classmethod
     def of(cls, r: Report) -> Snapshot:
-        """CPU over the whole report (the plan's sort): run it in a worker thread."""
-        return cls(r, {section: client_list(r, section) for section in LISTS})
+        keyed = []
+        for line in r.clients:
+            penetration = r.penetration(line)
+            if penetration is not None:
+                keyed.append((penetration, line.name, line))
+        return cls(r, keyed)
+
+    def total(self, section: str) -> int:
+        if section == "plan":
+            return len(self._plan)
+        return len(getattr(self.report, section))
+
+    def first(self, section: str, n: int) -> list[ClientLine]:
+        """The first `n` lines, as `lines(section)[:n]`; the plan without sorting it whole
+        (heapq.nsmallest is sorted()[:n], ties kept in order)."""
+        if section == "plan" and section not in self._lists:
+            return [keyed[2] for keyed in heapq.nsmallest(n, self._plan, key=_plan_order)]
+        return self.lines(section)[:n]
+
+    def lines(self, section: str) -> list[ClientLine]:
+        """A whole list in the report's order (the plan as `Report.planned`), sorted on first
+        use."""
+        found = self._lists.get(section)
+        if found is None:
+            if section == "plan":
+                found = [keyed[2] for keyed in sorted(self._plan, key=_plan_order)]
+            else:
+                found = list(getattr(self.report, section))
+            # Two threads may sort at once: each gets the same answer, the last one is kept.
+            self._lists[section] = found
+        return found
 
     def cell(self, cell: str) -> list[ClientLine]:
         """The clients of a matrix cell, revenue descending (grouped on the first tap)."""
@@ -158,7 +190,6 @@ class Snapshot:
                     grouped[key].append(line)
             for lines in grouped.values():
                 lines.sort(key=_cell_order)
-            # Two threads may group at once: each gets the same answer, the last one is kept.
             cells = self._cells = dict(grouped)
         return cells.get(cell, [])
 
@@ -172,7 +203,6 @@ def report(snapshot: Snapshot, *, choices: Sequence[MemberChoice], top: int) -> 
     says how many there are); the chart series come from `series` (GET portfolio/series)."""
     r = snapshot.report
     names = dict(r.names)
-    lists = snapshot.lists
     change = r.biggest_change
     a, b, x, y = r.thresholds
     return {
@@ -185,8 +215,10 @@ def report(snapshot: Snapshot, *, choices: Sequence[MemberChoice], top: int) -> 
         "total": group(r.total),
         "managers": [group(g) for g in r.managers],
         "segments": [group(g) for g in r.segments],
-        **{section: page(lines, r, 0, top) for section, lines in lists.items()},
-        **{f"{section}_total": len(lines) for section, lines in lists.items()},
+        **{
+            section: [client(line, r) for line in snapshot.first(section, top)] for section in LISTS
+        },
+        **{f"{section}_total": snapshot.total(section) for section in LISTS},
         "top": top,
         "matrix": {
             "counts": {cell: r.matrix_counts.get((cell[0], cell[1]), 0) for cell in CELLS},
