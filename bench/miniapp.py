@@ -58,7 +58,9 @@ from bot.config import Settings
 from bot.miniapp.server import MiniAppServer
 from bot.services.portfolio.periods import Period, current
 from bot.telegram.local_session import LocalSession
+from storage.db import create_session_factory
 from storage.models import Client, Member
+from storage.uow import UnitOfWorkFactory
 from tests.support.harness import Person
 from tests.support.miniapp import TOKEN, init_data
 
@@ -70,6 +72,20 @@ TARGET_TEAM_YEAR = 0.300
 # What the page asks: the lists' first lines, then 50 more per "Show more".
 TOP = 20
 MORE = 50
+
+
+async def rebuild_rollups(engine: AsyncEngine) -> tuple[int, int]:
+    """The report's monthly sales and daily activity roll-ups (storage/repositories/rollups.py),
+    as `python -m bot rollups rebuild` builds them: the base was written around the
+    repositories (COPY), and without them the portfolio reads empty roll-ups and shows no
+    sales at all (this bench did so before 12:00 UTC on 2 December 2026)."""
+    uows = UnitOfWorkFactory(create_session_factory(engine))
+    async with uows() as uow:
+        counts = await uow.rollups.rebuild()
+        await uow.commit()
+    async with engine.begin() as conn:
+        await conn.execute(text("ANALYZE"))
+    return counts
 
 
 async def add_followups(engine: AsyncEngine, team_id: int, share: float, seed: int = 7) -> None:
@@ -190,6 +206,7 @@ async def main(args: argparse.Namespace) -> None:
             deals=int(100_000 * scale),
         )
         await add_followups(engine, team_id, 0.8)
+        await rebuild_rollups(engine)
         print(
             f"[{args.backend}] base: {args.managers} managers, {clients} clients (80 % with a "
             f"next contact), {int(300_000 * scale)} activities, {int(100_000 * scale)} deals "
@@ -340,6 +357,8 @@ async def portfolio_part(
         )
         answer = await get(person, "portfolio", main_params)
         assert len(answer["plan"]) <= TOP and answer["plan_total"] >= 0
+        # Numbers, not an empty report: the roll-ups were built (rebuild_rollups).
+        assert answer["total"]["deals"] > 0, answer["total"]
         p50, p95 = await timed(
             lambda person=person, q=main_params: get(person, "portfolio", q), repeats
         )

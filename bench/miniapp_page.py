@@ -32,7 +32,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import select
 
-from bench.miniapp import add_followups
+from bench.miniapp import add_followups, rebuild_rollups
 from bench.portfolio import NOW, generate
 from bench.scratch_db import scratch_engine
 from bot.app import Overrides, build
@@ -77,6 +77,7 @@ async def main(args: argparse.Namespace) -> None:
             deals=int(100_000 * args.scale),
         )
         await add_followups(engine, team_id, 0.8)
+        await rebuild_rollups(engine)
         async with engine.connect() as conn:
             telegram_id = (
                 await conn.execute(select(Member.telegram_id).where(Member.id == owner_id))
