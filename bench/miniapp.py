@@ -19,7 +19,8 @@ server, signed initData and all, times:
   version (coming back to the page); targets as `/portfolio`'s (issue 16): p95 <= 200 ms for
   a month, <= 300 ms for the team's year.
 The base has 100,000 clients (80 % with a next contact), 300,000 activities and 100,000 deals
-over two years; `--scale 0.05` makes a quick smoke run. Numbers on a loaded machine are noisy:
+over two years, its roll-ups rebuilt as `python -m bot rollups rebuild` does (bench.portfolio
+too); `--scale 0.05` makes a quick smoke run. Numbers on a loaded machine are noisy:
 the load average is printed with them.
 """
 
