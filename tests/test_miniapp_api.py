@@ -124,6 +124,8 @@ ENDPOINTS = [
     ("POST", "/clients/{ivanov}/notes", {"text": "hello"}),
     ("GET", "/portfolio", None),
     ("GET", "/portfolio/cell?cell=AX", None),
+    ("GET", "/portfolio/list?section=plan", None),
+    ("GET", "/portfolio/series", None),
 ]
 
 

@@ -206,6 +206,9 @@ async def test_base_card_and_portfolio_in_a_phone_browser(
         assert f"{shown} " in chat_report.replace("\xa0", " ").replace("\u202f", " ") or (
             digits(shown) in digits(chat_report)
         ), (shown, chat_report)
+        # The charts' series follow the main numbers (GET portfolio/series) into their slots.
+        await expect(page.locator("#quality-chart svg")).to_be_visible()
+        await expect(page.locator("#activity-chart svg")).to_be_visible()
         cell = page.locator("button.cell[data-cell=AZ]")
         await expect(cell.locator(".n")).to_have_text("1")
         await cell.click()

@@ -6,6 +6,7 @@ the chat cannot disagree. Every endpoint runs in the request's unit of work (bot
 
 from __future__ import annotations
 
+import asyncio
 from datetime import date, time
 from typing import Any
 
@@ -14,7 +15,8 @@ from bot.fields import CLIENT_FIELDS
 from bot.i18n import _
 from bot.miniapp import portfolio_shapes, shapes, texts
 from bot.miniapp.errors import BAD_REQUEST, ApiError
-from bot.miniapp.server import Call
+from bot.miniapp.portfolio_shapes import Snapshot
+from bot.miniapp.server import Call, Serialised, in_worker
 from bot.parsing.card_fields import MULTIPLE, FormError, editable, read_changes
 from bot.parsing.dates import When
 from bot.parsing.errors import ParseError
@@ -255,47 +257,135 @@ def _manager(call: Call) -> int | None:
     return _int(raw, "manager", minimum=1) if raw else None
 
 
-async def portfolio(call: Call) -> dict[str, Any]:
+def _top(call: Call) -> int:
+    raw = call.query("top")
+    if raw is None:
+        return portfolio_shapes.DEFAULT_TOP
+    return _int(raw, "top", minimum=1, maximum=10_000)
+
+
+def _page(call: Call, default: int) -> tuple[int, int]:
+    offset = _int(call.query("offset") or 0, "offset", maximum=10**7)
+    limit = _int(call.query("limit") or default, "limit", minimum=1, maximum=1000)
+    return offset, limit
+
+
+async def _snapshot_key(call: Call, scope: int | None, period: Period) -> tuple[object, ...]:
+    """Whose report of which period on which day, and the data's version: a deal, a contact
+    or a client moved to another manager since makes a new key."""
+    service = call.services.portfolio
+    version = await service.data_version(call.actor)
+    return (version, scope, period.key, service.today(call.actor))
+
+
+async def _snapshot(call: Call, period: Period, manager_id: int | None) -> Snapshot:
+    """The report the page was just shown (GET portfolio), for its list pages and cell taps;
+    built afresh when it is gone (a few minutes) or the data changed since."""
+    service, actor = call.services.portfolio, call.actor
+    # The same access check as the report's: a manager asking for another's is refused here.
+    scope = await service.scope(actor, manager_id)
+    key = await _snapshot_key(call, scope, period)
+    now = call.services.clock.now()
+    found = call.kept.snapshots.get(key, now)
+    if isinstance(found, Snapshot):
+        return found
+    report = await service.report(actor, period, scope)
+    snapshot = await asyncio.to_thread(Snapshot.of, report)
+    call.kept.snapshots.put(key, snapshot, now)
+    return snapshot
+
+
+async def portfolio(call: Call) -> Serialised:
+    """The main numbers, each client list cut to `top` lines; the charts' series come from
+    portfolio/series and the rest of a list from portfolio/list."""
+    service, actor = call.services.portfolio, call.actor
+    period, manager_id, top = _period(call), _manager(call), _top(call)
+    scope = await service.scope(actor, manager_id)
+    # The version before the report: data changing in between gives the snapshot an older key,
+    # never newer numbers an older one.
+    key = await _snapshot_key(call, scope, period)
+    # Always the service's report (computed afresh for a current period, as /portfolio is):
+    # the main numbers are the chat's, to the kopeck.
+    report = await service.report(actor, period, scope)
+    choices = await service.choices(actor)
+    now = call.services.clock.now()
+    found = call.kept.snapshots.get(key, now)
+    if isinstance(found, Snapshot) and found.report is report:
+        snapshot = found  # an ended period's report from the service's cache, sorted already
+    else:
+        snapshot = await asyncio.to_thread(Snapshot.of, report)
+    call.kept.snapshots.put(key, snapshot, now)
+    return await in_worker(lambda: portfolio_shapes.report(snapshot, choices=choices, top=top))
+
+
+async def portfolio_series(call: Call) -> Serialised:
+    """The quality trend and the activity per week: the charts' series, asked for by the page
+    once the main numbers are on the screen."""
     service, actor = call.services.portfolio, call.actor
     period, manager_id = _period(call), _manager(call)
-    report = await service.report(actor, period, manager_id)
-    series = await service.quality_series(actor, period, manager_id)
-    weeks, per_kind = await service.activity_weeks(actor, period, manager_id)
-    top = call.query("top")
-    return portfolio_shapes.report(
-        report,
-        series=series,
-        weeks=weeks,
-        per_kind=per_kind,
-        choices=await service.choices(actor),
-        top=_int(top, "top", minimum=1, maximum=10_000) if top is not None else None,
+    scope = await service.scope(actor, manager_id)
+    # Kept as sent under the data's version: they follow deals, contacts and clients' managers
+    # only, so coming back to the page (from a card) does not compute four periods again.
+    key = (*await _snapshot_key(call, scope, period), texts.language())
+    now = call.services.clock.now()
+    found = call.kept.series.get(key, now)
+    if isinstance(found, Serialised):
+        return found
+    quality = await service.quality_series(actor, period, scope)
+    weeks, per_kind = await service.activity_weeks(actor, period, scope)
+    names = await service.member_names(actor)
+    answer = await in_worker(
+        lambda: portfolio_shapes.series(
+            period, scope, quality=quality, weeks=weeks, per_kind=per_kind, names=names
+        )
     )
+    call.kept.series.put(key, answer, now)
+    return answer
 
 
-async def portfolio_list(call: Call) -> dict[str, Any]:
-    """One client list of the report, a page at a time (with `top` on /portfolio)."""
+async def portfolio_list(call: Call) -> Serialised:
+    """One client list of the report, a page at a time (the portfolio gives its first lines)."""
     section = call.query("section") or ""
     if section not in portfolio_shapes.LISTS:
         raise ApiError(BAD_REQUEST, field="section")
-    offset = _int(call.query("offset") or 0, "offset", maximum=10**7)
-    limit = _int(call.query("limit") or 100, "limit", minimum=1, maximum=1000)
-    report = await call.services.portfolio.report(call.actor, _period(call), _manager(call))
-    lines = portfolio_shapes.client_list(report, section)
-    return {
-        "section": section,
-        "items": [portfolio_shapes.client(line, report) for line in lines[offset : offset + limit]],
-        "total": len(lines),
-        "offset": offset,
-        "limit": limit,
-    }
+    period, manager_id = _period(call), _manager(call)
+    offset, limit = _page(call, 100)
+    snapshot = await _snapshot(call, period, manager_id)
+
+    def shape() -> dict[str, Any]:
+        lines = snapshot.lines(section)  # the plan sorted whole on its first page
+        return {
+            "section": section,
+            "items": portfolio_shapes.page(lines, snapshot.report, offset, limit),
+            "total": len(lines),
+            "offset": offset,
+            "limit": limit,
+        }
+
+    return await in_worker(shape)
 
 
-async def portfolio_cell(call: Call) -> dict[str, Any]:
+async def portfolio_cell(call: Call) -> Serialised:
+    """The clients of a matrix cell, revenue descending, a page at a time."""
     cell = call.query("cell") or ""
     if cell not in portfolio_shapes.CELLS:
         raise ApiError(BAD_REQUEST, field="cell")
-    report = await call.services.portfolio.report(call.actor, _period(call), _manager(call))
-    return {"cell": cell, "items": portfolio_shapes.cell_clients(report, cell)}
+    period, manager_id = _period(call), _manager(call)
+    offset, limit = _page(call, 100)
+    snapshot = await _snapshot(call, period, manager_id)
+    report = snapshot.report
+
+    def shape() -> dict[str, Any]:
+        lines = snapshot.cell(cell)
+        return {
+            "cell": cell,
+            "items": portfolio_shapes.page(lines, report, offset, limit),
+            "total": len(lines),
+            "offset": offset,
+            "limit": limit,
+        }
+
+    return await in_worker(shape)
 
 
 ROUTES: list[tuple[str, str, Any]] = [
@@ -312,4 +402,5 @@ ROUTES: list[tuple[str, str, Any]] = [
     ("GET", "/portfolio", portfolio),
     ("GET", "/portfolio/cell", portfolio_cell),
     ("GET", "/portfolio/list", portfolio_list),
+    ("GET", "/portfolio/series", portfolio_series),
 ]

@@ -4,7 +4,10 @@ and the chat cannot disagree. The chart series are the very inputs of the chat's
 
 from __future__ import annotations
 
+import heapq
+from collections import defaultdict
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
@@ -85,6 +88,7 @@ def group(g: GroupLine) -> dict[str, Any]:
 
 
 def client(line: ClientLine, r: Report) -> dict[str, Any]:
+    plan = r.plan(line)
     return {
         "id": line.id,
         "name": line.name,
@@ -97,7 +101,7 @@ def client(line: ClientLine, r: Report) -> dict[str, Any]:
         "ros": decimal(line.now.ros),
         "prev_revenue": money(line.prev.revenue),
         # The yearly potential scaled to the report's period, and the sales against it.
-        "plan": money(r.plan(line)) if r.plan(line) is not None else None,
+        "plan": money(plan) if plan is not None else None,
         "penetration": decimal(r.penetration(line)),
         "abc": line.abc,
         "xyz": line.xyz.cls if line.xyz is not None else None,
@@ -113,26 +117,92 @@ def _shares(values: Mapping[str, Decimal | None]) -> dict[str, str | None]:
 
 # The report's client lists, by the key the JSON gives each.
 LISTS = ("plan", "moves", "angels", "demons", "gained", "lost")
+# Lines of each list in the portfolio's answer when the page does not say (`top`): a phone
+# shows a screenful, and a team's plan can hold tens of thousands of clients.
+DEFAULT_TOP = 20
 
 
-def client_list(r: Report, section: str) -> list[ClientLine]:
-    if section == "plan":
-        return r.planned
-    return list(getattr(r, section))
+def _cell_order(line: ClientLine) -> tuple[Decimal, str, int]:
+    return (-line.now.revenue, line.name, line.id)
 
 
-def report(
-    r: Report,
-    *,
-    series: Mapping[int, Sequence[tuple[Period, Mapping[str, Decimal | None]]]],
-    weeks: Sequence[date],
-    per_kind: Mapping[str, Sequence[int]],
-    choices: Sequence[MemberChoice],
-    top: int | None = None,
-) -> dict[str, Any]:
-    """`top`: each client list cut to its first `top` lines (`<list>_total` says how many)."""
+def _plan_order(keyed: tuple[Decimal, str, ClientLine]) -> tuple[Decimal, str]:
+    return keyed[0], keyed[1]
+
+
+@dataclass
+class Snapshot:
+    """A report with what the page pages through worked out once: the portfolio's answer takes
+    the first lines of each list, `/portfolio/list` and `/portfolio/cell` page through the same
+    snapshot for a while (bot/miniapp/api.py), so a page of 50 lines neither builds the report
+    again nor sorts a team's plan again. Its methods are CPU over the whole report: call them
+    in a worker thread."""
+
+    report: Report
+    # The plan's lines with their penetration, in the report's client order (`Report.planned`
+    # sorts them by (penetration, name), stably): each penetration computed once.
+    _plan: list[tuple[Decimal, str, ClientLine]]
+    _lists: dict[str, list[ClientLine]] = field(default_factory=dict, repr=False)
+    _cells: dict[str, list[ClientLine]] | None = field(default=None, repr=False)
+
+    @classmethod
+    def of(cls, r: Report) -> Snapshot:
+        keyed = []
+        for line in r.clients:
+            penetration = r.penetration(line)
+            if penetration is not None:
+                keyed.append((penetration, line.name, line))
+        return cls(r, keyed)
+
+    def total(self, section: str) -> int:
+        if section == "plan":
+            return len(self._plan)
+        return len(getattr(self.report, section))
+
+    def first(self, section: str, n: int) -> list[ClientLine]:
+        """The first `n` lines, as `lines(section)[:n]`; the plan without sorting it whole
+        (heapq.nsmallest is sorted()[:n], ties kept in order)."""
+        if section == "plan" and section not in self._lists:
+            return [keyed[2] for keyed in heapq.nsmallest(n, self._plan, key=_plan_order)]
+        return self.lines(section)[:n]
+
+    def lines(self, section: str) -> list[ClientLine]:
+        """A whole list in the report's order (the plan as `Report.planned`), sorted on first
+        use."""
+        found = self._lists.get(section)
+        if found is None:
+            if section == "plan":
+                found = [keyed[2] for keyed in sorted(self._plan, key=_plan_order)]
+            else:
+                found = list(getattr(self.report, section))
+            # Two threads may sort at once: each gets the same answer, the last one is kept.
+            self._lists[section] = found
+        return found
+
+    def cell(self, cell: str) -> list[ClientLine]:
+        """The clients of a matrix cell, revenue descending (grouped on the first tap)."""
+        cells = self._cells
+        if cells is None:
+            grouped: dict[str, list[ClientLine]] = defaultdict(list)
+            for line in self.report.clients:
+                key = line.cell
+                if key is not None:
+                    grouped[key].append(line)
+            for lines in grouped.values():
+                lines.sort(key=_cell_order)
+            cells = self._cells = dict(grouped)
+        return cells.get(cell, [])
+
+
+def page(lines: Sequence[ClientLine], r: Report, offset: int, limit: int) -> list[dict[str, Any]]:
+    return [client(line, r) for line in lines[offset : offset + limit]]
+
+
+def report(snapshot: Snapshot, *, choices: Sequence[MemberChoice], top: int) -> dict[str, Any]:
+    """The portfolio's main numbers: every list cut to its first `top` lines (`<list>_total`
+    says how many there are); the chart series come from `series` (GET portfolio/series)."""
+    r = snapshot.report
     names = dict(r.names)
-    lists = {section: client_list(r, section) for section in LISTS}
     change = r.biggest_change
     a, b, x, y = r.thresholds
     return {
@@ -145,8 +215,11 @@ def report(
         "total": group(r.total),
         "managers": [group(g) for g in r.managers],
         "segments": [group(g) for g in r.segments],
-        **{section: [client(line, r) for line in lines[:top]] for section, lines in lists.items()},
-        **{f"{section}_total": len(lines) for section, lines in lists.items()},
+        **{
+            section: [client(line, r) for line in snapshot.first(section, top)] for section in LISTS
+        },
+        **{f"{section}_total": snapshot.total(section) for section in LISTS},
+        "top": top,
         "matrix": {
             "counts": {cell: r.matrix_counts.get((cell[0], cell[1]), 0) for cell in CELLS},
             "revenue": {
@@ -162,30 +235,10 @@ def report(
             }
             for q in r.quality
         ],
-        "quality_series": [
-            {
-                "manager": _who(member_id, names),
-                "points": [
-                    {
-                        "period": p.key,
-                        "label": short_period_label(p),
-                        # The A share (the trend line); all six shares for the stacked bars.
-                        "value": decimal(shares.get("A")),
-                        "shares": _shares(shares),
-                    }
-                    for p, shares in points
-                ],
-            }
-            for member_id, points in series.items()
-        ],
         "activity": [
             {"manager": _who(a.manager_id, names), "days": a.days, "counts": dict(a.counts)}
             for a in r.activity
         ],
-        "activity_weeks": {
-            "weeks": [day(w) for w in weeks],
-            "counts": {kind: list(counts) for kind, counts in per_kind.items()},
-        },
         "health": dict(r.health),
         "health_by_manager": [
             {"manager": _who(member_id, names), "health": dict(health)}
@@ -205,7 +258,37 @@ def report(
     }
 
 
-def cell_clients(r: Report, cell: str) -> list[dict[str, Any]]:
-    lines = [line for line in r.clients if line.cell == cell]
-    lines.sort(key=lambda line: (-line.now.revenue, line.name, line.id))
-    return [client(line, r) for line in lines]
+def series(
+    p: Period,
+    manager_id: int | None,
+    *,
+    quality: Mapping[int, Sequence[tuple[Period, Mapping[str, Decimal | None]]]],
+    weeks: Sequence[date],
+    per_kind: Mapping[str, Sequence[int]],
+    names: Mapping[int, str],
+) -> dict[str, Any]:
+    """The charts' series (GET portfolio/series): the very inputs of the chat's PNG charts."""
+    return {
+        "period": p.key,
+        "manager": _who(manager_id, names) if manager_id is not None else None,
+        "quality_series": [
+            {
+                "manager": _who(member_id, names),
+                "points": [
+                    {
+                        "period": each.key,
+                        "label": short_period_label(each),
+                        # The A share (the trend line); all six shares for the stacked bars.
+                        "value": decimal(shares.get("A")),
+                        "shares": _shares(shares),
+                    }
+                    for each, shares in points
+                ],
+            }
+            for member_id, points in quality.items()
+        ],
+        "activity_weeks": {
+            "weeks": [day(w) for w in weeks],
+            "counts": {kind: list(counts) for kind, counts in per_kind.items()},
+        },
+    }

@@ -7,11 +7,12 @@ and shape JSON, like handlers/. Everything here is the request's envelope.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from importlib import resources
 from pathlib import Path
@@ -36,6 +37,7 @@ from bot.parsing.errors import ParseError
 from bot.services.context import Actor
 from bot.services.errors import DomainError
 from bot.services.hub import ServiceParts, Services
+from bot.services.portfolio.cache import ReportCache
 from storage.db import is_unavailable
 
 log = logging.getLogger(__name__)
@@ -65,6 +67,28 @@ def static_dir() -> Path:
     return Path(str(resources.files("bot.miniapp") / "static"))
 
 
+# What the portfolio page reads again kept a few minutes (bot/miniapp/api.py): the reports it
+# pages through, a few (one per team, scope and period being looked at; a 100,000-client
+# team's report is tens of megabytes), and the charts' series as sent (a few kilobytes each).
+KEEP_SECONDS = 300
+SNAPSHOT_ENTRIES = 4
+SERIES_ENTRIES = 32
+
+
+@dataclass
+class Kept:
+    """Kept by the server across requests, each entry under the team's data version."""
+
+    snapshots: ReportCache = field(
+        default_factory=lambda: ReportCache(KEEP_SECONDS, SNAPSHOT_ENTRIES)
+    )
+    series: ReportCache = field(default_factory=lambda: ReportCache(KEEP_SECONDS, SERIES_ENTRIES))
+
+    def clear(self) -> None:
+        self.snapshots.clear()
+        self.series.clear()
+
+
 @dataclass
 class Call:
     """One API request, authenticated and resolved: what an endpoint gets."""
@@ -73,6 +97,7 @@ class Call:
     services: Services
     actor: Actor
     body: dict[str, Any]
+    kept: Kept
 
     def query(self, name: str) -> str | None:
         return self.request.query.get(name)
@@ -82,6 +107,23 @@ class Call:
 
 
 Endpoint = Callable[[Call], Awaitable[Any]]
+
+
+@dataclass(frozen=True, slots=True)
+class Serialised:
+    """An answer already turned into JSON (in a worker thread): sent as it is."""
+
+    body: bytes
+
+
+async def in_worker(shape: Callable[[], Any]) -> Serialised:
+    """Shapes an answer and serialises it in a worker thread: over a whole report that is tens
+    of milliseconds of CPU, which on the event loop would hold every other member's update."""
+
+    def work() -> bytes:
+        return _dumps(shape()).encode()
+
+    return Serialised(await asyncio.to_thread(work))
 
 
 class MiniAppServer:
@@ -95,6 +137,7 @@ class MiniAppServer:
         self.logins = logins or auth.Logins()
         self.static = static or static_dir()
         self.parts = app.parts or ServiceParts(app.settings, app.clock)
+        self.kept = Kept()
 
     # -- routes -----------------------------------------------------------------------------
 
@@ -222,7 +265,7 @@ class MiniAppServer:
                 return respond(ACCESS_CLOSED if closed else NOT_MEMBER), None
             self._locale(actor, user.language_code)
             try:
-                result = await handler(Call(request, services, actor, body))
+                result = await handler(Call(request, services, actor, body, self.kept))
             except (DomainError, ParseError) as exc:
                 await uow.rollback()
                 field = exc.params.get("field")
@@ -233,6 +276,14 @@ class MiniAppServer:
                 await uow.rollback()
                 return respond(exc.code, field=exc.field), actor.member.id
             await uow.commit()
+        if isinstance(result, Serialised):
+            response = web.Response(
+                body=result.body,
+                content_type="application/json",
+                charset="utf-8",
+                headers=NO_STORE,
+            )
+            return response, actor.member.id
         return web.json_response(result, headers=NO_STORE, dumps=_dumps), actor.member.id
 
     def _authenticate(self, request: web.Request) -> auth.WebAppUser:

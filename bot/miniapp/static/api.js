@@ -85,9 +85,13 @@ export const api = {
   save: (id, values) => request("PATCH", `clients/${Number(id)}`, { values }),
   nextContact: (id, body) => request("POST", `clients/${Number(id)}/next-contact`, body),
   note: (id, text) => request("POST", `clients/${Number(id)}/notes`, { text }),
-  portfolio: (period, manager) => request("GET", `portfolio?${params({ period, manager })}`),
-  cell: (period, manager, cell) =>
-    request("GET", `portfolio/cell?${params({ period, manager, cell })}`),
+  portfolio: (period, manager, top) =>
+    request("GET", `portfolio?${params({ period, manager, top })}`),
+  series: (period, manager) => request("GET", `portfolio/series?${params({ period, manager })}`),
+  list: (period, manager, section, offset, limit) =>
+    request("GET", `portfolio/list?${params({ period, manager, section, offset, limit })}`),
+  cell: (period, manager, cell, offset, limit) =>
+    request("GET", `portfolio/cell?${params({ period, manager, cell, offset, limit })}`),
 };
 
 function params(values) {

@@ -1,6 +1,9 @@
 // The portfolio: /portfolio's seven control points for a period and a member, from the very
-// numbers the chat uses (GET portfolio), the ABC-XYZ matrix whose cells list their clients
-// (GET portfolio/cell), and the charts drawn here from the same figures as the chat's PNGs.
+// numbers the chat uses (GET portfolio, each client list's first rows), the ABC-XYZ matrix whose
+// cells list their clients (GET portfolio/cell), the rest of a list a page at a time (GET
+// portfolio/list), and the charts drawn here from the same figures as the chat's PNGs: the
+// quality trend and the weeks' activity come from GET portfolio/series, asked for once the main
+// numbers are on the screen.
 
 import { api } from "./api.js";
 import { barChart, hbarChart, lineChart, PALETTE } from "./charts.js";
@@ -15,22 +18,32 @@ const HEALTH = ["month", "half_year", "year", "older", "never"];
 
 export const portfolioState = { period: null, manager: null, cell: null };
 
+// A list of clients shows this many rows at first (the portfolio's `top`), and asks the server
+// for this many more per "Show more": a team's plan can hold every client with a potential, tens
+// of thousands, and a phone draws a screenful.
+const ROWS_AT_ONCE = 20;
+const ROWS_PER_MORE = 50;
+
 export async function renderPortfolio(view, stillCurrent) {
-  const report = await api.portfolio(portfolioState.period, portfolioState.manager);
+  const report = await api.portfolio(portfolioState.period, portfolioState.manager, ROWS_AT_ONCE);
   if (!stillCurrent()) {
     return;
   }
   portfolioState.period = report.period.key;
   const reload = () =>
     renderPortfolio(view, stillCurrent).catch((error) => replace(view, errorBox(error, reload)));
+  const slots = {
+    quality: chartSlot("quality-chart-slot"),
+    activity: chartSlot("activity-chart-slot"),
+  };
   replace(
     view,
     controls(report, reload),
     summary(report),
     planSection(report),
     matrixSection(report, view),
-    qualitySection(report),
-    activitySection(report),
+    qualitySection(report, slots.quality),
+    activitySection(report, slots.activity),
     rosSection(report),
     turnoverSection(report),
     ltvSection(report),
@@ -41,6 +54,52 @@ export async function renderPortfolio(view, stillCurrent) {
     const button = view.querySelector(`button.cell[data-cell="${portfolioState.cell}"]`);
     if (button) button.click();
   }
+  // Not awaited: the numbers are on the screen, the charts follow when their series arrive.
+  loadSeries(report, slots, stillCurrent);
+}
+
+function managerOf(report) {
+  return report.manager && report.manager.id ? report.manager.id : null;
+}
+
+function chartSlot(id) {
+  return h("div", { id, class: "chart-slot", "aria-busy": "true" }, loadingHint());
+}
+
+function loadingHint() {
+  return h("p", { class: "hint" }, t("app.loading"));
+}
+
+/** The quality trend and the weeks' activity, into the slots their sections left; nothing when
+ * the member has moved on (another period, member or screen: the slots are gone then). */
+async function loadSeries(report, slots, stillCurrent) {
+  const live = () => stillCurrent() && slots.quality.isConnected;
+  let series;
+  try {
+    series = await api.series(report.period.key, managerOf(report));
+  } catch (error) {
+    if (live()) {
+      const retry = () => {
+        for (const slot of Object.values(slots)) replace(slot, loadingHint());
+        loadSeries(report, slots, stillCurrent);
+      };
+      replace(slots.quality, errorBox(error, retry));
+      replace(slots.activity);
+    }
+    return;
+  }
+  if (!live()) {
+    return;
+  }
+  replace(slots.quality, qualityChart(series.quality_series));
+  replace(slots.activity, activityChart(series.activity_weeks));
+  for (const slot of Object.values(slots)) slot.removeAttribute("aria-busy");
+}
+
+/** The next rows of one of the report's lists, from the same report (GET portfolio/list). */
+function listRows(report, section) {
+  return (offset, limit) =>
+    api.list(report.period.key, managerOf(report), section, offset, limit);
 }
 
 // --- controls: whose numbers, which period --------------------------------------------------
@@ -175,11 +234,9 @@ function clientLink(line) {
   return h("a", { href: `#/client/${line.id}` }, line.name);
 }
 
-// A list of clients shows this many rows, and as many more per "Show more": a team's plan can
-// hold every client with a potential, tens of thousands, and a phone draws a screenful.
-const ROWS_AT_ONCE = 20;
-
-function clientTable(lines, columns, id) {
+/** `lines`: the rows the answer carried; `total`: the whole list's length; `more(offset,
+ * limit)`: the server's next rows ({items, total}), asked for on "Show more". */
+function clientTable(lines, columns, id, total = lines.length, more = null) {
   if (!lines.length) {
     return h("p", { class: "hint", id }, NONE);
   }
@@ -190,7 +247,7 @@ function clientTable(lines, columns, id) {
       h("td", {}, clientLink(line)),
       columns.map(([, value]) => h("td", { class: "num" }, value(line))),
     );
-  const body = h("tbody", {}, lines.slice(0, ROWS_AT_ONCE).map(row));
+  const body = h("tbody", {}, lines.map(row));
   const table = h(
     "div",
     { class: "scroll-x" },
@@ -210,17 +267,34 @@ function clientTable(lines, columns, id) {
       body,
     ),
   );
-  if (lines.length <= ROWS_AT_ONCE) {
+  if (!more || lines.length >= total) {
     return table;
   }
-  let shown = ROWS_AT_ONCE;
-  const more = h("button", { type: "button", class: "secondary more" }, t("app.more"));
-  more.addEventListener("click", () => {
-    for (const line of lines.slice(shown, shown + ROWS_AT_ONCE)) body.appendChild(row(line));
-    shown += ROWS_AT_ONCE;
-    if (shown >= lines.length) more.remove();
-  });
-  return h("div", {}, table, more);
+  let shown = lines.length;
+  const note = h("div", { "aria-live": "polite" });
+  const button = h(
+    "button",
+    { type: "button", class: "secondary more", id: `${id}-more` },
+    t("app.more"),
+  );
+  const next = async () => {
+    button.disabled = true;
+    replace(note);
+    try {
+      const answer = await more(shown, ROWS_PER_MORE);
+      for (const line of answer.items) body.appendChild(row(line));
+      shown += answer.items.length;
+      if (!answer.items.length || shown >= answer.total) {
+        button.remove();
+        return;
+      }
+    } catch (error) {
+      replace(note, errorBox(error, next));
+    }
+    button.disabled = false;
+  };
+  button.addEventListener("click", next);
+  return h("div", {}, table, button, note);
 }
 
 function groupTable(groups, columns, id) {
@@ -291,6 +365,8 @@ function planSection(report) {
         [t("portfolio.penetration"), (l) => percent(l.penetration)],
       ],
       "plan-table",
+      report.plan_total,
+      listRows(report, "plan"),
     ),
   );
 }
@@ -335,6 +411,8 @@ function matrixSection(report, view) {
       report.moves,
       [[t("base.col.class"), (l) => `${l.prev_cell || NONE} → ${l.cell || NONE}`]],
       "moves-table",
+      report.moves_total,
+      listRows(report, "moves"),
     ),
   );
 }
@@ -346,20 +424,22 @@ async function openCell(report, key, button, list, view) {
   portfolioState.cell = key;
   replace(list, h("p", { class: "hint" }, t("app.loading")));
   try {
-    const managerId = report.manager && report.manager.id ? report.manager.id : null;
-    const answer = await api.cell(report.period.key, managerId, key);
+    const rows = (offset, limit) =>
+      api.cell(report.period.key, managerOf(report), key, offset, limit);
+    const answer = await rows(0, ROWS_AT_ONCE);
+    if (portfolioState.cell !== key || !list.isConnected) {
+      return; // another cell was tapped meanwhile, or the page moved on
+    }
     replace(
       list,
-      h(
-        "h2",
-        { id: "cell-title" },
-        `${key}: ${tn("portfolio.clients_count", answer.items.length)}`,
-      ),
+      h("h2", { id: "cell-title" }, `${key}: ${tn("portfolio.clients_count", answer.total)}`),
       answer.items.length
         ? clientTable(
             answer.items,
             [[t("portfolio.revenue"), (l) => cash(l.revenue)]],
             "cell-table",
+            answer.total,
+            rows,
           )
         : h("p", { class: "hint", id: "cell-table" }, t("portfolio.matrix.empty")),
     );
@@ -368,7 +448,7 @@ async function openCell(report, key, button, list, view) {
   }
 }
 
-function qualitySection(report) {
+function qualitySection(report, slot) {
   const shares = ["A", "B", "C", "X", "Y", "Z"];
   const rows = report.quality.map((q) =>
     h(
@@ -403,35 +483,31 @@ function qualitySection(report) {
         ),
       )
     : h("p", { class: "hint" }, NONE);
-  const series = (report.quality_series || []).map((line) => ({
-    name: line.manager.name,
-    points: line.points,
-  }));
-  return section(
-    "quality",
-    label("section", "3"),
-    table,
-    series.length
-      ? h(
-          "figure",
-          { class: "chart", id: "quality-chart" },
-          h("h3", {}, t("portfolio.quality.trend")),
-          lineChart(series, { title: t("portfolio.quality.trend") }),
-          h(
-            "figcaption",
-            { class: "legend" },
-            series.map((line, i) =>
-              h(
-                "span",
-                {},
-                h("i", { style: `background:${PALETTE[i % PALETTE.length]}` }),
-                line.name,
-              ),
+  return section("quality", label("section", "3"), table, slot);
+}
+
+function qualityChart(lines) {
+  const series = lines.map((line) => ({ name: line.manager.name, points: line.points }));
+  return series.length
+    ? h(
+        "figure",
+        { class: "chart", id: "quality-chart" },
+        h("h3", {}, t("portfolio.quality.trend")),
+        lineChart(series, { title: t("portfolio.quality.trend") }),
+        h(
+          "figcaption",
+          { class: "legend" },
+          series.map((line, i) =>
+            h(
+              "span",
+              {},
+              h("i", { style: `background:${PALETTE[i % PALETTE.length]}` }),
+              line.name,
             ),
           ),
-        )
-      : null,
-  );
+        ),
+      )
+    : null;
 }
 
 function trend(now, prev) {
@@ -440,8 +516,9 @@ function trend(now, prev) {
   return diff > 0.05 ? " ↑" : diff < -0.05 ? " ↓" : "";
 }
 
-function activitySection(report) {
-  const colour = (kind) => PALETTE[KINDS.indexOf(kind)];
+const colour = (kind) => PALETTE[KINDS.indexOf(kind)];
+
+function activitySection(report, slot) {
   const table = report.activity.length
     ? h(
         "div",
@@ -474,29 +551,30 @@ function activitySection(report) {
         ),
       )
     : h("p", { class: "hint" }, NONE);
-  const weeks = report.activity_weeks;
-  const chart =
-    weeks && weeks.weeks.length
-      ? h(
-          "figure",
-          { class: "chart", id: "activity-chart" },
-          h("h3", {}, t("portfolio.activity.weeks")),
-          barChart(
-            weeks.weeks.map((w) => shortDay(w)),
-            weeks.counts,
-            KINDS,
-            { title: t("portfolio.activity.weeks"), colourOf: colour },
+  return section("activity", label("section", "4"), table, slot);
+}
+
+function activityChart(weeks) {
+  return weeks && weeks.weeks.length
+    ? h(
+        "figure",
+        { class: "chart", id: "activity-chart" },
+        h("h3", {}, t("portfolio.activity.weeks")),
+        barChart(
+          weeks.weeks.map((w) => shortDay(w)),
+          weeks.counts,
+          KINDS,
+          { title: t("portfolio.activity.weeks"), colourOf: colour },
+        ),
+        h(
+          "figcaption",
+          { class: "legend" },
+          KINDS.map((k) =>
+            h("span", {}, h("i", { style: `background:${colour(k)}` }), label("kind", k)),
           ),
-          h(
-            "figcaption",
-            { class: "legend" },
-            KINDS.map((k) =>
-              h("span", {}, h("i", { style: `background:${colour(k)}` }), label("kind", k)),
-            ),
-          ),
-        )
-      : null;
-  return section("activity", label("section", "4"), table, chart);
+        ),
+      )
+    : null;
 }
 
 function shortDay(ymd) {
@@ -521,9 +599,21 @@ function rosSection(report) {
     h("h2", {}, t("base.filter.segment")),
     groupTable(report.segments, columns, "ros-segments"),
     h("h2", {}, t("portfolio.angels")),
-    clientTable(report.angels, clientColumns, "angels"),
+    clientTable(
+      report.angels,
+      clientColumns,
+      "angels",
+      report.angels_total,
+      listRows(report, "angels"),
+    ),
     h("h2", {}, t("portfolio.demons")),
-    clientTable(report.demons, clientColumns, "demons"),
+    clientTable(
+      report.demons,
+      clientColumns,
+      "demons",
+      report.demons_total,
+      listRows(report, "demons"),
+    ),
   );
 }
 
@@ -569,9 +659,21 @@ function gainedLostSection(report) {
     "gained-lost",
     label("section", "8"),
     h("h2", {}, t("portfolio.gained")),
-    clientTable(report.gained, columns, "gained"),
+    clientTable(
+      report.gained,
+      columns,
+      "gained",
+      report.gained_total,
+      listRows(report, "gained"),
+    ),
     h("h2", {}, t("portfolio.lost")),
-    clientTable(report.lost, lostColumns, "lost"),
+    clientTable(
+      report.lost,
+      lostColumns,
+      "lost",
+      report.lost_total,
+      listRows(report, "lost"),
+    ),
   );
 }
 

@@ -256,6 +256,19 @@ class PortfolioService:
     def top_clients(self) -> int:
         return self._settings.top_clients
 
+    async def member_names(self, actor: Actor) -> dict[int, str]:
+        """Every member's name, removed members too: a chart's line may be of someone since
+        removed, and the report names them the same way (`Report.names`)."""
+        members = await self._ctx.uow.analytics.members(actor.team.id)
+        return {member_id: name for member_id, name, _role, _active in members}
+
+    async def data_version(self, actor: Actor) -> tuple[object, ...]:
+        """The cheap facts that change when a report's numbers or its clients' managers do
+        (the report cache's key, bot/services/portfolio/cache.py): a caller keeping a report
+        for a while compares them before reusing it."""
+        version = await self._ctx.uow.analytics.version(actor.team.id)
+        return (actor.team.id, actor.team.currency, version)
+
     def may_export(self, actor: Actor) -> bool:
         return actor.member.role == Role.OWNER or actor.member.can_export
 
