@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 from bot.config import Settings
 from bot.errors import ErrorCode
@@ -768,3 +768,29 @@ async def test_the_portfolio_lists_can_be_cut_and_read_in_pages(api: ApiClient):
     refused(status, answer, 400, "bad_request")
     status, answer = await api.get("/portfolio/list", STRANGER, params={"section": "plan"})
     refused(status, answer, 403, "not_member")
+
+
+async def test_a_table_filtered_by_temperature_is_counted_from_its_index(
+    api: ApiClient, backend: str
+):
+    """SQLite counts the hot (and overdue) base from migration 0014's index, not by reading
+    every client's row in name order (78 ms of 100 ms on 100,000 clients; bench/miniapp.py)."""
+    if backend != "sqlite":
+        pytest.skip("SQLite's query plan")
+    seen: list[tuple[str, Any]] = []
+
+    def remember(conn, cursor, statement, parameters, context, executemany):  # type: ignore[no-untyped-def]
+        if statement.startswith("SELECT count(*)"):
+            seen.append((statement, parameters))
+
+    engine = api.harness.app.engine.sync_engine
+    event.listen(engine, "before_cursor_execute", remember)
+    try:
+        assert await names(api, OWNER, {"temperature": ["hot"], "overdue": True}) == []
+    finally:
+        event.remove(engine, "before_cursor_execute", remember)
+    [(statement, parameters)] = seen
+    async with api.harness.app.engine.connect() as conn:
+        plan = (await conn.exec_driver_sql("EXPLAIN QUERY PLAN " + statement, parameters)).all()
+    details = " | ".join(str(row[-1]) for row in plan)
+    assert "USING INDEX ix_clients_team_base_temperature (team_id=? AND temperature=?)" in details
