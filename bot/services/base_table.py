@@ -109,7 +109,10 @@ class BaseTableService:
         opener = cache.opener
         if opener is None:
             # A context built by hand (no application): computed here, in this unit of work.
-            loaded = await load(self._ctx.uow, team_id, currency, period, settings.xyz_months)
+            repo = self._ctx.uow.analytics
+            loaded = await load(
+                lambda step: step(repo), team_id, currency, period, settings.xyz_months
+            )
             return await asyncio.to_thread(rank, loaded, settings)
         found = cache.get(
             (team_id, currency),
