@@ -1,6 +1,7 @@
 """The Mini App's server time on a base of 100,000 clients (issue 16).
 
     python -m bench.miniapp [--backend sqlite|postgres] [--scale 1.0] [--repeats 30]
+                            [--no-portfolio]
 
 Through the real application (`build`) and the Mini App's aiohttp routes on a loopback test
 server, signed initData and all, times:
@@ -351,6 +352,8 @@ async def run(
     o50, o95 = await timed(old_way, 3)
     print(line(backend, "classes: before, the team's report", o50, o95, r50, None))
 
+    if args.no_portfolio:
+        return
     async with engine.connect() as conn:
         members = list(
             (await conn.execute(select(Member.id).where(Member.team_id == team_id))).scalars()
@@ -383,4 +386,5 @@ if __name__ == "__main__":
     parser.add_argument("--scale", type=float, default=1.0)
     parser.add_argument("--managers", type=int, default=20)
     parser.add_argument("--repeats", type=int, default=30)
+    parser.add_argument("--no-portfolio", action="store_true", help="the base table only")
     asyncio.run(main(parser.parse_args()))
