@@ -109,9 +109,9 @@ class BaseTableService:
         opener = cache.opener
         if opener is None:
             # A context built by hand (no application): computed here, in this unit of work.
-            repo = self._ctx.uow.analytics
+            uow = self._ctx.uow
             loaded = await load(
-                lambda step: step(repo), team_id, currency, period, settings.xyz_months
+                lambda step: step(uow), team_id, currency, period, settings.xyz_months
             )
             return await asyncio.to_thread(rank, loaded, settings)
         found = cache.get(

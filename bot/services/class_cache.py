@@ -10,11 +10,12 @@ pages ask meanwhile) and the pages after it see the new classes. A team with no 
 being computed (docs/miniapp.md). A rebuild that fails is logged and tried again by a page at
 least `retry_seconds` later; the pages keep the classes they had.
 
-A rebuild reads the roll-ups (`sales_months`) through the analytics repository as `/portfolio`
-does, and only what classes need: the month's buyers ranked by the database (ABC), their
-monthly sums over the XYZ window and their first deals. Each read has a unit of work of its own,
-so on SQLite (one unit of work at a time) a page waits at most for one read, not the rebuild;
-the ranking runs in a worker thread, off the event loop.
+A rebuild reads the roll-ups (`sales_months`) as `/portfolio` does, and only what classes need:
+the month's buyers ranked by the database (ABC, the analytics repository's own ranking), their
+monthly sums over the XYZ window and their first deals (storage/repositories/base_table.py).
+Each of the three reads has a unit of work of its own, so on SQLite (one unit of work at a time)
+a page waits at most for one read, not the rebuild; the ranking runs in a worker thread, off the
+event loop.
 """
 
 from __future__ import annotations
@@ -31,14 +32,11 @@ from typing import Any, Protocol, TypeVar
 from bot.config import AnalyticsSettings
 from bot.services.portfolio import compute
 from bot.services.portfolio.periods import Period, month_index
-from storage.repositories.analytics import AnalyticsRepository
+from storage.uow import UnitOfWork
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
-# Buyers per read of their monthly sums and first deals: one statement of the analytics
-# repository (it binds at most this many ids at once).
-CHUNK = 500
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,7 +183,7 @@ class Loaded:
     first: dict[int, date]
 
 
-Reader = Callable[[Callable[[AnalyticsRepository], Awaitable[T]]], Awaitable[T]]
+Reader = Callable[[Callable[[UnitOfWork], Awaitable[T]]], Awaitable[T]]
 
 
 async def load(
@@ -193,30 +191,21 @@ async def load(
 ) -> Loaded:
     """The reads of `/portfolio`'s classes (bot/services/portfolio/service.py), for the month's
     buyers only: clients who bought nothing in the month have no class, whatever else they
-    did. All from the roll-ups but the first deals (one index seek per buyer). `read` runs
-    each read: a rebuild gives each its own unit of work (`apart`)."""
-    sales = await read(lambda repo: repo.client_sales(team_id, currency, period.start, period.end))
-    ranked = [(row.client_id, row.minor, row.running) for row in sales]
-    buyers = [client for client, minor, _running in ranked if minor > 0]
+    did. The ranking and the monthly sums from the roll-ups, the first deals by index; three
+    statements. `read` runs each: a rebuild gives each a unit of work of its own (`apart`)."""
     last = month_index(period.end)
-    first_month = last - months + 1
-    window_start = date(first_month // 12, first_month % 12 + 1, 1)
-    monthly: dict[int, dict[int, int]] = {}
-    first: dict[int, date] = {}
-    for start in range(0, len(buyers), CHUNK):
-        chunk = buyers[start : start + CHUNK]
 
-        async def sums(
-            repo: AnalyticsRepository, chunk: list[int] = chunk
-        ) -> dict[int, dict[int, int]]:
-            return await repo.monthly_of(team_id, currency, window_start, period.end, chunk)
+    async def ranked_sales(uow: UnitOfWork) -> list[tuple[int, int, int]]:
+        sales = await uow.analytics.client_sales(team_id, currency, period.start, period.end)
+        return [(row.client_id, row.minor, row.running) for row in sales]
 
-        async def firsts(repo: AnalyticsRepository, chunk: list[int] = chunk) -> dict[int, date]:
-            return await repo.first_deals(period.end, chunk)
+    async def monthly(uow: UnitOfWork) -> dict[int, dict[int, int]]:
+        return await uow.base_table.buyers_monthly(team_id, currency, last - months + 1, last)
 
-        monthly.update(await read(sums))
-        first.update(await read(firsts))
-    return Loaded(period, ranked, monthly, first)
+    async def first(uow: UnitOfWork) -> dict[int, date]:
+        return await uow.base_table.buyers_first_deals(team_id, currency, last, period.end)
+
+    return Loaded(period, await read(ranked_sales), await read(monthly), await read(first))
 
 
 def apart(opener: UnitOfWorkOpener) -> Reader[Any]:
@@ -226,9 +215,9 @@ def apart(opener: UnitOfWorkOpener) -> Reader[Any]:
     moments: a deal dated back into the month between two of them shows fully at the next
     refresh."""
 
-    async def read(step: Callable[[AnalyticsRepository], Awaitable[T]]) -> T:
+    async def read(step: Callable[[UnitOfWork], Awaitable[T]]) -> T:
         async with opener() as uow:
-            return await step(uow.analytics)
+            return await step(uow)
 
     return read
 
