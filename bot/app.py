@@ -25,6 +25,7 @@ from bot.config import Settings
 from bot.jobs.sweep import DeliverySweep
 from bot.locks import LocalLocks, Locks, RedisLocks
 from bot.metrics import Metrics
+from bot.services.class_cache import ClassCache
 from bot.services.context import ConversationEraser
 from bot.services.hub import ServiceParts
 from bot.services.importing.worker import FileWorkers
@@ -94,6 +95,9 @@ class Application:
         """Each part is closed even if another one fails to: this runs on the way out."""
         if self.files is not None:
             self.files.close()
+        if self.parts is not None:
+            with suppress(Exception):
+                await self.parts.classes.close()
         with suppress(Exception):
             await self.bot.session.close()
         with suppress(Exception):
@@ -122,7 +126,14 @@ def build(settings: Settings, overrides: Overrides | None = None) -> Application
     shared = _redis_parts(settings) if settings.redis_url is not None else None
     metrics = Metrics()
     files = FileWorkers(settings.import_files)
-    parts = ServiceParts(settings, clock, shared.conversations if shared else None, files)
+    parts = ServiceParts(
+        settings,
+        clock,
+        shared.conversations if shared else None,
+        files,
+        # The base table's classes are rebuilt in units of work of their own, in the background.
+        classes=ClassCache(opener=uow_factory),
+    )
     dispatcher = build_dispatcher(
         settings,
         uow_factory,

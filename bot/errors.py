@@ -109,6 +109,7 @@ class ErrorCode(StrEnum):
     PORTFOLIO_MEMBER_UNKNOWN = "portfolio_member_unknown"
     PORTFOLIO_MEMBER_AMBIGUOUS = "portfolio_member_ambiguous"
     PORTFOLIO_PERIOD_INVALID = "portfolio_period_invalid"
+    CLASSES_NOT_READY = "classes_not_ready"
     PERIOD_TOO_LONG = "period_too_long"
     CLIENT_NOT_YOURS = "client_not_yours"
     WEEKLY_USAGE = "weekly_usage"

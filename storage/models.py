@@ -133,6 +133,14 @@ class Client(Base):
             sqlite_where=text("erased_at IS NULL AND archived_at IS NULL"),
             postgresql_where=text("erased_at IS NULL AND archived_at IS NULL"),
         ),
+        # The table filtered by temperature: the base's hot (warm, cold) clients (0014).
+        Index(
+            "ix_clients_team_base_temperature",
+            "team_id",
+            "temperature",
+            sqlite_where=text("erased_at IS NULL AND archived_at IS NULL"),
+            postgresql_where=text("erased_at IS NULL AND archived_at IS NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

@@ -174,6 +174,8 @@ async def query_clients(call: Call) -> dict[str, Any]:
         "offset": page.offset,
         "limit": page.limit,
         "classes_period": portfolio_shapes.period(page.classes.period, page.today),
+        # False right after a start, until the first computation of the classes is done.
+        "classes_ready": page.classes.ready,
     }
 
 

@@ -69,6 +69,8 @@ _STATUS: dict[str, int] = {
     ErrorCode.PORTFOLIO_OWN_ONLY: 403,
     ErrorCode.CLIENT_NOT_FOUND: 404,
     ErrorCode.CLIENT_ERASED: 404,
+    # Try again shortly: the classes are being computed (bot/services/class_cache.py).
+    ErrorCode.CLASSES_NOT_READY: 503,
 }
 
 

@@ -68,6 +68,7 @@ TEXTS: dict[str, str] = {
     "base.col.last": N_("Last contact"),
     "base.col.revenue": N_("Revenue last month"),
     "base.col.class": N_("Class"),
+    "base.classes_computing": N_("classes are being computed"),
     "base.empty": N_("No clients match."),
     "base.no_next": N_("not planned"),
     "base.overdue": N_("overdue"),

@@ -2,21 +2,25 @@
 searches, filtered, sorted and paged by the database, with each client's ABC-XYZ class and
 revenue from the portfolio's last complete month.
 
-Classes come from `PortfolioService.report` (the numbers `/portfolio` shows) for the last
-complete month, kept per team and viewer for a few minutes (bot/services/class_cache.py): a
-call logged or a deal made today does not move them, so the next page costs no report.
+Classes are those `/portfolio` shows for the last complete month, computed by the same rules
+from the same roll-ups and kept per team (bot/services/class_cache.py): a call logged or a deal
+made today does not move them. A page never waits for them: it is served the classes last
+computed while a rebuild runs in the background, and before the first one is done it answers
+without classes (`Classes.ready` False) and refuses a class filter with a sentence saying so.
 """
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+from bot.config import AnalyticsSettings
 from bot.errors import ErrorCode
 from bot.parsing.names import clean_name
 from bot.services.access import manager_scope, sees_whole_team
-from bot.services.class_cache import Classes
+from bot.services.class_cache import Classes, compute_classes, load, rank
 from bot.services.context import Actor, ServiceContext
 from bot.services.errors import DomainError
 from bot.services.portfolio.periods import Period, month_of
@@ -73,11 +77,14 @@ def classes_period(today: date) -> Period:
 
 
 class BaseTableService:
-    def __init__(self, ctx: ServiceContext, portfolio: Any, clients: Any) -> None:
+    def __init__(
+        self, ctx: ServiceContext, portfolio: Any, clients: Any, settings: AnalyticsSettings
+    ) -> None:
         # The portfolio and client services of the same unit of work (bot/services/hub.py).
         self._ctx = ctx
         self._portfolio = portfolio
         self._clients = clients
+        self._settings = settings
 
     async def options(self, actor: Actor) -> TableOptions:
         uow, scope = self._ctx.uow, manager_scope(actor)
@@ -93,27 +100,27 @@ class BaseTableService:
         )
 
     async def classes(self, actor: Actor) -> Classes:
+        """The team's classes of the last complete month as last computed (maybe of the month
+        before, right after a month ends: their `period` says which), never waiting for a
+        rebuild; not `ready` before the first one is done."""
         period = classes_period(self._portfolio.today(actor))
-        key = (
-            actor.team.id,
-            actor.team.currency,
-            manager_scope(actor),
-            period.key,
-            actor.team.roster_version,
-        )
-        cached = self._ctx.classes.get(key, self._ctx.now())
-        if cached is not None:
-            return cached
-        report = await self._portfolio.report(actor, period, None)
-        found = Classes(
+        team_id, currency = actor.team.id, actor.team.currency
+        cache, settings = self._ctx.classes, self._settings
+        opener = cache.opener
+        if opener is None:
+            # A context built by hand (no application): computed here, in this unit of work.
+            uow = self._ctx.uow
+            loaded = await load(
+                lambda step: step(uow), team_id, currency, period, settings.xyz_months
+            )
+            return await asyncio.to_thread(rank, loaded, settings)
+        found = cache.get(
+            (team_id, currency),
             period,
-            {
-                line.id: (line.abc, line.xyz.cls if line.xyz is not None else None)
-                for line in report.clients
-            },
+            self._ctx.now(),
+            lambda: compute_classes(opener, team_id, currency, period, settings),
         )
-        self._ctx.classes.put(key, found, self._ctx.now())
-        return found
+        return found if found is not None else Classes(period, {}, ready=False)
 
     async def page(self, actor: Actor, query: TableQuery) -> TablePage:
         uow = self._ctx.uow
@@ -123,6 +130,9 @@ class BaseTableService:
             # A manager sees their own clients only; asking for another's is refused.
             raise DomainError(ErrorCode.NOT_ALLOWED)
         classes = await self.classes(actor)
+        if (query.abc or query.xyz) and not classes.ready:
+            # Nothing to filter by yet: said plainly, not answered with an empty table.
+            raise DomainError(ErrorCode.CLASSES_NOT_READY)
         ids: set[int] | None = None
         order: list[int] = []
         text = clean_name(query.q or "")

@@ -185,7 +185,7 @@ class Services:
 
     @cached_property
     def base_table(self) -> BaseTableService:
-        return BaseTableService(self._ctx, self.portfolio, self.clients)
+        return BaseTableService(self._ctx, self.portfolio, self.clients, self._settings.analytics)
 
     @cached_property
     def card(self) -> CardService:

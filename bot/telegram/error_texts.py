@@ -318,6 +318,9 @@ ERROR_TEXTS: dict[ErrorCode, str | Plural] = {
         "To whom? <code>/transfer &lt;from&gt; &lt;to&gt; [clients, ...]</code>, "
         "for example <code>/transfer Max Nina</code>."
     ),
+    ErrorCode.CLASSES_NOT_READY: N_(
+        "The ABC-XYZ classes are still being computed. Try the class filter again in a few seconds."
+    ),
     ErrorCode.PORTFOLIO_OWN_ONLY: N_(
         "You can see only your own numbers: send <code>/portfolio</code> without a name."
     ),

@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import (
     ARRAY,
+    BigInteger,
     Integer,
     String,
     and_,
@@ -22,12 +23,22 @@ from sqlalchemy import (
     func,
     literal,
     select,
+    type_coerce,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 from sqlalchemy.sql import ColumnElement
 
-from storage.models import Activity, Client, ClientPhone, ClientTag, Deal, Followup, Member
+from storage.models import (
+    Activity,
+    Client,
+    ClientPhone,
+    ClientTag,
+    Deal,
+    Followup,
+    Member,
+    SalesMonth,
+)
 from storage.types import Money
 
 # What a page may be ordered by (the API's `sort`).
@@ -455,6 +466,60 @@ class BaseTableRepository:
             )
         ).one()
         return int(count), Decimal(total or 0)
+
+    # -- what the ABC-XYZ classes of a month read (bot/services/class_cache.py) -----------------
+
+    def _buyers_of(self, team_id: int, currency: str, month: int) -> Any:
+        return select(SalesMonth.client_id).where(
+            SalesMonth.team_id == team_id,
+            SalesMonth.currency == currency,
+            SalesMonth.month == month,
+        )
+
+    async def buyers_monthly(
+        self, team_id: int, currency: str, first: int, last: int
+    ) -> dict[int, dict[int, int]]:
+        """{client: {month number: revenue in minor units}} over months [first, last] for the
+        clients who bought in month `last`, from the `sales_months` roll-up, summed over the
+        closing managers. One statement with the buyers as a subquery: no list of ids to bind
+        (PostgreSQL's generic plan for a 500-id list read the whole roll-up each time)."""
+        minor = func.sum(type_coerce(SalesMonth.revenue, BigInteger()), type_=BigInteger())
+        connection = await self._session.connection()
+        rows = await connection.execute(
+            select(SalesMonth.client_id, SalesMonth.month, minor)
+            .where(
+                SalesMonth.team_id == team_id,
+                SalesMonth.currency == currency,
+                SalesMonth.month >= first,
+                SalesMonth.month <= last,
+                SalesMonth.client_id.in_(self._buyers_of(team_id, currency, last)),
+            )
+            .group_by(SalesMonth.client_id, SalesMonth.month)
+        )
+        out: dict[int, dict[int, int]] = {}
+        for client_id, month, total in rows:
+            out.setdefault(client_id, {})[int(month)] = int(total or 0)
+        return out
+
+    async def buyers_first_deals(
+        self, team_id: int, currency: str, month: int, end: date
+    ) -> dict[int, date]:
+        """The first deal (any currency, up to `end`) of each client who bought in `month`:
+        when they became a buyer (by the deals' (client_id, closed_on) index)."""
+        connection = await self._session.connection()
+        rows = await connection.execute(
+            select(Deal.client_id, func.min(Deal.closed_on))
+            .where(
+                Deal.client_id.in_(self._buyers_of(team_id, currency, month)),
+                Deal.closed_on <= end,
+            )
+            .group_by(Deal.client_id)
+        )
+        # SQLite hands back MIN of a DATE column as text: the aggregate loses the column type.
+        return {
+            client_id: first if isinstance(first, date) else date.fromisoformat(first)
+            for client_id, first in rows
+        }
 
     async def delete_phones(self, team_id: int, client_id: int) -> None:
         await self._session.execute(

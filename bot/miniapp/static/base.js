@@ -164,7 +164,9 @@ export async function renderBase(view, stillCurrent) {
     count.textContent = tn("base.total", page.total, { count: total });
     replace(
       results,
-      page.items.length ? table(page.items, page.classes_period) : emptyNote(),
+      page.items.length
+        ? table(page.items, page.classes_period, page.classes_ready !== false)
+        : emptyNote(),
       pager(page, total),
     );
     if (baseState.scroll) {
@@ -283,9 +285,11 @@ function emptyNote() {
   return h("div", { class: "notice", id: "empty" }, t("base.empty"));
 }
 
-/** The revenue and class columns are of `classes` (the last complete month), and say so. */
-function table(items, classes) {
+/** The revenue and class columns are of `classes` (the last complete month), and say so; right
+ * after the server starts, the classes are still being computed (`ready` false): said too. */
+function table(items, classes, ready) {
   const of = classes ? ` · ${classes.label}` : "";
+  const classOf = ready ? of : ` · ${t("base.classes_computing")}`;
   const head = h(
     "thead",
     {},
@@ -294,7 +298,7 @@ function table(items, classes) {
       {},
       h("th", { scope: "col" }, t("base.col.name")),
       h("th", { scope: "col" }, t("base.col.manager")),
-      h("th", { scope: "col" }, t("base.col.class") + of),
+      h("th", { scope: "col" }, t("base.col.class") + classOf),
       h("th", { scope: "col" }, t("base.col.next")),
       h("th", { scope: "col" }, t("base.col.last")),
       h("th", { scope: "col", class: "money" }, t("portfolio.revenue") + of),
