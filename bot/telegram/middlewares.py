@@ -24,7 +24,7 @@ from bot.services.hub import ServiceParts
 from bot.services.importing.worker import FileWorkers
 from bot.telegram.error_texts import error_text
 from bot.telegram.fsm_storage import TransactionalFSMMiddleware
-from bot.telegram.replies import Replies
+from bot.telegram.replies import AfterSent, Replies, Then
 from storage.db import is_unavailable
 from storage.dto import MemberDTO, TeamDTO
 from storage.repositories.sent_messages import SentMessageDTO
@@ -161,6 +161,8 @@ class UnitOfWorkMiddleware(BaseMiddleware):
         # The transaction is over (and SQLite's write gate released) before Telegram is called;
         # a failure from here on is Telegram's, never retried (the update is already committed).
         await replies.flush()
+        for message, then in replies.delivered:
+            await self._after_sent(event, data, message, then)
         if replies.sent:
             await self._remember_sent(replies, data.get("actor"))
         if failure is not None:
@@ -188,10 +190,49 @@ class UnitOfWorkMiddleware(BaseMiddleware):
         except Exception as exc:
             log.warning("sent messages not recorded: %s", type(exc).__name__)
 
+    async def _after_sent(
+        self, event: Update, data: dict[str, Any], message: Message | None, then: Then
+    ) -> None:
+        """A `then=` step of a message just sent (bot/telegram/replies.py): one short unit of
+        work as the update's own (the member and their conversation state read afresh), its
+        replies sent after it commits. The update is committed and answered: a failure here is
+        logged, never raised (the error handler would tell the member nothing was saved)."""
+        own = {**data, "update_trace": UpdateTrace()}
+        fsm = getattr(data.get("dispatcher"), "fsm", None)
+
+        async def step(_event: TelegramObject, inner: dict[str, Any]) -> None:
+            actor, state = inner.get("actor"), inner.get("state")
+            if actor is None or state is None:
+                return  # the member left meanwhile: nothing of theirs to record
+            await then(AfterSent(message, actor, inner["services"], state, inner["replies"]))
+
+        async def chain(update: TelegramObject, inner: dict[str, Any]) -> None:
+            if isinstance(fsm, TransactionalFSMMiddleware):
+                await fsm(step, update, inner)
+            else:
+                await step(update, inner)
+
+        try:
+            _result, replies, failure = await self._attempt(chain, event, own, claim=False)
+        except Exception as exc:
+            log.warning(
+                "update %s: step after a sent message failed: %s",
+                event.update_id,
+                type(exc).__name__,
+            )
+            return
+        if failure is not None:
+            log.warning(
+                "update %s: step after a sent message refused: %s", event.update_id, failure.code
+            )
+            return
+        await replies.flush()
+
     async def _attempt(
-        self, handler: Handler, event: Update, data: dict[str, Any]
+        self, handler: Handler, event: Update, data: dict[str, Any], *, claim: bool = True
     ) -> tuple[Any, Replies, DomainError | ParseError | None]:
-        """One try in one transaction; what it said is returned unsent, to send after it."""
+        """One try in one transaction; what it said is returned unsent, to send after it.
+        `claim=False`: a step after the update's commit, which already holds its id."""
         replies = data["replies"] = Replies(data["bot"], event)
         failure: DomainError | ParseError | None = None
         result: Any = None
@@ -212,7 +253,8 @@ class UnitOfWorkMiddleware(BaseMiddleware):
             # PostgreSQL a second instance that receives the same id meanwhile waits on the
             # row lock, then skips it. Answering the webhook early is what makes Telegram
             # not redeliver; this table catches its retries, polling restarts and replicas.
-            if self._dedup and not await uow.updates.claim(event.update_id, self._clock.now()):
+            dedup = self._dedup and claim
+            if dedup and not await uow.updates.claim(event.update_id, self._clock.now()):
                 trace.outcome = "duplicate"
                 return None, replies, None
             await self._prepare(uow, data)
@@ -227,7 +269,7 @@ class UnitOfWorkMiddleware(BaseMiddleware):
                 replies.discard()
                 failure = exc
                 trace.outcome = "refused"
-                if self._dedup:
+                if dedup:
                     # Nothing else is kept, but the polite refusal is not repeated.
                     await uow.updates.claim(event.update_id, self._clock.now())
                     await uow.commit()
