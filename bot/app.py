@@ -37,6 +37,7 @@ from bot.telegram.fsm_storage import (
 )
 from bot.telegram.middlewares import (
     MembersOnlyMiddleware,
+    PressedMessageMiddleware,
     UnitOfWorkMiddleware,
     UpdateLogMiddleware,
 )
@@ -237,6 +238,8 @@ def build_dispatcher(
     members_only = MembersOnlyMiddleware()
     dispatcher.message.outer_middleware(members_only)
     dispatcher.callback_query.outer_middleware(members_only)
+    # A member's press on a message Telegram no longer shows: one answer for every button.
+    dispatcher.callback_query.outer_middleware(PressedMessageMiddleware())
     dispatcher.include_routers(*get_routers())
     return dispatcher
 

@@ -181,7 +181,6 @@ def _viewer(actor: Actor, services: Services) -> Viewer:
 
 
 async def _pressed(
-    query: CallbackQuery,
     actor: Actor,
     services: Services,
     state: FSMContext,
@@ -190,14 +189,12 @@ async def _pressed(
     token: str,
 ) -> tuple[dict[str, Any], dict[str, Any]] | None:
     """The step data and the batch a button was made for, with the member held first; None,
-    the press answered, when Telegram no longer has the message or the batch is gone."""
+    the press answered, when the batch is gone."""
     await services.capture.hold(actor)
     data = await _data(state)
     batch = _batch_of(data, key, token)
-    if query.message is None or batch is None:
-        replies.answer_callback(
-            None if query.message is None else _("This button is no longer active.")
-        )
+    if batch is None:
+        replies.answer_callback(_("This button is no longer active."))
         return None
     return data, batch
 
@@ -344,9 +341,6 @@ async def add_contacts(
     state: FSMContext,
     replies: Replies,
 ) -> None:
-    if query.message is None:
-        replies.answer_callback()
-        return
     await services.capture.hold(actor)
     data = await _data(state)
     batch = _batch_of(data, CONTACTS, callback_data.tok)
@@ -397,7 +391,7 @@ async def drop_contacts(
     state: FSMContext,
     replies: Replies,
 ) -> None:
-    pressed = await _pressed(query, actor, services, state, replies, CONTACTS, callback_data.tok)
+    pressed = await _pressed(actor, services, state, replies, CONTACTS, callback_data.tok)
     if pressed is None:
         return
     data, batch = pressed
@@ -517,7 +511,7 @@ async def note_to(
     state: FSMContext,
     replies: Replies,
 ) -> None:
-    pressed = await _pressed(query, actor, services, state, replies, FORWARDS, callback_data.tok)
+    pressed = await _pressed(actor, services, state, replies, FORWARDS, callback_data.tok)
     if pressed is None:
         return
     batch = pressed[1]
@@ -541,7 +535,7 @@ async def note_other(
     state: FSMContext,
     replies: Replies,
 ) -> None:
-    if await _pressed(query, actor, services, state, replies, FORWARDS, callback_data.tok) is None:
+    if await _pressed(actor, services, state, replies, FORWARDS, callback_data.tok) is None:
         return
     await state.set_state(CaptureSteps.note_client)
     replies.answer_callback()
@@ -556,7 +550,7 @@ async def note_drop(
     state: FSMContext,
     replies: Replies,
 ) -> None:
-    pressed = await _pressed(query, actor, services, state, replies, FORWARDS, callback_data.tok)
+    pressed = await _pressed(actor, services, state, replies, FORWARDS, callback_data.tok)
     if pressed is None:
         return
     data = pressed[0]

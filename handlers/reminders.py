@@ -26,13 +26,8 @@ SNOOZE = {RemindAct.HOUR: (0, 1), RemindAct.TOMORROW: (1, 0), RemindAct.TWOWEEKS
 COMMANDS = {RemindAct.OPEN: "client", RemindAct.OTHER: "next"}
 
 
-async def _pressed(
-    query: CallbackQuery, button: Remind, flow: Flow
-) -> tuple[FollowupDTO, ClientDTO] | None:
-    """The push's follow-up and client, still pending; None when there is no message to edit."""
-    if query.message is None:
-        flow.replies.answer_callback()
-        return None
+async def _pressed(button: Remind, flow: Flow) -> tuple[FollowupDTO, ClientDTO] | None:
+    """The push's follow-up and client, still pending (None: nothing is left to do)."""
     target = await flow.services.activities.pending_target(flow.actor, button.fid)
     flow.replies.answer_callback()
     return target
@@ -49,7 +44,7 @@ async def run_command(
     """«Open» shows the card; «Other date» asks like a bare /next, and the push keeps its
     buttons until a date is given."""
     flow = Flow(replies, actor, services, state)
-    target = await _pressed(query, callback_data, flow)
+    target = await _pressed(callback_data, flow)
     if target is not None:
         await flow.execute(COMMANDS[callback_data.act], target[1].id, "")
 
@@ -57,31 +52,33 @@ async def run_command(
 async def log_call(
     query: CallbackQuery,
     callback_data: Remind,
+    message: Message,
     actor: Actor,
     services: Services,
     state: FSMContext,
     replies: Replies,
 ) -> None:
     flow = Flow(replies, actor, services, state)
-    target = await _pressed(query, callback_data, flow)
+    target = await _pressed(callback_data, flow)
     if target is None:
         return
     followup, client = target
     outcome = CALL_OUTCOMES[callback_data.act]
     result = await services.activities.quick_call_pending(actor, followup, client, outcome)
-    await _summarise(query, flow, result)
+    await _summarise(message, flow, result)
 
 
 async def snooze(
     query: CallbackQuery,
     callback_data: Remind,
+    message: Message,
     actor: Actor,
     services: Services,
     state: FSMContext,
     replies: Replies,
 ) -> None:
     flow = Flow(replies, actor, services, state)
-    target = await _pressed(query, callback_data, flow)
+    target = await _pressed(callback_data, flow)
     if target is None:
         return
     followup, client = target
@@ -89,14 +86,13 @@ async def snooze(
     result = await services.activities.postpone_pending(
         actor, followup, client, days=days, hours=hours
     )
-    await _summarise(query, flow, result)
+    await _summarise(message, flow, result)
 
 
-async def _summarise(query: CallbackQuery, flow: Flow, result: Logged) -> None:
+async def _summarise(push: Message, flow: Flow, result: Logged) -> None:
     summary = logged_text(result, flow.viewer())
-    message = query.message
-    if isinstance(message, Message) and message.html_text:
-        flow.replies.edit(f"{message.html_text}\n\n{summary}")
+    if push.html_text:
+        flow.replies.edit(f"{push.html_text}\n\n{summary}")
     else:
         await flow.send(summary)
 

@@ -15,6 +15,7 @@ from aiogram.types import CallbackQuery, Message, TelegramObject, Update
 
 from bot.clock import Clock
 from bot.config import Settings
+from bot.errors import ErrorCode
 from bot.i18n import _, pick_language, set_locale
 from bot.metrics import Metrics
 from bot.parsing.errors import ParseError
@@ -339,11 +340,35 @@ class MembersOnlyMiddleware(BaseMiddleware):
         return None
 
 
+class PressedMessageMiddleware(BaseMiddleware):
+    """A button press reaches a handler only with the message the button sits on, as
+    `message: Message` in the handler's arguments.
+
+    Telegram sends no message with a press under an inline-mode message, and an
+    `InaccessibleMessage` (date 0: chat and id, nothing else) for one the bot may no longer see
+    (deleted, or older than 48 hours): such a message cannot be edited, and what it showed is
+    unknown. The press is answered here, once for every button, and no handler runs."""
+
+    async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
+        if not isinstance(event, CallbackQuery):
+            return await handler(event, data)
+        if isinstance(event.message, Message):
+            data["message"] = event.message
+            return await handler(event, data)
+        replies: Replies = data["replies"]
+        replies.answer_callback(_plain(error_text(ErrorCode.PICK_EXPIRED, {})), show_alert=True)
+        return None
+
+
+def _plain(text: str) -> str:
+    """Alerts are plain text: the HTML the shared error texts use, spelled out."""
+    plain = text.replace("<code>", "«").replace("</code>", "»").replace("&lt;", "<")
+    return plain.replace("&gt;", ">")
+
+
 def _refuse(replies: Replies, update: Update, text: str) -> None:
     """A service's or parser's refusal, worded for the member."""
     if update.message is not None:
         replies.answer(text)
     elif update.callback_query is not None:
-        # Alerts are plain text: strip the HTML the shared error texts use.
-        plain = text.replace("<code>", "«").replace("</code>", "»").replace("&lt;", "<")
-        replies.answer_callback(plain.replace("&gt;", ">"), show_alert=True)
+        replies.answer_callback(_plain(text), show_alert=True)
