@@ -39,7 +39,7 @@ from aiogram.exceptions import TelegramAPIError
 from aiogram.filters import Command
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
-from aiogram.types import BufferedInputFile, CallbackQuery, Message
+from aiogram.types import BufferedInputFile, CallbackQuery, InaccessibleMessage, Message
 
 from bot.clock import Clock
 from bot.errors import ErrorCode
@@ -293,7 +293,7 @@ POLICIES = {
 async def start_import(
     query: CallbackQuery,
     callback_data: ImportAction,
-    message: Message,
+    message: Message | InaccessibleMessage,
     bot: Bot,
     actor: Actor,
     services: Services,
@@ -308,7 +308,7 @@ async def start_import(
 async def _run_import(
     replies: Replies,
     bot: Bot,
-    pressed: Message,
+    pressed: Message | InaccessibleMessage,
     actor: Actor,
     services: Services,
     state: FSMContext,

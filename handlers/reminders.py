@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from aiogram import F, Router
 from aiogram.fsm.context import FSMContext
-from aiogram.types import CallbackQuery, Message
+from aiogram.types import CallbackQuery, InaccessibleMessage, Message
 
 from bot.parsing.commands import Outcome
 from bot.services.activities import Logged
@@ -52,7 +52,7 @@ async def run_command(
 async def log_call(
     query: CallbackQuery,
     callback_data: Remind,
-    message: Message,
+    message: Message | InaccessibleMessage,
     actor: Actor,
     services: Services,
     state: FSMContext,
@@ -71,7 +71,7 @@ async def log_call(
 async def snooze(
     query: CallbackQuery,
     callback_data: Remind,
-    message: Message,
+    message: Message | InaccessibleMessage,
     actor: Actor,
     services: Services,
     state: FSMContext,
@@ -89,9 +89,12 @@ async def snooze(
     await _summarise(message, flow, result)
 
 
-async def _summarise(push: Message, flow: Flow, result: Logged) -> None:
+async def _summarise(push: Message | InaccessibleMessage, flow: Flow, result: Logged) -> None:
+    """The push gains what was done below its text; when Telegram sent the press without the
+    push's text (an InaccessibleMessage, even for a push hours old), the summary is a new
+    message rather than an edit that would wipe the push's text."""
     summary = logged_text(result, flow.viewer())
-    if push.html_text:
+    if isinstance(push, Message) and push.html_text:
         flow.replies.edit(f"{push.html_text}\n\n{summary}")
     else:
         await flow.send(summary)

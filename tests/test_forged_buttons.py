@@ -239,7 +239,8 @@ EXPIRED = "This choice has expired. Please send the command again."
 
 async def _press_on(h: BotHarness, person: Person, data: str, message: dict[str, Any] | None):
     """A press as Telegram sends it: `message` None (a button under an inline-mode message), or
-    only chat and id with date 0 (deleted, or older than 48 hours: an InaccessibleMessage)."""
+    only chat and id with date 0 (an InaccessibleMessage: Telegram sends one even for presses on
+    messages only hours old)."""
     h.session.clear()
     query: dict[str, Any] = {
         "id": str(next(h._ids)),
@@ -275,17 +276,15 @@ def handlers_run(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
 
 @pytest.mark.parametrize("cls", CLASSES, ids=[cls.__name__ for cls in CLASSES])
-async def test_a_press_on_a_message_telegram_no_longer_shows_is_answered_and_runs_nothing(
+async def test_a_press_with_no_message_is_answered_and_runs_nothing(
     team: BotHarness, engine: AsyncEngine, handlers_run: list[str], cls: type[CallbackData]
 ):
     before = await _rows(engine)
     for person in (OWNER, MANAGER):
-        inaccessible = {"message_id": 5, "chat": {"id": person.id, "type": "private"}, "date": 0}
-        for message in (inaccessible, None):
-            await _press_on(team, person, _data(cls), message)
-            [answer] = team.session.requests  # the one answer, nothing else
-            assert isinstance(answer, AnswerCallbackQuery), answer
-            assert (answer.text, answer.show_alert) == (EXPIRED, True)
+        await _press_on(team, person, _data(cls), None)
+        [answer] = team.session.requests  # the one answer, nothing else
+        assert isinstance(answer, AnswerCallbackQuery), answer
+        assert (answer.text, answer.show_alert) == (EXPIRED, True)
     assert handlers_run == []
     assert await _rows(engine) == before
     # The same button on a message Telegram still shows reaches its handler.
@@ -293,10 +292,21 @@ async def test_a_press_on_a_message_telegram_no_longer_shows_is_answered_and_run
     assert handlers_run
 
 
+@pytest.mark.parametrize("cls", CLASSES, ids=[cls.__name__ for cls in CLASSES])
+async def test_a_press_on_an_inaccessible_message_reaches_its_handler(
+    team: BotHarness, handlers_run: list[str], cls: type[CallbackData]
+):
+    """Date 0 comes with ordinary presses on messages hours old (tdlib/telegram-bot-api#401):
+    the press reaches its handler as it would with the full message (which may still refuse
+    a sample that fits no open question, as it would anyway)."""
+    inaccessible = {"message_id": 5, "chat": {"id": OWNER.id, "type": "private"}, "date": 0}
+    await _press_on(team, OWNER, _data(cls), inaccessible)
+    assert handlers_run
+
+
 async def test_the_answer_is_in_the_members_language(team: BotHarness, handlers_run: list[str]):
     russian = Person(OWNER.id, OWNER.first_name, language="ru")
-    message = {"message_id": 5, "chat": {"id": OWNER.id, "type": "private"}, "date": 0}
-    await _press_on(team, russian, _data(callbacks.CardAction), message)
+    await _press_on(team, russian, _data(callbacks.CardAction), None)
     assert team.alerts() == ["Выбор устарел. Отправьте команду ещё раз."]
     assert handlers_run == []
 

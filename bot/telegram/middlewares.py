@@ -7,7 +7,7 @@ import logging
 import re
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from aiogram import BaseMiddleware
@@ -46,6 +46,9 @@ class UpdateTrace:
 
     outcome: str = "ok"
     member_id: int | None = None
+    # What the `then=` steps after the update's messages did ("ok", "failed", "refused"),
+    # in order; they run in units of work of their own, after the update committed.
+    after_sent: list[str] = field(default_factory=list)
 
 
 class UpdateLogMiddleware(BaseMiddleware):
@@ -76,12 +79,14 @@ class UpdateLogMiddleware(BaseMiddleware):
             except Exception:  # an update type newer than this aiogram knows
                 kind = "unknown"
             command = command_name(event)
+            steps = f" then={','.join(trace.after_sent)}" if trace.after_sent else ""
             update_log.info(
-                "update %s %s%s %s in %.1f ms",
+                "update %s %s%s %s%s in %.1f ms",
                 event.update_id,
                 kind,
                 f" {command}" if command else "",
                 trace.outcome,
+                steps,
                 elapsed_ms,
                 extra={
                     "update_id": event.update_id,
@@ -90,6 +95,7 @@ class UpdateLogMiddleware(BaseMiddleware):
                     "member_id": trace.member_id,
                     "duration_ms": round(elapsed_ms, 1),
                     "outcome": trace.outcome,
+                    "after_sent": list(trace.after_sent),
                 },
             )
 
@@ -198,6 +204,10 @@ class UnitOfWorkMiddleware(BaseMiddleware):
         work as the update's own (the member and their conversation state read afresh), its
         replies sent after it commits. The update is committed and answered: a failure here is
         logged, never raised (the error handler would tell the member nothing was saved)."""
+        # Its own trace: the step's outcome must not overwrite the update's; the update's log
+        # line gets the step's outcome beside its own (`then=`).
+        outer: UpdateTrace | None = data.get("update_trace")
+        steps = outer.after_sent if outer is not None else []
         own = {**data, "update_trace": UpdateTrace()}
         fsm = getattr(data.get("dispatcher"), "fsm", None)
 
@@ -216,6 +226,7 @@ class UnitOfWorkMiddleware(BaseMiddleware):
         try:
             _result, replies, failure = await self._attempt(chain, event, own, claim=False)
         except Exception as exc:
+            steps.append("failed")
             log.warning(
                 "update %s: step after a sent message failed: %s",
                 event.update_id,
@@ -223,11 +234,17 @@ class UnitOfWorkMiddleware(BaseMiddleware):
             )
             return
         if failure is not None:
+            steps.append("refused")
             log.warning(
                 "update %s: step after a sent message refused: %s", event.update_id, failure.code
             )
             return
+        steps.append("ok")
+        log.debug("update %s: step after a sent message done", event.update_id)
         await replies.flush()
+        # A step's own message may have a step too (capture sends a refused answer again, once).
+        for sent, after in replies.delivered:
+            await self._after_sent(event, data, sent, after)
 
     async def _attempt(
         self, handler: Handler, event: Update, data: dict[str, Any], *, claim: bool = True
@@ -342,17 +359,22 @@ class MembersOnlyMiddleware(BaseMiddleware):
 
 class PressedMessageMiddleware(BaseMiddleware):
     """A button press reaches a handler only with the message the button sits on, as
-    `message: Message` in the handler's arguments.
+    `message: Message | InaccessibleMessage` in the handler's arguments.
 
-    Telegram sends no message with a press under an inline-mode message, and an
-    `InaccessibleMessage` (date 0: chat and id, nothing else) for one the bot may no longer see
-    (deleted, or older than 48 hours): such a message cannot be edited, and what it showed is
-    unknown. The press is answered here, once for every button, and no handler runs."""
+    Telegram sends no message at all with a press under an inline-mode message: there is no
+    chat to answer in, and nothing to edit. Such a press is answered here, once for every
+    button, and no handler runs.
+
+    An `InaccessibleMessage` (date 0: chat and id, no text) is not refused: Telegram sends one
+    for ordinary presses on messages only hours or days old (tdlib/telegram-bot-api#401,
+    aiogram#1675). Its chat and id are all a reply needs, and the bot's own message is still
+    edited by id; a handler that would read what the message shows falls back to a new
+    message (handlers/reminders.py `_summarise`)."""
 
     async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
         if not isinstance(event, CallbackQuery):
             return await handler(event, data)
-        if isinstance(event.message, Message):
+        if event.message is not None:
             data["message"] = event.message
             return await handler(event, data)
         replies: Replies = data["replies"]
