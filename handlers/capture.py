@@ -16,10 +16,14 @@ The updates of one batch run one after another: the service holds the member (an
 on PostgreSQL, SQLite's write gate) and reads the state afresh, so each sees what the previous
 one committed. One arriving while the answer is on its way (no `mid` yet) joins the batch
 silently; the step that records the id then edits the answer to show the whole batch. If
-Telegram did not take the answer, that step drops the batch and the next arrival starts anew; a
-batch whose id was never recorded (the process stopped in between) is left after
-`ANSWER_WAIT`. With the conversation state in Redis it is written just after the commit, so two
-contacts arriving within those milliseconds may still answer twice.
+Telegram did not take the answer, that step sends the whole batch again as a new answer when
+anything joined it meanwhile (once; a lone item, or a second refusal, drops the batch and the
+next arrival starts anew). A batch whose id was never recorded (the process stopped in between,
+the step failed, the update was retried) is left after `ANSWER_WAIT`: the next arrival starts a
+new answer that also shows what joined the old one silently (`shown` counts what its answer
+showed), so nothing that arrived goes without a word. With the conversation state in Redis it
+is written just after the commit, so two contacts arriving within those milliseconds may still
+answer twice.
 
 Another open question (a bare `/call` asking which client) stays open, as when a command is
 sent in the middle of it; the batch lives beside it in the step data. `/cancel` drops both.
@@ -135,14 +139,45 @@ def _open_batch(data: dict[str, Any], key: str, now: datetime) -> dict[str, Any]
     return batch
 
 
-def _new_batch(item: dict[str, Any], now: datetime) -> dict[str, Any]:
-    # No "mid" yet: the answer's id is recorded once Telegram has created it (_answered).
-    return {"tok": secrets.token_hex(4), "at": _epoch(now), "since": _epoch(now), "items": [item]}
+def _new_batch(item: dict[str, Any], now: datetime, earlier: Any = None) -> dict[str, Any]:
+    """A batch starting with what an earlier batch never showed, then `item`. No "mid" yet: the
+    answer's id is recorded once Telegram has created it (_answered); "shown": how many of the
+    items the answer on its way shows (those after joined while it was)."""
+    items = [*_unshown(earlier), item]
+    return {
+        "tok": secrets.token_hex(4),
+        "at": _epoch(now),
+        "since": _epoch(now),
+        "items": items,
+        "shown": len(items),
+    }
+
+
+def _unshown(batch: Any) -> list[dict[str, Any]]:
+    """What joined a batch silently, while its answer was on its way, and was never shown: the
+    step that would have shown it did not run (the process stopped, the step failed, the
+    update's commit was retried) or Telegram refused the answer again. It goes into the next
+    batch instead of being dropped without a word."""
+    if not isinstance(batch, dict) or batch.get("mid") or batch.get("done"):
+        return []
+    items = batch.get("items")
+    if not isinstance(items, list):
+        return []
+    return items[int(batch.get("shown", 1)) :][: CAPTURE_BATCH_MAX - 1]
+
+
+async def _batch_view(
+    key: str, actor: Actor, services: Services, batch: dict[str, Any]
+) -> tuple[str, Any]:
+    if key == CONTACTS:
+        return view.contacts_view(_lines(batch), batch["tok"])
+    return await _question(actor, services, batch)
 
 
 def _answered(key: str, token: str) -> Then:
-    """The step after a batch's first answer is sent: its id goes into the batch, and whatever
-    joined the batch meanwhile is shown by editing it."""
+    """The step after a batch's answer is sent: its id goes into the batch, and whatever joined
+    the batch meanwhile is shown by editing it. If Telegram did not take the answer and others
+    joined meanwhile, the whole batch is sent again as a new answer, once."""
 
     async def record(after: AfterSent) -> None:
         await after.services.capture.hold(after.actor)
@@ -151,17 +186,24 @@ def _answered(key: str, token: str) -> Then:
         if not isinstance(batch, dict) or batch.get("tok") != token or batch.get("mid"):
             return  # cancelled, or replaced by a new batch, meanwhile
         if after.message is None:
-            # Never shown: the next arrival starts a new answer instead of joining this one.
-            del data[key]
+            if len(batch["items"]) > int(batch.get("shown", 1)) and not batch.get("resent"):
+                # Joined while the refused answer was on its way: each got no answer of its
+                # own, so the batch is shown whole, as a new answer.
+                batch.update(resent=True, shown=len(batch["items"]))
+                batch["since"] = _epoch(after.services.clock.now())
+                shown = await _batch_view(key, after.actor, after.services, batch)
+                after.replies.answer(*shown, then=record)
+                data[key] = batch
+            else:
+                # Never shown: the next arrival starts a new answer instead of joining this one.
+                del data[key]
             await after.state.set_data(data)
             return
         batch["mid"] = after.message.message_id
-        if len(batch["items"]) > 1 and not batch.get("done"):
-            if key == CONTACTS:
-                shown = view.contacts_view(_lines(batch), token)
-            else:
-                shown = await _question(after.actor, after.services, batch)
+        if len(batch["items"]) > int(batch.get("shown", 1)) and not batch.get("done"):
+            shown = await _batch_view(key, after.actor, after.services, batch)
             _edit(after.replies, after.message.chat.id, batch, *shown)
+        batch["shown"] = len(batch["items"])
         data[key] = batch
         await after.state.set_data(data)
 
@@ -293,9 +335,9 @@ async def contact_shared(
     now = services.clock.now()
     batch = _open_batch(data, CONTACTS, now)
     if batch is None:
-        batch = _new_batch(item, now)
+        batch = _new_batch(item, now, data.get(CONTACTS))
         then = _answered(CONTACTS, batch["tok"])
-        if client is not None:
+        if client is not None and len(batch["items"]) == 1:
             # One contact of the member's own client: the answer is that client's card.
             card = await services.clients.card(actor, client.id)
             replies.answer(
@@ -475,7 +517,7 @@ async def forwarded(
     now = services.clock.now()
     batch = _open_batch(data, FORWARDS, now)
     if batch is None:
-        batch = _new_batch(item, now)
+        batch = _new_batch(item, now, data.get(FORWARDS))
         question = await _question(actor, services, batch)
         replies.answer(*question, then=_answered(FORWARDS, batch["tok"]))
     else:

@@ -4,6 +4,7 @@ batch, edited as more arrive), a forwarded message becomes a note dated when it 
 from __future__ import annotations
 
 import asyncio
+import logging
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -678,6 +679,89 @@ async def test_an_answer_telegram_did_not_take_is_not_waited_for(team: BotHarnes
     assert len(sent.ids) == 1 and "Add as a new client" in offer.text and "Anna" not in offer.text
 
 
+async def test_what_joined_a_refused_answer_is_sent_again_with_it(
+    team: BotHarness, monkeypatch: pytest.MonkeyPatch
+):
+    """Telegram refuses the first answer after another contact (or forward) joined its batch
+    silently: the whole batch goes as a new answer, and the next arrival edits that one."""
+    sent = Sent(team)
+    real = team.session.make_request
+    meanwhile: list[Update] = []
+
+    async def slow(bot: Any, method: Any, **rest: Any) -> Any:
+        if isinstance(method, SendMessage) and meanwhile:
+            await team.app.dispatcher.feed_update(team.app.bot, meanwhile.pop())
+        return await real(bot, method, **rest)
+
+    monkeypatch.setattr(team.session, "make_request", slow)
+
+    def arriving(**fields: Any) -> Update:
+        message = Message(
+            message_id=next(team._ids),
+            date=team.clock.now(),
+            chat=Chat(id=MANAGER.id, type="private"),
+            from_user=User(id=MANAGER.id, is_bot=False, first_name="Max", language_code="en"),
+            **fields,
+        )
+        return Update(update_id=next(team._ids), message=message)
+
+    meanwhile.append(arriving(contact=Contact(phone_number="79995550022", first_name="Vera")))
+    team.session.fail_next(500, "Internal Server Error", method=SendMessage)
+    replies = await share(team, MANAGER, "79995550011", "Anna")
+    assert meanwhile == [] and len(sent.ids) == 1
+    refused, again = replies
+    assert "Add as a new client" in refused.text
+    assert again.message_id is None and "2 contacts received" in again.text
+    assert "Anna" in again.text and "Vera" in again.text
+    [third] = await share(team, MANAGER, "79995550033", "Gleb")
+    assert third.message_id == sent.ids[0] and "3 contacts received" in third.text
+
+    origin = MessageOriginUser(type="user", date=WRITTEN, sender_user=IVAN)
+    meanwhile.append(arriving(forward_origin=origin, text="We need 20 units"))
+    team.session.fail_next(500, "Internal Server Error", method=SendMessage)
+    refused, again = await forward(team, MANAGER, text="Hello")
+    assert len(sent.ids) == 2 and "2 messages from <b>Ivan Petrov</b>" in again.text
+    await team.press(MANAGER, button(again, "Another client"))
+    [saved] = await team.send(MANAGER, "Sidorov")
+    assert "2 notes about <b>Sidorov Oleg</b> saved" in saved.text
+    assert team.session.violations == []
+
+
+async def test_a_batch_refused_twice_is_dropped_and_the_next_contact_starts_anew(
+    team: BotHarness, monkeypatch: pytest.MonkeyPatch
+):
+    sent = Sent(team)
+    real = team.session.make_request
+    vera = Contact(phone_number="79995550022", first_name="Vera")
+    joined = False
+
+    async def slow(bot: Any, method: Any, **rest: Any) -> Any:
+        nonlocal joined
+        if isinstance(method, SendMessage) and not joined:
+            joined = True
+            update = Update(
+                update_id=next(team._ids),
+                message=Message(
+                    message_id=next(team._ids),
+                    date=team.clock.now(),
+                    chat=Chat(id=MANAGER.id, type="private"),
+                    from_user=User(id=MANAGER.id, is_bot=False, first_name="Max"),
+                    contact=vera,
+                ),
+            )
+            await team.app.dispatcher.feed_update(team.app.bot, update)
+        return await real(bot, method, **rest)
+
+    monkeypatch.setattr(team.session, "make_request", slow)
+    team.session.fail_next(500, "Internal Server Error", method=SendMessage)
+    team.session.fail_next(500, "Internal Server Error", method=SendMessage)
+    await share(team, MANAGER, "79995550011", "Anna")
+    assert sent.ids == []  # sent again once, not over and over
+    assert len(team.session.sent(SendMessage)) == 2
+    [offer] = await share(team, MANAGER, "79995550033", "Gleb")
+    assert len(sent.ids) == 1 and "Add as a new client" in offer.text
+
+
 async def test_a_batch_whose_answer_id_was_never_recorded_is_left_after_a_while(
     team: BotHarness, monkeypatch: pytest.MonkeyPatch
 ):
@@ -689,5 +773,19 @@ async def test_a_batch_whose_answer_id_was_never_recorded_is_left_after_a_while(
     # Within the wait it may still be recorded: a contact joins without an answer of its own.
     assert await share(team, MANAGER, "79995550022", "Vera") == []
     team.clock.advance(capture.ANSWER_WAIT + timedelta(seconds=1))
+    # The next answer is a new one, and it shows Vera, whom nothing showed yet (not Anna, whose
+    # own answer went out).
     [offer] = await share(team, MANAGER, "79995550033", "Gleb")
-    assert offer.message_id is None and "Add as a new client" in offer.text
+    assert offer.message_id is None and "2 contacts received" in offer.text
+    assert "Vera" in offer.text and "Gleb" in offer.text and "Anna" not in offer.text
+    assert [t for t, _d in offer.buttons][1:3] == ["➕ Vera", "➕ Gleb"]
+
+
+async def test_the_step_after_the_answer_is_on_the_updates_log_line(
+    team: BotHarness, caplog: pytest.LogCaptureFixture
+):
+    with caplog.at_level(logging.INFO, logger="bot.updates"):
+        await share(team, MANAGER, "79995550011", "Anna")
+    [line] = [r for r in caplog.records if r.name == "bot.updates"]
+    assert " ok then=ok in " in line.getMessage()
+    assert line.after_sent == ["ok"]  # type: ignore[attr-defined]
