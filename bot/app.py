@@ -190,11 +190,13 @@ def _redis_parts(settings: Settings) -> _RedisParts:
     keys = DefaultKeyBuilder(prefix=f"{settings.redis_prefix}:fsm", with_destiny=True)
     ttl = REDIS_CONVERSATION_TTL
     inner = RedisStorage(client, key_builder=keys, state_ttl=ttl, data_ttl=ttl)
+    locks = RedisLocks(client, settings.redis_prefix)
     return _RedisParts(
         client=client,
-        # Its writes wait for the update's commit (bot/telegram/fsm_storage.py).
-        fsm_storage=DeferredStorage(inner),
-        locks=RedisLocks(client, settings.redis_prefix),
+        # Its writes wait for the update's commit (bot/telegram/fsm_storage.py); a member held
+        # for such state stays held until they are written.
+        fsm_storage=DeferredStorage(inner, locks),
+        locks=locks,
         conversations=RedisConversations(client, f"{settings.redis_prefix}:fsm"),
     )
 

@@ -22,8 +22,8 @@ next arrival starts anew). A batch whose id was never recorded (the process stop
 the step failed, the update was retried) is left after `ANSWER_WAIT`: the next arrival starts a
 new answer that also shows what joined the old one silently (`shown` counts what its answer
 showed), so nothing that arrived goes without a word. With the conversation state in Redis it
-is written just after the commit, so two contacts arriving within those milliseconds may still
-answer twice.
+is written just after the commit, after the advisory lock has ended: the member is then also
+held by a Redis lock until that write is done (bot/telegram/fsm_storage.py `_MemberGuard`).
 
 Another open question (a bare `/call` asking which client) stays open, as when a command is
 sent in the middle of it; the batch lives beside it in the step data. `/cancel` drops both.

@@ -31,7 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from bot.app import Overrides, build
 from bot.clock import FrozenClock
 from bot.config import Settings
-from bot.telegram import middlewares
+from bot.telegram import fsm_storage, middlewares
 from bot.telegram.local_session import LocalSession
 from handlers import capture
 from storage.models import Activity, Client
@@ -515,6 +515,59 @@ async def test_with_the_conversation_in_redis_a_batch_is_one_answer_too(
         [saved] = await h.send(MANAGER, "Sidorov")
         assert "Note about <b>Sidorov Oleg</b> saved" in saved.text
         assert h.session.violations == []
+    finally:
+        await h.app.bot.session.close()
+
+
+async def test_with_the_conversation_in_redis_a_contact_waits_until_the_answer_id_is_written(
+    engine: AsyncEngine,
+    clock: FrozenClock,
+    settings: Settings,
+    redis_prefix: str,
+    monkeypatch: pytest.MonkeyPatch,
+):
+    """The step recording the answer's id commits (on PostgreSQL its advisory lock ends there)
+    and writes the state to Redis just after. A contact let in between would read the state
+    without the id, join silently and write it back without the id: it waits instead, then
+    edits the answer."""
+    redis_settings = settings.model_copy(
+        update={"redis_url": SecretStr(REDIS_URL), "redis_prefix": redis_prefix}
+    )
+    h = BotHarness.create(redis_settings, engine, clock)
+    real_flush = fsm_storage._Flush.__call__
+    arrivals: list[asyncio.Task[Any]] = []
+
+    def vera() -> Update:
+        message = Message(
+            message_id=next(h._ids),
+            date=h.clock.now(),
+            chat=Chat(id=MANAGER.id, type="private"),
+            from_user=User(id=MANAGER.id, is_bot=False, first_name="Max", language_code="en"),
+            contact=Contact(phone_number="79995550022", first_name="Vera"),
+        )
+        return Update(update_id=next(h._ids), message=message)
+
+    async def slow_flush(self: Any) -> None:
+        _state, data = self._uow.fsm_cache.get(self.fsm_key, (None, {}))
+        batch = data.get(capture.CONTACTS) or {}
+        if batch.get("mid") and not arrivals:
+            # Committed, not yet in Redis: Vera arrives now.
+            arrivals.append(asyncio.create_task(h.app.dispatcher.feed_update(h.app.bot, vera())))
+            await asyncio.sleep(0.5)
+        await real_flush(self)
+
+    try:
+        await build_team(h, TeamSpec(commands=((MANAGER, "/add Sidorov Oleg, +7 999 111-22-33"),)))
+        sent = Sent(h)
+        monkeypatch.setattr(fsm_storage._Flush, "__call__", slow_flush)
+        await share(h, MANAGER, "79995550011", "Anna")
+        assert len(arrivals) == 1
+        await arrivals[0]
+        [shown] = [e for e in h.session.sent(EditMessageText) if "contacts received" in e.text]
+        assert shown.message_id == sent.ids[0] and "2 contacts received" in shown.text
+        [third] = await share(h, MANAGER, "79995550033", "Gleb")
+        assert third.message_id == sent.ids[0] and "3 contacts received" in third.text
+        assert len(sent.ids) == 1 and h.session.violations == []
     finally:
         await h.app.bot.session.close()
 
