@@ -31,6 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from bot.app import Overrides, build
 from bot.clock import FrozenClock
 from bot.config import Settings
+from bot.services.capture import CaptureService
 from bot.telegram import fsm_storage, middlewares
 from bot.telegram.local_session import LocalSession
 from handlers import capture
@@ -813,6 +814,39 @@ async def test_a_batch_refused_twice_is_dropped_and_the_next_contact_starts_anew
     assert len(team.session.sent(SendMessage)) == 2
     [offer] = await share(team, MANAGER, "79995550033", "Gleb")
     assert len(sent.ids) == 1 and "Add as a new client" in offer.text
+
+
+async def test_what_joined_before_a_failed_step_is_shown_by_the_next_answer(
+    team: BotHarness, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+):
+    """The answer went out but the step recording its id failed: Vera, who joined while it was
+    on its way, is not dropped; the next answer (after ANSWER_WAIT) shows her."""
+    real_send = team.session.make_request
+    real_hold = CaptureService.hold
+    failing = False
+
+    async def slow(bot: Any, method: Any, **rest: Any) -> Any:
+        nonlocal failing
+        if isinstance(method, SendMessage) and not failing:
+            await share(team, MANAGER, "79995550022", "Vera")
+            failing = True
+        return await real_send(bot, method, **rest)
+
+    async def hold(self: CaptureService, actor: Any) -> None:
+        if failing:
+            raise RuntimeError("the step fails")
+        await real_hold(self, actor)
+
+    monkeypatch.setattr(team.session, "make_request", slow)
+    monkeypatch.setattr(CaptureService, "hold", hold)
+    with caplog.at_level(logging.INFO, logger="bot.updates"):
+        await share(team, MANAGER, "79995550011", "Anna")
+    assert any("then=failed" in r.getMessage() for r in caplog.records if r.name == "bot.updates")
+    monkeypatch.setattr(CaptureService, "hold", real_hold)
+    monkeypatch.setattr(team.session, "make_request", real_send)
+    team.clock.advance(capture.ANSWER_WAIT + timedelta(seconds=1))
+    [offer] = await share(team, MANAGER, "79995550033", "Gleb")
+    assert "2 contacts received" in offer.text and "Vera" in offer.text and "Anna" not in offer.text
 
 
 async def test_a_batch_whose_answer_id_was_never_recorded_is_left_after_a_while(
