@@ -143,7 +143,14 @@ def _new_batch(item: dict[str, Any], now: datetime, earlier: Any = None) -> dict
     """A batch starting with what an earlier batch never showed, then `item`. No "mid" yet: the
     answer's id is recorded once Telegram has created it (_answered); "shown": how many of the
     items the answer on its way shows (those after joined while it was)."""
-    items = [*_unshown(earlier), item]
+    # A contact shared again is shown once, as the newest.
+    phones = {matching.phone_digits(p) for p in item.get("p") or ()}
+    carried = [
+        old
+        for old in _unshown(earlier)
+        if not phones.intersection(matching.phone_digits(p) for p in old.get("p") or ())
+    ]
+    items = [*carried, item]
     return {
         "tok": secrets.token_hex(4),
         "at": _epoch(now),

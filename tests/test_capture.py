@@ -569,6 +569,8 @@ async def test_with_the_conversation_in_redis_a_contact_waits_until_the_answer_i
         [third] = await share(h, MANAGER, "79995550033", "Gleb")
         assert third.message_id == sent.ids[0] and "3 contacts received" in third.text
         assert len(sent.ids) == 1 and h.session.violations == []
+        # Every unit of work gave its member lock back (none is left to expire).
+        assert [k async for k in h.app.redis.scan_iter(match=f"{redis_prefix}:lock:member:*")] == []
     finally:
         await h.app.bot.session.close()
 
@@ -866,6 +868,11 @@ async def test_a_batch_whose_answer_id_was_never_recorded_is_left_after_a_while(
     assert offer.message_id is None and "2 contacts received" in offer.text
     assert "Vera" in offer.text and "Gleb" in offer.text and "Anna" not in offer.text
     assert [t for t, _d in offer.buttons][1:3] == ["➕ Vera", "➕ Gleb"]
+    # One never shown and shared again later is one line, not two.
+    assert await share(team, MANAGER, "79995550044", "Oleg") == []
+    team.clock.advance(capture.ANSWER_WAIT + timedelta(seconds=1))
+    [again] = await share(team, MANAGER, "79995550044", "Oleg")
+    assert "Add as a new client" in again.text and again.text.count("Oleg") == 1
 
 
 async def test_the_step_after_the_answer_is_on_the_updates_log_line(
