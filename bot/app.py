@@ -38,6 +38,7 @@ from bot.telegram.fsm_storage import (
 )
 from bot.telegram.middlewares import (
     MembersOnlyMiddleware,
+    PressedMessageMiddleware,
     UnitOfWorkMiddleware,
     UpdateLogMiddleware,
 )
@@ -200,11 +201,13 @@ def _redis_parts(settings: Settings) -> _RedisParts:
     keys = DefaultKeyBuilder(prefix=f"{settings.redis_prefix}:fsm", with_destiny=True)
     ttl = REDIS_CONVERSATION_TTL
     inner = RedisStorage(client, key_builder=keys, state_ttl=ttl, data_ttl=ttl)
+    locks = RedisLocks(client, settings.redis_prefix)
     return _RedisParts(
         client=client,
-        # Its writes wait for the update's commit (bot/telegram/fsm_storage.py).
-        fsm_storage=DeferredStorage(inner),
-        locks=RedisLocks(client, settings.redis_prefix),
+        # Its writes wait for the update's commit (bot/telegram/fsm_storage.py); a member held
+        # for such state stays held until they are written.
+        fsm_storage=DeferredStorage(inner, locks),
+        locks=locks,
         conversations=RedisConversations(client, f"{settings.redis_prefix}:fsm"),
     )
 
@@ -248,6 +251,8 @@ def build_dispatcher(
     members_only = MembersOnlyMiddleware()
     dispatcher.message.outer_middleware(members_only)
     dispatcher.callback_query.outer_middleware(members_only)
+    # A member's press on a message Telegram no longer shows: one answer for every button.
+    dispatcher.callback_query.outer_middleware(PressedMessageMiddleware())
     dispatcher.include_routers(*get_routers())
     return dispatcher
 

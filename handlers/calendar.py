@@ -101,17 +101,11 @@ async def pressed(
     if callback_data.act == CalendarAct.OFF:
         turned_off = await services.calendar.turn_off(actor)
         text = feed_off_text() if turned_off else feed_already_off_text()
-        if query.message is None:
-            replies.answer_callback(text, show_alert=True)
-            return
         replies.answer_callback()
         # The pressed message may hold the address: it goes, with the buttons.
         replies.edit(text)
         return
     replies.answer_callback()
-    # Telegram may no longer have the pressed message: then there is no chat to answer in.
-    if query.message is None:
-        return
     base = settings.public_base_url
     if base is None:
         replies.edit(no_address_text())

@@ -4,13 +4,26 @@ one with that phone), a forwarded message becomes a note about the client the me
 One batch, one answer
 ---------------------
 Telegram sends each shared contact, and each forwarded message, as a message of its own, all at
-once. The first starts a batch in the conversation state and is answered with a message sent at
-once (`replies.send_now`: its real id is needed, and it only asks, it claims nothing saved);
-whatever arrives within `BATCH_WINDOW` joins the batch and edits that message (an ordinary
-reply, after the commit). The updates of one batch run one after another: the service holds the
-member (an advisory lock on PostgreSQL, SQLite's write gate) and reads the state afresh, so each
-sees what the previous one committed. With the conversation state in Redis it is written just
-after the commit, so two contacts arriving within those milliseconds may still answer twice.
+once. The first starts a batch in the conversation state and is answered like any reply, after
+the commit; whatever arrives within `BATCH_WINDOW` joins the batch and edits that answer. The
+edit needs the answer's real id, which only Telegram knows once it has sent it: the answer is
+written with a step (`then=`, bot/telegram/replies.py) that the middleware runs after sending it,
+in a short unit of work of its own, and that records the id in the batch (`mid`). Nothing is sent
+inside the transaction: a rolled-back or retried update sends nothing of its own, and no other
+member's write waits on Telegram (SQLite's write gate).
+
+The updates of one batch run one after another: the service holds the member (an advisory lock
+on PostgreSQL, SQLite's write gate) and reads the state afresh, so each sees what the previous
+one committed. One arriving while the answer is on its way (no `mid` yet) joins the batch
+silently; the step that records the id then edits the answer to show the whole batch. If
+Telegram did not take the answer, that step sends the whole batch again as a new answer when
+anything joined it meanwhile (once; a lone item, or a second refusal, drops the batch and the
+next arrival starts anew). A batch whose id was never recorded (the process stopped in between,
+the step failed, the update was retried) is left after `ANSWER_WAIT`: the next arrival starts a
+new answer that also shows what joined the old one silently (`shown` counts what its answer
+showed), so nothing that arrived goes without a word. With the conversation state in Redis it
+is written just after the commit, after the advisory lock has ended: the member is then also
+held by a Redis lock until that write is done (bot/telegram/fsm_storage.py `_MemberGuard`).
 
 Another open question (a bare `/call` asking which client) stays open, as when a command is
 sent in the middle of it; the batch lives beside it in the step data. `/cancel` drops both.
@@ -57,7 +70,7 @@ from bot.telegram.callbacks import (
     SharedContacts,
 )
 from bot.telegram.filters import answer_text
-from bot.telegram.replies import Replies
+from bot.telegram.replies import AfterSent, Replies, Then
 from bot.telegram.views import capture as view
 from bot.telegram.views.clients import added_text
 from bot.telegram.views.common import Viewer, card_keyboard, card_text
@@ -68,6 +81,10 @@ from storage.enums import Role
 # Contacts or forwards this close to the previous one join its answer; later ones start anew
 # (an edit far up the chat would go unseen).
 BATCH_WINDOW = timedelta(seconds=60)
+# A batch whose answer has no recorded id this long after it began: the step recording it never
+# ran (a stop between sending and recording); arrivals start a new answer rather than join one
+# nobody will edit.
+ANSWER_WAIT = timedelta(seconds=20)
 CONTACTS = "capture_contacts"
 FORWARDS = "capture_forwards"
 # More phones from a shared card's vCard than any real person has are not phones to keep.
@@ -117,7 +134,87 @@ def _open_batch(data: dict[str, Any], key: str, now: datetime) -> dict[str, Any]
         return None
     if now - _moment(batch.get("at", 0)) > BATCH_WINDOW:
         return None
+    if not batch.get("mid") and now - _moment(batch.get("since", 0)) > ANSWER_WAIT:
+        return None
     return batch
+
+
+def _new_batch(item: dict[str, Any], now: datetime, earlier: Any = None) -> dict[str, Any]:
+    """A batch starting with what an earlier batch never showed, then `item`. No "mid" yet: the
+    answer's id is recorded once Telegram has created it (_answered); "shown": how many of the
+    items the answer on its way shows (those after joined while it was)."""
+    # A contact shared again is shown once, as the newest.
+    phones = {matching.phone_digits(p) for p in item.get("p") or ()}
+    carried = [
+        old
+        for old in _unshown(earlier)
+        if not phones.intersection(matching.phone_digits(p) for p in old.get("p") or ())
+    ]
+    items = [*carried, item]
+    return {
+        "tok": secrets.token_hex(4),
+        "at": _epoch(now),
+        "since": _epoch(now),
+        "items": items,
+        "shown": len(items),
+    }
+
+
+def _unshown(batch: Any) -> list[dict[str, Any]]:
+    """What joined a batch silently, while its answer was on its way, and was never shown: the
+    step that would have shown it did not run (the process stopped, the step failed, the
+    update's commit was retried) or Telegram refused the answer again. It goes into the next
+    batch instead of being dropped without a word."""
+    if not isinstance(batch, dict) or batch.get("mid") or batch.get("done"):
+        return []
+    items = batch.get("items")
+    if not isinstance(items, list):
+        return []
+    return items[int(batch.get("shown", 1)) :][: CAPTURE_BATCH_MAX - 1]
+
+
+async def _batch_view(
+    key: str, actor: Actor, services: Services, batch: dict[str, Any]
+) -> tuple[str, Any]:
+    if key == CONTACTS:
+        return view.contacts_view(_lines(batch), batch["tok"])
+    return await _question(actor, services, batch)
+
+
+def _answered(key: str, token: str) -> Then:
+    """The step after a batch's answer is sent: its id goes into the batch, and whatever joined
+    the batch meanwhile is shown by editing it. If Telegram did not take the answer and others
+    joined meanwhile, the whole batch is sent again as a new answer, once."""
+
+    async def record(after: AfterSent) -> None:
+        await after.services.capture.hold(after.actor)
+        data = await _data(after.state)
+        batch = data.get(key)
+        if not isinstance(batch, dict) or batch.get("tok") != token or batch.get("mid"):
+            return  # cancelled, or replaced by a new batch, meanwhile
+        if after.message is None:
+            if len(batch["items"]) > int(batch.get("shown", 1)) and not batch.get("resent"):
+                # Joined while the refused answer was on its way: each got no answer of its
+                # own, so the batch is shown whole, as a new answer.
+                batch.update(resent=True, shown=len(batch["items"]))
+                batch["since"] = _epoch(after.services.clock.now())
+                shown = await _batch_view(key, after.actor, after.services, batch)
+                after.replies.answer(*shown, then=record)
+                data[key] = batch
+            else:
+                # Never shown: the next arrival starts a new answer instead of joining this one.
+                del data[key]
+            await after.state.set_data(data)
+            return
+        batch["mid"] = after.message.message_id
+        if len(batch["items"]) > int(batch.get("shown", 1)) and not batch.get("done"):
+            shown = await _batch_view(key, after.actor, after.services, batch)
+            _edit(after.replies, after.message.chat.id, batch, *shown)
+        batch["shown"] = len(batch["items"])
+        data[key] = batch
+        await after.state.set_data(data)
+
+    return record
 
 
 def _batch_of(data: dict[str, Any], key: str, token: str) -> dict[str, Any] | None:
@@ -133,7 +230,6 @@ def _viewer(actor: Actor, services: Services) -> Viewer:
 
 
 async def _pressed(
-    query: CallbackQuery,
     actor: Actor,
     services: Services,
     state: FSMContext,
@@ -142,14 +238,12 @@ async def _pressed(
     token: str,
 ) -> tuple[dict[str, Any], dict[str, Any]] | None:
     """The step data and the batch a button was made for, with the member held first; None,
-    the press answered, when Telegram no longer has the message or the batch is gone."""
+    the press answered, when the batch is gone."""
     await services.capture.hold(actor)
     data = await _data(state)
     batch = _batch_of(data, key, token)
-    if query.message is None or batch is None:
-        replies.answer_callback(
-            None if query.message is None else _("This button is no longer active.")
-        )
+    if batch is None:
+        replies.answer_callback(_("This button is no longer active."))
         return None
     return data, batch
 
@@ -248,18 +342,18 @@ async def contact_shared(
     now = services.clock.now()
     batch = _open_batch(data, CONTACTS, now)
     if batch is None:
-        token = secrets.token_hex(4)
-        batch = {"tok": token, "at": _epoch(now), "items": [item]}
-        if client is not None:
+        batch = _new_batch(item, now, data.get(CONTACTS))
+        then = _answered(CONTACTS, batch["tok"])
+        if client is not None and len(batch["items"]) == 1:
             # One contact of the member's own client: the answer is that client's card.
             card = await services.clients.card(actor, client.id)
-            sent = await replies.send_now(
+            replies.answer(
                 card_text(card, _viewer(actor, services), actor.team.currency),
                 card_keyboard(client.id, card.next_followup),
+                then=then,
             )
         else:
-            sent = await replies.send_now(*view.contacts_view(_lines(batch), token))
-        batch["mid"] = sent.message_id
+            replies.answer(*view.contacts_view(_lines(batch), batch["tok"]), then=then)
     else:
         items: list[dict[str, Any]] = batch["items"]
         known = {matching.phone_digits(p) for other in items for p in other.get("p") or ()}
@@ -273,7 +367,9 @@ async def contact_shared(
             replies.answer(view.batch_full(CAPTURE_BATCH_MAX))
             return
         items.append(item)
-        _edit(replies, message.chat.id, batch, *view.contacts_view(_lines(batch), batch["tok"]))
+        if batch.get("mid"):
+            _edit(replies, message.chat.id, batch, *view.contacts_view(_lines(batch), batch["tok"]))
+        # Else the answer is on its way: the step recording its id shows this one too.
     data[CONTACTS] = batch
     await state.set_data(data)
 
@@ -294,9 +390,6 @@ async def add_contacts(
     state: FSMContext,
     replies: Replies,
 ) -> None:
-    if query.message is None:
-        replies.answer_callback()
-        return
     await services.capture.hold(actor)
     data = await _data(state)
     batch = _batch_of(data, CONTACTS, callback_data.tok)
@@ -347,7 +440,7 @@ async def drop_contacts(
     state: FSMContext,
     replies: Replies,
 ) -> None:
-    pressed = await _pressed(query, actor, services, state, replies, CONTACTS, callback_data.tok)
+    pressed = await _pressed(actor, services, state, replies, CONTACTS, callback_data.tok)
     if pressed is None:
         return
     data, batch = pressed
@@ -431,16 +524,18 @@ async def forwarded(
     now = services.clock.now()
     batch = _open_batch(data, FORWARDS, now)
     if batch is None:
-        batch = {"tok": secrets.token_hex(4), "at": _epoch(now), "items": [item]}
-        sent = await replies.send_now(*await _question(actor, services, batch))
-        batch["mid"] = sent.message_id
+        batch = _new_batch(item, now, data.get(FORWARDS))
+        question = await _question(actor, services, batch)
+        replies.answer(*question, then=_answered(FORWARDS, batch["tok"]))
     else:
         if len(batch["items"]) >= CAPTURE_BATCH_MAX:
             replies.answer(view.batch_full(CAPTURE_BATCH_MAX))
             return
         batch["items"].append(item)
         batch["at"] = _epoch(now)
-        _edit(replies, message.chat.id, batch, *await _question(actor, services, batch))
+        if batch.get("mid"):
+            _edit(replies, message.chat.id, batch, *await _question(actor, services, batch))
+        # Else the answer is on its way: the step recording its id shows this one too.
     data[FORWARDS] = batch
     await state.set_data(data)
 
@@ -465,7 +560,7 @@ async def note_to(
     state: FSMContext,
     replies: Replies,
 ) -> None:
-    pressed = await _pressed(query, actor, services, state, replies, FORWARDS, callback_data.tok)
+    pressed = await _pressed(actor, services, state, replies, FORWARDS, callback_data.tok)
     if pressed is None:
         return
     batch = pressed[1]
@@ -475,9 +570,10 @@ async def note_to(
     text = await _save(actor, services, state, batch, callback_data.cid)
     replies.answer_callback()
     replies.edit(text)
-    if replies.message_id != batch.get("mid") and replies.chat_id is not None:
+    question = batch.get("mid")
+    if question and replies.message_id != question and replies.chat_id is not None:
         # Picked among several after «Another client»: the question's buttons go too.
-        replies.add(EditMessageReplyMarkup(chat_id=replies.chat_id, message_id=int(batch["mid"])))
+        replies.add(EditMessageReplyMarkup(chat_id=replies.chat_id, message_id=int(question)))
 
 
 async def note_other(
@@ -488,7 +584,7 @@ async def note_other(
     state: FSMContext,
     replies: Replies,
 ) -> None:
-    if await _pressed(query, actor, services, state, replies, FORWARDS, callback_data.tok) is None:
+    if await _pressed(actor, services, state, replies, FORWARDS, callback_data.tok) is None:
         return
     await state.set_state(CaptureSteps.note_client)
     replies.answer_callback()
@@ -503,7 +599,7 @@ async def note_drop(
     state: FSMContext,
     replies: Replies,
 ) -> None:
-    pressed = await _pressed(query, actor, services, state, replies, FORWARDS, callback_data.tok)
+    pressed = await _pressed(actor, services, state, replies, FORWARDS, callback_data.tok)
     if pressed is None:
         return
     data = pressed[0]

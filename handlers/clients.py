@@ -69,10 +69,6 @@ async def add_anyway(
     state: FSMContext,
     replies: Replies,
 ) -> None:
-    # Telegram may no longer have the pressed message: then there is no chat to answer in.
-    if query.message is None:
-        replies.answer_callback()
-        return
     pending = (await state.get_data()).get(PENDING_ADD)
     if not isinstance(pending, dict) or pending.get("tok") != callback_data.tok:
         replies.answer_callback(_("This button is no longer active."))
@@ -158,7 +154,7 @@ async def picked(
     state: FSMContext,
     replies: Replies,
 ) -> None:
-    if callback_data.cmd not in CLIENT_COMMANDS or query.message is None:
+    if callback_data.cmd not in CLIENT_COMMANDS:
         replies.answer_callback()
         return
     replies.answer_callback()
@@ -176,9 +172,7 @@ async def open_card(
     replies: Replies,
 ) -> None:
     replies.answer_callback()
-    # Telegram may no longer have the pressed message: then there is no chat to answer in.
-    if query.message is not None:
-        await Flow(replies, actor, services, state).execute("client", callback_data.cid, "")
+    await Flow(replies, actor, services, state).execute("client", callback_data.cid, "")
 
 
 async def set_temperature(
@@ -206,9 +200,6 @@ async def log_call(
     state: FSMContext,
     replies: Replies,
 ) -> None:
-    if query.message is None:
-        replies.answer_callback()
-        return
     result = await services.activities.quick_call(
         actor,
         callback_data.cid,
@@ -226,9 +217,6 @@ async def postpone(
     state: FSMContext,
     replies: Replies,
 ) -> None:
-    if query.message is None:
-        replies.answer_callback()
-        return
     result = await services.activities.postpone(
         actor,
         callback_data.cid,

@@ -78,9 +78,6 @@ async def audit_page(
     services: Services,
     replies: Replies,
 ) -> None:
-    if query.message is None:
-        replies.answer_callback()
-        return
     filters = AuditQuery(
         member_id=callback_data.mid or None,
         group=callback_data.grp or None,
@@ -116,7 +113,7 @@ async def consent_picked(
     services: Services,
     replies: Replies,
 ) -> None:
-    if callback_data.val not in Consent.__members__.values() or query.message is None:
+    if callback_data.val not in Consent.__members__.values():
         replies.answer_callback()
         return
     client = await services.privacy.set_consent(
@@ -153,9 +150,6 @@ async def forget_picked(
     replies: Replies,
 ) -> None:
     """A client picked among several: ask before erasing."""
-    if query.message is None:
-        replies.answer_callback()
-        return
     client = await services.privacy.forget_target(actor, callback_data.cid)
     replies.answer_callback()
     replies.edit(*view.forget_confirm(client))
@@ -168,9 +162,6 @@ async def forget_declined(
     services: Services,
     replies: Replies,
 ) -> None:
-    if query.message is None:
-        replies.answer_callback()
-        return
     await services.privacy.forget_target(actor, callback_data.cid)
     replies.answer_callback()
     replies.edit(view.forget_kept())
@@ -183,9 +174,6 @@ async def forget_confirmed(
     services: Services,
     replies: Replies,
 ) -> None:
-    if query.message is None:
-        replies.answer_callback()
-        return
     placeholder = await services.privacy.forget(actor, callback_data.cid)
     replies.answer_callback()
     replies.edit(view.forgotten_text(placeholder))

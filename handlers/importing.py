@@ -39,7 +39,7 @@ from aiogram.exceptions import TelegramAPIError
 from aiogram.filters import Command
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
-from aiogram.types import BufferedInputFile, CallbackQuery, Message
+from aiogram.types import BufferedInputFile, CallbackQuery, InaccessibleMessage, Message
 
 from bot.clock import Clock
 from bot.errors import ErrorCode
@@ -169,17 +169,13 @@ async def photo_received(message: Message, replies: Replies) -> None:
 
 
 async def _draft(
-    query: CallbackQuery, button: ImportAction, actor: Actor, services: Services, state: FSMContext
+    button: ImportAction, actor: Actor, services: Services, state: FSMContext
 ) -> dict[str, Any]:
     """The import in progress this button belongs to; an older file's button, or one pressed
     after the import ended, gets «expired»."""
     services.imports.ensure_owner(actor)
     data = await state.get_data()
-    if (
-        await state.get_state() != ImportSteps.mapping.state
-        or data.get("tok") != button.tok
-        or query.message is None
-    ):
+    if await state.get_state() != ImportSteps.mapping.state or data.get("tok") != button.tok:
         raise DomainError(ErrorCode.IMPORT_EXPIRED)
     return data
 
@@ -212,7 +208,7 @@ async def choose_column(
     state: FSMContext,
     replies: Replies,
 ) -> None:
-    data = await _draft(query, callback_data, actor, services, state)
+    data = await _draft(callback_data, actor, services, state)
     col = _column(callback_data, data)
     replies.answer_callback()
     replies.edit(
@@ -229,7 +225,7 @@ async def set_field(
     state: FSMContext,
     replies: Replies,
 ) -> None:
-    data = await _draft(query, callback_data, actor, services, state)
+    data = await _draft(callback_data, actor, services, state)
     col = _column(callback_data, data)
     field = SKIP if callback_data.fld == "-" else callback_data.fld
     if field not in FIELDS and field != SKIP:
@@ -248,7 +244,7 @@ async def back_to_mapping(
     state: FSMContext,
     replies: Replies,
 ) -> None:
-    data = await _draft(query, callback_data, actor, services, state)
+    data = await _draft(callback_data, actor, services, state)
     _show_mapping(replies, callback_data.tok, data, list(data["mapping"]))
 
 
@@ -261,7 +257,7 @@ async def next_manager(
     replies: Replies,
 ) -> None:
     """The next active member in turn takes the rows whose manager cell is empty."""
-    data = await _draft(query, callback_data, actor, services, state)
+    data = await _draft(callback_data, actor, services, state)
     managers = await services.imports.managers(actor)
     ids = [m.id for m in managers]
     current = data.get("mgr")
@@ -279,7 +275,7 @@ async def cancel_import(
     state: FSMContext,
     replies: Replies,
 ) -> None:
-    await _draft(query, callback_data, actor, services, state)
+    await _draft(callback_data, actor, services, state)
     services.imports.discard(actor, callback_data.tok)
     await state.clear()
     replies.answer_callback()
@@ -297,31 +293,33 @@ POLICIES = {
 async def start_import(
     query: CallbackQuery,
     callback_data: ImportAction,
+    message: Message | InaccessibleMessage,
     bot: Bot,
     actor: Actor,
     services: Services,
     state: FSMContext,
     replies: Replies,
 ) -> None:
-    data = await _draft(query, callback_data, actor, services, state)
+    data = await _draft(callback_data, actor, services, state)
     policy = POLICIES[callback_data.act]
-    await _run_import(replies, bot, actor, services, state, data, policy)
+    await _run_import(replies, bot, message, actor, services, state, data, policy)
 
 
 async def _run_import(
     replies: Replies,
     bot: Bot,
+    pressed: Message | InaccessibleMessage,
     actor: Actor,
     services: Services,
     state: FSMContext,
     data: dict[str, object],
     policy: DuplicatePolicy,
 ) -> None:
-    assert replies.chat_id is not None and replies.message_id is not None
+    # The pressed message (the mapping) becomes the progress message.
     progress = ProgressMessage(
         bot,
-        replies.chat_id,
-        replies.message_id,
+        pressed.chat.id,
+        pressed.message_id,
         services.clock,
         services.limits.import_progress_seconds,
     )

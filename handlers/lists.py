@@ -58,8 +58,6 @@ async def turn_page(
     replies: Replies,
 ) -> None:
     replies.answer_callback()
-    if query.message is None:
-        return
     text, markup = await render(
         actor, services, callback_data.flt, callback_data.off, callback_data.pt
     )

@@ -84,8 +84,6 @@ async def switch(
     period, manager_id, section = _checked(callback_data)
     text, markup = await _render(actor, services, period, manager_id, section)
     replies.answer_callback()
-    if query.message is None:
-        return
     replies.edit(text, markup)
 
 
@@ -128,7 +126,7 @@ async def send_chart(
     replies: Replies,
 ) -> None:
     period, manager_id, section = _checked(callback_data)
-    if query.message is None or section not in view.CHART_SECTIONS:
+    if section not in view.CHART_SECTIONS:
         raise DomainError(ErrorCode.PICK_EXPIRED)
     png, filename = await _chart(actor, services, period, manager_id, section)
     replies.answer_callback()
@@ -144,8 +142,6 @@ async def send_export(
 ) -> None:
     """The section as .xlsx (every sheet) or .csv (the first)."""
     period, manager_id, section = _checked(callback_data)
-    if query.message is None:
-        raise DomainError(ErrorCode.PICK_EXPIRED)
     # Imported on first use: the spreadsheet library is heavy and exports are rare.
     from bot.services.tabular import write_csv, write_xlsx
     from bot.telegram import portfolio_export

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from aiogram import F, Router
 from aiogram.fsm.context import FSMContext
-from aiogram.types import CallbackQuery, Message
+from aiogram.types import CallbackQuery, InaccessibleMessage, Message
 
 from bot.parsing.commands import Outcome
 from bot.services.activities import Logged
@@ -26,13 +26,8 @@ SNOOZE = {RemindAct.HOUR: (0, 1), RemindAct.TOMORROW: (1, 0), RemindAct.TWOWEEKS
 COMMANDS = {RemindAct.OPEN: "client", RemindAct.OTHER: "next"}
 
 
-async def _pressed(
-    query: CallbackQuery, button: Remind, flow: Flow
-) -> tuple[FollowupDTO, ClientDTO] | None:
-    """The push's follow-up and client, still pending; None when there is no message to edit."""
-    if query.message is None:
-        flow.replies.answer_callback()
-        return None
+async def _pressed(button: Remind, flow: Flow) -> tuple[FollowupDTO, ClientDTO] | None:
+    """The push's follow-up and client, still pending (None: nothing is left to do)."""
     target = await flow.services.activities.pending_target(flow.actor, button.fid)
     flow.replies.answer_callback()
     return target
@@ -49,7 +44,7 @@ async def run_command(
     """«Open» shows the card; «Other date» asks like a bare /next, and the push keeps its
     buttons until a date is given."""
     flow = Flow(replies, actor, services, state)
-    target = await _pressed(query, callback_data, flow)
+    target = await _pressed(callback_data, flow)
     if target is not None:
         await flow.execute(COMMANDS[callback_data.act], target[1].id, "")
 
@@ -57,31 +52,33 @@ async def run_command(
 async def log_call(
     query: CallbackQuery,
     callback_data: Remind,
+    message: Message | InaccessibleMessage,
     actor: Actor,
     services: Services,
     state: FSMContext,
     replies: Replies,
 ) -> None:
     flow = Flow(replies, actor, services, state)
-    target = await _pressed(query, callback_data, flow)
+    target = await _pressed(callback_data, flow)
     if target is None:
         return
     followup, client = target
     outcome = CALL_OUTCOMES[callback_data.act]
     result = await services.activities.quick_call_pending(actor, followup, client, outcome)
-    await _summarise(query, flow, result)
+    await _summarise(message, flow, result)
 
 
 async def snooze(
     query: CallbackQuery,
     callback_data: Remind,
+    message: Message | InaccessibleMessage,
     actor: Actor,
     services: Services,
     state: FSMContext,
     replies: Replies,
 ) -> None:
     flow = Flow(replies, actor, services, state)
-    target = await _pressed(query, callback_data, flow)
+    target = await _pressed(callback_data, flow)
     if target is None:
         return
     followup, client = target
@@ -89,14 +86,16 @@ async def snooze(
     result = await services.activities.postpone_pending(
         actor, followup, client, days=days, hours=hours
     )
-    await _summarise(query, flow, result)
+    await _summarise(message, flow, result)
 
 
-async def _summarise(query: CallbackQuery, flow: Flow, result: Logged) -> None:
+async def _summarise(push: Message | InaccessibleMessage, flow: Flow, result: Logged) -> None:
+    """The push gains what was done below its text; when Telegram sent the press without the
+    push's text (an InaccessibleMessage, even for a push hours old), the summary is a new
+    message rather than an edit that would wipe the push's text."""
     summary = logged_text(result, flow.viewer())
-    message = query.message
-    if isinstance(message, Message) and message.html_text:
-        flow.replies.edit(f"{message.html_text}\n\n{summary}")
+    if isinstance(push, Message) and push.html_text:
+        flow.replies.edit(f"{push.html_text}\n\n{summary}")
     else:
         await flow.send(summary)
 

@@ -171,9 +171,6 @@ async def picked(
     state: FSMContext,
     replies: Replies,
 ) -> None:
-    if query.message is None:
-        replies.answer_callback()
-        return
     data = await state.get_data()
     pending = data.get(PENDING)
     if (

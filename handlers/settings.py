@@ -161,8 +161,7 @@ async def choose_language(
     member = await services.member_settings.set_language(actor, callback_data.code)
     set_locale(member.language or settings.default_language)
     replies.answer_callback(_("Saved."))
-    if query.message is not None:
-        replies.edit(settings_text(member), language_keyboard())
+    replies.edit(settings_text(member), language_keyboard())
 
 
 def build_router() -> Router:

@@ -156,9 +156,6 @@ def _button(step: Step) -> Callable[..., Awaitable[None]]:
         services: Services,
         replies: Replies,
     ) -> None:
-        if query.message is None:
-            replies.answer_callback()
-            return
         text, markup, note = await step(callback_data, actor, services)
         replies.answer_callback(note)
         replies.edit(text, markup)

@@ -141,13 +141,9 @@ async def clients_answer(
     await _run(replies, services, actor, state, source.id, target_id, ids)
 
 
-async def _offered(
-    query: CallbackQuery, button: TransferPick, state: FSMContext, step: State
-) -> dict[str, Any] | None:
+async def _offered(button: TransferPick, state: FSMContext, step: State) -> dict[str, Any]:
     """The open question's data when this button belongs to it (an old or forged one is
-    refused); None when Telegram no longer has the pressed message."""
-    if query.message is None:
-        return None
+    refused)."""
     data = await state.get_data()
     if await state.get_state() != step.state or button.mid not in data.get("offered", []):
         raise DomainError(ErrorCode.PICK_EXPIRED)
@@ -162,9 +158,7 @@ async def source_picked(
     state: FSMContext,
     replies: Replies,
 ) -> None:
-    if await _offered(query, callback_data, state, TransferSteps.source) is None:
-        replies.answer_callback()
-        return
+    await _offered(callback_data, state, TransferSteps.source)
     source = await _member(services, actor, callback_data.mid)
     replies.answer_callback()
     await _ask_target(replies, services, actor, state, source)
@@ -179,10 +173,7 @@ async def target_picked(
     state: FSMContext,
     replies: Replies,
 ) -> None:
-    data = await _offered(query, callback_data, state, TransferSteps.target)
-    if data is None:
-        replies.answer_callback()
-        return
+    data = await _offered(callback_data, state, TransferSteps.target)
     source = await _member(services, actor, data.get("src"))
     target = await _member(services, actor, callback_data.mid)
     replies.answer_callback()
@@ -199,9 +190,6 @@ async def all_picked(
     replies: Replies,
 ) -> None:
     """«All of them»: every client of the source goes to the target just chosen."""
-    if query.message is None:
-        replies.answer_callback()
-        return
     data = await state.get_data()
     if await state.get_state() != TransferSteps.clients.state or callback_data.mid != data.get(
         "dst"

@@ -79,6 +79,20 @@ class UnitOfWork:
         # Run after a successful commit, then forgotten (a rollback forgets them too): writes to
         # stores outside the database, such as conversation state in Redis.
         self.after_commit: list[Callable[[], Awaitable[None]]] = []
+        # Run by hold_member before the database's hold: a store outside the database whose
+        # writes come after the commit adds its own (bot/telegram/fsm_storage.py, Redis).
+        self.member_guards: list[Callable[[int], Awaitable[None]]] = []
+        # Run when the unit of work ends, committed or not, after the after-commit writes:
+        # what a guard took is given back there.
+        self.on_close: list[Callable[[], Awaitable[None]]] = []
+
+    async def hold_member(self, member_id: int) -> None:
+        """Until this unit of work ends, the member's other units of work that ask the same
+        wait here (FsmRepository.hold_member); with conversation state outside the database,
+        also until that state is written after the commit."""
+        for guard in self.member_guards:
+            await guard(member_id)
+        await self.fsm.hold_member(member_id)
 
     async def commit(self) -> None:
         await self.session.commit()
@@ -150,6 +164,7 @@ class _UowContext:
         self._session_factory = session_factory
         self._gate = _Gate(lock) if lock is not None else None
         self._session: AsyncSession | None = None
+        self._uow: UnitOfWork | None = None
         self._holding: Token[asyncio.Task[Any] | None] | None = None
 
     async def __aenter__(self) -> UnitOfWork:
@@ -163,7 +178,8 @@ class _UowContext:
             await self._gate.acquire()
         self._holding = _holder.set(task)
         self._session = self._session_factory()
-        return UnitOfWork(self._session, self._gate)
+        self._uow = UnitOfWork(self._session, self._gate)
+        return self._uow
 
     async def __aexit__(
         self,
@@ -177,7 +193,11 @@ class _UowContext:
                 await self._session.rollback()
         finally:
             try:
-                await self._session.close()
+                try:
+                    await self._session.close()
+                finally:
+                    if self._uow is not None:
+                        await _run_quietly(self._uow.on_close)
             finally:
                 if self._holding is not None:
                     with contextlib.suppress(ValueError):  # left in another context: nothing held
@@ -185,3 +205,11 @@ class _UowContext:
                     self._holding = None
                 if self._gate is not None:
                     self._gate.release()
+
+
+async def _run_quietly(hooks: list[Callable[[], Awaitable[None]]]) -> None:
+    """Every hook runs even if one before it failed (each releases something of its own)."""
+    for hook in hooks:
+        with contextlib.suppress(Exception):
+            await hook()
+    hooks.clear()

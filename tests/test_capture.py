@@ -4,6 +4,7 @@ batch, edited as more arrive), a forwarded message becomes a note dated when it 
 from __future__ import annotations
 
 import asyncio
+import logging
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -23,12 +24,20 @@ from aiogram.types import (
     User,
 )
 from pydantic import SecretStr
+from sqlalchemy import exc as sa_exc
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bot.app import Overrides, build
 from bot.clock import FrozenClock
 from bot.config import Settings
+from bot.services.capture import CaptureService
+from bot.telegram import fsm_storage, middlewares
+from bot.telegram.local_session import LocalSession
+from handlers import capture
 from storage.models import Activity, Client
+from storage.uow import UnitOfWork
+from storage.uow import _holder as uow_holder
 from tests.support.builders import MANAGER, OTHER, OWNER, TeamSpec, build_team
 from tests.support.harness import BotHarness, Person, Reply
 from tests.support.reads import count
@@ -449,7 +458,8 @@ async def test_forwards_in_russian(team: BotHarness):
 async def test_contacts_arriving_at_the_same_moment_still_get_one_answer(team: BotHarness):
     """Telegram delivers the contacts of one share together and the bot handles them at once:
     each waits for the previous one (PostgreSQL: an advisory lock; SQLite: the write gate) and
-    extends the batch it committed, so none is lost and only one message is sent."""
+    extends the batch it committed, so none is lost and only one message is sent. Those that
+    arrive while the answer is on its way are shown by the edit that follows it."""
     sent = Sent(team)
     team.session.clear()
 
@@ -467,9 +477,9 @@ async def test_contacts_arriving_at_the_same_moment_still_get_one_answer(team: B
     await asyncio.gather(*(team.app.dispatcher.feed_update(team.app.bot, u) for u in updates))
     assert len(sent.ids) == 1
     edits = team.session.sent(EditMessageText)
-    assert len(edits) == 2 and {e.message_id for e in edits} == {sent.ids[0]}
-    assert any("3 contacts received" in e.text for e in edits)
-    full = next(e for e in edits if "3 contacts received" in e.text)
+    assert 1 <= len(edits) <= 2 and {e.message_id for e in edits} == {sent.ids[0]}
+    full = edits[-1]
+    assert "3 contacts received" in full.text
     add_all = button(Reply(full.text, full.reply_markup), "Add all")
     await team.press(MANAGER, add_all, message_id=sent.ids[0])
     assert await count(team, Client) == 6
@@ -510,6 +520,61 @@ async def test_with_the_conversation_in_redis_a_batch_is_one_answer_too(
         await h.app.bot.session.close()
 
 
+async def test_with_the_conversation_in_redis_a_contact_waits_until_the_answer_id_is_written(
+    engine: AsyncEngine,
+    clock: FrozenClock,
+    settings: Settings,
+    redis_prefix: str,
+    monkeypatch: pytest.MonkeyPatch,
+):
+    """The step recording the answer's id commits (on PostgreSQL its advisory lock ends there)
+    and writes the state to Redis just after. A contact let in between would read the state
+    without the id, join silently and write it back without the id: it waits instead, then
+    edits the answer."""
+    redis_settings = settings.model_copy(
+        update={"redis_url": SecretStr(REDIS_URL), "redis_prefix": redis_prefix}
+    )
+    h = BotHarness.create(redis_settings, engine, clock)
+    real_flush = fsm_storage._Flush.__call__
+    arrivals: list[asyncio.Task[Any]] = []
+
+    def vera() -> Update:
+        message = Message(
+            message_id=next(h._ids),
+            date=h.clock.now(),
+            chat=Chat(id=MANAGER.id, type="private"),
+            from_user=User(id=MANAGER.id, is_bot=False, first_name="Max", language_code="en"),
+            contact=Contact(phone_number="79995550022", first_name="Vera"),
+        )
+        return Update(update_id=next(h._ids), message=message)
+
+    async def slow_flush(self: Any) -> None:
+        _state, data = self._uow.fsm_cache.get(self.fsm_key, (None, {}))
+        batch = data.get(capture.CONTACTS) or {}
+        if batch.get("mid") and not arrivals:
+            # Committed, not yet in Redis: Vera arrives now.
+            arrivals.append(asyncio.create_task(h.app.dispatcher.feed_update(h.app.bot, vera())))
+            await asyncio.sleep(0.5)
+        await real_flush(self)
+
+    try:
+        await build_team(h, TeamSpec(commands=((MANAGER, "/add Sidorov Oleg, +7 999 111-22-33"),)))
+        sent = Sent(h)
+        monkeypatch.setattr(fsm_storage._Flush, "__call__", slow_flush)
+        await share(h, MANAGER, "79995550011", "Anna")
+        assert len(arrivals) == 1
+        await arrivals[0]
+        [shown] = [e for e in h.session.sent(EditMessageText) if "contacts received" in e.text]
+        assert shown.message_id == sent.ids[0] and "2 contacts received" in shown.text
+        [third] = await share(h, MANAGER, "79995550033", "Gleb")
+        assert third.message_id == sent.ids[0] and "3 contacts received" in third.text
+        assert len(sent.ids) == 1 and h.session.violations == []
+        # Every unit of work gave its member lock back (none is left to expire).
+        assert [k async for k in h.app.redis.scan_iter(match=f"{redis_prefix}:lock:member:*")] == []
+    finally:
+        await h.app.bot.session.close()
+
+
 async def test_a_contact_answers_the_add_question(team: BotHarness):
     await team.send(MANAGER, "/add")
     [offer] = await share(team, MANAGER, "79995550011", "Anna")
@@ -518,3 +583,303 @@ async def test_a_contact_answers_the_add_question(team: BotHarness):
     assert "added" not in (await team.send(MANAGER, "Boris"))[-1].text
     await team.press(MANAGER, button(offer, "Add client"))
     assert len(await clients_named(team, "Anna")) == 1 and await clients_named(team, "Boris") == []
+
+
+# -- the first answer leaves after the commit --------------------------------------------------
+
+
+def failing_commits(monkeypatch: pytest.MonkeyPatch, times: int) -> list[int]:
+    """The next `times` commits fail the way a lost database does, before committing anything;
+    the list counts every commit tried."""
+    tried: list[int] = []
+    real = UnitOfWork.commit
+
+    async def commit(self: UnitOfWork) -> None:
+        tried.append(1)
+        if len(tried) <= times:
+            raise sa_exc.OperationalError("COMMIT", {}, ConnectionError("connection lost"))
+        await real(self)
+
+    monkeypatch.setattr(UnitOfWork, "commit", commit)
+    return tried
+
+
+def offers(h: BotHarness) -> list[SendMessage]:
+    return [m for m in h.session.sent(SendMessage) if "contact" in m.text or "Save" in m.text]
+
+
+async def test_no_telegram_request_is_made_inside_a_transaction_or_the_write_gate(
+    team: BotHarness, engine: AsyncEngine
+):
+    """Every request of a whole capture (contacts, their buttons, forwards, «Another client»)
+    leaves with no unit of work open in the task and, on SQLite, the write gate free: no other
+    member's write waits on a Telegram round trip."""
+    held: list[str] = []
+    gate = team.app.uow_factory._lock
+    assert (gate is not None) == (engine.dialect.name == "sqlite")
+
+    def watch(method: Any) -> None:
+        if uow_holder.get() is asyncio.current_task():
+            held.append(f"{type(method).__name__} inside a transaction")
+        if gate is not None and gate.locked():
+            held.append(f"{type(method).__name__} with the write gate held")
+
+    team.session.on_request = watch
+    sent = Sent(team)
+    await share(team, MANAGER, "79995550011", "Anna")
+    [answer] = await share(team, MANAGER, "79995550022", "Vera")
+    await team.press(MANAGER, button(answer, "Add all"), message_id=sent.ids[0])
+    await forward(team, MANAGER, text="Hello")
+    [question] = await forward(team, MANAGER, text="We need 20 units")
+    await team.press(MANAGER, button(question, "Another client"), message_id=sent.ids[1])
+    [saved] = await team.send(MANAGER, "Sidorov")
+    assert "2 notes about <b>Sidorov Oleg</b> saved" in saved.text
+    assert len(sent.ids) == 4  # the two answers, «Which client?» and «saved»
+    assert held == []
+
+
+async def test_a_failing_commit_sends_nothing_and_keeps_no_batch(
+    team: BotHarness, monkeypatch: pytest.MonkeyPatch
+):
+    tried = failing_commits(monkeypatch, times=1)
+    await share(team, MANAGER, "79995550011", "Anna")
+    assert tried and offers(team) == []
+    # The member is told, by the error handler, that nothing was saved; nothing else left.
+    [told] = team.session.sent(SendMessage)
+    assert "Add" not in told.text
+    # Nothing was kept either: the next contact is a new answer of one, not an edit.
+    sent = Sent(team)
+    [offer] = await share(team, MANAGER, "79995550022", "Vera")
+    assert len(sent.ids) == 1 and offer.message_id is None
+    assert "Anna" not in offer.text and "Add as a new client" in offer.text
+
+
+async def test_a_retried_update_sends_its_answer_once_and_the_next_one_edits_it(
+    engine: AsyncEngine, clock: FrozenClock, settings: Settings, monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.setattr(middlewares, "RETRY_BACKOFF_SECONDS", 0.0)
+    session = LocalSession()
+    # As from Telegram: deduplicated, and an update whose database failed is retried.
+    app = build(
+        settings, Overrides(clock=clock, session=session, engine=engine, dedup_updates=True)
+    )
+    h = BotHarness(app=app, session=session, clock=clock)
+    await build_team(h, TeamSpec(commands=((MANAGER, "/add Sidorov Oleg, +7 999 111-22-33"),)))
+    sent = Sent(h)
+    tried = failing_commits(monkeypatch, times=2)
+    [offer] = await share(h, MANAGER, "79995550011", "Anna")
+    assert len(tried) >= 3 and app.metrics.updates_retried == 2
+    assert len(sent.ids) == 1 and "Add as a new client" in offer.text
+    [answer] = await share(h, MANAGER, "79995550022", "Vera")
+    assert answer.message_id == sent.ids[0] and "2 contacts received" in answer.text
+    [question] = await forward(h, MANAGER, text="Send the price")
+    assert len(sent.ids) == 2 and "Save it as a note" in question.text
+    assert h.session.violations == []
+
+
+async def test_what_arrives_while_the_answer_is_on_its_way_is_shown_by_the_edit_after_it(
+    team: BotHarness, monkeypatch: pytest.MonkeyPatch
+):
+    """The second contact (or forward) is handled while Telegram is creating the first one's
+    answer: it joins the batch without an answer of its own, and the step that records the
+    answer's id edits it to show both. The one after that edits it directly."""
+    sent = Sent(team)
+    real = team.session.make_request
+    meanwhile: list[Update] = []
+
+    async def slow(bot: Any, method: Any, **rest: Any) -> Any:
+        if isinstance(method, SendMessage) and meanwhile:
+            update = meanwhile.pop()
+            await team.app.dispatcher.feed_update(team.app.bot, update)
+        return await real(bot, method, **rest)
+
+    monkeypatch.setattr(team.session, "make_request", slow)
+
+    def arriving(**fields: Any) -> Update:
+        message = Message(
+            message_id=next(team._ids),
+            date=team.clock.now(),
+            chat=Chat(id=MANAGER.id, type="private"),
+            from_user=User(id=MANAGER.id, is_bot=False, first_name="Max", language_code="en"),
+            **fields,
+        )
+        return Update(update_id=next(team._ids), message=message)
+
+    meanwhile.append(arriving(contact=Contact(phone_number="79995550022", first_name="Vera")))
+    replies = await share(team, MANAGER, "79995550011", "Anna")
+    assert meanwhile == [] and len(sent.ids) == 1
+    first, shown = replies
+    assert first.message_id is None and "Add as a new client" in first.text
+    assert shown.message_id == sent.ids[0] and "2 contacts received" in shown.text
+    [third] = await share(team, MANAGER, "79995550033", "Gleb")
+    assert third.message_id == sent.ids[0] and "3 contacts received" in third.text
+
+    origin = MessageOriginUser(type="user", date=WRITTEN, sender_user=IVAN)
+    meanwhile.append(arriving(forward_origin=origin, text="We need 20 units"))
+    first, shown = await forward(team, MANAGER, text="Hello")
+    assert len(sent.ids) == 2 and shown.message_id == sent.ids[1]
+    assert "2 messages from <b>Ivan Petrov</b>" in shown.text
+    await team.press(MANAGER, button(shown, "Another client"))
+    [saved] = await team.send(MANAGER, "Sidorov")
+    assert "2 notes about <b>Sidorov Oleg</b> saved" in saved.text
+    assert team.session.violations == []
+
+
+async def test_an_answer_telegram_did_not_take_is_not_waited_for(team: BotHarness):
+    sent = Sent(team)
+    team.session.fail_next(500, "Internal Server Error", method=SendMessage)
+    await share(team, MANAGER, "79995550011", "Anna")
+    assert sent.ids == []
+    # The batch went with the answer: the next contact is answered anew, not silently joined.
+    [offer] = await share(team, MANAGER, "79995550022", "Vera")
+    assert len(sent.ids) == 1 and "Add as a new client" in offer.text and "Anna" not in offer.text
+
+
+async def test_what_joined_a_refused_answer_is_sent_again_with_it(
+    team: BotHarness, monkeypatch: pytest.MonkeyPatch
+):
+    """Telegram refuses the first answer after another contact (or forward) joined its batch
+    silently: the whole batch goes as a new answer, and the next arrival edits that one."""
+    sent = Sent(team)
+    real = team.session.make_request
+    meanwhile: list[Update] = []
+
+    async def slow(bot: Any, method: Any, **rest: Any) -> Any:
+        if isinstance(method, SendMessage) and meanwhile:
+            await team.app.dispatcher.feed_update(team.app.bot, meanwhile.pop())
+        return await real(bot, method, **rest)
+
+    monkeypatch.setattr(team.session, "make_request", slow)
+
+    def arriving(**fields: Any) -> Update:
+        message = Message(
+            message_id=next(team._ids),
+            date=team.clock.now(),
+            chat=Chat(id=MANAGER.id, type="private"),
+            from_user=User(id=MANAGER.id, is_bot=False, first_name="Max", language_code="en"),
+            **fields,
+        )
+        return Update(update_id=next(team._ids), message=message)
+
+    meanwhile.append(arriving(contact=Contact(phone_number="79995550022", first_name="Vera")))
+    team.session.fail_next(500, "Internal Server Error", method=SendMessage)
+    replies = await share(team, MANAGER, "79995550011", "Anna")
+    assert meanwhile == [] and len(sent.ids) == 1
+    refused, again = replies
+    assert "Add as a new client" in refused.text
+    assert again.message_id is None and "2 contacts received" in again.text
+    assert "Anna" in again.text and "Vera" in again.text
+    [third] = await share(team, MANAGER, "79995550033", "Gleb")
+    assert third.message_id == sent.ids[0] and "3 contacts received" in third.text
+
+    origin = MessageOriginUser(type="user", date=WRITTEN, sender_user=IVAN)
+    meanwhile.append(arriving(forward_origin=origin, text="We need 20 units"))
+    team.session.fail_next(500, "Internal Server Error", method=SendMessage)
+    refused, again = await forward(team, MANAGER, text="Hello")
+    assert len(sent.ids) == 2 and "2 messages from <b>Ivan Petrov</b>" in again.text
+    await team.press(MANAGER, button(again, "Another client"))
+    [saved] = await team.send(MANAGER, "Sidorov")
+    assert "2 notes about <b>Sidorov Oleg</b> saved" in saved.text
+    assert team.session.violations == []
+
+
+async def test_a_batch_refused_twice_is_dropped_and_the_next_contact_starts_anew(
+    team: BotHarness, monkeypatch: pytest.MonkeyPatch
+):
+    sent = Sent(team)
+    real = team.session.make_request
+    vera = Contact(phone_number="79995550022", first_name="Vera")
+    joined = False
+
+    async def slow(bot: Any, method: Any, **rest: Any) -> Any:
+        nonlocal joined
+        if isinstance(method, SendMessage) and not joined:
+            joined = True
+            update = Update(
+                update_id=next(team._ids),
+                message=Message(
+                    message_id=next(team._ids),
+                    date=team.clock.now(),
+                    chat=Chat(id=MANAGER.id, type="private"),
+                    from_user=User(id=MANAGER.id, is_bot=False, first_name="Max"),
+                    contact=vera,
+                ),
+            )
+            await team.app.dispatcher.feed_update(team.app.bot, update)
+        return await real(bot, method, **rest)
+
+    monkeypatch.setattr(team.session, "make_request", slow)
+    team.session.fail_next(500, "Internal Server Error", method=SendMessage)
+    team.session.fail_next(500, "Internal Server Error", method=SendMessage)
+    await share(team, MANAGER, "79995550011", "Anna")
+    assert sent.ids == []  # sent again once, not over and over
+    assert len(team.session.sent(SendMessage)) == 2
+    [offer] = await share(team, MANAGER, "79995550033", "Gleb")
+    assert len(sent.ids) == 1 and "Add as a new client" in offer.text
+
+
+async def test_what_joined_before_a_failed_step_is_shown_by_the_next_answer(
+    team: BotHarness, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+):
+    """The answer went out but the step recording its id failed: Vera, who joined while it was
+    on its way, is not dropped; the next answer (after ANSWER_WAIT) shows her."""
+    real_send = team.session.make_request
+    real_hold = CaptureService.hold
+    failing = False
+
+    async def slow(bot: Any, method: Any, **rest: Any) -> Any:
+        nonlocal failing
+        if isinstance(method, SendMessage) and not failing:
+            await share(team, MANAGER, "79995550022", "Vera")
+            failing = True
+        return await real_send(bot, method, **rest)
+
+    async def hold(self: CaptureService, actor: Any) -> None:
+        if failing:
+            raise RuntimeError("the step fails")
+        await real_hold(self, actor)
+
+    monkeypatch.setattr(team.session, "make_request", slow)
+    monkeypatch.setattr(CaptureService, "hold", hold)
+    with caplog.at_level(logging.INFO, logger="bot.updates"):
+        await share(team, MANAGER, "79995550011", "Anna")
+    assert any("then=failed" in r.getMessage() for r in caplog.records if r.name == "bot.updates")
+    monkeypatch.setattr(CaptureService, "hold", real_hold)
+    monkeypatch.setattr(team.session, "make_request", real_send)
+    team.clock.advance(capture.ANSWER_WAIT + timedelta(seconds=1))
+    [offer] = await share(team, MANAGER, "79995550033", "Gleb")
+    assert "2 contacts received" in offer.text and "Vera" in offer.text and "Anna" not in offer.text
+
+
+async def test_a_batch_whose_answer_id_was_never_recorded_is_left_after_a_while(
+    team: BotHarness, monkeypatch: pytest.MonkeyPatch
+):
+    async def stopped(*_args: Any) -> None:
+        return None  # the process stopped between sending the answer and recording its id
+
+    monkeypatch.setattr(middlewares.UnitOfWorkMiddleware, "_after_sent", stopped)
+    await share(team, MANAGER, "79995550011", "Anna")
+    # Within the wait it may still be recorded: a contact joins without an answer of its own.
+    assert await share(team, MANAGER, "79995550022", "Vera") == []
+    team.clock.advance(capture.ANSWER_WAIT + timedelta(seconds=1))
+    # The next answer is a new one, and it shows Vera, whom nothing showed yet (not Anna, whose
+    # own answer went out).
+    [offer] = await share(team, MANAGER, "79995550033", "Gleb")
+    assert offer.message_id is None and "2 contacts received" in offer.text
+    assert "Vera" in offer.text and "Gleb" in offer.text and "Anna" not in offer.text
+    assert [t for t, _d in offer.buttons][1:3] == ["➕ Vera", "➕ Gleb"]
+    # One never shown and shared again later is one line, not two.
+    assert await share(team, MANAGER, "79995550044", "Oleg") == []
+    team.clock.advance(capture.ANSWER_WAIT + timedelta(seconds=1))
+    [again] = await share(team, MANAGER, "79995550044", "Oleg")
+    assert "Add as a new client" in again.text and again.text.count("Oleg") == 1
+
+
+async def test_the_step_after_the_answer_is_on_the_updates_log_line(
+    team: BotHarness, caplog: pytest.LogCaptureFixture
+):
+    with caplog.at_level(logging.INFO, logger="bot.updates"):
+        await share(team, MANAGER, "79995550011", "Anna")
+    [line] = [r for r in caplog.records if r.name == "bot.updates"]
+    assert " ok then=ok in " in line.getMessage()
+    assert line.after_sent == ["ok"]  # type: ignore[attr-defined]

@@ -159,7 +159,8 @@ async def test_add_anyway_without_its_message_adds_nothing(harness: BotHarness):
     await harness.send(OWNER, "/add Ivanov Petr")
     warning = (await harness.send(OWNER, "/add Иванов Пётр, Москва"))[-1]
     harness.session.clear()
-    # Telegram sends no message with a press on one too old for it to still have.
+    # Telegram sends no message with a press on one it no longer lets the bot see: the member
+    # is told to start again (bot/telegram/middlewares.py PressedMessageMiddleware).
     query = CallbackQuery(
         id="tap-old",
         from_user=User(id=OWNER.id, is_bot=False, first_name=OWNER.first_name, language_code="en"),
@@ -169,6 +170,6 @@ async def test_add_anyway_without_its_message_adds_nothing(harness: BotHarness):
     await harness.app.dispatcher.feed_update(
         harness.app.bot, Update(update_id=9_001, callback_query=query)
     )
-    assert harness.alerts() == [""]
+    assert harness.alerts() == ["This choice has expired. Please send the command again."]
     assert harness.replies() == []
     assert await count(harness, Client) == 1

@@ -15,7 +15,7 @@ from bot.app import OFFLINE_TOKEN, build_dispatcher
 from bot.clock import FrozenClock
 from bot.config import Settings
 from bot.telegram.local_session import LocalSession
-from bot.telegram.replies import Replies
+from bot.telegram.replies import AfterSent, Replies
 from storage.db import create_engine, create_session_factory
 from storage.uow import UnitOfWorkFactory
 
@@ -98,13 +98,27 @@ async def test_an_undeliverable_reply_does_not_stop_the_next_ones(caplog):
     assert "not delivered" in caplog.text
 
 
-async def test_send_now_returns_the_message_telegram_created():
+async def test_a_step_after_sending_gets_the_message_telegram_created_or_none():
     bot, session = _bot()
     replies = Replies(bot, _message_update())
-    message = await replies.send_now("working…")
-    assert isinstance(message, Message) and message.message_id
-    assert len(session.requests) == 1  # at once, not with the buffered replies
-    assert replies.pending == []
+
+    async def step(_after: AfterSent) -> None:
+        return None
+
+    session.fail_next(403, "Forbidden: bot was blocked by the user", method=SendMessage)
+    replies.answer("refused", then=step)
+    replies.answer("a" * 5000, then=step)  # two parts: the step follows the last one
+    assert session.requests == []  # nothing leaves before the flush
+    await replies.flush()
+    [(refused, first), (message, second)] = replies.delivered
+    assert first is step and second is step and refused is None
+    assert isinstance(message, Message) and message.text == session.sent(SendMessage)[-1].text
+    # A discarded reply's step is forgotten with it.
+    dropped = Replies(bot, _message_update())
+    dropped.answer("never", then=step)
+    dropped.discard()
+    await dropped.flush()
+    assert dropped.delivered == []
 
 
 async def test_a_typed_message_has_no_pressed_message_to_edit():

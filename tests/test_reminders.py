@@ -10,6 +10,7 @@ from datetime import timedelta
 
 import pytest
 from aiogram.methods import EditMessageText, SendMessage
+from aiogram.types import Update
 from sqlalchemy import func, select
 
 from bot.telegram.callbacks import Remind
@@ -249,3 +250,36 @@ async def test_push_buttons_of_another_manager_are_refused(team: BotHarness):
     assert any("not found" in alert for alert in team.alerts())
     async with team.uow_factory() as uow:
         assert await uow.session.scalar(select(func.count()).select_from(Activity)) == 0
+
+
+async def test_talked_on_a_push_telegram_sends_without_its_text_logs_and_answers_anew(
+    team: BotHarness,
+):
+    """Telegram sends a press on a push hours old with an InaccessibleMessage (date 0, no
+    text: tdlib/telegram-bot-api#401): the call is logged all the same, and the summary comes
+    as a new message (an edit would wipe the push's text, which the bot no longer has)."""
+    await team.send(MANAGER, "/add Иванов")
+    await team.send(MANAGER, "/next Иванов 15.12 10:00")
+    team.clock.set(moscow(15, 10, 0))
+    await make_sweep(team).run_once()
+    async with team.uow_factory() as uow:
+        fid = await uow.session.scalar(select(Followup.id).where(Followup.state == "pending"))
+    team.session.clear()
+    query = {
+        "id": "77",
+        "from": {"id": MANAGER.id, "is_bot": False, "first_name": MANAGER.first_name},
+        "chat_instance": "test",
+        "data": Remind(act="done", fid=fid).pack(),
+        "message": {"message_id": 5, "chat": {"id": MANAGER.id, "type": "private"}, "date": 0},
+    }
+    update = Update.model_validate(
+        {"update_id": 9001, "callback_query": query}, context={"bot": team.app.bot}
+    )
+    await team.app.dispatcher.feed_update(team.app.bot, update)
+    async with team.uow_factory() as uow:
+        calls = await uow.session.scalar(select(func.count()).select_from(Activity))
+    assert calls == 1
+    assert team.session.sent(EditMessageText) == []
+    [summary] = team.session.sent(SendMessage)
+    assert summary.chat_id == MANAGER.id and "Call with" in summary.text
+    assert not any("expired" in alert for alert in team.alerts())

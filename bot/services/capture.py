@@ -72,7 +72,7 @@ class CaptureService:
         member's other such updates wait, and the state is read again (what the previous one
         committed), not the copy read with the member at the start of the update."""
         uow = self._ctx.uow
-        await uow.fsm.hold_member(actor.member.id)
+        await uow.hold_member(actor.member.id)
         uow.fsm_cache.clear()
 
     # -- contacts ---------------------------------------------------------------------------

@@ -24,10 +24,14 @@ from aiogram.fsm.storage.base import BaseStorage, DefaultKeyBuilder, StateType, 
 from aiogram.types import TelegramObject
 
 from bot.clock import Clock
+from bot.locks import RedisLocks
 from storage.repositories.privacy import mentions
 from storage.uow import UnitOfWork, UnitOfWorkFactory
 
 log = logging.getLogger(__name__)
+# How long a member's Redis lock (_MemberGuard) lives, and is waited for, at most: far longer
+# than the short update that holds it; a stopped process's lock expires by itself.
+MEMBER_LOCK_SECONDS = 15.0
 
 
 def _state_value(state: StateType) -> str | None:
@@ -162,11 +166,16 @@ class DeferredStorage(BaseStorage):
     like SqlStorage.
     """
 
-    def __init__(self, inner: BaseStorage) -> None:
+    def __init__(self, inner: BaseStorage, locks: RedisLocks | None = None) -> None:
         self.inner = inner
         self._keys = DefaultKeyBuilder(with_destiny=True)
+        self._locks = locks
 
     def in_transaction(self, uow: UnitOfWork) -> BaseStorage:
+        if self._locks is not None and not any(
+            isinstance(guard, _MemberGuard) for guard in uow.member_guards
+        ):
+            uow.member_guards.append(_MemberGuard(self._locks, uow))
         return _DeferredInTransaction(self.inner, uow, self._keys)
 
     async def set_state(self, key: StorageKey, state: StateType = None) -> None:
@@ -183,6 +192,33 @@ class DeferredStorage(BaseStorage):
 
     async def close(self) -> None:
         await self.inner.close()
+
+
+class _MemberGuard:
+    """`uow.hold_member` with the state in Redis: the database's hold (a PostgreSQL advisory
+    lock) ends with the commit, but this state is written just after it, so an update of the
+    same member let in at the commit could read the state from before it, and later write that
+    back over it (capture's answer id, recorded by the step after the answer). A Redis lock per
+    member, taken before the database's hold and given back once the unit of work has ended
+    (its state written), keeps the next one out until then."""
+
+    def __init__(self, locks: RedisLocks, uow: UnitOfWork) -> None:
+        self._locks = locks
+        self._uow = uow
+        self._held: set[int] = set()
+
+    async def __call__(self, member_id: int) -> None:
+        if member_id in self._held:
+            return
+        self._held.add(member_id)
+        name = f"member:{member_id}"
+        token = await self._locks.wait_for(name, MEMBER_LOCK_SECONDS, MEMBER_LOCK_SECONDS)
+        if token is not None:
+
+            async def release() -> None:
+                await self._locks.let_go(name, token)
+
+            self._uow.on_close.append(release)
 
 
 class _DeferredInTransaction(BaseStorage):

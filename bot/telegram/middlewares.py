@@ -7,7 +7,7 @@ import logging
 import re
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from aiogram import BaseMiddleware
@@ -15,6 +15,7 @@ from aiogram.types import CallbackQuery, Message, TelegramObject, Update
 
 from bot.clock import Clock
 from bot.config import Settings
+from bot.errors import ErrorCode
 from bot.i18n import _, pick_language, set_locale
 from bot.metrics import Metrics
 from bot.parsing.errors import ParseError
@@ -24,7 +25,7 @@ from bot.services.hub import ServiceParts
 from bot.services.importing.worker import FileWorkers
 from bot.telegram.error_texts import error_text
 from bot.telegram.fsm_storage import TransactionalFSMMiddleware
-from bot.telegram.replies import Replies
+from bot.telegram.replies import AfterSent, Replies, Then
 from storage.db import is_unavailable
 from storage.dto import MemberDTO, TeamDTO
 from storage.repositories.sent_messages import SentMessageDTO
@@ -45,6 +46,9 @@ class UpdateTrace:
 
     outcome: str = "ok"
     member_id: int | None = None
+    # What the `then=` steps after the update's messages did ("ok", "failed", "refused"),
+    # in order; they run in units of work of their own, after the update committed.
+    after_sent: list[str] = field(default_factory=list)
 
 
 class UpdateLogMiddleware(BaseMiddleware):
@@ -75,12 +79,14 @@ class UpdateLogMiddleware(BaseMiddleware):
             except Exception:  # an update type newer than this aiogram knows
                 kind = "unknown"
             command = command_name(event)
+            steps = f" then={','.join(trace.after_sent)}" if trace.after_sent else ""
             update_log.info(
-                "update %s %s%s %s in %.1f ms",
+                "update %s %s%s %s%s in %.1f ms",
                 event.update_id,
                 kind,
                 f" {command}" if command else "",
                 trace.outcome,
+                steps,
                 elapsed_ms,
                 extra={
                     "update_id": event.update_id,
@@ -89,6 +95,7 @@ class UpdateLogMiddleware(BaseMiddleware):
                     "member_id": trace.member_id,
                     "duration_ms": round(elapsed_ms, 1),
                     "outcome": trace.outcome,
+                    "after_sent": list(trace.after_sent),
                 },
             )
 
@@ -161,6 +168,8 @@ class UnitOfWorkMiddleware(BaseMiddleware):
         # The transaction is over (and SQLite's write gate released) before Telegram is called;
         # a failure from here on is Telegram's, never retried (the update is already committed).
         await replies.flush()
+        for message, then in replies.delivered:
+            await self._after_sent(event, data, message, then)
         if replies.sent:
             await self._remember_sent(replies, data.get("actor"))
         if failure is not None:
@@ -188,10 +197,60 @@ class UnitOfWorkMiddleware(BaseMiddleware):
         except Exception as exc:
             log.warning("sent messages not recorded: %s", type(exc).__name__)
 
+    async def _after_sent(
+        self, event: Update, data: dict[str, Any], message: Message | None, then: Then
+    ) -> None:
+        """A `then=` step of a message just sent (bot/telegram/replies.py): one short unit of
+        work as the update's own (the member and their conversation state read afresh), its
+        replies sent after it commits. The update is committed and answered: a failure here is
+        logged, never raised (the error handler would tell the member nothing was saved)."""
+        # Its own trace: the step's outcome must not overwrite the update's; the update's log
+        # line gets the step's outcome beside its own (`then=`).
+        outer: UpdateTrace | None = data.get("update_trace")
+        steps = outer.after_sent if outer is not None else []
+        own = {**data, "update_trace": UpdateTrace()}
+        fsm = getattr(data.get("dispatcher"), "fsm", None)
+
+        async def step(_event: TelegramObject, inner: dict[str, Any]) -> None:
+            actor, state = inner.get("actor"), inner.get("state")
+            if actor is None or state is None:
+                return  # the member left meanwhile: nothing of theirs to record
+            await then(AfterSent(message, actor, inner["services"], state, inner["replies"]))
+
+        async def chain(update: TelegramObject, inner: dict[str, Any]) -> None:
+            if isinstance(fsm, TransactionalFSMMiddleware):
+                await fsm(step, update, inner)
+            else:
+                await step(update, inner)
+
+        try:
+            _result, replies, failure = await self._attempt(chain, event, own, claim=False)
+        except Exception as exc:
+            steps.append("failed")
+            log.warning(
+                "update %s: step after a sent message failed: %s",
+                event.update_id,
+                type(exc).__name__,
+            )
+            return
+        if failure is not None:
+            steps.append("refused")
+            log.warning(
+                "update %s: step after a sent message refused: %s", event.update_id, failure.code
+            )
+            return
+        steps.append("ok")
+        log.debug("update %s: step after a sent message done", event.update_id)
+        await replies.flush()
+        # A step's own message may have a step too (capture sends a refused answer again, once).
+        for sent, after in replies.delivered:
+            await self._after_sent(event, data, sent, after)
+
     async def _attempt(
-        self, handler: Handler, event: Update, data: dict[str, Any]
+        self, handler: Handler, event: Update, data: dict[str, Any], *, claim: bool = True
     ) -> tuple[Any, Replies, DomainError | ParseError | None]:
-        """One try in one transaction; what it said is returned unsent, to send after it."""
+        """One try in one transaction; what it said is returned unsent, to send after it.
+        `claim=False`: a step after the update's commit, which already holds its id."""
         replies = data["replies"] = Replies(data["bot"], event)
         failure: DomainError | ParseError | None = None
         result: Any = None
@@ -212,7 +271,8 @@ class UnitOfWorkMiddleware(BaseMiddleware):
             # PostgreSQL a second instance that receives the same id meanwhile waits on the
             # row lock, then skips it. Answering the webhook early is what makes Telegram
             # not redeliver; this table catches its retries, polling restarts and replicas.
-            if self._dedup and not await uow.updates.claim(event.update_id, self._clock.now()):
+            dedup = self._dedup and claim
+            if dedup and not await uow.updates.claim(event.update_id, self._clock.now()):
                 trace.outcome = "duplicate"
                 return None, replies, None
             await self._prepare(uow, data)
@@ -227,7 +287,7 @@ class UnitOfWorkMiddleware(BaseMiddleware):
                 replies.discard()
                 failure = exc
                 trace.outcome = "refused"
-                if self._dedup:
+                if dedup:
                     # Nothing else is kept, but the polite refusal is not repeated.
                     await uow.updates.claim(event.update_id, self._clock.now())
                     await uow.commit()
@@ -297,11 +357,40 @@ class MembersOnlyMiddleware(BaseMiddleware):
         return None
 
 
+class PressedMessageMiddleware(BaseMiddleware):
+    """A button press reaches a handler only with the message the button sits on, as
+    `message: Message | InaccessibleMessage` in the handler's arguments.
+
+    Telegram sends no message at all with a press under an inline-mode message: there is no
+    chat to answer in, and nothing to edit. Such a press is answered here, once for every
+    button, and no handler runs.
+
+    An `InaccessibleMessage` (date 0: chat and id, no text) is not refused: Telegram sends one
+    for ordinary presses on messages only hours or days old (tdlib/telegram-bot-api#401,
+    aiogram#1675). Its chat and id are all a reply needs, and the bot's own message is still
+    edited by id; a handler that would read what the message shows falls back to a new
+    message (handlers/reminders.py `_summarise`)."""
+
+    async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
+        if not isinstance(event, CallbackQuery):
+            return await handler(event, data)
+        if event.message is not None:
+            data["message"] = event.message
+            return await handler(event, data)
+        replies: Replies = data["replies"]
+        replies.answer_callback(_plain(error_text(ErrorCode.PICK_EXPIRED, {})), show_alert=True)
+        return None
+
+
+def _plain(text: str) -> str:
+    """Alerts are plain text: the HTML the shared error texts use, spelled out."""
+    plain = text.replace("<code>", "«").replace("</code>", "»").replace("&lt;", "<")
+    return plain.replace("&gt;", ">")
+
+
 def _refuse(replies: Replies, update: Update, text: str) -> None:
     """A service's or parser's refusal, worded for the member."""
     if update.message is not None:
         replies.answer(text)
     elif update.callback_query is not None:
-        # Alerts are plain text: strip the HTML the shared error texts use.
-        plain = text.replace("<code>", "«").replace("</code>", "»").replace("&lt;", "<")
-        replies.answer_callback(plain.replace("&gt;", ">"), show_alert=True)
+        replies.answer_callback(_plain(text), show_alert=True)

@@ -7,9 +7,14 @@ while the transaction is open. After the commit the middleware calls `flush()`; 
 drops the replies. So a member is never told "saved" about something rolled back, a failed
 cosmetic call cannot undo saved work, and no database lock is held while Telegram is slow.
 
-The exception: a handler that must show something *during* a long update, or needs the real
-message Telegram created (to edit it later), asks for it explicitly: `send_now()`,
-`answer_callback_now()`, or a direct Bot call as the import's progress message does
+A handler that needs the real message Telegram creates (to edit it later) still writes it here,
+with `then=`: a step the middleware runs once the message is sent (or could not be), in a short
+unit of work of its own, given the message (`AfterSent`). It records the id where the next update
+finds it; the gate and the transaction are never held during the round trip, and a rolled-back
+or retried update sends nothing of its own.
+
+The exception: a handler that must show something *during* a long update asks for it
+explicitly: `answer_callback_now()`, or a direct Bot call as the import's progress message does
 (handlers/importing.py). Those go out at once and must never claim that data is saved.
 """
 
@@ -18,9 +23,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from html import unescape
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiogram import Bot
 from aiogram.exceptions import TelegramAPIError, TelegramRetryAfter
@@ -37,6 +43,12 @@ from aiogram.types import BufferedInputFile, InlineKeyboardMarkup, Message, Upda
 
 from bot.telegram.paging import ALERT_LIMIT, cut_plain, split_text
 
+if TYPE_CHECKING:
+    from aiogram.fsm.context import FSMContext
+
+    from bot.services.context import Actor
+    from bot.services.hub import Services
+
 log = logging.getLogger(__name__)
 # A reply answered 429 is retried once if Telegram asks for at most this many seconds (the
 # update keeps its webhook slot meanwhile, which slows intake: the backpressure wanted).
@@ -52,6 +64,22 @@ class About:
     client_ids: tuple[int, ...]
 
 
+@dataclass(frozen=True, slots=True)
+class AfterSent:
+    """What a `then=` step is given: the message as Telegram created it (None: Telegram did not
+    take it), and a unit of work of its own, opened after the update's commit and the flush,
+    with the member, their conversation state and replies sent after it commits."""
+
+    message: Message | None
+    actor: Actor
+    services: Services
+    state: FSMContext
+    replies: Replies
+
+
+Then = Callable[[AfterSent], Awaitable[None]]
+
+
 class Replies:
     """The update's outgoing messages, edits and button answers, in the order written."""
 
@@ -62,6 +90,10 @@ class Replies:
         # (chat id, message id, about).
         self._about: dict[int, About] = {}
         self.sent: list[tuple[int, int, About]] = []
+        # Steps to run once a message is sent, by the request's identity; and, after the flush,
+        # each with what Telegram created (None: not delivered), in the order written.
+        self._then: dict[int, Then] = {}
+        self.delivered: list[tuple[Message | None, Then]] = []
         self.chat_id: int | None = None
         # The message a pressed button sits on (None for a typed message).
         self.message_id: int | None = None
@@ -93,10 +125,12 @@ class Replies:
         reply_markup: InlineKeyboardMarkup | None = None,
         *,
         about: About | None = None,
+        then: Then | None = None,
     ) -> None:
         """A message in the update's chat; split at line breaks if longer than Telegram takes,
-        the buttons under the last part. `about`: the clients it shows, remembered once sent."""
-        self.send(self._chat(), text, reply_markup, about=about)
+        the buttons under the last part. `about`: the clients it shows, remembered once sent.
+        `then`: a step given the (last part's) message once sent, after the commit."""
+        self.send(self._chat(), text, reply_markup, about=about, then=then)
 
     def send(
         self,
@@ -105,6 +139,7 @@ class Replies:
         reply_markup: InlineKeyboardMarkup | None = None,
         *,
         about: About | None = None,
+        then: Then | None = None,
     ) -> None:
         """A message to any chat (an owner told that someone joined)."""
         chunks = split_text(text)
@@ -115,6 +150,8 @@ class Replies:
             )
             if about is not None:
                 self._about[id(method)] = about
+            if then is not None and last:
+                self._then[id(method)] = then
             self.add(method)
 
     def edit(self, text: str, reply_markup: InlineKeyboardMarkup | None = None) -> None:
@@ -156,15 +193,6 @@ class Replies:
 
     # -- at once: the documented exception ----------------------------------------------------
 
-    async def send_now(
-        self, text: str, reply_markup: InlineKeyboardMarkup | None = None
-    ) -> Message:
-        """Sends a message before the commit and returns it as Telegram created it (a real
-        message id, to edit later). Never for news that depends on the transaction."""
-        return await self._bot(
-            SendMessage(chat_id=self._chat(), text=text, reply_markup=reply_markup)
-        )
-
     async def answer_callback_now(self, text: str | None = None) -> None:
         """Stops the spinner at once: a long update would outlast Telegram's patience."""
         await self._bot(self._callback_answer(text, False))
@@ -174,13 +202,16 @@ class Replies:
     def discard(self) -> None:
         self._pending.clear()
         self._about.clear()
+        self._then.clear()
 
     async def flush(self) -> None:
         """Sends everything written, in order. A reply that fails is logged and skipped: the
         data is saved, and a reply that cannot be delivered must not undo it."""
         methods, self._pending = self._pending, []
         about, self._about = self._about, {}
+        then, self._then = self._then, {}
         for method in methods:
+            step = then.get(id(method))
             try:
                 try:
                     result = await self._bot(method)
@@ -193,7 +224,11 @@ class Replies:
                     result = await self._bot(method)
             except TelegramAPIError as exc:
                 log.warning("reply %s not delivered: %s", type(method).__name__, type(exc).__name__)
+                if step is not None:
+                    self.delivered.append((None, step))
                 continue
+            if step is not None:
+                self.delivered.append((result if isinstance(result, Message) else None, step))
             subject = about.get(id(method))
             if subject is not None and isinstance(result, Message):
                 self.sent.append((result.chat.id, result.message_id, subject))
