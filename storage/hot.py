@@ -12,7 +12,8 @@ and each call only converts the parameters, runs the SQL and converts the rows:
 - SQLite: `LoopFirstConnection.run_statement` (storage/sqlite_driver.py), the same rules as a
   statement through SQLAlchemy (reads and quick writes on the loop, the rest on the thread);
 - PostgreSQL: the asyncpg connection's `fetch` (asyncpg's statement cache: a prepared statement
-  per connection, one round trip), inside the adapter's transaction.
+  per connection, one round trip), inside the adapter's transaction; a plain read that comes
+  before the transaction's first write runs before its BEGIN (see `_asyncpg_fetch`).
 
 The session stays the owner of the transaction: the connection is the one `session.connection()`
 returns (which begins the transaction, BEGIN IMMEDIATE on SQLite), pending ORM changes are
