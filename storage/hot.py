@@ -130,8 +130,12 @@ class HotStatement:
         self.statement = statement
         self._quick_write = bool(statement._execution_options.get(QUICK_WRITE))  # type: ignore[attr-defined]
         # A SELECT that locks nothing: on PostgreSQL it may run before the transaction's BEGIN
-        # (see `_asyncpg_fetch`).
-        self._plain_read = isinstance(statement, Select) and statement._for_update_arg is None
+        # (see `_asyncpg_fetch`). One with a WITH clause never does: its CTEs may write.
+        self._plain_read = (
+            isinstance(statement, Select)
+            and statement._for_update_arg is None
+            and not statement._independent_ctes
+        )
         # (dialect name, driver, parameter keys) -> compiled form, or None: not runnable raw.
         self._compiled: dict[tuple[str, str, tuple[str, ...]], _Compiled | None] = {}
 
@@ -198,7 +202,12 @@ class HotStatement:
                     await link.adapter.run_statement(compiled.sql, parameters, self._quick_write)
                 ).rows or ()
             else:
-                raw = await _asyncpg_fetch(link.adapter, compiled.sql, parameters, self._plain_read)
+                raw = await _asyncpg_fetch(
+                    link.adapter,
+                    compiled.sql,
+                    parameters,
+                    self._plain_read and compiled.sql.startswith("SELECT"),
+                )
         except Exception as error:
             await _raise_as_sqlalchemy(link, error, compiled.sql, parameters)
             raise  # not reached: the line above always raises
