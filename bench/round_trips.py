@@ -79,7 +79,7 @@ async def run(args: argparse.Namespace) -> None:
                 if command in args.show.split(","):
                     for kind, sql, _ms in sample:
                         times = by_sql[kind, sql]
-                        print(f"    {kind:<13} {statistics.median(times):6.3f} ms  {sql}")
+                        print(f"    {kind:<13} {statistics.median(times):6.3f} ms  {sql[:100]}")
         finally:
             await bench.app.bot.session.close()
 

@@ -89,8 +89,13 @@ async def test_a_single_write_is_one_round_trip_and_stays(
             await uow.sent_messages.record([replace(row, message_id=message_id)])
             await uow.commit()
     assert sent(log, start) == ["INSERT"]
+    # Its commit alone skips the wait for the disk (a best-effort record); the connection's,
+    # and so every later transaction's, stays synchronous.
+    assert "set_config" in log.entries[-1][1]
     async with uows() as uow:
-        assert await uow.sent_messages.find(member.id, 42, 7) == row
+        assert await uow.sent_messages.find(member.id, 42, 7) == replace(row, message_id=7)
+        setting = await uow.session.execute(text("SHOW synchronous_commit"))
+        assert setting.scalar_one() == "on"
 
 
 async def test_an_idle_connection_the_server_dropped_is_replaced_by_a_one_query_ping(

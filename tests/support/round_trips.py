@@ -25,7 +25,7 @@ class Log:
         self.entries: list[list[Any]] = []
 
     def add(self, kind: str, sql: str) -> list[Any]:
-        entry = [kind, " ".join(sql.split())[:100], 0.0]
+        entry = [kind, " ".join(sql.split()), 0.0]
         self.entries.append(entry)
         return entry
 
