@@ -17,13 +17,101 @@ import argparse
 import asyncio
 import collections
 import statistics
-from datetime import UTC, datetime
+import time
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from bench.call_throughput import COMMANDS, Bench
-from bench.generate import generate
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from bench.call_throughput import COMMANDS, Bench, percentile
+from bench.generate import GeneratedBase, generate
 from bench.scratch_db import scratch_engine
 from tests.support.round_trips import CLOSE, Log, instrument
+
+_FLOOR_CALL = (
+    (
+        "SELECT m.*, t.*, f.state, f.data FROM members m JOIN teams t ON t.id = m.team_id "
+        "LEFT JOIN fsm_states f ON f.key = $2 WHERE m.telegram_id = $1",
+        lambda c: (c["telegram_id"], f"fsm:{c['telegram_id']}"),
+    ),
+    (
+        "SELECT * FROM clients WHERE team_id = $1 AND id = $2",
+        lambda c: (c["team_id"], c["client_id"]),
+    ),
+    ("BEGIN", None),
+    (
+        "WITH counted AS (INSERT INTO activity_days (author_id, kind, day, team_id, count) "
+        "VALUES ($1, 'call', $4::date, $2, 1) ON CONFLICT (author_id, kind, day) DO UPDATE "
+        "SET count = activity_days.count + excluded.count), added AS (INSERT INTO activities "
+        "(team_id, client_id, author_id, kind, outcome, text, occurred_at) VALUES "
+        "($2, $3, $1, 'call', 'done', NULL, $5) RETURNING id) SELECT id FROM added",
+        lambda c: (c["member_id"], c["team_id"], c["client_id"], c["now"].date(), c["now"]),
+    ),
+    (
+        "UPDATE clients SET last_activity_at = $1, updated_at = $1, last_contact_at = $1 "
+        "WHERE team_id = $2 AND id = $3",
+        lambda c: (c["now"], c["team_id"], c["client_id"]),
+    ),
+    (
+        "UPDATE followups SET state = 'done', closed_at = $1 WHERE team_id = $2 "
+        "AND client_id = $3 AND state = 'pending' RETURNING *",
+        lambda c: (c["now"], c["team_id"], c["client_id"]),
+    ),
+    (
+        "INSERT INTO followups (team_id, client_id, manager_id, created_by, kind, due_at, "
+        "due_on, date_only, reason, state, created_at) VALUES ($1, $2, $3, $3, 'call', $4, "
+        "$5, false, NULL, 'pending', $6) RETURNING *",
+        lambda c: (
+            c["team_id"],
+            c["client_id"],
+            c["member_id"],
+            c["now"] + timedelta(days=3),
+            (c["now"] + timedelta(days=3)).date(),
+            c["now"],
+        ),
+    ),
+    ("COMMIT", None),
+)
+
+
+async def floor(engine: AsyncEngine, base: GeneratedBase, count: int) -> None:
+    """A `/call`'s eight round trips written by hand on one asyncpg connection, nothing in
+    between: what PostgreSQL itself costs, and its COMMIT (the wait for the disk) apart."""
+    async with engine.connect() as conn:
+        raw = (await conn.get_raw_connection()).driver_connection
+        assert raw is not None
+        client_ids = [
+            row[0]
+            for row in await raw.fetch(
+                "SELECT id FROM clients WHERE team_id = $1 LIMIT 200", base.team_id
+            )
+        ]
+        totals, commits = [], []
+        for n in range(count):
+            values = {
+                "telegram_id": base.manager_telegram_ids[n % len(base.manager_ids)],
+                "member_id": base.manager_ids[n % len(base.manager_ids)],
+                "team_id": base.team_id,
+                "client_id": client_ids[n % len(client_ids)],
+                "now": datetime.now(UTC),
+            }
+            started = time.perf_counter()
+            for sql, arguments in _FLOOR_CALL:
+                if arguments is None:
+                    at = time.perf_counter()
+                    await raw.execute(sql)
+                    if sql == "COMMIT":
+                        commits.append((time.perf_counter() - at) * 1000)
+                else:
+                    await raw.fetch(sql, *arguments(values))
+            totals.append((time.perf_counter() - started) * 1000)
+        await conn.rollback()
+    print(
+        f"floor: /call's 8 round trips by hand (asyncpg, no Python between): "
+        f"{statistics.median(totals):.2f} ms median, of which COMMIT "
+        f"{statistics.median(commits):.2f} ms (p90 {percentile(commits, 90):.2f})",
+        flush=True,
+    )
 
 
 async def run(args: argparse.Namespace) -> None:
@@ -45,6 +133,7 @@ async def run(args: argparse.Namespace) -> None:
         bench_args = argparse.Namespace(api_delay_ms=0.0)
         bench = Bench("postgres", engine, base, bench_args)
         try:
+            await floor(engine, base, args.updates)
             await bench.cold()
             for command in args.commands.split(","):
                 if command == "remind":
