@@ -74,9 +74,9 @@ def _ping_when_idle(engine: AsyncEngine, idle_seconds: float) -> None:
 
     SQLAlchemy's `pool_pre_ping` pings on every checkout: with asyncpg that is BEGIN, an empty
     query and ROLLBACK, three round trips before each update's own; this one sends the empty
-    query alone. A connection in steady use
-    is known to work; one that broke anyway fails its statement, SQLAlchemy then recycles the
-    whole pool, and the update is retried (UnitOfWorkMiddleware) on a fresh connection.
+    query alone. A connection in steady use is known to work; one that broke anyway fails its
+    statement, SQLAlchemy then recycles the whole pool, and the update is retried
+    (UnitOfWorkMiddleware) on a fresh connection.
     """
     sync_engine = engine.sync_engine
 
