@@ -10,6 +10,7 @@ from sqlalchemy import event, exc
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.pool import NullPool
+from sqlalchemy.util.concurrency import await_
 
 from storage import sqlite_driver
 
@@ -72,9 +73,10 @@ def _ping_when_idle(engine: AsyncEngine, idle_seconds: float) -> None:
     """Test a pooled connection before use only if it sat idle for `idle_seconds`.
 
     SQLAlchemy's `pool_pre_ping` pings on every checkout: with asyncpg that is BEGIN, an empty
-    query and ROLLBACK, three round trips before each update's own. A connection in steady use
-    is known to work; one that broke anyway fails its statement, SQLAlchemy then recycles the
-    whole pool, and the update is retried (UnitOfWorkMiddleware) on a fresh connection.
+    query and ROLLBACK, three round trips before each update's own; this one sends the empty
+    query alone. A connection in steady use is known to work; one that broke anyway fails its
+    statement, SQLAlchemy then recycles the whole pool, and the update is retried
+    (UnitOfWorkMiddleware) on a fresh connection.
     """
     sync_engine = engine.sync_engine
 
@@ -88,7 +90,9 @@ def _ping_when_idle(engine: AsyncEngine, idle_seconds: float) -> None:
         if idle_since is None or time.monotonic() - idle_since < idle_seconds:
             return
         try:
-            dbapi_connection.ping()
+            # One empty simple query: SQLAlchemy's own ping wraps it in BEGIN and ROLLBACK,
+            # three round trips where one tells as much.
+            await_(dbapi_connection._connection.execute(";"))
         except Exception as error:
             # The pool throws this connection away and checks out another (or a new one).
             raise exc.DisconnectionError("idle connection failed its ping") from error

@@ -12,7 +12,8 @@ and each call only converts the parameters, runs the SQL and converts the rows:
 - SQLite: `LoopFirstConnection.run_statement` (storage/sqlite_driver.py), the same rules as a
   statement through SQLAlchemy (reads and quick writes on the loop, the rest on the thread);
 - PostgreSQL: the asyncpg connection's `fetch` (asyncpg's statement cache: a prepared statement
-  per connection, one round trip), inside the adapter's transaction.
+  per connection, one round trip), inside the adapter's transaction; a plain read that comes
+  before the transaction's first write runs before its BEGIN (see `_asyncpg_fetch`).
 
 The session stays the owner of the transaction: the connection is the one `session.connection()`
 returns (which begins the transaction, BEGIN IMMEDIATE on SQLite), pending ORM changes are
@@ -31,11 +32,15 @@ from sqlalchemy.dialects.postgresql.asyncpg import AsyncAdapt_asyncpg_connection
 from sqlalchemy.engine import CursorResult, Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.sql.base import Executable
+from sqlalchemy.sql.selectable import Select
 from sqlalchemy.util.concurrency import greenlet_spawn
 
 from storage.sqlite_driver import QUICK_WRITE, LoopFirstConnection
 
 Processor = Callable[[Any], Any] | None
+# The asyncpg adapter's isolation levels (None: the server's default, READ COMMITTED) at which
+# a plain read may run before BEGIN; at REPEATABLE READ the snapshot is the first statement's.
+_READS_OUTSIDE = (None, "read_committed", "autocommit")
 _LINK = "salesbot_hot_link"
 # Compiled forms kept per statement: dialects times SET-clause variants (client updates).
 _VARIANTS_KEPT = 64
@@ -119,11 +124,18 @@ async def _link(session: AsyncSession) -> _Link:
 class HotStatement:
     """A Core statement run below `session.execute`; see the module's docstring."""
 
-    __slots__ = ("_compiled", "_quick_write", "statement")
+    __slots__ = ("_compiled", "_plain_read", "_quick_write", "statement")
 
     def __init__(self, statement: Executable) -> None:
         self.statement = statement
         self._quick_write = bool(statement._execution_options.get(QUICK_WRITE))  # type: ignore[attr-defined]
+        # A SELECT that locks nothing: on PostgreSQL it may run before the transaction's BEGIN
+        # (see `_asyncpg_fetch`). One with a WITH clause never does: its CTEs may write.
+        self._plain_read = (
+            isinstance(statement, Select)
+            and statement._for_update_arg is None
+            and not statement._independent_ctes
+        )
         # (dialect name, driver, parameter keys) -> compiled form, or None: not runnable raw.
         self._compiled: dict[tuple[str, str, tuple[str, ...]], _Compiled | None] = {}
 
@@ -190,7 +202,12 @@ class HotStatement:
                     await link.adapter.run_statement(compiled.sql, parameters, self._quick_write)
                 ).rows or ()
             else:
-                raw = await _asyncpg_fetch(link.adapter, compiled.sql, parameters)
+                raw = await _asyncpg_fetch(
+                    link.adapter,
+                    compiled.sql,
+                    parameters,
+                    self._plain_read and compiled.sql.startswith("SELECT"),
+                )
         except Exception as error:
             await _raise_as_sqlalchemy(link, error, compiled.sql, parameters)
             raise  # not reached: the line above always raises
@@ -203,11 +220,25 @@ class HotStatement:
         return rows[0] if rows else None
 
 
-async def _asyncpg_fetch(adapter: Any, sql: str, parameters: tuple[Any, ...]) -> list[Any]:
+async def _asyncpg_fetch(
+    adapter: Any, sql: str, parameters: tuple[Any, ...], plain_read: bool
+) -> list[Any]:
     """One statement in the adapter's transaction, begun here if the session has not yet sent
-    one (the adapter begins lazily, with the first statement)."""
+    one (the adapter begins lazily, with the first statement).
+
+    A plain read before the transaction's first other statement runs before its BEGIN: at READ
+    COMMITTED every statement takes its own snapshot, inside a transaction block or not, and a
+    SELECT that locks no rows holds nothing the rest of the transaction relies on, so what it
+    sees and what the transaction does are the same. What it saves is a round trip each for
+    BEGIN and COMMIT in an update that only reads (`/today`), and the member's read of every
+    update no longer holds a transaction open. A statement that locks or writes, or any
+    statement through the session, begins the transaction as before; so does every statement
+    once it has begun (a read after a write sees that write).
+    """
     async with adapter._execute_mutex:
-        if adapter._transaction is None:
+        if adapter._transaction is None and not (
+            plain_read and adapter.isolation_level in _READS_OUTSIDE
+        ):
             await adapter._start_transaction()
         return await adapter._connection.fetch(sql, *parameters)  # type: ignore[no-any-return]
 

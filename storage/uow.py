@@ -10,7 +10,7 @@ from contextvars import ContextVar, Token
 from types import TracebackType
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from storage.repositories.activities import ActivityRepository
 from storage.repositories.analytics import AnalyticsRepository
@@ -134,9 +134,27 @@ class UnitOfWorkFactory:
         # A unit of work opened inside another one fails (NestedUnitOfWorkError) instead of
         # waiting here for itself.
         self._lock: asyncio.Lock | None = asyncio.Lock() if serialize else None
+        self._single_write: async_sessionmaker[AsyncSession] | None = None
 
     def __call__(self) -> _UowContext:
         return _UowContext(self._session_factory, self._lock)
+
+    def single_write(self) -> _UowContext:
+        """A unit of work for one write statement, atomic by itself: on PostgreSQL it runs
+        without BEGIN and COMMIT (two round trips of three; `commit()` is then a no-op), on
+        SQLite as any other. Several statements in it would each commit on their own: use it
+        only where each statement's effect stands alone."""
+        bind = self._session_factory.kw.get("bind")
+        if not isinstance(bind, AsyncEngine) or bind.dialect.name != "postgresql":
+            return self()
+        if self._single_write is None:
+            self._single_write = async_sessionmaker(
+                **{
+                    **self._session_factory.kw,
+                    "bind": bind.execution_options(isolation_level="AUTOCOMMIT"),
+                }
+            )
+        return _UowContext(self._single_write, self._lock)
 
 
 class _Gate:

@@ -26,12 +26,8 @@ async def note_viewing(ctx: ServiceContext, actor: Actor) -> bool:
         return False
     uow, limits, now = ctx.uow, ctx.limits, ctx.now()
     window = timedelta(minutes=limits.mass_view_minutes)
-    since = now - window
-    last_alert = await uow.audit.last_by(actor.member.id, MASS_VIEW)
-    if last_alert is not None and last_alert > since:
-        # Views up to the last alert were reported by it; only what came after is new.
-        since = last_alert + timedelta(microseconds=1)
-    cards, exports = await uow.audit.activity_since(actor.member.id, since)
+    # Views up to the last alert were reported by it; only what came after is new.
+    cards, exports = await uow.audit.viewing_since(actor.member.id, now - window, MASS_VIEW)
     if cards + exports <= limits.mass_view_cards:
         return False
     details = {"cards": cards, "exports": exports, "minutes": limits.mass_view_minutes}

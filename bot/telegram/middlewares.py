@@ -191,7 +191,8 @@ class UnitOfWorkMiddleware(BaseMiddleware):
             for chat, message_id, a in replies.sent
         ]
         try:
-            async with self._uow_factory() as uow:
+            # One statement per card, each standing alone: no BEGIN and COMMIT around it.
+            async with self._uow_factory.single_write() as uow:
                 await uow.sent_messages.record(rows)
                 await uow.commit()
         except Exception as exc:

@@ -1,17 +1,18 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 
 from sqlalchemy import bindparam, insert, or_, select
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.dto import ActivityDTO
 from storage.hot import HotStatement
 from storage.models import Activity, Deal
 from storage.repositories.columns import columns_for
-from storage.repositories.rollups import RollupRepository
+from storage.repositories.rollups import COUNTED_KINDS, RollupRepository, days_upsert
 from storage.sqlite_driver import quick
 
 _ACTIVITIES = Activity.__table__
@@ -19,6 +20,31 @@ _DEALS = Deal.__table__
 _A = _ACTIVITIES.c
 _ADD = HotStatement(quick(insert(_ACTIVITIES).returning(_A.id)))
 _ADD_DEAL = HotStatement(quick(insert(_DEALS).returning(_DEALS.c.id)))
+_ADD_KEYS = ("team_id", "client_id", "author_id", "kind", "outcome", "text", "occurred_at")
+
+
+def _add_counted() -> HotStatement:
+    """PostgreSQL: a counted activity and its day bucket in one statement (the upsert as a
+    data-modifying CTE, run once and in the same snapshot): a round trip less per call logged.
+    SQLite runs the two statements; it has no round trips to save."""
+    added = (
+        postgresql.insert(_ACTIVITIES)
+        .values({key: bindparam(key) for key in _ADD_KEYS})
+        .returning(_A.id)
+        .cte("added")
+    )
+    counted = days_upsert(
+        postgresql,
+        author_id=bindparam("author_id"),
+        kind=bindparam("kind"),
+        day=bindparam("day"),
+        team_id=bindparam("team_id"),
+        count=1,
+    ).cte("counted")
+    return HotStatement(select(added.c.id).add_cte(counted))
+
+
+_ADD_COUNTED = _add_counted()
 # One statement per number of kinds (a card asks for one and for four): an expanding IN list
 # would take it off the hot path (storage/hot.py).
 _RECENT: dict[int, HotStatement] = {}
@@ -58,18 +84,21 @@ class ActivityRepository:
         text: str | None,
         occurred_at: datetime,
     ) -> int:
-        [(activity_id,)] = await _ADD.rows(
-            self._session,
-            {
-                "team_id": team_id,
-                "client_id": client_id,
-                "author_id": author_id,
-                "kind": kind,
-                "outcome": outcome,
-                "text": text,
-                "occurred_at": occurred_at,
-            },
-        )
+        values = {
+            "team_id": team_id,
+            "client_id": client_id,
+            "author_id": author_id,
+            "kind": kind,
+            "outcome": outcome,
+            "text": text,
+            "occurred_at": occurred_at,
+        }
+        if kind in COUNTED_KINDS and self._session.get_bind().dialect.name == "postgresql":
+            # The same bucket RollupRepository.activity_added counts in.
+            values["day"] = occurred_at.astimezone(UTC).date()
+            [(activity_id,)] = await _ADD_COUNTED.rows(self._session, values)
+            return int(activity_id)
+        [(activity_id,)] = await _ADD.rows(self._session, values)
         await self._rollups.activity_added(
             team_id=team_id, author_id=author_id, kind=kind, occurred_at=occurred_at
         )

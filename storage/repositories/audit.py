@@ -5,14 +5,45 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import distinct, func, insert, select
+from sqlalchemy import and_, bindparam, case, distinct, func, insert, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from storage.hot import HotStatement
 from storage.models import AuditEntry, AuditFoundClient, Client, Member
 from storage.sqlite_driver import quick
 
 _ADD = quick(insert(AuditEntry.__table__))
 _ADD_RETURNING_ID = quick(insert(AuditEntry.__table__).returning(AuditEntry.__table__.c.id))
+_AUDIT_LOG = AuditEntry.__table__
+_AUDIT = _AUDIT_LOG.c
+_LAST_ALERT = (
+    select(func.max(_AUDIT.created_at).label("at"))
+    .where(_AUDIT.actor_id == bindparam("actor_id"), _AUDIT.action == bindparam("alert"))
+    .subquery("last_alert")
+)
+# Cards opened and exports made since `since`, or since the last alert if that came later:
+# one statement (the alarm runs after every card view), the alert's time read inside it.
+_VIEWING = HotStatement(
+    select(
+        func.count(distinct(case((_AUDIT.action == "card_view", _AUDIT.client_id)))),
+        func.count(case((_AUDIT.action == "export", _AUDIT.id))),
+    )
+    .select_from(_LAST_ALERT)
+    .join(
+        _AUDIT_LOG,
+        and_(
+            _AUDIT.actor_id == bindparam("actor_id"),
+            _AUDIT.created_at >= bindparam("since"),
+            or_(_AUDIT.action == "card_view", _AUDIT.action == "export"),
+            # The alert reported what came up to it (to the microsecond, as times are kept).
+            or_(
+                _LAST_ALERT.c.at.is_(None),
+                _LAST_ALERT.c.at <= bindparam("since"),
+                _AUDIT.created_at > _LAST_ALERT.c.at,
+            ),
+        ),
+    )
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,28 +151,11 @@ class AuditRepository:
         ]
         return lines, int(total or 0)
 
-    async def activity_since(self, actor_id: int, since: datetime) -> tuple[int, int]:
-        """(distinct clients whose card the member opened, exports they made) since then."""
-        cards = await self._session.scalar(
-            select(func.count(distinct(AuditEntry.client_id))).where(
-                AuditEntry.actor_id == actor_id,
-                AuditEntry.created_at >= since,
-                AuditEntry.action == "card_view",
-            )
+    async def viewing_since(self, actor_id: int, since: datetime, alert: str) -> tuple[int, int]:
+        """(distinct clients whose card the member opened, exports they made) since `since`,
+        or since just after the member's last `alert` row if that came later."""
+        row = await _VIEWING.first(
+            self._session, {"actor_id": actor_id, "since": since, "alert": alert}
         )
-        exports = await self._session.scalar(
-            select(func.count()).where(
-                AuditEntry.actor_id == actor_id,
-                AuditEntry.created_at >= since,
-                AuditEntry.action == "export",
-            )
-        )
-        return int(cards or 0), int(exports or 0)
-
-    async def last_by(self, actor_id: int, action: str) -> datetime | None:
-        """When the member last did `action` (uses the actor_id, created_at index)."""
-        return await self._session.scalar(
-            select(func.max(AuditEntry.created_at)).where(
-                AuditEntry.actor_id == actor_id, AuditEntry.action == action
-            )
-        )
+        assert row is not None  # an aggregate without GROUP BY: always one row
+        return int(row[0] or 0), int(row[1] or 0)

@@ -118,16 +118,20 @@ def _sales_upsert(dialect: Any) -> HotStatement:
     )
 
 
-def _days_upsert(dialect: Any) -> HotStatement:
+def days_upsert(dialect: Any, **values: Any) -> Any:
+    """Adds to a day bucket's count (`values`: the row's columns as bind parameters, or none:
+    then the parameters' keys pick them)."""
     statement = dialect.insert(_DAYS)
-    return HotStatement(
-        quick(
-            statement.on_conflict_do_update(
-                index_elements=[_D.author_id, _D.kind, _D.day],
-                set_={"count": _D.count + statement.excluded["count"]},
-            )
-        )
+    if values:
+        statement = statement.values(**values)
+    return statement.on_conflict_do_update(
+        index_elements=[_D.author_id, _D.kind, _D.day],
+        set_={"count": _D.count + statement.excluded["count"]},
     )
+
+
+def _days_upsert(dialect: Any) -> HotStatement:
+    return HotStatement(quick(days_upsert(dialect)))
 
 
 _ADD_SALE = {"postgresql": _sales_upsert(postgresql), "sqlite": _sales_upsert(sqlite)}

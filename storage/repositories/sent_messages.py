@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import bindparam, delete, select
+from sqlalchemy import bindparam, delete, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -28,6 +28,21 @@ _RECORD = {
     )
     for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite))
 }
+# PostgreSQL, a record that is its own transaction: the same insert, whose commit does not wait
+# for the disk. `set_config(..., true)` lasts to the end of the transaction, here the
+# statement's own: nothing else's commit is touched. (A bare `SET LOCAL` would be a statement,
+# and a transaction, of its own.)
+_NO_WAIT = select(func.set_config("synchronous_commit", "off", True).label("setting")).subquery()
+_RECORD_ALONE = HotStatement(
+    postgresql.insert(_SENT)
+    .from_select(
+        [column.name for column in _SENT.columns],
+        select(
+            *(bindparam(column.name, type_=column.type) for column in _SENT.columns)
+        ).select_from(_NO_WAIT),
+    )
+    .on_conflict_do_nothing(index_elements=[_SENT.c.chat_id, _SENT.c.message_id])
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,7 +64,14 @@ class SentMessageRepository:
         """Remember each message; one already remembered is left as it is."""
         if not rows:
             return
-        statement = _RECORD[self._session.get_bind().dialect.name]
+        bind = self._session.get_bind()
+        statement = _RECORD[bind.dialect.name]
+        if bind.get_execution_options().get("isolation_level") == "AUTOCOMMIT":
+            # Each row its own transaction (UnitOfWorkFactory.single_write): the record is
+            # best effort (bot/telegram/middlewares.py logs a failure and goes on; a reply to
+            # a card not recorded falls back to the card's buttons), so its commit need not
+            # wait for the disk; losing it in a crash costs what a failed record costs.
+            statement = _RECORD_ALONE if bind.dialect.name == "postgresql" else statement
         for row in rows:
             await statement.rows(
                 self._session,
