@@ -5,14 +5,29 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import distinct, func, insert, select
+from sqlalchemy import bindparam, case, distinct, func, insert, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from storage.hot import HotStatement
 from storage.models import AuditEntry, AuditFoundClient, Client, Member
 from storage.sqlite_driver import quick
 
-_ADD = quick(insert(AuditEntry.__table__))
+_ADD = HotStatement(quick(insert(AuditEntry.__table__)))
 _ADD_RETURNING_ID = quick(insert(AuditEntry.__table__).returning(AuditEntry.__table__.c.id))
+# Every card opened runs these two (bot/services/watch.py): prepared, and one read for both
+# counts (the actor_id, created_at index; the action is checked on the rows it finds).
+_SINCE = (AuditEntry.actor_id == bindparam("actor_id"), AuditEntry.created_at >= bindparam("since"))
+_ACTIVITY_SINCE = HotStatement(
+    select(
+        func.count(distinct(case((AuditEntry.action == "card_view", AuditEntry.client_id)))),
+        func.count(case((AuditEntry.action == "export", 1))),
+    ).where(*_SINCE, or_(AuditEntry.action == "card_view", AuditEntry.action == "export"))
+)
+_LAST_BY = HotStatement(
+    select(func.max(AuditEntry.created_at)).where(
+        AuditEntry.actor_id == bindparam("actor_id"), AuditEntry.action == bindparam("action")
+    )
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,7 +69,7 @@ class AuditRepository:
         }
         client_ids = list(dict.fromkeys(found))
         if not client_ids:
-            await self._session.execute(_ADD, values)
+            await _ADD.rows(self._session, values)
             return
         audit_id = (await self._session.execute(_ADD_RETURNING_ID, values)).scalar_one()
         await self._session.execute(
@@ -122,26 +137,11 @@ class AuditRepository:
 
     async def activity_since(self, actor_id: int, since: datetime) -> tuple[int, int]:
         """(distinct clients whose card the member opened, exports they made) since then."""
-        cards = await self._session.scalar(
-            select(func.count(distinct(AuditEntry.client_id))).where(
-                AuditEntry.actor_id == actor_id,
-                AuditEntry.created_at >= since,
-                AuditEntry.action == "card_view",
-            )
-        )
-        exports = await self._session.scalar(
-            select(func.count()).where(
-                AuditEntry.actor_id == actor_id,
-                AuditEntry.created_at >= since,
-                AuditEntry.action == "export",
-            )
-        )
+        row = await _ACTIVITY_SINCE.first(self._session, {"actor_id": actor_id, "since": since})
+        cards, exports = row if row is not None else (0, 0)
         return int(cards or 0), int(exports or 0)
 
     async def last_by(self, actor_id: int, action: str) -> datetime | None:
         """When the member last did `action` (uses the actor_id, created_at index)."""
-        return await self._session.scalar(
-            select(func.max(AuditEntry.created_at)).where(
-                AuditEntry.actor_id == actor_id, AuditEntry.action == action
-            )
-        )
+        row = await _LAST_BY.first(self._session, {"actor_id": actor_id, "action": action})
+        return row[0] if row is not None else None
