@@ -10,7 +10,17 @@ from aiogram import Bot, Dispatcher
 from aiogram.filters import Command
 from aiogram.filters.callback_data import CallbackQueryFilter
 from aiogram.methods import AnswerCallbackQuery, EditMessageText, SendMessage
-from aiogram.types import CallbackQuery, Chat, Message, Update, User
+from aiogram.types import (
+    CallbackQuery,
+    Chat,
+    Contact,
+    Document,
+    Message,
+    MessageOriginHiddenUser,
+    PhotoSize,
+    Update,
+    User,
+)
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from bot.app import OFFLINE_TOKEN, build_dispatcher
@@ -163,6 +173,27 @@ def _corpus(dispatcher: Dispatcher) -> list[Message | CallbackQuery]:
     for text in ["hello", "  ", "/", "//call x", "Ivanov done", "/start card_5"]:
         events.append(Message(message_id=1, date=date, chat=CHAT, from_user=USER, text=text))
     events.append(Message(message_id=1, date=date, chat=CHAT, from_user=USER))
+    group = Chat(id=-5, type="group")
+    events.append(Message(message_id=1, date=date, chat=group, from_user=USER, text="/call x"))
+    events.append(Message(message_id=1, date=date, chat=group, from_user=USER, text="hi"))
+    document = Document(file_id="f", file_unique_id="u", file_name="base.xlsx")
+    events.append(Message(message_id=1, date=date, chat=CHAT, from_user=USER, document=document))
+    photo = [PhotoSize(file_id="p", file_unique_id="pu", width=1, height=1)]
+    events.append(Message(message_id=1, date=date, chat=CHAT, from_user=USER, photo=photo))
+    contact = Contact(phone_number="+79990001122", first_name="Anna")
+    events.append(Message(message_id=1, date=date, chat=CHAT, from_user=USER, contact=contact))
+    origin = MessageOriginHiddenUser(date=date, sender_user_name="Anna")
+    for forwarded in ({"text": "hello"}, {"document": document}, {"text": "/call x"}):
+        events.append(
+            Message(
+                message_id=1,
+                date=date,
+                chat=CHAT,
+                from_user=USER,
+                forward_origin=origin,
+                **forwarded,  # type: ignore[arg-type]
+            )
+        )
     for command in sorted(commands):
         for text in [
             f"/{command}",
@@ -201,7 +232,7 @@ async def test_a_router_passed_over_had_no_handler_that_would_take_the_update(
         for event in _corpus(dispatcher):
             update_type = "message" if isinstance(event, Message) else "callback_query"
             for router in dispatcher.sub_routers:
-                if not dispatcher._passes_over(router, update_type, event):
+                if not await dispatcher._passes_over(router, update_type, event):
                     continue
                 passed_over += 1
                 for handler in router.observers[update_type].handlers:

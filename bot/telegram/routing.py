@@ -7,16 +7,19 @@ with `functools.wraps` and an awaited coroutine. That was a fifth of an update's
 
 Most routers' handlers begin with a filter whose answer is plain from the event alone:
 `Command("call", ...)` takes only text (or a caption) that starts with one of its prefixes and
-names one of its commands, and `SomeCallbackData.filter(...)` only button data whose first part
-is its prefix. A router whose every handler (for the event's type) begins with such a filter,
-and none of them can match, would answer UNHANDLED after asking them all, with no other effect
-(its outer middlewares and router-level filters would run, so a router with any is always
-asked). `LeanDispatcher` passes over such a router at once. Every other router is asked exactly
-as aiogram asks it, in the same order, so which handler runs never changes.
+names one of its commands, `SomeCallbackData.filter(...)` only button data whose first part is
+its prefix, and a filter marked `refuses_by_event` (bot/telegram/filters.py: "not a private
+chat", "a document") is asked with the event alone. A router whose every handler (for the
+event's type) begins with such a filter, none of which can take the event, would answer
+UNHANDLED after asking them all, with no other effect (its outer middlewares and router-level
+filters would run, so a router with any is always asked). `LeanDispatcher` passes over such a
+router at once. Every other router is asked exactly as aiogram asks it, in the same order, so
+which handler runs never changes.
 """
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,8 +41,18 @@ class _Gate:
     folded: frozenset[tuple[str, str]] = frozenset()
     callbacks: frozenset[tuple[str, str]] = frozenset()
     separators: tuple[str, ...] = ()
+    # Filters marked refuses_by_event (bot/telegram/filters.py), asked with the event alone.
+    predicates: tuple[Callable[[TelegramObject], Awaitable[bool]], ...] = ()
 
-    def may_take(self, event: TelegramObject) -> bool:
+    async def may_take(self, event: TelegramObject) -> bool:
+        if self._named(event):
+            return True
+        for predicate in self.predicates:
+            if await predicate(event):
+                return True
+        return False
+
+    def _named(self, event: TelegramObject) -> bool:
         # As Command.__call__ and extract_command read a message, and CallbackData.unpack
         # reads button data: anything they would refuse before looking at the name is refused.
         if isinstance(event, Message):
@@ -55,7 +68,7 @@ class _Gate:
                 (separator, data.split(separator, 1)[0]) in self.callbacks  # type: ignore[union-attr]
                 for separator in self.separators
             )
-        return bool(self.commands or self.folded or self.callbacks)
+        return bool(self.commands or self.folded or self.callbacks or self.predicates)
 
 
 _NOTHING = _Gate()
@@ -70,6 +83,7 @@ def _gate(observer: TelegramEventObserver | None) -> _Gate | None:
     commands: set[tuple[str, str]] = set()
     folded: set[tuple[str, str]] = set()
     callbacks: set[tuple[str, str]] = set()
+    predicates: list[Callable[[TelegramObject], Awaitable[bool]]] = []
     for handler in observer.handlers:
         first = handler.filters[0].callback if handler.filters else None
         if isinstance(first, Command) and all(isinstance(c, str) for c in first.commands):
@@ -78,10 +92,14 @@ def _gate(observer: TelegramEventObserver | None) -> _Gate | None:
         elif isinstance(first, CallbackQueryFilter):
             data = first.callback_data
             callbacks.add((data.__separator__, data.__prefix__))
+        elif getattr(first, "refuses_by_event", False):
+            predicates.append(first)  # type: ignore[arg-type]
         else:
             return None
     separators = tuple({separator for separator, _ in callbacks})
-    return _Gate(frozenset(commands), frozenset(folded), frozenset(callbacks), separators)
+    return _Gate(
+        frozenset(commands), frozenset(folded), frozenset(callbacks), separators, tuple(predicates)
+    )
 
 
 class LeanDispatcher(Dispatcher):
@@ -93,7 +111,7 @@ class LeanDispatcher(Dispatcher):
         # (router id, event type) -> (handlers when computed, gate or None)
         self._gates: dict[tuple[int, str], tuple[int, _Gate | None]] = {}
 
-    def _passes_over(self, router: Router, update_type: str, event: TelegramObject) -> bool:
+    async def _passes_over(self, router: Router, update_type: str, event: TelegramObject) -> bool:
         if router.sub_routers:
             return False
         observer = router.observers.get(update_type)
@@ -103,7 +121,7 @@ class LeanDispatcher(Dispatcher):
         if known is None or known[0] != count:  # a handler registered later: look again
             known = self._gates[key] = (count, _gate(observer))
         gate = known[1]
-        return gate is not None and not gate.may_take(event)
+        return gate is not None and not await gate.may_take(event)
 
     async def _propagate_event(
         self,
@@ -125,7 +143,7 @@ class LeanDispatcher(Dispatcher):
             if response is not UNHANDLED:
                 return response
         for router in self.sub_routers:
-            if self._passes_over(router, update_type, event):
+            if await self._passes_over(router, update_type, event):
                 continue
             response = await router.propagate_event(update_type=update_type, event=event, **kwargs)
             if response is not UNHANDLED:
