@@ -43,6 +43,7 @@ from bot.telegram.middlewares import (
     UpdateLogMiddleware,
 )
 from bot.telegram.notifier import TelegramNotifier
+from bot.telegram.routing import LeanDispatcher
 from bot.telegram.sender import RateLimiter, RedisChatSpacing, Sender
 from bot.telegram.sessions import TelegramSession
 from bot.ticker import Ticker
@@ -227,7 +228,11 @@ def build_dispatcher(
     # aiogram's own FSM middleware is replaced by one that reads and writes the conversation
     # state through the update's unit of work; the unit of work must wrap it. (A Redis storage
     # is wrapped in DeferredStorage for the same reason: its writes wait for the commit.)
-    dispatcher = Dispatcher(storage=fsm_storage or SqlStorage(uow_factory, clock), disable_fsm=True)
+    # LeanDispatcher (bot/telegram/routing.py): routers that cannot take an update are passed
+    # over without asking their handlers one by one.
+    dispatcher = LeanDispatcher(
+        storage=fsm_storage or SqlStorage(uow_factory, clock), disable_fsm=True
+    )
     fsm = dispatcher.fsm = TransactionalFSMMiddleware(
         dispatcher.fsm.storage, dispatcher.fsm.events_isolation, dispatcher.fsm.strategy
     )

@@ -69,7 +69,7 @@ from bot.telegram.callbacks import (
     NoteAct,
     SharedContacts,
 )
-from bot.telegram.filters import answer_text
+from bot.telegram.filters import answer_text, refuses_by_event
 from bot.telegram.replies import AfterSent, Replies, Then
 from bot.telegram.views import capture as view
 from bot.telegram.views.clients import added_text
@@ -98,11 +98,15 @@ class CaptureSteps(StatesGroup):
 # -- filters (coroutines: see bot/telegram/filters.py) --------------------------------------
 
 
+@refuses_by_event
 async def has_contact(message: Message) -> bool:
     return message.contact is not None
 
 
+@refuses_by_event
 async def is_forward(message: Message, actor: Actor | None = None) -> bool:
+    # Without the actor it answers True for any forward: a False from the message alone (not a
+    # forward) is final, as refuses_by_event requires.
     # A forwarded file without a caption may be the owner's table for /import: that router's.
     if message.forward_origin is None:
         return False

@@ -26,7 +26,7 @@ from bot.services.context import Actor
 from bot.services.hub import Services
 from bot.services.reply_log import DIGEST, quoted_clients
 from bot.telegram.callbacks import CardAction, Remind, ReplyPick
-from bot.telegram.filters import answer_text
+from bot.telegram.filters import answer_text, refuses_by_event
 from bot.telegram.replies import Replies
 from bot.telegram.views import flow as flow_view
 from bot.telegram.views import reply_log as view
@@ -44,6 +44,7 @@ async def to_the_bot(message: Message, bot: Bot) -> bool:
     return replied is not None and replied.from_user is not None and replied.from_user.id == bot.id
 
 
+@refuses_by_event
 async def not_text(message: Message) -> bool:
     """Media a reply-log cannot read; a file and a contact are left to their own features."""
     return message.text is None and message.document is None and message.contact is None

@@ -103,3 +103,58 @@ def test_an_empty_base_matches_nothing():
     assert matching.resolve("Иванов", prepared, min_score=MIN_SCORE, limit=LIMIT).kind is (
         MatchKind.NONE
     )
+
+
+def _every_run(words: list[str], prepared: matching.Candidates) -> tuple[matching.Resolution, int]:
+    """resolve_prefix as it is defined: every leading run ranked, the best score, longer on a
+    tie (what the exact-name shortcut must agree with)."""
+    best: tuple[matching.Resolution, int] = (matching.Resolution(MatchKind.NONE, ()), 0)
+    best_score = -1.0
+    for count in range(1, min(4, len(words)) + 1):
+        resolution = matching.resolve(
+            " ".join(words[:count]), prepared, min_score=MIN_SCORE, limit=LIMIT
+        )
+        if resolution.kind is not MatchKind.NONE and resolution.matches[0].score >= best_score:
+            best, best_score = (resolution, count), resolution.matches[0].score
+    return best
+
+
+def test_a_leading_name_is_found_as_if_every_run_of_words_were_ranked():
+    rng = random.Random(11)
+    base = [
+        *_base(300),
+        _client(901, "Иванов"),
+        _client(902, "Иванов Пётр"),
+        _client(903, "Иванов Пётр Сергеевич"),
+        _client(904, "Ivanov Petr"),
+        _client(905, "Петров 79991234567"),
+        _client(906, "Смирнов", phone="79990001122"),
+        # A one-letter name followed by digits reads as a phone: that longer run can win.
+        _client(907, "Q"),
+    ]
+    prepared = matching.prepare(base)
+    names = [c.name for c in base] + [
+        "Иванов Пётр",
+        "Ivanov",
+        "Жмыхов",
+        "79990001122",
+        "0001122",
+        "Q",
+    ]
+    tails = [
+        "",
+        "просил скидку",
+        "пётр",
+        "Пётр Сергеевич ждёт",
+        "79991234567 ok",
+        "1122",
+        "17",
+        "79990001122",
+    ]
+    shortcuts = 0
+    for _ in range(400):
+        words = f"{rng.choice(names)} {rng.choice(tails)}".split()
+        got = matching.resolve_prefix(words, prepared, min_score=MIN_SCORE, limit=LIMIT)
+        assert got == _every_run(words, prepared), words
+        shortcuts += got[0].kind is MatchKind.UNIQUE and got[0].matches[0].score == 100.0
+    assert shortcuts > 100

@@ -6,9 +6,21 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
-from aiogram import Bot
+from aiogram import Bot, Dispatcher
+from aiogram.filters import Command
+from aiogram.filters.callback_data import CallbackQueryFilter
 from aiogram.methods import AnswerCallbackQuery, EditMessageText, SendMessage
-from aiogram.types import CallbackQuery, Chat, Message, Update, User
+from aiogram.types import (
+    CallbackQuery,
+    Chat,
+    Contact,
+    Document,
+    Message,
+    MessageOriginHiddenUser,
+    PhotoSize,
+    Update,
+    User,
+)
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from bot.app import OFFLINE_TOKEN, build_dispatcher
@@ -16,6 +28,7 @@ from bot.clock import FrozenClock
 from bot.config import Settings
 from bot.telegram.local_session import LocalSession
 from bot.telegram.replies import AfterSent, Replies
+from bot.telegram.routing import LeanDispatcher
 from storage.db import create_engine, create_session_factory
 from storage.uow import UnitOfWorkFactory
 
@@ -154,3 +167,94 @@ async def test_no_filter_or_handler_makes_aiogram_hop_to_a_thread(
         assert threaded == []
     finally:
         await engine.dispose()
+
+
+def _corpus(dispatcher: Dispatcher) -> list[Message | CallbackQuery]:
+    """Messages naming every command the routers know (as typed, in capitals, with a mention,
+    as a caption, bare), plain text and none; presses with every callback prefix and others."""
+    commands: set[str] = {"unknown", "", "Call"}
+    prefixes: set[str] = {"zz", ""}
+    for router in dispatcher.chain_tail:
+        for observer in router.observers.values():
+            for handler in observer.handlers:
+                for f in handler.filters or []:
+                    if isinstance(f.callback, Command):
+                        commands.update(c for c in f.callback.commands if isinstance(c, str))
+                    if isinstance(f.callback, CallbackQueryFilter):
+                        prefixes.add(f.callback.callback_data.__prefix__)
+    date = datetime.now(UTC)
+    events: list[Message | CallbackQuery] = []
+    for text in ["hello", "  ", "/", "//call x", "Ivanov done", "/start card_5"]:
+        events.append(Message(message_id=1, date=date, chat=CHAT, from_user=USER, text=text))
+    events.append(Message(message_id=1, date=date, chat=CHAT, from_user=USER))
+    group = Chat(id=-5, type="group")
+    events.append(Message(message_id=1, date=date, chat=group, from_user=USER, text="/call x"))
+    events.append(Message(message_id=1, date=date, chat=group, from_user=USER, text="hi"))
+    document = Document(file_id="f", file_unique_id="u", file_name="base.xlsx")
+    events.append(Message(message_id=1, date=date, chat=CHAT, from_user=USER, document=document))
+    photo = [PhotoSize(file_id="p", file_unique_id="pu", width=1, height=1)]
+    events.append(Message(message_id=1, date=date, chat=CHAT, from_user=USER, photo=photo))
+    contact = Contact(phone_number="+79990001122", first_name="Anna")
+    events.append(Message(message_id=1, date=date, chat=CHAT, from_user=USER, contact=contact))
+    origin = MessageOriginHiddenUser(date=date, sender_user_name="Anna")
+    for forwarded in ({"text": "hello"}, {"document": document}, {"text": "/call x"}):
+        events.append(
+            Message(
+                message_id=1,
+                date=date,
+                chat=CHAT,
+                from_user=USER,
+                forward_origin=origin,
+                **forwarded,  # type: ignore[arg-type]
+            )
+        )
+    for command in sorted(commands):
+        for text in [
+            f"/{command}",
+            f"/{command} Ivanov done",
+            f"/{command.upper()} x",
+            f"/{command}@salesbot x",
+            f"/{command}@other x",
+            f"  /{command}\nx",
+        ]:
+            events.append(Message(message_id=1, date=date, chat=CHAT, from_user=USER, text=text))
+        events.append(
+            Message(message_id=1, date=date, chat=CHAT, from_user=USER, caption=f"/{command} x")
+        )
+    for prefix in sorted(prefixes):
+        for data in [prefix, f"{prefix}:1", f"{prefix}:done:1:2", f"{prefix}x:1"]:
+            events.append(
+                CallbackQuery(id="q", from_user=USER, chat_instance="c", message=None, data=data)
+            )
+    events.append(CallbackQuery(id="q", from_user=USER, chat_instance="c", data=None))
+    return events
+
+
+async def test_a_router_passed_over_had_no_handler_that_would_take_the_update(
+    settings: Settings, clock: FrozenClock
+):
+    """LeanDispatcher skips a router only where each of its handlers' first filter refuses the
+    update: the same handler runs as through aiogram's own Dispatcher."""
+    engine = create_engine("sqlite+aiosqlite:///:memory:")
+    bot, _session = _bot()
+    try:
+        dispatcher = build_dispatcher(
+            settings, UnitOfWorkFactory(create_session_factory(engine)), clock
+        )
+        assert isinstance(dispatcher, LeanDispatcher)
+        passed_over = 0
+        for event in _corpus(dispatcher):
+            update_type = "message" if isinstance(event, Message) else "callback_query"
+            for router in dispatcher.sub_routers:
+                if not await dispatcher._passes_over(router, update_type, event):
+                    continue
+                passed_over += 1
+                for handler in router.observers[update_type].handlers:
+                    assert handler.filters, router.name
+                    taken = await handler.filters[0].call(event, bot=bot)
+                    assert not taken, (router.name, event.text or event.data)  # type: ignore[union-attr]
+        # The gate is not idle: most routers are passed over for most of these updates.
+        assert passed_over > len(dispatcher.sub_routers) * 50
+    finally:
+        await engine.dispose()
+        await bot.session.close()

@@ -285,9 +285,23 @@ def resolve_prefix(
     """For commands whose name is followed by free text (`/note Ivanov wants a discount`):
     the longest leading run of words that names a client, and how many words it took."""
     candidates = prepare(candidates)
+    counts = list(range(1, min(max_words, len(words)) + 1))
+    # A run typed exactly as a client's name scores 100, and nothing else does but an identical
+    # string or a phone: the longest such run wins over every shorter run (a tie goes to the
+    # longer one) and over every longer run but a phone number. So only those are ranked (a
+    # fuzzy ranking is most of a lookup's time), and the answer is the same.
+    exact = [count for count in counts if _typed_exactly(" ".join(words[:count]), candidates)]
+    if exact and min_score <= 100.0:
+        longest = exact[-1]
+        counts = [
+            count
+            for count in counts
+            if count == longest
+            or (count > longest and Query.of(" ".join(words[:count])).digits is not None)
+        ]
     best: tuple[Resolution, int] = (Resolution(MatchKind.NONE, ()), 0)
     best_score = -1.0
-    for count in range(1, min(max_words, len(words)) + 1):
+    for count in counts:
         resolution = resolve(" ".join(words[:count]), candidates, min_score=min_score, limit=limit)
         if resolution.kind is MatchKind.NONE:
             continue
@@ -297,3 +311,9 @@ def resolve_prefix(
         if top >= best_score:
             best, best_score = (resolution, count), top
     return best
+
+
+def _typed_exactly(text: str, prepared: Candidates) -> bool:
+    """Whether `text` is some client's name (a variant of it) as the index holds it."""
+    q = Query.of(text)
+    return bool(q.normalized) and q.digits is None and q.normalized in prepared.exact

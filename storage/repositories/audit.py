@@ -12,7 +12,7 @@ from storage.hot import HotStatement
 from storage.models import AuditEntry, AuditFoundClient, Client, Member
 from storage.sqlite_driver import quick
 
-_ADD = quick(insert(AuditEntry.__table__))
+_ADD = HotStatement(quick(insert(AuditEntry.__table__)))
 _ADD_RETURNING_ID = quick(insert(AuditEntry.__table__).returning(AuditEntry.__table__.c.id))
 _AUDIT_LOG = AuditEntry.__table__
 _AUDIT = _AUDIT_LOG.c
@@ -85,7 +85,7 @@ class AuditRepository:
         }
         client_ids = list(dict.fromkeys(found))
         if not client_ids:
-            await self._session.execute(_ADD, values)
+            await _ADD.rows(self._session, values)
             return
         audit_id = (await self._session.execute(_ADD_RETURNING_ID, values)).scalar_one()
         await self._session.execute(

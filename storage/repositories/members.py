@@ -34,6 +34,12 @@ _MEMBER = HotStatement(
     )
 )
 _MEMBER_FIELDS = len(_MEMBER_COLUMNS)
+# One member's name: a card's manager, on every card opened.
+_NAME = HotStatement(
+    select(_MEMBERS.c.id, _MEMBERS.c.full_name).where(
+        _MEMBERS.c.team_id == bindparam("team_id"), _MEMBERS.c.id == bindparam("member_id")
+    )
+)
 
 
 class MemberRepository:
@@ -79,6 +85,10 @@ class MemberRepository:
     async def names(self, team_id: int, member_ids: set[int]) -> dict[int, str]:
         if not member_ids:
             return {}
+        if len(member_ids) == 1:
+            [member_id] = member_ids
+            found = await _NAME.rows(self._session, {"team_id": team_id, "member_id": member_id})
+            return {row[0]: row[1] for row in found}
         rows = await self._session.execute(
             select(Member.id, Member.full_name).where(
                 Member.team_id == team_id, Member.id.in_(member_ids)
