@@ -13,6 +13,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
+from itertools import pairwise
 from typing import Any
 
 from sqlalchemy import (
@@ -23,6 +24,8 @@ from sqlalchemy import (
     cast,
     func,
     literal,
+    or_,
+    outerjoin,
     select,
     type_coerce,
     union_all,
@@ -71,23 +74,28 @@ SQUARE_SPLIT = 10**6
 SQUARE_SAFE = 10**14
 
 
-class day_span(FunctionElement[int]):  # noqa: N801 - used like a SQL function
-    """Whole days from the second DATE to the first."""
+class day_number(FunctionElement[int]):  # noqa: N801 - used like a SQL function
+    """Days from 1970-01-01 to a DATE: dates as consecutive integers, so lifetimes and
+    comparisons are integer arithmetic in Python (no date parsing per row)."""
 
     type = Integer()
     inherit_cache = True
 
 
-@compiles(day_span, "sqlite")
-def _day_span_sqlite(element: day_span, compiler: SQLCompiler, **kw: Any) -> str:
-    later, earlier = (compiler.process(c, **kw) for c in element.clauses)
-    return f"CAST(julianday({later}) - julianday({earlier}) AS INTEGER)"
+@compiles(day_number, "sqlite")
+def _day_number_sqlite(element: day_number, compiler: SQLCompiler, **kw: Any) -> str:
+    # julianday('1970-01-01') is 2440587.5, and so ends every date's julian day: exact.
+    column = compiler.process(element.clauses, **kw)
+    return f"CAST(julianday({column}) - 2440587.5 AS INTEGER)"
 
 
-@compiles(day_span, "postgresql")
-def _day_span_pg(element: day_span, compiler: SQLCompiler, **kw: Any) -> str:
-    later, earlier = (compiler.process(c, **kw) for c in element.clauses)
-    return f"({later} - {earlier})"
+@compiles(day_number, "postgresql")
+def _day_number_pg(element: day_number, compiler: SQLCompiler, **kw: Any) -> str:
+    column = compiler.process(element.clauses, **kw)
+    return f"({column} - DATE '1970-01-01')"
+
+
+EPOCH = date(1970, 1, 1).toordinal()
 
 
 @dataclass(frozen=True, slots=True)
@@ -341,166 +349,277 @@ class AnalyticsRepository:
             return parts[0].subquery("sales")
         return union_all(*parts).subquery("sales")
 
-    async def client_sales(
-        self, team_id: int, currency: str, start: date, end: date
-    ) -> list[ClientSales]:
-        """One row per client of the team who bought in the period, in ABC's order (revenue
-        descending, equal revenue by id), each with the running revenue up to itself: ABC's
-        ranking done by the database, in exact minor units."""
-        src = self._sales_source(team_id, currency, start, end)
-        # Grouped first, ranked outside: SQLite does not flatten a subquery into a query with
-        # a window function, so the window must see the ~10,000 grouped rows, not the
-        # ~55,000 roll-up rows.
-        grouped = (
-            select(
-                src.c.client_id,
-                func.sum(src.c.revenue, type_=BigInteger()).label("revenue"),
-                func.sum(src.c.profit, type_=BigInteger()).label("profit"),
-                func.sum(src.c.profit_base, type_=BigInteger()).label("profit_base"),
-                func.sum(src.c.deals).label("deals"),
-                func.max(src.c.last_on).label("last_on"),
-            )
-            .group_by(src.c.client_id)
-            .subquery("per_client")
-        )
-        order = (grouped.c.revenue.desc(), grouped.c.client_id)
-        running = func.sum(grouped.c.revenue, type_=BigInteger()).over(
-            order_by=order, rows=(None, 0)
-        )
-        rows = await self._rows(select(*grouped.c, running).order_by(*order))
-        return [
-            ClientSales(
-                cid,
-                Decimal(int(rev)).scaleb(-2),
-                Decimal(int(profit or 0)).scaleb(-2),
-                Decimal(int(base or 0)).scaleb(-2),
-                int(n),
-                _as_date(last),
-                int(rev),
-                int(run),
-            )
-            for cid, rev, profit, base, n, last, run in rows
-        ]
+    # --- one statement for every client line: the report's main read ---------------------
 
-    async def manager_sales(
-        self, team_id: int, currency: str, start: date, end: date, manager_id: int | None
-    ) -> list[ManagerSales]:
-        """One row per closing manager (or only `manager_id`'s). Lifetimes come from each
-        client's first deal ever, found by one (client_id, closed_on) index seek per client."""
-        src = self._sales_source(team_id, currency, start, end)
-        pair_query = select(
-            src.c.client_id,
-            src.c.manager_id,
-            func.sum(src.c.revenue, type_=BigInteger()).label("revenue"),
-            func.sum(src.c.profit, type_=BigInteger()).label("profit"),
-            func.sum(src.c.profit_base, type_=BigInteger()).label("profit_base"),
-            func.sum(src.c.deals).label("deals"),
-            func.max(src.c.last_on).label("last_on"),
-        )
-        if manager_id is not None:
-            pair_query = pair_query.where(src.c.manager_id == manager_id)
-        pairs = pair_query.group_by(src.c.client_id, src.c.manager_id).cte("pairs")
-        buyers = select(pairs.c.client_id).distinct().subquery("buyers")
-        first_on = (
-            select(func.min(Deal.closed_on))
-            .where(Deal.client_id == buyers.c.client_id, Deal.closed_on <= end)
-            .scalar_subquery()
-        )
-        firsts = select(buyers.c.client_id, first_on.label("first_on")).subquery("firsts")
-        rows = await self._rows(
-            select(
-                pairs.c.manager_id,
-                func.sum(pairs.c.revenue, type_=BigInteger()),
-                func.sum(pairs.c.profit, type_=BigInteger()),
-                func.sum(pairs.c.profit_base, type_=BigInteger()),
-                func.sum(pairs.c.deals),
-                func.count(),
-                func.sum(day_span(pairs.c.last_on, firsts.c.first_on)),
-            )
-            .select_from(pairs.join(firsts, firsts.c.client_id == pairs.c.client_id))
-            .group_by(pairs.c.manager_id)
-        )
-        return [
-            ManagerSales(
-                mid,
-                Decimal(int(rev or 0)).scaleb(-2),
-                Decimal(int(profit or 0)).scaleb(-2),
-                Decimal(int(base or 0)).scaleb(-2),
-                int(n),
-                int(clients),
-                int(days or 0),
-            )
-            for mid, rev, profit, base, n, clients, days in rows
-        ]
+    def _spans_source(self, team_id: int, currency: str, spans: Sequence[tuple[date, date]]) -> Any:
+        """Sales in the contiguous `spans` (ascending, each closed), in minor units: one row
+        per roll-up row for the months wholly inside a span, one per deal for the days of a
+        month a span's edge cuts. Columns: client_id, manager_id, month, day, revenue,
+        profit, profit_base, deals, last_on, where `day` is a date inside the row's month
+        (`last_on`, which the period index covers, or the deal's day): a roll-up month lies
+        wholly inside or outside every span, so `day` alone tells which span a row is in."""
+        whole: list[tuple[int, int]] = []
+        cut: list[tuple[date, date]] = []
+        for start, end in spans:
+            if start > end:
+                continue
+            months, edges = split_months(start, end)
+            if months is not None:
+                if whole and whole[-1][1] + 1 == months[0]:
+                    whole[-1] = (whole[-1][0], months[1])  # adjacent: one range, one scan
+                else:
+                    whole.append(months)
+            cut.extend(edges)
 
-    async def month_sums(
+        def minor(column: Any) -> Any:
+            return type_coerce(column, BigInteger())
+
+        parts: list[Any] = []
+        if whole:
+            parts.append(
+                select(
+                    SalesMonth.client_id.label("client_id"),
+                    SalesMonth.manager_id.label("manager_id"),
+                    SalesMonth.month.label("month"),
+                    SalesMonth.last_on.label("day"),
+                    minor(SalesMonth.revenue).label("revenue"),
+                    minor(SalesMonth.profit).label("profit"),
+                    minor(SalesMonth.profit_base).label("profit_base"),
+                    SalesMonth.deals.label("deals"),
+                    SalesMonth.last_on.label("last_on"),
+                ).where(
+                    SalesMonth.team_id == team_id,
+                    SalesMonth.currency == currency,
+                    or_(*[SalesMonth.month.between(first, last) for first, last in whole]),
+                )
+            )
+        if cut:
+            known = Deal.profit.is_not(None)
+            parts.append(
+                select(
+                    Deal.client_id.label("client_id"),
+                    Deal.manager_id.label("manager_id"),
+                    month_number(Deal.closed_on).label("month"),
+                    Deal.closed_on.label("day"),
+                    minor(Deal.amount).label("revenue"),
+                    func.coalesce(minor(Deal.profit), 0).label("profit"),
+                    case((known, minor(Deal.amount)), else_=0).label("profit_base"),
+                    literal(1, Integer()).label("deals"),
+                    Deal.closed_on.label("last_on"),
+                ).where(
+                    Deal.team_id == team_id,
+                    Deal.currency == currency,
+                    or_(*[Deal.closed_on.between(first, last) for first, last in cut]),
+                )
+            )
+        if len(parts) == 1:
+            return parts[0].subquery("sales")
+        return union_all(*parts).subquery("sales")
+
+    @staticmethod
+    def _spans(
+        now: tuple[date, date], prev: tuple[date, date], low: date
+    ) -> list[tuple[date, date]]:
+        """[low, now's end] cut at both periods' edges, so no roll-up month straddles one."""
+        edges = sorted({low, prev[0], prev[1] + _DAY, now[0], now[1] + _DAY})
+        edges = [edge for edge in edges if low <= edge <= now[1] + _DAY]
+        return [(a, b - _DAY) for a, b in pairwise(edges)]
+
+    async def client_figures(
         self,
         team_id: int,
         currency: str,
-        start: date,
-        end: date,
-        manager_id: int | None,
+        now: tuple[date, date],
+        prev: tuple[date, date],
         windows: Sequence[tuple[int, int]],
-    ) -> dict[int, list[MonthSums | None]]:
-        """Per client (of `manager_id`, or the team) and per window (first, last month
-        number): the sums XYZ needs, from monthly revenue summed over closing managers.
-        Σv² is taken in parts (see SQUARE_SPLIT), so no 64-bit sum can overflow; a client
-        with a month of SQUARE_SAFE or more gets `squares=None` and is summed exactly by
-        `monthly_of`. None for a window without sales."""
-        src = self._sales_source(team_id, currency, start, end)
-        # A month's revenue fits 64 bits; as BIGINT (not PostgreSQL's NUMERIC sum) the
-        # fourteen aggregates below run on plain integers.
-        per_month = select(
-            src.c.client_id, src.c.month, cast(func.sum(src.c.revenue), BigInteger()).label("v")
-        )
-        if manager_id is not None:
-            per_month = per_month.join(Client, Client.id == src.c.client_id).where(
-                Client.manager_id == manager_id
+        manager_id: int | None,
+    ) -> Sequence[tuple[Any, ...]]:
+        """Every client of the team (or of `manager_id`) with all a report line needs, in
+        one statement reading each roll-up row of the span once; integers in minor units
+        and day numbers (`day_number`). Per row:
+
+        id, name, manager_id, segment, potential,
+        then for `now` and for `prev`: revenue, profit, profit_base, deals (0 when none),
+        the last deal's day number (NULL when none), the running revenue in ABC's order
+        (revenue descending, equal revenue by id, over the whole team; meaningful for a
+        positive revenue only), the team's positive revenue in all;
+        then for each of the two XYZ `windows` (first, last month number), over the
+        client's monthly revenue summed across closing managers: months with sales, Σv,
+        Σ of h², h·l and l² (v = h·SQUARE_SPLIT + l, only for months below SQUARE_SAFE), the
+        largest month and the first month with sales;
+        then the day number of the client's first deal ever (any currency, up to now's
+        end; only for clients with sales in the span, else NULL).
+
+        ABC ranks the whole team, so a manager's clients keep the team's classes: the
+        windows run over the team's clients, and only the scope's rows come back."""
+        window_first = min(first for first, _last in windows)
+        low = min(date(window_first // 12, window_first % 12 + 1, 1), prev[0])
+        src = self._spans_source(team_id, currency, self._spans(now, prev, low))
+        big = BigInteger()
+        in_now = and_(src.c.day >= now[0], src.c.day <= now[1])
+        in_prev = and_(src.c.day >= prev[0], src.c.day <= prev[1])
+
+        def part(cond: Any, column: Any) -> Any:
+            return cast(func.sum(case((cond, column), else_=0)), big)
+
+        months = (
+            select(
+                src.c.client_id,
+                src.c.month,
+                cast(func.sum(src.c.revenue), big).label("v"),
+                *[
+                    each
+                    for tag, cond in (("n", in_now), ("p", in_prev))
+                    for each in (
+                        part(cond, src.c.revenue).label(f"r{tag}"),
+                        part(cond, src.c.profit).label(f"p{tag}"),
+                        part(cond, src.c.profit_base).label(f"b{tag}"),
+                        part(cond, src.c.deals).label(f"d{tag}"),
+                        func.max(case((cond, src.c.last_on), else_=None)).label(f"l{tag}"),
+                    )
+                ],
             )
-        months = per_month.group_by(src.c.client_id, src.c.month).subquery("months")
-        v, m = months.c.v, months.c.month
-        # v² = h²·10¹² + 2·h·l·10⁶ + l² with v = h·10⁶ + l: each part's sum stays far inside
-        # 64 bits for any month below SQUARE_SAFE (10¹⁴ minor units), and Python puts the
-        # exact square back together. (On PostgreSQL v is NUMERIC anyway, so exact there too.)
-        low = v % SQUARE_SPLIT
-        high = (v - low) // SQUARE_SPLIT
+            .group_by(src.c.client_id, src.c.month)
+            .subquery("months")
+        )
+        m = months.c
+        v, month = m.v, m.month
+        low_part = v % SQUARE_SPLIT
+        high_part = (v - low_part) // SQUARE_SPLIT
         columns: list[Any] = []
+        for tag in ("n", "p"):
+            revenue = cast(func.sum(m[f"r{tag}"]), big)
+            order = (revenue.desc(), m.client_id)
+            positive = case((revenue > 0, revenue), else_=0)
+            columns += [
+                revenue,
+                cast(func.sum(m[f"p{tag}"]), big),
+                cast(func.sum(m[f"b{tag}"]), big),
+                cast(func.sum(m[f"d{tag}"]), big),
+                day_number(func.max(m[f"l{tag}"])),
+                cast(func.sum(positive).over(order_by=order, rows=(None, 0)), big),
+                cast(func.sum(positive).over(), big),
+            ]
         for first, last in windows:
-            inside = and_(m >= first, m <= last, v > 0)
+            inside = and_(month >= first, month <= last, v > 0)
             safe = and_(inside, v < SQUARE_SAFE)
 
             def total(value: Any, when: Any = inside) -> Any:
-                return func.sum(case((when, value), else_=0), type_=BigInteger())
+                return cast(func.sum(case((when, value), else_=0)), big)
 
             columns += [
                 func.count(case((inside, 1), else_=None)),
                 total(v),
-                total(high * high, safe),
-                total(high * low, safe),
-                total(low * low, safe),
+                total(high_part * high_part, safe),
+                total(high_part * low_part, safe),
+                total(low_part * low_part, safe),
                 func.max(case((inside, v), else_=None)),
-                func.min(case((inside, m), else_=None)),
+                func.min(case((inside, month), else_=None)),
             ]
-        rows = await self._rows(select(months.c.client_id, *columns).group_by(months.c.client_id))
-        out: dict[int, list[MonthSums | None]] = {}
-        width = 7
-        for row in rows:
-            sums: list[MonthSums | None] = []
-            for index in range(len(windows)):
-                n, total_v, hh, hl, ll, top, earliest = row[
-                    1 + width * index : 1 + width * (index + 1)
-                ]
-                if not n:
-                    sums.append(None)
-                    continue
-                squares = None
-                if int(top) < SQUARE_SAFE:
-                    squares = (
-                        int(hh) * SQUARE_SPLIT * SQUARE_SPLIT + 2 * int(hl) * SQUARE_SPLIT + int(ll)
-                    )
-                sums.append(MonthSums(int(n), int(total_v), squares, int(earliest)))
-            out[row[0]] = sums
-        return out
+        per_client = select(m.client_id, *columns).group_by(m.client_id).subquery("per_client")
+        pc = per_client.c
+        first_on = (
+            select(func.min(Deal.closed_on))
+            .where(Deal.client_id == Client.id, Deal.closed_on <= now[1])
+            .scalar_subquery()
+        )
+        where = [Client.team_id == team_id]
+        if manager_id is not None:
+            where.append(Client.manager_id == manager_id)
+        return await self._rows(
+            select(
+                Client.id,
+                Client.name,
+                Client.manager_id,
+                Client.segment,
+                Client.potential,
+                *list(pc)[1:],
+                case((pc.client_id.is_not(None), day_number(first_on)), else_=None),
+            )
+            .select_from(outerjoin(Client, per_client, pc.client_id == Client.id))
+            .where(*where)
+        )
+
+    async def manager_figures(
+        self,
+        team_id: int,
+        currency: str,
+        now: tuple[date, date],
+        prev: tuple[date, date],
+        manager_id: int | None,
+    ) -> list[tuple[int, ManagerSales | None, ManagerSales | None]]:
+        """Per closing manager (or only `manager_id`): (manager, now's sales, prev's sales),
+        both periods from one read of the roll-up; `ManagerSales` as `manager_sales`."""
+        source = self._spans_source(team_id, currency, self._spans(now, prev, prev[0]))
+        big = BigInteger()
+        conds = {
+            "n": and_(source.c.day >= now[0], source.c.day <= now[1]),
+            "p": and_(source.c.day >= prev[0], source.c.day <= prev[1]),
+        }
+
+        def part(cond: Any, column: Any) -> Any:
+            return cast(func.sum(case((cond, column), else_=0)), big)
+
+        pair_query = select(
+            source.c.client_id,
+            source.c.manager_id,
+            *[
+                each
+                for tag, cond in conds.items()
+                for each in (
+                    part(cond, source.c.revenue).label(f"r{tag}"),
+                    part(cond, source.c.profit).label(f"p{tag}"),
+                    part(cond, source.c.profit_base).label(f"b{tag}"),
+                    part(cond, source.c.deals).label(f"d{tag}"),
+                    day_number(func.max(case((cond, source.c.last_on), else_=None))).label(
+                        f"l{tag}"
+                    ),
+                )
+            ],
+        )
+        if manager_id is not None:
+            pair_query = pair_query.where(source.c.manager_id == manager_id)
+        pairs = pair_query.group_by(source.c.client_id, source.c.manager_id).cte("pairs")
+        buyers = select(pairs.c.client_id).distinct().subquery("buyers")
+        first_on = (
+            select(func.min(Deal.closed_on))
+            .where(Deal.client_id == buyers.c.client_id, Deal.closed_on <= now[1])
+            .scalar_subquery()
+        )
+        firsts = select(buyers.c.client_id, day_number(first_on).label("first")).subquery("firsts")
+        p = pairs.c
+        columns: list[Any] = []
+        for tag in conds:
+            bought = p[f"d{tag}"] > 0
+            columns += [
+                func.sum(p[f"r{tag}"]),
+                func.sum(p[f"p{tag}"]),
+                func.sum(p[f"b{tag}"]),
+                func.sum(p[f"d{tag}"]),
+                func.count(case((bought, 1), else_=None)),
+                func.sum(case((bought, p[f"l{tag}"] - firsts.c.first), else_=0)),
+            ]
+        rows = await self._rows(
+            select(p.manager_id, *columns)
+            .select_from(pairs.join(firsts, firsts.c.client_id == p.client_id))
+            .group_by(p.manager_id)
+        )
+
+        def sales(manager: int, values: Sequence[Any]) -> ManagerSales | None:
+            rev, profit, base, deals, clients, days = (int(x or 0) for x in values)
+            if not deals:
+                return None
+            return ManagerSales(
+                manager,
+                Decimal(rev).scaleb(-2),
+                Decimal(profit).scaleb(-2),
+                Decimal(base).scaleb(-2),
+                deals,
+                clients,
+                days,
+            )
+
+        return [(row[0], sales(row[0], row[1:7]), sales(row[0], row[7:13])) for row in rows]
 
     async def monthly_of(
         self, team_id: int, currency: str, start: date, end: date, client_ids: Sequence[int]
@@ -519,23 +638,6 @@ class AnalyticsRepository:
             for cid, month, total in rows:
                 out.setdefault(cid, {})[int(month)] = int(total or 0)
         return out
-
-    async def first_deals_of(
-        self, team_id: int, manager_id: int | None, end: date
-    ) -> dict[int, date]:
-        """The first deal (any currency, up to `end`) of each client of the team (or of
-        `manager_id`) who has one: one (client_id, closed_on) index seek per client, with no
-        list of ids to bind."""
-        first_on = (
-            select(func.min(Deal.closed_on))
-            .where(Deal.client_id == Client.id, Deal.closed_on <= end)
-            .scalar_subquery()
-        )
-        where = [Client.team_id == team_id]
-        if manager_id is not None:
-            where.append(Client.manager_id == manager_id)
-        rows = await self._rows(select(Client.id, first_on).where(*where))
-        return {cid: _as_date(first) for cid, first in rows if first is not None}
 
     async def first_deals(self, end: date, client_ids: Sequence[int]) -> dict[int, date]:
         """The first deal of each client up to `end`, in any currency: when they became a
@@ -621,17 +723,100 @@ class AnalyticsRepository:
         """Activities per (week, kind) for weekly charts. `edges` are ascending UTC moments:
         week i is [edges[i], edges[i + 1]), so the caller draws the weeks on the team's wall
         clock (a local Monday's midnight is not a UTC one, and moves with daylight saving).
-        Read from the (author_id, kind, occurred_at) index like `activity_counts`."""
+
+        Counted kinds come from the `activity_days` roll-up: each UTC day goes to the week
+        its midnight falls in, and the hours between an edge and the next UTC midnight are
+        moved, counted from `activities`, to the week the edge opens (three hours an edge in
+        Moscow). Other kinds are counted from `activities` alone."""
         if not author_ids or len(edges) < 2:
             return {}
-        week = case(
-            *[(Activity.occurred_at < edge, index) for index, edge in enumerate(edges[1:-1])],
-            else_=len(edges) - 2,
+        authors = sorted(set(author_ids))
+        rolled = [kind for kind in kinds if kind in COUNTED_KINDS]
+        raw = [kind for kind in kinds if kind not in COUNTED_KINDS]
+        out: Counter[tuple[int, str]] = Counter()
+        if raw:
+            out.update(await self._activity_weeks_raw(authors, raw, edges))
+        if not rolled:
+            return dict(out)
+        last = len(edges) - 2
+        utc = [edge.astimezone(UTC) for edge in edges]
+        # The first UTC midnight at or after each edge, as a day.
+        days = [
+            moment.date()
+            if moment == datetime.combine(moment.date(), time(0), UTC)
+            else moment.date() + _DAY
+            for moment in utc
+        ]
+        week = _bucket(
+            [(ActivityDay.day < day, index) for index, day in enumerate(days[1:-1])], last
+        )
+        picked = (
+            select(week.label("week"), ActivityDay.kind.label("kind"), ActivityDay.count)
+            .where(
+                ActivityDay.author_id.in_(authors),
+                ActivityDay.kind.in_(rolled),
+                ActivityDay.day >= days[0],
+                ActivityDay.day < days[-1],
+            )
+            .subquery()
+        )
+        rows = await self._rows(
+            select(picked.c.week, picked.c.kind, func.sum(picked.c.count)).group_by(
+                picked.c.week, picked.c.kind
+            )
+        )
+        out.update({(int(index), str(kind)): int(n) for index, kind, n in rows})
+        cuts = [
+            (index, moment, datetime.combine(day, time(0), UTC))
+            for index, (moment, day) in enumerate(zip(utc, days, strict=True))
+            if moment < datetime.combine(day, time(0), UTC)
+        ]
+        if cuts:
+            # [edge, next midnight): counted above in the week before the edge (or not at
+            # all before the first), belongs to the week the edge opens (or to none after
+            # the last edge).
+            edge = case(
+                *[(Activity.occurred_at < midnight, index) for index, _edge, midnight in cuts]
+            )
+            moved = (
+                select(edge.label("edge"), Activity.kind.label("kind"))
+                .where(
+                    Activity.author_id.in_(authors),
+                    Activity.kind.in_(rolled),
+                    or_(
+                        *[
+                            and_(Activity.occurred_at >= moment, Activity.occurred_at < midnight)
+                            for _index, moment, midnight in cuts
+                        ]
+                    ),
+                )
+                .subquery()
+            )
+            for index, kind, n in await self._rows(
+                select(moved.c.edge, moved.c.kind, func.count()).group_by(
+                    moved.c.edge, moved.c.kind
+                )
+            ):
+                if index > 0:
+                    out[(int(index) - 1, str(kind))] -= int(n)
+                if index <= last:
+                    out[(int(index), str(kind))] += int(n)
+        return {key: n for key, n in out.items() if n}
+
+    async def _activity_weeks_raw(
+        self, authors: Sequence[int], kinds: Sequence[str], edges: Sequence[datetime]
+    ) -> dict[tuple[int, str], int]:
+        """`activity_weeks` from `activities` alone, through the (author_id, kind,
+        occurred_at) index: kinds the roll-up does not count, and the reference the
+        roll-up's answer is tested against."""
+        week = _bucket(
+            [(Activity.occurred_at < edge, index) for index, edge in enumerate(edges[1:-1])],
+            len(edges) - 2,
         )
         picked = (
             select(week.label("week"), Activity.kind.label("kind"))
             .where(
-                Activity.author_id.in_(sorted(set(author_ids))),
+                Activity.author_id.in_(list(authors)),
                 Activity.kind.in_(list(kinds)),
                 Activity.occurred_at >= edges[0],
                 Activity.occurred_at < edges[-1],
@@ -732,6 +917,14 @@ def _whole_days(start: datetime, end: datetime) -> tuple[date, date]:
     return first, end.date()
 
 
+def _bucket(whens: list[tuple[Any, int]], last: int) -> Any:
+    """The index of the first true condition, else `last`; a CASE needs at least one WHEN
+    (a period inside one week has no edge between its weeks)."""
+    if not whens:
+        return literal(last, Integer())
+    return case(*whens, else_=last)
+
+
 def _merge_sales(rows: Iterable[SalesRow]) -> list[SalesRow]:
     merged: dict[tuple[int, int], SalesRow] = {}
     for row in rows:
@@ -759,20 +952,6 @@ def _as_date(value: date | str) -> date:
 
 
 @dataclass(frozen=True, slots=True)
-class ClientSales:
-    """A client's deals in a period (team currency only), whoever closed them."""
-
-    client_id: int
-    revenue: Decimal
-    profit: Decimal
-    profit_base: Decimal
-    deals: int
-    last_on: date
-    minor: int  # revenue in minor units
-    running: int  # minor units: this client's revenue and that of every client ranked above
-
-
-@dataclass(frozen=True, slots=True)
 class ManagerSales:
     """Deals a manager closed in a period; `clients` counts the clients they sold to and
     `lifetime_days` sums, over those clients, the days from the client's first deal ever (in
@@ -785,15 +964,3 @@ class ManagerSales:
     deals: int
     clients: int
     lifetime_days: int
-
-
-@dataclass(frozen=True, slots=True)
-class MonthSums:
-    """A client's monthly revenue (minor units) over one XYZ window: months with sales, Σv,
-    Σv² (None when a month reaches `SQUARE_SAFE` and the sum is not taken in SQL) and the
-    first month with sales."""
-
-    with_sales: int
-    total: int
-    squares: int | None
-    earliest: int

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot.config import AnalyticsSettings
@@ -27,7 +28,13 @@ from bot.services.portfolio import compute
 from bot.services.portfolio.compute import ABC, XYZ, ZERO, Ltv, Regularity, ShareChange, Totals
 from bot.services.portfolio.periods import MONTH, QUARTER, YEAR, Period, month_index
 from storage.enums import Role
-from storage.repositories.analytics import ClientRow, ClientSales, ManagerSales, MonthSums, SalesRow
+from storage.repositories.analytics import (
+    EPOCH,
+    SQUARE_SAFE,
+    SQUARE_SPLIT,
+    ManagerSales,
+    SalesRow,
+)
 
 ACTIVITY_KINDS = ("call", "meeting", "proposal")
 HEALTH_BUCKETS = ("month", "half_year", "year", "older", "never")
@@ -311,49 +318,39 @@ class PortfolioService:
         previous = period.previous()
         members = await repo.members(team_id)
         names = {member_id: name for member_id, name, _role, _active in members}
-        clients = {row.id: row for row in await repo.clients(team_id, scope)}
-
-        # One row per client and per manager, summed in SQL: a team's year is ~10,000 rows
-        # instead of ~55,000 (client, manager) pairs plus ~50,000 client-months.
-        sales_now = await repo.client_sales(team_id, currency, period.start, period.end)
-        sales_prev = await repo.client_sales(team_id, currency, previous.start, previous.end)
-        managers_now = await repo.manager_sales(team_id, currency, period.start, period.end, scope)
-        managers_prev = await repo.manager_sales(
-            team_id, currency, previous.start, previous.end, scope
-        )
-        # XYZ windows: the months up to each period's last month; one query covers both.
+        now, prev = (period.start, period.end), (previous.start, previous.end)
+        # XYZ windows: the months up to each period's last month.
         window = self._settings.xyz_months
         end_now, end_prev = month_index(period.end), month_index(previous.end)
         windows = [(end_now - window + 1, end_now), (end_prev - window + 1, end_prev)]
-        first_month = min(end_now, end_prev) - window + 1
-        window_start = date(first_month // 12, first_month % 12 + 1, 1)
-        sums = await repo.month_sums(team_id, currency, window_start, period.end, scope, windows)
-        large = [cid for cid, each in sums.items() if any(w and w.squares is None for w in each)]
-        exact = (
-            await repo.monthly_of(team_id, currency, window_start, period.end, large)
-            if large
-            else {}
-        )
-        first = await repo.first_deals_of(team_id, scope, period.end)
+        # Every client line from one statement: both periods' sums, their ABC running sums
+        # over the whole team, the XYZ sums of both windows and the first deal, each
+        # roll-up row of the span read once; and both periods' manager totals from another.
+        rows = await repo.client_figures(team_id, currency, now, prev, windows, scope)
+        by_manager = await repo.manager_figures(team_id, currency, now, prev, scope)
+        large = [
+            row[0]
+            for row in rows
+            if any(
+                row[_XYZ + _WIDTH * index + 5] is not None
+                and row[_XYZ + _WIDTH * index + 5] >= SQUARE_SAFE
+                for index in range(len(windows))
+            )
+        ]
+        exact: dict[int, dict[int, int]] = {}
+        if large:
+            first_month = min(first for first, _last in windows)
+            window_start = date(first_month // 12, first_month % 12 + 1, 1)
+            exact = await repo.monthly_of(team_id, currency, window_start, period.end, large)
         days = period.elapsed_days(today)
         # Ranking and grouping runs in a thread, so the event loop (other members' updates,
         # the sweep) is never held by it.
         r = await asyncio.to_thread(
-            self._rank,
-            period,
-            scope,
-            clients,
-            names,
-            sales_now,
-            sales_prev,
-            (managers_now, managers_prev),
-            (sums, exact),
-            first,
-            windows,
-            days,
+            self._rank, period, scope, rows, names, by_manager, exact, windows, days
         )
         authors = [scope] if scope is not None else sorted(names)
-        activity = await self._activity(actor, period, scope, authors, managers_now, names, days)
+        deals = {manager: sales.deals for manager, sales, _prev in by_manager if sales}
+        activity = await self._activity(actor, period, scope, authors, deals, names, days)
         health_by_manager = await self._health(actor, scope)
         health = {bucket: 0 for bucket in HEALTH_BUCKETS}
         for per_manager in health_by_manager.values():
@@ -397,66 +394,68 @@ class PortfolioService:
         self,
         period: Period,
         scope: int | None,
-        clients: dict[int, ClientRow],
+        rows: Sequence[tuple[Any, ...]],
         names: dict[int, str],
-        sales_now: Sequence[ClientSales],
-        sales_prev: Sequence[ClientSales],
-        by_manager: tuple[Sequence[ManagerSales], Sequence[ManagerSales]],
-        month_sums: tuple[dict[int, list[MonthSums | None]], dict[int, dict[int, int]]],
-        first: dict[int, date],
+        by_manager: Sequence[tuple[int, ManagerSales | None, ManagerSales | None]],
+        exact: dict[int, dict[int, int]],
         windows: Sequence[tuple[int, int]],
         days: int,
     ) -> _Ranked:
-        """The pure part of a report: classes, lines, groups and lists from loaded rows."""
+        """The pure part of a report: classes, lines, groups and lists from loaded rows
+        (`AnalyticsRepository.client_figures`'s columns: integers in minor units and day
+        numbers, turned into money only for the lines shown)."""
         settings = self._settings
-        abc_now, abc_prev = (
-            compute.abc_classes(
-                compute.RankedRevenue([(row.client_id, row.minor, row.running) for row in rows]),
-                settings.abc_a_percent,
-                settings.abc_b_percent,
-            )
-            for rows in (sales_now, sales_prev)
-        )
-        sums, exact = month_sums
+        ranked_now: list[tuple[int, int, int]] = []
+        ranked_prev: list[tuple[int, int, int]] = []
+        total_now = total_prev = 0
+        for row in rows:
+            if row[_NOW] and row[_NOW] > 0:
+                ranked_now.append((row[0], row[_NOW], row[_NOW + 5]))
+                total_now = row[_NOW + 6]
+            if row[_PREV] and row[_PREV] > 0:
+                ranked_prev.append((row[0], row[_PREV], row[_PREV + 5]))
+                total_prev = row[_PREV + 6]
+        a, b = settings.abc_a_percent, settings.abc_b_percent
+        abc_now = compute.abc_classes(compute.RankedRevenue(ranked_now, total_now), a, b)
+        abc_prev = compute.abc_classes(compute.RankedRevenue(ranked_prev, total_prev), a, b)
         xyz_now, xyz_prev = (
-            _regularity(sums, exact, first, index, window, settings)
+            _regularity(rows, exact, index, window, settings)
             for index, window in enumerate(windows)
         )
 
-        now_by_client = _client_totals(sales_now, first)
-        prev_by_client = _client_totals(sales_prev, first)
-        lines: list[ClientLine] = []
-        for client in clients.values():
-            now = now_by_client.get(client.id, Totals())
-            prev = prev_by_client.get(client.id, Totals())
-            if not now.deals and not prev.deals and not client.potential:
+        start_day = period.start.toordinal() - EPOCH
+        keyed: list[tuple[int, int, str, int, ClientLine]] = []
+        gained: list[ClientLine] = []
+        for row in rows:
+            client, name, manager, segment, potential = row[:5]
+            first = row[-1]
+            now_rev, prev_rev = row[_NOW] or 0, row[_PREV] or 0
+            now_deals, prev_deals = row[_NOW + 3] or 0, row[_PREV + 3] or 0
+            if not now_deals and not prev_deals and not potential:
                 continue
-            abc = abc_now.get(client.id)
-            xyz = xyz_now.get(client.id)
-            if abc is not None and xyz is None:
+            now = _totals(row, _NOW, first) if now_deals else _NONE
+            prev = _totals(row, _PREV, first) if prev_deals else _NONE
+            abc = abc_now.get(client)
+            xyz = None
+            if abc is not None:
                 # Sold in the period but not within the XYZ window (a custom span reaching
                 # further back than the window): one-off as far as regularity can tell.
-                xyz = Regularity("Z", 0)
-            prev_abc = abc_prev.get(client.id)
-            prev_xyz = xyz_prev.get(client.id)
-            if prev_abc is not None and prev_xyz is None:
-                prev_xyz = Regularity("Z", 0)
-            lines.append(
-                ClientLine(
-                    client.id,
-                    client.name,
-                    client.manager_id,
-                    client.segment,
-                    client.potential,
-                    now,
-                    prev,
-                    abc if abc is not None else None,
-                    xyz if abc is not None else None,
-                    prev_abc,
-                    prev_xyz if prev_abc is not None else None,
-                )
+                xyz = xyz_now.get(client) or _ONE_OFF
+            prev_abc = abc_prev.get(client)
+            prev_xyz = None
+            if prev_abc is not None:
+                prev_xyz = xyz_prev.get(client) or _ONE_OFF
+            line = ClientLine(
+                client, name, manager, segment, potential, now, prev, abc, xyz, prev_abc, prev_xyz
             )
-        lines.sort(key=lambda line: (-line.now.revenue, -line.prev.revenue, line.name, line.id))
+            keyed.append((-now_rev, -prev_rev, name, client, line))
+            if now_deals and first is not None and first >= start_day:
+                gained.append(line)
+        # Minor units order exactly as the money they stand for.
+        keyed.sort(key=lambda item: item[:4])
+        lines = [item[4] for item in keyed]
+        gained_ids = {line.id for line in gained}
+        gained = [line for line in lines if line.id in gained_ids]
 
         counts: dict[tuple[str, str], int] = {(a, x): 0 for a in ABC for x in XYZ}
         revenue: dict[tuple[str, str], Decimal] = {(a, x): ZERO for a in ABC for x in XYZ}
@@ -470,8 +469,8 @@ class PortfolioService:
             if (line.cell or line.prev_cell) and line.cell != line.prev_cell and line.prev_cell
         ]
 
-        quality, change = self._quality(lines, clients, names, scope)
-        managers = self._managers(*by_manager, names, scope, days)
+        quality, change = self._quality(lines, names)
+        managers = self._managers(by_manager, names, scope, days)
         segments = self._segments(lines, days)
         total = GroupLine(
             "",
@@ -499,8 +498,6 @@ class PortfolioService:
                 key=lambda line: (line.now.ros, line.name),  # type: ignore[arg-type,return-value]
             )
         demons = demons[:top]
-        period_start = period.start
-        gained = [line for line in buying if first.get(line.id) and first[line.id] >= period_start]
         lost = [line for line in lines if line.prev.deals and not line.now.deals]
         lost.sort(key=lambda line: (-line.prev.revenue, line.name))
 
@@ -521,11 +518,7 @@ class PortfolioService:
         )
 
     def _quality(
-        self,
-        lines: Sequence[ClientLine],
-        clients: dict[int, ClientRow],
-        names: dict[int, str],
-        scope: int | None,
+        self, lines: Sequence[ClientLine], names: dict[int, str]
     ) -> tuple[list[QualityLine], ShareChange | None]:
         by_manager: dict[int, list[ClientLine]] = defaultdict(list)
         for line in lines:
@@ -554,14 +547,13 @@ class PortfolioService:
 
     def _managers(
         self,
-        sales_now: Sequence[ManagerSales],
-        sales_prev: Sequence[ManagerSales],
+        by_manager: Sequence[tuple[int, ManagerSales | None, ManagerSales | None]],
         names: dict[int, str],
         scope: int | None,
         days: int,
     ) -> list[GroupLine]:
-        now = {row.manager_id: _manager_totals(row) for row in sales_now}
-        prev = {row.manager_id: _manager_totals(row) for row in sales_prev}
+        now = {key: _manager_totals(row) for key, row, _prev in by_manager if row}
+        prev = {key: _manager_totals(row) for key, _now, row in by_manager if row}
         keys = set(now) | set(prev)
         if scope is not None:
             keys = {scope}
@@ -605,7 +597,7 @@ class PortfolioService:
         period: Period,
         scope: int | None,
         authors: Sequence[int],
-        sales_now: Sequence[ManagerSales],
+        deals: dict[int, int],
         names: dict[int, str],
         days: int,
     ) -> list[ActivityLine]:
@@ -615,9 +607,9 @@ class PortfolioService:
         for (author, kind), n in counts.items():
             if kind in ACTIVITY_KINDS:
                 per[author][kind] = n
-        for row in sales_now:
-            if scope is None or row.manager_id == scope:
-                per[row.manager_id]["deal"] = per[row.manager_id].get("deal", 0) + row.deals
+        for manager, n in deals.items():
+            if scope is None or manager == scope:
+                per[manager]["deal"] = per[manager].get("deal", 0) + n
         if scope is not None:
             per = {scope: per.get(scope, {})}
         lines = [ActivityLine(m, names.get(m, "?"), dict(c), days) for m, c in per.items()]
@@ -736,23 +728,24 @@ class PortfolioService:
         return weeks, per_kind
 
 
-def _lifetime(client_id: int, last_on: date, first: dict[int, date]) -> int:
-    start = first.get(client_id, last_on)
-    return max((last_on - start).days, 0)
+# Columns of `AnalyticsRepository.client_figures`: id, name, manager, segment, potential; at
+# _NOW and _PREV revenue, profit, profit_base, deals, last day, running revenue, team total;
+# at _XYZ, _WIDTH columns per window; the first deal's day number last.
+_NOW, _PREV, _XYZ, _WIDTH = 5, 12, 19, 7
+_NONE = Totals()
+_ONE_OFF = Regularity("Z", 0)
 
 
-def _client_totals(rows: Sequence[ClientSales], first: dict[int, date]) -> dict[int, Totals]:
-    return {
-        row.client_id: Totals(
-            row.revenue,
-            row.profit,
-            row.profit_base,
-            row.deals,
-            1,
-            _lifetime(row.client_id, row.last_on, first),
-        )
-        for row in rows
-    }
+def _totals(row: Sequence[Any], at: int, first: int | None) -> Totals:
+    revenue, profit, base, deals, last = row[at : at + 5]
+    return Totals(
+        Decimal(revenue).scaleb(-2),
+        Decimal(profit).scaleb(-2),
+        Decimal(base).scaleb(-2),
+        deals,
+        1,
+        max(last - first, 0) if first is not None else 0,
+    )
 
 
 def _manager_totals(row: ManagerSales) -> Totals:
@@ -762,9 +755,8 @@ def _manager_totals(row: ManagerSales) -> Totals:
 
 
 def _regularity(
-    sums: dict[int, list[MonthSums | None]],
+    rows: Sequence[Sequence[Any]],
     exact: dict[int, dict[int, int]],
-    first: dict[int, date],
     index: int,
     window: tuple[int, int],
     settings: AnalyticsSettings,
@@ -772,15 +764,21 @@ def _regularity(
     """XYZ per client over one window from the sums SQL took (compute.xyz_classes's rules:
     months before the client's first deal are not counted, a month with sales always is)."""
     window_start, window_end = window
+    opens = date(window_start // 12, window_start % 12 + 1, 1).toordinal() - EPOCH
     x_num, x_den = compute.squared_ratio(settings.xyz_x_percent)
     y_num, y_den = compute.squared_ratio(settings.xyz_y_percent)
+    at = _XYZ + _WIDTH * index
+    split = SQUARE_SPLIT
     out: dict[int, Regularity] = {}
-    for client, each in sums.items():
-        found = each[index]
-        if found is None:
+    for row in rows:
+        with_sales = row[at]
+        if not with_sales:
             continue
-        squares = found.squares
-        if squares is None:
+        client = row[0]
+        total, high, cross, low, top, earliest = row[at + 1 : at + _WIDTH]
+        if top < SQUARE_SAFE:
+            squares = high * split * split + 2 * cross * split + low
+        else:
             # A month too large to square in SQL without overflow: summed here, exactly.
             squares = sum(
                 value * value
@@ -788,13 +786,12 @@ def _regularity(
                 if window_start <= month <= window_end and value > 0
             )
         start = window_start
-        first_on = first.get(client)
-        if first_on is not None:
-            start = max(start, month_index(first_on))
-        start = min(start, found.earliest)
+        first = row[-1]
+        if first is not None and first >= opens:
+            start = max(start, month_index(date.fromordinal(first + EPOCH)))
+        start = min(start, earliest)
         n = window_end - start + 1
-        total = found.total
-        if found.with_sales < 2 or total <= 0:
+        if with_sales < 2 or total <= 0:
             out[client] = Regularity("Z", n)
             continue
         # compute.xyz_from_sums's comparison in plain integers, inlined: ~17,000 calls a year.
