@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from itertools import pairwise
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import (
     BigInteger,
@@ -25,7 +25,6 @@ from sqlalchemy import (
     func,
     literal,
     or_,
-    outerjoin,
     select,
     type_coerce,
     union_all,
@@ -98,8 +97,7 @@ def _day_number_pg(element: day_number, compiler: SQLCompiler, **kw: Any) -> str
 EPOCH = date(1970, 1, 1).toordinal()
 
 
-@dataclass(frozen=True, slots=True)
-class ClientRow:
+class ClientRow(NamedTuple):
     id: int
     name: str
     manager_id: int
@@ -158,7 +156,7 @@ class AnalyticsRepository:
                 Client.potential,
             ).where(*where)
         )
-        return [ClientRow(*row) for row in rows]
+        return [ClientRow._make(row) for row in rows]
 
     async def members(self, team_id: int) -> list[tuple[int, str, str, bool]]:
         """(id, name, role, active) of everyone who ever was in the team: history keeps names."""
@@ -434,11 +432,12 @@ class AnalyticsRepository:
         windows: Sequence[tuple[int, int]],
         manager_id: int | None,
     ) -> Sequence[tuple[Any, ...]]:
-        """Every client of the team (or of `manager_id`) with all a report line needs, in
-        one statement reading each roll-up row of the span once; integers in minor units
-        and day numbers (`day_number`). Per row:
+        """Every client of the team (or of `manager_id`) with sales in the span the report
+        reads (both periods and both XYZ windows), with all of its line's numbers, in one
+        statement reading each roll-up row of the span once; integers in minor units and
+        day numbers (`day_number`). Per row:
 
-        id, name, manager_id, segment, potential,
+        client id;
         then for `now` and for `prev`: revenue, profit, profit_base, deals (0 when none),
         the last deal's day number (NULL when none), the running revenue in ABC's order
         (revenue descending, equal revenue by id, over the whole team; meaningful for a
@@ -447,8 +446,7 @@ class AnalyticsRepository:
         client's monthly revenue summed across closing managers: months with sales, Σv,
         Σ of h², h·l and l² (v = h·SQUARE_SPLIT + l, only for months below SQUARE_SAFE), the
         largest month and the first month with sales;
-        then the day number of the client's first deal ever (any currency, up to now's
-        end; only for clients with sales in the span, else NULL).
+        then the day number of the client's first deal ever (any currency, up to now's end).
 
         ABC ranks the whole team, so a manager's clients keep the team's classes: the
         windows run over the team's clients, and only the scope's rows come back."""
@@ -520,25 +518,21 @@ class AnalyticsRepository:
         pc = per_client.c
         first_on = (
             select(func.min(Deal.closed_on))
-            .where(Deal.client_id == Client.id, Deal.closed_on <= now[1])
+            .where(Deal.client_id == pc.client_id, Deal.closed_on <= now[1])
             .scalar_subquery()
         )
-        where = [Client.team_id == team_id]
+        query = select(*list(pc), day_number(first_on))
         if manager_id is not None:
-            where.append(Client.manager_id == manager_id)
-        return await self._rows(
-            select(
-                Client.id,
-                Client.name,
-                Client.manager_id,
-                Client.segment,
-                Client.potential,
-                *list(pc)[1:],
-                case((pc.client_id.is_not(None), day_number(first_on)), else_=None),
+            # A list of ids to look the rows up in, not a join: SQLite would scan the
+            # materialised per-client rows once per client of the team.
+            query = query.where(
+                pc.client_id.in_(
+                    select(Client.id).where(
+                        Client.team_id == team_id, Client.manager_id == manager_id
+                    )
+                )
             )
-            .select_from(outerjoin(Client, per_client, pc.client_id == Client.id))
-            .where(*where)
-        )
+        return await self._rows(query)
 
     async def manager_figures(
         self,

@@ -32,6 +32,7 @@ from storage.repositories.analytics import (
     EPOCH,
     SQUARE_SAFE,
     SQUARE_SPLIT,
+    ClientRow,
     ManagerSales,
     SalesRow,
 )
@@ -326,6 +327,7 @@ class PortfolioService:
         # Every client line from one statement: both periods' sums, their ABC running sums
         # over the whole team, the XYZ sums of both windows and the first deal, each
         # roll-up row of the span read once; and both periods' manager totals from another.
+        clients = await repo.clients(team_id, scope)
         rows = await repo.client_figures(team_id, currency, now, prev, windows, scope)
         by_manager = await repo.manager_figures(team_id, currency, now, prev, scope)
         large = [
@@ -346,7 +348,7 @@ class PortfolioService:
         # Ranking and grouping runs in a thread, so the event loop (other members' updates,
         # the sweep) is never held by it.
         r = await asyncio.to_thread(
-            self._rank, period, scope, rows, names, by_manager, exact, windows, days
+            self._rank, period, scope, clients, rows, names, by_manager, exact, windows, days
         )
         authors = [scope] if scope is not None else sorted(names)
         deals = {manager: sales.deals for manager, sales, _prev in by_manager if sales}
@@ -394,6 +396,7 @@ class PortfolioService:
         self,
         period: Period,
         scope: int | None,
+        clients: Sequence[ClientRow],
         rows: Sequence[tuple[Any, ...]],
         names: dict[int, str],
         by_manager: Sequence[tuple[int, ManagerSales | None, ManagerSales | None]],
@@ -424,13 +427,14 @@ class PortfolioService:
         )
 
         start_day = period.start.toordinal() - EPOCH
+        figures = {row[0]: row for row in rows}
         keyed: list[tuple[int, int, str, int, ClientLine]] = []
         gained: list[ClientLine] = []
-        for row in rows:
-            client, name, manager, segment, potential = row[:5]
+        for client, name, manager, segment, potential in clients:
+            row = figures.get(client, _NO_SALES)
             first = row[-1]
-            now_rev, prev_rev = row[_NOW] or 0, row[_PREV] or 0
-            now_deals, prev_deals = row[_NOW + 3] or 0, row[_PREV + 3] or 0
+            now_rev, prev_rev = row[_NOW], row[_PREV]
+            now_deals, prev_deals = row[_NOW + 3], row[_PREV + 3]
             if not now_deals and not prev_deals and not potential:
                 continue
             now = _totals(row, _NOW, first) if now_deals else _NONE
@@ -728,10 +732,11 @@ class PortfolioService:
         return weeks, per_kind
 
 
-# Columns of `AnalyticsRepository.client_figures`: id, name, manager, segment, potential; at
-# _NOW and _PREV revenue, profit, profit_base, deals, last day, running revenue, team total;
-# at _XYZ, _WIDTH columns per window; the first deal's day number last.
-_NOW, _PREV, _XYZ, _WIDTH = 5, 12, 19, 7
+# Columns of `AnalyticsRepository.client_figures`: id; at _NOW and _PREV revenue, profit,
+# profit_base, deals, last day, running revenue, team total; at _XYZ, _WIDTH columns per
+# window; the first deal's day number last. _NO_SALES stands for a client without a row.
+_NOW, _PREV, _XYZ, _WIDTH = 1, 8, 15, 7
+_NO_SALES = (0, *[0] * (_XYZ - 1), *[None] * (2 * _WIDTH), None)
 _NONE = Totals()
 _ONE_OFF = Regularity("Z", 0)
 
