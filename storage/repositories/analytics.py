@@ -13,7 +13,6 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
-from itertools import pairwise
 from typing import Any, NamedTuple
 
 from sqlalchemy import (
@@ -71,6 +70,25 @@ def _month_number_pg(element: month_number, compiler: SQLCompiler, **kw: Any) ->
 # it, Python sums that client's months itself (`monthly_of`).
 SQUARE_SPLIT = 10**6
 SQUARE_SAFE = 10**14
+
+
+class day_span(FunctionElement[int]):  # noqa: N801 - used like a SQL function
+    """Whole days from the second DATE to the first."""
+
+    type = Integer()
+    inherit_cache = True
+
+
+@compiles(day_span, "sqlite")
+def _day_span_sqlite(element: day_span, compiler: SQLCompiler, **kw: Any) -> str:
+    later, earlier = (compiler.process(c, **kw) for c in element.clauses)
+    return f"CAST(julianday({later}) - julianday({earlier}) AS INTEGER)"
+
+
+@compiles(day_span, "postgresql")
+def _day_span_pg(element: day_span, compiler: SQLCompiler, **kw: Any) -> str:
+    later, earlier = (compiler.process(c, **kw) for c in element.clauses)
+    return f"({later} - {earlier})"
 
 
 class day_number(FunctionElement[int]):  # noqa: N801 - used like a SQL function
@@ -347,81 +365,7 @@ class AnalyticsRepository:
             return parts[0].subquery("sales")
         return union_all(*parts).subquery("sales")
 
-    # --- one statement for every client line: the report's main read ---------------------
-
-    def _spans_source(self, team_id: int, currency: str, spans: Sequence[tuple[date, date]]) -> Any:
-        """Sales in the contiguous `spans` (ascending, each closed), in minor units: one row
-        per roll-up row for the months wholly inside a span, one per deal for the days of a
-        month a span's edge cuts. Columns: client_id, manager_id, month, day, revenue,
-        profit, profit_base, deals, last_on, where `day` is a date inside the row's month
-        (`last_on`, which the period index covers, or the deal's day): a roll-up month lies
-        wholly inside or outside every span, so `day` alone tells which span a row is in."""
-        whole: list[tuple[int, int]] = []
-        cut: list[tuple[date, date]] = []
-        for start, end in spans:
-            if start > end:
-                continue
-            months, edges = split_months(start, end)
-            if months is not None:
-                if whole and whole[-1][1] + 1 == months[0]:
-                    whole[-1] = (whole[-1][0], months[1])  # adjacent: one range, one scan
-                else:
-                    whole.append(months)
-            cut.extend(edges)
-
-        def minor(column: Any) -> Any:
-            return type_coerce(column, BigInteger())
-
-        parts: list[Any] = []
-        if whole:
-            parts.append(
-                select(
-                    SalesMonth.client_id.label("client_id"),
-                    SalesMonth.manager_id.label("manager_id"),
-                    SalesMonth.month.label("month"),
-                    SalesMonth.last_on.label("day"),
-                    minor(SalesMonth.revenue).label("revenue"),
-                    minor(SalesMonth.profit).label("profit"),
-                    minor(SalesMonth.profit_base).label("profit_base"),
-                    SalesMonth.deals.label("deals"),
-                    SalesMonth.last_on.label("last_on"),
-                ).where(
-                    SalesMonth.team_id == team_id,
-                    SalesMonth.currency == currency,
-                    or_(*[SalesMonth.month.between(first, last) for first, last in whole]),
-                )
-            )
-        if cut:
-            known = Deal.profit.is_not(None)
-            parts.append(
-                select(
-                    Deal.client_id.label("client_id"),
-                    Deal.manager_id.label("manager_id"),
-                    month_number(Deal.closed_on).label("month"),
-                    Deal.closed_on.label("day"),
-                    minor(Deal.amount).label("revenue"),
-                    func.coalesce(minor(Deal.profit), 0).label("profit"),
-                    case((known, minor(Deal.amount)), else_=0).label("profit_base"),
-                    literal(1, Integer()).label("deals"),
-                    Deal.closed_on.label("last_on"),
-                ).where(
-                    Deal.team_id == team_id,
-                    Deal.currency == currency,
-                    or_(*[Deal.closed_on.between(first, last) for first, last in cut]),
-                )
-            )
-        if len(parts) == 1:
-            return parts[0].subquery("sales")
-        return union_all(*parts).subquery("sales")
-
-    @staticmethod
-    def _spans(
-        now: tuple[date, date], prev: tuple[date, date], low: date
-    ) -> list[tuple[date, date]]:
-        """[low, now's end] cut at both periods' edges, so no roll-up month straddles one."""
-        edges = sorted({low, prev[0], prev[1] + _DAY, now[0], now[1] + _DAY})
-        edges = [edge for edge in edges if low <= edge <= now[1] + _DAY]
-        return [(a, b - _DAY) for a, b in pairwise(edges)]
+    # --- every client line's numbers: a few narrow statements, merged by client ------------
 
     async def client_figures(
         self,
@@ -431,108 +375,154 @@ class AnalyticsRepository:
         prev: tuple[date, date],
         windows: Sequence[tuple[int, int]],
         manager_id: int | None,
-    ) -> Sequence[tuple[Any, ...]]:
+    ) -> list[tuple[Any, ...]]:
         """Every client of the team (or of `manager_id`) with sales in the span the report
-        reads (both periods and both XYZ windows), with all of its line's numbers, in one
-        statement reading each roll-up row of the span once; integers in minor units and
-        day numbers (`day_number`). Per row:
+        reads (both periods and both XYZ windows) and all of its line's numbers, as plain
+        integers in minor units and day numbers (`day_number`). Per row:
 
         client id;
         then for `now` and for `prev`: revenue, profit, profit_base, deals (0 when none),
         the last deal's day number (NULL when none), the running revenue in ABC's order
-        (revenue descending, equal revenue by id, over the whole team; meaningful for a
-        positive revenue only), the team's positive revenue in all;
+        (revenue descending, equal revenue by id, over the whole team; NULL when the client
+        bought nothing in the period), the team's positive revenue in all;
         then for each of the two XYZ `windows` (first, last month number), over the
         client's monthly revenue summed across closing managers: months with sales, Σv,
         Σ of h², h·l and l² (v = h·SQUARE_SPLIT + l, only for months below SQUARE_SAFE), the
-        largest month and the first month with sales;
+        largest month and the first month with sales (NULLs when no month had sales);
         then the day number of the client's first deal ever (any currency, up to now's end).
 
-        ABC ranks the whole team, so a manager's clients keep the team's classes: the
-        windows run over the team's clients, and only the scope's rows come back."""
+        Each part is the narrowest statement that answers it (a period's months only; the
+        windows' months; one index seek per client for the first deal): one statement with
+        conditional sums over the whole span costs SQLite more than all of them together.
+        ABC ranks the whole team, so a manager's clients keep the team's classes."""
+        periods = [
+            await self._period_clients(team_id, currency, start, end, manager_id)
+            for start, end in (now, prev)
+        ]
         window_first = min(first for first, _last in windows)
-        low = min(date(window_first // 12, window_first % 12 + 1, 1), prev[0])
-        src = self._spans_source(team_id, currency, self._spans(now, prev, low))
+        window_start = date(window_first // 12, window_first % 12 + 1, 1)
+        xyz = await self._window_sums(team_id, currency, window_start, now[1], manager_id, windows)
+        first = await self._first_deals(team_id, manager_id, now[1])
+        empty = [(0, 0, 0, 0, None, None, total) for _rows, total in periods]
+        no_months = (0, 0, 0, 0, 0, None, None) * len(windows)
+        (now_rows, _), (prev_rows, _) = periods
+        return [
+            (
+                client,
+                *now_rows.get(client, empty[0]),
+                *prev_rows.get(client, empty[1]),
+                *xyz.get(client, no_months),
+                first.get(client),
+            )
+            for client in now_rows.keys() | prev_rows.keys() | xyz.keys()
+        ]
+
+    def _scoped(self, column: Any, team_id: int, manager_id: int | None) -> list[Any]:
+        if manager_id is None:
+            return []
+        return [
+            column.in_(
+                select(Client.id).where(Client.team_id == team_id, Client.manager_id == manager_id)
+            )
+        ]
+
+    async def _period_clients(
+        self, team_id: int, currency: str, start: date, end: date, manager_id: int | None
+    ) -> tuple[dict[int, tuple[Any, ...]], int]:
+        """({client: (revenue, profit, profit_base, deals, last day, running revenue, team
+        total)}, team total) for the clients (of `manager_id`) who bought in the period."""
+        src = self._sales_source(team_id, currency, start, end)
         big = BigInteger()
-        in_now = and_(src.c.day >= now[0], src.c.day <= now[1])
-        in_prev = and_(src.c.day >= prev[0], src.c.day <= prev[1])
-
-        def part(cond: Any, column: Any) -> Any:
-            return cast(func.sum(case((cond, column), else_=0)), big)
-
-        months = (
+        # Grouped first, ranked outside: SQLite does not flatten a subquery into a query with
+        # a window function, so the window must see the ~10,000 grouped rows, not the
+        # ~55,000 roll-up rows.
+        grouped = (
             select(
                 src.c.client_id,
-                src.c.month,
-                cast(func.sum(src.c.revenue), big).label("v"),
-                *[
-                    each
-                    for tag, cond in (("n", in_now), ("p", in_prev))
-                    for each in (
-                        part(cond, src.c.revenue).label(f"r{tag}"),
-                        part(cond, src.c.profit).label(f"p{tag}"),
-                        part(cond, src.c.profit_base).label(f"b{tag}"),
-                        part(cond, src.c.deals).label(f"d{tag}"),
-                        func.max(case((cond, src.c.last_on), else_=None)).label(f"l{tag}"),
-                    )
-                ],
+                cast(func.sum(src.c.revenue), big).label("revenue"),
+                cast(func.sum(src.c.profit), big).label("profit"),
+                cast(func.sum(src.c.profit_base), big).label("profit_base"),
+                cast(func.sum(src.c.deals), big).label("deals"),
+                day_number(func.max(src.c.last_on)).label("last_on"),
             )
-            .group_by(src.c.client_id, src.c.month)
-            .subquery("months")
+            .group_by(src.c.client_id)
+            .subquery("per_client")
         )
-        m = months.c
-        v, month = m.v, m.month
-        low_part = v % SQUARE_SPLIT
-        high_part = (v - low_part) // SQUARE_SPLIT
+        g = grouped.c
+        positive = case((g.revenue > 0, g.revenue), else_=0)
+        ranked = select(
+            *g,
+            cast(
+                func.sum(positive).over(order_by=(g.revenue.desc(), g.client_id), rows=(None, 0)),
+                big,
+            ).label("running"),
+            cast(func.sum(positive).over(), big).label("total"),
+        ).subquery("ranked")
+        query = select(*ranked.c).where(*self._scoped(ranked.c.client_id, team_id, manager_id))
+        rows = await self._rows(query)
+        total = rows[0][-1] if rows else 0
+        return {row[0]: tuple(row[1:]) for row in rows}, total
+
+    async def _window_sums(
+        self,
+        team_id: int,
+        currency: str,
+        start: date,
+        end: date,
+        manager_id: int | None,
+        windows: Sequence[tuple[int, int]],
+    ) -> dict[int, tuple[Any, ...]]:
+        """Per client (of `manager_id`, or the team) and per window (first, last month
+        number): the sums XYZ needs, from monthly revenue summed over closing managers.
+        Σv² is taken in parts (see SQUARE_SPLIT), so no 64-bit sum can overflow; a client
+        with a month of SQUARE_SAFE or more is summed exactly by `monthly_of`."""
+        src = self._sales_source(team_id, currency, start, end)
+        # A month's revenue fits 64 bits; as BIGINT (not PostgreSQL's NUMERIC sum) the
+        # fourteen aggregates below run on plain integers.
+        per_month = select(
+            src.c.client_id, src.c.month, cast(func.sum(src.c.revenue), BigInteger()).label("v")
+        ).where(*self._scoped(src.c.client_id, team_id, manager_id))
+        months = per_month.group_by(src.c.client_id, src.c.month).subquery("months")
+        v, m = months.c.v, months.c.month
+        # v² = h²·10¹² + 2·h·l·10⁶ + l² with v = h·10⁶ + l: each part's sum stays far inside
+        # 64 bits for any month below SQUARE_SAFE (10¹⁴ minor units), and Python puts the
+        # exact square back together. (On PostgreSQL v is NUMERIC anyway, so exact there too.)
+        low = v % SQUARE_SPLIT
+        high = (v - low) // SQUARE_SPLIT
         columns: list[Any] = []
-        for tag in ("n", "p"):
-            revenue = cast(func.sum(m[f"r{tag}"]), big)
-            order = (revenue.desc(), m.client_id)
-            positive = case((revenue > 0, revenue), else_=0)
-            columns += [
-                revenue,
-                cast(func.sum(m[f"p{tag}"]), big),
-                cast(func.sum(m[f"b{tag}"]), big),
-                cast(func.sum(m[f"d{tag}"]), big),
-                day_number(func.max(m[f"l{tag}"])),
-                cast(func.sum(positive).over(order_by=order, rows=(None, 0)), big),
-                cast(func.sum(positive).over(), big),
-            ]
         for first, last in windows:
-            inside = and_(month >= first, month <= last, v > 0)
+            inside = and_(m >= first, m <= last, v > 0)
             safe = and_(inside, v < SQUARE_SAFE)
 
             def total(value: Any, when: Any = inside) -> Any:
-                return cast(func.sum(case((when, value), else_=0)), big)
+                return cast(func.sum(case((when, value), else_=0)), BigInteger())
 
             columns += [
                 func.count(case((inside, 1), else_=None)),
                 total(v),
-                total(high_part * high_part, safe),
-                total(high_part * low_part, safe),
-                total(low_part * low_part, safe),
+                total(high * high, safe),
+                total(high * low, safe),
+                total(low * low, safe),
                 func.max(case((inside, v), else_=None)),
-                func.min(case((inside, month), else_=None)),
+                func.min(case((inside, m), else_=None)),
             ]
-        per_client = select(m.client_id, *columns).group_by(m.client_id).subquery("per_client")
-        pc = per_client.c
+        rows = await self._rows(select(months.c.client_id, *columns).group_by(months.c.client_id))
+        return {row[0]: tuple(row[1:]) for row in rows}
+
+    async def _first_deals(self, team_id: int, manager_id: int | None, end: date) -> dict[int, int]:
+        """The day number of the first deal (any currency, up to `end`) of each client of
+        the team (or of `manager_id`) who has one: one (client_id, closed_on) index seek per
+        client, with no list of ids to bind."""
         first_on = (
             select(func.min(Deal.closed_on))
-            .where(Deal.client_id == pc.client_id, Deal.closed_on <= now[1])
+            .where(Deal.client_id == Client.id, Deal.closed_on <= end)
             .scalar_subquery()
         )
-        query = select(*list(pc), day_number(first_on))
+        where = [Client.team_id == team_id]
         if manager_id is not None:
-            # A list of ids to look the rows up in, not a join: SQLite would scan the
-            # materialised per-client rows once per client of the team.
-            query = query.where(
-                pc.client_id.in_(
-                    select(Client.id).where(
-                        Client.team_id == team_id, Client.manager_id == manager_id
-                    )
-                )
-            )
-        return await self._rows(query)
+            where.append(Client.manager_id == manager_id)
+        rows = await self._rows(select(Client.id, day_number(first_on)).where(*where))
+        return {cid: first for cid, first in rows if first is not None}
 
     async def manager_figures(
         self,
@@ -543,77 +533,69 @@ class AnalyticsRepository:
         manager_id: int | None,
     ) -> list[tuple[int, ManagerSales | None, ManagerSales | None]]:
         """Per closing manager (or only `manager_id`): (manager, now's sales, prev's sales),
-        both periods from one read of the roll-up; `ManagerSales` as `manager_sales`."""
-        source = self._spans_source(team_id, currency, self._spans(now, prev, prev[0]))
-        big = BigInteger()
-        conds = {
-            "n": and_(source.c.day >= now[0], source.c.day <= now[1]),
-            "p": and_(source.c.day >= prev[0], source.c.day <= prev[1]),
-        }
+        None for a period without a deal."""
+        found = [
+            {
+                row.manager_id: row
+                for row in await self.manager_sales(team_id, currency, *span, manager_id)
+            }
+            for span in (now, prev)
+        ]
+        return [
+            (manager, found[0].get(manager), found[1].get(manager))
+            for manager in found[0].keys() | found[1].keys()
+        ]
 
-        def part(cond: Any, column: Any) -> Any:
-            return cast(func.sum(case((cond, column), else_=0)), big)
-
+    async def manager_sales(
+        self, team_id: int, currency: str, start: date, end: date, manager_id: int | None
+    ) -> list[ManagerSales]:
+        """One row per closing manager (or only `manager_id`'s). Lifetimes come from each
+        client's first deal ever, found by one (client_id, closed_on) index seek per client."""
+        src = self._sales_source(team_id, currency, start, end)
         pair_query = select(
-            source.c.client_id,
-            source.c.manager_id,
-            *[
-                each
-                for tag, cond in conds.items()
-                for each in (
-                    part(cond, source.c.revenue).label(f"r{tag}"),
-                    part(cond, source.c.profit).label(f"p{tag}"),
-                    part(cond, source.c.profit_base).label(f"b{tag}"),
-                    part(cond, source.c.deals).label(f"d{tag}"),
-                    day_number(func.max(case((cond, source.c.last_on), else_=None))).label(
-                        f"l{tag}"
-                    ),
-                )
-            ],
+            src.c.client_id,
+            src.c.manager_id,
+            func.sum(src.c.revenue, type_=BigInteger()).label("revenue"),
+            func.sum(src.c.profit, type_=BigInteger()).label("profit"),
+            func.sum(src.c.profit_base, type_=BigInteger()).label("profit_base"),
+            func.sum(src.c.deals).label("deals"),
+            func.max(src.c.last_on).label("last_on"),
         )
         if manager_id is not None:
-            pair_query = pair_query.where(source.c.manager_id == manager_id)
-        pairs = pair_query.group_by(source.c.client_id, source.c.manager_id).cte("pairs")
+            pair_query = pair_query.where(src.c.manager_id == manager_id)
+        pairs = pair_query.group_by(src.c.client_id, src.c.manager_id).cte("pairs")
         buyers = select(pairs.c.client_id).distinct().subquery("buyers")
         first_on = (
             select(func.min(Deal.closed_on))
-            .where(Deal.client_id == buyers.c.client_id, Deal.closed_on <= now[1])
+            .where(Deal.client_id == buyers.c.client_id, Deal.closed_on <= end)
             .scalar_subquery()
         )
-        firsts = select(buyers.c.client_id, day_number(first_on).label("first")).subquery("firsts")
-        p = pairs.c
-        columns: list[Any] = []
-        for tag in conds:
-            bought = p[f"d{tag}"] > 0
-            columns += [
-                func.sum(p[f"r{tag}"]),
-                func.sum(p[f"p{tag}"]),
-                func.sum(p[f"b{tag}"]),
-                func.sum(p[f"d{tag}"]),
-                func.count(case((bought, 1), else_=None)),
-                func.sum(case((bought, p[f"l{tag}"] - firsts.c.first), else_=0)),
-            ]
+        firsts = select(buyers.c.client_id, first_on.label("first_on")).subquery("firsts")
         rows = await self._rows(
-            select(p.manager_id, *columns)
-            .select_from(pairs.join(firsts, firsts.c.client_id == p.client_id))
-            .group_by(p.manager_id)
-        )
-
-        def sales(manager: int, values: Sequence[Any]) -> ManagerSales | None:
-            rev, profit, base, deals, clients, days = (int(x or 0) for x in values)
-            if not deals:
-                return None
-            return ManagerSales(
-                manager,
-                Decimal(rev).scaleb(-2),
-                Decimal(profit).scaleb(-2),
-                Decimal(base).scaleb(-2),
-                deals,
-                clients,
-                days,
+            select(
+                pairs.c.manager_id,
+                func.sum(pairs.c.revenue, type_=BigInteger()),
+                func.sum(pairs.c.profit, type_=BigInteger()),
+                func.sum(pairs.c.profit_base, type_=BigInteger()),
+                func.sum(pairs.c.deals),
+                func.count(),
+                func.sum(day_span(pairs.c.last_on, firsts.c.first_on)),
             )
-
-        return [(row[0], sales(row[0], row[1:7]), sales(row[0], row[7:13])) for row in rows]
+            .select_from(pairs.join(firsts, firsts.c.client_id == pairs.c.client_id))
+            .group_by(pairs.c.manager_id)
+        )
+        return [
+            ManagerSales(
+                mid,
+                Decimal(int(rev or 0)).scaleb(-2),
+                Decimal(int(profit or 0)).scaleb(-2),
+                Decimal(int(base or 0)).scaleb(-2),
+                int(n),
+                int(clients),
+                int(days or 0),
+            )
+            for mid, rev, profit, base, n, clients, days in rows
+        ]
 
     async def monthly_of(
         self, team_id: int, currency: str, start: date, end: date, client_ids: Sequence[int]
