@@ -622,7 +622,7 @@ async def _figures_match(
                     team_id, currency, (now.start, now.end), (prev.start, prev.end), windows, scope
                 )
                 expected = _expected_clients(deals, owners, currency, now, prev, windows, scope)
-                got = _got_clients(rows)
+                got = _got_clients(rows.values())
                 assert got == expected, repr((currency, now, scope, got, expected))
                 managers = await repo.manager_figures(
                     team_id, currency, (now.start, now.end), (prev.start, prev.end), scope

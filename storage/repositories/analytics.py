@@ -171,10 +171,15 @@ class AnalyticsRepository:
                 Client.name,
                 Client.manager_id,
                 Client.segment,
-                Client.potential,
+                type_coerce(Client.potential, BigInteger()),
             ).where(*where)
         )
-        return [ClientRow._make(row) for row in rows]
+        # Kopecks to money in one step per value: the Decimal `Money` gives, at a third of
+        # its cost over a team's ten thousand clients.
+        return [
+            ClientRow(cid, name, manager, segment, None if p is None else Decimal(p).scaleb(-2))
+            for cid, name, manager, segment, p in rows
+        ]
 
     async def members(self, team_id: int) -> list[tuple[int, str, str, bool]]:
         """(id, name, role, active) of everyone who ever was in the team: history keeps names."""
@@ -375,10 +380,10 @@ class AnalyticsRepository:
         prev: tuple[date, date],
         windows: Sequence[tuple[int, int]],
         manager_id: int | None,
-    ) -> list[tuple[Any, ...]]:
+    ) -> dict[int, tuple[Any, ...]]:
         """Every client of the team (or of `manager_id`) with sales in the span the report
         reads (both periods and both XYZ windows) and all of its line's numbers, as plain
-        integers in minor units and day numbers (`day_number`). Per row:
+        integers in minor units and day numbers (`day_number`), keyed by client. Per row:
 
         client id;
         then for `now` and for `prev`: revenue, profit, profit_base, deals (0 when none),
@@ -406,8 +411,8 @@ class AnalyticsRepository:
         empty = [(0, 0, 0, 0, None, None, total) for _rows, total in periods]
         no_months = (0, 0, 0, 0, 0, None, None) * len(windows)
         (now_rows, _), (prev_rows, _) = periods
-        return [
-            (
+        return {
+            client: (
                 client,
                 *now_rows.get(client, empty[0]),
                 *prev_rows.get(client, empty[1]),
@@ -415,7 +420,7 @@ class AnalyticsRepository:
                 first.get(client),
             )
             for client in now_rows.keys() | prev_rows.keys() | xyz.keys()
-        ]
+        }
 
     def _scoped(self, column: Any, team_id: int, manager_id: int | None) -> list[Any]:
         if manager_id is None:
