@@ -5,7 +5,8 @@
 Times the report service (everything the summary shows: every section) for one manager and
 for the whole team, for the current month, quarter and year (always computed afresh: the
 current period is never cached), as p50/p95 over repeats; then an ended period served from
-the cache. Also times a hand-written SQL query set over the same roll-ups returning the core
+the cache, and the reads of the two charts (class shares over four periods, activity per
+week). Also times a hand-written SQL query set over the same roll-ups returning the core
 numbers (sales per client in the period and the previous one, revenue per client and month for
 XYZ, activity counts per author and kind, base health) and prints the ratio service / SQL.
 Targets (issue 13): p95 <= 100 ms for a manager's month, <= 200 ms for the team's month,
@@ -457,6 +458,35 @@ async def main(args: argparse.Namespace) -> None:
                 print(line)
                 if target is not None:
                     summary.append(line)
+
+        async def chart_once(scope: int | None, period: Period, which: str) -> float:
+            async with uows() as uow:
+                ctx = ServiceContext(uow, clock, Limits(), RuleDefaults(), reports=cache_off)
+                service = PortfolioService(ctx, AnalyticsSettings())
+                t = time.perf_counter()
+                if which == "quality":
+                    await service.quality_series(actor, period, scope)
+                else:
+                    await service.activity_weeks(actor, period, scope)
+                return time.perf_counter() - t
+
+        # A section's chart is read after the report: its own reads are the "more" of the
+        # target (<= 150 ms), drawing excluded (bench/charts.py times that).
+        for label, scope in (("manager", manager), ("team", None)):
+            for kind in ("M", "Y"):
+                period = current(kind, today)
+                for which in ("quality", "weeks"):
+                    await chart_once(scope, period, which)
+                    times = [await chart_once(scope, period, which) for _ in range(args.repeats)]
+                    c50, c95 = _pcts(times)
+                    line = (
+                        f"[{args.backend}] {label:7} {period.key:8} chart data {which:7} p50 "
+                        f"{c50 * 1000:7.1f} ms p95 {c95 * 1000:7.1f} ms | target p95 <= 150 ms: "
+                        + ("OK" if c95 <= 0.15 else "MISSED")
+                    )
+                    print(line)
+                    if label == "team":
+                        summary.append(line)
         print(f"[{args.backend}] targets (issue 13), load {_load()}:")
         for line in summary:
             print("  " + line)
