@@ -401,13 +401,13 @@ class AnalyticsRepository:
         conditional sums over the whole span costs SQLite more than all of them together.
         ABC ranks the whole team, so a manager's clients keep the team's classes."""
         periods = [
-            await self._period_clients(team_id, currency, start, end, manager_id)
+            await self.ranked_clients(team_id, currency, start, end, manager_id)
             for start, end in (now, prev)
         ]
         window_first = min(first for first, _last in windows)
         window_start = date(window_first // 12, window_first % 12 + 1, 1)
-        xyz = await self._window_sums(team_id, currency, window_start, now[1], manager_id, windows)
-        first = await self._first_deals(team_id, manager_id, now[1])
+        xyz = await self.window_sums(team_id, currency, window_start, now[1], manager_id, windows)
+        first = await self.first_deal_days(team_id, manager_id, now[1])
         empty = [(0, 0, 0, 0, None, None, total) for _rows, total in periods]
         no_months = (0, 0, 0, 0, 0, None, None) * len(windows)
         (now_rows, _), (prev_rows, _) = periods
@@ -431,7 +431,7 @@ class AnalyticsRepository:
             )
         ]
 
-    async def _period_clients(
+    async def ranked_clients(
         self, team_id: int, currency: str, start: date, end: date, manager_id: int | None
     ) -> tuple[dict[int, tuple[Any, ...]], int]:
         """({client: (revenue, profit, profit_base, deals, last day, running revenue, team
@@ -468,7 +468,7 @@ class AnalyticsRepository:
         total = rows[0][-1] if rows else 0
         return {row[0]: tuple(row[1:]) for row in rows}, total
 
-    async def _window_sums(
+    async def window_sums(
         self,
         team_id: int,
         currency: str,
@@ -514,7 +514,9 @@ class AnalyticsRepository:
         rows = await self._rows(select(months.c.client_id, *columns).group_by(months.c.client_id))
         return {row[0]: tuple(row[1:]) for row in rows}
 
-    async def _first_deals(self, team_id: int, manager_id: int | None, end: date) -> dict[int, int]:
+    async def first_deal_days(
+        self, team_id: int, manager_id: int | None, end: date
+    ) -> dict[int, int]:
         """The day number of the first deal (any currency, up to `end`) of each client of
         the team (or of `manager_id`) who has one: one (client_id, closed_on) index seek per
         client, with no list of ids to bind."""

@@ -34,7 +34,6 @@ from storage.repositories.analytics import (
     SQUARE_SPLIT,
     ClientRow,
     ManagerSales,
-    SalesRow,
 )
 
 ACTIVITY_KINDS = ("call", "meeting", "proposal")
@@ -420,7 +419,7 @@ class PortfolioService:
         abc_now = compute.abc_classes(compute.RankedRevenue(ranked_now, total_now), a, b)
         abc_prev = compute.abc_classes(compute.RankedRevenue(ranked_prev, total_prev), a, b)
         xyz_now, xyz_prev = (
-            _regularity(rows, exact, index, window, settings)
+            _regularity(rows, exact, _XYZ + _WIDTH * index, window, settings)
             for index, window in enumerate(windows)
         )
 
@@ -624,7 +623,11 @@ class PortfolioService:
     ) -> dict[int, list[tuple[Period, dict[str, Decimal | None]]]]:
         """Each manager's class shares over the last `points` periods of this kind, ending with
         `period`: A, B, C and X, Y, Z among their clients with a class in that period, as the
-        quality section counts them (its "now" is the last point). Keyed by member id."""
+        quality section counts them (its "now" is the last point). Keyed by member id.
+
+        Read like the report: each period's clients ranked by the database over the whole
+        team, the XYZ sums of every period's window in one statement, first deals by one
+        index seek per client; integers throughout."""
         scope = await self.scope(actor, manager_id)
         repo = self._ctx.uow.analytics
         team_id, currency = actor.team.id, actor.team.currency
@@ -632,45 +635,57 @@ class PortfolioService:
         while len(periods) < points:
             periods.insert(0, periods[0].previous())
         assigned = {row.id: row.manager_id for row in await repo.clients(team_id, scope)}
-        sales = [await repo.sales(team_id, currency, p.start, p.end) for p in periods]
+        ranked = [
+            (await repo.ranked_clients(team_id, currency, p.start, p.end, scope)) for p in periods
+        ]
         window = self._settings.xyz_months
-        first_month = month_index(periods[0].end) - window + 1
+        windows = [(month_index(p.end) - window + 1, month_index(p.end)) for p in periods]
+        first_month = min(first for first, _last in windows)
         window_start = date(first_month // 12, first_month % 12 + 1, 1)
-        monthly_rows = await repo.monthly(team_id, currency, window_start, period.end, scope)
-        buyers = {client for client, _month, _kopecks in monthly_rows}
-        buyers |= {row.client_id for rows in sales for row in rows if row.client_id in assigned}
-        first = await repo.first_deals(period.end, sorted(buyers))
+        sums = await repo.window_sums(team_id, currency, window_start, period.end, scope, windows)
+        first = await repo.first_deal_days(team_id, scope, period.end)
+        # The service's `_regularity` reads the window sums from offset 0 and the first
+        # deal's day last.
+        rows = {client: (*each, first.get(client)) for client, each in sums.items()}
+        large = sorted(
+            client
+            for client, each in sums.items()
+            if any(
+                each[_WIDTH * i + 5] is not None and each[_WIDTH * i + 5] >= SQUARE_SAFE
+                for i in range(len(windows))
+            )
+        )
+        exact = (
+            await repo.monthly_of(team_id, currency, window_start, period.end, large)
+            if large
+            else {}
+        )
         # Ranking four periods of a big team is pure Python for a while: off the event loop.
         return await asyncio.to_thread(
-            self._shares_by_period, periods, assigned, sales, monthly_rows, first
+            self._shares_by_period, periods, assigned, ranked, rows, exact, windows
         )
 
     def _shares_by_period(
         self,
         periods: Sequence[Period],
         assigned: dict[int, int],
-        sales: Sequence[Sequence[SalesRow]],
-        monthly_rows: Sequence[tuple[int, int, int]],
-        first: dict[int, date],
+        ranked: Sequence[tuple[dict[int, tuple[Any, ...]], int]],
+        rows: dict[int, tuple[Any, ...]],
+        exact: dict[int, dict[int, int]],
+        windows: Sequence[tuple[int, int]],
     ) -> dict[int, list[tuple[Period, dict[str, Decimal | None]]]]:
         settings = self._settings
-        monthly: dict[int, dict[int, int]] = defaultdict(dict)
-        for client_id, month, kopecks in monthly_rows:
-            monthly[client_id][month] = kopecks
         series: dict[int, list[tuple[Period, dict[str, Decimal | None]]]] = defaultdict(list)
         managers = set(assigned.values())
-        for each, rows in zip(periods, sales, strict=True):
+        for index, (each, (clients, total)) in enumerate(zip(periods, ranked, strict=True)):
             abc = compute.abc_classes(
-                _by_client(rows), settings.abc_a_percent, settings.abc_b_percent
+                compute.RankedRevenue(
+                    [(c, row[0], row[5]) for c, row in clients.items() if row[0] > 0], total
+                ),
+                settings.abc_a_percent,
+                settings.abc_b_percent,
             )
-            xyz = compute.xyz_classes(
-                monthly,
-                first,
-                month_index(each.end),
-                settings.xyz_months,
-                settings.xyz_x_percent,
-                settings.xyz_y_percent,
-            )
+            xyz = _regularity(rows, exact, _WIDTH * index, windows[index], settings)
             per: dict[int, list[str]] = defaultdict(list)
             for client_id, cls in abc.items():
                 if client_id in assigned:
@@ -797,7 +812,7 @@ def _manager_totals(row: ManagerSales) -> Totals:
 def _regularity(
     rows: dict[int, tuple[Any, ...]],
     exact: dict[int, dict[int, int]],
-    index: int,
+    at: int,
     window: tuple[int, int],
     settings: AnalyticsSettings,
 ) -> dict[int, Regularity]:
@@ -807,7 +822,6 @@ def _regularity(
     opens = date(window_start // 12, window_start % 12 + 1, 1).toordinal() - EPOCH
     x_num, x_den = compute.squared_ratio(settings.xyz_x_percent)
     y_num, y_den = compute.squared_ratio(settings.xyz_y_percent)
-    at = _XYZ + _WIDTH * index
     split = SQUARE_SPLIT
     out: dict[int, Regularity] = {}
     for client, row in rows.items():
@@ -843,10 +857,3 @@ def _regularity(
         else:
             out[client] = _new_regularity("Z", n, spread, total)
     return out
-
-
-def _by_client(rows: Sequence[SalesRow]) -> dict[int, Decimal]:
-    out: dict[int, Decimal] = defaultdict(lambda: ZERO)
-    for row in rows:
-        out[row.client_id] += row.revenue
-    return dict(out)
