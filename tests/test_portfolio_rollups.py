@@ -30,7 +30,7 @@ from bot.services.portfolio.periods import CUSTOM, Period, month_index, month_of
 from storage.db import create_engine, create_session_factory
 from storage.migrate import upgrade
 from storage.models import Activity, Client, Deal, Team
-from storage.repositories.analytics import EPOCH, SQUARE_SPLIT, split_months
+from storage.repositories.analytics import EPOCH, split_months
 from storage.repositories.rollups import COUNTED_KINDS
 from storage.uow import UnitOfWork, UnitOfWorkFactory
 from tests.support import services
@@ -499,7 +499,10 @@ def _expected_clients(
             running[c] = run
         for client in {d[0] for d in mine}:
             s = sums.get(client, [0, 0, 0, 0, None])
-            out.setdefault(client, []).extend([*s, running.get(client), total])
+            ranked_here = client in running
+            out.setdefault(client, []).extend(
+                [*s, running.get(client), total if ranked_here else None]
+            )
     monthly: dict[int, dict[int, int]] = {}
     for client, _m, _c, day, amount, _p in mine:
         month = month_index(day)
@@ -512,7 +515,6 @@ def _expected_clients(
                     len(values),
                     sum(values.values()),
                     sum(v * v for v in values.values()),
-                    max(values.values(), default=None),
                     min(values, default=None),
                 ]
             )
@@ -528,18 +530,16 @@ def _expected_clients(
 
 def _got_clients(rows: Any) -> dict[int, tuple[Any, ...]]:
     got: dict[int, tuple[Any, ...]] = {}
-    split = SQUARE_SPLIT
     for row in rows:
         values: list[Any] = []
         for at in (1, 8):
             revenue, profit, base, deals_, last, running, total = row[at : at + 7]
             positive = bool(revenue and revenue > 0)
             values += [revenue, profit, base, deals_, last]
-            values += [running if positive else None, total]
-        for at in (15, 22):
-            n, v, high, cross, low_, top, earliest = row[at : at + 7]
-            squares = high * split * split + 2 * cross * split + low_ if n else 0
-            values += [n, v, squares, top, earliest]
+            # The ranking (running and team total) matters only to a client it ranks.
+            values += [running if positive else None, total if positive else None]
+        for at in (15, 19):
+            values += row[at : at + 4]
         values.append(row[-1])
         got[row[0]] = tuple(values)
     return got

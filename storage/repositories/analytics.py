@@ -391,9 +391,9 @@ class AnalyticsRepository:
         (revenue descending, equal revenue by id, over the whole team; NULL when the client
         bought nothing in the period), the team's positive revenue in all;
         then for each of the two XYZ `windows` (first, last month number), over the
-        client's monthly revenue summed across closing managers: months with sales, Σv,
-        Σ of h², h·l and l² (v = h·SQUARE_SPLIT + l, only for months below SQUARE_SAFE), the
-        largest month and the first month with sales (NULLs when no month had sales);
+        client's monthly revenue summed across closing managers: months with sales, Σv, Σv²
+        (None when a month reaches SQUARE_SAFE: `monthly_of` sums those exactly) and the
+        first month with sales (None when no month had sales);
         then the day number of the client's first deal ever (any currency, up to now's end).
 
         Each part is the narrowest statement that answers it (a period's months only; the
@@ -409,7 +409,7 @@ class AnalyticsRepository:
         xyz = await self.window_sums(team_id, currency, window_start, now[1], manager_id, windows)
         first = await self.first_deal_days(team_id, manager_id, now[1])
         empty = [(0, 0, 0, 0, None, None, total) for _rows, total in periods]
-        no_months = (0, 0, 0, 0, 0, None, None) * len(windows)
+        no_months = (0, 0, 0, None) * len(windows)
         (now_rows, _), (prev_rows, _) = periods
         return {
             client: (
@@ -478,9 +478,10 @@ class AnalyticsRepository:
         windows: Sequence[tuple[int, int]],
     ) -> dict[int, tuple[Any, ...]]:
         """Per client (of `manager_id`, or the team) and per window (first, last month
-        number): the sums XYZ needs, from monthly revenue summed over closing managers.
-        Σv² is taken in parts (see SQUARE_SPLIT), so no 64-bit sum can overflow; a client
-        with a month of SQUARE_SAFE or more is summed exactly by `monthly_of`."""
+        number): (months with sales, Σv, Σv², first month with sales) each, from monthly
+        revenue summed over closing managers. Σv² is taken in parts (see SQUARE_SPLIT), so no
+        64-bit sum can overflow, and put together here; None for a client with a month of
+        SQUARE_SAFE or more, which `monthly_of` sums exactly."""
         src = self._sales_source(team_id, currency, start, end)
         # A month's revenue fits 64 bits; as BIGINT (not PostgreSQL's NUMERIC sum) the
         # fourteen aggregates below run on plain integers.
@@ -512,7 +513,21 @@ class AnalyticsRepository:
                 func.min(case((inside, m), else_=None)),
             ]
         rows = await self._rows(select(months.c.client_id, *columns).group_by(months.c.client_id))
-        return {row[0]: tuple(row[1:]) for row in rows}
+        out: dict[int, tuple[Any, ...]] = {}
+        split = SQUARE_SPLIT
+        for row in rows:
+            values: list[Any] = []
+            for at in range(1, 1 + 7 * len(windows), 7):
+                n, total_v, hh, hl, ll, top, earliest = row[at : at + 7]
+                if not n:
+                    values += (0, 0, 0, None)
+                    continue
+                squares = None
+                if top < SQUARE_SAFE:
+                    squares = hh * split * split + 2 * hl * split + ll
+                values += (n, total_v, squares, earliest)
+            out[row[0]] = tuple(values)
+        return out
 
     async def first_deal_days(
         self, team_id: int, manager_id: int | None, end: date

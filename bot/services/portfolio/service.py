@@ -30,8 +30,6 @@ from bot.services.portfolio.periods import MONTH, QUARTER, YEAR, Period, month_i
 from storage.enums import Role
 from storage.repositories.analytics import (
     EPOCH,
-    SQUARE_SAFE,
-    SQUARE_SPLIT,
     ClientRow,
     ManagerSales,
 )
@@ -329,12 +327,12 @@ class PortfolioService:
         clients = await repo.clients(team_id, scope)
         rows = await repo.client_figures(team_id, currency, now, prev, windows, scope)
         by_manager = await repo.manager_figures(team_id, currency, now, prev, scope)
-        tops = [_XYZ + _WIDTH * index + 5 for index in range(len(windows))]
+        squares = [_XYZ + _WIDTH * index + 2 for index in range(len(windows))]
         large = [
             client
             for client, row in rows.items()
-            for at in tops
-            if row[at] is not None and row[at] >= SQUARE_SAFE
+            for at in squares
+            if row[at] is None and row[at - 2]
         ]
         exact: dict[int, dict[int, int]] = {}
         if large:
@@ -642,24 +640,13 @@ class PortfolioService:
         windows = [(month_index(p.end) - window + 1, month_index(p.end)) for p in periods]
         first_month = min(first for first, _last in windows)
         window_start = date(first_month // 12, first_month % 12 + 1, 1)
-        sums = await repo.window_sums(team_id, currency, window_start, period.end, scope, windows)
         first = await repo.first_deal_days(team_id, scope, period.end)
-        # The service's `_regularity` reads the window sums from offset 0 and the first
-        # deal's day last.
-        rows = {client: (*each, first.get(client)) for client, each in sums.items()}
-        large = sorted(
-            client
-            for client, each in sums.items()
-            if any(
-                each[_WIDTH * i + 5] is not None and each[_WIDTH * i + 5] >= SQUARE_SAFE
-                for i in range(len(windows))
-            )
-        )
-        exact = (
-            await repo.monthly_of(team_id, currency, window_start, period.end, large)
-            if large
-            else {}
-        )
+        # Monthly revenue to Python, summed per window here: with four windows SQL's
+        # conditional sums cost SQLite ten times the plain read. Python's integers square
+        # exactly, so no month needs the split or the exact path.
+        monthly = await repo.monthly(team_id, currency, window_start, period.end, scope)
+        rows = _window_sums(monthly, windows, first)
+        exact: dict[int, dict[int, int]] = {}
         # Ranking four periods of a big team is pure Python for a while: off the event loop.
         return await asyncio.to_thread(
             self._shares_by_period, periods, assigned, ranked, rows, exact, windows
@@ -743,7 +730,7 @@ class PortfolioService:
 # Columns of `AnalyticsRepository.client_figures`: id; at _NOW and _PREV revenue, profit,
 # profit_base, deals, last day, running revenue, team total; at _XYZ, _WIDTH columns per
 # window; the first deal's day number last. _NO_SALES stands for a client without a row.
-_NOW, _PREV, _XYZ, _WIDTH = 1, 8, 15, 7
+_NOW, _PREV, _XYZ, _WIDTH = 1, 8, 15, 4
 _NO_SALES = (0, *[0] * (_XYZ - 1), *[None] * (2 * _WIDTH), None)
 _NONE = Totals()
 _ONE_OFF = Regularity("Z", 0)
@@ -809,6 +796,32 @@ def _manager_totals(row: ManagerSales) -> Totals:
     )
 
 
+def _window_sums(
+    monthly: Sequence[tuple[int, int, int]],
+    windows: Sequence[tuple[int, int]],
+    first: dict[int, int],
+) -> dict[int, tuple[Any, ...]]:
+    """`AnalyticsRepository.window_sums`'s rows (months with sales, Σv, Σv², first month
+    with sales, per window; the first deal's day last) from (client, month, revenue) rows."""
+    sums: dict[int, list[Any]] = {}
+    empty = [0, 0, 0, None] * len(windows)
+    for client, month, value in monthly:
+        if value <= 0:
+            continue
+        each = sums.get(client)
+        if each is None:
+            each = sums[client] = list(empty)
+        for index, (start, end) in enumerate(windows):
+            if start <= month <= end:
+                at = _WIDTH * index
+                each[at] += 1
+                each[at + 1] += value
+                each[at + 2] += value * value
+                if each[at + 3] is None or month < each[at + 3]:
+                    each[at + 3] = month
+    return {client: (*each, first.get(client)) for client, each in sums.items()}
+
+
 def _regularity(
     rows: dict[int, tuple[Any, ...]],
     exact: dict[int, dict[int, int]],
@@ -822,16 +835,13 @@ def _regularity(
     opens = date(window_start // 12, window_start % 12 + 1, 1).toordinal() - EPOCH
     x_num, x_den = compute.squared_ratio(settings.xyz_x_percent)
     y_num, y_den = compute.squared_ratio(settings.xyz_y_percent)
-    split = SQUARE_SPLIT
     out: dict[int, Regularity] = {}
     for client, row in rows.items():
         with_sales = row[at]
         if not with_sales:
             continue
-        total, high, cross, low, top, earliest = row[at + 1 : at + _WIDTH]
-        if top < SQUARE_SAFE:
-            squares = high * split * split + 2 * cross * split + low
-        else:
+        total, squares, earliest = row[at + 1 : at + _WIDTH]
+        if squares is None:
             # A month too large to square in SQL without overflow: summed here, exactly.
             squares = sum(
                 value * value
