@@ -416,9 +416,13 @@ class PortfolioService:
         a, b = settings.abc_a_percent, settings.abc_b_percent
         abc_now = compute.abc_classes(compute.RankedRevenue(ranked_now, total_now), a, b)
         abc_prev = compute.abc_classes(compute.RankedRevenue(ranked_prev, total_prev), a, b)
+        # Regularity only for the clients a period classes: a month's few buyers, not the
+        # thousands with sales somewhere in the window.
         xyz_now, xyz_prev = (
-            _regularity(rows, exact, _XYZ + _WIDTH * index, window, settings)
-            for index, window in enumerate(windows)
+            _regularity(rows, exact, _XYZ + _WIDTH * index, window, settings, classed)
+            for index, (window, classed) in enumerate(
+                zip(windows, (abc_now, abc_prev), strict=True)
+            )
         )
 
         start_day = period.start.toordinal() - EPOCH
@@ -672,7 +676,7 @@ class PortfolioService:
                 settings.abc_a_percent,
                 settings.abc_b_percent,
             )
-            xyz = _regularity(rows, exact, _WIDTH * index, windows[index], settings)
+            xyz = _regularity(rows, exact, _WIDTH * index, windows[index], settings, abc)
             per: dict[int, list[str]] = defaultdict(list)
             for client_id, cls in abc.items():
                 if client_id in assigned:
@@ -738,22 +742,43 @@ _ONE_OFF = Regularity("Z", 0)
 
 # Frozen dataclasses set each field through object.__setattr__, which costs twice what the
 # slots' own descriptors do: ~40,000 objects a team's year. These build the same objects.
-def _fast_new(cls: type[Any]) -> Any:
-    setters = [getattr(cls, name).__set__ for name in cls.__dataclass_fields__]
-    new = object.__new__
-
-    def build(*values: Any) -> Any:
-        made = new(cls)
-        for setter, value in zip(setters, values, strict=True):
-            setter(made, value)
-        return made
-
-    return build
+def _setters(cls: type[Any]) -> list[Any]:
+    return [getattr(cls, name).__set__ for name in cls.__dataclass_fields__]
 
 
-_new_totals = _fast_new(Totals)
-_new_line = _fast_new(ClientLine)
-_new_regularity = _fast_new(Regularity)
+_NEW = object.__new__
+_T = _setters(Totals)
+_L = _setters(ClientLine)
+_R = _setters(Regularity)
+
+
+def _new_totals(
+    revenue: Decimal, profit: Decimal, base: Decimal, deals: int, clients: int, lifetime: int
+) -> Totals:
+    made = _NEW(Totals)
+    _T[0](made, revenue)
+    _T[1](made, profit)
+    _T[2](made, base)
+    _T[3](made, deals)
+    _T[4](made, clients)
+    _T[5](made, lifetime)
+    return made  # type: ignore[no-any-return]
+
+
+def _new_line(*values: Any) -> ClientLine:
+    made = _NEW(ClientLine)
+    for setter, value in zip(_L, values, strict=True):
+        setter(made, value)
+    return made  # type: ignore[no-any-return]
+
+
+def _new_regularity(cls: str, months: int, spread: int | None, total: int | None) -> Regularity:
+    made = _NEW(Regularity)
+    _R[0](made, cls)
+    _R[1](made, months)
+    _R[2](made, spread)
+    _R[3](made, total)
+    return made  # type: ignore[no-any-return]
 
 
 def _totals(row: Sequence[Any], at: int, first: int | None, sums: list[int]) -> Totals:
@@ -828,6 +853,7 @@ def _regularity(
     at: int,
     window: tuple[int, int],
     settings: AnalyticsSettings,
+    only: dict[int, str] | None = None,
 ) -> dict[int, Regularity]:
     """XYZ per client over one window from the sums SQL took (compute.xyz_classes's rules:
     months before the client's first deal are not counted, a month with sales always is)."""
@@ -838,7 +864,7 @@ def _regularity(
     out: dict[int, Regularity] = {}
     for client, row in rows.items():
         with_sales = row[at]
-        if not with_sales:
+        if not with_sales or (only is not None and client not in only):
             continue
         total, squares, earliest = row[at + 1 : at + _WIDTH]
         if squares is None:
