@@ -1,17 +1,19 @@
 """`/portfolio` on a generated base: 1,000,000 activities and 100,000 deals over two years.
 
-    python -m bench.portfolio [--backend sqlite|postgres] [--scale 1.0] [--repeats 20]
+    python -m bench.portfolio [--backend sqlite|postgres] [--scale 1.0] [--repeats 20] [--keep]
 
 Times the report service (everything the summary shows: every section) for one manager and
 for the whole team, for the current month, quarter and year (always computed afresh: the
 current period is never cached), as p50/p95 over repeats; then an ended period served from
-the cache. Also times a hand-written SQL query set returning the same core numbers (revenue
-per client in the period and the previous one, revenue per client and month for XYZ, activity
-counts per author and kind, base health) and prints the ratio service / SQL.
+the cache, and the reads of the two charts (class shares over four periods, activity per
+week). Also times a hand-written SQL query set over the same roll-ups returning the core
+numbers (sales per client in the period and the previous one, revenue per client and month for
+XYZ, activity counts per author and kind, base health) and prints the ratio service / SQL.
 Targets (issue 13): p95 <= 100 ms for a manager's month, <= 200 ms for the team's month,
 <= 300 ms for the team's year, current period included, on both backends. The report reads the
 roll-ups (storage/repositories/rollups.py), rebuilt once after the base is generated.
-`--scale 0.05` makes a quick smoke run.
+`--scale 0.05` makes a quick smoke run; `--keep` generates the base once and reuses it on later
+runs (migrated to the head each time), for iterating on the code without minutes of generation.
 """
 
 from __future__ import annotations
@@ -22,21 +24,24 @@ import os
 import random
 import statistics
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as clock_time
 from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
-from sqlalchemy import insert, select, text
+from sqlalchemy import insert, inspect, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bench.generate import CITIES, FIRST, SURNAMES, client_name
-from bench.scratch_db import scratch_engine
+from bench.scratch_db import drop_kept, kept_engine, scratch_engine
 from bot.clock import FrozenClock
 from bot.config import AnalyticsSettings, Limits, RuleDefaults
 from bot.services.context import Actor, ServiceContext
 from bot.services.portfolio.cache import ReportCache
-from bot.services.portfolio.periods import Period, current
+from bot.services.portfolio.periods import Period, current, month_index
 from bot.services.portfolio.service import PortfolioService
 from storage.db import create_session_factory
 from storage.models import Client, Member, Team
@@ -219,12 +224,6 @@ async def generate(
     return team_id, manager_ids, owner_id
 
 
-def _month_sql(dialect: str, column: str) -> str:
-    if dialect == "sqlite":
-        return f"substr({column}, 1, 7)"
-    return f"to_char({column}, 'YYYY-MM')"
-
-
 async def hand_sql(
     engine: AsyncEngine,
     team_id: int,
@@ -232,62 +231,68 @@ async def hand_sql(
     period: Period,
     authors: list[int],
 ) -> int:
-    """The core numbers in plain SQL, the way one would write them by hand."""
-    dialect = engine.dialect.name
+    """The core numbers in plain SQL, the way one would write them by hand over the roll-ups
+    (`sales_months`, `activity_days`) the service reads: sales per client and closing manager
+    in the period and the previous one, revenue per client and month over both XYZ windows
+    (twelve months to each period's last), activity counts per author and kind in the team's
+    local period (whole UTC days from the roll-up, the cut hours at both ends from
+    `activities`), base health per manager."""
     previous = period.previous()
-    index = period.end.year * 12 + period.end.month - 1 - 23
-    window_start = date(index // 12, index % 12 + 1, 1)
-    scope_deals = "" if manager_id is None else " AND c.manager_id = :m"
-    # The index-friendly shape (author and kind lists): the naive `team_id = :t` makes SQLite
-    # sort a year of activities, which would flatter the service.
+    first_month = month_index(previous.end) - 11
+    scope_sales = "" if manager_id is None else " AND c.manager_id = :m"
+    join_clients = "" if manager_id is None else " JOIN clients c ON c.id = s.client_id"
     who = [manager_id] if manager_id is not None else authors
     author = f"author_id IN ({', '.join(str(int(a)) for a in who)})"
-
-    def day(value: date) -> Any:
-        return _day(engine, value)
-
-    start = datetime(period.start.year, period.start.month, period.start.day, tzinfo=UTC)
-    end = datetime(period.end.year, period.end.month, period.end.day, tzinfo=UTC) + timedelta(
-        days=1
-    )
+    kinds = "kind IN ('call', 'meeting', 'proposal')"
+    zone = ZoneInfo("Europe/Moscow")
+    start = datetime.combine(period.start, clock_time(0), zone).astimezone(UTC)
+    end = datetime.combine(period.end + timedelta(days=1), clock_time(0), zone).astimezone(UTC)
+    first_day = start.date()
+    if start != datetime.combine(first_day, clock_time(0), UTC):
+        first_day += timedelta(days=1)  # Moscow's midnight is 21:00 UTC the day before
+    last_day = end.date()
     rows = 0
     async with engine.connect() as conn:
         for p in (period, previous):
             result = await conn.execute(
                 text(
-                    "SELECT client_id, manager_id, SUM(amount), SUM(profit), COUNT(*) FROM deals "
-                    "WHERE team_id = :t AND closed_on BETWEEN :a AND :b AND currency = 'RUB' "
-                    "GROUP BY client_id, manager_id"
+                    "SELECT client_id, manager_id, SUM(revenue), SUM(profit), SUM(profit_base), "
+                    "SUM(deals) FROM sales_months WHERE team_id = :t AND currency = 'RUB' "
+                    "AND month BETWEEN :a AND :b GROUP BY client_id, manager_id"
                 ),
-                {"t": team_id, "a": day(p.start), "b": day(p.end)},
+                {"t": team_id, "a": month_index(p.start), "b": month_index(p.end)},
             )
             rows += len(result.all())
-        month = _month_sql(dialect, "d.closed_on")
         result = await conn.execute(
             text(
-                f"SELECT d.client_id, {month}, SUM(d.amount) FROM deals d "
-                "JOIN clients c ON c.id = d.client_id "
-                "WHERE d.team_id = :t AND d.closed_on BETWEEN :a AND :b AND d.currency = 'RUB'"
-                f"{scope_deals} GROUP BY d.client_id, {month}"
+                f"SELECT s.client_id, s.month, SUM(s.revenue) FROM sales_months s{join_clients} "
+                "WHERE s.team_id = :t AND s.currency = 'RUB' AND s.month BETWEEN :a AND :b"
+                f"{scope_sales} GROUP BY s.client_id, s.month"
             ),
-            {"t": team_id, "a": day(window_start), "b": day(period.end), "m": manager_id},
+            {"t": team_id, "a": first_month, "b": month_index(period.end), "m": manager_id},
         )
         rows += len(result.all())
         result = await conn.execute(
             text(
-                "SELECT author_id, kind, COUNT(*) FROM activities "
-                f"WHERE {author} AND kind IN ('call', 'meeting', 'proposal') "
-                "AND occurred_at >= :a AND occurred_at < :b "
-                "GROUP BY author_id, kind"
+                f"SELECT author_id, kind, SUM(count) FROM activity_days WHERE {author} "
+                f"AND {kinds} AND day >= :a AND day < :b GROUP BY author_id, kind"
             ),
-            {
-                "t": team_id,
-                "m": manager_id,
-                "a": _moment(engine, start),
-                "b": _moment(engine, end),
-            },
+            {"a": _day(engine, first_day), "b": _day(engine, last_day)},
         )
         rows += len(result.all())
+        for low, high in (
+            (start, datetime.combine(first_day, clock_time(0), UTC)),
+            (datetime.combine(last_day, clock_time(0), UTC), end),
+        ):
+            result = await conn.execute(
+                text(
+                    f"SELECT author_id, kind, COUNT(*) FROM activities WHERE {author} "
+                    f"AND {kinds} AND occurred_at >= :a AND occurred_at < :b "
+                    "GROUP BY author_id, kind"
+                ),
+                {"a": _moment(engine, low), "b": _moment(engine, high)},
+            )
+            rows += len(result.all())
         month_ago = _moment(engine, NOW - timedelta(days=30))
         result = await conn.execute(
             text(
@@ -316,37 +321,87 @@ def _pcts(samples: list[float]) -> tuple[float, float]:
     return statistics.median(ordered), p95
 
 
+# Marks a kept base as fully generated (roll-ups included): a run killed halfway leaves none.
+DONE_MARK = "bench_portfolio_done"
+
+
+async def _kept_ids(engine: AsyncEngine) -> tuple[int, list[int], int] | None:
+    """(team, managers, owner) of a kept base that was generated to the end, else None."""
+    async with engine.connect() as conn:
+        names = await conn.run_sync(lambda sync: inspect(sync).get_table_names())
+        if DONE_MARK not in names:
+            return None
+        team_id = (await conn.execute(select(Team.id).where(Team.name == "Bench Co"))).scalar_one()
+        rows = (
+            await conn.execute(
+                select(Member.id, Member.role).where(Member.team_id == team_id).order_by(Member.id)
+            )
+        ).all()
+    owner_id = next(r.id for r in rows if r.role == "owner")
+    return team_id, [r.id for r in rows if r.role != "owner"], owner_id
+
+
+@asynccontextmanager
+async def _engine(args: argparse.Namespace) -> AsyncIterator[AsyncEngine]:
+    extra = {"command_timeout": GENERATION_TIMEOUT} if args.backend == "postgres" else {}
+    if not args.keep:
+        async with scratch_engine(args.backend, "portfolio", **extra) as engine:
+            yield engine
+        return
+    name = f"portfolio_s{args.scale:g}_m{args.managers}".replace(".", "_")
+    async with kept_engine(args.backend, name, **extra) as engine:
+        if await _kept_ids(engine) is not None:
+            yield engine
+            return
+    # Missing or half-generated: from scratch.
+    await drop_kept(args.backend, name)
+    async with kept_engine(args.backend, name, **extra) as engine:
+        yield engine
+
+
+async def _fill(engine: AsyncEngine, args: argparse.Namespace) -> tuple[int, list[int], int]:
+    scale = args.scale
+    t0 = time.perf_counter()
+    team_id, manager_ids, owner_id = await generate(
+        engine,
+        managers=args.managers,
+        clients=max(int(10_000 * scale), 50),
+        activities=int(1_000_000 * scale),
+        deals=int(100_000 * scale),
+    )
+    fill = time.perf_counter() - t0
+    print(
+        f"[{args.backend}] base: {args.managers} managers, {max(int(10_000 * scale), 50)} "
+        f"clients, {int(1_000_000 * scale)} activities, {int(100_000 * scale)} deals over "
+        f"2 years (filled in {fill:.1f} s)"
+    )
+    uows = UnitOfWorkFactory(create_session_factory(engine))
+    # The base was written around the repositories (COPY): the roll-ups are built the way
+    # `python -m bot rollups rebuild` builds them, which is also what a migration's fill costs.
+    t0 = time.perf_counter()
+    async with uows() as uow:
+        sales_rows, day_rows = await uow.rollups.rebuild()
+        await uow.commit()
+    async with engine.begin() as conn:
+        await conn.execute(text("ANALYZE"))
+        await conn.execute(text(f"CREATE TABLE {DONE_MARK} (done INTEGER)"))
+    print(
+        f"[{args.backend}] roll-ups rebuilt in {time.perf_counter() - t0:.1f} s: "
+        f"{sales_rows} client-months, {day_rows} member-days"
+    )
+    return team_id, manager_ids, owner_id
+
+
 async def main(args: argparse.Namespace) -> None:
     scale = args.scale
-    extra = {"command_timeout": GENERATION_TIMEOUT} if args.backend == "postgres" else {}
-    async with scratch_engine(args.backend, "portfolio", **extra) as engine:
-        t0 = time.perf_counter()
-        team_id, manager_ids, owner_id = await generate(
-            engine,
-            managers=args.managers,
-            clients=max(int(10_000 * scale), 50),
-            activities=int(1_000_000 * scale),
-            deals=int(100_000 * scale),
-        )
-        fill = time.perf_counter() - t0
-        print(
-            f"[{args.backend}] base: {args.managers} managers, {max(int(10_000 * scale), 50)} "
-            f"clients, {int(1_000_000 * scale)} activities, {int(100_000 * scale)} deals over "
-            f"2 years (filled in {fill:.1f} s)"
-        )
+    async with _engine(args) as engine:
+        kept = await _kept_ids(engine) if args.keep else None
+        if kept is not None:
+            team_id, manager_ids, owner_id = kept
+            print(f"[{args.backend}] base: kept from an earlier run (--keep), scale {scale:g}")
+        else:
+            team_id, manager_ids, owner_id = await _fill(engine, args)
         uows = UnitOfWorkFactory(create_session_factory(engine))
-        # The base was written around the repositories (COPY): the roll-ups are built the way
-        # `python -m bot rollups rebuild` builds them, which is also what a migration's fill costs.
-        t0 = time.perf_counter()
-        async with uows() as uow:
-            sales_rows, day_rows = await uow.rollups.rebuild()
-            await uow.commit()
-        async with engine.begin() as conn:
-            await conn.execute(text("ANALYZE"))
-        print(
-            f"[{args.backend}] roll-ups rebuilt in {time.perf_counter() - t0:.1f} s: "
-            f"{sales_rows} client-months, {day_rows} member-days"
-        )
         clock = FrozenClock(NOW)
         manager = manager_ids[0]
         async with uows() as uow:
@@ -403,6 +458,35 @@ async def main(args: argparse.Namespace) -> None:
                 print(line)
                 if target is not None:
                     summary.append(line)
+
+        async def chart_once(scope: int | None, period: Period, which: str) -> float:
+            async with uows() as uow:
+                ctx = ServiceContext(uow, clock, Limits(), RuleDefaults(), reports=cache_off)
+                service = PortfolioService(ctx, AnalyticsSettings())
+                t = time.perf_counter()
+                if which == "quality":
+                    await service.quality_series(actor, period, scope)
+                else:
+                    await service.activity_weeks(actor, period, scope)
+                return time.perf_counter() - t
+
+        # A section's chart is read after the report: its own reads are the "more" of the
+        # target (<= 150 ms), drawing excluded (bench/charts.py times that).
+        for label, scope in (("manager", manager), ("team", None)):
+            for kind in ("M", "Y"):
+                period = current(kind, today)
+                for which in ("quality", "weeks"):
+                    await chart_once(scope, period, which)
+                    times = [await chart_once(scope, period, which) for _ in range(args.repeats)]
+                    c50, c95 = _pcts(times)
+                    line = (
+                        f"[{args.backend}] {label:7} {period.key:8} chart data {which:7} p50 "
+                        f"{c50 * 1000:7.1f} ms p95 {c95 * 1000:7.1f} ms | target p95 <= 150 ms: "
+                        + ("OK" if c95 <= 0.15 else "MISSED")
+                    )
+                    print(line)
+                    if label == "team":
+                        summary.append(line)
         print(f"[{args.backend}] targets (issue 13), load {_load()}:")
         for line in summary:
             print("  " + line)
@@ -422,4 +506,10 @@ if __name__ == "__main__":
     parser.add_argument("--scale", type=float, default=1.0)
     parser.add_argument("--managers", type=int, default=20)
     parser.add_argument("--repeats", type=int, default=20)
+    parser.add_argument(
+        "--keep",
+        action="store_true",
+        help="keep the generated base under a stable name and reuse it on the next run "
+        "(same backend, scale and managers); bench.scratch_db.drop_kept removes it",
+    )
     asyncio.run(main(parser.parse_args()))

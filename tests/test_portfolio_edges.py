@@ -25,7 +25,7 @@ from bot.services.portfolio.periods import month_of, quarter_of, year_of
 from bot.services.portfolio.service import PortfolioService
 from bot.telegram.callbacks import PortfolioAct, PortfolioView
 from storage.db import create_session_factory
-from storage.models import Activity, Client, Member, Team
+from storage.models import Client, Member, Team
 from storage.uow import UnitOfWork, UnitOfWorkFactory
 from tests.support import portfolio_data
 from tests.support.builders import NOW, TeamSpec
@@ -120,16 +120,15 @@ async def test_weekly_activity_counts_weeks_in_the_teams_zone(data):  # type: ig
     async with uows() as uow:
         # Monday 9 November 01:00 in Moscow is Sunday 8 November 22:00 UTC: the week of the 9th.
         monday = datetime.combine(date(2026, 11, 9), time(1), MSK).astimezone(UTC)
-        uow.session.add(
-            Activity(
-                team_id=team.team_id,
-                client_id=team.clients["Alpha"],
-                author_id=team.ivanov,
-                kind="call",
-                outcome="done",
-                text=None,
-                occurred_at=monday,
-            )
+        # Through the storage function the bot uses: it keeps the day roll-up the chart reads.
+        await uow.activities.add(
+            team_id=team.team_id,
+            client_id=team.clients["Alpha"],
+            author_id=team.ivanov,
+            kind="call",
+            outcome="done",
+            text=None,
+            occurred_at=monday,
         )
         await uow.commit()
     async with uows() as uow:

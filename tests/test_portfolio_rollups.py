@@ -26,10 +26,11 @@ from hypothesis import strategies as st
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bot.services.portfolio.periods import CUSTOM, Period, month_index, month_of
 from storage.db import create_engine, create_session_factory
 from storage.migrate import upgrade
 from storage.models import Activity, Client, Deal, Team
-from storage.repositories.analytics import split_months
+from storage.repositories.analytics import EPOCH, split_months
 from storage.repositories.rollups import COUNTED_KINDS
 from storage.uow import UnitOfWork, UnitOfWorkFactory
 from tests.support import services
@@ -299,6 +300,7 @@ async def test_any_writes_leave_the_rollups_equal_to_the_raw_rows(
         found = await uow.rollups.check(team_id)
         assert found.ok, (found.sales_wrong, found.days_wrong)
         await _reads_match(uow, team_id, members, span, zone)
+        await _figures_match(uow, team_id, members, span, zone)
 
 
 async def test_rebuild_repairs_and_check_names_what_differs(engine: AsyncEngine) -> None:
@@ -441,3 +443,200 @@ async def test_the_migration_fills_the_rollups_from_existing_rows(
         sales, days_ = await uow.rollups.counts(team_id)
         assert sales == found.sales_rows > 4
         assert days_ == found.day_rows > 4
+
+
+# --- the report's one-statement reads against the raw deals ------------------------------------
+
+
+def _day_number(day: date) -> int:
+    return day.toordinal() - EPOCH
+
+
+async def _raw_deals(
+    uow: UnitOfWork, team_id: int
+) -> list[tuple[int, int, str, date, int, int | None]]:
+    rows = await uow.session.execute(
+        select(
+            Deal.client_id, Deal.manager_id, Deal.currency, Deal.closed_on, Deal.amount, Deal.profit
+        ).where(Deal.team_id == team_id)
+    )
+    return [
+        (c, m, cur, day, int(amount * 100), None if profit is None else int(profit * 100))
+        for c, m, cur, day, amount, profit in rows
+    ]
+
+
+def _expected_clients(
+    deals: list[tuple[int, int, str, date, int, int | None]],
+    owners: dict[int, int],
+    currency: str,
+    now: Period,
+    prev: Period,
+    windows: list[tuple[int, int]],
+    scope: int | None,
+) -> dict[int, tuple[Any, ...]]:
+    """`client_figures`' columns (after id, name, manager, segment, potential) recomputed
+    from the raw deals with plain Python; squares whole, as the service assembles them."""
+    window_first = min(first for first, _last in windows)
+    low = min(date(window_first // 12, window_first % 12 + 1, 1), prev.start)
+    mine = [d for d in deals if d[2] == currency and low <= d[3] <= now.end]
+    out: dict[int, list[Any]] = {}
+    for period in (now, prev):
+        sums: dict[int, list[Any]] = {}
+        for client, _m, _c, day, amount, profit in mine:
+            if period.start <= day <= period.end:
+                s = sums.setdefault(client, [0, 0, 0, 0, None])
+                s[0] += amount
+                s[1] += profit or 0
+                s[2] += amount if profit is not None else 0
+                s[3] += 1
+                s[4] = max(s[4] or 0, _day_number(day))
+        ranked = sorted((c for c in sums if sums[c][0] > 0), key=lambda c: (-sums[c][0], c))
+        total = sum(sums[c][0] for c in ranked)
+        running, run = {}, 0
+        for c in ranked:
+            run += sums[c][0]
+            running[c] = run
+        for client in {d[0] for d in mine}:
+            s = sums.get(client, [0, 0, 0, 0, None])
+            ranked_here = client in running
+            out.setdefault(client, []).extend(
+                [*s, running.get(client), total if ranked_here else None]
+            )
+    monthly: dict[int, dict[int, int]] = {}
+    for client, _m, _c, day, amount, _p in mine:
+        month = month_index(day)
+        monthly.setdefault(client, {})[month] = monthly.get(client, {}).get(month, 0) + amount
+    for first, last in windows:
+        for client, months in monthly.items():
+            values = {m: v for m, v in months.items() if first <= m <= last and v > 0}
+            out[client].extend(
+                [
+                    len(values),
+                    sum(values.values()),
+                    sum(v * v for v in values.values()),
+                    min(values, default=None),
+                ]
+            )
+    for client in out:
+        ever = [d[3] for d in deals if d[0] == client and d[3] <= now.end]
+        out[client].append(_day_number(min(ever)))
+    return {
+        client: tuple(values)
+        for client, values in out.items()
+        if scope is None or owners.get(client) == scope
+    }
+
+
+def _got_clients(rows: Any) -> dict[int, tuple[Any, ...]]:
+    got: dict[int, tuple[Any, ...]] = {}
+    for row in rows:
+        values: list[Any] = []
+        for at in (1, 8):
+            revenue, profit, base, deals_, last, running, total = row[at : at + 7]
+            positive = bool(revenue and revenue > 0)
+            values += [revenue, profit, base, deals_, last]
+            # The ranking (running and team total) matters only to a client it ranks.
+            values += [running if positive else None, total if positive else None]
+        for at in (15, 19):
+            values += row[at : at + 4]
+        values.append(row[-1])
+        got[row[0]] = tuple(values)
+    return got
+
+
+def _expected_managers(
+    deals: list[tuple[int, int, str, date, int, int | None]],
+    currency: str,
+    now: Period,
+    prev: Period,
+    scope: int | None,
+) -> dict[int, tuple[Any, ...]]:
+    first_ever: dict[int, date] = {}
+    for client, _m, _c, day, _a, _p in deals:
+        if day <= now.end:
+            first_ever[client] = min(first_ever.get(client, day), day)
+    out: dict[int, list[Any]] = {}
+    for index, period in enumerate((now, prev)):
+        pairs: dict[tuple[int, int], list[Any]] = {}
+        for client, manager, cur, day, amount, profit in deals:
+            if cur != currency or not period.start <= day <= period.end:
+                continue
+            if scope is not None and manager != scope:
+                continue
+            s = pairs.setdefault((client, manager), [0, 0, 0, 0, day])
+            s[0] += amount
+            s[1] += profit or 0
+            s[2] += amount if profit is not None else 0
+            s[3] += 1
+            s[4] = max(s[4], day)
+        per: dict[int, list[int]] = {}
+        for (client, manager), (rev, profit, base, n, last) in pairs.items():
+            t = per.setdefault(manager, [0, 0, 0, 0, 0, 0])
+            for i, value in enumerate((rev, profit, base, n, 1, (last - first_ever[client]).days)):
+                t[i] += value
+        for manager, t in per.items():
+            out.setdefault(manager, [None, None])[index] = tuple(t)
+    return {manager: tuple(v) for manager, v in out.items()}
+
+
+def _got_managers(rows: Any) -> dict[int, tuple[Any, ...]]:
+    def plain(sales: Any) -> tuple[int, ...] | None:
+        if sales is None:
+            return None
+        return (
+            int(sales.revenue * 100),
+            int(sales.profit * 100),
+            int(sales.profit_base * 100),
+            sales.deals,
+            sales.clients,
+            sales.lifetime_days,
+        )
+
+    return {manager: (plain(now), plain(prev)) for manager, now, prev in rows if now or prev}
+
+
+async def _figures_match(
+    uow: UnitOfWork, team_id: int, members: list[int], span: list[date], zone: str
+) -> None:
+    """The report's reads (`client_figures`, `manager_figures`, `activity_weeks`) equal
+    plain recomputations from the raw rows, for a span cut anywhere and its month."""
+    repo = uow.analytics
+    deals = await _raw_deals(uow, team_id)
+    owners = dict(
+        (
+            await uow.session.execute(
+                select(Client.id, Client.manager_id).where(Client.team_id == team_id)
+            )
+        ).all()
+    )
+    for now in (Period(CUSTOM, span[0], span[1]), month_of(span[0])):
+        prev = now.previous()
+        windows = [
+            (month_index(now.end) - 11, month_index(now.end)),
+            (month_index(prev.end) - 11, month_index(prev.end)),
+        ]
+        for currency in ("RUB", "USD"):
+            for scope in (None, members[1]):
+                rows = await repo.client_figures(
+                    team_id, currency, (now.start, now.end), (prev.start, prev.end), windows, scope
+                )
+                expected = _expected_clients(deals, owners, currency, now, prev, windows, scope)
+                got = _got_clients(rows.values())
+                assert got == expected, repr((currency, now, scope, got, expected))
+                managers = await repo.manager_figures(
+                    team_id, currency, (now.start, now.end), (prev.start, prev.end), scope
+                )
+                assert _got_managers(managers) == _expected_managers(
+                    deals, currency, now, prev, scope
+                ), (currency, now, scope)
+        tz = ZoneInfo(zone)
+        monday = now.start - timedelta(days=now.start.weekday())
+        weeks = [monday + timedelta(weeks=n) for n in range((now.end - monday).days // 7 + 1)]
+        edges = [datetime.combine(now.start, time(0), tz).astimezone(UTC)]
+        edges += [datetime.combine(week, time(0), tz).astimezone(UTC) for week in weeks[1:]]
+        edges.append(datetime.combine(now.end + timedelta(days=1), time(0), tz).astimezone(UTC))
+        kinds = (*COUNTED_KINDS, "note")
+        counted = await repo.activity_weeks(members, kinds, edges)
+        raw = await repo._activity_weeks_raw(members, kinds, edges)
+        assert counted == raw, (zone, now)

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import (
     BigInteger,
@@ -23,6 +23,7 @@ from sqlalchemy import (
     cast,
     func,
     literal,
+    or_,
     select,
     type_coerce,
     union_all,
@@ -90,8 +91,31 @@ def _day_span_pg(element: day_span, compiler: SQLCompiler, **kw: Any) -> str:
     return f"({later} - {earlier})"
 
 
-@dataclass(frozen=True, slots=True)
-class ClientRow:
+class day_number(FunctionElement[int]):  # noqa: N801 - used like a SQL function
+    """Days from 1970-01-01 to a DATE: dates as consecutive integers, so lifetimes and
+    comparisons are integer arithmetic in Python (no date parsing per row)."""
+
+    type = Integer()
+    inherit_cache = True
+
+
+@compiles(day_number, "sqlite")
+def _day_number_sqlite(element: day_number, compiler: SQLCompiler, **kw: Any) -> str:
+    # julianday('1970-01-01') is 2440587.5, and so ends every date's julian day: exact.
+    column = compiler.process(element.clauses, **kw)
+    return f"CAST(julianday({column}) - 2440587.5 AS INTEGER)"
+
+
+@compiles(day_number, "postgresql")
+def _day_number_pg(element: day_number, compiler: SQLCompiler, **kw: Any) -> str:
+    column = compiler.process(element.clauses, **kw)
+    return f"({column} - DATE '1970-01-01')"
+
+
+EPOCH = date(1970, 1, 1).toordinal()
+
+
+class ClientRow(NamedTuple):
     id: int
     name: str
     manager_id: int
@@ -147,10 +171,15 @@ class AnalyticsRepository:
                 Client.name,
                 Client.manager_id,
                 Client.segment,
-                Client.potential,
+                type_coerce(Client.potential, BigInteger()),
             ).where(*where)
         )
-        return [ClientRow(*row) for row in rows]
+        # Kopecks to money in one step per value: the Decimal `Money` gives, at a third of
+        # its cost over a team's ten thousand clients.
+        return [
+            ClientRow(cid, name, manager, segment, None if p is None else Decimal(p).scaleb(-2))
+            for cid, name, manager, segment, p in rows
+        ]
 
     async def members(self, team_id: int) -> list[tuple[int, str, str, bool]]:
         """(id, name, role, active) of everyone who ever was in the team: history keeps names."""
@@ -341,45 +370,202 @@ class AnalyticsRepository:
             return parts[0].subquery("sales")
         return union_all(*parts).subquery("sales")
 
-    async def client_sales(
-        self, team_id: int, currency: str, start: date, end: date
-    ) -> list[ClientSales]:
-        """One row per client of the team who bought in the period, in ABC's order (revenue
-        descending, equal revenue by id), each with the running revenue up to itself: ABC's
-        ranking done by the database, in exact minor units."""
+    # --- every client line's numbers: a few narrow statements, merged by client ------------
+
+    async def client_figures(
+        self,
+        team_id: int,
+        currency: str,
+        now: tuple[date, date],
+        prev: tuple[date, date],
+        windows: Sequence[tuple[int, int]],
+        manager_id: int | None,
+    ) -> dict[int, tuple[Any, ...]]:
+        """Every client of the team (or of `manager_id`) with sales in the span the report
+        reads (both periods and both XYZ windows) and all of its line's numbers, as plain
+        integers in minor units and day numbers (`day_number`), keyed by client. Per row:
+
+        client id;
+        then for `now` and for `prev`: revenue, profit, profit_base, deals (0 when none),
+        the last deal's day number (NULL when none), the running revenue in ABC's order
+        (revenue descending, equal revenue by id, over the whole team; NULL when the client
+        bought nothing in the period), the team's positive revenue in all;
+        then for each of the two XYZ `windows` (first, last month number), over the
+        client's monthly revenue summed across closing managers: months with sales, Σv, Σv²
+        (None when a month reaches SQUARE_SAFE: `monthly_of` sums those exactly) and the
+        first month with sales (None when no month had sales);
+        then the day number of the client's first deal ever (any currency, up to now's end).
+
+        Each part is the narrowest statement that answers it (a period's months only; the
+        windows' months; one index seek per client for the first deal): one statement with
+        conditional sums over the whole span costs SQLite more than all of them together.
+        ABC ranks the whole team, so a manager's clients keep the team's classes."""
+        periods = [
+            await self.ranked_clients(team_id, currency, start, end, manager_id)
+            for start, end in (now, prev)
+        ]
+        window_first = min(first for first, _last in windows)
+        window_start = date(window_first // 12, window_first % 12 + 1, 1)
+        xyz = await self.window_sums(team_id, currency, window_start, now[1], manager_id, windows)
+        first = await self.first_deal_days(team_id, manager_id, now[1])
+        empty = [(0, 0, 0, 0, None, None, total) for _rows, total in periods]
+        no_months = (0, 0, 0, None) * len(windows)
+        (now_rows, _), (prev_rows, _) = periods
+        return {
+            client: (
+                client,
+                *now_rows.get(client, empty[0]),
+                *prev_rows.get(client, empty[1]),
+                *xyz.get(client, no_months),
+                first.get(client),
+            )
+            for client in now_rows.keys() | prev_rows.keys() | xyz.keys()
+        }
+
+    def _scoped(self, column: Any, team_id: int, manager_id: int | None) -> list[Any]:
+        if manager_id is None:
+            return []
+        return [
+            column.in_(
+                select(Client.id).where(Client.team_id == team_id, Client.manager_id == manager_id)
+            )
+        ]
+
+    async def ranked_clients(
+        self, team_id: int, currency: str, start: date, end: date, manager_id: int | None
+    ) -> tuple[dict[int, tuple[Any, ...]], int]:
+        """({client: (revenue, profit, profit_base, deals, last day, running revenue, team
+        total)}, team total) for the clients (of `manager_id`) who bought in the period."""
         src = self._sales_source(team_id, currency, start, end)
+        big = BigInteger()
         # Grouped first, ranked outside: SQLite does not flatten a subquery into a query with
         # a window function, so the window must see the ~10,000 grouped rows, not the
         # ~55,000 roll-up rows.
         grouped = (
             select(
                 src.c.client_id,
-                func.sum(src.c.revenue, type_=BigInteger()).label("revenue"),
-                func.sum(src.c.profit, type_=BigInteger()).label("profit"),
-                func.sum(src.c.profit_base, type_=BigInteger()).label("profit_base"),
-                func.sum(src.c.deals).label("deals"),
-                func.max(src.c.last_on).label("last_on"),
+                cast(func.sum(src.c.revenue), big).label("revenue"),
+                cast(func.sum(src.c.profit), big).label("profit"),
+                cast(func.sum(src.c.profit_base), big).label("profit_base"),
+                cast(func.sum(src.c.deals), big).label("deals"),
+                day_number(func.max(src.c.last_on)).label("last_on"),
             )
             .group_by(src.c.client_id)
             .subquery("per_client")
         )
-        order = (grouped.c.revenue.desc(), grouped.c.client_id)
-        running = func.sum(grouped.c.revenue, type_=BigInteger()).over(
-            order_by=order, rows=(None, 0)
+        g = grouped.c
+        positive = case((g.revenue > 0, g.revenue), else_=0)
+        ranked = select(
+            *g,
+            cast(
+                func.sum(positive).over(order_by=(g.revenue.desc(), g.client_id), rows=(None, 0)),
+                big,
+            ).label("running"),
+            cast(func.sum(positive).over(), big).label("total"),
+        ).subquery("ranked")
+        query = select(*ranked.c).where(*self._scoped(ranked.c.client_id, team_id, manager_id))
+        rows = await self._rows(query)
+        total = rows[0][-1] if rows else 0
+        return {row[0]: tuple(row[1:]) for row in rows}, total
+
+    async def window_sums(
+        self,
+        team_id: int,
+        currency: str,
+        start: date,
+        end: date,
+        manager_id: int | None,
+        windows: Sequence[tuple[int, int]],
+    ) -> dict[int, tuple[Any, ...]]:
+        """Per client (of `manager_id`, or the team) and per window (first, last month
+        number): (months with sales, Σv, Σv², first month with sales) each, from monthly
+        revenue summed over closing managers. Σv² is taken in parts (see SQUARE_SPLIT), so no
+        64-bit sum can overflow, and put together here; None for a client with a month of
+        SQUARE_SAFE or more, which `monthly_of` sums exactly."""
+        src = self._sales_source(team_id, currency, start, end)
+        # A month's revenue fits 64 bits; as BIGINT (not PostgreSQL's NUMERIC sum) the
+        # fourteen aggregates below run on plain integers.
+        per_month = select(
+            src.c.client_id, src.c.month, cast(func.sum(src.c.revenue), BigInteger()).label("v")
+        ).where(*self._scoped(src.c.client_id, team_id, manager_id))
+        months = per_month.group_by(src.c.client_id, src.c.month).subquery("months")
+        v, m = months.c.v, months.c.month
+        # v² = h²·10¹² + 2·h·l·10⁶ + l² with v = h·10⁶ + l: each part's sum stays far inside
+        # 64 bits for any month below SQUARE_SAFE (10¹⁴ minor units), and Python puts the
+        # exact square back together. (On PostgreSQL v is NUMERIC anyway, so exact there too.)
+        low = v % SQUARE_SPLIT
+        high = (v - low) // SQUARE_SPLIT
+        columns: list[Any] = []
+        for first, last in windows:
+            inside = and_(m >= first, m <= last, v > 0)
+            safe = and_(inside, v < SQUARE_SAFE)
+
+            def total(value: Any, when: Any = inside) -> Any:
+                return cast(func.sum(case((when, value), else_=0)), BigInteger())
+
+            columns += [
+                func.count(case((inside, 1), else_=None)),
+                total(v),
+                total(high * high, safe),
+                total(high * low, safe),
+                total(low * low, safe),
+                func.max(case((inside, v), else_=None)),
+                func.min(case((inside, m), else_=None)),
+            ]
+        rows = await self._rows(select(months.c.client_id, *columns).group_by(months.c.client_id))
+        out: dict[int, tuple[Any, ...]] = {}
+        split = SQUARE_SPLIT
+        for row in rows:
+            values: list[Any] = []
+            for at in range(1, 1 + 7 * len(windows), 7):
+                n, total_v, hh, hl, ll, top, earliest = row[at : at + 7]
+                if not n:
+                    values += (0, 0, 0, None)
+                    continue
+                squares = None
+                if top < SQUARE_SAFE:
+                    squares = hh * split * split + 2 * hl * split + ll
+                values += (n, total_v, squares, earliest)
+            out[row[0]] = tuple(values)
+        return out
+
+    async def first_deal_days(
+        self, team_id: int, manager_id: int | None, end: date
+    ) -> dict[int, int]:
+        """The day number of the first deal (any currency, up to `end`) of each client of
+        the team (or of `manager_id`) who has one: one (client_id, closed_on) index seek per
+        client, with no list of ids to bind."""
+        first_on = (
+            select(func.min(Deal.closed_on))
+            .where(Deal.client_id == Client.id, Deal.closed_on <= end)
+            .scalar_subquery()
         )
-        rows = await self._rows(select(*grouped.c, running).order_by(*order))
+        where = [Client.team_id == team_id]
+        if manager_id is not None:
+            where.append(Client.manager_id == manager_id)
+        rows = await self._rows(select(Client.id, day_number(first_on)).where(*where))
+        return {cid: first for cid, first in rows if first is not None}
+
+    async def manager_figures(
+        self,
+        team_id: int,
+        currency: str,
+        now: tuple[date, date],
+        prev: tuple[date, date],
+        manager_id: int | None,
+    ) -> list[tuple[int, ManagerSales | None, ManagerSales | None]]:
+        """Per closing manager (or only `manager_id`): (manager, now's sales, prev's sales),
+        None for a period without a deal."""
+        found = [
+            {
+                row.manager_id: row
+                for row in await self.manager_sales(team_id, currency, *span, manager_id)
+            }
+            for span in (now, prev)
+        ]
         return [
-            ClientSales(
-                cid,
-                Decimal(int(rev)).scaleb(-2),
-                Decimal(int(profit or 0)).scaleb(-2),
-                Decimal(int(base or 0)).scaleb(-2),
-                int(n),
-                _as_date(last),
-                int(rev),
-                int(run),
-            )
-            for cid, rev, profit, base, n, last, run in rows
+            (manager, found[0].get(manager), found[1].get(manager))
+            for manager in found[0].keys() | found[1].keys()
         ]
 
     async def manager_sales(
@@ -433,75 +619,6 @@ class AnalyticsRepository:
             for mid, rev, profit, base, n, clients, days in rows
         ]
 
-    async def month_sums(
-        self,
-        team_id: int,
-        currency: str,
-        start: date,
-        end: date,
-        manager_id: int | None,
-        windows: Sequence[tuple[int, int]],
-    ) -> dict[int, list[MonthSums | None]]:
-        """Per client (of `manager_id`, or the team) and per window (first, last month
-        number): the sums XYZ needs, from monthly revenue summed over closing managers.
-        Σv² is taken in parts (see SQUARE_SPLIT), so no 64-bit sum can overflow; a client
-        with a month of SQUARE_SAFE or more gets `squares=None` and is summed exactly by
-        `monthly_of`. None for a window without sales."""
-        src = self._sales_source(team_id, currency, start, end)
-        # A month's revenue fits 64 bits; as BIGINT (not PostgreSQL's NUMERIC sum) the
-        # fourteen aggregates below run on plain integers.
-        per_month = select(
-            src.c.client_id, src.c.month, cast(func.sum(src.c.revenue), BigInteger()).label("v")
-        )
-        if manager_id is not None:
-            per_month = per_month.join(Client, Client.id == src.c.client_id).where(
-                Client.manager_id == manager_id
-            )
-        months = per_month.group_by(src.c.client_id, src.c.month).subquery("months")
-        v, m = months.c.v, months.c.month
-        # v² = h²·10¹² + 2·h·l·10⁶ + l² with v = h·10⁶ + l: each part's sum stays far inside
-        # 64 bits for any month below SQUARE_SAFE (10¹⁴ minor units), and Python puts the
-        # exact square back together. (On PostgreSQL v is NUMERIC anyway, so exact there too.)
-        low = v % SQUARE_SPLIT
-        high = (v - low) // SQUARE_SPLIT
-        columns: list[Any] = []
-        for first, last in windows:
-            inside = and_(m >= first, m <= last, v > 0)
-            safe = and_(inside, v < SQUARE_SAFE)
-
-            def total(value: Any, when: Any = inside) -> Any:
-                return func.sum(case((when, value), else_=0), type_=BigInteger())
-
-            columns += [
-                func.count(case((inside, 1), else_=None)),
-                total(v),
-                total(high * high, safe),
-                total(high * low, safe),
-                total(low * low, safe),
-                func.max(case((inside, v), else_=None)),
-                func.min(case((inside, m), else_=None)),
-            ]
-        rows = await self._rows(select(months.c.client_id, *columns).group_by(months.c.client_id))
-        out: dict[int, list[MonthSums | None]] = {}
-        width = 7
-        for row in rows:
-            sums: list[MonthSums | None] = []
-            for index in range(len(windows)):
-                n, total_v, hh, hl, ll, top, earliest = row[
-                    1 + width * index : 1 + width * (index + 1)
-                ]
-                if not n:
-                    sums.append(None)
-                    continue
-                squares = None
-                if int(top) < SQUARE_SAFE:
-                    squares = (
-                        int(hh) * SQUARE_SPLIT * SQUARE_SPLIT + 2 * int(hl) * SQUARE_SPLIT + int(ll)
-                    )
-                sums.append(MonthSums(int(n), int(total_v), squares, int(earliest)))
-            out[row[0]] = sums
-        return out
-
     async def monthly_of(
         self, team_id: int, currency: str, start: date, end: date, client_ids: Sequence[int]
     ) -> dict[int, dict[int, int]]:
@@ -519,23 +636,6 @@ class AnalyticsRepository:
             for cid, month, total in rows:
                 out.setdefault(cid, {})[int(month)] = int(total or 0)
         return out
-
-    async def first_deals_of(
-        self, team_id: int, manager_id: int | None, end: date
-    ) -> dict[int, date]:
-        """The first deal (any currency, up to `end`) of each client of the team (or of
-        `manager_id`) who has one: one (client_id, closed_on) index seek per client, with no
-        list of ids to bind."""
-        first_on = (
-            select(func.min(Deal.closed_on))
-            .where(Deal.client_id == Client.id, Deal.closed_on <= end)
-            .scalar_subquery()
-        )
-        where = [Client.team_id == team_id]
-        if manager_id is not None:
-            where.append(Client.manager_id == manager_id)
-        rows = await self._rows(select(Client.id, first_on).where(*where))
-        return {cid: _as_date(first) for cid, first in rows if first is not None}
 
     async def first_deals(self, end: date, client_ids: Sequence[int]) -> dict[int, date]:
         """The first deal of each client up to `end`, in any currency: when they became a
@@ -621,17 +721,100 @@ class AnalyticsRepository:
         """Activities per (week, kind) for weekly charts. `edges` are ascending UTC moments:
         week i is [edges[i], edges[i + 1]), so the caller draws the weeks on the team's wall
         clock (a local Monday's midnight is not a UTC one, and moves with daylight saving).
-        Read from the (author_id, kind, occurred_at) index like `activity_counts`."""
+
+        Counted kinds come from the `activity_days` roll-up: each UTC day goes to the week
+        its midnight falls in, and the hours between an edge and the next UTC midnight are
+        moved, counted from `activities`, to the week the edge opens (three hours an edge in
+        Moscow). Other kinds are counted from `activities` alone."""
         if not author_ids or len(edges) < 2:
             return {}
-        week = case(
-            *[(Activity.occurred_at < edge, index) for index, edge in enumerate(edges[1:-1])],
-            else_=len(edges) - 2,
+        authors = sorted(set(author_ids))
+        rolled = [kind for kind in kinds if kind in COUNTED_KINDS]
+        raw = [kind for kind in kinds if kind not in COUNTED_KINDS]
+        out: Counter[tuple[int, str]] = Counter()
+        if raw:
+            out.update(await self._activity_weeks_raw(authors, raw, edges))
+        if not rolled:
+            return dict(out)
+        last = len(edges) - 2
+        utc = [edge.astimezone(UTC) for edge in edges]
+        # The first UTC midnight at or after each edge, as a day.
+        days = [
+            moment.date()
+            if moment == datetime.combine(moment.date(), time(0), UTC)
+            else moment.date() + _DAY
+            for moment in utc
+        ]
+        week = _bucket(
+            [(ActivityDay.day < day, index) for index, day in enumerate(days[1:-1])], last
+        )
+        picked = (
+            select(week.label("week"), ActivityDay.kind.label("kind"), ActivityDay.count)
+            .where(
+                ActivityDay.author_id.in_(authors),
+                ActivityDay.kind.in_(rolled),
+                ActivityDay.day >= days[0],
+                ActivityDay.day < days[-1],
+            )
+            .subquery()
+        )
+        rows = await self._rows(
+            select(picked.c.week, picked.c.kind, func.sum(picked.c.count)).group_by(
+                picked.c.week, picked.c.kind
+            )
+        )
+        out.update({(int(index), str(kind)): int(n) for index, kind, n in rows})
+        cuts = [
+            (index, moment, datetime.combine(day, time(0), UTC))
+            for index, (moment, day) in enumerate(zip(utc, days, strict=True))
+            if moment < datetime.combine(day, time(0), UTC)
+        ]
+        if cuts:
+            # [edge, next midnight): counted above in the week before the edge (or not at
+            # all before the first), belongs to the week the edge opens (or to none after
+            # the last edge).
+            edge = case(
+                *[(Activity.occurred_at < midnight, index) for index, _edge, midnight in cuts]
+            )
+            moved = (
+                select(edge.label("edge"), Activity.kind.label("kind"))
+                .where(
+                    Activity.author_id.in_(authors),
+                    Activity.kind.in_(rolled),
+                    or_(
+                        *[
+                            and_(Activity.occurred_at >= moment, Activity.occurred_at < midnight)
+                            for _index, moment, midnight in cuts
+                        ]
+                    ),
+                )
+                .subquery()
+            )
+            for index, kind, n in await self._rows(
+                select(moved.c.edge, moved.c.kind, func.count()).group_by(
+                    moved.c.edge, moved.c.kind
+                )
+            ):
+                if index > 0:
+                    out[(int(index) - 1, str(kind))] -= int(n)
+                if index <= last:
+                    out[(int(index), str(kind))] += int(n)
+        return {key: n for key, n in out.items() if n}
+
+    async def _activity_weeks_raw(
+        self, authors: Sequence[int], kinds: Sequence[str], edges: Sequence[datetime]
+    ) -> dict[tuple[int, str], int]:
+        """`activity_weeks` from `activities` alone, through the (author_id, kind,
+        occurred_at) index: kinds the roll-up does not count, and the reference the
+        roll-up's answer is tested against."""
+        week = _bucket(
+            [(Activity.occurred_at < edge, index) for index, edge in enumerate(edges[1:-1])],
+            len(edges) - 2,
         )
         picked = (
             select(week.label("week"), Activity.kind.label("kind"))
             .where(
-                Activity.author_id.in_(sorted(set(author_ids))),
+                Activity.author_id.in_(list(authors)),
                 Activity.kind.in_(list(kinds)),
                 Activity.occurred_at >= edges[0],
                 Activity.occurred_at < edges[-1],
@@ -732,6 +915,14 @@ def _whole_days(start: datetime, end: datetime) -> tuple[date, date]:
     return first, end.date()
 
 
+def _bucket(whens: list[tuple[Any, int]], last: int) -> Any:
+    """The index of the first true condition, else `last`; a CASE needs at least one WHEN
+    (a period inside one week has no edge between its weeks)."""
+    if not whens:
+        return literal(last, Integer())
+    return case(*whens, else_=last)
+
+
 def _merge_sales(rows: Iterable[SalesRow]) -> list[SalesRow]:
     merged: dict[tuple[int, int], SalesRow] = {}
     for row in rows:
@@ -759,20 +950,6 @@ def _as_date(value: date | str) -> date:
 
 
 @dataclass(frozen=True, slots=True)
-class ClientSales:
-    """A client's deals in a period (team currency only), whoever closed them."""
-
-    client_id: int
-    revenue: Decimal
-    profit: Decimal
-    profit_base: Decimal
-    deals: int
-    last_on: date
-    minor: int  # revenue in minor units
-    running: int  # minor units: this client's revenue and that of every client ranked above
-
-
-@dataclass(frozen=True, slots=True)
 class ManagerSales:
     """Deals a manager closed in a period; `clients` counts the clients they sold to and
     `lifetime_days` sums, over those clients, the days from the client's first deal ever (in
@@ -785,15 +962,3 @@ class ManagerSales:
     deals: int
     clients: int
     lifetime_days: int
-
-
-@dataclass(frozen=True, slots=True)
-class MonthSums:
-    """A client's monthly revenue (minor units) over one XYZ window: months with sales, Σv,
-    Σv² (None when a month reaches `SQUARE_SAFE` and the sum is not taken in SQL) and the
-    first month with sales."""
-
-    with_sales: int
-    total: int
-    squares: int | None
-    earliest: int

@@ -22,7 +22,7 @@ import os
 import uuid
 from collections.abc import AsyncIterator, Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass
 from typing import Any
 
@@ -124,6 +124,15 @@ async def create_database(purpose: str) -> str:
     """A new, empty database of one's own on the server of `PG_URL`; returns its URL."""
     name = unique(f"salesbot_{purpose}")
     await _admin(f'CREATE DATABASE "{name}"')
+    return database_url(name)
+
+
+async def ensure_database(name: str) -> str:
+    """A database under a fixed name (a benchmark's kept base), created when missing."""
+    import asyncpg
+
+    with suppress(asyncpg.DuplicateDatabaseError):
+        await _admin(f'CREATE DATABASE "{name}"')
     return database_url(name)
 
 

@@ -40,9 +40,12 @@ def shown(value: Decimal | None, places: int = 1) -> Decimal | None:
 @dataclass(frozen=True, slots=True)
 class RankedRevenue:
     """Revenue the database already ranked: (client, revenue, running revenue up to and
-    including the client) in rank order, integers in minor units (see `abc_ranked`)."""
+    including the client) in rank order, integers in minor units (see `abc_ranked`). With
+    `total` (the positive revenue of everyone ranked), `rows` may be any part of the
+    ranking in any order: a manager's clients ranked among the whole team's."""
 
     rows: Sequence[tuple[int, int, int]]
+    total: int | None = None
 
 
 def abc_classes(
@@ -55,7 +58,7 @@ def abc_classes(
     where the biggest buyer is not A would read as nonsense. Clients without revenue in the
     period get no class. Revenue the database ranked (`RankedRevenue`) skips the sort."""
     if isinstance(revenue, RankedRevenue):
-        return abc_ranked(revenue.rows, a_percent, b_percent)
+        return abc_ranked(revenue.rows, a_percent, b_percent, revenue.total)
     ranked = sorted(
         ((client, amount) for client, amount in revenue.items() if amount > 0),
         key=lambda item: (-item[1], item[0]),
@@ -76,22 +79,28 @@ def abc_classes(
 
 
 def abc_ranked(
-    ranked: Iterable[tuple[int, int, int]], a_percent: Decimal, b_percent: Decimal
+    ranked: Iterable[tuple[int, int, int]],
+    a_percent: Decimal,
+    b_percent: Decimal,
+    total: int | None = None,
 ) -> dict[int, str]:
     """`abc_classes` for clients already ranked by the database: (client, revenue, running
-    revenue up to and including the client) in rank order, integers in minor units. The
-    same rules, compared in integers: running / total ≤ p / 100 ⇔ running · 100 · den ≤
-    num · total, with p = num / den exactly."""
-    positive = [(client, running) for client, amount, running in ranked if amount > 0]
+    revenue up to and including the client), integers in minor units, in rank order unless
+    `total` (everyone's positive revenue) is given. The same rules, compared in integers:
+    running / total ≤ p / 100 ⇔ running · 100 · den ≤ num · total, with p = num / den
+    exactly. The largest client is the one whose running revenue is its own: every client
+    ranked above another adds a positive revenue to that one's."""
+    positive = [(client, amount, running) for client, amount, running in ranked if amount > 0]
     if not positive:
         return {}
-    total = positive[-1][1]
+    if total is None:
+        total = positive[-1][2]
     a, b = Fraction(a_percent), Fraction(b_percent)
     a_left, a_right = 100 * a.denominator, a.numerator * total
     b_left, b_right = 100 * b.denominator, b.numerator * total
     out: dict[int, str] = {}
-    for position, (client, running) in enumerate(positive):
-        if position == 0 or running * a_left <= a_right:
+    for client, amount, running in positive:
+        if running == amount or running * a_left <= a_right:
             out[client] = "A"
         elif running * b_left <= b_right:
             out[client] = "B"

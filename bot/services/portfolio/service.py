@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot.config import AnalyticsSettings
@@ -27,7 +28,11 @@ from bot.services.portfolio import compute
 from bot.services.portfolio.compute import ABC, XYZ, ZERO, Ltv, Regularity, ShareChange, Totals
 from bot.services.portfolio.periods import MONTH, QUARTER, YEAR, Period, month_index
 from storage.enums import Role
-from storage.repositories.analytics import ClientRow, ClientSales, ManagerSales, MonthSums, SalesRow
+from storage.repositories.analytics import (
+    EPOCH,
+    ClientRow,
+    ManagerSales,
+)
 
 ACTIVITY_KINDS = ("call", "meeting", "proposal")
 HEALTH_BUCKETS = ("month", "half_year", "year", "older", "never")
@@ -324,49 +329,38 @@ class PortfolioService:
         previous = period.previous()
         members = await repo.members(team_id)
         names = {member_id: name for member_id, name, _role, _active in members}
-        clients = {row.id: row for row in await repo.clients(team_id, scope)}
-
-        # One row per client and per manager, summed in SQL: a team's year is ~10,000 rows
-        # instead of ~55,000 (client, manager) pairs plus ~50,000 client-months.
-        sales_now = await repo.client_sales(team_id, currency, period.start, period.end)
-        sales_prev = await repo.client_sales(team_id, currency, previous.start, previous.end)
-        managers_now = await repo.manager_sales(team_id, currency, period.start, period.end, scope)
-        managers_prev = await repo.manager_sales(
-            team_id, currency, previous.start, previous.end, scope
-        )
-        # XYZ windows: the months up to each period's last month; one query covers both.
+        now, prev = (period.start, period.end), (previous.start, previous.end)
+        # XYZ windows: the months up to each period's last month.
         window = self._settings.xyz_months
         end_now, end_prev = month_index(period.end), month_index(previous.end)
         windows = [(end_now - window + 1, end_now), (end_prev - window + 1, end_prev)]
-        first_month = min(end_now, end_prev) - window + 1
-        window_start = date(first_month // 12, first_month % 12 + 1, 1)
-        sums = await repo.month_sums(team_id, currency, window_start, period.end, scope, windows)
-        large = [cid for cid, each in sums.items() if any(w and w.squares is None for w in each)]
-        exact = (
-            await repo.monthly_of(team_id, currency, window_start, period.end, large)
-            if large
-            else {}
-        )
-        first = await repo.first_deals_of(team_id, scope, period.end)
+        # Every client line from one statement: both periods' sums, their ABC running sums
+        # over the whole team, the XYZ sums of both windows and the first deal, each
+        # roll-up row of the span read once; and both periods' manager totals from another.
+        clients = await repo.clients(team_id, scope)
+        rows = await repo.client_figures(team_id, currency, now, prev, windows, scope)
+        by_manager = await repo.manager_figures(team_id, currency, now, prev, scope)
+        squares = [_XYZ + _WIDTH * index + 2 for index in range(len(windows))]
+        large = [
+            client
+            for client, row in rows.items()
+            for at in squares
+            if row[at] is None and row[at - 2]
+        ]
+        exact: dict[int, dict[int, int]] = {}
+        if large:
+            first_month = min(first for first, _last in windows)
+            window_start = date(first_month // 12, first_month % 12 + 1, 1)
+            exact = await repo.monthly_of(team_id, currency, window_start, period.end, large)
         days = period.elapsed_days(today)
         # Ranking and grouping runs in a thread, so the event loop (other members' updates,
         # the sweep) is never held by it.
         r = await asyncio.to_thread(
-            self._rank,
-            period,
-            scope,
-            clients,
-            names,
-            sales_now,
-            sales_prev,
-            (managers_now, managers_prev),
-            (sums, exact),
-            first,
-            windows,
-            days,
+            self._rank, period, scope, clients, rows, names, by_manager, exact, windows, days
         )
         authors = [scope] if scope is not None else sorted(names)
-        activity = await self._activity(actor, period, scope, authors, managers_now, names, days)
+        deals = {manager: sales.deals for manager, sales, _prev in by_manager if sales}
+        activity = await self._activity(actor, period, scope, authors, deals, names, days)
         health_by_manager = await self._health(actor, scope)
         health = {bucket: 0 for bucket in HEALTH_BUCKETS}
         for per_manager in health_by_manager.values():
@@ -410,66 +404,82 @@ class PortfolioService:
         self,
         period: Period,
         scope: int | None,
-        clients: dict[int, ClientRow],
+        clients: Sequence[ClientRow],
+        rows: dict[int, tuple[Any, ...]],
         names: dict[int, str],
-        sales_now: Sequence[ClientSales],
-        sales_prev: Sequence[ClientSales],
-        by_manager: tuple[Sequence[ManagerSales], Sequence[ManagerSales]],
-        month_sums: tuple[dict[int, list[MonthSums | None]], dict[int, dict[int, int]]],
-        first: dict[int, date],
+        by_manager: Sequence[tuple[int, ManagerSales | None, ManagerSales | None]],
+        exact: dict[int, dict[int, int]],
         windows: Sequence[tuple[int, int]],
         days: int,
     ) -> _Ranked:
-        """The pure part of a report: classes, lines, groups and lists from loaded rows."""
+        """The pure part of a report: classes, lines, groups and lists from loaded rows
+        (`AnalyticsRepository.client_figures`'s columns: integers in minor units and day
+        numbers, turned into money only for the lines shown)."""
         settings = self._settings
-        abc_now, abc_prev = (
-            compute.abc_classes(
-                compute.RankedRevenue([(row.client_id, row.minor, row.running) for row in rows]),
-                settings.abc_a_percent,
-                settings.abc_b_percent,
-            )
-            for rows in (sales_now, sales_prev)
-        )
-        sums, exact = month_sums
+        ranked_now: list[tuple[int, int, int]] = []
+        ranked_prev: list[tuple[int, int, int]] = []
+        total_now = total_prev = 0
+        for client, row in rows.items():
+            if row[_NOW] > 0:
+                ranked_now.append((client, row[_NOW], row[_NOW + 5]))
+                total_now = row[_NOW + 6]
+            if row[_PREV] > 0:
+                ranked_prev.append((client, row[_PREV], row[_PREV + 5]))
+                total_prev = row[_PREV + 6]
+        a, b = settings.abc_a_percent, settings.abc_b_percent
+        abc_now = compute.abc_classes(compute.RankedRevenue(ranked_now, total_now), a, b)
+        abc_prev = compute.abc_classes(compute.RankedRevenue(ranked_prev, total_prev), a, b)
+        # Regularity only for the clients a period classes: a month's few buyers, not the
+        # thousands with sales somewhere in the window.
         xyz_now, xyz_prev = (
-            _regularity(sums, exact, first, index, window, settings)
-            for index, window in enumerate(windows)
+            _regularity(rows, exact, _XYZ + _WIDTH * index, window, settings, classed)
+            for index, (window, classed) in enumerate(
+                zip(windows, (abc_now, abc_prev), strict=True)
+            )
         )
 
-        now_by_client = _client_totals(sales_now, first)
-        prev_by_client = _client_totals(sales_prev, first)
-        lines: list[ClientLine] = []
-        for client in clients.values():
-            now = now_by_client.get(client.id, Totals())
-            prev = prev_by_client.get(client.id, Totals())
-            if not now.deals and not prev.deals and not client.potential:
+        start_day = period.start.toordinal() - EPOCH
+        keyed: list[tuple[int, int, str, int, ClientLine]] = []
+        gained: list[ClientLine] = []
+        # Segment sums in minor units: adding Totals of Decimals line by line cost more.
+        by_segment: dict[str, list[list[int]]] = {}
+        for client, name, manager, segment, potential in clients:
+            row = rows.get(client, _NO_SALES)
+            first = row[-1]
+            now_rev, prev_rev = row[_NOW], row[_PREV]
+            now_deals, prev_deals = row[_NOW + 3], row[_PREV + 3]
+            if not now_deals and not prev_deals and not potential:
                 continue
-            abc = abc_now.get(client.id)
-            xyz = xyz_now.get(client.id)
-            if abc is not None and xyz is None:
+            now = prev = _NONE
+            if now_deals or prev_deals:
+                sums = by_segment.get(segment or NO_SEGMENT)
+                if sums is None:
+                    sums = by_segment[segment or NO_SEGMENT] = [[0] * 6, [0] * 6]
+                if now_deals:
+                    now = _totals(row, _NOW, first, sums[0])
+                if prev_deals:
+                    prev = _totals(row, _PREV, first, sums[1])
+            abc = abc_now.get(client)
+            xyz = None
+            if abc is not None:
                 # Sold in the period but not within the XYZ window (a custom span reaching
                 # further back than the window): one-off as far as regularity can tell.
-                xyz = Regularity("Z", 0)
-            prev_abc = abc_prev.get(client.id)
-            prev_xyz = xyz_prev.get(client.id)
-            if prev_abc is not None and prev_xyz is None:
-                prev_xyz = Regularity("Z", 0)
-            lines.append(
-                ClientLine(
-                    client.id,
-                    client.name,
-                    client.manager_id,
-                    client.segment,
-                    client.potential,
-                    now,
-                    prev,
-                    abc if abc is not None else None,
-                    xyz if abc is not None else None,
-                    prev_abc,
-                    prev_xyz if prev_abc is not None else None,
-                )
+                xyz = xyz_now.get(client) or _ONE_OFF
+            prev_abc = abc_prev.get(client)
+            prev_xyz = None
+            if prev_abc is not None:
+                prev_xyz = xyz_prev.get(client) or _ONE_OFF
+            line = _new_line(
+                client, name, manager, segment, potential, now, prev, abc, xyz, prev_abc, prev_xyz
             )
-        lines.sort(key=lambda line: (-line.now.revenue, -line.prev.revenue, line.name, line.id))
+            keyed.append((-now_rev, -prev_rev, name, client, line))
+            if now_deals and first is not None and first >= start_day:
+                gained.append(line)
+        # Minor units order exactly as the money they stand for.
+        keyed.sort(key=lambda item: item[:4])
+        lines = [item[4] for item in keyed]
+        gained_ids = {line.id for line in gained}
+        gained = [line for line in lines if line.id in gained_ids]
 
         counts: dict[tuple[str, str], int] = {(a, x): 0 for a in ABC for x in XYZ}
         revenue: dict[tuple[str, str], Decimal] = {(a, x): ZERO for a in ABC for x in XYZ}
@@ -483,9 +493,9 @@ class PortfolioService:
             if (line.cell or line.prev_cell) and line.cell != line.prev_cell and line.prev_cell
         ]
 
-        quality, change = self._quality(lines, clients, names, scope)
-        managers = self._managers(*by_manager, names, scope, days)
-        segments = self._segments(lines, days)
+        quality, change = self._quality(lines, names)
+        managers = self._managers(by_manager, names, scope, days)
+        segments = self._segments(by_segment, days)
         total = GroupLine(
             "",
             "",
@@ -512,8 +522,6 @@ class PortfolioService:
                 key=lambda line: (line.now.ros, line.name),  # type: ignore[arg-type,return-value]
             )
         demons = demons[:top]
-        period_start = period.start
-        gained = [line for line in buying if first.get(line.id) and first[line.id] >= period_start]
         lost = [line for line in lines if line.prev.deals and not line.now.deals]
         lost.sort(key=lambda line: (-line.prev.revenue, line.name))
 
@@ -534,11 +542,7 @@ class PortfolioService:
         )
 
     def _quality(
-        self,
-        lines: Sequence[ClientLine],
-        clients: dict[int, ClientRow],
-        names: dict[int, str],
-        scope: int | None,
+        self, lines: Sequence[ClientLine], names: dict[int, str]
     ) -> tuple[list[QualityLine], ShareChange | None]:
         by_manager: dict[int, list[ClientLine]] = defaultdict(list)
         for line in lines:
@@ -567,14 +571,13 @@ class PortfolioService:
 
     def _managers(
         self,
-        sales_now: Sequence[ManagerSales],
-        sales_prev: Sequence[ManagerSales],
+        by_manager: Sequence[tuple[int, ManagerSales | None, ManagerSales | None]],
         names: dict[int, str],
         scope: int | None,
         days: int,
     ) -> list[GroupLine]:
-        now = {row.manager_id: _manager_totals(row) for row in sales_now}
-        prev = {row.manager_id: _manager_totals(row) for row in sales_prev}
+        now = {key: _manager_totals(row) for key, row, _prev in by_manager if row}
+        prev = {key: _manager_totals(row) for key, _now, row in by_manager if row}
         keys = set(now) | set(prev)
         if scope is not None:
             keys = {scope}
@@ -590,26 +593,13 @@ class PortfolioService:
         ]
         return sorted(lines, key=lambda g: (-g.now.revenue, g.label))
 
-    def _segments(self, lines: Sequence[ClientLine], days: int) -> list[GroupLine]:
-        now: dict[str, Totals] = defaultdict(Totals)
-        prev: dict[str, Totals] = defaultdict(Totals)
-        for line in lines:
-            segment = line.segment or NO_SEGMENT
-            if line.now.deals:
-                now[segment] += line.now
-            if line.prev.deals:
-                prev[segment] += line.prev
-        keys = set(now) | set(prev)
-        out = [
-            GroupLine(
-                key,
-                key,
-                now.get(key, Totals()),
-                prev.get(key, Totals()),
-                compute.ltv(now.get(key, Totals()), days),
-            )
-            for key in keys
-        ]
+    def _segments(self, by_segment: dict[str, list[list[int]]], days: int) -> list[GroupLine]:
+        """Per segment ("" for none) the sums of its buying clients' lines, from the minor
+        units `_rank` added up."""
+        out = []
+        for key, (now_sums, prev_sums) in by_segment.items():
+            now, prev = _summed(now_sums), _summed(prev_sums)
+            out.append(GroupLine(key, key, now, prev, compute.ltv(now, days)))
         return sorted(out, key=lambda g: (-g.now.revenue, g.label))
 
     async def _activity(
@@ -618,7 +608,7 @@ class PortfolioService:
         period: Period,
         scope: int | None,
         authors: Sequence[int],
-        sales_now: Sequence[ManagerSales],
+        deals: dict[int, int],
         names: dict[int, str],
         days: int,
     ) -> list[ActivityLine]:
@@ -628,9 +618,9 @@ class PortfolioService:
         for (author, kind), n in counts.items():
             if kind in ACTIVITY_KINDS:
                 per[author][kind] = n
-        for row in sales_now:
-            if scope is None or row.manager_id == scope:
-                per[row.manager_id]["deal"] = per[row.manager_id].get("deal", 0) + row.deals
+        for manager, n in deals.items():
+            if scope is None or manager == scope:
+                per[manager]["deal"] = per[manager].get("deal", 0) + n
         if scope is not None:
             per = {scope: per.get(scope, {})}
         lines = [ActivityLine(m, names.get(m, "?"), dict(c), days) for m, c in per.items()]
@@ -648,7 +638,11 @@ class PortfolioService:
     ) -> dict[int, list[tuple[Period, dict[str, Decimal | None]]]]:
         """Each manager's class shares over the last `points` periods of this kind, ending with
         `period`: A, B, C and X, Y, Z among their clients with a class in that period, as the
-        quality section counts them (its "now" is the last point). Keyed by member id."""
+        quality section counts them (its "now" is the last point). Keyed by member id.
+
+        Read like the report: each period's clients ranked by the database over the whole
+        team, the XYZ sums of every period's window in one statement, first deals by one
+        index seek per client; integers throughout."""
         scope = await self.scope(actor, manager_id)
         repo = self._ctx.uow.analytics
         team_id, currency = actor.team.id, actor.team.currency
@@ -656,45 +650,46 @@ class PortfolioService:
         while len(periods) < points:
             periods.insert(0, periods[0].previous())
         assigned = {row.id: row.manager_id for row in await repo.clients(team_id, scope)}
-        sales = [await repo.sales(team_id, currency, p.start, p.end) for p in periods]
+        ranked = [
+            (await repo.ranked_clients(team_id, currency, p.start, p.end, scope)) for p in periods
+        ]
         window = self._settings.xyz_months
-        first_month = month_index(periods[0].end) - window + 1
+        windows = [(month_index(p.end) - window + 1, month_index(p.end)) for p in periods]
+        first_month = min(first for first, _last in windows)
         window_start = date(first_month // 12, first_month % 12 + 1, 1)
-        monthly_rows = await repo.monthly(team_id, currency, window_start, period.end, scope)
-        buyers = {client for client, _month, _kopecks in monthly_rows}
-        buyers |= {row.client_id for rows in sales for row in rows if row.client_id in assigned}
-        first = await repo.first_deals(period.end, sorted(buyers))
+        first = await repo.first_deal_days(team_id, scope, period.end)
+        # Monthly revenue to Python, summed per window here: with four windows SQL's
+        # conditional sums cost SQLite ten times the plain read. Python's integers square
+        # exactly, so no month needs the split or the exact path.
+        monthly = await repo.monthly(team_id, currency, window_start, period.end, scope)
+        rows = _window_sums(monthly, windows, first)
+        exact: dict[int, dict[int, int]] = {}
         # Ranking four periods of a big team is pure Python for a while: off the event loop.
         return await asyncio.to_thread(
-            self._shares_by_period, periods, assigned, sales, monthly_rows, first
+            self._shares_by_period, periods, assigned, ranked, rows, exact, windows
         )
 
     def _shares_by_period(
         self,
         periods: Sequence[Period],
         assigned: dict[int, int],
-        sales: Sequence[Sequence[SalesRow]],
-        monthly_rows: Sequence[tuple[int, int, int]],
-        first: dict[int, date],
+        ranked: Sequence[tuple[dict[int, tuple[Any, ...]], int]],
+        rows: dict[int, tuple[Any, ...]],
+        exact: dict[int, dict[int, int]],
+        windows: Sequence[tuple[int, int]],
     ) -> dict[int, list[tuple[Period, dict[str, Decimal | None]]]]:
         settings = self._settings
-        monthly: dict[int, dict[int, int]] = defaultdict(dict)
-        for client_id, month, kopecks in monthly_rows:
-            monthly[client_id][month] = kopecks
         series: dict[int, list[tuple[Period, dict[str, Decimal | None]]]] = defaultdict(list)
         managers = set(assigned.values())
-        for each, rows in zip(periods, sales, strict=True):
+        for index, (each, (clients, total)) in enumerate(zip(periods, ranked, strict=True)):
             abc = compute.abc_classes(
-                _by_client(rows), settings.abc_a_percent, settings.abc_b_percent
+                compute.RankedRevenue(
+                    [(c, row[0], row[5]) for c, row in clients.items() if row[0] > 0], total
+                ),
+                settings.abc_a_percent,
+                settings.abc_b_percent,
             )
-            xyz = compute.xyz_classes(
-                monthly,
-                first,
-                month_index(each.end),
-                settings.xyz_months,
-                settings.xyz_x_percent,
-                settings.xyz_y_percent,
-            )
+            xyz = _regularity(rows, exact, _WIDTH * index, windows[index], settings, abc)
             per: dict[int, list[str]] = defaultdict(list)
             for client_id, cls in abc.items():
                 if client_id in assigned:
@@ -749,23 +744,88 @@ class PortfolioService:
         return weeks, per_kind
 
 
-def _lifetime(client_id: int, last_on: date, first: dict[int, date]) -> int:
-    start = first.get(client_id, last_on)
-    return max((last_on - start).days, 0)
+# Columns of `AnalyticsRepository.client_figures`: id; at _NOW and _PREV revenue, profit,
+# profit_base, deals, last day, running revenue, team total; at _XYZ, _WIDTH columns per
+# window; the first deal's day number last. _NO_SALES stands for a client without a row.
+_NOW, _PREV, _XYZ, _WIDTH = 1, 8, 15, 4
+_NO_SALES = (0, *[0] * (_XYZ - 1), *[None] * (2 * _WIDTH), None)
+_NONE = Totals()
+_ONE_OFF = Regularity("Z", 0)
 
 
-def _client_totals(rows: Sequence[ClientSales], first: dict[int, date]) -> dict[int, Totals]:
-    return {
-        row.client_id: Totals(
-            row.revenue,
-            row.profit,
-            row.profit_base,
-            row.deals,
-            1,
-            _lifetime(row.client_id, row.last_on, first),
-        )
-        for row in rows
-    }
+# Frozen dataclasses set each field through object.__setattr__, which costs twice what the
+# slots' own descriptors do: ~40,000 objects a team's year. These build the same objects.
+def _setters(cls: type[Any]) -> list[Any]:
+    return [getattr(cls, name).__set__ for name in cls.__dataclass_fields__]
+
+
+_NEW = object.__new__
+_T = _setters(Totals)
+_L = _setters(ClientLine)
+_R = _setters(Regularity)
+
+
+def _new_totals(
+    revenue: Decimal, profit: Decimal, base: Decimal, deals: int, clients: int, lifetime: int
+) -> Totals:
+    made = _NEW(Totals)
+    _T[0](made, revenue)
+    _T[1](made, profit)
+    _T[2](made, base)
+    _T[3](made, deals)
+    _T[4](made, clients)
+    _T[5](made, lifetime)
+    return made  # type: ignore[no-any-return]
+
+
+def _new_line(*values: Any) -> ClientLine:
+    made = _NEW(ClientLine)
+    for setter, value in zip(_L, values, strict=True):
+        setter(made, value)
+    return made  # type: ignore[no-any-return]
+
+
+def _new_regularity(cls: str, months: int, spread: int | None, total: int | None) -> Regularity:
+    made = _NEW(Regularity)
+    _R[0](made, cls)
+    _R[1](made, months)
+    _R[2](made, spread)
+    _R[3](made, total)
+    return made  # type: ignore[no-any-return]
+
+
+def _totals(row: Sequence[Any], at: int, first: int | None, sums: list[int]) -> Totals:
+    """A line's totals from minor units; adds them to the segment's `sums` on the way."""
+    revenue, profit, base, deals, last = row[at : at + 5]
+    lifetime = max(last - first, 0) if first is not None else 0
+    sums[0] += revenue
+    sums[1] += profit
+    sums[2] += base
+    sums[3] += deals
+    sums[4] += 1
+    sums[5] += lifetime
+    return _new_totals(
+        Decimal(revenue).scaleb(-2),
+        Decimal(profit).scaleb(-2),
+        Decimal(base).scaleb(-2),
+        deals,
+        1,
+        lifetime,
+    )
+
+
+def _summed(sums: list[int]) -> Totals:
+    if not sums[3]:
+        return _NONE
+    revenue, profit, base, deals, clients, lifetime = sums
+    return Totals(
+        Decimal(revenue).scaleb(-2),
+        Decimal(profit).scaleb(-2),
+        Decimal(base).scaleb(-2),
+        deals,
+        clients,
+        lifetime,
+    )
 
 
 def _manager_totals(row: ManagerSales) -> Totals:
@@ -774,25 +834,52 @@ def _manager_totals(row: ManagerSales) -> Totals:
     )
 
 
+def _window_sums(
+    monthly: Sequence[tuple[int, int, int]],
+    windows: Sequence[tuple[int, int]],
+    first: dict[int, int],
+) -> dict[int, tuple[Any, ...]]:
+    """`AnalyticsRepository.window_sums`'s rows (months with sales, Σv, Σv², first month
+    with sales, per window; the first deal's day last) from (client, month, revenue) rows."""
+    sums: dict[int, list[Any]] = {}
+    empty = [0, 0, 0, None] * len(windows)
+    for client, month, value in monthly:
+        if value <= 0:
+            continue
+        each = sums.get(client)
+        if each is None:
+            each = sums[client] = list(empty)
+        for index, (start, end) in enumerate(windows):
+            if start <= month <= end:
+                at = _WIDTH * index
+                each[at] += 1
+                each[at + 1] += value
+                each[at + 2] += value * value
+                if each[at + 3] is None or month < each[at + 3]:
+                    each[at + 3] = month
+    return {client: (*each, first.get(client)) for client, each in sums.items()}
+
+
 def _regularity(
-    sums: dict[int, list[MonthSums | None]],
+    rows: dict[int, tuple[Any, ...]],
     exact: dict[int, dict[int, int]],
-    first: dict[int, date],
-    index: int,
+    at: int,
     window: tuple[int, int],
     settings: AnalyticsSettings,
+    only: dict[int, str] | None = None,
 ) -> dict[int, Regularity]:
     """XYZ per client over one window from the sums SQL took (compute.xyz_classes's rules:
     months before the client's first deal are not counted, a month with sales always is)."""
     window_start, window_end = window
+    opens = date(window_start // 12, window_start % 12 + 1, 1).toordinal() - EPOCH
     x_num, x_den = compute.squared_ratio(settings.xyz_x_percent)
     y_num, y_den = compute.squared_ratio(settings.xyz_y_percent)
     out: dict[int, Regularity] = {}
-    for client, each in sums.items():
-        found = each[index]
-        if found is None:
+    for client, row in rows.items():
+        with_sales = row[at]
+        if not with_sales or (only is not None and client not in only):
             continue
-        squares = found.squares
+        total, squares, earliest = row[at + 1 : at + _WIDTH]
         if squares is None:
             # A month too large to square in SQL without overflow: summed here, exactly.
             squares = sum(
@@ -801,29 +888,21 @@ def _regularity(
                 if window_start <= month <= window_end and value > 0
             )
         start = window_start
-        first_on = first.get(client)
-        if first_on is not None:
-            start = max(start, month_index(first_on))
-        start = min(start, found.earliest)
+        first = row[-1]
+        if first is not None and first >= opens:
+            start = max(start, month_index(date.fromordinal(first + EPOCH)))
+        start = min(start, earliest)
         n = window_end - start + 1
-        total = found.total
-        if found.with_sales < 2 or total <= 0:
-            out[client] = Regularity("Z", n)
+        if with_sales < 2 or total <= 0:
+            out[client] = _new_regularity("Z", n, None, None)
             continue
         # compute.xyz_from_sums's comparison in plain integers, inlined: ~17,000 calls a year.
         spread = n * squares - total * total
         total_squared = total * total
         if spread * x_den <= x_num * total_squared:
-            out[client] = Regularity("X", n, spread, total)
+            out[client] = _new_regularity("X", n, spread, total)
         elif spread * y_den <= y_num * total_squared:
-            out[client] = Regularity("Y", n, spread, total)
+            out[client] = _new_regularity("Y", n, spread, total)
         else:
-            out[client] = Regularity("Z", n, spread, total)
+            out[client] = _new_regularity("Z", n, spread, total)
     return out
-
-
-def _by_client(rows: Sequence[SalesRow]) -> dict[int, Decimal]:
-    out: dict[int, Decimal] = defaultdict(lambda: ZERO)
-    for row in rows:
-        out[row.client_id] += row.revenue
-    return dict(out)
