@@ -1,5 +1,5 @@
-"""ABC and XYZ ranked by the database (client_sales' running sum, month_sums' parts of Σv²)
-where ties and exact boundary shares decide the class, on SQLite and PostgreSQL, against the
+"""ABC and XYZ ranked by the database (ranked_clients' running sum, the monthly sums' parts of
+Σv²) where ties and exact boundary shares decide the class, on SQLite and PostgreSQL, against the
 hand-worked classes and against `compute` applied to the raw deals; plus the integer ranking
 against the Decimal one on random revenues crowded with ties."""
 

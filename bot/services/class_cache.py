@@ -175,10 +175,12 @@ class ClassCache:
 @dataclass(frozen=True, slots=True)
 class Loaded:
     """What a rebuild reads: the month's buyers ranked (client, revenue and running revenue in
-    minor units), their revenue per month over the XYZ window and their first deals."""
+    minor units) with the team's positive total, their revenue per month over the XYZ window
+    and their first deals."""
 
     period: Period
     ranked: list[tuple[int, int, int]]
+    total: int
     monthly: dict[int, dict[int, int]]
     first: dict[int, date]
 
@@ -195,9 +197,12 @@ async def load(
     statements. `read` runs each: a rebuild gives each a unit of work of its own (`apart`)."""
     last = month_index(period.end)
 
-    async def ranked_sales(uow: UnitOfWork) -> list[tuple[int, int, int]]:
-        sales = await uow.analytics.client_sales(team_id, currency, period.start, period.end)
-        return [(row.client_id, row.minor, row.running) for row in sales]
+    async def ranked_sales(uow: UnitOfWork) -> tuple[list[tuple[int, int, int]], int]:
+        # The report's own ranking read (window sums over the team), so the classes agree.
+        rows, total = await uow.analytics.ranked_clients(
+            team_id, currency, period.start, period.end, None
+        )
+        return [(client, int(row[0]), int(row[5])) for client, row in rows.items()], int(total)
 
     async def monthly(uow: UnitOfWork) -> dict[int, dict[int, int]]:
         return await uow.base_table.buyers_monthly(team_id, currency, last - months + 1, last)
@@ -205,7 +210,8 @@ async def load(
     async def first(uow: UnitOfWork) -> dict[int, date]:
         return await uow.base_table.buyers_first_deals(team_id, currency, last, period.end)
 
-    return Loaded(period, await read(ranked_sales), await read(monthly), await read(first))
+    ranked, total = await read(ranked_sales)
+    return Loaded(period, ranked, total, await read(monthly), await read(first))
 
 
 def apart(opener: UnitOfWorkOpener) -> Reader[Any]:
@@ -225,7 +231,9 @@ def apart(opener: UnitOfWorkOpener) -> Reader[Any]:
 def rank(loaded: Loaded, settings: AnalyticsSettings) -> Classes:
     """ABC and XYZ by `compute`'s rules, as the report ranks them: a client sold to in the
     month but not within the XYZ window is Z (one-off as far as regularity can tell)."""
-    abc = compute.abc_ranked(loaded.ranked, settings.abc_a_percent, settings.abc_b_percent)
+    abc = compute.abc_ranked(
+        loaded.ranked, settings.abc_a_percent, settings.abc_b_percent, loaded.total
+    )
     xyz = compute.xyz_classes(
         loaded.monthly,
         loaded.first,
