@@ -46,6 +46,21 @@ _LINK = "salesbot_hot_link"
 _VARIANTS_KEPT = 64
 
 
+def _locks_or_calls_out(statement: Select[Any]) -> bool:
+    """A row lock anywhere inside (a subquery's FOR UPDATE) or a function with effects
+    (pg_advisory_xact_lock, nextval, set_config): outside a transaction the lock would end
+    with the statement. Read from the generic SQL once, when the statement is built."""
+    try:
+        sql = str(statement.compile()).lower()
+    except Exception:  # not printable without its dialect: keep it inside the transaction
+        return True
+    return (
+        " for update" in sql
+        or " for share" in sql
+        or any(name in sql for name in ("advisory", "nextval", "setval", "set_config"))
+    )
+
+
 class _Compiled:
     """One statement's SQL for one dialect, with what turns values into parameters and back."""
 
@@ -135,6 +150,7 @@ class HotStatement:
             isinstance(statement, Select)
             and statement._for_update_arg is None
             and not statement._independent_ctes
+            and not _locks_or_calls_out(statement)
         )
         # (dialect name, driver, parameter keys) -> compiled form, or None: not runnable raw.
         self._compiled: dict[tuple[str, str, tuple[str, ...]], _Compiled | None] = {}

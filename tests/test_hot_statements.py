@@ -80,3 +80,18 @@ async def test_errors_are_sqlalchemys_and_a_rollback_undoes_hot_writes(engine: A
         assert await uow.fsm.get("k") == (None, {})
         client = await uow.clients.get(team_id, client_id)
         assert client is not None and client.name == "Иванов"
+
+
+def test_a_select_that_locks_or_calls_out_stays_inside_the_transaction():
+    """On PostgreSQL a plain read may run before BEGIN (storage/hot.py); a transaction lock
+    taken there would end with its statement, so such a SELECT is never a plain read."""
+    from sqlalchemy import func
+
+    from storage.models import Client
+
+    assert HotStatement(select(Client.id).where(Client.id == 1))._plain_read
+    assert not HotStatement(select(func.pg_advisory_xact_lock(1)))._plain_read
+    assert not HotStatement(select(func.nextval("s")))._plain_read
+    locked = select(Client.id).where(Client.id == 1).with_for_update().scalar_subquery()
+    assert not HotStatement(select(Client.name).where(Client.id == locked))._plain_read
+    assert not HotStatement(select(Client.id).with_for_update())._plain_read

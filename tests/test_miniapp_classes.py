@@ -165,8 +165,11 @@ async def test_closing_stops_a_rebuild_under_way():
     await cache.close()
     assert cache.running == 0
     assert cache.get(KEY, NOVEMBER, START, loads(NOVEMBER, {})) is None  # nothing was kept
+    # and the ask after closing starts no rebuild on a database being closed
+    assert (cache.running, cache.rebuilds) == (0, 1)
     loads.release.set()
     await cache.settled()
+    assert loads.calls == 1
 
 
 # -- through the API: the real application, SQLite and PostgreSQL ------------------------------

@@ -258,3 +258,34 @@ async def test_a_router_passed_over_had_no_handler_that_would_take_the_update(
     finally:
         await engine.dispose()
         await bot.session.close()
+
+
+async def test_a_filter_or_middleware_added_later_makes_the_router_asked_again():
+    """The gates are kept per router; one that gains a router filter or an outer middleware
+    after its gate was computed is asked again, not passed over by the stale gate."""
+    from aiogram import Router
+    from aiogram.filters import Command
+
+    dispatcher = LeanDispatcher()
+    router = Router(name="late")
+
+    @router.message(Command("call"))
+    async def call(message: Message) -> None: ...
+
+    dispatcher.include_router(router)
+    other = Message(
+        message_id=1, date=datetime.now(UTC), chat=Chat(id=1, type="private"), text="/note x"
+    )
+    assert await dispatcher._passes_over(router, "message", other)
+    router.message.filter(lambda _m: True)
+    assert not await dispatcher._passes_over(router, "message", other)
+    fresh = Router(name="late-middleware")
+    fresh.message(Command("call"))(call)
+    dispatcher.include_router(fresh)
+    assert await dispatcher._passes_over(fresh, "message", other)
+
+    async def outer(handler, event, data):  # type: ignore[no-untyped-def]
+        return await handler(event, data)
+
+    fresh.message.outer_middleware(outer)
+    assert not await dispatcher._passes_over(fresh, "message", other)

@@ -89,6 +89,7 @@ class ClassCache:
         self.opener = opener
         self._items: OrderedDict[tuple[Any, ...], _Entry] = OrderedDict()
         self._running: dict[tuple[Any, ...], asyncio.Task[None]] = {}
+        self._closed = False
         self._failed_at: dict[tuple[Any, ...], datetime] = {}
         self.rebuilds = 0  # started, for tests and the benchmark
 
@@ -117,7 +118,7 @@ class ClassCache:
             self._items.popitem(last=False)
 
     def _start(self, key: tuple[Any, ...], now: datetime, load: Loader) -> None:
-        if key in self._running:
+        if key in self._running or self._closed:
             return
         failed = self._failed_at.get(key)
         if failed is not None and failed <= now < failed + self._retry:
@@ -162,6 +163,7 @@ class ClassCache:
 
     async def close(self) -> None:
         """Stop the rebuilds under way (the application is closing its database)."""
+        self._closed = True  # a page arriving after this must not start one on a closed engine
         tasks = list(self._running.values())
         for task in tasks:
             task.cancel()

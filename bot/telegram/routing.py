@@ -108,18 +108,27 @@ class LeanDispatcher(Dispatcher):
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        # (router id, event type) -> (handlers when computed, gate or None)
-        self._gates: dict[tuple[int, str], tuple[int, _Gate | None]] = {}
+        # (router id, event type) -> (the observer's shape when computed, gate or None)
+        self._gates: dict[tuple[int, str], tuple[tuple[int, int, int], _Gate | None]] = {}
 
     async def _passes_over(self, router: Router, update_type: str, event: TelegramObject) -> bool:
         if router.sub_routers:
             return False
         observer = router.observers.get(update_type)
-        count = len(observer.handlers) if observer is not None else 0
+        # A handler, outer middleware or router filter registered later: look again.
+        shape = (
+            (
+                len(observer.handlers),
+                len(observer.outer_middleware),
+                len(observer._handler.filters or ()),
+            )
+            if observer is not None
+            else (0, 0, 0)
+        )
         key = (id(router), update_type)
         known = self._gates.get(key)
-        if known is None or known[0] != count:  # a handler registered later: look again
-            known = self._gates[key] = (count, _gate(observer))
+        if known is None or known[0] != shape:
+            known = self._gates[key] = (shape, _gate(observer))
         gate = known[1]
         return gate is not None and not await gate.may_take(event)
 
