@@ -279,11 +279,18 @@ class AnalyticsRepository:
         ]
 
     async def monthly(
-        self, team_id: int, currency: str, start: date, end: date, manager_id: int | None
+        self,
+        team_id: int,
+        currency: str,
+        start: date,
+        end: date,
+        manager_id: int | None,
+        among: Any | None = None,
     ) -> list[tuple[int, int, int]]:
         """(client, month number, revenue in minor units): one row per client and month with
         sales. Plain integers: XYZ needs only ratios, and tens of thousands of rows stay cheap.
-        Whole months from the roll-up, a cut month's days from `deals`."""
+        Whole months from the roll-up, a cut month's days from `deals`. `among`: only the
+        clients it selects (`buyers`)."""
         months, edges = split_months(start, end)
         out: list[tuple[int, int, int]] = []
         if months is not None:
@@ -302,15 +309,25 @@ class AnalyticsRepository:
                 query = query.join(Client, Client.id == SalesMonth.client_id).where(
                     Client.manager_id == manager_id
                 )
+            if among is not None:
+                query = query.where(SalesMonth.client_id.in_(among))
             rows = await self._rows(query.group_by(SalesMonth.client_id, month))
             out.extend((cid, int(m), int(total or 0)) for cid, m, total in rows)
         for edge_start, edge_end in edges:
             # Edges never share a month with the whole months, nor with each other.
-            out.extend(await self._monthly_raw(team_id, currency, edge_start, edge_end, manager_id))
+            out.extend(
+                await self._monthly_raw(team_id, currency, edge_start, edge_end, manager_id, among)
+            )
         return out
 
     async def _monthly_raw(
-        self, team_id: int, currency: str, start: date, end: date, manager_id: int | None
+        self,
+        team_id: int,
+        currency: str,
+        start: date,
+        end: date,
+        manager_id: int | None,
+        among: Any | None = None,
     ) -> list[tuple[int, int, int]]:
         month = month_number(Deal.closed_on)
         query = select(Deal.client_id, month, func.sum(Deal.amount, type_=BigInteger())).where(
@@ -320,6 +337,8 @@ class AnalyticsRepository:
             query = query.join(Client, Client.id == Deal.client_id).where(
                 Client.manager_id == manager_id
             )
+        if among is not None:
+            query = query.where(Deal.client_id.in_(among))
         rows = await self._rows(query.group_by(Deal.client_id, month))
         return [(cid, int(m), int(total or 0)) for cid, m, total in rows]
 
@@ -417,12 +436,7 @@ class AnalyticsRepository:
             month_index(end) - month_index(start) + 1 for start, end in (now, prev)
         )
         if 2 * periods_months < span_months:
-            buyers = union(
-                *(
-                    select(self._sales_source(team_id, currency, *p).c.client_id)
-                    for p in (now, prev)
-                )
-            )
+            buyers = self.buyers(team_id, currency, (now, prev))
         xyz = await self.window_sums(
             team_id, currency, window_start, now[1], manager_id, windows, buyers
         )
@@ -440,6 +454,13 @@ class AnalyticsRepository:
             )
             for client in now_rows.keys() | prev_rows.keys()
         }
+
+    def buyers(self, team_id: int, currency: str, spans: Sequence[tuple[date, date]]) -> Any:
+        """A select of the clients with a deal in any of the spans, for `among` arguments:
+        run once inside the statement that filters by it, with no list of ids to bind."""
+        return union(
+            *(select(self._sales_source(team_id, currency, *span).c.client_id) for span in spans)
+        )
 
     def _scoped(self, column: Any, team_id: int, manager_id: int | None) -> list[Any]:
         if manager_id is None:
