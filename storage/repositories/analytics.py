@@ -435,7 +435,9 @@ class AnalyticsRepository:
         periods_months = sum(
             month_index(end) - month_index(start) + 1 for start, end in (now, prev)
         )
-        if 2 * periods_months < span_months:
+        # A manager's few hundred clients are named by the scope already: the team-wide
+        # buyers would only cost.
+        if manager_id is None and 2 * periods_months < span_months:
             buyers = self.buyers(team_id, currency, (now, prev))
         xyz = await self.window_sums(
             team_id, currency, window_start, now[1], manager_id, windows, buyers
