@@ -521,10 +521,12 @@ def _expected_clients(
     for client in out:
         ever = [d[3] for d in deals if d[0] == client and d[3] <= now.end]
         out[client].append(_day_number(min(ever)))
+    # Only the periods' buyers: nobody else gets a class or a date in the report.
+    buyers = {d[0] for d in mine if now.start <= d[3] <= now.end or prev.start <= d[3] <= prev.end}
     return {
         client: tuple(values)
         for client, values in out.items()
-        if scope is None or owners.get(client) == scope
+        if client in buyers and (scope is None or owners.get(client) == scope)
     }
 
 

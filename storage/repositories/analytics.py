@@ -26,6 +26,7 @@ from sqlalchemy import (
     or_,
     select,
     type_coerce,
+    union,
     union_all,
 )
 from sqlalchemy.engine import Row
@@ -278,11 +279,18 @@ class AnalyticsRepository:
         ]
 
     async def monthly(
-        self, team_id: int, currency: str, start: date, end: date, manager_id: int | None
+        self,
+        team_id: int,
+        currency: str,
+        start: date,
+        end: date,
+        manager_id: int | None,
+        among: Any | None = None,
     ) -> list[tuple[int, int, int]]:
         """(client, month number, revenue in minor units): one row per client and month with
         sales. Plain integers: XYZ needs only ratios, and tens of thousands of rows stay cheap.
-        Whole months from the roll-up, a cut month's days from `deals`."""
+        Whole months from the roll-up, a cut month's days from `deals`. `among`: only the
+        clients it selects (`buyers`)."""
         months, edges = split_months(start, end)
         out: list[tuple[int, int, int]] = []
         if months is not None:
@@ -301,15 +309,25 @@ class AnalyticsRepository:
                 query = query.join(Client, Client.id == SalesMonth.client_id).where(
                     Client.manager_id == manager_id
                 )
+            if among is not None:
+                query = query.where(SalesMonth.client_id.in_(among))
             rows = await self._rows(query.group_by(SalesMonth.client_id, month))
             out.extend((cid, int(m), int(total or 0)) for cid, m, total in rows)
         for edge_start, edge_end in edges:
             # Edges never share a month with the whole months, nor with each other.
-            out.extend(await self._monthly_raw(team_id, currency, edge_start, edge_end, manager_id))
+            out.extend(
+                await self._monthly_raw(team_id, currency, edge_start, edge_end, manager_id, among)
+            )
         return out
 
     async def _monthly_raw(
-        self, team_id: int, currency: str, start: date, end: date, manager_id: int | None
+        self,
+        team_id: int,
+        currency: str,
+        start: date,
+        end: date,
+        manager_id: int | None,
+        among: Any | None = None,
     ) -> list[tuple[int, int, int]]:
         month = month_number(Deal.closed_on)
         query = select(Deal.client_id, month, func.sum(Deal.amount, type_=BigInteger())).where(
@@ -319,6 +337,8 @@ class AnalyticsRepository:
             query = query.join(Client, Client.id == Deal.client_id).where(
                 Client.manager_id == manager_id
             )
+        if among is not None:
+            query = query.where(Deal.client_id.in_(among))
         rows = await self._rows(query.group_by(Deal.client_id, month))
         return [(cid, int(m), int(total or 0)) for cid, m, total in rows]
 
@@ -381,8 +401,8 @@ class AnalyticsRepository:
         windows: Sequence[tuple[int, int]],
         manager_id: int | None,
     ) -> dict[int, tuple[Any, ...]]:
-        """Every client of the team (or of `manager_id`) with sales in the span the report
-        reads (both periods and both XYZ windows) and all of its line's numbers, as plain
+        """Every client of the team (or of `manager_id`) with deals in either period (the
+        only ones the report classes or dates) and all of its line's numbers, as plain
         integers in minor units and day numbers (`day_number`), keyed by client. Per row:
 
         client id;
@@ -406,8 +426,23 @@ class AnalyticsRepository:
         ]
         window_first = min(first for first, _last in windows)
         window_start = date(window_first // 12, window_first % 12 + 1, 1)
-        xyz = await self.window_sums(team_id, currency, window_start, now[1], manager_id, windows)
-        first = await self.first_deal_days(team_id, manager_id, now[1])
+        # Only the periods' buyers need windows and first deals (the report classes and dates
+        # no one else). A team's month has a few thousand of them among ~10,000 clients with
+        # sales in the windows: then naming them pays. Periods as long as the windows hold
+        # nearly every client, and the filter would only cost.
+        buyers: Any | None = None
+        span_months = month_index(now[1]) - window_first + 1
+        periods_months = sum(
+            month_index(end) - month_index(start) + 1 for start, end in (now, prev)
+        )
+        # A manager's few hundred clients are named by the scope already: the team-wide
+        # buyers would only cost.
+        if manager_id is None and 2 * periods_months < span_months:
+            buyers = self.buyers(team_id, currency, (now, prev))
+        xyz = await self.window_sums(
+            team_id, currency, window_start, now[1], manager_id, windows, buyers
+        )
+        first = await self.first_deal_days(team_id, manager_id, now[1], buyers)
         empty = [(0, 0, 0, 0, None, None, total) for _rows, total in periods]
         no_months = (0, 0, 0, None) * len(windows)
         (now_rows, _), (prev_rows, _) = periods
@@ -419,8 +454,15 @@ class AnalyticsRepository:
                 *xyz.get(client, no_months),
                 first.get(client),
             )
-            for client in now_rows.keys() | prev_rows.keys() | xyz.keys()
+            for client in now_rows.keys() | prev_rows.keys()
         }
+
+    def buyers(self, team_id: int, currency: str, spans: Sequence[tuple[date, date]]) -> Any:
+        """A select of the clients with a deal in any of the spans, for `among` arguments:
+        run once inside the statement that filters by it, with no list of ids to bind."""
+        return union(
+            *(select(self._sales_source(team_id, currency, *span).c.client_id) for span in spans)
+        )
 
     def _scoped(self, column: Any, team_id: int, manager_id: int | None) -> list[Any]:
         if manager_id is None:
@@ -476,8 +518,10 @@ class AnalyticsRepository:
         end: date,
         manager_id: int | None,
         windows: Sequence[tuple[int, int]],
+        among: Any | None = None,
     ) -> dict[int, tuple[Any, ...]]:
-        """Per client (of `manager_id`, or the team) and per window (first, last month
+        """Per client (of `manager_id`, or the team; only those `among` selects when given)
+        and per window (first, last month
         number): (months with sales, Σv, Σv², first month with sales) each, from monthly
         revenue summed over closing managers. Σv² is taken in parts (see SQUARE_SPLIT), so no
         64-bit sum can overflow, and put together here; None for a client with a month of
@@ -488,6 +532,8 @@ class AnalyticsRepository:
         per_month = select(
             src.c.client_id, src.c.month, cast(func.sum(src.c.revenue), BigInteger()).label("v")
         ).where(*self._scoped(src.c.client_id, team_id, manager_id))
+        if among is not None:
+            per_month = per_month.where(src.c.client_id.in_(among))
         months = per_month.group_by(src.c.client_id, src.c.month).subquery("months")
         v, m = months.c.v, months.c.month
         # v² = h²·10¹² + 2·h·l·10⁶ + l² with v = h·10⁶ + l: each part's sum stays far inside
@@ -530,7 +576,7 @@ class AnalyticsRepository:
         return out
 
     async def first_deal_days(
-        self, team_id: int, manager_id: int | None, end: date
+        self, team_id: int, manager_id: int | None, end: date, among: Any | None = None
     ) -> dict[int, int]:
         """The day number of the first deal (any currency, up to `end`) of each client of
         the team (or of `manager_id`) who has one: one (client_id, closed_on) index seek per
@@ -543,6 +589,8 @@ class AnalyticsRepository:
         where = [Client.team_id == team_id]
         if manager_id is not None:
             where.append(Client.manager_id == manager_id)
+        if among is not None:
+            where.append(Client.id.in_(among))
         rows = await self._rows(select(Client.id, day_number(first_on)).where(*where))
         return {cid: first for cid, first in rows if first is not None}
 

@@ -657,11 +657,18 @@ class PortfolioService:
         windows = [(month_index(p.end) - window + 1, month_index(p.end)) for p in periods]
         first_month = min(first for first, _last in windows)
         window_start = date(first_month // 12, first_month % 12 + 1, 1)
-        first = await repo.first_deal_days(team_id, scope, period.end)
+        # Only the periods' buyers get a class: when the periods are short beside the windows
+        # (months: 4 of 15), reading the others' months and first deals is waste; a manager's
+        # clients are few already.
+        among = None
+        spanned = sum(month_index(p.end) - month_index(p.start) + 1 for p in periods)
+        if scope is None and 2 * spanned < month_index(period.end) - first_month + 1:
+            among = repo.buyers(team_id, currency, [(p.start, p.end) for p in periods])
+        first = await repo.first_deal_days(team_id, scope, period.end, among)
         # Monthly revenue to Python, summed per window here: with four windows SQL's
         # conditional sums cost SQLite ten times the plain read. Python's integers square
         # exactly, so no month needs the split or the exact path.
-        monthly = await repo.monthly(team_id, currency, window_start, period.end, scope)
+        monthly = await repo.monthly(team_id, currency, window_start, period.end, scope, among)
         rows = _window_sums(monthly, windows, first)
         exact: dict[int, dict[int, int]] = {}
         # Ranking four periods of a big team is pure Python for a while: off the event loop.
