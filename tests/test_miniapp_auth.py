@@ -14,19 +14,14 @@ from bot.miniapp import auth
 from bot.services.context import Actor
 from tests.support.builders import HEAD, MANAGER, OWNER, TeamSpec
 from tests.support.harness import BotHarness, Person
-from tests.support.miniapp import TOKEN, ApiClient, api_client, init_data
+from tests.support.miniapp import TOKEN, ApiClient, api_client, init_data, miniapp_settings
 
 STRANGER = Person(99, "Stan")
 
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
-    return Settings(
-        _env_file=None,
-        bot_token=TOKEN,
-        database_url="sqlite+aiosqlite:///:memory:",
-        import_files={"parsed_dir": tmp_path / "imports"},
-    )
+    return miniapp_settings(tmp_path)
 
 
 @pytest.fixture

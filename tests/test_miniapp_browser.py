@@ -25,7 +25,7 @@ from bot.miniapp.server import MiniAppServer
 from tests.support import browser
 from tests.support.builders import MANAGER, OWNER, TeamSpec
 from tests.support.harness import BotHarness
-from tests.support.miniapp import TOKEN, init_data
+from tests.support.miniapp import init_data, miniapp_settings
 from tests.support.services import require
 
 # Max's three clients and the owner's one; deals this month make the portfolio's matrix.
@@ -51,12 +51,7 @@ def chromium() -> None:
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
-    return Settings(
-        _env_file=None,
-        bot_token=TOKEN,
-        database_url="sqlite+aiosqlite:///:memory:",
-        import_files={"parsed_dir": tmp_path / "imports"},
-    )
+    return miniapp_settings(tmp_path)
 
 
 @pytest.fixture

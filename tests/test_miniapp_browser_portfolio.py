@@ -19,7 +19,7 @@ from bot.services.portfolio.periods import month_of
 from tests.support import browser
 from tests.support.builders import MANAGER, OWNER, TeamSpec
 from tests.support.harness import BotHarness
-from tests.support.miniapp import TOKEN
+from tests.support.miniapp import miniapp_settings
 from tests.support.services import require
 
 # 45 clients with a potential, every one buying a little this month: the plan holds 45 lines
@@ -43,12 +43,7 @@ def chromium() -> None:
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
-    return Settings(
-        _env_file=None,
-        bot_token=TOKEN,
-        database_url="sqlite+aiosqlite:///:memory:",
-        import_files={"parsed_dir": tmp_path / "imports"},
-    )
+    return miniapp_settings(tmp_path)
 
 
 @pytest.fixture

@@ -33,7 +33,7 @@ from storage.uow import UnitOfWorkFactory
 from tests.support import portfolio_data
 from tests.support.builders import MANAGER, NOW, OWNER, TeamSpec
 from tests.support.harness import BotHarness
-from tests.support.miniapp import TOKEN, ApiClient, api_client
+from tests.support.miniapp import ApiClient, api_client, miniapp_settings
 from tests.test_miniapp_api import IVANOV
 from tests.test_portfolio_service import _actor, _service
 
@@ -177,12 +177,7 @@ async def test_closing_stops_a_rebuild_under_way():
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
-    return Settings(
-        _env_file=None,
-        bot_token=TOKEN,
-        database_url="sqlite+aiosqlite:///:memory:",
-        import_files={"parsed_dir": tmp_path / "imports"},
-    )
+    return miniapp_settings(tmp_path)
 
 
 @pytest.fixture

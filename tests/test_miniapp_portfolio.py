@@ -22,7 +22,7 @@ from bot.services.context import Actor
 from bot.services.portfolio.periods import month_of
 from tests.support.builders import HEAD, MANAGER, OTHER, OWNER, TeamSpec
 from tests.support.harness import BotHarness, Person
-from tests.support.miniapp import TOKEN, ApiClient, api_client
+from tests.support.miniapp import ApiClient, api_client, miniapp_settings
 
 DECEMBER = {"period": "M202612"}
 # Max's four clients with a potential and the other manager's two; three of Max's buy.
@@ -32,12 +32,7 @@ OTHER_CLIENTS = ("Omega", "Sigma")
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
-    return Settings(
-        _env_file=None,
-        bot_token=TOKEN,
-        database_url="sqlite+aiosqlite:///:memory:",
-        import_files={"parsed_dir": tmp_path / "imports"},
-    )
+    return miniapp_settings(tmp_path)
 
 
 @pytest.fixture

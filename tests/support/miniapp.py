@@ -7,17 +7,30 @@ import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
+from bot.config import Settings
 from bot.miniapp import auth
 from bot.miniapp.server import MiniAppServer
 from tests.support.harness import BotHarness, Person
 
 TOKEN = "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw-miniapp"
+
+
+def miniapp_settings(tmp_path: Path) -> Settings:
+    """The Mini App tests' settings: the token initData is signed with, SQLite in memory (the
+    harness swaps in PostgreSQL for its backend)."""
+    return Settings(
+        _env_file=None,
+        bot_token=TOKEN,
+        database_url="sqlite+aiosqlite:///:memory:",
+        import_files={"parsed_dir": tmp_path / "imports"},
+    )
 
 
 def init_data(person: Person, signed_at: datetime, *, token: str = TOKEN) -> str:
