@@ -17,15 +17,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aiohttp import web
-from aiohttp.test_utils import TestServer
 
 from bot.config import Settings
 from bot.miniapp.server import MiniAppServer
 from tests.support import browser
 from tests.support.builders import MANAGER, OWNER, TeamSpec
 from tests.support.harness import BotHarness
-from tests.support.miniapp import init_data, miniapp_settings
+from tests.support.miniapp import init_data, miniapp_settings, page_server
 from tests.support.services import require
 
 # Max's three clients and the owner's one; deals this month make the portfolio's matrix.
@@ -61,16 +59,8 @@ def team_spec() -> TeamSpec:
 
 @pytest.fixture
 async def served(team: BotHarness) -> AsyncIterator[tuple[MiniAppServer, str]]:
-    """The Mini App's routes of the real application on a loopback port: (server, page URL)."""
-    server = MiniAppServer(team.app)
-    app = web.Application()
-    server.add_routes(app.router)
-    http = TestServer(app, host="127.0.0.1")
-    await http.start_server()
-    try:
-        yield server, str(http.make_url("/app/"))
-    finally:
-        await http.close()
+    async with page_server(team) as pair:
+        yield pair
 
 
 def digits(text: str) -> str:

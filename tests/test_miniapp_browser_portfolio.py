@@ -9,8 +9,6 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from aiohttp import web
-from aiohttp.test_utils import TestServer
 
 from bot.config import Settings
 from bot.miniapp.server import MiniAppServer
@@ -19,7 +17,7 @@ from bot.services.portfolio.periods import month_of
 from tests.support import browser
 from tests.support.builders import MANAGER, OWNER, TeamSpec
 from tests.support.harness import BotHarness
-from tests.support.miniapp import miniapp_settings
+from tests.support.miniapp import miniapp_settings, page_server
 from tests.support.services import require
 
 # 45 clients with a potential, every one buying a little this month: the plan holds 45 lines
@@ -53,15 +51,8 @@ def team_spec() -> TeamSpec:
 
 @pytest.fixture
 async def served(team: BotHarness) -> AsyncIterator[tuple[MiniAppServer, str]]:
-    server = MiniAppServer(team.app)
-    app = web.Application()
-    server.add_routes(app.router)
-    http = TestServer(app, host="127.0.0.1")
-    await http.start_server()
-    try:
-        yield server, str(http.make_url("/app/"))
-    finally:
-        await http.close()
+    async with page_server(team) as pair:
+        yield pair
 
 
 async def planned(team: BotHarness, served: tuple[MiniAppServer, str]) -> list[str]:

@@ -151,6 +151,15 @@ _HEALTH_BUCKETS = ("month", "half_year", "year", "older", "never")
 _DAY = timedelta(days=1)
 
 
+def _narrowed(query: Any, client_id: Any, manager_id: int | None, among: Any | None) -> Any:
+    """`query` kept to one manager's clients and to the clients `among` selects, if given."""
+    if manager_id is not None:
+        query = query.join(Client, Client.id == client_id).where(Client.manager_id == manager_id)
+    if among is not None:
+        query = query.where(client_id.in_(among))
+    return query
+
+
 class AnalyticsRepository:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
@@ -305,12 +314,7 @@ class AnalyticsRepository:
                 month >= months[0],
                 month <= months[1],
             )
-            if manager_id is not None:
-                query = query.join(Client, Client.id == SalesMonth.client_id).where(
-                    Client.manager_id == manager_id
-                )
-            if among is not None:
-                query = query.where(SalesMonth.client_id.in_(among))
+            query = _narrowed(query, SalesMonth.client_id, manager_id, among)
             rows = await self._rows(query.group_by(SalesMonth.client_id, month))
             out.extend((cid, int(m), int(total or 0)) for cid, m, total in rows)
         for edge_start, edge_end in edges:
@@ -333,12 +337,7 @@ class AnalyticsRepository:
         query = select(Deal.client_id, month, func.sum(Deal.amount, type_=BigInteger())).where(
             *self._deal_scope(team_id, currency, start, end)
         )
-        if manager_id is not None:
-            query = query.join(Client, Client.id == Deal.client_id).where(
-                Client.manager_id == manager_id
-            )
-        if among is not None:
-            query = query.where(Deal.client_id.in_(among))
+        query = _narrowed(query, Deal.client_id, manager_id, among)
         rows = await self._rows(query.group_by(Deal.client_id, month))
         return [(cid, int(m), int(total or 0)) for cid, m, total in rows]
 

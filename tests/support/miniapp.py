@@ -100,3 +100,18 @@ async def api_client(harness: BotHarness, **server_args: Any) -> AsyncIterator[A
         yield ApiClient(client, harness, server)
     finally:
         await client.close()
+
+
+@asynccontextmanager
+async def page_server(team: BotHarness) -> AsyncIterator[tuple[MiniAppServer, str]]:
+    """The Mini App's routes of the real application on a loopback port, for a browser:
+    (server, page URL)."""
+    server = MiniAppServer(team.app)
+    app = web.Application()
+    server.add_routes(app.router)
+    http = TestServer(app, host="127.0.0.1")
+    await http.start_server()
+    try:
+        yield server, str(http.make_url("/app/"))
+    finally:
+        await http.close()
